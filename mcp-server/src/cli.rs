@@ -1,0 +1,112 @@
+//! The `agentwatch` command line: parses arguments, loads the configuration once, sets up logging,
+//! runs one command, and turns the outcome into an exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::serve::{self, Faces};
+
+/// Exit status for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status when a command ran and failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for bad arguments or configuration (also what clap uses for usage errors).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Code intelligence for AI agents, and the LLM gateway they talk through.
+#[derive(Debug, Parser)]
+#[command(name = "agentwatch", version, about, propagate_version = true)]
+#[command(after_help = "Exit status: 0 success, 1 failure, 2 bad arguments or configuration.\n\
+    Configuration: a TOML file (--config or AGENTWATCH_CONFIG) with AGENTWATCH_* overrides; \
+    `agentwatch config show` prints the effective settings.")]
+struct Cli {
+    /// The TOML config file.
+    #[arg(long, global = true, env = "AGENTWATCH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format, overriding log.format.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the knowledge server (port 4000) and the gateway (port 8787) in one process.
+    Serve,
+    /// Run the gateway alone (port 8787), for example as a sidecar.
+    Gateway,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked.
+    Show {
+        /// Print JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line and returns the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (mut config, sources) = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(loaded) => loaded,
+        Err(err) => return fail(&err.into(), EXIT_USAGE),
+    };
+    if let Some(format) = cli.log_format {
+        config.log.format = format;
+    }
+    crate::logging::init(&config.log);
+    for var in &sources.unknown_env {
+        let known: Vec<_> = Config::env_overrides().map(|(var, _)| var).collect();
+        tracing::warn!("ignoring unknown environment variable {var}; known: {}", known.join(", "));
+    }
+
+    match run(cli.command, &config, &sources) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) if err.downcast_ref::<ConfigError>().is_some() => fail(&err, EXIT_USAGE),
+        Err(err) => fail(&err, EXIT_FAILURE),
+    }
+}
+
+fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
+        Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
+        Command::Config(ConfigCommand::Show { json }) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&config.shown())?);
+            } else {
+                match &sources.file {
+                    Some(file) => println!("# config file: {}", file.display()),
+                    None => println!("# config file: none (built-in defaults)"),
+                }
+                if !sources.env.is_empty() {
+                    println!("# environment overrides: {}", sources.env.join(", "));
+                }
+                print!("{}", config.to_toml());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+#[allow(clippy::print_stderr)]
+fn fail(err: &anyhow::Error, code: u8) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::from(code)
+}

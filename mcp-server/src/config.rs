@@ -1,0 +1,488 @@
+//! AgentWatch's configuration: one TOML file, `AGENTWATCH_*` environment overrides on top, parsed
+//! and validated once at start-up into plain structs that the rest of the program trusts.
+//!
+//! Precedence, lowest first: built-in defaults, the config file (`--config` or
+//! `AGENTWATCH_CONFIG`), environment overrides, command-line flags.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Why the configuration could not be used. The binary exits with status 2 for these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}:\n{source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("invalid value for {var}={value:?}: {reason}")]
+    Env { var: &'static str, value: String, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where AgentWatch keeps its database, vectors and checkouts.
+    pub data_dir: PathBuf,
+    /// The address both servers listen on.
+    pub bind: IpAddr,
+    pub log: LogConfig,
+    pub gateway: GatewayConfig,
+    pub knowledge: KnowledgeConfig,
+    pub assets: AssetsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `agentwatch=debug,tower_http=info`; `RUST_LOG`, when
+    /// set, wins.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Port of the LLM gateway and admin API; 0 picks a free one.
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeConfig {
+    /// Port of the knowledge server (MCP at `/mcp`, REST at `/api/knowledge`); 0 picks a free one.
+    pub port: u16,
+    /// Bearer token that HTTP clients of the knowledge server must send. Required when `bind` is
+    /// not a loopback address.
+    pub token: Option<Secret>,
+}
+
+/// Where the offline assets fetched by `scripts/setup.sh` live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssetsConfig {
+    pub dir: PathBuf,
+    /// ONNX Runtime shared library; default `<dir>/onnxruntime/libonnxruntime.so`.
+    pub onnxruntime: Option<PathBuf>,
+    /// Embedding model folder; default `<dir>/models/all-MiniLM-L6-v2`.
+    pub model_dir: Option<PathBuf>,
+    /// Semgrep executable; default `<dir>/semgrep/bin/semgrep`.
+    pub semgrep: Option<PathBuf>,
+}
+
+/// A value that must never be printed or logged: `Debug` and `Serialize` show it masked.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: xdg_dir("XDG_DATA_HOME", ".local/share").join("agentwatch"),
+            bind: IpAddr::from([127, 0, 0, 1]),
+            log: LogConfig::default(),
+            gateway: GatewayConfig::default(),
+            knowledge: KnowledgeConfig::default(),
+            assets: AssetsConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Text, level: "info".to_owned() }
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig { port: 8787 }
+    }
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        KnowledgeConfig { port: 4000, token: None }
+    }
+}
+
+impl Default for AssetsConfig {
+    fn default() -> Self {
+        AssetsConfig {
+            dir: xdg_dir("XDG_CACHE_HOME", ".cache").join("agentwatch/assets"),
+            onnxruntime: None,
+            model_dir: None,
+            semgrep: None,
+        }
+    }
+}
+
+/// `$XDG_VAR`, or `$HOME/<fallback>`, or `<fallback>` relative to the working directory.
+fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(fallback),
+    }
+}
+
+/// An environment variable that overrides one setting.
+struct EnvOverride {
+    var: &'static str,
+    key: &'static str,
+    apply: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+/// Every `AGENTWATCH_*` variable that sets a config key. Scripts and deployments rely on these
+/// names: rename none of them.
+const ENV_OVERRIDES: &[EnvOverride] = &[
+    EnvOverride {
+        var: "AGENTWATCH_DATA_DIR",
+        key: "data_dir",
+        apply: |c, v| set_path(&mut c.data_dir, v),
+    },
+    EnvOverride { var: "AGENTWATCH_BIND", key: "bind", apply: |c, v| parse_into(&mut c.bind, v) },
+    EnvOverride {
+        var: "AGENTWATCH_LOG_FORMAT",
+        key: "log.format",
+        apply: |c, v| parse_into(&mut c.log.format, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_LOG_LEVEL",
+        key: "log.level",
+        apply: |c, v| parse_into(&mut c.log.level, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_GATEWAY_PORT",
+        key: "gateway.port",
+        apply: |c, v| parse_port(&mut c.gateway.port, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_KNOWLEDGE_PORT",
+        key: "knowledge.port",
+        apply: |c, v| parse_port(&mut c.knowledge.port, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_KNOWLEDGE_TOKEN",
+        key: "knowledge.token",
+        apply: |c, v| parse_some(&mut c.knowledge.token, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ASSETS_DIR",
+        key: "assets.dir",
+        apply: |c, v| set_path(&mut c.assets.dir, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ONNXRUNTIME",
+        key: "assets.onnxruntime",
+        apply: |c, v| parse_some(&mut c.assets.onnxruntime, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_MODEL_DIR",
+        key: "assets.model_dir",
+        apply: |c, v| parse_some(&mut c.assets.model_dir, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SEMGREP",
+        key: "assets.semgrep",
+        apply: |c, v| parse_some(&mut c.assets.semgrep, v),
+    },
+];
+
+/// `AGENTWATCH_*` variables that are not config keys but are read elsewhere.
+const OTHER_ENV: &[&str] = &["AGENTWATCH_CONFIG"];
+
+fn set_path(field: &mut PathBuf, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("expected a path, got an empty string".to_owned());
+    }
+    *field = PathBuf::from(value);
+    Ok(())
+}
+
+fn parse_port(field: &mut u16, value: &str) -> Result<(), String> {
+    *field = value.parse().map_err(|_| "expected a port number from 0 to 65535".to_owned())?;
+    Ok(())
+}
+
+/// Parses an environment value with the same serde rules as the config file, so enum values and
+/// addresses are judged, and explained, the same way.
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, String> {
+    let deserializer: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        value.into_deserializer();
+    T::deserialize(deserializer).map_err(|e| e.to_string())
+}
+
+fn parse_into<T: serde::de::DeserializeOwned>(field: &mut T, value: &str) -> Result<(), String> {
+    *field = parse(value)?;
+    Ok(())
+}
+
+fn parse_some<T: serde::de::DeserializeOwned>(
+    field: &mut Option<T>,
+    value: &str,
+) -> Result<(), String> {
+    *field = Some(parse(value)?);
+    Ok(())
+}
+
+/// Where the effective configuration came from, for `config show` and error messages.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    pub env: Vec<&'static str>,
+    /// `AGENTWATCH_*` variables that set nothing; start-up warns about them.
+    pub unknown_env: Vec<String>,
+}
+
+impl Config {
+    /// Loads the configuration: the file at `path` (if any), then the given environment.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Sources), ConfigError> {
+        let mut sources = Sources { file: path.map(Path::to_path_buf), ..Sources::default() };
+        let mut config = match path {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        let mut env: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with("AGENTWATCH_")).collect();
+        env.sort();
+        for (var, value) in env {
+            match ENV_OVERRIDES.iter().find(|o| o.var == var) {
+                Some(o) => {
+                    (o.apply)(&mut config, &value).map_err(|reason| ConfigError::Env {
+                        var: o.var,
+                        value: value.clone(),
+                        reason,
+                    })?;
+                    sources.env.push(o.var);
+                }
+                None if OTHER_ENV.contains(&var.as_str()) => {}
+                None => sources.unknown_env.push(var),
+            }
+        }
+        config.validate()?;
+        Ok((config, sources))
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.gateway.port != 0 && self.gateway.port == self.knowledge.port {
+            return invalid(format!(
+                "gateway.port and knowledge.port are both {}: give each server its own port",
+                self.gateway.port
+            ));
+        }
+        if !self.bind.is_loopback() && self.knowledge.token.is_none() {
+            return invalid(format!(
+                "bind = {} exposes the knowledge server beyond this machine: set knowledge.token \
+                 (AGENTWATCH_KNOWLEDGE_TOKEN) or bind 127.0.0.1",
+                self.bind
+            ));
+        }
+        if let Some(token) = &self.knowledge.token
+            && token.expose().len() < 16
+        {
+            return invalid("knowledge.token must be at least 16 characters long".to_owned());
+        }
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return invalid(format!(
+                "log.level = {:?} is not a tracing filter: use a level (error, warn, info, debug, \
+                 trace) or directives such as \"info,tower_http=debug\"",
+                self.log.level
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration as `config show` prints it: secrets masked (by [`Secret`]) and asset
+    /// paths filled in from their defaults.
+    pub fn shown(&self) -> Config {
+        let mut shown = self.clone();
+        shown.assets = self.assets.resolved();
+        shown
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.shown()).expect("a Config always serializes")
+    }
+
+    /// The environment variable that overrides each key, for documentation and `config show`.
+    pub fn env_overrides() -> impl Iterator<Item = (&'static str, &'static str)> {
+        ENV_OVERRIDES.iter().map(|o| (o.var, o.key))
+    }
+}
+
+impl AssetsConfig {
+    /// The same settings with every asset path filled in from `dir` where not set.
+    pub fn resolved(&self) -> AssetsConfig {
+        AssetsConfig {
+            dir: self.dir.clone(),
+            onnxruntime: Some(self.onnxruntime_path()),
+            model_dir: Some(self.model_path()),
+            semgrep: Some(self.semgrep_path()),
+        }
+    }
+
+    pub fn onnxruntime_path(&self) -> PathBuf {
+        self.onnxruntime.clone().unwrap_or_else(|| self.dir.join("onnxruntime/libonnxruntime.so"))
+    }
+
+    pub fn model_path(&self) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(|| self.dir.join("models/all-MiniLM-L6-v2"))
+    }
+
+    pub fn semgrep_path(&self) -> PathBuf {
+        self.semgrep.clone().unwrap_or_else(|| self.dir.join("semgrep/bin/semgrep"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> Result<(Config, Sources), ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agentwatch.toml");
+        std::fs::write(&path, file).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(Some(&path), env)
+    }
+
+    fn error(file: &str, env: &[(&str, &str)]) -> String {
+        load(file, env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let (config, sources) = load("", &[]).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1");
+        assert_eq!(config.gateway.port, 8787);
+        assert_eq!(config.knowledge.port, 4000);
+        assert_eq!(config.log.format, LogFormat::Text);
+        assert!(config.data_dir.ends_with("agentwatch"));
+        assert!(config.assets.onnxruntime_path().ends_with("assets/onnxruntime/libonnxruntime.so"));
+        assert!(sources.env.is_empty());
+    }
+
+    #[test]
+    fn the_file_sets_values_and_the_environment_overrides_them() {
+        let file = "bind = \"127.0.0.2\"\n[gateway]\nport = 9000\n[log]\nformat = \"json\"\n";
+        let env = [("AGENTWATCH_GATEWAY_PORT", "9100"), ("AGENTWATCH_DATA_DIR", "/srv/aw")];
+        let (config, sources) = load(file, &env).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.2");
+        assert_eq!(config.gateway.port, 9100);
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/aw"));
+        assert_eq!(sources.env, ["AGENTWATCH_DATA_DIR", "AGENTWATCH_GATEWAY_PORT"]);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_keys_that_exist() {
+        let msg = error("[gateway]\nprot = 1\n", &[]);
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("unknown field `prot`, expected `port`"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_value_lists_the_accepted_ones() {
+        let msg = error("[log]\nformat = \"xml\"\n", &[]);
+        assert!(msg.contains("unknown variant `xml`, expected `text` or `json`"), "{msg}");
+
+        let msg = error("", &[("AGENTWATCH_LOG_FORMAT", "xml")]);
+        assert!(msg.starts_with("invalid value for AGENTWATCH_LOG_FORMAT=\"xml\""), "{msg}");
+        assert!(msg.contains("expected `text` or `json`"), "{msg}");
+
+        let msg = error("", &[("AGENTWATCH_GATEWAY_PORT", "80800")]);
+        assert!(msg.contains("AGENTWATCH_GATEWAY_PORT=\"80800\": expected a port number"), "{msg}");
+
+        let msg = error("", &[("AGENTWATCH_BIND", "localhost")]);
+        assert!(msg.contains("AGENTWATCH_BIND=\"localhost\": invalid IP address syntax"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_agentwatch_variables_are_reported_not_applied() {
+        let (_, sources) = load("", &[("AGENTWATCH_GATEWAY_PROT", "1"), ("PATH", "/bin")]).unwrap();
+        assert_eq!(sources.unknown_env, ["AGENTWATCH_GATEWAY_PROT"]);
+    }
+
+    #[test]
+    fn exposing_the_knowledge_server_needs_a_token() {
+        let msg = error("bind = \"0.0.0.0\"\n", &[]);
+        assert!(msg.contains("set knowledge.token (AGENTWATCH_KNOWLEDGE_TOKEN)"), "{msg}");
+        let token = ("AGENTWATCH_KNOWLEDGE_TOKEN", "a-long-enough-token");
+        assert!(load("bind = \"0.0.0.0\"\n", &[token]).is_ok());
+    }
+
+    #[test]
+    fn the_two_servers_cannot_share_a_port() {
+        let msg = error("[knowledge]\nport = 8787\n", &[]);
+        assert!(msg.contains("both 8787"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_log_filter_is_rejected() {
+        let msg = error("[log]\nlevel = \"loud=[\"\n", &[]);
+        assert!(msg.contains("is not a tracing filter"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_shown_and_debugged() {
+        let token = ("AGENTWATCH_KNOWLEDGE_TOKEN", "s3cr3t-s3cr3t-s3cr3t");
+        let (config, _) = load("", &[token]).unwrap();
+        assert_eq!(config.knowledge.token.as_ref().unwrap().expose(), "s3cr3t-s3cr3t-s3cr3t");
+        let shown = config.to_toml();
+        assert!(shown.contains("token = \"********\""), "{shown}");
+        assert!(!shown.contains("s3cr3t"));
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = Config::load(Some(Path::new("/nonexistent/aw.toml")), []).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read config file /nonexistent/aw.toml"));
+    }
+}

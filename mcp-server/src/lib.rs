@@ -1,0 +1,8 @@
+//! The knowledge server (MCP over stdio and HTTP, REST under `/api/knowledge`) and the
+//! `agentwatch` command line that runs it, the gateway, and the main jobs.
+
+pub mod cli;
+pub mod config;
+pub mod knowledge;
+mod logging;
+mod serve;

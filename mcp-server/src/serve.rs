@@ -1,0 +1,122 @@
+//! Runs the HTTP servers: binds every listener first (so a taken port fails fast, before anything
+//! starts), serves until SIGINT or SIGTERM, then drains in-flight requests.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Which faces of AgentWatch one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Faces {
+    /// The knowledge server and the gateway.
+    Both,
+    /// The gateway alone, as a sidecar.
+    Gateway,
+}
+
+struct Server {
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+}
+
+pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+
+    let gateway = gateway::Gateway::new();
+    let mut servers = vec![Server {
+        name: "gateway",
+        listener: bind(config.bind, config.gateway.port, "gateway", "AGENTWATCH_GATEWAY_PORT")
+            .await?,
+        router: gateway.router(),
+    }];
+    if faces == Faces::Both {
+        servers.push(Server {
+            name: "knowledge server",
+            listener: bind(
+                config.bind,
+                config.knowledge.port,
+                "knowledge server",
+                "AGENTWATCH_KNOWLEDGE_PORT",
+            )
+            .await?,
+            router: crate::knowledge::router(config.knowledge.token.clone()),
+        });
+    }
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for server in servers {
+        let addr = server.listener.local_addr()?;
+        tracing::info!(server = server.name, %addr, "listening");
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(server.listener, server.router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .with_context(|| format!("the {} stopped", server.name))
+        });
+    }
+
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down"),
+        Some(result) = tasks.join_next() => {
+            // A server never ends on its own: whatever ended it is an error.
+            shutdown.cancel();
+            result??;
+        }
+    }
+    shutdown.cancel();
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+async fn bind(ip: IpAddr, port: u16, name: &str, port_var: &str) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                format!("stop the process using it, or choose another port with {port_var}")
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "this machine has no such address: set AGENTWATCH_BIND to one of its own".to_owned()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                format!("ports below 1024 need privileges: choose another with {port_var}")
+            }
+            _ => "check AGENTWATCH_BIND and the port settings".to_owned(),
+        };
+        anyhow::anyhow!("cannot listen on {addr} for the {name}: {e}; {hint}")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

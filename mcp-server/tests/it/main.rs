@@ -1,0 +1,6 @@
+//! End-to-end tests of the `agentwatch` binary: each one runs the real program the way a user or
+//! a deployment script would.
+
+mod cli;
+mod serve;
+mod support;

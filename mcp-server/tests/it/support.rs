@@ -1,0 +1,130 @@
+//! Runs `agentwatch` in a sandbox: a temporary home and data dir, no inherited `AGENTWATCH_*`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `agentwatch` with this sandbox as its home and data dir, and nothing from the caller's
+    /// `AGENTWATCH_*` environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentwatch"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AGENTWATCH_") || key.starts_with("XDG_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("HOME", self.path()).env("AGENTWATCH_DATA_DIR", self.path().join("data"));
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `agentwatch` server whose JSON logs tell where it listens. Killed on drop.
+pub struct Server {
+    pub child: Child,
+    lines: mpsc::Receiver<serde_json::Value>,
+}
+
+impl Server {
+    /// Starts `agentwatch <args>` with JSON logs and ports picked by the OS.
+    pub fn start(sandbox: &Sandbox, args: &[&str]) -> Server {
+        let mut child = sandbox
+            .command()
+            .args(args)
+            .args(["--log-format", "json"])
+            .env("AGENTWATCH_GATEWAY_PORT", "0")
+            .env("AGENTWATCH_KNOWLEDGE_PORT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let json = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
+                if tx.send(json).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Waits for the next log line that `matches`, failing after 30 s.
+    pub fn wait_for_log(
+        &self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) if matches(&line) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line for {what}: {e}"),
+            }
+        }
+    }
+
+    /// The address a server announced with `listening`.
+    pub fn address_of(&self, server: &str) -> SocketAddr {
+        let line =
+            self.wait_for_log(server, |l| l["message"] == "listening" && l["server"] == server);
+        line["addr"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Asks the server to stop as a service manager would, and returns its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("agentwatch did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

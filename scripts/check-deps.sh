@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Fails when a crate depends on something DESIGN.md forbids it (normal and build dependencies):
+#   gateway never depends on indexer, scanner or mcp-server;
+#   grammars, indexer and scanner know nothing of HTTP or MCP (no axum, no rmcp).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+status=0
+forbid() {
+  local crate=$1; shift
+  local deps
+  deps=$(cargo tree --locked -p "$crate" -e no-dev --prefix none --format '{p}' | awk '{print $1}' | sort -u)
+  for banned in "$@"; do
+    if grep -qx "$banned" <<<"$deps"; then
+      echo "dependency rule broken: $crate depends on $banned ($(cargo tree --locked -p "$crate" -e no-dev -i "$banned" --prefix none | tail -n +2 | head -3 | tr '\n' ' '))" >&2
+      status=1
+    fi
+  done
+}
+
+forbid gateway indexer scanner mcp-server
+for crate in grammars indexer scanner; do
+  forbid "$crate" axum rmcp
+done
+
+[ "$status" -eq 0 ] && echo "dependency rules hold"
+exit "$status"

