@@ -1,0 +1,275 @@
+//! Tree-sitter languages as data: which languages AgentWatch understands, their grammars, their
+//! `tags.scm` / `imports.scm` queries and their `config.toml`, one folder per language under
+//! `languages/`.
+//!
+//! Invariant: this crate does no IO. Every file is embedded at compile time; queries are compiled
+//! once, on first use.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use tree_sitter::Query;
+
+/// A language AgentWatch can parse. Closed on purpose: adding one is the checklist in
+/// `docs/adding-a-language.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Language {
+    Rust,
+    Python,
+    TypeScript,
+    Tsx,
+    JavaScript,
+}
+
+/// The embedded files of one language folder.
+struct Files {
+    config: &'static str,
+    tags: &'static str,
+    imports: &'static str,
+}
+
+macro_rules! language_files {
+    ($dir:literal) => {
+        Files {
+            config: include_str!(concat!("../languages/", $dir, "/config.toml")),
+            tags: include_str!(concat!("../languages/", $dir, "/tags.scm")),
+            imports: include_str!(concat!("../languages/", $dir, "/imports.scm")),
+        }
+    };
+}
+
+/// How imports in a language name what they import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStyle {
+    /// `use crate::a::b`, `mod a;`: module paths from the crate root or the current module.
+    Rust,
+    /// `import a.b`, `from .a import b`: dotted module paths, absolute or relative.
+    Python,
+    /// `import x from './a'`: a file path relative to the importing file, or a package name.
+    Path,
+}
+
+/// What the indexer needs to know about a language beyond its queries (`config.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageConfig {
+    /// File extensions, without the dot.
+    pub extensions: Vec<String>,
+    /// Comments right above a definition that start with one of these are its documentation.
+    pub doc_comment_prefixes: Vec<String>,
+    /// Node kinds that may stand between a definition and its doc comment (attributes, decorators).
+    pub doc_skip_nodes: Vec<String>,
+    /// Node kinds that wrap a captured definition; its doc comment sits above the outermost one.
+    pub wrapper_nodes: Vec<String>,
+    /// Whether the first string statement of a body is the documentation (Python docstrings).
+    pub docstrings: bool,
+    /// A definition's signature is its text up to the first of these child fields.
+    pub body_fields: Vec<String>,
+    pub import_style: ImportStyle,
+    /// Files that stand for their folder as a module (`mod.rs`, `__init__.py`, `index.ts`).
+    pub index_files: Vec<String>,
+}
+
+/// A language's compiled queries. See `ARCHITECTURE.md` for the capture names.
+#[derive(Debug)]
+pub struct Queries {
+    pub tags: Query,
+    pub imports: Query,
+}
+
+struct Loaded {
+    config: LanguageConfig,
+    queries: Queries,
+}
+
+impl Language {
+    /// Every supported language, in a stable order.
+    pub fn all() -> &'static [Language] {
+        &[
+            Language::Rust,
+            Language::Python,
+            Language::TypeScript,
+            Language::Tsx,
+            Language::JavaScript,
+        ]
+    }
+
+    /// The lowercase name used in folder names, configs and wire formats.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::TypeScript => "typescript",
+            Language::Tsx => "tsx",
+            Language::JavaScript => "javascript",
+        }
+    }
+
+    /// The Tree-sitter grammar.
+    pub fn grammar(self) -> tree_sitter::Language {
+        match self {
+            Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Language::Python => tree_sitter_python::LANGUAGE.into(),
+            Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+        }
+    }
+
+    fn files(self) -> Files {
+        match self {
+            Language::Rust => language_files!("rust"),
+            Language::Python => language_files!("python"),
+            Language::TypeScript => language_files!("typescript"),
+            Language::Tsx => language_files!("tsx"),
+            Language::JavaScript => language_files!("javascript"),
+        }
+    }
+
+    fn loaded(self) -> &'static Loaded {
+        static LOADED: [OnceLock<Loaded>; 5] = [const { OnceLock::new() }; 5];
+        let index = Language::all().iter().position(|&l| l == self).expect("in all()");
+        LOADED[index].get_or_init(|| {
+            let files = self.files();
+            // Both are checked by this crate's tests, so a failure here is a build defect.
+            let config = toml::from_str(files.config)
+                .unwrap_or_else(|e| panic!("languages/{}/config.toml: {e}", self.name()));
+            let grammar = self.grammar();
+            let compile = |file: &str, source: &str| {
+                Query::new(&grammar, source)
+                    .unwrap_or_else(|e| panic!("languages/{}/{file}: {e}", self.name()))
+            };
+            let queries = Queries {
+                tags: compile("tags.scm", files.tags),
+                imports: compile("imports.scm", files.imports),
+            };
+            Loaded { config, queries }
+        })
+    }
+
+    pub fn config(self) -> &'static LanguageConfig {
+        &self.loaded().config
+    }
+
+    pub fn queries(self) -> &'static Queries {
+        &self.loaded().queries
+    }
+
+    /// The language of a file, judged by its extension.
+    pub fn from_path(path: &Path) -> Option<Language> {
+        let ext = path.extension()?.to_str()?;
+        Language::all()
+            .iter()
+            .copied()
+            .find(|lang| lang.config().extensions.iter().any(|e| e.eq_ignore_ascii_case(ext)))
+    }
+
+    /// Parses a language name as written by [`Language::name`].
+    pub fn from_name(name: &str) -> Option<Language> {
+        Language::all().iter().copied().find(|lang| lang.name() == name)
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The definition kinds `tags.scm` may capture as `@definition.<kind>`.
+pub const DEFINITION_KINDS: &[&str] = &[
+    "function",
+    "method",
+    "class",
+    "struct",
+    "enum",
+    "trait",
+    "interface",
+    "type",
+    "module",
+    "constant",
+];
+
+/// Every capture name a `tags.scm` may use.
+pub const TAGS_CAPTURES: &[&str] = &[
+    "name",
+    "container",
+    "subject",
+    "scope",
+    "receiver",
+    "reference.call",
+    "reference.macro",
+    "reference.inherits",
+    "reference.implements",
+];
+
+/// Every capture name an `imports.scm` may use.
+pub const IMPORTS_CAPTURES: &[&str] = &["import", "import.source", "import.name", "import.alias"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(path: &str, expected: Option<Language>) {
+        assert_eq!(Language::from_path(Path::new(path)), expected, "{path}");
+    }
+
+    #[test]
+    fn files_map_to_languages_by_extension() {
+        check("src/lib.rs", Some(Language::Rust));
+        check("pkg/__init__.py", Some(Language::Python));
+        check("types.pyi", Some(Language::Python));
+        check("src/app.ts", Some(Language::TypeScript));
+        check("src/App.tsx", Some(Language::Tsx));
+        check("index.mjs", Some(Language::JavaScript));
+        check("Component.JSX", Some(Language::JavaScript));
+        check("README.md", None);
+        check("Makefile", None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for &lang in Language::all() {
+            assert_eq!(Language::from_name(lang.name()), Some(lang));
+        }
+        assert_eq!(Language::from_name("cobol"), None);
+    }
+
+    /// Every query compiles against its grammar and uses only the capture names the indexer reads
+    /// (the check helix runs as `cargo xtask query-check`).
+    #[test]
+    fn every_query_compiles_and_uses_known_captures() {
+        for &lang in Language::all() {
+            let queries = lang.queries();
+            for name in queries.tags.capture_names() {
+                let known = TAGS_CAPTURES.contains(name)
+                    || name
+                        .strip_prefix("definition.")
+                        .is_some_and(|k| DEFINITION_KINDS.contains(&k));
+                assert!(known, "{lang}/tags.scm: unknown capture @{name}");
+            }
+            for name in queries.imports.capture_names() {
+                assert!(
+                    IMPORTS_CAPTURES.contains(name),
+                    "{lang}/imports.scm: unknown capture @{name}"
+                );
+            }
+            assert!(!lang.config().extensions.is_empty(), "{lang}: no extensions");
+        }
+    }
+
+    #[test]
+    fn no_extension_belongs_to_two_languages() {
+        let mut seen = std::collections::HashMap::new();
+        for &lang in Language::all() {
+            for ext in &lang.config().extensions {
+                if let Some(other) = seen.insert(ext.clone(), lang) {
+                    panic!(".{ext} belongs to both {other} and {lang}");
+                }
+            }
+        }
+    }
+}
