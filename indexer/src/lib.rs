@@ -1,4 +1,18 @@
-//! Turns git repositories into a symbol and dependency graph, and answers questions about it.
+//! Turns repositories into a symbol and dependency graph, and answers questions about it.
 //!
 //! Invariant: no HTTP, MCP or JSON wire formats here; callers pass plain config structs, and this
 //! crate never reads environment variables or config files itself.
+
+pub mod graph;
+pub mod model;
+pub mod parse;
+pub mod pipeline;
+mod resolve;
+pub mod walk;
+
+pub use grammars::Language;
+pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
+pub use model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
+pub use parse::parse_file;
+pub use pipeline::{FileDiagnostic, IndexOptions, Indexed, index_directory};
+pub use walk::{SkipReason, WalkError, WalkOptions};

@@ -1,0 +1,616 @@
+//! The symbol and dependency graph of one repository, built from every file's facts.
+//!
+//! Nodes are the repository, its files, external packages and symbols. Edges: `contains`
+//! (repository → file, type → member), `defines` (file → symbol), `imports` (file → file or
+//! package), `calls`, `inherits` and `implements` (symbol → symbol). A call is linked only when its
+//! target follows from scope, imports, `self`/`this` or the file's own definitions; anything else
+//! stays an [`Unresolved`] reference — never a guess.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+
+use grammars::Language;
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::model::{FileFacts, RefKind, Reference, Symbol};
+use crate::resolve::{Binding, Files, Module};
+
+/// A node of the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Repository,
+    File(usize),
+    /// A package from outside the repository.
+    External(String),
+    Symbol(SymbolRef),
+}
+
+/// A symbol, by its file's index and its index within that file's facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SymbolRef {
+    pub file: usize,
+    pub symbol: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Contains,
+    Defines,
+    Imports { line: u32 },
+    Calls { line: u32 },
+    Inherits,
+    Implements,
+}
+
+impl Edge {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edge::Contains => "contains",
+            Edge::Defines => "defines",
+            Edge::Imports { .. } => "imports",
+            Edge::Calls { .. } => "calls",
+            Edge::Inherits => "inherits",
+            Edge::Implements => "implements",
+        }
+    }
+}
+
+/// A reference whose target could not be established.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unresolved {
+    pub file: usize,
+    /// The symbol holding the reference, or `None` for top-level code.
+    pub from: Option<usize>,
+    pub kind: RefKind,
+    pub name: String,
+    pub line: u32,
+}
+
+/// One indexed file: its path relative to the repository root, and its facts.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub facts: FileFacts,
+}
+
+#[derive(Debug)]
+pub struct RepoGraph {
+    pub files: Vec<SourceFile>,
+    graph: DiGraph<Node, Edge>,
+    file_nodes: Vec<NodeIndex>,
+    symbol_nodes: Vec<Vec<NodeIndex>>,
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// What a file can see by name.
+#[derive(Default)]
+struct Scope {
+    bindings: HashMap<String, Binding>,
+    globs: Vec<usize>,
+}
+
+impl RepoGraph {
+    /// Builds the graph. `files` may come in any order; they are sorted by path.
+    pub fn build(mut files: Vec<SourceFile>) -> RepoGraph {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut graph = DiGraph::new();
+        let repo = graph.add_node(Node::Repository);
+        let mut file_nodes = Vec::with_capacity(files.len());
+        let mut symbol_nodes = Vec::with_capacity(files.len());
+        for (f, file) in files.iter().enumerate() {
+            let file_node = graph.add_node(Node::File(f));
+            graph.add_edge(repo, file_node, Edge::Contains);
+            file_nodes.push(file_node);
+            let nodes: Vec<NodeIndex> = (0..file.facts.symbols.len())
+                .map(|s| {
+                    let node = graph.add_node(Node::Symbol(SymbolRef { file: f, symbol: s }));
+                    graph.add_edge(file_node, node, Edge::Defines);
+                    node
+                })
+                .collect();
+            for (s, symbol) in file.facts.symbols.iter().enumerate() {
+                if let Some(parent) = symbol.parent {
+                    graph.add_edge(nodes[parent as usize], nodes[s], Edge::Contains);
+                }
+            }
+            symbol_nodes.push(nodes);
+        }
+        let mut repo_graph =
+            RepoGraph { files, graph, file_nodes, symbol_nodes, unresolved: Vec::new() };
+        repo_graph.link();
+        repo_graph
+    }
+
+    fn node(&self, symbol: SymbolRef) -> NodeIndex {
+        self.symbol_nodes[symbol.file][symbol.symbol]
+    }
+
+    pub fn symbol(&self, symbol: SymbolRef) -> &Symbol {
+        &self.files[symbol.file].facts.symbols[symbol.symbol]
+    }
+
+    /// Resolves imports, calls and inheritance into edges.
+    fn link(&mut self) {
+        let paths: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+        let languages: Vec<Language> = self.files.iter().map(|f| f.facts.language).collect();
+        let lookup = Files::new(&paths, &languages);
+        let index = Index::new(&self.files);
+
+        // Imports, and what each file can see by name.
+        let mut scopes: Vec<Scope> = Vec::with_capacity(self.files.len());
+        let mut externals: HashMap<String, NodeIndex> = HashMap::new();
+        let mut edges = Vec::new();
+        for (f, file) in self.files.iter().enumerate() {
+            let mut scope = Scope::default();
+            let mut linked = HashSet::new();
+            for import in &file.facts.imports {
+                let resolved = lookup.resolve(f, file.facts.language, import);
+                for module in resolved.modules {
+                    let target = match module {
+                        Module::File(target) if target != f => self.file_nodes[target],
+                        Module::External(name) => *externals
+                            .entry(name.clone())
+                            .or_insert_with(|| self.graph.add_node(Node::External(name))),
+                        Module::File(_) | Module::Missing => continue,
+                    };
+                    if linked.insert(target) {
+                        edges.push((
+                            self.file_nodes[f],
+                            target,
+                            Edge::Imports { line: import.line },
+                        ));
+                    }
+                }
+                scope.bindings.extend(resolved.bindings);
+                scope.globs.extend(resolved.globs);
+            }
+            scopes.push(scope);
+        }
+
+        // Impl blocks for types defined in another file: the type contains its methods.
+        for (f, file) in self.files.iter().enumerate() {
+            for (s, symbol) in file.facts.symbols.iter().enumerate() {
+                if let (Some(container), None) = (&symbol.container, symbol.parent) {
+                    let resolver = Resolver { files: &self.files, index: &index, scopes: &scopes };
+                    if let Some(owner) = resolver.type_named(f, container) {
+                        edges.push((
+                            self.symbol_nodes[owner.file][owner.symbol],
+                            self.symbol_nodes[f][s],
+                            Edge::Contains,
+                        ));
+                    }
+                }
+            }
+        }
+
+        // Calls and inheritance.
+        let resolver = Resolver { files: &self.files, index: &index, scopes: &scopes };
+        let mut unresolved = Vec::new();
+        for (f, file) in self.files.iter().enumerate() {
+            for reference in &file.facts.references {
+                let from = match (reference.kind, &reference.subject) {
+                    (RefKind::Inherits | RefKind::Implements, Some(subject)) => {
+                        resolver.local_type(f, subject).map(|s| s.symbol)
+                    }
+                    _ => reference.enclosing.map(|e| e as usize),
+                };
+                let from_node = from.map_or(self.file_nodes[f], |s| self.symbol_nodes[f][s]);
+                match resolver.resolve(f, reference) {
+                    Some(target) => {
+                        let edge = match reference.kind {
+                            RefKind::Call | RefKind::Macro => Edge::Calls { line: reference.line },
+                            RefKind::Inherits => Edge::Inherits,
+                            RefKind::Implements => Edge::Implements,
+                        };
+                        edges.push((
+                            from_node,
+                            self.symbol_nodes[target.file][target.symbol],
+                            edge,
+                        ));
+                    }
+                    None => unresolved.push(Unresolved {
+                        file: f,
+                        from,
+                        kind: reference.kind,
+                        name: reference.name.clone(),
+                        line: reference.line,
+                    }),
+                }
+            }
+        }
+        for (from, to, edge) in edges {
+            self.graph.add_edge(from, to, edge);
+        }
+        self.unresolved = unresolved;
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    pub fn symbol_count(&self) -> usize {
+        self.symbol_nodes.iter().map(Vec::len).sum()
+    }
+
+    pub fn file_index(&self, path: &str) -> Option<usize> {
+        self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()
+    }
+
+    /// Every symbol, in file and position order.
+    pub fn symbols(&self) -> impl Iterator<Item = SymbolRef> + '_ {
+        self.files.iter().enumerate().flat_map(|(f, file)| {
+            (0..file.facts.symbols.len()).map(move |s| SymbolRef { file: f, symbol: s })
+        })
+    }
+
+    /// `path::Qualified::name`, the way symbols are named in dumps and messages.
+    pub fn display(&self, symbol: SymbolRef) -> String {
+        format!("{}::{}", self.files[symbol.file].path, self.symbol(symbol).qualified)
+    }
+
+    /// The symbols that call `symbol`, up to `depth` hops away, nearest first, with the line of
+    /// the call. A call from top-level code has no symbol and is left out.
+    pub fn callers(&self, symbol: SymbolRef, depth: usize) -> Vec<(SymbolRef, usize, u32)> {
+        self.walk_calls(symbol, depth, Direction::Incoming)
+    }
+
+    /// The symbols `symbol` calls, up to `depth` hops away, nearest first.
+    pub fn callees(&self, symbol: SymbolRef, depth: usize) -> Vec<(SymbolRef, usize, u32)> {
+        self.walk_calls(symbol, depth, Direction::Outgoing)
+    }
+
+    fn walk_calls(
+        &self,
+        start: SymbolRef,
+        depth: usize,
+        direction: Direction,
+    ) -> Vec<(SymbolRef, usize, u32)> {
+        let mut seen = HashSet::from([start]);
+        let mut queue = VecDeque::from([(start, 0)]);
+        let mut found = Vec::new();
+        while let Some((symbol, distance)) = queue.pop_front() {
+            if distance == depth {
+                continue;
+            }
+            for edge in self.graph.edges_directed(self.node(symbol), direction) {
+                let Edge::Calls { line } = *edge.weight() else { continue };
+                let other =
+                    if direction == Direction::Incoming { edge.source() } else { edge.target() };
+                if let Node::Symbol(next) = self.graph[other]
+                    && seen.insert(next)
+                {
+                    found.push((next, distance + 1, line));
+                    queue.push_back((next, distance + 1));
+                }
+            }
+        }
+        found
+    }
+
+    /// The files `path` imports, and the external packages, by name.
+    pub fn imports_of(&self, file: usize) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .graph
+            .edges_directed(self.file_nodes[file], Direction::Outgoing)
+            .filter(|e| matches!(e.weight(), Edge::Imports { .. }))
+            .map(|e| self.node_name(e.target()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The files that import `file`.
+    pub fn dependents_of(&self, file: usize) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .graph
+            .edges_directed(self.file_nodes[file], Direction::Incoming)
+            .filter(|e| matches!(e.weight(), Edge::Imports { .. }))
+            .map(|e| self.node_name(e.source()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn node_name(&self, node: NodeIndex) -> String {
+        match &self.graph[node] {
+            Node::Repository => ".".to_owned(),
+            Node::File(f) => self.files[*f].path.clone(),
+            Node::External(name) => format!("external:{name}"),
+            Node::Symbol(symbol) => self.display(*symbol),
+        }
+    }
+
+    /// A readable, stable listing of every node and edge, for golden tests and debugging.
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        for (f, file) in self.files.iter().enumerate() {
+            let facts = &file.facts;
+            let _ = writeln!(out, "file {} ({}, {} lines)", file.path, facts.language, facts.lines);
+            for diagnostic in &facts.diagnostics {
+                let _ = writeln!(out, "  ! {diagnostic}");
+            }
+            for symbol in &facts.symbols {
+                let depth =
+                    std::iter::successors(symbol.parent, |p| facts.symbols[*p as usize].parent)
+                        .count();
+                let _ = writeln!(
+                    out,
+                    "  {}{} {} [{}-{}] `{}`{}",
+                    "  ".repeat(depth),
+                    symbol.kind.as_str(),
+                    symbol.qualified,
+                    symbol.start_line,
+                    symbol.end_line,
+                    symbol.signature,
+                    symbol
+                        .doc
+                        .as_ref()
+                        .map(|d| format!(" — {}", d.lines().next().unwrap_or("")))
+                        .unwrap_or_default(),
+                );
+            }
+            for target in self.imports_of(f) {
+                let _ = writeln!(out, "  imports {target}");
+            }
+        }
+        let mut edges: Vec<String> = self
+            .graph
+            .edge_references()
+            .filter(|e| !matches!(e.weight(), Edge::Defines | Edge::Imports { .. }))
+            .filter(|e| !matches!(self.graph[e.source()], Node::Repository))
+            .map(|e| {
+                let line = match e.weight() {
+                    Edge::Calls { line } => format!(" (line {line})"),
+                    _ => String::new(),
+                };
+                format!(
+                    "{} -{}-> {}{line}",
+                    self.node_name(e.source()),
+                    e.weight().as_str(),
+                    self.node_name(e.target())
+                )
+            })
+            .collect();
+        edges.sort();
+        let _ = writeln!(out, "\nedges");
+        for edge in edges {
+            let _ = writeln!(out, "  {edge}");
+        }
+        let _ = writeln!(out, "\nunresolved");
+        let mut unresolved: Vec<String> = self
+            .unresolved
+            .iter()
+            .map(|u| {
+                let from = match u.from {
+                    Some(s) => self.display(SymbolRef { file: u.file, symbol: s }),
+                    None => self.files[u.file].path.clone(),
+                };
+                format!("{from} {} {} (line {})", u.kind.as_str(), u.name, u.line)
+            })
+            .collect();
+        unresolved.sort();
+        for line in unresolved {
+            let _ = writeln!(out, "  {line}");
+        }
+        out
+    }
+}
+
+/// Name lookups over every file's symbols.
+struct Index {
+    /// Per file: top-level names (no parent, not in an impl block).
+    top_level: Vec<HashMap<String, Vec<usize>>>,
+    /// (type name, member name) → members, from classes and impl blocks.
+    members: HashMap<(String, String), Vec<SymbolRef>>,
+    /// Type name → type symbols.
+    types: HashMap<String, Vec<SymbolRef>>,
+    /// Type name → the names of its parents (`inherits`/`implements`), from every file.
+    bases: HashMap<String, Vec<String>>,
+}
+
+impl Index {
+    fn new(files: &[SourceFile]) -> Index {
+        let mut index = Index {
+            top_level: Vec::with_capacity(files.len()),
+            members: HashMap::new(),
+            types: HashMap::new(),
+            bases: HashMap::new(),
+        };
+        for (f, file) in files.iter().enumerate() {
+            let symbols = &file.facts.symbols;
+            let mut top = HashMap::<String, Vec<usize>>::new();
+            for (s, symbol) in symbols.iter().enumerate() {
+                let at = SymbolRef { file: f, symbol: s };
+                let owner = match (symbol.parent, &symbol.container) {
+                    (_, Some(container)) => Some(container.clone()),
+                    (Some(p), None) if symbols[p as usize].kind.is_scope() => {
+                        Some(symbols[p as usize].name.clone())
+                    }
+                    _ => None,
+                };
+                if let Some(owner) = owner {
+                    index.members.entry((owner, symbol.name.clone())).or_default().push(at);
+                } else if symbol.parent.is_none() {
+                    top.entry(symbol.name.clone()).or_default().push(s);
+                }
+                if symbol.kind.is_type() {
+                    index.types.entry(symbol.name.clone()).or_default().push(at);
+                }
+            }
+            for reference in &file.facts.references {
+                if let (RefKind::Inherits | RefKind::Implements, Some(subject)) =
+                    (reference.kind, &reference.subject)
+                {
+                    index.bases.entry(subject.clone()).or_default().push(reference.name.clone());
+                }
+            }
+            index.top_level.push(top);
+        }
+        index
+    }
+}
+
+struct Resolver<'a> {
+    files: &'a [SourceFile],
+    index: &'a Index,
+    scopes: &'a [Scope],
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, file: usize, reference: &Reference) -> Option<SymbolRef> {
+        match reference.kind {
+            RefKind::Inherits | RefKind::Implements => self.type_named(file, &reference.name),
+            RefKind::Call | RefKind::Macro => self.resolve_call(file, reference),
+        }
+    }
+
+    fn resolve_call(&self, file: usize, call: &Reference) -> Option<SymbolRef> {
+        let name = call.name.as_str();
+        if let Some(receiver) = call.receiver.as_deref() {
+            return match receiver {
+                "self" | "this" | "cls" => self.member_of_enclosing_type(file, call, name),
+                "super" => None,
+                _ => match self.visible(file, receiver, 0) {
+                    Some(Visible::Module(module)) => self.exported(module, name, 0),
+                    Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
+                        self.member(&self.symbol(symbol).name.clone(), name, file)
+                    }
+                    // A variable whose type we do not know: leave it unresolved.
+                    _ => None,
+                },
+            };
+        }
+        if let Some(scope) = call.scope.as_deref() {
+            let last = scope.rsplit("::").next().unwrap_or(scope);
+            let last = last.split('<').next().unwrap_or(last);
+            return match last {
+                "Self" => self.member_of_enclosing_type(file, call, name),
+                "crate" | "super" | "self" => None,
+                _ => match self.visible(file, last, 0) {
+                    Some(Visible::Module(module)) => self.exported(module, name, 0),
+                    Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
+                        self.member(last, name, file)
+                    }
+                    _ => None,
+                },
+            };
+        }
+        match self.visible(file, name, 0)? {
+            Visible::Symbol(symbol) => Some(symbol),
+            Visible::Module(_) => None,
+        }
+    }
+
+    fn symbol(&self, symbol: SymbolRef) -> &Symbol {
+        &self.files[symbol.file].facts.symbols[symbol.symbol]
+    }
+
+    /// The type that holds the symbol enclosing `call` (for `self.x()` and `Self::x()`).
+    fn member_of_enclosing_type(
+        &self,
+        file: usize,
+        call: &Reference,
+        name: &str,
+    ) -> Option<SymbolRef> {
+        let symbols = &self.files[file].facts.symbols;
+        let mut at = call.enclosing;
+        while let Some(s) = at {
+            let symbol = &symbols[s as usize];
+            if let Some(container) = &symbol.container {
+                return self.member(container, name, file);
+            }
+            if symbol.kind.is_type() {
+                return self.member(&symbol.name, name, file);
+            }
+            at = symbol.parent;
+        }
+        None
+    }
+
+    /// `owner.name`, looking through parent types; ambiguity resolves to nothing.
+    fn member(&self, owner: &str, name: &str, from_file: usize) -> Option<SymbolRef> {
+        let mut owners = VecDeque::from([owner.to_owned()]);
+        let mut seen = HashSet::new();
+        while let Some(owner) = owners.pop_front() {
+            if !seen.insert(owner.clone()) || seen.len() > 8 {
+                continue;
+            }
+            if let Some(found) = self.index.members.get(&(owner.clone(), name.to_owned())) {
+                return pick(found, from_file);
+            }
+            owners.extend(self.index.bases.get(&owner).into_iter().flatten().cloned());
+        }
+        None
+    }
+
+    /// A type visible from `file` under `name`: its own, imported, or the only one of that name.
+    fn type_named(&self, file: usize, name: &str) -> Option<SymbolRef> {
+        match self.visible(file, name, 0) {
+            Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_type() => Some(symbol),
+            _ => match self.index.types.get(name) {
+                Some(found) if found.len() == 1 => Some(found[0]),
+                _ => None,
+            },
+        }
+    }
+
+    fn local_type(&self, file: usize, name: &str) -> Option<SymbolRef> {
+        let top = self.index.top_level[file].get(name)?;
+        top.iter().map(|&s| SymbolRef { file, symbol: s }).find(|&s| self.symbol(s).kind.is_type())
+    }
+
+    /// What `name` means in `file`: its own top-level definition, an import, or a glob import.
+    fn visible(&self, file: usize, name: &str, depth: usize) -> Option<Visible> {
+        if let Some(own) = self.index.top_level[file].get(name) {
+            return Some(Visible::Symbol(SymbolRef { file, symbol: own[0] }));
+        }
+        match self.scopes[file].bindings.get(name) {
+            Some(Binding::Module(module)) => return Some(Visible::Module(*module)),
+            Some(Binding::Item { file: target, name: original }) => {
+                return self.exported(*target, original, depth + 1).map(Visible::Symbol);
+            }
+            Some(Binding::External(_)) => return None,
+            None => {}
+        }
+        self.scopes[file]
+            .globs
+            .iter()
+            .find_map(|&g| self.exported(g, name, depth + 1).map(Visible::Symbol))
+    }
+
+    /// A name `file` defines or re-exports.
+    fn exported(&self, file: usize, name: &str, depth: usize) -> Option<SymbolRef> {
+        if depth > 4 {
+            return None;
+        }
+        match self.visible(file, name, depth)? {
+            Visible::Symbol(symbol) => Some(symbol),
+            Visible::Module(_) => None,
+        }
+    }
+}
+
+enum Visible {
+    Symbol(SymbolRef),
+    Module(usize),
+}
+
+/// One candidate, or the one in `from_file` among several; otherwise nothing (never a guess).
+fn pick(found: &[SymbolRef], from_file: usize) -> Option<SymbolRef> {
+    match found {
+        [one] => Some(*one),
+        many => {
+            let mut local = many.iter().filter(|s| s.file == from_file);
+            match (local.next(), local.next()) {
+                (Some(one), None) => Some(*one),
+                _ => None,
+            }
+        }
+    }
+}

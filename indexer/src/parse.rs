@@ -1,0 +1,395 @@
+//! One source file in, its facts out: definitions with containment, signatures and docs; call and
+//! inheritance sites; imports. Parsing never fails: a file with syntax errors yields what could be
+//! read plus a diagnostic, and a parse that runs past its time limit yields a diagnostic alone.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use grammars::Language;
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Node, ParseOptions, Parser, Query, QueryCursor, QueryMatch};
+
+use crate::model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
+
+/// Parses `source` as `language` and extracts its facts. `path` is only used in diagnostics.
+pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFacts {
+    let mut facts = FileFacts {
+        language,
+        lines: source.lines().count() as u32,
+        symbols: Vec::new(),
+        references: Vec::new(),
+        imports: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let mut parser = Parser::new();
+    if let Err(e) = parser.set_language(&language.grammar()) {
+        facts.diagnostics.push(format!("the {language} grammar could not be loaded: {e}"));
+        return facts;
+    }
+    let started = Instant::now();
+    let mut give_up = |_: &tree_sitter::ParseState| {
+        if started.elapsed() > timeout { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    };
+    let bytes = source.as_bytes();
+    let tree = parser.parse_with_options(
+        &mut |offset, _| bytes.get(offset..).unwrap_or_default(),
+        None,
+        Some(ParseOptions::new().progress_callback(&mut give_up)),
+    );
+    let Some(tree) = tree else {
+        facts.diagnostics.push(format!(
+            "parsing took longer than {} ms and was stopped; the file is not indexed",
+            timeout.as_millis()
+        ));
+        return facts;
+    };
+    let root = tree.root_node();
+    if root.has_error() {
+        let line = first_error_line(root);
+        facts.diagnostics.push(format!(
+            "syntax error near line {line}; definitions that could be read are indexed"
+        ));
+    }
+
+    let extractor = Extractor { language, source };
+    let tags = extractor.tags(root);
+    facts.symbols = extractor.symbols(&tags);
+    facts.references = extractor.references(&tags, &facts.symbols);
+    facts.imports = extractor.imports(root);
+    facts
+}
+
+fn first_error_line(root: Node<'_>) -> usize {
+    let mut cursor = root.walk();
+    let mut node = root;
+    loop {
+        let child =
+            node.children(&mut cursor).find(|c| c.is_error() || c.is_missing() || c.has_error());
+        match child {
+            Some(c) if c.is_error() || c.is_missing() => return c.start_position().row + 1,
+            Some(c) => node = c,
+            None => return node.start_position().row + 1,
+        }
+    }
+}
+
+/// The raw captures of `tags.scm`, before symbols are assembled.
+#[derive(Default)]
+struct Tags<'tree> {
+    /// Definition node id → (pattern index, kind, definition node, name node).
+    definitions: HashMap<usize, (usize, SymbolKind, Node<'tree>, Node<'tree>)>,
+    /// `impl`-like blocks: (block node, the type's name).
+    containers: Vec<(Node<'tree>, String)>,
+    references: Vec<RawReference<'tree>>,
+}
+
+struct RawReference<'tree> {
+    kind: RefKind,
+    node: Node<'tree>,
+    name: String,
+    scope: Option<String>,
+    receiver: Option<String>,
+    subject: Option<String>,
+}
+
+struct Extractor<'a> {
+    language: Language,
+    source: &'a str,
+}
+
+impl<'a> Extractor<'a> {
+    fn text(&self, node: Node<'_>) -> &'a str {
+        &self.source[node.byte_range()]
+    }
+
+    fn tags<'tree>(&self, root: Node<'tree>) -> Tags<'tree> {
+        let query = &self.language.queries().tags;
+        let names = query.capture_names();
+        let mut tags = Tags::default();
+        let mut seen_refs = std::collections::HashSet::new();
+        for_each_match(query, root, self.source, |m| {
+            let capture =
+                |wanted: &str| m.captures().iter().find(|c| names[c.index as usize] == wanted);
+            let text = |wanted: &str| capture(wanted).map(|c| self.text(c.node).to_owned());
+            let Some(name) = capture("name") else { return };
+            for c in m.captures() {
+                let capture_name = names[c.index as usize];
+                if let Some(kind) = capture_name.strip_prefix("definition.") {
+                    let Some(kind) = SymbolKind::from_capture(kind) else { continue };
+                    let entry = tags.definitions.entry(c.node.id()).or_insert((
+                        m.pattern_index,
+                        kind,
+                        c.node,
+                        name.node,
+                    ));
+                    // The first pattern in the file wins (grammars' precedence rule).
+                    if m.pattern_index < entry.0 {
+                        *entry = (m.pattern_index, kind, c.node, name.node);
+                    }
+                } else if capture_name == "container" {
+                    tags.containers.push((c.node, self.text(name.node).to_owned()));
+                } else if let Some(kind) = capture_name.strip_prefix("reference.") {
+                    let Some(kind) = RefKind::from_capture(kind) else { continue };
+                    let name_text = self.text(name.node).to_owned();
+                    // One node may match several patterns (and inheritance one per parent).
+                    if seen_refs.insert((c.node.id(), kind, name_text.clone())) {
+                        tags.references.push(RawReference {
+                            kind,
+                            node: c.node,
+                            name: name_text,
+                            scope: text("scope"),
+                            receiver: text("receiver"),
+                            subject: text("subject"),
+                        });
+                    }
+                }
+            }
+        });
+        tags
+    }
+
+    fn symbols(&self, tags: &Tags<'_>) -> Vec<Symbol> {
+        let mut defs: Vec<_> = tags.definitions.values().collect();
+        defs.sort_by_key(|(_, _, node, _)| (node.start_byte(), std::cmp::Reverse(node.end_byte())));
+
+        let separator = if self.language == Language::Rust { "::" } else { "." };
+        let mut symbols: Vec<Symbol> = Vec::with_capacity(defs.len());
+        let mut open: Vec<usize> = Vec::new(); // indices of symbols enclosing the current one
+        for &&(_, kind, node, name_node) in &defs {
+            while let Some(&top) = open.last() {
+                if symbols[top].end_byte >= node.end_byte() as u32 {
+                    break;
+                }
+                open.pop();
+            }
+            let parent = open.last().copied();
+            // An impl block between the parent and this definition makes the impl's type the
+            // qualifier (`impl Foo { fn bar }` → `Foo::bar`).
+            let container = tags
+                .containers
+                .iter()
+                .filter(|(c, _)| {
+                    c.start_byte() <= node.start_byte() && node.end_byte() <= c.end_byte()
+                })
+                .filter(|(c, _)| {
+                    parent.is_none_or(|p| symbols[p].start_byte <= c.start_byte() as u32)
+                })
+                .max_by_key(|(c, _)| c.start_byte())
+                .map(|(_, name)| name.clone());
+            let name = self.text(name_node).to_owned();
+            let qualified = match (parent, &container) {
+                (_, Some(container)) => format!("{container}{separator}{name}"),
+                (Some(p), None) => format!("{}{separator}{name}", symbols[p].qualified),
+                (None, None) => name.clone(),
+            };
+            symbols.push(Symbol {
+                name,
+                qualified,
+                kind,
+                parent: parent.map(|p| p as u32),
+                container,
+                start_line: node.start_position().row as u32 + 1,
+                end_line: node.end_position().row as u32 + 1,
+                start_byte: node.start_byte() as u32,
+                end_byte: node.end_byte() as u32,
+                signature: self.signature(node),
+                doc: self.doc(node),
+            });
+            open.push(symbols.len() - 1);
+        }
+        symbols
+    }
+
+    /// The definition's text up to its body, on one line.
+    fn signature(&self, node: Node<'_>) -> String {
+        let config = self.language.config();
+        let mut end = node.end_byte();
+        for field in &config.body_fields {
+            let Some(body) = node.child_by_field_name(field) else { continue };
+            // `const f = (a) => { … }` is cut at the function's own body; `const N = 80` is kept whole.
+            end = match body.child_by_field_name("body") {
+                Some(inner) => inner.start_byte(),
+                None if field == "value" => node.end_byte(),
+                None => body.start_byte(),
+            };
+            break;
+        }
+        let text = &self.source[node.start_byte()..end];
+        let mut signature = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        while signature.ends_with(['{', ':', '=']) || signature.ends_with("=>") {
+            signature.pop();
+            signature = signature.trim_end().to_owned();
+        }
+        truncate(&mut signature, 240);
+        signature
+    }
+
+    fn doc(&self, node: Node<'_>) -> Option<String> {
+        let config = self.language.config();
+        if config.docstrings {
+            let body = node.child_by_field_name("body")?;
+            let first = body.named_child(0)?;
+            if first.kind() == "expression_statement"
+                && let Some(string) = first.named_child(0).filter(|s| s.kind() == "string")
+            {
+                return Some(clean_docstring(self.text(string)));
+            }
+            return None;
+        }
+        // Walk out of wrappers (`export`, `const x = …`), then collect the comments right above.
+        let mut anchor = node;
+        while let Some(parent) = anchor.parent() {
+            if config.wrapper_nodes.iter().any(|w| w == parent.kind()) {
+                anchor = parent;
+            } else {
+                break;
+            }
+        }
+        let mut lines = Vec::new();
+        let mut next_row = anchor.start_position().row;
+        let mut sibling = anchor.prev_sibling();
+        while let Some(s) = sibling {
+            if config.doc_skip_nodes.iter().any(|k| k == s.kind()) {
+                next_row = s.start_position().row;
+                sibling = s.prev_sibling();
+                continue;
+            }
+            let text = self.text(s);
+            let is_doc = s.kind().contains("comment")
+                && config.doc_comment_prefixes.iter().any(|p| text.starts_with(p.as_str()))
+                && s.end_position().row + 1 >= next_row;
+            if !is_doc {
+                break;
+            }
+            lines.push(clean_comment(text));
+            next_row = s.start_position().row;
+            sibling = s.prev_sibling();
+        }
+        lines.reverse();
+        let doc = lines.join("\n").trim().to_owned();
+        (!doc.is_empty()).then_some(doc)
+    }
+
+    fn references(&self, tags: &Tags<'_>, symbols: &[Symbol]) -> Vec<Reference> {
+        let mut references: Vec<Reference> = tags
+            .references
+            .iter()
+            .map(|r| Reference {
+                kind: r.kind,
+                name: r.name.clone(),
+                scope: r.scope.clone(),
+                receiver: r.receiver.clone(),
+                subject: r.subject.clone(),
+                line: r.node.start_position().row as u32 + 1,
+                enclosing: enclosing_symbol(symbols, r.node.start_byte() as u32),
+            })
+            .collect();
+        references.sort_by(|a, b| (a.line, &a.name).cmp(&(b.line, &b.name)));
+        references
+    }
+
+    fn imports(&self, root: Node<'_>) -> Vec<Import> {
+        let query = &self.language.queries().imports;
+        let names = query.capture_names();
+        let mut by_statement: Vec<(usize, Import)> = Vec::new();
+        for_each_match(query, root, self.source, |m| {
+            let capture =
+                |wanted: &str| m.captures().iter().find(|c| names[c.index as usize] == wanted);
+            let (Some(statement), Some(source)) = (capture("import"), capture("import.source"))
+            else {
+                return;
+            };
+            let source = self.text(source.node).trim_matches(['"', '\'', '`']).to_owned();
+            let id = statement.node.id();
+            let index =
+                match by_statement.iter().position(|(i, imp)| *i == id && imp.source == source) {
+                    Some(index) => index,
+                    None => {
+                        by_statement.push((
+                            id,
+                            Import {
+                                source,
+                                names: Vec::new(),
+                                alias: None,
+                                line: statement.node.start_position().row as u32 + 1,
+                            },
+                        ));
+                        by_statement.len() - 1
+                    }
+                };
+            let import = &mut by_statement[index].1;
+            let alias = capture("import.alias").map(|c| self.text(c.node).to_owned());
+            match capture("import.name") {
+                Some(name) => {
+                    let name = ImportedName { name: self.text(name.node).to_owned(), alias };
+                    if !import.names.contains(&name) {
+                        import.names.push(name);
+                    }
+                }
+                None => import.alias = alias.or(import.alias.take()),
+            }
+        });
+        let mut imports: Vec<Import> = by_statement.into_iter().map(|(_, i)| i).collect();
+        imports.sort_by(|a, b| (a.line, &a.source).cmp(&(b.line, &b.source)));
+        imports
+    }
+}
+
+/// The innermost symbol whose range holds `byte`.
+pub(crate) fn enclosing_symbol(symbols: &[Symbol], byte: u32) -> Option<u32> {
+    symbols
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.start_byte <= byte && byte < s.end_byte)
+        .max_by_key(|(_, s)| s.start_byte)
+        .map(|(i, _)| i as u32)
+}
+
+fn for_each_match<'tree>(
+    query: &Query,
+    root: Node<'tree>,
+    source: &str,
+    mut f: impl FnMut(&QueryMatch<'_, 'tree>),
+) {
+    let mut cursor = QueryCursor::new();
+    let mut matches = cursor.matches(query, root, source.as_bytes());
+    while let Some(m) = matches.next() {
+        f(m);
+    }
+}
+
+fn clean_comment(text: &str) -> String {
+    let text = text.trim();
+    if let Some(block) = text.strip_prefix("/**") {
+        let block = block.strip_suffix("*/").unwrap_or(block);
+        return block
+            .lines()
+            .map(|l| l.trim().trim_start_matches('*').trim())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_owned();
+    }
+    text.trim_start_matches('/').trim().to_owned()
+}
+
+fn clean_docstring(text: &str) -> String {
+    let body = text.trim_start_matches(|c: char| c.is_ascii_alphabetic()); // r"", b"", f""
+    let body = ["\"\"\"", "'''", "\"", "'"]
+        .iter()
+        .find_map(|q| body.strip_prefix(q).and_then(|b| b.strip_suffix(q)))
+        .unwrap_or(body);
+    body.lines().map(str::trim).collect::<Vec<_>>().join("\n").trim().to_owned()
+}
+
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+}

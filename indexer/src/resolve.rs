@@ -1,0 +1,531 @@
+//! Where an import points: module paths and file paths turned into files of the repository, or
+//! named external packages. One function per import style (`grammars::ImportStyle`).
+
+use std::collections::{HashMap, HashSet};
+
+use grammars::{ImportStyle, Language};
+
+use crate::model::Import;
+
+/// What an import's module resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Module {
+    /// A file of this repository, by index.
+    File(usize),
+    /// A package from outside the repository (`react`, `std`, `os`).
+    External(String),
+    /// A relative import whose target is not in the repository.
+    Missing,
+}
+
+/// One name an import brings into a file's scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    /// A module (file) bound to a local name: `import pricing`, `use crate::codec`, `mod store;`.
+    Module(usize),
+    /// A name defined (or re-exported) by a file: `from .models import Item`.
+    Item { file: usize, name: String },
+    /// A name from an external package.
+    External(String),
+}
+
+/// The outcome of resolving one import statement.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub modules: Vec<Module>,
+    pub bindings: Vec<(String, Binding)>,
+    /// Files whose every name is imported (`from x import *`, `use x::*`, `export * from`).
+    pub globs: Vec<usize>,
+}
+
+/// The repository's files, for looking paths up.
+pub struct Files<'a> {
+    paths: &'a [String],
+    by_path: HashMap<&'a str, usize>,
+    /// Rust: module folder → the file that is that module.
+    rust_modules: HashMap<String, usize>,
+    dirs: HashSet<String>,
+}
+
+impl<'a> Files<'a> {
+    pub fn new(paths: &'a [String], languages: &[Language]) -> Files<'a> {
+        let by_path = paths.iter().enumerate().map(|(i, p)| (p.as_str(), i)).collect();
+        let rust_modules = paths
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| languages[*i] == Language::Rust)
+            .map(|(i, p)| (rust_module_dir(p), i))
+            .collect();
+        let mut dirs = HashSet::new();
+        for path in paths {
+            let mut dir = parent(path);
+            while dirs.insert(dir.to_owned()) && !dir.is_empty() {
+                dir = parent(dir);
+            }
+        }
+        Files { paths, by_path, rust_modules, dirs }
+    }
+
+    fn find(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// Resolves one import of `importer` (a file index).
+    pub fn resolve(&self, importer: usize, language: Language, import: &Import) -> Resolved {
+        match language.config().import_style {
+            ImportStyle::Path => self.resolve_path(importer, import),
+            ImportStyle::Python => self.resolve_python(importer, import),
+            ImportStyle::Rust => self.resolve_rust(importer, import),
+        }
+    }
+
+    // ---------------------------------------------------------------- TypeScript / JavaScript
+
+    fn resolve_path(&self, importer: usize, import: &Import) -> Resolved {
+        let module = self.path_module(importer, &import.source);
+        let mut resolved = Resolved::default();
+        match &module {
+            Module::File(file) => {
+                if import.names.is_empty() && import.alias.is_none() {
+                    resolved.globs.push(*file); // `export * from`, side-effect imports
+                }
+                if let Some(alias) = &import.alias {
+                    resolved.bindings.push((alias.clone(), Binding::Module(*file)));
+                }
+                for name in &import.names {
+                    let local = name.alias.clone().unwrap_or_else(|| name.name.clone());
+                    resolved
+                        .bindings
+                        .push((local, Binding::Item { file: *file, name: name.name.clone() }));
+                }
+            }
+            Module::External(package) => {
+                for name in import.names.iter().map(|n| n.alias.as_ref().unwrap_or(&n.name)) {
+                    resolved.bindings.push((name.clone(), Binding::External(package.clone())));
+                }
+                if let Some(alias) = &import.alias {
+                    resolved.bindings.push((alias.clone(), Binding::External(package.clone())));
+                }
+            }
+            Module::Missing => {}
+        }
+        resolved.modules.push(module);
+        resolved
+    }
+
+    fn path_module(&self, importer: usize, source: &str) -> Module {
+        if !(source.starts_with("./")
+            || source.starts_with("../")
+            || source == "."
+            || source == "..")
+        {
+            return Module::External(package_name(source));
+        }
+        let Some(base) = normalize(&join(parent(&self.paths[importer]), source)) else {
+            return Module::Missing;
+        };
+        // TypeScript sources import './x.js' to mean './x.ts'.
+        let stem = base
+            .strip_suffix(".js")
+            .or_else(|| base.strip_suffix(".jsx"))
+            .or_else(|| base.strip_suffix(".mjs"))
+            .unwrap_or(&base);
+        let extensions: Vec<&String> = Language::all()
+            .iter()
+            .filter(|l| l.config().import_style == ImportStyle::Path)
+            .flat_map(|l| &l.config().extensions)
+            .collect();
+        let mut candidates = vec![base.clone()];
+        for stem in [base.as_str(), stem] {
+            candidates.extend(extensions.iter().map(|ext| format!("{stem}.{ext}")));
+        }
+        for lang in Language::all().iter().filter(|l| l.config().import_style == ImportStyle::Path)
+        {
+            candidates.extend(lang.config().index_files.iter().map(|index| join(&base, index)));
+        }
+        candidates.iter().find_map(|c| self.find(c)).map_or(Module::Missing, Module::File)
+    }
+
+    // ---------------------------------------------------------------- Python
+
+    fn resolve_python(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let module = self.python_module(importer, &import.source);
+        let Module::File(file) = module else {
+            if let Module::External(package) = &module {
+                let local = match (&import.alias, import.names.is_empty()) {
+                    (Some(alias), _) => vec![alias.clone()],
+                    (None, true) => vec![package.clone()],
+                    (None, false) => import
+                        .names
+                        .iter()
+                        .map(|n| n.alias.clone().unwrap_or(n.name.clone()))
+                        .collect(),
+                };
+                for name in local {
+                    resolved.bindings.push((name, Binding::External(package.clone())));
+                }
+            }
+            resolved.modules.push(module);
+            return resolved;
+        };
+        if import.names.is_empty() {
+            if import.alias.is_none() && import.source.starts_with('.') {
+                // Only `from .x import *` has a relative source and no names.
+                resolved.globs.push(file);
+            } else if let Some(alias) = &import.alias {
+                resolved.bindings.push((alias.clone(), Binding::Module(file)));
+            } else {
+                // `import a.b` binds `a`, the top package.
+                let top = first_segment(&import.source, '.');
+                if let Module::File(package) = self.python_module(importer, &top) {
+                    resolved.bindings.push((top, Binding::Module(package)));
+                }
+            }
+        }
+        resolved.modules.push(Module::File(file));
+        for name in &import.names {
+            let local = name.alias.clone().unwrap_or_else(|| name.name.clone());
+            // `from pkg import sub` may name a submodule rather than an item.
+            let submodule = self.python_submodule(file, &name.name);
+            match submodule {
+                Some(sub) => {
+                    resolved.modules.push(Module::File(sub));
+                    resolved.bindings.push((local, Binding::Module(sub)));
+                }
+                None => {
+                    resolved
+                        .bindings
+                        .push((local, Binding::Item { file, name: name.name.clone() }));
+                }
+            }
+        }
+        resolved
+    }
+
+    fn python_module(&self, importer: usize, module: &str) -> Module {
+        let dots = module.chars().take_while(|&c| c == '.').count();
+        let rest = module[dots..].replace('.', "/");
+        if dots > 0 {
+            let mut base = parent(&self.paths[importer]).to_owned();
+            for _ in 1..dots {
+                base = parent(&base).to_owned();
+            }
+            let path = if rest.is_empty() { base } else { join(&base, &rest) };
+            return self.python_file(&path).map_or(Module::Missing, Module::File);
+        }
+        // Absolute: the package may sit at the root or under a source folder (`src/`).
+        let mut best: Option<usize> = None;
+        for candidate in
+            [format!("{rest}.py"), format!("{rest}/__init__.py"), format!("{rest}.pyi")]
+        {
+            for (i, path) in self.paths.iter().enumerate() {
+                let matches = path == &candidate || path.ends_with(&format!("/{candidate}"));
+                if matches && best.is_none_or(|b| self.paths[b].len() > path.len()) {
+                    best = Some(i);
+                }
+            }
+        }
+        best.map_or_else(|| Module::External(first_segment(module, '.')), Module::File)
+    }
+
+    fn python_file(&self, path: &str) -> Option<usize> {
+        if path.is_empty() {
+            return self.find("__init__.py");
+        }
+        self.find(&format!("{path}.py"))
+            .or_else(|| self.find(&format!("{path}/__init__.py")))
+            .or_else(|| self.find(&format!("{path}.pyi")))
+    }
+
+    fn python_submodule(&self, package: usize, name: &str) -> Option<usize> {
+        let path = &self.paths[package];
+        let dir = path.strip_suffix("/__init__.py").or_else(|| path.strip_suffix("__init__.py"))?;
+        self.python_file(&join(dir, name))
+    }
+
+    // ---------------------------------------------------------------- Rust
+
+    fn resolve_rust(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let source = import.source.trim();
+        // `mod foo;`
+        if is_identifier(source) && !source.contains("::") && import.names.is_empty() {
+            let dir = rust_module_dir(&self.paths[importer]);
+            let child = self
+                .find(&join(&dir, &format!("{source}.rs")))
+                .or_else(|| self.find(&join(&dir, &format!("{source}/mod.rs"))));
+            match child {
+                Some(file) => {
+                    resolved.modules.push(Module::File(file));
+                    resolved.bindings.push((source.to_owned(), Binding::Module(file)));
+                }
+                // `extern crate x` and `use x;` of a dependency.
+                None => resolved.modules.push(Module::External(source.to_owned())),
+            }
+            return resolved;
+        }
+        for (segments, alias) in expand_use_tree(source) {
+            self.resolve_rust_path(importer, &segments, alias, &mut resolved);
+        }
+        resolved
+    }
+
+    fn resolve_rust_path(
+        &self,
+        importer: usize,
+        segments: &[String],
+        alias: Option<String>,
+        out: &mut Resolved,
+    ) {
+        let Some(first) = segments.first() else { return };
+        let (mut module, rest) = match first.as_str() {
+            "crate" => (self.rust_crate_root(importer), &segments[1..]),
+            "self" => (Some(importer), &segments[1..]),
+            "super" => (self.rust_parent_module(importer), &segments[1..]),
+            _ => match self.rust_child_module(importer, first).or_else(|| {
+                self.rust_crate_root(importer).and_then(|root| self.rust_child_module(root, first))
+            }) {
+                Some(child) => (Some(child), &segments[1..]),
+                None => {
+                    let package = first.clone();
+                    let local =
+                        alias.unwrap_or_else(|| segments.last().cloned().unwrap_or_default());
+                    if local != "*" {
+                        out.bindings.push((local, Binding::External(package.clone())));
+                    }
+                    if !out.modules.contains(&Module::External(package.clone())) {
+                        out.modules.push(Module::External(package));
+                    }
+                    return;
+                }
+            },
+        };
+        let mut rest = rest;
+        while let (Some(current), Some(next)) = (module, rest.first()) {
+            if next == "super" {
+                module = self.rust_parent_module(current);
+            } else if let Some(child) = self.rust_child_module(current, next) {
+                module = Some(child);
+            } else {
+                break;
+            }
+            rest = &rest[1..];
+        }
+        let Some(file) = module else { return };
+        if !out.modules.contains(&Module::File(file)) {
+            out.modules.push(Module::File(file));
+        }
+        match rest {
+            // `use crate::codec;` or `use crate::codec::{self}`: the module itself.
+            [] => {
+                let name = alias.or_else(|| segments.iter().rev().find(|s| *s != "self").cloned());
+                if let Some(name) = name {
+                    out.bindings.push((name, Binding::Module(file)));
+                }
+            }
+            [star] if star == "*" => out.globs.push(file),
+            [item] => {
+                let local = alias.unwrap_or_else(|| item.clone());
+                out.bindings.push((local, Binding::Item { file, name: item.clone() }));
+            }
+            // `use a::Enum::Variant` and deeper: bind the last name to the first item.
+            [item, .., last] => {
+                let local = alias.unwrap_or_else(|| last.clone());
+                out.bindings.push((local, Binding::Item { file, name: item.clone() }));
+            }
+        }
+    }
+
+    fn rust_child_module(&self, module: usize, name: &str) -> Option<usize> {
+        let dir = rust_module_dir(&self.paths[module]);
+        self.find(&join(&dir, &format!("{name}.rs")))
+            .or_else(|| self.find(&join(&dir, &format!("{name}/mod.rs"))))
+    }
+
+    fn rust_parent_module(&self, module: usize) -> Option<usize> {
+        let dir = rust_module_dir(&self.paths[module]);
+        self.rust_modules.get(parent(&dir)).copied()
+    }
+
+    /// The nearest `lib.rs` or `main.rs` at or above the file's folder.
+    fn rust_crate_root(&self, file: usize) -> Option<usize> {
+        let mut dir = parent(&self.paths[file]);
+        loop {
+            for root in ["lib.rs", "main.rs"] {
+                if let Some(found) = self.find(&join(dir, root)) {
+                    return Some(found);
+                }
+            }
+            if dir.is_empty() || !self.dirs.contains(dir) {
+                return None;
+            }
+            dir = parent(dir);
+        }
+    }
+}
+
+/// The folder holding a Rust file's child modules: `src/a.rs` → `src/a`, `src/a/mod.rs` → `src/a`.
+fn rust_module_dir(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if Language::Rust.config().index_files.iter().any(|f| f == name) {
+        parent(path).to_owned()
+    } else {
+        path.strip_suffix(".rs").unwrap_or(path).to_owned()
+    }
+}
+
+/// Expands a `use` tree (`crate::a::{self, b as c, d::*}`) into paths with their aliases.
+pub fn expand_use_tree(text: &str) -> Vec<(Vec<String>, Option<String>)> {
+    let tokens = tokenize_use(text);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    parse_use(&tokens, &mut pos, &[], &mut out);
+    out
+}
+
+fn tokenize_use(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_alphanumeric() || c == '_' {
+            let mut ident = String::new();
+            while let Some(&c) = chars.peek().filter(|c| c.is_alphanumeric() || **c == '_') {
+                ident.push(c);
+                chars.next();
+            }
+            tokens.push(ident);
+        } else if c == ':' {
+            chars.next(); // `::` separates segments; the tree's shape is carried by the other tokens
+        } else if "{},*".contains(c) {
+            tokens.push(c.to_string());
+            chars.next();
+        } else {
+            chars.next();
+        }
+    }
+    tokens
+}
+
+fn parse_use(
+    tokens: &[String],
+    pos: &mut usize,
+    prefix: &[String],
+    out: &mut Vec<(Vec<String>, Option<String>)>,
+) {
+    let mut path = prefix.to_vec();
+    while let Some(token) = tokens.get(*pos) {
+        match token.as_str() {
+            "{" => {
+                *pos += 1;
+                while tokens.get(*pos).is_some_and(|t| t != "}") {
+                    parse_use(tokens, pos, &path, out);
+                    if tokens.get(*pos).is_some_and(|t| t == ",") {
+                        *pos += 1;
+                    }
+                }
+                *pos += 1; // `}`
+                return;
+            }
+            "," | "}" => break,
+            "as" => {
+                *pos += 1;
+                let alias = tokens.get(*pos).cloned();
+                *pos += 1;
+                out.push((path, alias.filter(|a| a != "_")));
+                return;
+            }
+            _ => {
+                path.push(token.clone());
+                *pos += 1;
+            }
+        }
+    }
+    if path.len() > prefix.len() || !path.is_empty() && prefix.is_empty() {
+        out.push((path, None));
+    }
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `@scope/pkg/sub` → `@scope/pkg`; `lodash/fp` → `lodash`; `node:fs` → `node:fs`.
+fn package_name(source: &str) -> String {
+    let mut parts = source.split('/');
+    match (parts.next(), parts.next()) {
+        (Some(scope), Some(name)) if scope.starts_with('@') => format!("{scope}/{name}"),
+        (Some(name), _) => name.to_owned(),
+        _ => source.to_owned(),
+    }
+}
+
+fn first_segment(text: &str, sep: char) -> String {
+    text.trim_start_matches(sep).split(sep).next().unwrap_or(text).to_owned()
+}
+
+/// The folder of a `/`-separated path (`""` at the root).
+pub(crate) fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+fn join(dir: &str, rest: &str) -> String {
+    if dir.is_empty() { rest.to_owned() } else { format!("{dir}/{rest}") }
+}
+
+/// Resolves `.` and `..`; `None` when the path climbs out of the repository.
+fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_use(text: &str, expected: &[(&str, Option<&str>)]) {
+        let got: Vec<(String, Option<String>)> = expand_use_tree(text)
+            .into_iter()
+            .map(|(path, alias)| (path.join("::"), alias))
+            .collect();
+        let expected: Vec<(String, Option<String>)> =
+            expected.iter().map(|(p, a)| (p.to_string(), a.map(String::from))).collect();
+        assert_eq!(got, expected, "{text}");
+    }
+
+    #[test]
+    fn use_trees_expand_to_paths() {
+        check_use("std::fmt", &[("std::fmt", None)]);
+        check_use(
+            "crate::codec::{self, decode as decode_code}",
+            &[("crate::codec::self", None), ("crate::codec::decode", Some("decode_code"))],
+        );
+        check_use(
+            "a::{b::{c, d}, e::*}",
+            &[("a::b::c", None), ("a::b::d", None), ("a::e::*", None)],
+        );
+        check_use("::std::io::Write as _", &[("std::io::Write", None)]);
+    }
+
+    #[test]
+    fn package_names_keep_npm_scopes() {
+        assert_eq!(package_name("react"), "react");
+        assert_eq!(package_name("lodash/fp"), "lodash");
+        assert_eq!(package_name("@scope/pkg/deep"), "@scope/pkg");
+    }
+
+    #[test]
+    fn paths_normalize_without_leaving_the_repository() {
+        assert_eq!(normalize("src/a/../b/./c").as_deref(), Some("src/b/c"));
+        assert_eq!(normalize("../outside"), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! The whole graph of each fixture repository — symbols with kinds, signatures and docs, imports,
+//! calls, inheritance, and the references left unresolved — as a reviewed golden file. A change
+//! in what the indexer sees shows up here as a diff.
+
+use std::path::PathBuf;
+
+use indexer::{IndexOptions, index_directory};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(name)
+}
+
+fn check(name: &str) {
+    let indexed = index_directory(&fixture(name), &IndexOptions::default()).unwrap();
+    assert!(indexed.diagnostics.is_empty(), "{:?}", indexed.diagnostics);
+    insta::assert_snapshot!(name, indexed.graph.dump());
+}
+
+#[test]
+fn rust_crate() {
+    check("rust-crate");
+}
+
+#[test]
+fn python_package() {
+    check("python-pkg");
+}
+
+#[test]
+fn typescript_app() {
+    check("ts-app");
+}

@@ -1,0 +1,3 @@
+//! Indexing real multi-language repositories from `fixtures/repos/`.
+
+mod golden;
