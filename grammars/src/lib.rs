@@ -88,14 +88,16 @@ struct Loaded {
 impl Language {
     /// Every supported language, in a stable order.
     pub fn all() -> &'static [Language] {
-        &[
-            Language::Rust,
-            Language::Python,
-            Language::TypeScript,
-            Language::Tsx,
-            Language::JavaScript,
-        ]
+        &Language::ALL
     }
+
+    const ALL: [Language; 5] = [
+        Language::Rust,
+        Language::Python,
+        Language::TypeScript,
+        Language::Tsx,
+        Language::JavaScript,
+    ];
 
     /// The lowercase name used in folder names, configs and wire formats.
     pub fn name(self) -> &'static str {
@@ -130,7 +132,8 @@ impl Language {
     }
 
     fn loaded(self) -> &'static Loaded {
-        static LOADED: [OnceLock<Loaded>; 5] = [const { OnceLock::new() }; 5];
+        static LOADED: [OnceLock<Loaded>; Language::ALL.len()] =
+            [const { OnceLock::new() }; Language::ALL.len()];
         let index = Language::all().iter().position(|&l| l == self).expect("in all()");
         LOADED[index].get_or_init(|| {
             let files = self.files();

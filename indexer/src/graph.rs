@@ -238,6 +238,19 @@ impl RepoGraph {
         self.symbol_nodes.iter().map(Vec::len).sum()
     }
 
+    /// Lines of source in all indexed files.
+    pub fn lines(&self) -> u64 {
+        self.files.iter().map(|f| u64::from(f.facts.lines)).sum()
+    }
+
+    /// `path: message` for every file's diagnostics, in path order.
+    pub fn diagnostics(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .flat_map(|f| f.facts.diagnostics.iter().map(move |d| format!("{}: {d}", f.path)))
+            .collect()
+    }
+
     pub fn file_index(&self, path: &str) -> Option<usize> {
         self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok()
     }

@@ -4,15 +4,21 @@
 //! crate never reads environment variables or config files itself.
 
 pub mod graph;
+pub mod jobs;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
 mod resolve;
+pub mod source;
+pub mod store;
 pub mod walk;
 
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
+pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, finished};
 pub use model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 pub use parse::parse_file;
-pub use pipeline::{FileDiagnostic, IndexOptions, Indexed, index_directory};
+pub use pipeline::{IndexOptions, Indexed, index_directory};
+pub use source::{Source, SourceError};
+pub use store::{IndexStats, RepoRecord, Store, StoreError};
 pub use walk::{SkipReason, WalkError, WalkOptions};

@@ -65,6 +65,22 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    pub const ALL: [SkipReason; 9] = [
+        SkipReason::Excluded,
+        SkipReason::Vendored,
+        SkipReason::Unsupported,
+        SkipReason::TooLarge,
+        SkipReason::Binary,
+        SkipReason::InvalidUtf8,
+        SkipReason::Generated,
+        SkipReason::Symlink,
+        SkipReason::Unreadable,
+    ];
+
+    pub fn from_name(name: &str) -> Option<SkipReason> {
+        SkipReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Excluded => "excluded",

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, LogFormat};
+use crate::indexing;
 use crate::serve::{self, Faces};
 
 /// Exit status for success.
@@ -41,6 +42,24 @@ enum Command {
     Serve,
     /// Run the gateway alone (port 8787), for example as a sidecar.
     Gateway,
+    /// Index a repository (an https URL or a local path) into the symbol graph.
+    Index {
+        /// An https:// git URL, or a local folder (a git work tree or a plain directory).
+        location: String,
+        /// The branch to index (default: the remote's default branch).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Print one JSON object when the job ends.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show indexed repositories, or one of them by id, name, URL or path.
+    Status {
+        repo: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -66,7 +85,8 @@ pub fn main() -> ExitCode {
     if let Some(format) = cli.log_format {
         config.log.format = format;
     }
-    crate::logging::init(&config.log);
+    let serving = matches!(cli.command, Command::Serve | Command::Gateway);
+    crate::logging::init(&config.log, if serving { "info" } else { "warn" });
     for var in &sources.unknown_env {
         let known: Vec<_> = Config::env_overrides().map(|(var, _)| var).collect();
         tracing::warn!("ignoring unknown environment variable {var}; known: {}", known.join(", "));
@@ -83,6 +103,12 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
     match command {
         Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
+        Command::Index { location, branch, json } => {
+            runtime()?.block_on(indexing::index(config, &location, branch, json))
+        }
+        Command::Status { repo, json } => {
+            runtime()?.block_on(indexing::status(config, repo.as_deref(), json))
+        }
         Command::Config(ConfigCommand::Show { json }) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&config.shown())?);

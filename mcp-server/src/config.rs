@@ -36,6 +36,7 @@ pub struct Config {
     pub log: LogConfig,
     pub gateway: GatewayConfig,
     pub knowledge: KnowledgeConfig,
+    pub index: IndexConfig,
     pub assets: AssetsConfig,
 }
 
@@ -43,9 +44,9 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub format: LogFormat,
-    /// A `tracing` filter such as `info` or `agentwatch=debug,tower_http=info`; `RUST_LOG`, when
-    /// set, wins.
-    pub level: String,
+    /// A `tracing` filter such as `info` or `mcp_server=debug,tower_http=info`; `RUST_LOG`, when
+    /// set, wins. Unset: `info` for the servers, `warn` for one-shot commands.
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -72,6 +73,31 @@ pub struct KnowledgeConfig {
     /// Bearer token that HTTP clients of the knowledge server must send. Required when `bind` is
     /// not a loopback address.
     pub token: Option<Secret>,
+}
+
+/// How repositories are indexed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexConfig {
+    /// Files larger than this many bytes are skipped.
+    pub max_file_size: u64,
+    /// Gitignore-style patterns of paths never to index, on top of each repository's ignores.
+    pub exclude: Vec<String>,
+    /// A file whose parse takes longer than this is skipped with a diagnostic.
+    pub parse_timeout_ms: u64,
+    /// Token for cloning private https repositories.
+    pub git_token: Option<Secret>,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            max_file_size: 1024 * 1024,
+            exclude: Vec::new(),
+            parse_timeout_ms: 5000,
+            git_token: None,
+        }
+    }
 }
 
 /// Where the offline assets fetched by `scripts/setup.sh` live.
@@ -118,6 +144,7 @@ impl Default for Config {
             log: LogConfig::default(),
             gateway: GatewayConfig::default(),
             knowledge: KnowledgeConfig::default(),
+            index: IndexConfig::default(),
             assets: AssetsConfig::default(),
         }
     }
@@ -125,7 +152,7 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Text, level: "info".to_owned() }
+        LogConfig { format: LogFormat::Text, level: None }
     }
 }
 
@@ -184,7 +211,7 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
     EnvOverride {
         var: "AGENTWATCH_LOG_LEVEL",
         key: "log.level",
-        apply: |c, v| parse_into(&mut c.log.level, v),
+        apply: |c, v| parse_some(&mut c.log.level, v),
     },
     EnvOverride {
         var: "AGENTWATCH_GATEWAY_PORT",
@@ -330,11 +357,15 @@ impl Config {
         {
             return invalid("knowledge.token must be at least 16 characters long".to_owned());
         }
-        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+        if self.index.parse_timeout_ms == 0 {
+            return invalid("index.parse_timeout_ms must be at least 1".to_owned());
+        }
+        if let Some(level) = &self.log.level
+            && level.parse::<tracing_subscriber::EnvFilter>().is_err()
+        {
             return invalid(format!(
-                "log.level = {:?} is not a tracing filter: use a level (error, warn, info, debug, \
-                 trace) or directives such as \"info,tower_http=debug\"",
-                self.log.level
+                "log.level = {level:?} is not a tracing filter: use a level (error, warn, info, \
+                 debug, trace) or directives such as \"info,tower_http=debug\""
             ));
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod indexing;
 pub mod knowledge;
 mod logging;
 mod serve;

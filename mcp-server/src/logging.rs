@@ -7,12 +7,13 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
-pub fn init(config: &LogConfig) {
+/// Starts logging; `default_level` applies when neither `RUST_LOG` nor `log.level` is set.
+pub fn init(config: &LogConfig, default_level: &str) {
     // `RUST_LOG` wins over the configured level, as Rust users expect; the configured level was
     // validated at start-up, so the fallback never applies to a user's typo.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .or_else(|_| EnvFilter::try_new(config.level.as_deref().unwrap_or(default_level)))
+        .unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -2,13 +2,9 @@
 //! calls, inheritance, and the references left unresolved — as a reviewed golden file. A change
 //! in what the indexer sees shows up here as a diff.
 
-use std::path::PathBuf;
-
 use indexer::{IndexOptions, index_directory};
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(name)
-}
+use crate::support::fixture;
 
 fn check(name: &str) {
     let indexed = index_directory(&fixture(name), &IndexOptions::default()).unwrap();

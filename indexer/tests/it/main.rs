@@ -1,3 +1,6 @@
-//! Indexing real multi-language repositories from `fixtures/repos/`.
+//! Indexing real repositories: the fixture repositories as golden graphs, and git repositories
+//! built on the spot for cloning, incremental re-indexing and bad input.
 
 mod golden;
+mod jobs;
+mod support;

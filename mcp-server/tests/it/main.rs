@@ -2,5 +2,6 @@
 //! a deployment script would.
 
 mod cli;
+mod index;
 mod serve;
 mod support;

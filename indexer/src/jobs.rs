@@ -1,0 +1,397 @@
+//! The indexing service: runs index jobs in the background with live status, stores their results,
+//! and keeps each repository's graph ready for queries.
+//!
+//! A job moves through `queued → cloning → parsing → ready` (or `failed`); `embedding` comes with
+//! semantic search. A second request for a repository that is being indexed joins the running
+//! job. A failed re-index keeps the previous index: nothing is deleted until the new facts are in.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{RwLock, watch};
+
+use crate::graph::RepoGraph;
+use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
+use crate::source::{self, Checkout, Source, SourceError};
+use crate::store::{IndexStats, RepoRecord, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Cloning,
+    Parsing,
+    Embedding,
+    Ready,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Cloning => "cloning",
+            JobState::Parsing => "parsing",
+            JobState::Embedding => "embedding",
+            JobState::Ready => "ready",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Ready | JobState::Failed)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            JobState::Queued,
+            JobState::Cloning,
+            JobState::Parsing,
+            JobState::Embedding,
+            JobState::Ready,
+            JobState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+        .ok_or_else(|| format!("unknown job state {s}"))
+    }
+}
+
+/// A job's live status.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    /// The repository as it will be stored; `repo.status` is the job's state.
+    pub repo: RepoRecord,
+    /// 0–100.
+    pub progress: u8,
+    /// Files read and parsed by this job (the rest were unchanged).
+    pub files_parsed: u32,
+}
+
+/// What the service needs; filled in by the binary from its configuration.
+#[derive(Debug, Clone)]
+pub struct IndexerConfig {
+    /// Where remote repositories are cloned (`<data_dir>/repos`).
+    pub repos_dir: PathBuf,
+    /// The SQLite database (`<data_dir>/agentwatch.db`).
+    pub database: PathBuf,
+    pub options: IndexOptions,
+    /// Token for private https repositories; never logged.
+    pub git_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot walk the checkout: {0}")]
+    Walk(#[from] crate::walk::WalkError),
+    #[error("no repository {0:?} is indexed: list them with `agentwatch status`")]
+    UnknownRepo(String),
+    #[error("the indexing task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Debug)]
+pub struct Indexer {
+    config: IndexerConfig,
+    store: Store,
+    jobs: Mutex<HashMap<String, watch::Receiver<JobStatus>>>,
+    graphs: RwLock<HashMap<String, Arc<RepoGraph>>>,
+}
+
+impl Indexer {
+    pub async fn open(config: IndexerConfig) -> Result<Arc<Indexer>, IndexError> {
+        let store = Store::open(&config.database).await?;
+        Ok(Arc::new(Indexer {
+            config,
+            store,
+            jobs: Mutex::new(HashMap::new()),
+            graphs: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Starts indexing `source` (or joins the job already running for it) and returns the job's
+    /// live status.
+    pub async fn submit(
+        self: &Arc<Self>,
+        source: Source,
+        branch: Option<String>,
+    ) -> Result<watch::Receiver<JobStatus>, IndexError> {
+        let id = source.id(branch.as_deref());
+        let previous = self.store.repo(&id).await?;
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        if let Some(running) = jobs.get(&id)
+            && !running.borrow().repo.status.is_final()
+        {
+            return Ok(running.clone());
+        }
+        let checkout = match &source {
+            Source::Remote { .. } => self.config.repos_dir.join(&id),
+            Source::Local { path } => path.clone(),
+        };
+        let repo = RepoRecord {
+            id: id.clone(),
+            name: source.name(),
+            source: source.location(),
+            remote: source.is_remote(),
+            branch: branch.clone(),
+            checkout,
+            status: JobState::Queued,
+            commit: previous.as_ref().and_then(|p| p.commit.clone()),
+            stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
+            error: None,
+            indexed_at: previous.as_ref().and_then(|p| p.indexed_at),
+        };
+        let (tx, rx) = watch::channel(JobStatus { repo, progress: 0, files_parsed: 0 });
+        jobs.insert(id, rx.clone());
+        drop(jobs);
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.run(tx, source, branch, previous).await });
+        Ok(rx)
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        tx: watch::Sender<JobStatus>,
+        source: Source,
+        branch: Option<String>,
+        previous: Option<RepoRecord>,
+    ) {
+        let started = Instant::now();
+        let result = self.index(&tx, &source, branch.as_deref(), previous.as_ref(), started).await;
+        // Observers learn that the job ended only once its outcome is stored and queryable.
+        let mut last = tx.borrow().clone();
+        match result {
+            Ok((repo, files_parsed, graph)) => {
+                last = JobStatus { repo, progress: 100, files_parsed };
+                self.graphs.write().await.insert(last.repo.id.clone(), graph);
+            }
+            Err(e) => {
+                last.repo.status = JobState::Failed;
+                last.repo.error = Some(e.to_string());
+            }
+        }
+        if let Err(e) = self.store.save_repo(&last.repo).await {
+            tracing::error!(repo = %last.repo.id, "cannot record the end of an index job: {e}");
+            last.repo.status = JobState::Failed;
+            last.repo.error = Some(format!("the index could not be saved: {e}"));
+        }
+        let repo = &last.repo;
+        match &repo.error {
+            Some(error) => tracing::warn!(repo = %repo.id, "indexing failed: {error}"),
+            None => tracing::info!(
+                repo = %repo.id,
+                files = repo.stats.files,
+                parsed = last.files_parsed,
+                symbols = repo.stats.symbols,
+                duration_ms = repo.stats.duration_ms,
+                "indexed"
+            ),
+        }
+        tx.send_replace(last);
+    }
+
+    async fn index(
+        &self,
+        tx: &watch::Sender<JobStatus>,
+        source: &Source,
+        branch: Option<&str>,
+        previous: Option<&RepoRecord>,
+        started: Instant,
+    ) -> Result<(RepoRecord, u32, Arc<RepoGraph>), IndexError> {
+        let set_state = |state: JobState, progress: u8| {
+            tx.send_modify(|s| {
+                s.repo.status = state;
+                s.progress = progress;
+            });
+        };
+        let queued = tx.borrow().repo.clone();
+        let id = queued.id.clone();
+        self.store.save_repo(&queued).await?;
+
+        let checkout: Checkout = match source {
+            Source::Remote { url } => {
+                set_state(JobState::Cloning, 0);
+                let (url, branch, dir, token) = (
+                    url.clone(),
+                    branch.map(str::to_owned),
+                    tx.borrow().repo.checkout.clone(),
+                    self.config.git_token.clone(),
+                );
+                let progress_tx = tx.clone();
+                blocking(move || {
+                    source::sync_remote(&url, branch.as_deref(), &dir, token.as_deref(), |p| {
+                        progress_tx.send_modify(|s| s.progress = p / 5); // cloning is the first 20%
+                    })
+                })
+                .await??
+            }
+            Source::Local { path } => {
+                let path = path.clone();
+                blocking(move || source::open_local(&path)).await??
+            }
+        };
+
+        set_state(JobState::Parsing, 20);
+        let hashes = self.store.file_hashes(&id).await?;
+        let changed = match (previous.and_then(|p| p.commit.as_deref()), &checkout.commit) {
+            (Some(old), Some(_)) if !hashes.is_empty() => {
+                let (dir, old) = (checkout.dir.clone(), old.to_owned());
+                blocking(move || source::changed_since(&dir, &old)).await??.map(HashSet::from_iter)
+            }
+            _ => None,
+        };
+        let previous_pass = Previous { hashes, changed };
+        let (dir, options, progress_tx) =
+            (checkout.dir.clone(), self.config.options.clone(), tx.clone());
+        let pass: Pass = blocking(move || {
+            index_pass(&dir, &options, &previous_pass, &|done, total| {
+                let progress = 20 + (done * 70 / total.max(1)) as u8;
+                progress_tx.send_if_modified(|s| {
+                    let moved = s.progress != progress;
+                    s.progress = progress;
+                    moved
+                });
+            })
+        })
+        .await??;
+
+        // Store the new facts, then rebuild the graph from what is now stored.
+        set_state(JobState::Parsing, 90);
+        self.store.save_files(&id, &pass.parsed, &pass.deleted).await?;
+        let graph = self.rebuild(&id, &pass).await?;
+
+        let stats = IndexStats {
+            files: graph.files.len() as u32,
+            skipped: pass.skipped.clone(),
+            symbols: graph.symbol_count() as u32,
+            nodes: graph.node_count() as u32,
+            edges: graph.edge_count() as u32,
+            lines: graph.lines(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            errors: graph.diagnostics().into_iter().take(100).collect(),
+        };
+        let mut repo = tx.borrow().repo.clone();
+        repo.status = JobState::Ready;
+        repo.commit = checkout.commit;
+        repo.stats = stats;
+        repo.error = None;
+        repo.indexed_at = Some(unix_now());
+        Ok((repo, pass.parsed.len() as u32, graph))
+    }
+
+    /// The new graph: the cached one's unchanged files plus this pass's, or everything from the
+    /// store when nothing is cached.
+    async fn rebuild(&self, id: &str, pass: &Pass) -> Result<Arc<RepoGraph>, IndexError> {
+        let cached = self.graphs.read().await.get(id).cloned();
+        let files = match cached {
+            Some(graph) => {
+                let unchanged: HashSet<&str> = pass.unchanged.iter().map(String::as_str).collect();
+                let mut files: Vec<_> = graph
+                    .files
+                    .iter()
+                    .filter(|f| unchanged.contains(f.path.as_str()))
+                    .cloned()
+                    .collect();
+                if files.len() != unchanged.len() {
+                    // The cache does not match the store (another process indexed): reload.
+                    return self.load(id).await;
+                }
+                files.extend(pass.parsed.iter().cloned().map(|f| f.into_source()));
+                files
+            }
+            None => return self.load(id).await,
+        };
+        Ok(Arc::new(blocking(move || RepoGraph::build(files)).await?))
+    }
+
+    async fn load(&self, id: &str) -> Result<Arc<RepoGraph>, IndexError> {
+        let files = self.store.load_files(id).await?;
+        let files = files.into_iter().map(|f| f.into_source()).collect();
+        Ok(Arc::new(blocking(move || RepoGraph::build(files)).await?))
+    }
+
+    /// The graph of an indexed repository, loaded from the store on first use.
+    pub async fn graph(&self, id: &str) -> Result<Arc<RepoGraph>, IndexError> {
+        if let Some(graph) = self.graphs.read().await.get(id) {
+            return Ok(Arc::clone(graph));
+        }
+        if self.store.repo(id).await?.is_none() {
+            return Err(IndexError::UnknownRepo(id.to_owned()));
+        }
+        let graph = self.load(id).await?;
+        self.graphs.write().await.insert(id.to_owned(), Arc::clone(&graph));
+        Ok(graph)
+    }
+
+    /// Finds a repository by id, name or location (URL or path).
+    pub async fn find(&self, key: &str) -> Result<RepoRecord, IndexError> {
+        let repos = self.store.repos().await?;
+        let location = Source::parse(key).ok().map(|s| s.location());
+        repos
+            .into_iter()
+            .find(|r| r.id == key || r.name == key || Some(&r.source) == location.as_ref())
+            .ok_or_else(|| IndexError::UnknownRepo(key.to_owned()))
+    }
+
+    /// The live status of a repository's running job, if it has one.
+    pub fn running(&self, id: &str) -> Option<JobStatus> {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        jobs.get(id).map(|rx| rx.borrow().clone()).filter(|s| !s.repo.status.is_final())
+    }
+
+    /// Forgets a repository: its facts, its graph and, for a clone, its checkout.
+    pub async fn remove(&self, id: &str) -> Result<(), IndexError> {
+        let repo =
+            self.store.repo(id).await?.ok_or_else(|| IndexError::UnknownRepo(id.to_owned()))?;
+        self.store.delete_repo(id).await?;
+        self.graphs.write().await.remove(id);
+        if repo.remote && repo.checkout.starts_with(&self.config.repos_dir) {
+            let _ = tokio::fs::remove_dir_all(&repo.checkout).await;
+        }
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IndexError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| IndexError::Task(e.to_string()))
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Waits for a job to end and returns its final status.
+pub async fn finished(mut status: watch::Receiver<JobStatus>) -> JobStatus {
+    loop {
+        if status.borrow_and_update().repo.status.is_final() {
+            return status.borrow().clone();
+        }
+        if status.changed().await.is_err() {
+            return status.borrow().clone();
+        }
+    }
+}

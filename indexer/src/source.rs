@@ -1,0 +1,287 @@
+//! Where a repository comes from: an https URL, cloned and fetched with git2 into the data dir, or
+//! a local folder (a git work tree or a plain directory) indexed in place. Also: which files
+//! changed since the indexed commit, for incremental re-indexing.
+
+use std::path::{Path, PathBuf};
+
+use git2::build::RepoBuilder;
+use git2::{
+    Cred, DiffOptions, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository,
+    ResetType,
+};
+
+/// What a user asked to index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An `https://` (or `http://`) git URL, normalised: no trailing `/` or `.git`.
+    Remote { url: String },
+    /// An absolute, canonical local path.
+    Local { path: PathBuf },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{input:?} is not a supported repository location: {why}")]
+    Unsupported { input: String, why: &'static str },
+    #[error("{} does not exist or is not a folder", .0.display())]
+    MissingPath(PathBuf),
+    #[error(
+        "cannot fetch {url}: {message}; check the URL, the network and, for a private repository, the git token"
+    )]
+    Unreachable { url: String, message: String },
+    #[error("branch `{branch}` does not exist in {url}")]
+    MissingBranch { url: String, branch: String },
+    #[error("{0} is an empty repository: there is no commit to index")]
+    Empty(String),
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("cannot prepare the checkout folder {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Source {
+    /// Reads what a user typed: an `https://` URL or a local path. ssh and `git://` URLs are
+    /// refused: they need credentials this server does not hold.
+    pub fn parse(input: &str) -> Result<Source, SourceError> {
+        let input = input.trim();
+        let unsupported = |why| Err(SourceError::Unsupported { input: input.to_owned(), why });
+        if let Some((scheme, rest)) = input.split_once("://") {
+            return match scheme.to_ascii_lowercase().as_str() {
+                "https" | "http" => {
+                    let host = rest.split('/').next().unwrap_or_default();
+                    if host.is_empty() || rest.split('/').filter(|s| !s.is_empty()).count() < 2 {
+                        return unsupported("expected https://host/owner/repository");
+                    }
+                    let url = format!("{}://{}", scheme.to_ascii_lowercase(), rest);
+                    let url = url.trim_end_matches('/');
+                    Ok(Source::Remote { url: url.strip_suffix(".git").unwrap_or(url).to_owned() })
+                }
+                "file" => Source::local(Path::new(rest)),
+                "ssh" | "git" | "git+ssh" => {
+                    unsupported("ssh and git:// URLs are not supported; use the https:// URL")
+                }
+                _ => unsupported("use an https:// URL or a local path"),
+            };
+        }
+        if input.contains('@') && input.contains(':') && !Path::new(input).exists() {
+            return unsupported("scp-style ssh URLs are not supported; use the https:// URL");
+        }
+        if input.is_empty() {
+            return unsupported("give an https:// URL or a local path");
+        }
+        Source::local(Path::new(input))
+    }
+
+    fn local(path: &Path) -> Result<Source, SourceError> {
+        match path.canonicalize() {
+            Ok(path) if path.is_dir() => Ok(Source::Local { path }),
+            _ => Err(SourceError::MissingPath(path.to_owned())),
+        }
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Source::Remote { .. })
+    }
+
+    /// The URL or path, as stored and shown.
+    pub fn location(&self) -> String {
+        match self {
+            Source::Remote { url } => url.clone(),
+            Source::Local { path } => path.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// A short readable name: `owner/repo` for URLs, the folder name for paths.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Remote { url } => {
+                let parts: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+                parts[parts.len().saturating_sub(2)..].join("/")
+            }
+            Source::Local { path } => path.file_name().map_or_else(
+                || path.to_string_lossy().into_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        }
+    }
+
+    /// A stable id: the same location and branch always get the same id.
+    pub fn id(&self, branch: Option<&str>) -> String {
+        let key = format!("{}\0{}", self.location(), branch.unwrap_or(""));
+        blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
+    }
+}
+
+/// A folder ready to be indexed.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub dir: PathBuf,
+    /// The commit of the work tree; `None` for a plain directory.
+    pub commit: Option<String>,
+}
+
+/// Clones `url` into `dir`, or fetches and moves to the branch's newest commit if already there.
+/// `progress` gets the share of objects received, 0–100.
+pub fn sync_remote(
+    url: &str,
+    branch: Option<&str>,
+    dir: &Path,
+    token: Option<&str>,
+    mut progress: impl FnMut(u8),
+) -> Result<Checkout, SourceError> {
+    let mut callbacks = RemoteCallbacks::new();
+    if let Some(token) = token {
+        callbacks.credentials(move |_, _, _| Cred::userpass_plaintext("x-access-token", token));
+    }
+    callbacks.transfer_progress(|stats| {
+        if stats.total_objects() > 0 {
+            progress((stats.received_objects() * 100 / stats.total_objects()) as u8);
+        }
+        true
+    });
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks);
+    if url.starts_with("http") {
+        fetch.depth(1); // history is not indexed; the local transport cannot do shallow fetches
+    }
+    let failed = |e: git2::Error| classify(url, branch, e);
+
+    let repo = if dir.join(".git").exists() {
+        let repo = Repository::open(dir)?;
+        let branch = match branch {
+            Some(b) => b.to_owned(),
+            None => repo.head()?.shorthand().unwrap_or("HEAD").to_owned(),
+        };
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        repo.find_remote("origin")?.fetch(&[refspec], Some(&mut fetch), None).map_err(failed)?;
+        let target = repo
+            .find_reference(&format!("refs/remotes/origin/{branch}"))
+            .and_then(|r| r.peel_to_commit())
+            .map_err(failed)?;
+        repo.reset(target.as_object(), ResetType::Hard, None)?;
+        drop(target);
+        repo
+    } else {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
+        let mut builder = RepoBuilder::new();
+        builder.fetch_options(fetch);
+        if let Some(branch) = branch {
+            builder.branch(branch);
+        }
+        match builder.clone(url, dir) {
+            Ok(repo) => repo,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(dir); // leave nothing half-cloned behind
+                return Err(failed(e));
+            }
+        }
+    };
+    let commit = match repo.head() {
+        Ok(head) => head.peel_to_commit()?.id().to_string(),
+        Err(e) if e.code() == ErrorCode::UnbornBranch => {
+            return Err(SourceError::Empty(url.to_owned()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Checkout { dir: dir.to_owned(), commit: Some(commit) })
+}
+
+fn classify(url: &str, branch: Option<&str>, e: git2::Error) -> SourceError {
+    let missing_branch = e.class() == ErrorClass::Reference
+        || (e.code() == ErrorCode::NotFound && e.message().contains("branch"));
+    match branch {
+        Some(branch) if missing_branch => {
+            SourceError::MissingBranch { url: url.to_owned(), branch: branch.to_owned() }
+        }
+        _ => SourceError::Unreachable { url: url.to_owned(), message: e.message().to_owned() },
+    }
+}
+
+/// A local folder: a git work tree is indexed at its `HEAD` (uncommitted changes included), a
+/// plain directory as it is.
+pub fn open_local(path: &Path) -> Result<Checkout, SourceError> {
+    if !path.is_dir() {
+        return Err(SourceError::MissingPath(path.to_owned()));
+    }
+    let commit = match Repository::open(path) {
+        Ok(repo) => match repo.head() {
+            Ok(head) => Some(head.peel_to_commit()?.id().to_string()),
+            Err(e) if e.code() == ErrorCode::UnbornBranch => None,
+            Err(e) => return Err(e.into()),
+        },
+        Err(_) => None,
+    };
+    Ok(Checkout { dir: path.to_owned(), commit })
+}
+
+/// The files that differ between `commit` and the work tree of the repository at `dir`
+/// (committed, staged, unstaged and untracked changes; both sides of a rename). `None` when
+/// `dir` is not a git repository or does not have `commit`: then everything must be checked.
+pub fn changed_since(dir: &Path, commit: &str) -> Result<Option<Vec<String>>, SourceError> {
+    let Ok(repo) = Repository::open(dir) else { return Ok(None) };
+    let Ok(old) = Oid::from_str(commit).and_then(|oid| repo.find_commit(oid)) else {
+        return Ok(None);
+    };
+    let tree = old.tree()?;
+    let mut options = DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true);
+    let diff = repo.diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))?;
+    let mut paths: Vec<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(Some(paths))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(input: &str) -> String {
+        Source::parse(input).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn https_urls_are_normalised() {
+        let source = Source::parse("https://GitHub.com/tokio-rs/tokio.git/").unwrap();
+        assert_eq!(source, Source::Remote { url: "https://GitHub.com/tokio-rs/tokio".into() });
+        assert_eq!(source.name(), "tokio-rs/tokio");
+        assert_eq!(
+            source.id(None),
+            Source::parse("https://GitHub.com/tokio-rs/tokio").unwrap().id(None)
+        );
+        assert_ne!(source.id(None), source.id(Some("v1.x")));
+    }
+
+    #[test]
+    fn other_schemes_are_refused_with_the_alternative() {
+        assert!(refused("ssh://git@github.com/a/b").contains("use the https:// URL"));
+        assert!(refused("git://example.com/a/b").contains("use the https:// URL"));
+        assert!(refused("git@github.com:a/b.git").contains("scp-style ssh URLs are not supported"));
+        assert!(refused("ftp://example.com/a").contains("use an https:// URL or a local path"));
+        assert!(refused("https://github.com").contains("expected https://host/owner/repository"));
+    }
+
+    #[test]
+    fn a_missing_path_is_named() {
+        assert_eq!(
+            refused("/nonexistent/project"),
+            "/nonexistent/project does not exist or is not a folder"
+        );
+    }
+
+    #[test]
+    fn local_paths_are_canonical() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotted = dir.path().join(".");
+        let Source::Local { path } = Source::parse(dotted.to_str().unwrap()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(path, dir.path().canonicalize().unwrap());
+    }
+}

@@ -1,0 +1,460 @@
+//! Persistence of repositories and their files' facts in SQLite (through sqlx), so a restart
+//! loads the graph instead of re-parsing.
+//!
+//! Each file's facts are replaced as a whole when the file changes; a repository's rows go with
+//! it when it is removed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use grammars::Language;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::graph::SourceFile;
+use crate::jobs::JobState;
+use crate::model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
+use crate::walk::SkipReason;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot update the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the database holds a value this version does not understand: {0}")]
+    Corrupt(String),
+}
+
+/// A repository as stored: where it comes from, and how its last index went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoRecord {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub remote: bool,
+    pub branch: Option<String>,
+    pub checkout: PathBuf,
+    pub status: JobState,
+    pub commit: Option<String>,
+    pub stats: IndexStats,
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub indexed_at: Option<i64>,
+}
+
+/// The counts of an index run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexStats {
+    pub files: u32,
+    pub skipped: BTreeMap<SkipReason, u32>,
+    pub symbols: u32,
+    pub nodes: u32,
+    pub edges: u32,
+    pub lines: u64,
+    pub duration_ms: u64,
+    /// Problems with single files (`path: message`), which did not fail the index.
+    pub errors: Vec<String>,
+}
+
+/// One file's facts as stored, with its content hash.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub path: String,
+    pub hash: String,
+    pub facts: FileFacts,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
+const BATCH: usize = 1000;
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Open { path: path.to_owned(), source: e.into() })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let mut migrator = sqlx::migrate!("./migrations");
+        // The gateway keeps its own migrations in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn save_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha,
+                 files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET
+                 name = excluded.name, source = excluded.source, remote = excluded.remote,
+                 branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
+                 commit_sha = excluded.commit_sha, files = excluded.files, skipped = excluded.skipped,
+                 symbols = excluded.symbols, nodes = excluded.nodes, edges = excluded.edges,
+                 lines = excluded.lines, duration_ms = excluded.duration_ms, errors = excluded.errors,
+                 error = excluded.error, indexed_at = excluded.indexed_at",
+        )
+        .bind(&repo.id)
+        .bind(&repo.name)
+        .bind(&repo.source)
+        .bind(repo.remote)
+        .bind(&repo.branch)
+        .bind(repo.checkout.to_string_lossy().into_owned())
+        .bind(repo.status.as_str())
+        .bind(&repo.commit)
+        .bind(repo.stats.files)
+        .bind(encode_skipped(&repo.stats.skipped))
+        .bind(repo.stats.symbols)
+        .bind(repo.stats.nodes)
+        .bind(repo.stats.edges)
+        .bind(repo.stats.lines as i64)
+        .bind(repo.stats.duration_ms as i64)
+        .bind(repo.stats.errors.join("\n"))
+        .bind(&repo.error)
+        .bind(repo.indexed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn repo(&self, id: &str) -> Result<Option<RepoRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM repositories WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| repo_from_row(&r)).transpose()
+    }
+
+    /// Every repository, by name.
+    pub async fn repos(&self) -> Result<Vec<RepoRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM repositories ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(repo_from_row).collect()
+    }
+
+    /// Removes a repository and everything indexed from it. Returns whether it existed.
+    pub async fn delete_repo(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM repositories WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Content hash of every stored file of a repository.
+    pub async fn file_hashes(&self, repo: &str) -> Result<HashMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT path, hash FROM files WHERE repo_id = ?")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("path"), r.get("hash"))).collect())
+    }
+
+    /// Replaces the facts of `changed` files and drops `deleted` ones, in one transaction.
+    pub async fn save_files(
+        &self,
+        repo: &str,
+        changed: &[StoredFile],
+        deleted: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = deleted.iter().chain(changed.iter().map(|f| &f.path));
+        for paths in gone.collect::<Vec<_>>().chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM files WHERE repo_id = ");
+            q.push_bind(repo).push(" AND path IN (");
+            let mut list = q.separated(", ");
+            for path in paths {
+                list.push_bind(path.as_str());
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for files in changed.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO files (repo_id, path, language, hash, lines, diagnostics) ",
+            );
+            q.push_values(files, |mut row, f| {
+                row.push_bind(repo)
+                    .push_bind(f.path.as_str())
+                    .push_bind(f.facts.language.name())
+                    .push_bind(f.hash.as_str())
+                    .push_bind(f.facts.lines)
+                    .push_bind(f.facts.diagnostics.join("\n"));
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let symbols: Vec<(&str, usize, &Symbol)> = changed
+            .iter()
+            .flat_map(|f| {
+                f.facts.symbols.iter().enumerate().map(move |(i, s)| (f.path.as_str(), i, s))
+            })
+            .collect();
+        for batch in symbols.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO symbols (repo_id, path, idx, name, qualified, kind, parent, container,
+                 start_line, end_line, start_byte, end_byte, signature, doc) ",
+            );
+            q.push_values(batch, |mut row, (path, i, s)| {
+                row.push_bind(repo)
+                    .push_bind(*path)
+                    .push_bind(*i as i64)
+                    .push_bind(s.name.as_str())
+                    .push_bind(s.qualified.as_str())
+                    .push_bind(s.kind.as_str())
+                    .push_bind(s.parent)
+                    .push_bind(s.container.as_deref())
+                    .push_bind(s.start_line)
+                    .push_bind(s.end_line)
+                    .push_bind(s.start_byte)
+                    .push_bind(s.end_byte)
+                    .push_bind(s.signature.as_str())
+                    .push_bind(s.doc.as_deref());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let references: Vec<(&str, usize, &Reference)> = changed
+            .iter()
+            .flat_map(|f| {
+                f.facts.references.iter().enumerate().map(move |(i, r)| (f.path.as_str(), i, r))
+            })
+            .collect();
+        for batch in references.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO refs (repo_id, path, idx, kind, name, scope, receiver, subject, line, enclosing) ",
+            );
+            q.push_values(batch, |mut row, (path, i, r)| {
+                row.push_bind(repo)
+                    .push_bind(*path)
+                    .push_bind(*i as i64)
+                    .push_bind(r.kind.as_str())
+                    .push_bind(r.name.as_str())
+                    .push_bind(r.scope.as_deref())
+                    .push_bind(r.receiver.as_deref())
+                    .push_bind(r.subject.as_deref())
+                    .push_bind(r.line)
+                    .push_bind(r.enclosing);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let imports: Vec<(&str, usize, &Import)> = changed
+            .iter()
+            .flat_map(|f| {
+                f.facts.imports.iter().enumerate().map(move |(i, im)| (f.path.as_str(), i, im))
+            })
+            .collect();
+        for batch in imports.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO imports (repo_id, path, idx, source, alias, names, line) ",
+            );
+            q.push_values(batch, |mut row, (path, i, im)| {
+                row.push_bind(repo)
+                    .push_bind(*path)
+                    .push_bind(*i as i64)
+                    .push_bind(im.source.as_str())
+                    .push_bind(im.alias.as_deref())
+                    .push_bind(encode_names(&im.names))
+                    .push_bind(im.line);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every stored file of a repository with its facts, by path.
+    pub async fn load_files(&self, repo: &str) -> Result<Vec<StoredFile>, StoreError> {
+        let mut files: Vec<StoredFile> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics FROM files WHERE repo_id = ? ORDER BY path")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let path: String = row.get("path");
+            let language: String = row.get("language");
+            let language = Language::from_name(&language)
+                .ok_or_else(|| StoreError::Corrupt(format!("language {language}")))?;
+            let diagnostics: String = row.get("diagnostics");
+            index.insert(path.clone(), files.len());
+            files.push(StoredFile {
+                path,
+                hash: row.get("hash"),
+                facts: FileFacts {
+                    language,
+                    lines: row.get("lines"),
+                    symbols: Vec::new(),
+                    references: Vec::new(),
+                    imports: Vec::new(),
+                    diagnostics: lines(&diagnostics),
+                },
+            });
+        }
+        let file_of = |path: &str| {
+            index
+                .get(path)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("facts of unknown file {path}")))
+        };
+
+        let rows = sqlx::query("SELECT * FROM symbols WHERE repo_id = ? ORDER BY path, idx")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let kind: String = row.get("kind");
+            let symbol = Symbol {
+                name: row.get("name"),
+                qualified: row.get("qualified"),
+                kind: SymbolKind::from_capture(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("symbol kind {kind}")))?,
+                parent: row.get("parent"),
+                container: row.get("container"),
+                start_line: row.get("start_line"),
+                end_line: row.get("end_line"),
+                start_byte: row.get("start_byte"),
+                end_byte: row.get("end_byte"),
+                signature: row.get("signature"),
+                doc: row.get("doc"),
+            };
+            files[file_of(row.get("path"))?].facts.symbols.push(symbol);
+        }
+        let rows = sqlx::query("SELECT * FROM refs WHERE repo_id = ? ORDER BY path, idx")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let kind: String = row.get("kind");
+            let reference = Reference {
+                kind: RefKind::from_capture(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("reference kind {kind}")))?,
+                name: row.get("name"),
+                scope: row.get("scope"),
+                receiver: row.get("receiver"),
+                subject: row.get("subject"),
+                line: row.get("line"),
+                enclosing: row.get("enclosing"),
+            };
+            files[file_of(row.get("path"))?].facts.references.push(reference);
+        }
+        let rows = sqlx::query("SELECT * FROM imports WHERE repo_id = ? ORDER BY path, idx")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let names: String = row.get("names");
+            let import = Import {
+                source: row.get("source"),
+                names: decode_names(&names),
+                alias: row.get("alias"),
+                line: row.get("line"),
+            };
+            files[file_of(row.get("path"))?].facts.imports.push(import);
+        }
+        Ok(files)
+    }
+}
+
+impl StoredFile {
+    pub fn into_source(self) -> SourceFile {
+        SourceFile { path: self.path, facts: self.facts }
+    }
+}
+
+fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError> {
+    let status: String = row.get("status");
+    let skipped: String = row.get("skipped");
+    let errors: String = row.get("errors");
+    let checkout: String = row.get("checkout");
+    Ok(RepoRecord {
+        id: row.get("id"),
+        name: row.get("name"),
+        source: row.get("source"),
+        remote: row.get("remote"),
+        branch: row.get("branch"),
+        checkout: PathBuf::from(checkout),
+        status: JobState::from_str(&status)
+            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+        commit: row.get("commit_sha"),
+        stats: IndexStats {
+            files: row.get("files"),
+            skipped: decode_skipped(&skipped)?,
+            symbols: row.get("symbols"),
+            nodes: row.get("nodes"),
+            edges: row.get("edges"),
+            lines: row.get::<i64, _>("lines") as u64,
+            duration_ms: row.get::<i64, _>("duration_ms") as u64,
+            errors: lines(&errors),
+        },
+        error: row.get("error"),
+        indexed_at: row.get("indexed_at"),
+    })
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+fn encode_skipped(skipped: &BTreeMap<SkipReason, u32>) -> String {
+    skipped.iter().map(|(reason, n)| format!("{reason}={n}")).collect::<Vec<_>>().join(",")
+}
+
+fn decode_skipped(text: &str) -> Result<BTreeMap<SkipReason, u32>, StoreError> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (reason, n) = part
+                .split_once('=')
+                .ok_or_else(|| StoreError::Corrupt(format!("skipped {part}")))?;
+            let reason = SkipReason::from_name(reason)
+                .ok_or_else(|| StoreError::Corrupt(format!("skip reason {reason}")))?;
+            let n = n.parse().map_err(|_| StoreError::Corrupt(format!("skipped count {n}")))?;
+            Ok((reason, n))
+        })
+        .collect()
+}
+
+fn encode_names(names: &[ImportedName]) -> String {
+    names
+        .iter()
+        .map(|n| match &n.alias {
+            Some(alias) => format!("{} as {alias}", n.name),
+            None => n.name.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn decode_names(text: &str) -> Vec<ImportedName> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once(" as ") {
+            Some((name, alias)) => {
+                ImportedName { name: name.to_owned(), alias: Some(alias.to_owned()) }
+            }
+            None => ImportedName { name: l.to_owned(), alias: None },
+        })
+        .collect()
+}

@@ -1,0 +1,197 @@
+//! Index jobs over real git repositories: what a user of `agentwatch index` can rely on.
+
+use indexer::{JobState, Source};
+
+use crate::support::{GitRepo, TestIndexer, local};
+
+#[tokio::test]
+async fn a_work_tree_is_indexed_at_its_head_commit() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let head = git.repo.head().unwrap().peel_to_commit().unwrap().id().to_string();
+    let t = TestIndexer::new().await;
+
+    let status = t.index(local(git.path()), None).await;
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    assert_eq!(status.repo.commit.as_deref(), Some(head.as_str()));
+    assert_eq!(status.progress, 100);
+    assert_eq!(status.repo.stats.files, 5, "five modules; the gitignored build/ file is left out");
+    assert_eq!(status.files_parsed, 5);
+    assert!(status.repo.stats.symbols > 20);
+    assert!(status.repo.stats.edges > status.repo.stats.symbols);
+}
+
+#[tokio::test]
+async fn re_indexing_after_a_commit_parses_only_the_changed_file() {
+    let git = GitRepo::from_fixture("rust-crate");
+    let t = TestIndexer::new().await;
+    let first = t.index(local(git.path()), None).await;
+    assert_eq!(first.repo.status, JobState::Ready);
+    assert_eq!(first.files_parsed, first.repo.stats.files);
+
+    let codec = std::fs::read_to_string(git.path().join("src/codec.rs")).unwrap();
+    git.write(
+        "src/codec.rs",
+        &format!(
+            "{codec}\n/// Codes are never longer than this.\npub fn max_len() -> usize {{ 11 }}\n"
+        ),
+    );
+    let second_commit = git.commit("add max_len");
+
+    let second = t.index(local(git.path()), None).await;
+    assert_eq!(second.repo.status, JobState::Ready);
+    assert_eq!(second.files_parsed, 1, "only src/codec.rs changed");
+    assert_eq!(second.repo.commit.as_deref(), Some(second_commit.as_str()));
+    assert_eq!(second.repo.stats.files, first.repo.stats.files);
+    assert_eq!(second.repo.stats.symbols, first.repo.stats.symbols + 1);
+
+    let graph = t.indexer.graph(&second.repo.id).await.unwrap();
+    let max_len = graph
+        .symbols()
+        .find(|&s| graph.symbol(s).name == "max_len")
+        .expect("the new function is in the graph");
+    assert_eq!(graph.symbol(max_len).doc.as_deref(), Some("Codes are never longer than this."));
+}
+
+#[tokio::test]
+async fn deleted_files_leave_the_graph() {
+    let git = GitRepo::from_fixture("ts-app");
+    let t = TestIndexer::new().await;
+    let first = t.index(local(git.path()), None).await;
+
+    std::fs::remove_file(git.path().join("src/ids.js")).unwrap();
+    git.commit("drop ids.js");
+    let second = t.index(local(git.path()), None).await;
+    assert_eq!(second.files_parsed, 0);
+    assert_eq!(second.repo.stats.files, first.repo.stats.files - 1);
+    let graph = t.indexer.graph(&second.repo.id).await.unwrap();
+    assert!(graph.file_index("src/ids.js").is_none());
+    assert!(
+        graph.dump().contains("src/service.ts::TaskService.create call nextId"),
+        "the call is now unresolved"
+    );
+}
+
+#[tokio::test]
+async fn uncommitted_changes_in_a_work_tree_are_indexed_too() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let t = TestIndexer::new().await;
+    t.index(local(git.path()), None).await;
+    git.write("stockroom/extra.py", "def helper():\n    return 1\n");
+    let status = t.index(local(git.path()), None).await;
+    assert_eq!(status.files_parsed, 1);
+    assert_eq!(status.repo.stats.files, 6);
+}
+
+#[tokio::test]
+async fn a_plain_directory_is_re_indexed_by_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.py"), "def a():\n    pass\n").unwrap();
+    std::fs::write(dir.path().join("b.py"), "def b():\n    a()\n").unwrap();
+    let t = TestIndexer::new().await;
+    let first = t.index(local(dir.path()), None).await;
+    assert_eq!(
+        (first.repo.status, first.repo.commit.as_deref(), first.files_parsed),
+        (JobState::Ready, None, 2)
+    );
+
+    std::fs::write(dir.path().join("b.py"), "def b():\n    return a()\n").unwrap();
+    let second = t.index(local(dir.path()), None).await;
+    assert_eq!(second.files_parsed, 1);
+}
+
+#[tokio::test]
+async fn a_restart_loads_the_stored_graph_without_parsing() {
+    let git = GitRepo::from_fixture("rust-crate");
+    let t = TestIndexer::new().await;
+    let status = t.index(local(git.path()), None).await;
+    let before = t.indexer.graph(&status.repo.id).await.unwrap().dump();
+
+    let restarted = t.restart().await;
+    let record = restarted.find(&status.repo.id).await.unwrap();
+    assert_eq!(record.status, JobState::Ready);
+    assert_eq!(record.stats, status.repo.stats);
+    let after = restarted.graph(&record.id).await.unwrap().dump();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
+async fn a_remote_is_cloned_then_fetched() {
+    let upstream = GitRepo::from_fixture("rust-crate");
+    // `Source::parse` takes only https URLs; a file URL exercises the same clone and fetch code.
+    let source = Source::Remote { url: format!("file://{}", upstream.path().display()) };
+    let t = TestIndexer::new().await;
+
+    let cloned = t.index(source.clone(), None).await;
+    assert_eq!(cloned.repo.status, JobState::Ready, "{:?}", cloned.repo.error);
+    assert!(cloned.repo.checkout.starts_with(t.data.path().join("repos")));
+
+    upstream.write("src/extra.rs", "pub fn extra() {}\n");
+    let head = upstream.commit("add extra.rs");
+    let fetched = t.index(source, None).await;
+    assert_eq!(fetched.repo.status, JobState::Ready, "{:?}", fetched.repo.error);
+    assert_eq!(fetched.repo.commit.as_deref(), Some(head.as_str()));
+    assert_eq!(fetched.files_parsed, 1);
+}
+
+#[tokio::test]
+async fn bad_sources_fail_the_job_with_a_clear_reason() {
+    let t = TestIndexer::new().await;
+    let upstream = GitRepo::from_fixture("python-pkg");
+    let url = format!("file://{}", upstream.path().display());
+
+    let missing_branch = t.index(Source::Remote { url: url.clone() }, Some("no-such-branch")).await;
+    assert_eq!(missing_branch.repo.status, JobState::Failed);
+    assert_eq!(
+        missing_branch.repo.error.unwrap(),
+        format!("branch `no-such-branch` does not exist in {url}")
+    );
+
+    let empty = GitRepo::new();
+    let empty_url = format!("file://{}", empty.path().display());
+    let status = t.index(Source::Remote { url: empty_url.clone() }, None).await;
+    assert_eq!(
+        status.repo.error.unwrap(),
+        format!("{empty_url} is an empty repository: there is no commit to index")
+    );
+
+    let unreachable =
+        t.index(Source::Remote { url: "http://127.0.0.1:9/team/project".into() }, None).await;
+    assert_eq!(unreachable.repo.status, JobState::Failed);
+    assert!(
+        unreachable
+            .repo
+            .error
+            .unwrap()
+            .starts_with("cannot fetch http://127.0.0.1:9/team/project: ")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_re_index_keeps_the_previous_index() {
+    let upstream = GitRepo::from_fixture("rust-crate");
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("upstream");
+    let source = Source::Remote { url: format!("file://{}", moved.display()) };
+    std::fs::rename(upstream.path(), &moved).unwrap();
+    let t = TestIndexer::new().await;
+    let ok = t.index(source.clone(), None).await;
+    assert_eq!(ok.repo.status, JobState::Ready, "{:?}", ok.repo.error);
+
+    std::fs::remove_dir_all(&moved).unwrap();
+    let failed = t.index(source, None).await;
+    assert_eq!(failed.repo.status, JobState::Failed);
+    assert_eq!(failed.repo.commit, ok.repo.commit);
+    let graph = t.indexer.graph(&ok.repo.id).await.unwrap();
+    assert_eq!(graph.symbol_count() as u32, ok.repo.stats.symbols);
+}
+
+#[tokio::test]
+async fn a_second_request_joins_the_running_job() {
+    let git = GitRepo::from_fixture("ts-app");
+    let t = TestIndexer::new().await;
+    let first = t.indexer.submit(local(git.path()), None).await.unwrap();
+    let second = t.indexer.submit(local(git.path()), None).await.unwrap();
+    assert!(first.same_channel(&second));
+    let done = indexer::finished(second).await;
+    assert_eq!(done.repo.status, JobState::Ready);
+}

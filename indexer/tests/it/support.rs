@@ -1,0 +1,112 @@
+//! Real git repositories made with git2, and an indexer over a temporary data dir.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use git2::{Repository, Signature};
+use indexer::{Indexer, IndexerConfig, JobStatus, Source, finished};
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(name)
+}
+
+/// A git work tree in a temporary folder.
+pub struct GitRepo {
+    pub dir: tempfile::TempDir,
+    pub repo: Repository,
+}
+
+impl GitRepo {
+    pub fn new() -> GitRepo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        GitRepo { dir, repo }
+    }
+
+    /// A repository whose first commit holds a copy of a fixture's files.
+    pub fn from_fixture(name: &str) -> GitRepo {
+        let git = GitRepo::new();
+        copy_tree(&fixture(name), git.path());
+        git.commit("initial import");
+        git
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+
+    /// Stages everything (deletions included) and commits; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        let mut index = self.repo.index().unwrap();
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let author = Signature::now("Test", "test@example.com").unwrap();
+        let parents: Vec<git2::Commit> =
+            self.repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
+        self.repo
+            .commit(Some("HEAD"), &author, &author, message, &tree, &parents)
+            .unwrap()
+            .to_string()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// An indexer whose database and clones live in a temporary data dir.
+pub struct TestIndexer {
+    pub data: tempfile::TempDir,
+    pub indexer: Arc<Indexer>,
+}
+
+impl TestIndexer {
+    pub async fn new() -> TestIndexer {
+        let data = tempfile::tempdir().unwrap();
+        let indexer = open(data.path()).await;
+        TestIndexer { data, indexer }
+    }
+
+    /// Another indexer over the same data dir, as after a restart.
+    pub async fn restart(&self) -> Arc<Indexer> {
+        open(self.data.path()).await
+    }
+
+    pub async fn index(&self, source: Source, branch: Option<&str>) -> JobStatus {
+        let job = self.indexer.submit(source, branch.map(String::from)).await.unwrap();
+        finished(job).await
+    }
+}
+
+async fn open(data: &Path) -> Arc<Indexer> {
+    Indexer::open(IndexerConfig {
+        repos_dir: data.join("repos"),
+        database: data.join("agentwatch.db"),
+        options: Default::default(),
+        git_token: None,
+    })
+    .await
+    .unwrap()
+}
+
+pub fn local(path: &Path) -> Source {
+    Source::parse(path.to_str().unwrap()).unwrap()
+}

@@ -1,0 +1,186 @@
+//! `agentwatch index` and `agentwatch status`: run an index job from the terminal and report on
+//! stored repositories, as text for people or as JSON for scripts (the field names are a public
+//! contract).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use indexer::{
+    IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, RepoRecord, Source, WalkOptions,
+};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+/// The indexing service over the configured data dir.
+pub async fn open_indexer(config: &Config) -> anyhow::Result<Arc<Indexer>> {
+    let indexer = Indexer::open(IndexerConfig {
+        repos_dir: config.data_dir.join("repos"),
+        database: config.data_dir.join("agentwatch.db"),
+        options: IndexOptions {
+            walk: WalkOptions {
+                max_file_bytes: config.index.max_file_size,
+                exclude: config.index.exclude.clone(),
+                ..WalkOptions::default()
+            },
+            parse_timeout: Duration::from_millis(config.index.parse_timeout_ms),
+        },
+        git_token: config.index.git_token.as_ref().map(|t| t.expose().to_owned()),
+    })
+    .await?;
+    Ok(indexer)
+}
+
+/// Indexes `location` and prints the outcome. Fails (exit 1) when the job fails.
+pub async fn index(
+    config: &Config,
+    location: &str,
+    branch: Option<String>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let source = Source::parse(location)?;
+    let indexer = open_indexer(config).await?;
+    let mut job = indexer.submit(source, branch).await?;
+    let show_progress = std::io::stderr().is_terminal();
+    let status = loop {
+        let status = job.borrow_and_update().clone();
+        if show_progress {
+            eprint!("\r\x1b[2K{:<9} {:>3}%", status.repo.status.as_str(), status.progress);
+            let _ = std::io::stderr().flush();
+        }
+        if status.repo.status.is_final() || job.changed().await.is_err() {
+            break job.borrow().clone();
+        }
+    };
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&job_json(&status))?);
+    } else {
+        print!("{}", summary(&status.repo, Some(status.files_parsed)));
+    }
+    match (status.repo.status, &status.repo.error) {
+        (JobState::Failed, Some(error)) => {
+            Err(anyhow::anyhow!("indexing {} failed: {error}", status.repo.source))
+        }
+        (JobState::Failed, None) => Err(anyhow::anyhow!("indexing {} failed", status.repo.source)),
+        _ => Ok(()),
+    }
+}
+
+/// Prints one repository (by id, name, URL or path) or all of them.
+pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let indexer = open_indexer(config).await?;
+    match repo {
+        Some(key) => {
+            let record = indexer.find(key).await?;
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&repo_json(&record))?);
+            } else {
+                print!("{}", summary(&record, None));
+            }
+        }
+        None => {
+            let repos = indexer.store().repos().await.context("cannot list repositories")?;
+            if as_json {
+                let all: Vec<Value> = repos.iter().map(repo_json).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else if repos.is_empty() {
+                println!("no repositories indexed yet: run `agentwatch index <url|path>`");
+            } else {
+                println!(
+                    "{:<12}  {:<9}  {:>7}  {:>8}  {:<8}  name",
+                    "id", "status", "files", "symbols", "commit"
+                );
+                for r in &repos {
+                    println!(
+                        "{:<12}  {:<9}  {:>7}  {:>8}  {:<8}  {}",
+                        r.id,
+                        r.status.as_str(),
+                        r.stats.files,
+                        r.stats.symbols,
+                        r.commit.as_deref().map_or("-", |c| &c[..8.min(c.len())]),
+                        r.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A stored repository as JSON: `repo_id`, `status`, `commit`, `files`, `skipped`, `symbols`,
+/// `nodes`, `edges`, `duration_ms` and `errors` are the public contract.
+pub fn repo_json(repo: &RepoRecord) -> Value {
+    let skipped: serde_json::Map<String, Value> = repo
+        .stats
+        .skipped
+        .iter()
+        .map(|(reason, n)| (reason.as_str().to_owned(), json!(n)))
+        .collect();
+    json!({
+        "repo_id": repo.id,
+        "name": repo.name,
+        "source": repo.source,
+        "branch": repo.branch,
+        "status": repo.status.as_str(),
+        "commit": repo.commit,
+        "files": repo.stats.files,
+        "skipped": skipped,
+        "lines": repo.stats.lines,
+        "symbols": repo.stats.symbols,
+        "nodes": repo.stats.nodes,
+        "edges": repo.stats.edges,
+        "duration_ms": repo.stats.duration_ms,
+        "errors": repo.stats.errors,
+        "error": repo.error,
+        "indexed_at": repo.indexed_at,
+    })
+}
+
+/// A finished (or running) job: the repository plus the job's own progress.
+pub fn job_json(status: &JobStatus) -> Value {
+    let mut value = repo_json(&status.repo);
+    value["progress"] = json!(status.progress);
+    value["files_parsed"] = json!(status.files_parsed);
+    value
+}
+
+fn summary(repo: &RepoRecord, files_parsed: Option<u32>) -> String {
+    let stats = &repo.stats;
+    let commit = repo
+        .commit
+        .as_deref()
+        .map_or(String::from("a plain directory"), |c| format!("commit {}", &c[..12.min(c.len())]));
+    let mut out = format!("{} ({}) — {}, {}\n", repo.name, repo.id, repo.status, commit);
+    if let Some(error) = &repo.error {
+        out += &format!("  error     {error}\n");
+    }
+    let parsed = files_parsed.map_or(String::new(), |n| format!(" ({n} parsed)"));
+    out += &format!(
+        "  files     {}{parsed}, {} lines, in {} ms\n",
+        stats.files, stats.lines, stats.duration_ms
+    );
+    if !stats.skipped.is_empty() {
+        let skipped: Vec<String> =
+            stats.skipped.iter().map(|(reason, n)| format!("{reason} {n}")).collect();
+        out += &format!("  skipped   {}\n", skipped.join(", "));
+    }
+    out += &format!(
+        "  graph     {} symbols, {} nodes, {} edges\n",
+        stats.symbols, stats.nodes, stats.edges
+    );
+    if !stats.errors.is_empty() {
+        out += &format!(
+            "  problems  {} (files indexed as far as they could be read)\n",
+            stats.errors.len()
+        );
+        for error in stats.errors.iter().take(5) {
+            out += &format!("            {error}\n");
+        }
+    }
+    out
+}
