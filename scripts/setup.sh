@@ -47,6 +47,8 @@ SEMGREP_WHEEL=semgrep-1.182.0-cp310.cp311.cp312.cp313.cp314.py310.py311.py312.py
 SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
 APT_PROTOC_PKG=protobuf-compiler
+# What the Rust build links against: git2's https support needs OpenSSL through pkg-config.
+APT_BUILD_PKGS="libssl-dev pkg-config"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -120,6 +122,16 @@ model_ok() {
 # bin/python is a symlink to the base interpreter: -x fails if that went away.
 semgrep_ok() { stamp_ok "$SEMGREP_DIR" "$(semgrep_stamp)" && [ -x "$SEMGREP_DIR/bin/semgrep" ] && [ -x "$SEMGREP_DIR/bin/python" ]; }
 protoc_ok() { command -v protoc >/dev/null 2>&1; }
+# Debian packages in APT_BUILD_PKGS that are not installed (all present where dpkg is absent:
+# another distribution is trusted to provide them).
+missing_build_pkgs() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local pkg
+  for pkg in $APT_BUILD_PKGS; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
+  done
+}
+build_pkgs_ok() { [ -z "$(missing_build_pkgs)" ]; }
 
 manifest_content() {
   cat <<EOF
@@ -138,7 +150,7 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && protoc_ok && manifest_ok; then
+if ort_ok && model_ok && semgrep_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
   echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
@@ -353,26 +365,47 @@ PYEOF
   result
 fi
 
-# --------------------------------------------------------------- protoc -----
-step "protoc ($APT_PROTOC_PKG)"
-if protoc_ok; then
-  done_step "present ($(protoc_version))"
-else
+# ------------------------------------------------------ system packages -----
+APT_UPDATED=0
+# apt_install WHAT PKG...: installs Debian packages as root or through password-less sudo.
+apt_install() {
+  local what=$1; shift
+  local cmd="apt-get install -y --no-install-recommends $*"
   command -v apt-get >/dev/null 2>&1 ||
-    die "protoc is missing and apt-get is not available: install the protobuf compiler (protoc) with your package manager"
-  APT_CMD="apt-get install -y --no-install-recommends $APT_PROTOC_PKG"
+    die "$what is missing and apt-get is not available: install $* with your package manager"
+  local as_root
   if [ "$(id -u)" = 0 ]; then
     as_root=(env DEBIAN_FRONTEND=noninteractive)
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     as_root=(sudo -n env DEBIAN_FRONTEND=noninteractive)
   else
-    die "protoc is missing and this is not root (and sudo needs a password). Run: sudo apt-get update && sudo $APT_CMD"
+    die "$what is missing and this is not root (and sudo needs a password). Run: sudo apt-get update && sudo $cmd"
   fi
-  run_logged "apt-get update failed" "${as_root[@]}" apt-get update
-  # shellcheck disable=SC2086 # APT_CMD is split on purpose
-  run_logged "installing $APT_PROTOC_PKG failed; try: $APT_CMD" "${as_root[@]}" $APT_CMD
+  if [ "$APT_UPDATED" = 0 ]; then
+    run_logged "apt-get update failed" "${as_root[@]}" apt-get update
+    APT_UPDATED=1
+  fi
+  # shellcheck disable=SC2086 # the command is split on purpose
+  run_logged "installing $* failed; try: $cmd" "${as_root[@]}" $cmd
+}
+
+step "protoc ($APT_PROTOC_PKG)"
+if protoc_ok; then
+  done_step "present ($(protoc_version))"
+else
+  apt_install protoc "$APT_PROTOC_PKG"
   protoc_ok || die "$APT_PROTOC_PKG was installed but protoc is not on PATH"
   done_step "installed ($(protoc_version))"
+fi
+
+step "build libraries ($APT_BUILD_PKGS)"
+if build_pkgs_ok; then
+  done_step present
+else
+  # shellcheck disable=SC2046 # one word per package
+  apt_install "$(missing_build_pkgs)" $(missing_build_pkgs)
+  build_pkgs_ok || die "$APT_BUILD_PKGS did not install"
+  done_step installed
 fi
 
 # ------------------------------------------------------------- manifest -----

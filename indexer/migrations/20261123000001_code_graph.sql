@@ -11,6 +11,7 @@ CREATE TABLE repositories (
     checkout    TEXT NOT NULL,             -- the folder that is indexed
     status      TEXT NOT NULL,             -- queued | cloning | parsing | embedding | ready | failed
     commit_sha  TEXT,
+    dirty       TEXT NOT NULL DEFAULT '',  -- files that differed from commit_sha when indexed
     files       INTEGER NOT NULL DEFAULT 0,
     skipped     TEXT NOT NULL DEFAULT '',  -- reason=count, comma separated
     symbols     INTEGER NOT NULL DEFAULT 0,

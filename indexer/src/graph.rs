@@ -40,8 +40,8 @@ pub enum Edge {
     Defines,
     Imports { line: u32 },
     Calls { line: u32 },
-    Inherits,
-    Implements,
+    Inherits { line: u32 },
+    Implements { line: u32 },
 }
 
 impl Edge {
@@ -51,8 +51,8 @@ impl Edge {
             Edge::Defines => "defines",
             Edge::Imports { .. } => "imports",
             Edge::Calls { .. } => "calls",
-            Edge::Inherits => "inherits",
-            Edge::Implements => "implements",
+            Edge::Inherits { .. } => "inherits",
+            Edge::Implements { .. } => "implements",
         }
     }
 }
@@ -201,8 +201,8 @@ impl RepoGraph {
                     Some(target) => {
                         let edge = match reference.kind {
                             RefKind::Call | RefKind::Macro => Edge::Calls { line: reference.line },
-                            RefKind::Inherits => Edge::Inherits,
-                            RefKind::Implements => Edge::Implements,
+                            RefKind::Inherits => Edge::Inherits { line: reference.line },
+                            RefKind::Implements => Edge::Implements { line: reference.line },
                         };
                         edges.push((
                             from_node,
@@ -304,6 +304,30 @@ impl RepoGraph {
             }
         }
         found
+    }
+
+    /// Resolved calls and inheritance ending at `symbol`: the file and symbol they come from
+    /// (`None` for top-level code), their kind and line.
+    pub(crate) fn edges_into(
+        &self,
+        symbol: SymbolRef,
+    ) -> Vec<(usize, Option<SymbolRef>, RefKind, u32)> {
+        self.graph
+            .edges_directed(self.node(symbol), Direction::Incoming)
+            .filter_map(|edge| {
+                let (kind, line) = match *edge.weight() {
+                    Edge::Calls { line } => (RefKind::Call, line),
+                    Edge::Inherits { line } => (RefKind::Inherits, line),
+                    Edge::Implements { line } => (RefKind::Implements, line),
+                    Edge::Contains | Edge::Defines | Edge::Imports { .. } => return None,
+                };
+                match self.graph[edge.source()] {
+                    Node::File(file) => Some((file, None, kind, line)),
+                    Node::Symbol(from) => Some((from.file, Some(from), kind, line)),
+                    Node::Repository | Node::External(_) => None,
+                }
+            })
+            .collect()
     }
 
     /// The files `path` imports, and the external packages, by name.

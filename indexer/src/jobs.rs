@@ -159,6 +159,7 @@ impl Indexer {
             checkout,
             status: JobState::Queued,
             commit: previous.as_ref().and_then(|p| p.commit.clone()),
+            dirty: previous.as_ref().map(|p| p.dirty.clone()).unwrap_or_default(),
             stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
             error: None,
             indexed_at: previous.as_ref().and_then(|p| p.indexed_at),
@@ -255,10 +256,17 @@ impl Indexer {
 
         set_state(JobState::Parsing, 20);
         let hashes = self.store.file_hashes(&id).await?;
+        // Changed since the last index: the diff from its commit to the work tree, plus the files
+        // that were already uncommitted changes then (they may have been reverted since).
         let changed = match (previous.and_then(|p| p.commit.as_deref()), &checkout.commit) {
             (Some(old), Some(_)) if !hashes.is_empty() => {
                 let (dir, old) = (checkout.dir.clone(), old.to_owned());
-                blocking(move || source::changed_since(&dir, &old)).await??.map(HashSet::from_iter)
+                let diff = blocking(move || source::changed_since(&dir, &old)).await??;
+                diff.map(|paths| {
+                    let mut changed = HashSet::<String>::from_iter(paths);
+                    changed.extend(previous.into_iter().flat_map(|p| p.dirty.iter().cloned()));
+                    changed
+                })
             }
             _ => None,
         };
@@ -276,6 +284,15 @@ impl Indexer {
             })
         })
         .await??;
+
+        // What is uncommitted now, for the next run to look at again.
+        let dirty = match &checkout.commit {
+            Some(commit) => {
+                let (dir, commit) = (checkout.dir.clone(), commit.clone());
+                blocking(move || source::changed_since(&dir, &commit)).await??.unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
 
         // Store the new facts, then rebuild the graph from what is now stored.
         set_state(JobState::Parsing, 90);
@@ -295,6 +312,7 @@ impl Indexer {
         let mut repo = tx.borrow().repo.clone();
         repo.status = JobState::Ready;
         repo.commit = checkout.commit;
+        repo.dirty = dirty;
         repo.stats = stats;
         repo.error = None;
         repo.indexed_at = Some(unix_now());

@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod model;
 pub mod parse;
 pub mod pipeline;
+pub mod query;
 mod resolve;
 pub mod source;
 pub mod store;
@@ -19,6 +20,7 @@ pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, finished
 pub use model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 pub use parse::parse_file;
 pub use pipeline::{IndexOptions, Indexed, index_directory};
+pub use query::{Impact, NameMatch, Site};
 pub use source::{Source, SourceError};
 pub use store::{IndexStats, RepoRecord, Store, StoreError};
 pub use walk::{SkipReason, WalkError, WalkOptions};

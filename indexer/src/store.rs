@@ -41,6 +41,8 @@ pub struct RepoRecord {
     pub checkout: PathBuf,
     pub status: JobState,
     pub commit: Option<String>,
+    /// Files whose indexed content differed from `commit` (uncommitted changes in a work tree).
+    pub dirty: Vec<String>,
     pub stats: IndexStats,
     pub error: Option<String>,
     /// Unix seconds.
@@ -105,13 +107,13 @@ impl Store {
 
     pub async fn save_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha,
+            "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha, dirty,
                  files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET
                  name = excluded.name, source = excluded.source, remote = excluded.remote,
                  branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
-                 commit_sha = excluded.commit_sha, files = excluded.files, skipped = excluded.skipped,
+                 commit_sha = excluded.commit_sha, dirty = excluded.dirty, files = excluded.files, skipped = excluded.skipped,
                  symbols = excluded.symbols, nodes = excluded.nodes, edges = excluded.edges,
                  lines = excluded.lines, duration_ms = excluded.duration_ms, errors = excluded.errors,
                  error = excluded.error, indexed_at = excluded.indexed_at",
@@ -124,6 +126,7 @@ impl Store {
         .bind(repo.checkout.to_string_lossy().into_owned())
         .bind(repo.status.as_str())
         .bind(&repo.commit)
+        .bind(repo.dirty.join("\n"))
         .bind(repo.stats.files)
         .bind(encode_skipped(&repo.stats.skipped))
         .bind(repo.stats.symbols)
@@ -388,6 +391,7 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
     let skipped: String = row.get("skipped");
     let errors: String = row.get("errors");
     let checkout: String = row.get("checkout");
+    let dirty: String = row.get("dirty");
     Ok(RepoRecord {
         id: row.get("id"),
         name: row.get("name"),
@@ -398,6 +402,7 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
         status: JobState::from_str(&status)
             .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
         commit: row.get("commit_sha"),
+        dirty: lines(&dirty),
         stats: IndexStats {
             files: row.get("files"),
             skipped: decode_skipped(&skipped)?,

@@ -195,3 +195,21 @@ async fn a_second_request_joins_the_running_job() {
     let done = indexer::finished(second).await;
     assert_eq!(done.repo.status, JobState::Ready);
 }
+
+#[tokio::test]
+async fn reverting_an_uncommitted_change_is_noticed() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let t = TestIndexer::new().await;
+    let clean = t.index(local(git.path()), None).await;
+
+    let pricing = std::fs::read_to_string(git.path().join("stockroom/pricing.py")).unwrap();
+    git.write("stockroom/pricing.py", &format!("{pricing}\ndef discount(item):\n    return 0\n"));
+    let dirty = t.index(local(git.path()), None).await;
+    assert_eq!(dirty.repo.stats.symbols, clean.repo.stats.symbols + 1);
+
+    // Back to the committed content: HEAD never moved, yet the stored facts must follow.
+    git.write("stockroom/pricing.py", &pricing);
+    let reverted = t.index(local(git.path()), None).await;
+    assert_eq!(reverted.files_parsed, 1);
+    assert_eq!(reverted.repo.stats.symbols, clean.repo.stats.symbols);
+}

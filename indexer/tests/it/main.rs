@@ -1,6 +1,8 @@
 //! Indexing real repositories: the fixture repositories as golden graphs, and git repositories
 //! built on the spot for cloning, incremental re-indexing and bad input.
 
+mod bad_input;
 mod golden;
 mod jobs;
+mod queries;
 mod support;
