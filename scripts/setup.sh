@@ -47,8 +47,9 @@ SEMGREP_WHEEL=semgrep-1.182.0-cp310.cp311.cp312.cp313.cp314.py310.py311.py312.py
 SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
 APT_PROTOC_PKG=protobuf-compiler
-# What the Rust build links against: git2's https support needs OpenSSL through pkg-config.
-APT_BUILD_PKGS="libssl-dev pkg-config"
+# What the Rust build needs besides protoc: OpenSSL through pkg-config (git2 https), and the
+# protobuf well-known types (google/protobuf/*.proto) that Lance's schemas import.
+APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)

@@ -141,16 +141,34 @@ impl Language {
             let config = toml::from_str(files.config)
                 .unwrap_or_else(|e| panic!("languages/{}/config.toml: {e}", self.name()));
             let grammar = self.grammar();
-            let compile = |file: &str, source: &str| {
-                Query::new(&grammar, source)
+            let compile = |file: &str, pick: fn(&Files) -> &'static str| {
+                Query::new(&grammar, &self.query_source(pick))
                     .unwrap_or_else(|e| panic!("languages/{}/{file}: {e}", self.name()))
             };
             let queries = Queries {
-                tags: compile("tags.scm", files.tags),
-                imports: compile("imports.scm", files.imports),
+                tags: compile("tags.scm", |f| f.tags),
+                imports: compile("imports.scm", |f| f.imports),
             };
             Loaded { config, queries }
         })
+    }
+
+    /// A query file's text, after the files it inherits: a first line `; inherits: <language>`
+    /// puts that language's same file first (TSX's tags are TypeScript's plus JSX), the way helix
+    /// composes its queries. Earlier patterns win ties, so inherited ones keep their precedence.
+    fn query_source(self, pick: fn(&Files) -> &'static str) -> String {
+        let text = pick(&self.files());
+        let parent =
+            text.lines().next().and_then(|line| line.strip_prefix("; inherits:")).map(str::trim);
+        match parent {
+            Some(name) => {
+                let parent = Language::from_name(name).unwrap_or_else(|| {
+                    panic!("languages/{}: inherits unknown language {name:?}", self.name())
+                });
+                format!("{}\n{text}", parent.query_source(pick))
+            }
+            None => text.to_owned(),
+        }
     }
 
     pub fn config(self) -> &'static LanguageConfig {

@@ -54,6 +54,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
     let config = IndexerConfig {
         repos_dir: data.path().join("repos"),
         database: data.path().join("agentwatch.db"),
+        search_dir: data.path().join("lance"),
         options: IndexOptions::default(),
         git_token: None,
     };

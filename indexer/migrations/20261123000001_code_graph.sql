@@ -81,3 +81,16 @@ CREATE TABLE imports (
     PRIMARY KEY (repo_id, path, idx),
     FOREIGN KEY (repo_id, path) REFERENCES files(repo_id, path) ON DELETE CASCADE
 ) WITHOUT ROWID;
+
+CREATE TABLE chunks (
+    repo_id    TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    idx        INTEGER NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line   INTEGER NOT NULL,
+    start_byte INTEGER NOT NULL,
+    end_byte   INTEGER NOT NULL,
+    symbol     INTEGER,
+    PRIMARY KEY (repo_id, path, idx),
+    FOREIGN KEY (repo_id, path) REFERENCES files(repo_id, path) ON DELETE CASCADE
+) WITHOUT ROWID;

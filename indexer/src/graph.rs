@@ -395,6 +395,18 @@ impl RepoGraph {
             for target in self.imports_of(f) {
                 let _ = writeln!(out, "  imports {target}");
             }
+            let chunks: Vec<String> = facts
+                .chunks
+                .iter()
+                .map(|c| match c.symbol {
+                    Some(s) => format!(
+                        "{}-{} {}",
+                        c.start_line, c.end_line, facts.symbols[s as usize].qualified
+                    ),
+                    None => format!("{}-{}", c.start_line, c.end_line),
+                })
+                .collect();
+            let _ = writeln!(out, "  chunks {}", chunks.join(", "));
         }
         let mut edges: Vec<String> = self
             .graph

@@ -16,6 +16,7 @@ use tokio::sync::{RwLock, watch};
 
 use crate::graph::RepoGraph;
 use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
+use crate::search::{self, Hit, SearchError, SearchIndex, SearchQuery};
 use crate::source::{self, Checkout, Source, SourceError};
 use crate::store::{IndexStats, RepoRecord, Store, StoreError};
 
@@ -89,6 +90,8 @@ pub struct IndexerConfig {
     pub repos_dir: PathBuf,
     /// The SQLite database (`<data_dir>/agentwatch.db`).
     pub database: PathBuf,
+    /// The LanceDB search index (`<data_dir>/lance`).
+    pub search_dir: PathBuf,
     pub options: IndexOptions,
     /// Token for private https repositories; never logged.
     pub git_token: Option<String>,
@@ -106,12 +109,15 @@ pub enum IndexError {
     UnknownRepo(String),
     #[error("the indexing task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Search(#[from] SearchError),
 }
 
 #[derive(Debug)]
 pub struct Indexer {
     config: IndexerConfig,
     store: Store,
+    search: SearchIndex,
     jobs: Mutex<HashMap<String, watch::Receiver<JobStatus>>>,
     graphs: RwLock<HashMap<String, Arc<RepoGraph>>>,
 }
@@ -119,9 +125,11 @@ pub struct Indexer {
 impl Indexer {
     pub async fn open(config: IndexerConfig) -> Result<Arc<Indexer>, IndexError> {
         let store = Store::open(&config.database).await?;
+        let search = SearchIndex::open(&config.search_dir).await?;
         Ok(Arc::new(Indexer {
             config,
             store,
+            search,
             jobs: Mutex::new(HashMap::new()),
             graphs: RwLock::new(HashMap::new()),
         }))
@@ -299,6 +307,29 @@ impl Indexer {
         self.store.save_files(&id, &pass.parsed, &pass.deleted).await?;
         let graph = self.rebuild(&id, &pass).await?;
 
+        // The search index: the changed files' chunks, or every chunk when it has none of this
+        // repository yet (a first index, or a write that failed last time).
+        set_state(JobState::Parsing, 95);
+        let mut hashes: HashMap<String, String> =
+            pass.parsed.iter().map(|f| (f.path.clone(), f.hash.clone())).collect();
+        let mut paths: Vec<String> = pass
+            .parsed
+            .iter()
+            .map(|f| f.path.clone())
+            .chain(pass.deleted.iter().cloned())
+            .collect();
+        if self.search.count(&id).await? == 0 {
+            hashes = self.store.file_hashes(&id).await?;
+            paths = graph.files.iter().map(|f| f.path.clone()).collect();
+        }
+        let (rows_graph, root, wanted) = (Arc::clone(&graph), checkout.dir.clone(), paths.clone());
+        let rows = blocking(move || {
+            let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+            search::rows_for(&rows_graph, &root, &wanted, &hashes)
+        })
+        .await?;
+        self.search.replace(&id, checkout.commit.as_deref(), &paths, rows).await?;
+
         let stats = IndexStats {
             files: graph.files.len() as u32,
             skipped: pass.skipped.clone(),
@@ -383,12 +414,35 @@ impl Indexer {
     pub async fn remove(&self, id: &str) -> Result<(), IndexError> {
         let repo =
             self.store.repo(id).await?.ok_or_else(|| IndexError::UnknownRepo(id.to_owned()))?;
+        self.search.remove_repo(id).await?;
         self.store.delete_repo(id).await?;
         self.graphs.write().await.remove(id);
         if repo.remote && repo.checkout.starts_with(&self.config.repos_dir) {
             let _ = tokio::fs::remove_dir_all(&repo.checkout).await;
         }
         Ok(())
+    }
+}
+
+impl Indexer {
+    /// Searches the indexed code. Each hit says whether its file changed since it was indexed.
+    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
+        let mut hits = self.search.search(query).await?;
+        let mut known: HashMap<String, (PathBuf, HashMap<String, String>)> = HashMap::new();
+        for hit in &mut hits {
+            if !known.contains_key(&hit.repo_id) {
+                let Some(repo) = self.store.repo(&hit.repo_id).await? else { continue };
+                known.insert(
+                    hit.repo_id.clone(),
+                    (repo.checkout, self.store.file_hashes(&hit.repo_id).await?),
+                );
+            }
+            let (root, hashes) = &known[&hit.repo_id];
+            let current = std::fs::read(root.join(&hit.path))
+                .map(|bytes| blake3::hash(&bytes).to_hex().to_string());
+            hit.stale = current.ok().as_ref() != hashes.get(&hit.path);
+        }
+        Ok(hits)
     }
 }
 

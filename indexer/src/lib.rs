@@ -3,6 +3,8 @@
 //! Invariant: no HTTP, MCP or JSON wire formats here; callers pass plain config structs, and this
 //! crate never reads environment variables or config files itself.
 
+mod chunk;
+pub mod embed;
 pub mod graph;
 pub mod jobs;
 pub mod model;
@@ -10,6 +12,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod query;
 mod resolve;
+pub mod search;
 pub mod source;
 pub mod store;
 pub mod walk;
@@ -17,10 +20,11 @@ pub mod walk;
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
 pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, finished};
-pub use model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
+pub use model::{Chunk, FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 pub use parse::parse_file;
 pub use pipeline::{IndexOptions, Indexed, index_directory};
 pub use query::{Impact, NameMatch, Site};
+pub use search::{Hit, Mode, SearchQuery};
 pub use source::{Source, SourceError};
 pub use store::{IndexStats, RepoRecord, Store, StoreError};
 pub use walk::{SkipReason, WalkError, WalkOptions};

@@ -12,6 +12,8 @@ pub struct FileFacts {
     pub symbols: Vec<Symbol>,
     pub references: Vec<Reference>,
     pub imports: Vec<Import>,
+    /// The pieces the file is searched by, in order (see `chunk.rs`).
+    pub chunks: Vec<Chunk>,
     /// Problems that did not stop indexing (syntax errors, a parse that took too long).
     pub diagnostics: Vec<String>,
 }
@@ -161,4 +163,17 @@ pub struct Import {
 pub struct ImportedName {
     pub name: String,
     pub alias: Option<String>,
+}
+
+/// A piece of a file that is embedded and searched as one: a function, a type's header, part of a
+/// long body, or a run of top-level code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    /// 1-based, inclusive.
+    pub start_line: u32,
+    pub end_line: u32,
+    pub start_byte: u32,
+    pub end_byte: u32,
+    /// Index of the symbol the chunk belongs to; `None` for top-level code.
+    pub symbol: Option<u32>,
 }

@@ -10,6 +10,7 @@ use grammars::Language;
 use streaming_iterator::StreamingIterator;
 use tree_sitter::{Node, ParseOptions, Parser, Query, QueryCursor, QueryMatch};
 
+use crate::chunk::chunk_file;
 use crate::model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 
 /// Parses `source` as `language` and extracts its facts. `path` is only used in diagnostics.
@@ -20,6 +21,7 @@ pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFa
         symbols: Vec::new(),
         references: Vec::new(),
         imports: Vec::new(),
+        chunks: Vec::new(),
         diagnostics: Vec::new(),
     };
     let mut parser = Parser::new();
@@ -54,7 +56,9 @@ pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFa
 
     let extractor = Extractor { language, source };
     let tags = extractor.tags(root);
-    facts.symbols = extractor.symbols(&tags);
+    let (symbols, nodes, starts) = extractor.symbols(&tags);
+    facts.chunks = chunk_file(source, &symbols, &nodes, &starts, &language.config().body_fields);
+    facts.symbols = symbols;
     facts.references = extractor.references(&tags, &facts.symbols);
     facts.imports = extractor.imports(root);
     facts
@@ -149,12 +153,19 @@ impl<'a> Extractor<'a> {
         tags
     }
 
-    fn symbols(&self, tags: &Tags<'_>) -> Vec<Symbol> {
+    /// The symbols in position order, with their definition nodes and where each one's text
+    /// starts (line, byte), doc comments and attributes included.
+    fn symbols<'tree>(
+        &self,
+        tags: &Tags<'tree>,
+    ) -> (Vec<Symbol>, Vec<Node<'tree>>, Vec<(u32, u32)>) {
         let mut defs: Vec<_> = tags.definitions.values().collect();
         defs.sort_by_key(|(_, _, node, _)| (node.start_byte(), std::cmp::Reverse(node.end_byte())));
 
         let separator = if self.language == Language::Rust { "::" } else { "." };
         let mut symbols: Vec<Symbol> = Vec::with_capacity(defs.len());
+        let mut nodes = Vec::with_capacity(defs.len());
+        let mut starts = Vec::with_capacity(defs.len());
         let mut open: Vec<usize> = Vec::new(); // indices of symbols enclosing the current one
         for &&(_, kind, node, name_node) in &defs {
             while let Some(&top) = open.last() {
@@ -178,6 +189,7 @@ impl<'a> Extractor<'a> {
                 .max_by_key(|(c, _)| c.start_byte())
                 .map(|(_, name)| name.clone());
             let name = self.text(name_node).to_owned();
+            let (first, comments) = self.preamble(node);
             let qualified = match (parent, &container) {
                 (_, Some(container)) => format!("{container}{separator}{name}"),
                 (Some(p), None) => format!("{}{separator}{name}", symbols[p].qualified),
@@ -194,11 +206,13 @@ impl<'a> Extractor<'a> {
                 start_byte: node.start_byte() as u32,
                 end_byte: node.end_byte() as u32,
                 signature: self.signature(node),
-                doc: self.doc(node),
+                doc: self.doc(node, &comments),
             });
+            nodes.push(node);
+            starts.push((first.start_position().row as u32 + 1, first.start_byte() as u32));
             open.push(symbols.len() - 1);
         }
-        symbols
+        (symbols, nodes, starts)
     }
 
     /// The definition's text up to its body, on one line.
@@ -225,9 +239,44 @@ impl<'a> Extractor<'a> {
         signature
     }
 
-    fn doc(&self, node: Node<'_>) -> Option<String> {
+    /// What sits above a definition and belongs to it. Walks out of wrappers (`export`,
+    /// `const x = …`, Python's decorated definitions), then up through the adjacent doc comments
+    /// and attributes. Returns the node where the definition's text really starts, and its doc
+    /// comments from top to bottom.
+    fn preamble<'tree>(&self, node: Node<'tree>) -> (Node<'tree>, Vec<Node<'tree>>) {
         let config = self.language.config();
-        if config.docstrings {
+        let mut anchor = node;
+        while let Some(parent) = anchor.parent() {
+            if config.wrapper_nodes.iter().any(|w| w == parent.kind()) {
+                anchor = parent;
+            } else {
+                break;
+            }
+        }
+        let mut first = anchor;
+        let mut comments = Vec::new();
+        let mut sibling = anchor.prev_sibling();
+        while let Some(s) = sibling {
+            if s.end_position().row + 1 < first.start_position().row {
+                break; // a blank line ends the preamble
+            }
+            let text = self.text(s);
+            let is_doc = s.kind().contains("comment")
+                && config.doc_comment_prefixes.iter().any(|p| text.starts_with(p.as_str()));
+            if is_doc {
+                comments.push(s);
+            } else if !config.doc_skip_nodes.iter().any(|k| k == s.kind()) {
+                break;
+            }
+            first = s;
+            sibling = s.prev_sibling();
+        }
+        comments.reverse();
+        (first, comments)
+    }
+
+    fn doc(&self, node: Node<'_>, comments: &[Node<'_>]) -> Option<String> {
+        if self.language.config().docstrings {
             let body = node.child_by_field_name("body")?;
             let first = body.named_child(0)?;
             if first.kind() == "expression_statement"
@@ -237,36 +286,7 @@ impl<'a> Extractor<'a> {
             }
             return None;
         }
-        // Walk out of wrappers (`export`, `const x = …`), then collect the comments right above.
-        let mut anchor = node;
-        while let Some(parent) = anchor.parent() {
-            if config.wrapper_nodes.iter().any(|w| w == parent.kind()) {
-                anchor = parent;
-            } else {
-                break;
-            }
-        }
-        let mut lines = Vec::new();
-        let mut next_row = anchor.start_position().row;
-        let mut sibling = anchor.prev_sibling();
-        while let Some(s) = sibling {
-            if config.doc_skip_nodes.iter().any(|k| k == s.kind()) {
-                next_row = s.start_position().row;
-                sibling = s.prev_sibling();
-                continue;
-            }
-            let text = self.text(s);
-            let is_doc = s.kind().contains("comment")
-                && config.doc_comment_prefixes.iter().any(|p| text.starts_with(p.as_str()))
-                && s.end_position().row + 1 >= next_row;
-            if !is_doc {
-                break;
-            }
-            lines.push(clean_comment(text));
-            next_row = s.start_position().row;
-            sibling = s.prev_sibling();
-        }
-        lines.reverse();
+        let lines: Vec<String> = comments.iter().map(|c| clean_comment(self.text(*c))).collect();
         let doc = lines.join("\n").trim().to_owned();
         (!doc.is_empty()).then_some(doc)
     }

@@ -15,7 +15,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::graph::SourceFile;
 use crate::jobs::JobState;
-use crate::model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
+use crate::model::{
+    Chunk, FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind,
+};
 use crate::walk::SkipReason;
 
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +285,28 @@ impl Store {
             });
             q.build().execute(&mut *tx).await?;
         }
+        let chunks: Vec<(&str, usize, &Chunk)> = changed
+            .iter()
+            .flat_map(|f| {
+                f.facts.chunks.iter().enumerate().map(move |(i, c)| (f.path.as_str(), i, c))
+            })
+            .collect();
+        for batch in chunks.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO chunks (repo_id, path, idx, start_line, end_line, start_byte, end_byte, symbol) ",
+            );
+            q.push_values(batch, |mut row, (path, i, c)| {
+                row.push_bind(repo)
+                    .push_bind(*path)
+                    .push_bind(*i as i64)
+                    .push_bind(c.start_line)
+                    .push_bind(c.end_line)
+                    .push_bind(c.start_byte)
+                    .push_bind(c.end_byte)
+                    .push_bind(c.symbol);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -311,6 +335,7 @@ impl Store {
                     symbols: Vec::new(),
                     references: Vec::new(),
                     imports: Vec::new(),
+                    chunks: Vec::new(),
                     diagnostics: lines(&diagnostics),
                 },
             });
@@ -375,6 +400,20 @@ impl Store {
                 line: row.get("line"),
             };
             files[file_of(row.get("path"))?].facts.imports.push(import);
+        }
+        let rows = sqlx::query("SELECT * FROM chunks WHERE repo_id = ? ORDER BY path, idx")
+            .bind(repo)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let chunk = Chunk {
+                start_line: row.get("start_line"),
+                end_line: row.get("end_line"),
+                start_byte: row.get("start_byte"),
+                end_byte: row.get("end_byte"),
+                symbol: row.get("symbol"),
+            };
+            files[file_of(row.get("path"))?].facts.chunks.push(chunk);
         }
         Ok(files)
     }

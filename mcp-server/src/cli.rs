@@ -53,6 +53,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search the indexed code.
+    Search {
+        query: String,
+        /// Limit the search to a repository (id, name, URL or path); repeat for several.
+        #[arg(long = "repo", value_name = "REPO")]
+        repos: Vec<String>,
+        /// How to match: lexical (words of the code, identifiers split).
+        #[arg(long, value_enum, default_value_t = SearchMode::Lexical)]
+        mode: SearchMode,
+        /// Only this language (rust, python, typescript, tsx, javascript).
+        #[arg(long)]
+        language: Option<String>,
+        /// Only paths matching this glob, e.g. 'src/**/*.rs'.
+        #[arg(long, value_name = "GLOB")]
+        path: Option<String>,
+        /// Only chunks of this symbol kind (function, method, class, …) or `code`.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show indexed repositories, or one of them by id, name, URL or path.
     Status {
         repo: Option<String>,
@@ -63,6 +89,11 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SearchMode {
+    Lexical,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +136,23 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))
+        }
+        Command::Search { query, repos, mode, language, path, kind, limit, offset, json } => {
+            let mode = match mode {
+                SearchMode::Lexical => indexer::Mode::Lexical,
+            };
+            let args = indexing::SearchArgs {
+                query,
+                repos,
+                mode,
+                language,
+                path,
+                kind,
+                limit,
+                offset,
+                json,
+            };
+            runtime()?.block_on(indexing::search(config, args))
         }
         Command::Status { repo, json } => {
             runtime()?.block_on(indexing::status(config, repo.as_deref(), json))

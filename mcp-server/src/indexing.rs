@@ -1,6 +1,6 @@
-//! `agentwatch index` and `agentwatch status`: run an index job from the terminal and report on
-//! stored repositories, as text for people or as JSON for scripts (the field names are a public
-//! contract).
+//! `agentwatch index`, `status` and `search`: run an index job from the terminal, report on stored
+//! repositories, and search their code — as text for people or as JSON for scripts (the field
+//! names are a public contract).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, RepoRecord, Source, WalkOptions,
+    Hit, IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, Mode, RepoRecord, SearchQuery,
+    Source, WalkOptions,
 };
 use serde_json::{Value, json};
 
@@ -19,6 +20,7 @@ pub async fn open_indexer(config: &Config) -> anyhow::Result<Arc<Indexer>> {
     let indexer = Indexer::open(IndexerConfig {
         repos_dir: config.data_dir.join("repos"),
         database: config.data_dir.join("agentwatch.db"),
+        search_dir: config.data_dir.join("lance"),
         options: IndexOptions {
             walk: WalkOptions {
                 max_file_bytes: config.index.max_file_size,
@@ -110,6 +112,88 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
         }
     }
     Ok(())
+}
+
+/// What `agentwatch search` was asked.
+#[derive(Debug)]
+pub struct SearchArgs {
+    pub query: String,
+    pub repos: Vec<String>,
+    pub mode: Mode,
+    pub language: Option<String>,
+    pub path: Option<String>,
+    pub kind: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+    pub json: bool,
+}
+
+/// Searches the indexed code and prints the hits.
+pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
+    let indexer = open_indexer(config).await?;
+    let mut repos = Vec::new();
+    for key in &args.repos {
+        repos.push(indexer.find(key).await?.id);
+    }
+    if let Some(language) = &args.language
+        && indexer::Language::from_name(language).is_none()
+    {
+        let known: Vec<&str> = indexer::Language::all().iter().map(|l| l.name()).collect();
+        anyhow::bail!("unknown language {language:?}: use one of {}", known.join(", "));
+    }
+    let query = SearchQuery {
+        text: args.query,
+        mode: args.mode,
+        repos,
+        language: args.language,
+        path_glob: args.path,
+        kind: args.kind,
+        limit: args.limit,
+        offset: args.offset,
+    };
+    let hits = indexer.search(&query).await?;
+    if args.json {
+        let hits: Vec<Value> = hits.iter().map(hit_json).collect();
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+    } else if hits.is_empty() {
+        println!("no matches");
+    } else {
+        for (rank, hit) in hits.iter().enumerate() {
+            let symbol =
+                hit.symbol.as_deref().map_or(String::new(), |s| format!("  {s} ({})", hit.kind));
+            let stale = if hit.stale { "  [changed since indexed]" } else { "" };
+            println!(
+                "{}. {}:{}-{}{symbol}  score {:.2}{stale}",
+                rank + 1 + query.offset,
+                hit.path,
+                hit.start_line,
+                hit.end_line,
+                hit.score
+            );
+            for line in hit.snippet.lines().take(4) {
+                println!("     {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A search hit as JSON: `repo_id`, `path`, `start_line`, `end_line`, `symbol`, `kind`, `score`
+/// and `stale` are the public contract.
+pub fn hit_json(hit: &Hit) -> Value {
+    json!({
+        "repo_id": hit.repo_id,
+        "path": hit.path,
+        "start_line": hit.start_line,
+        "end_line": hit.end_line,
+        "symbol": hit.symbol,
+        "kind": hit.kind,
+        "language": hit.language,
+        "score": hit.score,
+        "stale": hit.stale,
+        "commit": hit.commit,
+        "snippet": hit.snippet,
+    })
 }
 
 /// A stored repository as JSON: `repo_id`, `status`, `commit`, `files`, `skipped`, `symbols`,

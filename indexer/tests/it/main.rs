@@ -2,7 +2,10 @@
 //! built on the spot for cloning, incremental re-indexing and bad input.
 
 mod bad_input;
+mod chunks;
+mod embed;
 mod golden;
 mod jobs;
 mod queries;
+mod search;
 mod support;

@@ -100,6 +100,7 @@ async fn open(data: &Path) -> Arc<Indexer> {
     Indexer::open(IndexerConfig {
         repos_dir: data.join("repos"),
         database: data.join("agentwatch.db"),
+        search_dir: data.join("lance"),
         options: Default::default(),
         git_token: None,
     })

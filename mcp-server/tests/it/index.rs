@@ -102,3 +102,45 @@ fn an_unreachable_url_fails_the_job_and_is_recorded() {
     );
     assert!(stderr(&output).contains("indexing http://127.0.0.1:9/team/project failed"));
 }
+
+#[test]
+fn search_json_reports_the_contract_fields() {
+    let sandbox = Sandbox::new();
+    let indexed = sandbox.run(&["index", &fixture("python-pkg")]);
+    assert_eq!(indexed.status.code(), Some(0), "{}", stderr(&indexed));
+    let hits =
+        json(&sandbox.run(&["search", "where is the tax computed", "--json", "--limit", "3"]));
+    let first = &hits[0];
+    for field in ["repo_id", "path", "start_line", "end_line", "symbol", "kind", "score", "stale"] {
+        assert!(first.get(field).is_some(), "missing {field}: {first}");
+    }
+    assert_eq!(
+        (first["path"].as_str(), first["symbol"].as_str()),
+        (Some("stockroom/pricing.py"), Some("price_with_tax"))
+    );
+    assert_eq!(first["stale"], false);
+    assert!(hits.as_array().unwrap().len() <= 3);
+
+    let filtered = json(&sandbox.run(&[
+        "search",
+        "item",
+        "--json",
+        "--kind",
+        "class",
+        "--path",
+        "stockroom/models.py",
+    ]));
+    assert!(
+        filtered
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["kind"] == "class" && h["path"] == "stockroom/models.py")
+    );
+
+    let bad = sandbox.run(&["search", "x", "--language", "cobol"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains(
+        "unknown language \"cobol\": use one of rust, python, typescript, tsx, javascript"
+    ));
+}

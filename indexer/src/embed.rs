@@ -1,0 +1,131 @@
+//! Code embeddings: all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) through fastembed, with ONNX
+//! Runtime loaded from a file the caller names (the offline assets fetched by `scripts/setup.sh`).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
+
+/// Length of every vector.
+pub const DIMENSIONS: usize = 384;
+
+/// Names the model in the embedding cache: vectors of another model are never mixed in.
+pub const MODEL_ID: &str = "all-MiniLM-L6-v2/int8/mean";
+
+/// The model reads at most this many tokens of a text.
+const MAX_TOKENS: usize = 256;
+
+/// Texts embedded per ONNX Runtime call. Batches are cut from texts sorted by length, so little
+/// time goes on padding.
+pub const BATCH: usize = 32;
+
+/// Where the model and the runtime are.
+#[derive(Debug, Clone)]
+pub struct EmbedderConfig {
+    /// `libonnxruntime.so`, ONNX Runtime 1.24 or newer.
+    pub onnxruntime: PathBuf,
+    /// A folder with `model.onnx`, `tokenizer.json`, `config.json`, `special_tokens_map.json` and
+    /// `tokenizer_config.json`.
+    pub model_dir: PathBuf,
+    /// ONNX Runtime threads; `None` uses every core.
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("ONNX Runtime not found at {}: run scripts/setup.sh, or set AGENTWATCH_ONNXRUNTIME", .0.display())]
+    MissingRuntime(PathBuf),
+    #[error("cannot read the embedding model file {}: {source}; run scripts/setup.sh, or set AGENTWATCH_MODEL_DIR", path.display())]
+    MissingModel { path: PathBuf, source: std::io::Error },
+    #[error("cannot load ONNX Runtime from {}: {message}", path.display())]
+    Runtime { path: PathBuf, message: String },
+    #[error("the embedding model failed: {0}")]
+    Model(String),
+}
+
+pub struct Embedder {
+    model: Mutex<TextEmbedding>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("model", &MODEL_ID).finish()
+    }
+}
+
+/// ONNX Runtime can be loaded once per process; the first path wins.
+static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+
+impl Embedder {
+    pub fn load(config: &EmbedderConfig) -> Result<Embedder, EmbedError> {
+        // ort panics on first use when it finds no library, so look before it does.
+        if !config.onnxruntime.is_file() {
+            return Err(EmbedError::MissingRuntime(config.onnxruntime.clone()));
+        }
+        let environment = RUNTIME
+            .get_or_init(|| {
+                ort::init_from(&config.onnxruntime)
+                    .map_err(|e| e.to_string())?
+                    .with_name("agentwatch")
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|message| EmbedError::Runtime { path: config.onnxruntime.clone(), message })?;
+
+        let read = |name: &str| {
+            let path = config.model_dir.join(name);
+            std::fs::read(&path).map_err(|source| EmbedError::MissingModel { path, source })
+        };
+        let model = UserDefinedEmbeddingModel::new(
+            read("model.onnx")?,
+            TokenizerFiles {
+                tokenizer_file: read("tokenizer.json")?,
+                config_file: read("config.json")?,
+                special_tokens_map_file: read("special_tokens_map.json")?,
+                tokenizer_config_file: read("tokenizer_config.json")?,
+            },
+        )
+        // Sentence-transformers' MiniLM is trained with mean pooling; fastembed's default (CLS)
+        // gives vectors that do not match the reference model.
+        .with_pooling(Pooling::Mean);
+        let mut options =
+            InitOptionsUserDefined::new().with_environment(environment).with_max_length(MAX_TOKENS);
+        if let Some(threads) = config.threads {
+            options = options.with_intra_threads(threads);
+        }
+        let model = TextEmbedding::try_new_from_user_defined(model, options)
+            .map_err(|e| EmbedError::Model(e.to_string()))?;
+        Ok(Embedder { model: Mutex::new(model) })
+    }
+
+    /// Embeds `texts`, returning one unit-length vector per text, in order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| EmbedError::Model("a previous embedding call panicked".into()))?;
+        for batch in order.chunks(BATCH) {
+            let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let embedded =
+                model.embed(&inputs, Some(BATCH)).map_err(|e| EmbedError::Model(e.to_string()))?;
+            for (&i, vector) in batch.iter().zip(embedded) {
+                vectors[i] = normalized(vector);
+            }
+        }
+        Ok(vectors)
+    }
+}
+
+fn normalized(mut vector: Vec<f32>) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
+}

@@ -1,0 +1,60 @@
+//! The offline embedding model, as fetched by `scripts/setup.sh`, gives vectors that rank code by
+//! meaning.
+
+use std::path::PathBuf;
+
+use indexer::embed::{DIMENSIONS, Embedder, EmbedderConfig};
+
+/// The assets `scripts/setup.sh` put in place (it runs before the tests).
+fn assets() -> EmbedderConfig {
+    let dir = std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        cache.join("agentwatch/assets")
+    });
+    EmbedderConfig {
+        onnxruntime: dir.join("onnxruntime/libonnxruntime.so"),
+        model_dir: dir.join("models/all-MiniLM-L6-v2"),
+        threads: Some(1),
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn vectors_rank_code_by_meaning() {
+    let embedder = Embedder::load(&assets()).unwrap_or_else(|e| panic!("{e}"));
+    let texts = [
+        "retry a failed upload with exponential backoff",
+        "def upload_with_retry(path, attempts=3):\n    for i in range(attempts):\n        try:\n            return put(path)\n        except IOError:\n            time.sleep(2 ** i)",
+        "fn parse_color(hex: &str) -> Option<Rgb> { u32::from_str_radix(hex, 16).ok().map(Rgb::from) }",
+        "SELECT name FROM users WHERE id = ?",
+    ];
+    let vectors = embedder.embed(&texts).unwrap();
+    assert_eq!(vectors.len(), 4);
+    for v in &vectors {
+        assert_eq!(v.len(), DIMENSIONS);
+        assert!((cosine(v, v) - 1.0).abs() < 1e-4, "unit length");
+    }
+    let to_retry = cosine(&vectors[0], &vectors[1]);
+    assert!(to_retry > cosine(&vectors[0], &vectors[2]) + 0.1, "{to_retry}");
+    assert!(to_retry > cosine(&vectors[0], &vectors[3]) + 0.1, "{to_retry}");
+
+    // Order in, order out, whatever the batching by length did.
+    let single = embedder.embed(&[texts[2]]).unwrap();
+    assert!(cosine(&single[0], &vectors[2]) > 0.9999);
+}
+
+#[test]
+fn a_missing_runtime_names_the_setup_command() {
+    let config =
+        EmbedderConfig { onnxruntime: "/nonexistent/libonnxruntime.so".into(), ..assets() };
+    let err = Embedder::load(&config).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "ONNX Runtime not found at /nonexistent/libonnxruntime.so: run scripts/setup.sh, or set AGENTWATCH_ONNXRUNTIME"
+    );
+}
