@@ -196,9 +196,16 @@ fn push_lines(
         start_line: start,
         end_line: end,
         start_byte: offsets[start as usize - 1] as u32,
-        end_byte: offsets[end as usize].saturating_sub(1).max(offsets[start as usize - 1]) as u32,
+        end_byte: line_end(source, offsets, end) as u32,
         symbol,
     });
+}
+
+/// The byte just past line `line`'s text, its newline excluded (and nothing lost when the file
+/// does not end with one).
+fn line_end(source: &str, offsets: &[usize], line: u32) -> usize {
+    let end = offsets[line as usize];
+    if end > 0 && source.as_bytes()[end - 1] == b'\n' { end - 1 } else { end }
 }
 
 /// Byte offset of the start of each line, plus one past the end: line `n` (1-based) spans

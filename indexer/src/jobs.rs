@@ -15,10 +15,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{RwLock, watch};
 
 use crate::graph::RepoGraph;
+use crate::graph::SourceFile;
 use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
 use crate::search::{self, Hit, SearchError, SearchIndex, SearchQuery};
 use crate::source::{self, Checkout, Source, SourceError};
-use crate::store::{IndexStats, RepoRecord, Store, StoreError};
+use crate::store::{IndexStats, RepoRecord, Store, StoreError, StoredFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
@@ -111,6 +112,8 @@ pub enum IndexError {
     Task(String),
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error("repository {0} is being indexed: wait for the job to end, then remove it")]
+    Busy(String),
 }
 
 #[derive(Debug)]
@@ -147,7 +150,6 @@ impl Indexer {
         branch: Option<String>,
     ) -> Result<watch::Receiver<JobStatus>, IndexError> {
         let id = source.id(branch.as_deref());
-        let previous = self.store.repo(&id).await?;
         let mut jobs = self.jobs.lock().expect("jobs lock");
         if let Some(running) = jobs.get(&id)
             && !running.borrow().repo.status.is_final()
@@ -166,17 +168,17 @@ impl Indexer {
             branch: branch.clone(),
             checkout,
             status: JobState::Queued,
-            commit: previous.as_ref().and_then(|p| p.commit.clone()),
-            dirty: previous.as_ref().map(|p| p.dirty.clone()).unwrap_or_default(),
-            stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
+            commit: None,
+            dirty: Vec::new(),
+            stats: IndexStats::default(),
             error: None,
-            indexed_at: previous.as_ref().and_then(|p| p.indexed_at),
+            indexed_at: None,
         };
         let (tx, rx) = watch::channel(JobStatus { repo, progress: 0, files_parsed: 0 });
         jobs.insert(id, rx.clone());
         drop(jobs);
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.run(tx, source, branch, previous).await });
+        tokio::spawn(async move { this.run(tx, source, branch).await });
         Ok(rx)
     }
 
@@ -185,9 +187,29 @@ impl Indexer {
         tx: watch::Sender<JobStatus>,
         source: Source,
         branch: Option<String>,
-        previous: Option<RepoRecord>,
     ) {
         let started = Instant::now();
+        // Read here, not in `submit`: no other job of this repository runs now, so this is the
+        // outcome of the last one, whenever it ended.
+        let id = tx.borrow().repo.id.clone();
+        let previous = match self.store.repo(&id).await {
+            Ok(previous) => previous,
+            Err(e) => {
+                tx.send_modify(|s| {
+                    s.repo.status = JobState::Failed;
+                    s.repo.error = Some(e.to_string());
+                });
+                return;
+            }
+        };
+        if let Some(previous) = &previous {
+            tx.send_modify(|s| {
+                s.repo.commit = previous.commit.clone();
+                s.repo.dirty = previous.dirty.clone();
+                s.repo.stats = previous.stats.clone();
+                s.repo.indexed_at = previous.indexed_at;
+            });
+        }
         let result = self.index(&tx, &source, branch.as_deref(), previous.as_ref(), started).await;
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
@@ -199,6 +221,8 @@ impl Indexer {
             Err(e) => {
                 last.repo.status = JobState::Failed;
                 last.repo.error = Some(e.to_string());
+                // The store may hold part of this job's work; the next query or job reloads.
+                self.graphs.write().await.remove(&last.repo.id);
             }
         }
         if let Err(e) = self.store.save_repo(&last.repo).await {
@@ -302,16 +326,14 @@ impl Indexer {
             None => Vec::new(),
         };
 
-        // Store the new facts, then rebuild the graph from what is now stored.
+        // The new graph, then the search index, then the facts: the store is written last, so if
+        // anything fails before, the next run still sees these files as changed.
         set_state(JobState::Parsing, 90);
-        self.store.save_files(&id, &pass.parsed, &pass.deleted).await?;
         let graph = self.rebuild(&id, &pass).await?;
 
         // The search index: the changed files' chunks, or every chunk when it has none of this
         // repository yet (a first index, or a write that failed last time).
-        set_state(JobState::Parsing, 95);
-        let mut hashes: HashMap<String, String> =
-            pass.parsed.iter().map(|f| (f.path.clone(), f.hash.clone())).collect();
+        let mut hashes: HashMap<String, String> = HashMap::new();
         let mut paths: Vec<String> = pass
             .parsed
             .iter()
@@ -322,13 +344,17 @@ impl Indexer {
             hashes = self.store.file_hashes(&id).await?;
             paths = graph.files.iter().map(|f| f.path.clone()).collect();
         }
+        // This pass's hashes win over stored ones: they describe the files as just read.
+        hashes.extend(pass.parsed.iter().map(|f| (f.path.clone(), f.hash.clone())));
         let (rows_graph, root, wanted) = (Arc::clone(&graph), checkout.dir.clone(), paths.clone());
         let rows = blocking(move || {
             let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
             search::rows_for(&rows_graph, &root, &wanted, &hashes)
         })
         .await?;
+        set_state(JobState::Parsing, 95);
         self.search.replace(&id, checkout.commit.as_deref(), &paths, rows).await?;
+        self.store.save_files(&id, &pass.parsed, &pass.deleted).await?;
 
         let stats = IndexStats {
             files: graph.files.len() as u32,
@@ -350,28 +376,29 @@ impl Indexer {
         Ok((repo, pass.parsed.len() as u32, graph))
     }
 
-    /// The new graph: the cached one's unchanged files plus this pass's, or everything from the
-    /// store when nothing is cached.
+    /// The new graph: the unchanged files' facts (from the cache, or from the store when the
+    /// cache is missing or does not match) plus this pass's.
     async fn rebuild(&self, id: &str, pass: &Pass) -> Result<Arc<RepoGraph>, IndexError> {
+        let unchanged: HashSet<&str> = pass.unchanged.iter().map(String::as_str).collect();
         let cached = self.graphs.read().await.get(id).cloned();
-        let files = match cached {
-            Some(graph) => {
-                let unchanged: HashSet<&str> = pass.unchanged.iter().map(String::as_str).collect();
-                let mut files: Vec<_> = graph
-                    .files
-                    .iter()
-                    .filter(|f| unchanged.contains(f.path.as_str()))
-                    .cloned()
-                    .collect();
-                if files.len() != unchanged.len() {
-                    // The cache does not match the store (another process indexed): reload.
-                    return self.load(id).await;
-                }
-                files.extend(pass.parsed.iter().cloned().map(|f| f.into_source()));
-                files
-            }
-            None => return self.load(id).await,
+        let mut files: Vec<SourceFile> = match cached {
+            Some(graph) => graph
+                .files
+                .iter()
+                .filter(|f| unchanged.contains(f.path.as_str()))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
         };
+        if files.len() != unchanged.len() {
+            let stored = self.store.load_files(id).await?;
+            files = stored
+                .into_iter()
+                .filter(|f| unchanged.contains(f.path.as_str()))
+                .map(StoredFile::into_source)
+                .collect();
+        }
+        files.extend(pass.parsed.iter().cloned().map(StoredFile::into_source));
         Ok(Arc::new(blocking(move || RepoGraph::build(files)).await?))
     }
 
@@ -390,8 +417,9 @@ impl Indexer {
             return Err(IndexError::UnknownRepo(id.to_owned()));
         }
         let graph = self.load(id).await?;
-        self.graphs.write().await.insert(id.to_owned(), Arc::clone(&graph));
-        Ok(graph)
+        // A job may have cached a newer graph while this one loaded: keep that one.
+        let mut graphs = self.graphs.write().await;
+        Ok(Arc::clone(graphs.entry(id.to_owned()).or_insert(graph)))
     }
 
     /// Finds a repository by id, name or location (URL or path).
@@ -412,6 +440,9 @@ impl Indexer {
 
     /// Forgets a repository: its facts, its graph and, for a clone, its checkout.
     pub async fn remove(&self, id: &str) -> Result<(), IndexError> {
+        if self.running(id).is_some() {
+            return Err(IndexError::Busy(id.to_owned()));
+        }
         let repo =
             self.store.repo(id).await?.ok_or_else(|| IndexError::UnknownRepo(id.to_owned()))?;
         self.search.remove_repo(id).await?;

@@ -13,6 +13,9 @@ use tree_sitter::{Node, ParseOptions, Parser, Query, QueryCursor, QueryMatch};
 use crate::chunk::chunk_file;
 use crate::model::{FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 
+/// How the diagnostic of a parse stopped at its deadline begins.
+pub(crate) const TIMED_OUT: &str = "parsing took longer than";
+
 /// Parses `source` as `language` and extracts its facts. `path` is only used in diagnostics.
 pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFacts {
     let mut facts = FileFacts {
@@ -41,7 +44,7 @@ pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFa
     );
     let Some(tree) = tree else {
         facts.diagnostics.push(format!(
-            "parsing took longer than {} ms and was stopped; the file is not indexed",
+            "{TIMED_OUT} {} ms and was stopped; the file is not indexed",
             timeout.as_millis()
         ));
         return facts;

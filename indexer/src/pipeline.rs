@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::graph::{RepoGraph, SourceFile};
-use crate::parse::parse_file;
+use crate::parse::{TIMED_OUT, parse_file};
 use crate::store::StoredFile;
 use crate::walk::{self, Candidate, SkipReason, WalkError, WalkOptions, check_content};
 
@@ -110,8 +110,10 @@ fn handle(
     candidate: Candidate,
 ) -> Outcome {
     let known = previous.hashes.get(&candidate.path);
-    if let (Some(_), Some(changed)) = (known, &previous.changed)
-        && !changed.contains(&candidate.path)
+    // Git vouches for files outside its diff, except those whose last parse did not finish.
+    if let (Some(known), Some(changed)) = (known, &previous.changed)
+        && !known.is_empty()
+        && !covers(changed, &candidate.path)
     {
         return Outcome::Unchanged(candidate.path);
     }
@@ -127,7 +129,23 @@ fn handle(
         return Outcome::Unchanged(candidate.path);
     }
     let facts = parse_file(candidate.language, text, options.parse_timeout);
+    // A parse stopped at its deadline is retried next time (on a quieter machine, or a longer
+    // deadline): no hash means "look again".
+    let hash = if facts.diagnostics.iter().any(|d| d.starts_with(TIMED_OUT)) {
+        String::new()
+    } else {
+        hash
+    };
     Outcome::Parsed(StoredFile { path: candidate.path, hash, facts })
+}
+
+/// Whether git's list of changes covers `path`: the file itself, or a folder or submodule above
+/// it (git reports a changed submodule or nested repository as one entry).
+fn covers(changed: &HashSet<String>, path: &str) -> bool {
+    changed.contains(path)
+        || path
+            .match_indices('/')
+            .any(|(i, _)| changed.contains(&path[..i]) || changed.contains(&path[..=i]))
 }
 
 /// A whole index of `root` in memory, with nothing stored: for tests, benchmarks and one-off use.

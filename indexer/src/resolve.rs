@@ -44,6 +44,9 @@ pub struct Files<'a> {
     by_path: HashMap<&'a str, usize>,
     /// Rust: module folder → the file that is that module.
     rust_modules: HashMap<String, usize>,
+    /// Every tail of every path that starts at a folder boundary (`pkg/mod.py`, `mod.py`) →
+    /// the files ending so: absolute Python imports find their file in one lookup.
+    tails: HashMap<&'a str, Vec<usize>>,
     dirs: HashSet<String>,
 }
 
@@ -56,6 +59,14 @@ impl<'a> Files<'a> {
             .filter(|(i, _)| languages[*i] == Language::Rust)
             .map(|(i, p)| (rust_module_dir(p), i))
             .collect();
+        let mut tails: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, path) in paths.iter().enumerate().filter(|(i, _)| languages[*i] == Language::Python)
+        {
+            tails.entry(path.as_str()).or_default().push(i);
+            for (slash, _) in path.match_indices('/') {
+                tails.entry(&path[slash + 1..]).or_default().push(i);
+            }
+        }
         let mut dirs = HashSet::new();
         for path in paths {
             let mut dir = parent(path);
@@ -63,7 +74,7 @@ impl<'a> Files<'a> {
                 dir = parent(dir);
             }
         }
-        Files { paths, by_path, rust_modules, dirs }
+        Files { paths, by_path, rust_modules, tails, dirs }
     }
 
     fn find(&self, path: &str) -> Option<usize> {
@@ -214,18 +225,14 @@ impl<'a> Files<'a> {
             let path = if rest.is_empty() { base } else { join(&base, &rest) };
             return self.python_file(&path).map_or(Module::Missing, Module::File);
         }
-        // Absolute: the package may sit at the root or under a source folder (`src/`).
-        let mut best: Option<usize> = None;
-        for candidate in
-            [format!("{rest}.py"), format!("{rest}/__init__.py"), format!("{rest}.pyi")]
-        {
-            for (i, path) in self.paths.iter().enumerate() {
-                let matches = path == &candidate || path.ends_with(&format!("/{candidate}"));
-                if matches && best.is_none_or(|b| self.paths[b].len() > path.len()) {
-                    best = Some(i);
-                }
-            }
-        }
+        // Absolute: the package may sit at the root or under a source folder (`src/`); the
+        // shortest path that ends so wins.
+        let best = [format!("{rest}.py"), format!("{rest}/__init__.py"), format!("{rest}.pyi")]
+            .iter()
+            .filter_map(|candidate| self.tails.get(candidate.as_str()))
+            .flatten()
+            .copied()
+            .min_by_key(|&i| (self.paths[i].len(), i));
         best.map_or_else(|| Module::External(first_segment(module, '.')), Module::File)
     }
 

@@ -346,9 +346,23 @@ fn filter(query: &SearchQuery) -> Option<String> {
         parts.push(format!("kind = {}", sql_string(kind)));
     }
     if let Some(glob) = &query.path_glob {
-        let prefix: String = glob.chars().take_while(|c| !"*?[{\\%_".contains(*c)).collect();
+        // The glob's literal ends narrow the search in the index; the glob itself is checked
+        // after. Without them, a pattern like `**/*.py` could see its page filled by other files.
+        const META: &str = "*?[]{}\\";
+        let prefix: String = glob.chars().take_while(|c| !META.contains(*c)).collect();
+        let suffix: String = glob
+            .chars()
+            .rev()
+            .take_while(|c| !META.contains(*c) && *c != '/')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         if !prefix.is_empty() {
             parts.push(format!("starts_with(path, {})", sql_string(&prefix)));
+        }
+        if !suffix.is_empty() && suffix.len() < glob.len() {
+            parts.push(format!("ends_with(path, {})", sql_string(&suffix)));
         }
     }
     (!parts.is_empty()).then(|| parts.join(" AND "))

@@ -49,6 +49,12 @@ impl Source {
             return match scheme.to_ascii_lowercase().as_str() {
                 "https" | "http" => {
                     let host = rest.split('/').next().unwrap_or_default();
+                    if host.contains('@') {
+                        return unsupported(
+                            "credentials in the URL would be stored and shown; set index.git_token \
+                             (AGENTWATCH_GIT_TOKEN) instead",
+                        );
+                    }
                     if host.is_empty() || rest.split('/').filter(|s| !s.is_empty()).count() < 2 {
                         return unsupported("expected https://host/owner/repository");
                     }
@@ -130,8 +136,15 @@ pub fn sync_remote(
     mut progress: impl FnMut(u8),
 ) -> Result<Checkout, SourceError> {
     let mut callbacks = RemoteCallbacks::new();
-    if let Some(token) = token {
-        callbacks.credentials(move |_, _, _| Cred::userpass_plaintext("x-access-token", token));
+    // The token goes only over https, and only when the server asks for a user and password.
+    if let Some(token) = token.filter(|_| url.starts_with("https://")) {
+        callbacks.credentials(move |_, _, allowed| {
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
+                Cred::userpass_plaintext("x-access-token", token)
+            } else {
+                Err(git2::Error::from_str("the server asks for credentials other than a token"))
+            }
+        });
     }
     callbacks.transfer_progress(|stats| {
         if stats.total_objects() > 0 {
@@ -146,7 +159,14 @@ pub fn sync_remote(
     }
     let failed = |e: git2::Error| classify(url, branch, e);
 
-    let repo = if dir.join(".git").exists() {
+    // A clone cut short (the process was stopped) has a `.git` but no usable HEAD: start over.
+    let usable = Repository::open(dir)
+        .is_ok_and(|repo| repo.head().is_ok_and(|h| h.peel_to_commit().is_ok()));
+    if dir.exists() && !usable {
+        std::fs::remove_dir_all(dir)
+            .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
+    }
+    let repo = if usable {
         let repo = Repository::open(dir)?;
         let branch = match branch {
             Some(b) => b.to_owned(),
@@ -265,6 +285,7 @@ mod tests {
         assert!(refused("git@github.com:a/b.git").contains("scp-style ssh URLs are not supported"));
         assert!(refused("ftp://example.com/a").contains("use an https:// URL or a local path"));
         assert!(refused("https://github.com").contains("expected https://host/owner/repository"));
+        assert!(refused("https://me:ghp_secret@github.com/a/b").contains("set index.git_token"));
     }
 
     #[test]

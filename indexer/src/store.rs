@@ -313,11 +313,13 @@ impl Store {
 
     /// Every stored file of a repository with its facts, by path.
     pub async fn load_files(&self, repo: &str) -> Result<Vec<StoredFile>, StoreError> {
+        // One transaction: one snapshot of all five tables, even while a job writes.
+        let mut tx = self.pool.begin().await?;
         let mut files: Vec<StoredFile> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics FROM files WHERE repo_id = ? ORDER BY path")
             .bind(repo)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let path: String = row.get("path");
@@ -349,7 +351,7 @@ impl Store {
 
         let rows = sqlx::query("SELECT * FROM symbols WHERE repo_id = ? ORDER BY path, idx")
             .bind(repo)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let kind: String = row.get("kind");
@@ -371,7 +373,7 @@ impl Store {
         }
         let rows = sqlx::query("SELECT * FROM refs WHERE repo_id = ? ORDER BY path, idx")
             .bind(repo)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let kind: String = row.get("kind");
@@ -389,7 +391,7 @@ impl Store {
         }
         let rows = sqlx::query("SELECT * FROM imports WHERE repo_id = ? ORDER BY path, idx")
             .bind(repo)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let names: String = row.get("names");
@@ -403,7 +405,7 @@ impl Store {
         }
         let rows = sqlx::query("SELECT * FROM chunks WHERE repo_id = ? ORDER BY path, idx")
             .bind(repo)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let chunk = Chunk {
@@ -415,6 +417,7 @@ impl Store {
             };
             files[file_of(row.get("path"))?].facts.chunks.push(chunk);
         }
+        tx.commit().await?;
         Ok(files)
     }
 }

@@ -60,3 +60,51 @@ fn syntax_errors_keep_what_could_be_read() {
         facts.diagnostics
     );
 }
+
+#[test]
+fn a_file_whose_parse_timed_out_is_parsed_again_next_time() {
+    use indexer::pipeline::{Previous, index_pass};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deep.py"),
+        // Deep nesting spread over lines (one long line would be skipped as minified).
+        format!("x = {}1{}\n", "(\n".repeat(50_000), ")\n".repeat(50_000)),
+    )
+    .unwrap();
+    let hurried =
+        IndexOptions { parse_timeout: Duration::from_millis(1), ..IndexOptions::default() };
+    let first = index_pass(dir.path(), &hurried, &Previous::default(), &|_, _| {}).unwrap();
+    assert_eq!(first.parsed.len(), 1);
+    assert_eq!(first.parsed[0].hash, "", "no hash: the file must be looked at again");
+
+    // Even when git says nothing changed, the file is parsed again, now with time to finish.
+    let previous = Previous {
+        hashes: first.parsed.iter().map(|f| (f.path.clone(), f.hash.clone())).collect(),
+        changed: Some(Default::default()),
+    };
+    let second = index_pass(dir.path(), &IndexOptions::default(), &previous, &|_, _| {}).unwrap();
+    assert_eq!(second.parsed.len(), 1);
+    assert!(second.parsed[0].facts.diagnostics.is_empty());
+    assert!(!second.parsed[0].hash.is_empty());
+}
+
+#[test]
+fn a_changed_folder_covers_the_files_inside_it() {
+    use indexer::pipeline::{Previous, index_pass};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("vendored_lib/src")).unwrap();
+    std::fs::write(dir.path().join("vendored_lib/src/a.py"), "def a():\n    pass\n").unwrap();
+    std::fs::write(dir.path().join("b.py"), "def b():\n    pass\n").unwrap();
+    let first =
+        index_pass(dir.path(), &IndexOptions::default(), &Previous::default(), &|_, _| {}).unwrap();
+    std::fs::write(dir.path().join("vendored_lib/src/a.py"), "def a2():\n    pass\n").unwrap();
+    // Git reports a changed submodule as its folder, not as the files in it.
+    let previous = Previous {
+        hashes: first.parsed.iter().map(|f| (f.path.clone(), f.hash.clone())).collect(),
+        changed: Some(["vendored_lib".to_owned()].into()),
+    };
+    let second = index_pass(dir.path(), &IndexOptions::default(), &previous, &|_, _| {}).unwrap();
+    let parsed: Vec<&str> = second.parsed.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(parsed, ["vendored_lib/src/a.py"]);
+    assert_eq!(second.unchanged, ["b.py"]);
+}

@@ -40,3 +40,12 @@ fn top_level_code_is_grouped_and_blank_lines_are_not_chunks() {
         facts.chunks.iter().map(|c| (c.start_line, c.end_line, c.symbol)).collect();
     assert_eq!(spans, [(1, 5, None), (8, 9, Some(1))], "`LIMIT` is symbol 0, `f` symbol 1");
 }
+
+#[test]
+fn the_last_line_of_a_file_without_a_final_newline_is_kept_whole() {
+    // Top-level code (not a definition) ends where its last line ends: here, at the end of file.
+    let source = "import os\nGREETING = 'café'";
+    let facts = parse_file(Language::Python, source, Duration::from_secs(5));
+    let chunk = facts.chunks[0];
+    assert_eq!(source.get(chunk.start_byte as usize..chunk.end_byte as usize), Some(source));
+}
