@@ -6,6 +6,7 @@ mod chunks;
 mod embed;
 mod golden;
 mod jobs;
+mod quality;
 mod queries;
 mod search;
 mod support;
