@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use grammars::Language;
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
@@ -211,102 +212,59 @@ impl Store {
             });
             q.build().execute(&mut *tx).await?;
         }
-        let symbols: Vec<(&str, usize, &Symbol)> = changed
-            .iter()
-            .flat_map(|f| {
-                f.facts.symbols.iter().enumerate().map(move |(i, s)| (f.path.as_str(), i, s))
-            })
-            .collect();
-        for batch in symbols.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO symbols (repo_id, path, idx, name, qualified, kind, parent, container,
-                 start_line, end_line, start_byte, end_byte, signature, doc) ",
-            );
-            q.push_values(batch, |mut row, (path, i, s)| {
-                row.push_bind(repo)
-                    .push_bind(*path)
-                    .push_bind(*i as i64)
-                    .push_bind(s.name.as_str())
-                    .push_bind(s.qualified.as_str())
-                    .push_bind(s.kind.as_str())
-                    .push_bind(s.parent)
-                    .push_bind(s.container.as_deref())
-                    .push_bind(s.start_line)
-                    .push_bind(s.end_line)
-                    .push_bind(s.start_byte)
-                    .push_bind(s.end_byte)
-                    .push_bind(s.signature.as_str())
-                    .push_bind(s.doc.as_deref());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        let references: Vec<(&str, usize, &Reference)> = changed
-            .iter()
-            .flat_map(|f| {
-                f.facts.references.iter().enumerate().map(move |(i, r)| (f.path.as_str(), i, r))
-            })
-            .collect();
-        for batch in references.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO refs (repo_id, path, idx, kind, name, scope, receiver, subject, line, enclosing) ",
-            );
-            q.push_values(batch, |mut row, (path, i, r)| {
-                row.push_bind(repo)
-                    .push_bind(*path)
-                    .push_bind(*i as i64)
-                    .push_bind(r.kind.as_str())
-                    .push_bind(r.name.as_str())
-                    .push_bind(r.scope.as_deref())
-                    .push_bind(r.receiver.as_deref())
-                    .push_bind(r.subject.as_deref())
-                    .push_bind(r.line)
-                    .push_bind(r.enclosing);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        let imports: Vec<(&str, usize, &Import)> = changed
-            .iter()
-            .flat_map(|f| {
-                f.facts.imports.iter().enumerate().map(move |(i, im)| (f.path.as_str(), i, im))
-            })
-            .collect();
-        for batch in imports.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO imports (repo_id, path, idx, source, alias, names, line) ",
-            );
-            q.push_values(batch, |mut row, (path, i, im)| {
-                row.push_bind(repo)
-                    .push_bind(*path)
-                    .push_bind(*i as i64)
-                    .push_bind(im.source.as_str())
+        let facts = Facts { tx: &mut tx, repo, files: changed };
+        facts
+            .insert(
+                "symbols (repo_id, path, idx, name, qualified, kind, parent, container, start_line, end_line, start_byte, end_byte, signature, doc)",
+                |f| &f.symbols,
+                |row, s| {
+                    row.push_bind(s.name.as_str())
+                        .push_bind(s.qualified.as_str())
+                        .push_bind(s.kind.as_str())
+                        .push_bind(s.parent)
+                        .push_bind(s.container.as_deref())
+                        .push_bind(s.start_line)
+                        .push_bind(s.end_line)
+                        .push_bind(s.start_byte)
+                        .push_bind(s.end_byte)
+                        .push_bind(s.signature.as_str())
+                        .push_bind(s.doc.as_deref());
+                },
+            )
+            .await?
+            .insert(
+                "refs (repo_id, path, idx, kind, name, scope, receiver, subject, line, enclosing)",
+                |f| &f.references,
+                |row, r| {
+                    row.push_bind(r.kind.as_str())
+                        .push_bind(r.name.as_str())
+                        .push_bind(r.scope.as_deref())
+                        .push_bind(r.receiver.as_deref())
+                        .push_bind(r.subject.as_deref())
+                        .push_bind(r.line)
+                        .push_bind(r.enclosing);
+                },
+            )
+            .await?
+            .insert("imports (repo_id, path, idx, source, alias, names, line)", |f| &f.imports, |row, im| {
+                row.push_bind(im.source.as_str())
                     .push_bind(im.alias.as_deref())
                     .push_bind(encode_names(&im.names))
                     .push_bind(im.line);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        let chunks: Vec<(&str, usize, &Chunk)> = changed
-            .iter()
-            .flat_map(|f| {
-                f.facts.chunks.iter().enumerate().map(move |(i, c)| (f.path.as_str(), i, c))
             })
-            .collect();
-        for batch in chunks.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO chunks (repo_id, path, idx, start_line, end_line, start_byte, end_byte, symbol) ",
-            );
-            q.push_values(batch, |mut row, (path, i, c)| {
-                row.push_bind(repo)
-                    .push_bind(*path)
-                    .push_bind(*i as i64)
-                    .push_bind(c.start_line)
-                    .push_bind(c.end_line)
-                    .push_bind(c.start_byte)
-                    .push_bind(c.end_byte)
-                    .push_bind(c.symbol);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
+            .await?
+            .insert(
+                "chunks (repo_id, path, idx, start_line, end_line, start_byte, end_byte, symbol)",
+                |f| &f.chunks,
+                |row, c| {
+                    row.push_bind(c.start_line)
+                        .push_bind(c.end_line)
+                        .push_bind(c.start_byte)
+                        .push_bind(c.end_byte)
+                        .push_bind(c.symbol);
+                },
+            )
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -419,6 +377,41 @@ impl Store {
         }
         tx.commit().await?;
         Ok(files)
+    }
+}
+
+/// Writes the per-item facts of changed files (symbols, references, …) inside one transaction.
+struct Facts<'t, 'c> {
+    tx: &'t mut sqlx::Transaction<'c, Sqlite>,
+    repo: &'t str,
+    files: &'t [StoredFile],
+}
+
+impl Facts<'_, '_> {
+    /// Inserts one row per item of every file into `table (repo_id, path, idx, …)`, in batches;
+    /// `bind` pushes the item's own columns after those three.
+    async fn insert<T>(
+        self,
+        table: &str,
+        items: impl Fn(&FileFacts) -> &Vec<T>,
+        bind: impl Fn(&mut Separated<'_, Sqlite, &'static str>, &T),
+    ) -> Result<Self, StoreError> {
+        let rows: Vec<(&str, usize, &T)> = self
+            .files
+            .iter()
+            .flat_map(|f| {
+                items(&f.facts).iter().enumerate().map(move |(i, item)| (f.path.as_str(), i, item))
+            })
+            .collect();
+        for batch in rows.chunks(BATCH) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+            q.push_values(batch, |mut row, (path, i, item)| {
+                row.push_bind(self.repo).push_bind(*path).push_bind(*i as i64);
+                bind(&mut row, item);
+            });
+            q.build().execute(&mut **self.tx).await?;
+        }
+        Ok(self)
     }
 }
 

@@ -22,8 +22,6 @@ pub enum ConfigError {
     Env { var: &'static str, value: String, reason: String },
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("{what} not found at {}: run scripts/setup.sh to fetch it, or set {setting}", path.display())]
-    MissingAsset { what: &'static str, path: PathBuf, setting: &'static str },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -411,31 +409,6 @@ impl AssetsConfig {
     pub fn semgrep_path(&self) -> PathBuf {
         self.semgrep.clone().unwrap_or_else(|| self.dir.join("semgrep/bin/semgrep"))
     }
-
-    /// The ONNX Runtime library, or an error that says how to get it.
-    pub fn require_onnxruntime(&self) -> Result<PathBuf, ConfigError> {
-        require(self.onnxruntime_path(), "the ONNX Runtime library", "AGENTWATCH_ONNXRUNTIME")
-    }
-
-    /// The embedding model folder (it must hold `model.onnx`), or an error that says how to get it.
-    pub fn require_model(&self) -> Result<PathBuf, ConfigError> {
-        let dir = self.model_path();
-        require(dir.join("model.onnx"), "the embedding model", "AGENTWATCH_MODEL_DIR")?;
-        Ok(dir)
-    }
-
-    /// The Semgrep executable, or an error that says how to get it.
-    pub fn require_semgrep(&self) -> Result<PathBuf, ConfigError> {
-        require(self.semgrep_path(), "semgrep", "AGENTWATCH_SEMGREP")
-    }
-}
-
-fn require(
-    path: PathBuf,
-    what: &'static str,
-    setting: &'static str,
-) -> Result<PathBuf, ConfigError> {
-    if path.exists() { Ok(path) } else { Err(ConfigError::MissingAsset { what, path, setting }) }
 }
 
 #[cfg(test)]
@@ -536,32 +509,6 @@ mod tests {
         assert!(shown.contains("token = \"********\""), "{shown}");
         assert!(!shown.contains("s3cr3t"));
         assert!(!format!("{config:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn a_missing_asset_names_the_setup_command() {
-        let (config, _) = load("", &[("AGENTWATCH_ASSETS_DIR", "/nonexistent/assets")]).unwrap();
-        let err = config.assets.require_onnxruntime().unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "the ONNX Runtime library not found at /nonexistent/assets/onnxruntime/libonnxruntime.so: \
-             run scripts/setup.sh to fetch it, or set AGENTWATCH_ONNXRUNTIME"
-        );
-        assert!(
-            config.assets.require_model().unwrap_err().to_string().contains("scripts/setup.sh")
-        );
-        assert!(
-            config.assets.require_semgrep().unwrap_err().to_string().contains("scripts/setup.sh")
-        );
-    }
-
-    #[test]
-    fn assets_fetched_by_setup_are_found() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("models/all-MiniLM-L6-v2")).unwrap();
-        std::fs::write(dir.path().join("models/all-MiniLM-L6-v2/model.onnx"), b"onnx").unwrap();
-        let assets = AssetsConfig { dir: dir.path().to_owned(), ..AssetsConfig::default() };
-        assert_eq!(assets.require_model().unwrap(), dir.path().join("models/all-MiniLM-L6-v2"));
     }
 
     #[test]
