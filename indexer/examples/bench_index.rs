@@ -57,6 +57,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
         search_dir: data.path().join("lance"),
         options: IndexOptions::default(),
         git_token: None,
+        embedder: None,
     };
     let indexer = Indexer::open(config.clone()).await.unwrap();
     let source = Source::parse(root.to_str().unwrap()).unwrap();

@@ -45,8 +45,11 @@ pub enum EmbedError {
     Model(String),
 }
 
+/// Two sessions over the same model: one for the indexer's batches, one for queries, so a query
+/// never waits behind a batch.
 pub struct Embedder {
-    model: Mutex<TextEmbedding>,
+    documents: Mutex<TextEmbedding>,
+    queries: Mutex<TextEmbedding>,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -91,14 +94,20 @@ impl Embedder {
         // Sentence-transformers' MiniLM is trained with mean pooling; fastembed's default (CLS)
         // gives vectors that do not match the reference model.
         .with_pooling(Pooling::Mean);
-        let mut options =
-            InitOptionsUserDefined::new().with_environment(environment).with_max_length(MAX_TOKENS);
-        if let Some(threads) = config.threads {
-            options = options.with_intra_threads(threads);
-        }
-        let model = TextEmbedding::try_new_from_user_defined(model, options)
-            .map_err(|e| EmbedError::Model(e.to_string()))?;
-        Ok(Embedder { model: Mutex::new(model) })
+        let session = |threads: Option<usize>| {
+            let mut options = InitOptionsUserDefined::new()
+                .with_environment(environment.clone())
+                .with_max_length(MAX_TOKENS);
+            if let Some(threads) = threads {
+                options = options.with_intra_threads(threads);
+            }
+            TextEmbedding::try_new_from_user_defined(model.clone(), options)
+                .map(Mutex::new)
+                .map_err(|e| EmbedError::Model(e.to_string()))
+        };
+        // A query is one short text: a single thread runs it as fast as many, and leaves the
+        // other cores to the indexer.
+        Ok(Embedder { documents: session(config.threads)?, queries: session(Some(1))? })
     }
 
     /// Embeds `texts`, returning one unit-length vector per text, in order.
@@ -106,10 +115,7 @@ impl Embedder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut vectors = vec![Vec::new(); texts.len()];
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| EmbedError::Model("a previous embedding call panicked".into()))?;
+        let mut model = lock(&self.documents)?;
         for batch in order.chunks(BATCH) {
             let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
             let embedded =
@@ -120,6 +126,20 @@ impl Embedder {
         }
         Ok(vectors)
     }
+
+    /// Embeds a search query.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut embedded = lock(&self.queries)?
+            .embed([text], Some(1))
+            .map_err(|e| EmbedError::Model(e.to_string()))?;
+        Ok(normalized(embedded.pop().unwrap_or_default()))
+    }
+}
+
+fn lock(
+    model: &Mutex<TextEmbedding>,
+) -> Result<std::sync::MutexGuard<'_, TextEmbedding>, EmbedError> {
+    model.lock().map_err(|_| EmbedError::Model("a previous embedding call panicked".into()))
 }
 
 fn normalized(mut vector: Vec<f32>) -> Vec<f32> {

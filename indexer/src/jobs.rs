@@ -1,9 +1,11 @@
 //! The indexing service: runs index jobs in the background with live status, stores their results,
 //! and keeps each repository's graph ready for queries.
 //!
-//! A job moves through `queued → cloning → parsing → ready` (or `failed`); `embedding` comes with
-//! semantic search. A second request for a repository that is being indexed joins the running
-//! job. A failed re-index keeps the previous index: nothing is deleted until the new facts are in.
+//! A job moves through `queued → cloning → parsing → embedding → ready` (or `failed`). Once
+//! parsing is done the graph and the lexical index answer queries; the embedding stage then gives
+//! vectors to the chunks that have none, reusing any vector already computed for the same text.
+//! A second request for a repository that is being indexed joins the running job. A failed
+//! re-index keeps the previous index: nothing is deleted until the new facts are in.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -14,6 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{RwLock, watch};
 
+use crate::embed::{EmbedError, Embedder};
 use crate::graph::RepoGraph;
 use crate::graph::SourceFile;
 use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
@@ -82,6 +85,9 @@ pub struct JobStatus {
     pub progress: u8,
     /// Files read and parsed by this job (the rest were unchanged).
     pub files_parsed: u32,
+    /// While embedding: chunks given vectors so far, of how many.
+    pub chunks_embedded: u32,
+    pub chunks_to_embed: u32,
 }
 
 /// What the service needs; filled in by the binary from its configuration.
@@ -96,7 +102,18 @@ pub struct IndexerConfig {
     pub options: IndexOptions,
     /// Token for private https repositories; never logged.
     pub git_token: Option<String>,
+    /// The embedding model; without it, jobs end after parsing and only lexical search works.
+    pub embedder: Option<Arc<Embedder>>,
 }
+
+/// Chunks embedded per write to the search index: each page is one ONNX Runtime call (sorted by
+/// length inside it) and one LanceDB merge.
+const EMBED_PAGE: usize = 512;
+
+/// Where each stage starts on the job's 0–100 progress scale.
+const PARSING_AT: u8 = 20;
+const WRITING_AT: u8 = 70;
+const EMBEDDING_AT: u8 = 75;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -114,6 +131,12 @@ pub enum IndexError {
     Search(#[from] SearchError),
     #[error("repository {0} is being indexed: wait for the job to end, then remove it")]
     Busy(String),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(
+        "semantic and hybrid search need the embedding model, which is not loaded (run scripts/setup.sh); lexical search works without it"
+    )]
+    NoEmbedder,
 }
 
 #[derive(Debug)]
@@ -140,6 +163,11 @@ impl Indexer {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether semantic and hybrid search are available.
+    pub fn can_embed(&self) -> bool {
+        self.config.embedder.is_some()
     }
 
     /// Starts indexing `source` (or joins the job already running for it) and returns the job's
@@ -174,7 +202,13 @@ impl Indexer {
             error: None,
             indexed_at: None,
         };
-        let (tx, rx) = watch::channel(JobStatus { repo, progress: 0, files_parsed: 0 });
+        let (tx, rx) = watch::channel(JobStatus {
+            repo,
+            progress: 0,
+            files_parsed: 0,
+            chunks_embedded: 0,
+            chunks_to_embed: 0,
+        });
         jobs.insert(id, rx.clone());
         drop(jobs);
         let this = Arc::clone(self);
@@ -215,8 +249,12 @@ impl Indexer {
         let mut last = tx.borrow().clone();
         match result {
             Ok((repo, files_parsed, graph)) => {
-                last = JobStatus { repo, progress: 100, files_parsed };
-                self.graphs.write().await.insert(last.repo.id.clone(), graph);
+                self.graphs.write().await.insert(repo.id.clone(), graph);
+                last.repo = repo;
+                last.files_parsed = files_parsed;
+                last.progress = EMBEDDING_AT;
+                last = self.embedding_stage(&tx, last).await;
+                last.repo.stats.duration_ms = started.elapsed().as_millis() as u64;
             }
             Err(e) => {
                 last.repo.status = JobState::Failed;
@@ -275,7 +313,9 @@ impl Indexer {
                 let progress_tx = tx.clone();
                 blocking(move || {
                     source::sync_remote(&url, branch.as_deref(), &dir, token.as_deref(), |p| {
-                        progress_tx.send_modify(|s| s.progress = p / 5); // cloning is the first 20%
+                        progress_tx.send_modify(|s| {
+                            s.progress = (u16::from(p) * u16::from(PARSING_AT) / 100) as u8;
+                        });
                     })
                 })
                 .await??
@@ -286,7 +326,7 @@ impl Indexer {
             }
         };
 
-        set_state(JobState::Parsing, 20);
+        set_state(JobState::Parsing, PARSING_AT);
         let hashes = self.store.file_hashes(&id).await?;
         // Changed since the last index: the diff from its commit to the work tree, plus the files
         // that were already uncommitted changes then (they may have been reverted since).
@@ -307,7 +347,8 @@ impl Indexer {
             (checkout.dir.clone(), self.config.options.clone(), tx.clone());
         let pass: Pass = blocking(move || {
             index_pass(&dir, &options, &previous_pass, &|done, total| {
-                let progress = 20 + (done * 70 / total.max(1)) as u8;
+                let span = (WRITING_AT - PARSING_AT) as usize;
+                let progress = PARSING_AT + (done * span / total.max(1)) as u8;
                 progress_tx.send_if_modified(|s| {
                     let moved = s.progress != progress;
                     s.progress = progress;
@@ -328,7 +369,7 @@ impl Indexer {
 
         // The new graph, then the search index, then the facts: the store is written last, so if
         // anything fails before, the next run still sees these files as changed.
-        set_state(JobState::Parsing, 90);
+        set_state(JobState::Parsing, WRITING_AT);
         let graph = self.rebuild(&id, &pass).await?;
 
         // The search index: the changed files' chunks, or every chunk when it has none of this
@@ -352,7 +393,6 @@ impl Indexer {
             search::rows_for(&rows_graph, &root, &wanted, &hashes)
         })
         .await?;
-        set_state(JobState::Parsing, 95);
         self.search.replace(&id, checkout.commit.as_deref(), &paths, rows).await?;
         self.store.save_files(&id, &pass.parsed, &pass.deleted).await?;
 
@@ -365,6 +405,8 @@ impl Indexer {
             lines: graph.lines(),
             duration_ms: started.elapsed().as_millis() as u64,
             errors: graph.diagnostics().into_iter().take(100).collect(),
+            chunks: 0,
+            embedded: 0,
         };
         let mut repo = tx.borrow().repo.clone();
         repo.status = JobState::Ready;
@@ -374,6 +416,100 @@ impl Indexer {
         repo.error = None;
         repo.indexed_at = Some(unix_now());
         Ok((repo, pass.parsed.len() as u32, graph))
+    }
+
+    /// Parsing is done: records that, so the graph and lexical search answer at once, then gives
+    /// vectors to the repository's chunks that have none, and tidies the search index.
+    async fn embedding_stage(
+        &self,
+        tx: &watch::Sender<JobStatus>,
+        mut status: JobStatus,
+    ) -> JobStatus {
+        let id = status.repo.id.clone();
+        let outcome = async {
+            if let Some(embedder) = &self.config.embedder {
+                status.repo.status = JobState::Embedding;
+                self.count_chunks(&mut status.repo).await?;
+                self.store.save_repo(&status.repo).await?;
+                tx.send_replace(status.clone());
+                self.embed(tx, &id, Arc::clone(embedder)).await?;
+            }
+            self.search.optimize().await?;
+            Ok::<_, IndexError>(())
+        }
+        .await;
+        status.repo.status = JobState::Ready;
+        if let Err(e) = outcome {
+            status.repo.status = JobState::Failed;
+            status.repo.error = Some(format!(
+                "the embedding stage failed: {e}; lexical search and the code graph are up to date, and indexing again resumes it"
+            ));
+        }
+        if let Err(e) = self.count_chunks(&mut status.repo).await {
+            tracing::warn!(repo = %id, "cannot count the indexed chunks: {e}");
+        }
+        let live = tx.borrow();
+        (status.chunks_embedded, status.chunks_to_embed) =
+            (live.chunks_embedded, live.chunks_to_embed);
+        status.progress = 100;
+        status
+    }
+
+    async fn count_chunks(&self, repo: &mut RepoRecord) -> Result<(), IndexError> {
+        let chunks = self.search.count(&repo.id).await?;
+        let unembedded = self.search.count_unembedded(&repo.id).await?;
+        repo.stats.chunks = chunks as u32;
+        repo.stats.embedded = chunks.saturating_sub(unembedded) as u32;
+        Ok(())
+    }
+
+    /// Embeds every chunk of `id` that has no vector, a page at a time, from one snapshot of the
+    /// index. A text embedded before (in this repository or another) takes that vector.
+    async fn embed(
+        &self,
+        tx: &watch::Sender<JobStatus>,
+        id: &str,
+        embedder: Arc<Embedder>,
+    ) -> Result<(), IndexError> {
+        let total = self.search.count_unembedded(id).await?;
+        tx.send_modify(|s| {
+            s.chunks_to_embed = total as u32;
+            s.chunks_embedded = 0;
+        });
+        let mut pages = self.search.unembedded(id, EMBED_PAGE).await?;
+        let mut done = 0;
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            let hashes: Vec<String> = page.iter().map(|c| c.hash.clone()).collect();
+            let mut vectors = self.search.vectors(&hashes).await?;
+            let mut missing: Vec<(String, String)> = Vec::new();
+            let mut wanted = HashSet::new();
+            for chunk in &page {
+                if !vectors.contains_key(&chunk.hash) && wanted.insert(chunk.hash.clone()) {
+                    missing.push((chunk.hash.clone(), chunk.text.clone()));
+                }
+            }
+            let embedder = Arc::clone(&embedder);
+            let embedded = blocking(move || {
+                let texts: Vec<&str> = missing.iter().map(|(_, text)| text.as_str()).collect();
+                let vectors = embedder.embed(&texts)?;
+                Ok::<_, EmbedError>(missing.into_iter().map(|(hash, _)| hash).zip(vectors))
+            })
+            .await??;
+            vectors.extend(embedded);
+            let (ids, page_vectors): (Vec<String>, Vec<Vec<f32>>) = page
+                .into_iter()
+                .filter_map(|c| vectors.get(&c.hash).map(|v| (c.id, v.clone())))
+                .unzip();
+            done += ids.len();
+            self.search.set_vectors(ids, &page_vectors).await?;
+            let span = (100 - EMBEDDING_AT) as usize;
+            tx.send_modify(|s| {
+                s.chunks_embedded = done as u32;
+                s.progress = EMBEDDING_AT + (done * span / total.max(1)).min(span) as u8;
+            });
+        }
+        Ok(())
     }
 
     /// The new graph: the unchanged files' facts (from the cache, or from the store when the
@@ -458,7 +594,14 @@ impl Indexer {
 impl Indexer {
     /// Searches the indexed code. Each hit says whether its file changed since it was indexed.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
-        let mut hits = self.search.search(query).await?;
+        let vector = if query.mode.needs_vector() {
+            let embedder = self.config.embedder.clone().ok_or(IndexError::NoEmbedder)?;
+            let text = query.text.clone();
+            Some(blocking(move || embedder.embed_query(&text)).await??)
+        } else {
+            None
+        };
+        let mut hits = self.search.search(query, vector.as_deref()).await?;
         let mut known: HashMap<String, (PathBuf, HashMap<String, String>)> = HashMap::new();
         for hit in &mut hits {
             if !known.contains_key(&hit.repo_id) {

@@ -17,6 +17,7 @@ pub mod source;
 pub mod store;
 pub mod walk;
 
+pub use embed::{Embedder, EmbedderConfig};
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
 pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, finished};

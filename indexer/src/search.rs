@@ -8,27 +8,42 @@
 //! `commit`, `hash` (blake3 of `text`), `text` (a `path · symbol` header line, then the code), and
 //! `vector` (384 floats, filled in by the embedding stage; null until then).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use futures::TryStreamExt;
+use lancedb::arrow::SendableRecordBatchStream;
 use lancedb::arrow::arrow_array::{
-    Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt32Array,
+    Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, RecordBatchIterator,
+    StringArray, UInt32Array,
 };
+use lancedb::arrow::arrow_buffer::NullBuffer;
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lancedb::index::Index;
 use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
-use lancedb::query::{ExecutableQuery, QueryBase};
-use lancedb::table::{OptimizeAction, OptimizeOptions};
-use lancedb::{Connection, Table};
-use tokio::sync::OnceCell;
+use lancedb::index::vector::IvfSqIndexBuilder;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::{CompactionOptions, Duration, OptimizeAction, OptimizeOptions};
+use lancedb::{Connection, DistanceType, Table};
+use tokio::sync::{Mutex, OnceCell};
 
 use crate::embed::DIMENSIONS;
 use crate::graph::RepoGraph;
 use crate::model::FileFacts;
 
 const TABLE: &str = "chunks";
+
+/// The vector index is trained once this many chunks have vectors; below, an exact scan is as
+/// fast.
+const VECTOR_INDEX_MIN_ROWS: usize = 50_000;
+
+/// Reciprocal rank fusion's constant: how little a first place counts over a tenth.
+const RRF_K: f32 = 60.0;
+
+/// The columns a hit is read from (all but the vector).
+const COLUMNS: &[&str] =
+    &["repo_id", "path", "language", "start_line", "end_line", "symbol", "kind", "commit", "text"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -38,20 +53,46 @@ pub enum SearchError {
     Arrow(#[from] lancedb::arrow::arrow_schema::ArrowError),
     #[error("invalid path filter {glob:?}: {message}")]
     BadGlob { glob: String, message: String },
+    #[error("semantic and hybrid search need the query's embedding")]
+    NoQueryVector,
 }
 
 /// How a query is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Nearest chunks by meaning: cosine distance between the query's embedding and theirs.
+    Semantic,
     /// BM25 over the code's words, identifiers split.
     Lexical,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
 }
 
 impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Semantic, Mode::Lexical, Mode::Hybrid];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Mode::Semantic => "semantic",
             Mode::Lexical => "lexical",
+            Mode::Hybrid => "hybrid",
         }
+    }
+
+    /// Whether the query must be embedded.
+    pub fn needs_vector(self) -> bool {
+        self != Mode::Lexical
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown search mode {s:?}: use semantic, lexical or hybrid"))
     }
 }
 
@@ -105,6 +146,8 @@ pub struct ChunkRow {
 pub struct SearchIndex {
     db: Connection,
     table: OnceCell<Table>,
+    /// One writer at a time: jobs of different repositories share the table.
+    writes: Mutex<()>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -113,10 +156,67 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
+/// Pages of chunks waiting for their vectors.
+pub struct Pages {
+    stream: SendableRecordBatchStream,
+    page: usize,
+    buffer: Vec<Unembedded>,
+}
+
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").field("page", &self.page).finish_non_exhaustive()
+    }
+}
+
+impl Pages {
+    /// The next page; `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<Vec<Unembedded>, SearchError>> {
+        while self.buffer.len() < self.page {
+            match self.stream.try_next().await {
+                Ok(Some(batch)) => {
+                    if let Err(e) = read_unembedded(&batch, &mut self.buffer) {
+                        return Some(Err(e));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+        if self.buffer.is_empty() {
+            return None;
+        }
+        let rest = self.buffer.split_off(self.page.min(self.buffer.len()));
+        Some(Ok(std::mem::replace(&mut self.buffer, rest)))
+    }
+}
+
+fn read_unembedded(batch: &RecordBatch, into: &mut Vec<Unembedded>) -> Result<(), SearchError> {
+    let (id, hash, text) = (
+        column::<StringArray>(batch, "id")?,
+        column::<StringArray>(batch, "hash")?,
+        column::<StringArray>(batch, "text")?,
+    );
+    into.extend((0..batch.num_rows()).map(|i| Unembedded {
+        id: id.value(i).to_owned(),
+        hash: hash.value(i).to_owned(),
+        text: text.value(i).to_owned(),
+    }));
+    Ok(())
+}
+
+/// A chunk still waiting for its vector.
+#[derive(Debug, Clone)]
+pub struct Unembedded {
+    pub id: String,
+    pub hash: String,
+    pub text: String,
+}
+
 impl SearchIndex {
     pub async fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         let db = lancedb::connect(&dir.to_string_lossy()).execute().await?;
-        Ok(SearchIndex { db, table: OnceCell::new() })
+        Ok(SearchIndex { db, table: OnceCell::new(), writes: Mutex::new(()) })
     }
 
     async fn table(&self) -> Result<&Table, SearchError> {
@@ -131,7 +231,8 @@ impl SearchIndex {
             .await
     }
 
-    /// Replaces the chunks of `paths` (changed or deleted files) in `repo` with `rows`.
+    /// Replaces the chunks of `paths` (changed or deleted files) in `repo` with `rows`. A chunk
+    /// whose text is already embedded anywhere in the index gets that vector at once.
     pub async fn replace(
         &self,
         repo: &str,
@@ -143,6 +244,11 @@ impl SearchIndex {
             return Ok(());
         }
         let table = self.table().await?;
+        let _writing = self.writes.lock().await;
+        let hashes: Vec<String> =
+            rows.iter().map(|r| blake3::hash(r.text.as_bytes()).to_hex().to_string()).collect();
+        // Read before the old rows go: they are the likeliest source.
+        let known = self.vectors(&hashes).await?;
         for batch in paths.chunks(500) {
             let list: Vec<String> = batch.iter().map(|p| sql_string(p)).collect();
             table
@@ -153,9 +259,133 @@ impl SearchIndex {
                 .await?;
         }
         if !rows.is_empty() {
-            table.add(batch(repo, commit, &rows)?).execute().await?;
+            table.add(batch(repo, commit, &rows, &hashes, &known)?).execute().await?;
         }
-        self.index_text(table).await
+        let indexed =
+            table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "text"));
+        if !indexed && table.count_rows(None).await? > 0 {
+            table.create_index(&["text"], Index::FTS(text_index())).execute().await?;
+        }
+        Ok(())
+    }
+
+    /// The vectors already computed for these chunk texts (by blake3 hash): the embedding cache.
+    pub async fn vectors(
+        &self,
+        hashes: &[String],
+    ) -> Result<HashMap<String, Vec<f32>>, SearchError> {
+        let table = self.table().await?;
+        let unique: Vec<&String> = hashes.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let mut found = HashMap::new();
+        for part in unique.chunks(1000) {
+            let list: Vec<String> = part.iter().map(|h| sql_string(h)).collect();
+            let batches: Vec<RecordBatch> = table
+                .query()
+                .only_if(format!("vector IS NOT NULL AND hash IN ({})", list.join(", ")))
+                .select(Select::columns(&["hash", "vector"]))
+                .execute()
+                .await?
+                .try_collect()
+                .await?;
+            for batch in &batches {
+                let hash = column::<StringArray>(batch, "hash")?;
+                let vector = column::<FixedSizeListArray>(batch, "vector")?;
+                for i in 0..batch.num_rows() {
+                    let values = vector.value(i);
+                    let values =
+                        values.as_any().downcast_ref::<Float32Array>().ok_or_else(|| {
+                            lancedb::Error::InvalidInput { message: "vector is not f32".into() }
+                        })?;
+                    found.insert(hash.value(i).to_owned(), values.values().to_vec());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// How many chunks of a repository have no vector yet.
+    pub async fn count_unembedded(&self, repo: &str) -> Result<usize, SearchError> {
+        let filter = format!("repo_id = {} AND vector IS NULL", sql_string(repo));
+        Ok(self.table().await?.count_rows(Some(filter)).await?)
+    }
+
+    /// The chunks of a repository that have no vector yet, in pages of `page`, read from the
+    /// table as it is now: vectors stored meanwhile do not disturb the reading.
+    pub async fn unembedded(&self, repo: &str, page: usize) -> Result<Pages, SearchError> {
+        let stream = self
+            .table()
+            .await?
+            .query()
+            .only_if(format!("repo_id = {} AND vector IS NULL", sql_string(repo)))
+            .select(Select::columns(&["id", "hash", "text"]))
+            .execute()
+            .await?;
+        Ok(Pages { stream, page: page.max(1), buffer: Vec::new() })
+    }
+
+    /// Stores the vectors of chunks by id. A chunk deleted meanwhile is left deleted.
+    pub async fn set_vectors(
+        &self,
+        ids: Vec<String>,
+        vectors: &[Vec<f32>],
+    ) -> Result<(), SearchError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let table = self.table().await?;
+        let _writing = self.writes.lock().await;
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false), vector_field()]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(ids)),
+                Arc::new(vector_array(vectors.iter().map(|v| Some(v.as_slice())))?),
+            ],
+        )?;
+        let mut merge = table.merge_insert(&["id"]);
+        merge.when_matched_update_all(None);
+        merge.execute(Box::new(RecordBatchIterator::new([Ok(batch)], schema))).await?;
+        Ok(())
+    }
+
+    /// Tidies the table after a job: merges small files, folds new rows into the full-text and
+    /// vector indexes, builds the vector index once there are enough vectors to train it, and
+    /// drops the files of versions older than a minute.
+    pub async fn optimize(&self) -> Result<(), SearchError> {
+        let table = self.table().await?;
+        let _writing = self.writes.lock().await;
+        if table.count_rows(None).await? == 0 {
+            return Ok(());
+        }
+        table
+            .optimize(OptimizeAction::Compact {
+                options: CompactionOptions::default(),
+                remap_options: None,
+            })
+            .await?;
+        let has_vector_index =
+            table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "vector"));
+        if !has_vector_index
+            && table.count_rows(Some("vector IS NOT NULL".into())).await? >= VECTOR_INDEX_MIN_ROWS
+        {
+            table
+                .create_index(
+                    &["vector"],
+                    Index::IvfSq(IvfSqIndexBuilder::default().distance_type(DistanceType::Cosine)),
+                )
+                .execute()
+                .await?;
+        }
+        table.optimize(OptimizeAction::Index(OptimizeOptions::default())).await?;
+        table
+            .optimize(OptimizeAction::Prune {
+                older_than: Duration::try_minutes(1),
+                delete_unverified: None,
+                error_if_tagged_old_versions: None,
+            })
+            .await?;
+        Ok(())
     }
 
     /// How many chunks of a repository the index holds.
@@ -166,25 +396,17 @@ impl SearchIndex {
     /// Forgets every chunk of a repository.
     pub async fn remove_repo(&self, repo: &str) -> Result<(), SearchError> {
         let table = self.table().await?;
+        let _writing = self.writes.lock().await;
         table.delete(format!("repo_id = {}", sql_string(repo)).as_str()).await?;
         Ok(())
     }
 
-    /// Builds the full-text index the first time, and folds new rows into it afterwards. Rows
-    /// added since are searched too, without the index, so nothing is ever missing.
-    async fn index_text(&self, table: &Table) -> Result<(), SearchError> {
-        let indexed =
-            table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "text"));
-        if indexed {
-            table.optimize(OptimizeAction::Index(OptimizeOptions::default())).await?;
-        } else if table.count_rows(None).await? > 0 {
-            table.create_index(&["text"], Index::FTS(text_index())).execute().await?;
-        }
-        Ok(())
-    }
-
-    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, SearchError> {
-        // The query goes through the same tokenizer as the indexed text.
+    /// Runs a query. Semantic and hybrid modes need the query's embedding in `vector`.
+    pub async fn search(
+        &self,
+        query: &SearchQuery,
+        vector: Option<&[f32]>,
+    ) -> Result<Vec<Hit>, SearchError> {
         let glob = query
             .path_glob
             .as_deref()
@@ -194,6 +416,10 @@ impl SearchIndex {
                 })
             })
             .transpose()?;
+        let vector = match (query.mode.needs_vector(), vector) {
+            (true, None) => return Err(SearchError::NoQueryVector),
+            (_, vector) => vector,
+        };
         let table = self.table().await?;
         if query.text.trim().is_empty() || table.count_rows(None).await? == 0 {
             return Ok(Vec::new());
@@ -201,21 +427,48 @@ impl SearchIndex {
         // Fetch enough to fill the page after the path glob and overlap filters.
         let wanted = query.offset + query.limit;
         let fetch = if glob.is_some() { wanted * 4 + 20 } else { wanted * 2 + 10 };
-        let mut q = table
-            .query()
-            .full_text_search(FullTextSearchQuery::new(query.text.clone()))
-            .limit(fetch);
-        if let Some(filter) = filter(query) {
-            q = q.only_if(filter);
-        }
-        let batches: Vec<RecordBatch> = q.execute().await?.try_collect().await?;
-        let mut hits = Vec::new();
-        for batch in &batches {
-            hits.extend(read_hits(batch)?);
-        }
+        let filter = filter(query);
+        let lexical = async {
+            if query.mode == Mode::Semantic {
+                return Ok(Vec::new());
+            }
+            let mut q = table
+                .query()
+                .full_text_search(FullTextSearchQuery::new(query.text.clone()))
+                .select(Select::columns(COLUMNS))
+                .limit(fetch);
+            if let Some(filter) = &filter {
+                q = q.only_if(filter.clone());
+            }
+            read_all(q.execute().await?, "_score").await
+        };
+        let semantic = async {
+            let Some(vector) = vector.filter(|_| query.mode != Mode::Lexical) else {
+                return Ok(Vec::new());
+            };
+            let only = match &filter {
+                Some(filter) => format!("vector IS NOT NULL AND {filter}"),
+                None => "vector IS NOT NULL".to_owned(),
+            };
+            let q = table
+                .query()
+                .nearest_to(vector)?
+                .distance_type(DistanceType::Cosine)
+                .select(Select::columns(COLUMNS))
+                .only_if(only)
+                .limit(fetch);
+            read_all(q.execute().await?, "_distance").await
+        };
+        let (mut lexical, mut semantic) = futures::try_join!(lexical, semantic)?;
         if let Some(glob) = &glob {
-            hits.retain(|h| glob.is_match(&h.path));
+            lexical.retain(|h| glob.is_match(&h.path));
+            semantic.retain(|h| glob.is_match(&h.path));
         }
+        let hits = match query.mode {
+            Mode::Lexical => lexical,
+            Mode::Semantic => semantic,
+            Mode::Hybrid => fuse(lexical, semantic),
+        };
         let hits = drop_overlaps(hits);
         Ok(hits.into_iter().skip(query.offset).take(query.limit).collect())
     }
@@ -254,7 +507,7 @@ pub fn rows_for(
     graph: &RepoGraph,
     root: &Path,
     paths: &HashSet<&str>,
-    hashes: &std::collections::HashMap<String, String>,
+    hashes: &HashMap<String, String>,
 ) -> Vec<ChunkRow> {
     graph
         .files
@@ -299,22 +552,61 @@ fn schema() -> SchemaRef {
         Field::new("commit", DataType::Utf8, true),
         Field::new("hash", DataType::Utf8, false),
         Field::new("text", DataType::Utf8, false),
-        Field::new(
-            "vector",
-            DataType::FixedSizeList(
-                Arc::new(Field::new("item", DataType::Float32, true)),
-                DIMENSIONS as i32,
-            ),
-            true,
-        ),
+        vector_field(),
     ]))
 }
 
-fn batch(repo: &str, commit: Option<&str>, rows: &[ChunkRow]) -> Result<RecordBatch, SearchError> {
+fn vector_field() -> Field {
+    Field::new(
+        "vector",
+        DataType::FixedSizeList(
+            Arc::new(Field::new("item", DataType::Float32, true)),
+            DIMENSIONS as i32,
+        ),
+        true,
+    )
+}
+
+/// A vector column; `None` stands for a chunk not embedded yet.
+fn vector_array<'a>(
+    vectors: impl ExactSizeIterator<Item = Option<&'a [f32]>>,
+) -> Result<FixedSizeListArray, SearchError> {
+    let mut values = Vec::with_capacity(vectors.len() * DIMENSIONS);
+    let mut valid = Vec::with_capacity(vectors.len());
+    for vector in vectors {
+        match vector {
+            Some(v) if v.len() == DIMENSIONS => values.extend_from_slice(v),
+            Some(v) => {
+                return Err(lancedb::Error::InvalidInput {
+                    message: format!("a vector has {} dimensions, not {DIMENSIONS}", v.len()),
+                }
+                .into());
+            }
+            None => values.extend(std::iter::repeat_n(0.0, DIMENSIONS)),
+        }
+        valid.push(vector.is_some());
+    }
+    let DataType::FixedSizeList(item, size) = vector_field().data_type().clone() else {
+        unreachable!("the vector column is a fixed-size list")
+    };
+    Ok(FixedSizeListArray::try_new(
+        item,
+        size,
+        Arc::new(Float32Array::from(values)),
+        Some(NullBuffer::from(valid)),
+    )?)
+}
+
+fn batch(
+    repo: &str,
+    commit: Option<&str>,
+    rows: &[ChunkRow],
+    hashes: &[String],
+    vectors: &HashMap<String, Vec<f32>>,
+) -> Result<RecordBatch, SearchError> {
     let strings = |f: &dyn Fn(&ChunkRow) -> String| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
     };
-    let vector_field = Arc::new(Field::new("item", DataType::Float32, true));
     let columns: Vec<ArrayRef> = vec![
         strings(&|r| format!("{repo}:{}#{}", r.path, r.index)),
         strings(&|_| repo.to_owned()),
@@ -325,9 +617,9 @@ fn batch(repo: &str, commit: Option<&str>, rows: &[ChunkRow]) -> Result<RecordBa
         Arc::new(StringArray::from_iter(rows.iter().map(|r| r.symbol.as_deref()))),
         strings(&|r| r.kind.clone()),
         Arc::new(StringArray::from_iter(rows.iter().map(|_| commit))),
-        strings(&|r| blake3::hash(r.text.as_bytes()).to_hex().to_string()),
+        Arc::new(StringArray::from_iter_values(hashes)),
         strings(&|r| r.text.clone()),
-        Arc::new(FixedSizeListArray::new_null(vector_field, DIMENSIONS as i32, rows.len())),
+        Arc::new(vector_array(hashes.iter().map(|h| vectors.get(h).map(Vec::as_slice)))?),
     ];
     Ok(RecordBatch::try_new(schema(), columns)?)
 }
@@ -373,45 +665,39 @@ fn sql_string(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-fn read_hits(batch: &RecordBatch) -> Result<Vec<Hit>, SearchError> {
-    let text = |name: &str| -> Result<&StringArray, SearchError> {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| {
-                lancedb::Error::InvalidInput {
-                    message: format!("the result has no text column {name}"),
-                }
-                .into()
-            })
-    };
-    let number = |name: &str| -> Result<&UInt32Array, SearchError> {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<UInt32Array>())
-            .ok_or_else(|| {
-                lancedb::Error::InvalidInput {
-                    message: format!("the result has no number column {name}"),
-                }
-                .into()
-            })
-    };
-    let (repo, path, language, symbol, kind, commit, body) = (
-        text("repo_id")?,
-        text("path")?,
-        text("language")?,
-        text("symbol")?,
-        text("kind")?,
-        text("commit")?,
-        text("text")?,
-    );
-    let (start, end) = (number("start_line")?, number("end_line")?);
-    let score =
-        batch.column_by_name("_score").and_then(|c| c.as_any().downcast_ref::<Float32Array>());
-    let optional =
-        |column: &StringArray, i: usize| (!column.is_null(i)).then(|| column.value(i).to_owned());
-    Ok((0..batch.num_rows())
-        .map(|i| Hit {
+/// A column of a query's result, by name and type.
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, SearchError> {
+    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).ok_or_else(|| {
+        lancedb::Error::InvalidInput {
+            message: format!("the search result has no column {name} of the expected type"),
+        }
+        .into()
+    })
+}
+
+/// Reads a query's hits in rank order. `score` names the ranking column: `_score` (BM25, higher
+/// is better) or `_distance` (cosine distance, turned into a similarity).
+async fn read_all(stream: SendableRecordBatchStream, score: &str) -> Result<Vec<Hit>, SearchError> {
+    let batches: Vec<RecordBatch> = stream.try_collect().await?;
+    let mut hits = Vec::new();
+    for batch in &batches {
+        let text = |name| column::<StringArray>(batch, name);
+        let (repo, path, language, symbol, kind, commit, body) = (
+            text("repo_id")?,
+            text("path")?,
+            text("language")?,
+            text("symbol")?,
+            text("kind")?,
+            text("commit")?,
+            text("text")?,
+        );
+        let start = column::<UInt32Array>(batch, "start_line")?;
+        let end = column::<UInt32Array>(batch, "end_line")?;
+        let scores = column::<Float32Array>(batch, score)?;
+        let optional = |column: &StringArray, i: usize| {
+            (!column.is_null(i)).then(|| column.value(i).to_owned())
+        };
+        hits.extend((0..batch.num_rows()).map(|i| Hit {
             repo_id: repo.value(i).to_owned(),
             path: path.value(i).to_owned(),
             language: language.value(i).to_owned(),
@@ -421,10 +707,33 @@ fn read_hits(batch: &RecordBatch) -> Result<Vec<Hit>, SearchError> {
             kind: kind.value(i).to_owned(),
             snippet: body.value(i).split_once('\n').map_or("", |(_, code)| code).to_owned(),
             commit: optional(commit, i),
-            score: score.map_or(0.0, |s| s.value(i)),
+            score: if score == "_distance" { 1.0 - scores.value(i) } else { scores.value(i) },
             stale: false,
-        })
-        .collect())
+        }));
+    }
+    Ok(hits)
+}
+
+/// Reciprocal rank fusion: each list gives a hit `1 / (k + rank)`; the sums rank the union.
+fn fuse(lexical: Vec<Hit>, semantic: Vec<Hit>) -> Vec<Hit> {
+    let mut fused: Vec<Hit> = Vec::with_capacity(lexical.len() + semantic.len());
+    let mut at: HashMap<(String, String, u32), usize> = HashMap::new();
+    for list in [lexical, semantic] {
+        for (rank, mut hit) in list.into_iter().enumerate() {
+            let share = 1.0 / (RRF_K + rank as f32 + 1.0);
+            let key = (hit.repo_id.clone(), hit.path.clone(), hit.start_line);
+            match at.get(&key) {
+                Some(&i) => fused[i].score += share,
+                None => {
+                    at.insert(key, fused.len());
+                    hit.score = share;
+                    fused.push(hit);
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused
 }
 
 /// Keeps the better-ranked of two hits whose line ranges in the same file overlap.

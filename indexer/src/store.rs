@@ -64,6 +64,10 @@ pub struct IndexStats {
     pub duration_ms: u64,
     /// Problems with single files (`path: message`), which did not fail the index.
     pub errors: Vec<String>,
+    /// Chunks in the search index, and how many of them have vectors (semantic search sees
+    /// only those).
+    pub chunks: u32,
+    pub embedded: u32,
 }
 
 /// One file's facts as stored, with its content hash.
@@ -111,15 +115,17 @@ impl Store {
     pub async fn save_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha, dirty,
-                 files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at,
+                 chunks, embedded)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET
                  name = excluded.name, source = excluded.source, remote = excluded.remote,
                  branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
                  commit_sha = excluded.commit_sha, dirty = excluded.dirty, files = excluded.files, skipped = excluded.skipped,
                  symbols = excluded.symbols, nodes = excluded.nodes, edges = excluded.edges,
                  lines = excluded.lines, duration_ms = excluded.duration_ms, errors = excluded.errors,
-                 error = excluded.error, indexed_at = excluded.indexed_at",
+                 error = excluded.error, indexed_at = excluded.indexed_at,
+                 chunks = excluded.chunks, embedded = excluded.embedded",
         )
         .bind(&repo.id)
         .bind(&repo.name)
@@ -140,6 +146,8 @@ impl Store {
         .bind(repo.stats.errors.join("\n"))
         .bind(&repo.error)
         .bind(repo.indexed_at)
+        .bind(repo.stats.chunks)
+        .bind(repo.stats.embedded)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -447,6 +455,8 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
             lines: row.get::<i64, _>("lines") as u64,
             duration_ms: row.get::<i64, _>("duration_ms") as u64,
             errors: lines(&errors),
+            chunks: row.get("chunks"),
+            embedded: row.get("embedded"),
         },
         error: row.get("error"),
         indexed_at: row.get("indexed_at"),

@@ -59,9 +59,11 @@ enum Command {
         /// Limit the search to a repository (id, name, URL or path); repeat for several.
         #[arg(long = "repo", value_name = "REPO")]
         repos: Vec<String>,
-        /// How to match: lexical (words of the code, identifiers split).
-        #[arg(long, value_enum, default_value_t = SearchMode::Lexical)]
-        mode: SearchMode,
+        /// How to match: semantic (by meaning), lexical (words of the code, identifiers split)
+        /// or hybrid (both, fused). Default: hybrid, or lexical when the embedding model is not
+        /// installed.
+        #[arg(long, value_enum)]
+        mode: Option<SearchMode>,
         /// Only this language (rust, python, typescript, tsx, javascript).
         #[arg(long)]
         language: Option<String>,
@@ -93,7 +95,9 @@ enum Command {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SearchMode {
+    Semantic,
     Lexical,
+    Hybrid,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,9 +142,11 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             runtime()?.block_on(indexing::index(config, &location, branch, json))
         }
         Command::Search { query, repos, mode, language, path, kind, limit, offset, json } => {
-            let mode = match mode {
+            let mode = mode.map(|mode| match mode {
+                SearchMode::Semantic => indexer::Mode::Semantic,
                 SearchMode::Lexical => indexer::Mode::Lexical,
-            };
+                SearchMode::Hybrid => indexer::Mode::Hybrid,
+            });
             let args = indexing::SearchArgs {
                 query,
                 repos,

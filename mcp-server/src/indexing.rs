@@ -8,15 +8,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    Hit, IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, Mode, RepoRecord, SearchQuery,
-    Source, WalkOptions,
+    Embedder, EmbedderConfig, Hit, IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, Mode,
+    RepoRecord, SearchQuery, Source, WalkOptions,
 };
 use serde_json::{Value, json};
 
 use crate::config::Config;
 
-/// The indexing service over the configured data dir.
-pub async fn open_indexer(config: &Config) -> anyhow::Result<Arc<Indexer>> {
+/// The indexing service over the configured data dir; with `embed`, also the embedding model
+/// (if it cannot be loaded, a warning says why and only lexical search works).
+pub async fn open_indexer(config: &Config, embed: bool) -> anyhow::Result<Arc<Indexer>> {
+    let embedder = if embed { load_embedder(config) } else { None };
     let indexer = Indexer::open(IndexerConfig {
         repos_dir: config.data_dir.join("repos"),
         database: config.data_dir.join("agentwatch.db"),
@@ -30,9 +32,25 @@ pub async fn open_indexer(config: &Config) -> anyhow::Result<Arc<Indexer>> {
             parse_timeout: Duration::from_millis(config.index.parse_timeout_ms),
         },
         git_token: config.index.git_token.as_ref().map(|t| t.expose().to_owned()),
+        embedder,
     })
     .await?;
     Ok(indexer)
+}
+
+fn load_embedder(config: &Config) -> Option<Arc<Embedder>> {
+    let assets = EmbedderConfig {
+        onnxruntime: config.assets.onnxruntime_path(),
+        model_dir: config.assets.model_path(),
+        threads: None,
+    };
+    match Embedder::load(&assets) {
+        Ok(embedder) => Some(Arc::new(embedder)),
+        Err(e) => {
+            tracing::warn!("semantic search is off: {e}");
+            None
+        }
+    }
 }
 
 /// Indexes `location` and prints the outcome. Fails (exit 1) when the job fails.
@@ -43,13 +61,19 @@ pub async fn index(
     as_json: bool,
 ) -> anyhow::Result<()> {
     let source = Source::parse(location)?;
-    let indexer = open_indexer(config).await?;
+    let indexer = open_indexer(config, true).await?;
     let mut job = indexer.submit(source, branch).await?;
     let show_progress = std::io::stderr().is_terminal();
     let status = loop {
         let status = job.borrow_and_update().clone();
         if show_progress {
-            eprint!("\r\x1b[2K{:<9} {:>3}%", status.repo.status.as_str(), status.progress);
+            let chunks = match status.repo.status {
+                JobState::Embedding => {
+                    format!("  {}/{} chunks", status.chunks_embedded, status.chunks_to_embed)
+                }
+                _ => String::new(),
+            };
+            eprint!("\r\x1b[2K{:<9} {:>3}%{chunks}", status.repo.status.as_str(), status.progress);
             let _ = std::io::stderr().flush();
         }
         if status.repo.status.is_final() || job.changed().await.is_err() {
@@ -75,7 +99,7 @@ pub async fn index(
 
 /// Prints one repository (by id, name, URL or path) or all of them.
 pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyhow::Result<()> {
-    let indexer = open_indexer(config).await?;
+    let indexer = open_indexer(config, false).await?;
     match repo {
         Some(key) => {
             let record = indexer.find(key).await?;
@@ -119,7 +143,8 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
 pub struct SearchArgs {
     pub query: String,
     pub repos: Vec<String>,
-    pub mode: Mode,
+    /// `None`: hybrid when the embedding model is loaded, else lexical.
+    pub mode: Option<Mode>,
     pub language: Option<String>,
     pub path: Option<String>,
     pub kind: Option<String>,
@@ -130,7 +155,7 @@ pub struct SearchArgs {
 
 /// Searches the indexed code and prints the hits.
 pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
-    let indexer = open_indexer(config).await?;
+    let indexer = open_indexer(config, args.mode != Some(Mode::Lexical)).await?;
     let mut repos = Vec::new();
     for key in &args.repos {
         repos.push(indexer.find(key).await?.id);
@@ -143,7 +168,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     }
     let query = SearchQuery {
         text: args.query,
-        mode: args.mode,
+        mode: args.mode.unwrap_or(if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }),
         repos,
         language: args.language,
         path_glob: args.path,
@@ -219,6 +244,8 @@ pub fn repo_json(repo: &RepoRecord) -> Value {
         "nodes": repo.stats.nodes,
         "edges": repo.stats.edges,
         "duration_ms": repo.stats.duration_ms,
+        "chunks": repo.stats.chunks,
+        "embedded": repo.stats.embedded,
         "errors": repo.stats.errors,
         "error": repo.error,
         "indexed_at": repo.indexed_at,
@@ -230,6 +257,8 @@ pub fn job_json(status: &JobStatus) -> Value {
     let mut value = repo_json(&status.repo);
     value["progress"] = json!(status.progress);
     value["files_parsed"] = json!(status.files_parsed);
+    value["chunks_embedded"] = json!(status.chunks_embedded);
+    value["chunks_to_embed"] = json!(status.chunks_to_embed);
     value
 }
 
@@ -257,6 +286,7 @@ fn summary(repo: &RepoRecord, files_parsed: Option<u32>) -> String {
         "  graph     {} symbols, {} nodes, {} edges\n",
         stats.symbols, stats.nodes, stats.edges
     );
+    out += &format!("  search    {} chunks, {} with vectors\n", stats.chunks, stats.embedded);
     if !stats.errors.is_empty() {
         out += &format!(
             "  problems  {} (files indexed as far as they could be read)\n",

@@ -1,24 +1,9 @@
 //! The offline embedding model, as fetched by `scripts/setup.sh`, gives vectors that rank code by
 //! meaning.
 
-use std::path::PathBuf;
-
 use indexer::embed::{DIMENSIONS, Embedder, EmbedderConfig};
 
-/// The assets `scripts/setup.sh` put in place (it runs before the tests).
-fn assets() -> EmbedderConfig {
-    let dir = std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-        cache.join("agentwatch/assets")
-    });
-    EmbedderConfig {
-        onnxruntime: dir.join("onnxruntime/libonnxruntime.so"),
-        model_dir: dir.join("models/all-MiniLM-L6-v2"),
-        threads: Some(1),
-    }
-}
+use crate::support::assets;
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -26,7 +11,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn vectors_rank_code_by_meaning() {
-    let embedder = Embedder::load(&assets()).unwrap_or_else(|e| panic!("{e}"));
+    let embedder = Embedder::load(&EmbedderConfig { threads: Some(1), ..assets() })
+        .unwrap_or_else(|e| panic!("{e}"));
     let texts = [
         "retry a failed upload with exponential backoff",
         "def upload_with_retry(path, attempts=3):\n    for i in range(attempts):\n        try:\n            return put(path)\n        except IOError:\n            time.sleep(2 ** i)",
@@ -57,4 +43,15 @@ fn a_missing_runtime_names_the_setup_command() {
         err,
         "ONNX Runtime not found at /nonexistent/libonnxruntime.so: run scripts/setup.sh, or set AGENTWATCH_ONNXRUNTIME"
     );
+}
+
+#[test]
+fn a_query_is_embedded_like_a_document() {
+    let embedder = Embedder::load(&EmbedderConfig { threads: Some(1), ..assets() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = "where do we retry failed uploads?";
+    let as_query = embedder.embed_query(text).unwrap();
+    let as_document = embedder.embed(&[text]).unwrap();
+    assert_eq!(as_query.len(), DIMENSIONS);
+    assert!(cosine(&as_query, &as_document[0]) > 0.9999);
 }

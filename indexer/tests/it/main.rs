@@ -9,4 +9,5 @@ mod jobs;
 mod quality;
 mod queries;
 mod search;
+mod semantic;
 mod support;

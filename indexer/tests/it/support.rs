@@ -1,10 +1,10 @@
 //! Real git repositories made with git2, and an indexer over a temporary data dir.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use git2::{Repository, Signature};
-use indexer::{Indexer, IndexerConfig, JobStatus, Source, finished};
+use indexer::{Embedder, EmbedderConfig, Indexer, IndexerConfig, JobStatus, Source, finished};
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(name)
@@ -79,15 +79,28 @@ pub struct TestIndexer {
 }
 
 impl TestIndexer {
+    /// Structure and lexical search only: no embedding model.
     pub async fn new() -> TestIndexer {
         let data = tempfile::tempdir().unwrap();
-        let indexer = open(data.path()).await;
+        let indexer = open(data.path(), None).await;
+        TestIndexer { data, indexer }
+    }
+
+    /// With the embedding model: jobs embed, and semantic and hybrid search work.
+    pub async fn with_embedder() -> TestIndexer {
+        let data = tempfile::tempdir().unwrap();
+        let indexer = open(data.path(), Some(embedder())).await;
         TestIndexer { data, indexer }
     }
 
     /// Another indexer over the same data dir, as after a restart.
     pub async fn restart(&self) -> Arc<Indexer> {
-        open(self.data.path()).await
+        open(self.data.path(), None).await
+    }
+
+    /// Another indexer over the same data dir, with the embedding model.
+    pub async fn restart_with_embedder(&self) -> Arc<Indexer> {
+        open(self.data.path(), Some(embedder())).await
     }
 
     pub async fn index(&self, source: Source, branch: Option<&str>) -> JobStatus {
@@ -96,13 +109,38 @@ impl TestIndexer {
     }
 }
 
-async fn open(data: &Path) -> Arc<Indexer> {
+/// The assets `scripts/setup.sh` put in place (it runs before the tests).
+pub fn assets() -> EmbedderConfig {
+    let dir = std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        cache.join("agentwatch/assets")
+    });
+    EmbedderConfig {
+        onnxruntime: dir.join("onnxruntime/libonnxruntime.so"),
+        model_dir: dir.join("models/all-MiniLM-L6-v2"),
+        threads: None,
+    }
+}
+
+/// One embedding model for every test of the process.
+pub fn embedder() -> Arc<Embedder> {
+    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
+    Arc::clone(
+        EMBEDDER
+            .get_or_init(|| Arc::new(Embedder::load(&assets()).unwrap_or_else(|e| panic!("{e}")))),
+    )
+}
+
+async fn open(data: &Path, embedder: Option<Arc<Embedder>>) -> Arc<Indexer> {
     Indexer::open(IndexerConfig {
         repos_dir: data.join("repos"),
         database: data.join("agentwatch.db"),
         search_dir: data.join("lance"),
         options: Default::default(),
         git_token: None,
+        embedder,
     })
     .await
     .unwrap()

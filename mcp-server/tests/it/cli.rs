@@ -66,7 +66,10 @@ fn config_show_prints_effective_settings_with_secrets_masked() {
     let shown = stdout(&output);
     assert!(shown.contains(&format!("# config file: {}", config.display())), "{shown}");
     assert!(
-        shown.contains("# environment overrides: AGENTWATCH_DATA_DIR, AGENTWATCH_GATEWAY_PORT")
+        shown.contains(
+            "# environment overrides: AGENTWATCH_ASSETS_DIR, AGENTWATCH_DATA_DIR, AGENTWATCH_GATEWAY_PORT"
+        ),
+        "{shown}"
     );
     assert!(shown.contains("port = 9999"), "{shown}");
     assert!(shown.contains("token = \"********\""), "{shown}");

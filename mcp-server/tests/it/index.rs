@@ -144,3 +144,54 @@ fn search_json_reports_the_contract_fields() {
         "unknown language \"cobol\": use one of rust, python, typescript, tsx, javascript"
     ));
 }
+
+#[test]
+fn search_defaults_to_hybrid_and_each_mode_can_be_chosen() {
+    let sandbox = Sandbox::new();
+    let report = json(&sandbox.run(&["index", &fixture("rust-crate"), "--json"]));
+    assert!(report["chunks"].as_u64().unwrap() > 5);
+    assert_eq!(report["embedded"], report["chunks"], "the job embeds every chunk");
+
+    let question = "look up the original url of a short code";
+    let hybrid = json(&sandbox.run(&["search", question, "--json"]));
+    let explicit = json(&sandbox.run(&["search", question, "--json", "--mode", "hybrid"]));
+    assert_eq!(hybrid, explicit);
+    let semantic = json(&sandbox.run(&["search", question, "--json", "--mode", "semantic"]));
+    assert_eq!(semantic[0]["symbol"], "Shortener::resolve");
+    assert!(semantic[0]["score"].as_f64().unwrap() > 0.3, "a cosine similarity");
+
+    let unknown = sandbox.run(&["search", question, "--mode", "fuzzy"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("[possible values: semantic, lexical, hybrid]"));
+}
+
+#[test]
+fn without_the_embedding_model_search_is_lexical_and_says_why() {
+    let sandbox = Sandbox::new();
+    let run = |args: &[&str]| {
+        sandbox
+            .command()
+            .env("AGENTWATCH_ONNXRUNTIME", "/nonexistent/libonnxruntime.so")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let indexed = run(&["index", &fixture("rust-crate"), "--json"]);
+    assert_eq!(indexed.status.code(), Some(0), "{}", stderr(&indexed));
+    assert!(stderr(&indexed).contains("semantic search is off: ONNX Runtime not found at /nonexistent/libonnxruntime.so: run scripts/setup.sh"));
+    let report: serde_json::Value = serde_json::from_slice(&indexed.stdout).unwrap();
+    assert_eq!(report["embedded"], 0);
+
+    let lexical = run(&["search", "resolve", "--json"]);
+    assert_eq!(lexical.status.code(), Some(0), "{}", stderr(&lexical));
+    let hits: serde_json::Value = serde_json::from_slice(&lexical.stdout).unwrap();
+    assert!(hits.as_array().unwrap().iter().any(|h| h["symbol"] == "Shortener::resolve"), "{hits}");
+
+    let semantic = run(&["search", "resolve", "--mode", "semantic"]);
+    assert_eq!(semantic.status.code(), Some(1));
+    assert!(
+        stderr(&semantic).contains("semantic and hybrid search need the embedding model"),
+        "{}",
+        stderr(&semantic)
+    );
+}

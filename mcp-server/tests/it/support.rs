@@ -7,6 +7,16 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// The caller's asset cache (as `scripts/setup.sh` fills it).
+fn assets_dir() -> PathBuf {
+    std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+        cache.join("agentwatch/assets")
+    })
+}
+
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
 }
@@ -21,15 +31,18 @@ impl Sandbox {
     }
 
     /// `agentwatch` with this sandbox as its home and data dir, and nothing from the caller's
-    /// `AGENTWATCH_*` environment.
+    /// `AGENTWATCH_*` environment but where `scripts/setup.sh` put the offline assets.
     pub fn command(&self) -> Command {
+        let assets = assets_dir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentwatch"));
         for (key, _) in std::env::vars() {
             if key.starts_with("AGENTWATCH_") || key.starts_with("XDG_") || key == "RUST_LOG" {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("HOME", self.path()).env("AGENTWATCH_DATA_DIR", self.path().join("data"));
+        cmd.env("HOME", self.path())
+            .env("AGENTWATCH_DATA_DIR", self.path().join("data"))
+            .env("AGENTWATCH_ASSETS_DIR", assets);
         cmd
     }
 

@@ -1,0 +1,178 @@
+//! Semantic and hybrid search: a job embeds its chunks after parsing, never embeds the same text
+//! twice, and questions in words find code by meaning.
+
+use indexer::{Hit, IndexError, Indexer, JobState, Mode, SearchQuery};
+
+use crate::support::{GitRepo, TestIndexer, local};
+
+fn query(text: &str, mode: Mode) -> SearchQuery {
+    SearchQuery {
+        text: text.into(),
+        mode,
+        repos: Vec::new(),
+        language: None,
+        path_glob: None,
+        kind: None,
+        limit: 5,
+        offset: 0,
+    }
+}
+
+async fn ask(indexer: &Indexer, text: &str, mode: Mode) -> Vec<Hit> {
+    indexer.search(&query(text, mode)).await.unwrap()
+}
+
+fn top(hits: &[Hit]) -> Vec<String> {
+    hits.iter().map(|h| format!("{}:{}", h.path, h.symbol.as_deref().unwrap_or("-"))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_gives_every_chunk_a_vector() {
+    let t = TestIndexer::with_embedder().await;
+    let rust = GitRepo::from_fixture("rust-crate");
+    let status = t.index(local(rust.path()), None).await;
+
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    let stats = &status.repo.stats;
+    assert!(stats.chunks > 5, "{stats:?}");
+    assert_eq!(stats.embedded, stats.chunks);
+    assert_eq!((status.chunks_embedded, status.chunks_to_embed), (stats.chunks, stats.chunks));
+    assert_eq!(status.progress, 100);
+    // What `status` shows later is what the job ended with.
+    let stored = t.indexer.store().repo(&status.repo.id).await.unwrap().unwrap();
+    assert_eq!((stored.stats.chunks, stored.stats.embedded), (stats.chunks, stats.chunks));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn words_find_code_by_meaning() {
+    let t = TestIndexer::with_embedder().await;
+    for fixture in ["rust-crate", "python-pkg", "ts-app"] {
+        let repo = GitRepo::from_fixture(fixture);
+        t.index(local(repo.path()), None).await;
+        std::mem::forget(repo.dir); // the checkouts outlive the loop
+    }
+
+    // No shared words with the code: only meaning links them.
+    let hits = ask(&t.indexer, "memoize a function", Mode::Semantic).await;
+    assert_eq!(top(&hits)[0], "stockroom/pricing.py:cached", "{:?}", top(&hits));
+    let hits = ask(&t.indexer, "look up the original url of a short code", Mode::Semantic).await;
+    assert_eq!(top(&hits)[0], "src/shortener.rs:Shortener::resolve", "{:?}", top(&hits));
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score), "best first");
+    assert!(hits.iter().all(|h| h.score > 0.0 && h.score <= 1.0), "cosine similarity");
+
+    let hits = ask(&t.indexer, "which goods are past their expiry date", Mode::Semantic).await;
+    assert!(
+        top(&hits)[..2].iter().any(|h| h.starts_with("stockroom/") && h.contains("xpired")),
+        "{:?}",
+        top(&hits)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hybrid_fuses_both_rankings_without_overlaps() {
+    let t = TestIndexer::with_embedder().await;
+    let py = GitRepo::from_fixture("python-pkg");
+    t.index(local(py.path()), None).await;
+
+    let question = "price of an item including tax";
+    let lexical = t.indexer.search(&query(question, Mode::Lexical)).await.unwrap();
+    let semantic = t.indexer.search(&query(question, Mode::Semantic)).await.unwrap();
+    let hybrid = t.indexer.search(&query(question, Mode::Hybrid)).await.unwrap();
+    assert_eq!(top(&hybrid)[0], "stockroom/pricing.py:price_with_tax", "{:?}", top(&hybrid));
+
+    // Every hybrid hit comes from one of the two lists, and scores are fused ranks.
+    for hit in &hybrid {
+        assert!(
+            lexical
+                .iter()
+                .chain(&semantic)
+                .any(|h| h.path == hit.path && h.start_line == hit.start_line)
+        );
+        assert!(hit.score > 0.0 && hit.score <= 2.0 / 61.0, "{}", hit.score);
+    }
+    for (i, a) in hybrid.iter().enumerate() {
+        for b in &hybrid[i + 1..] {
+            let overlap =
+                a.path == b.path && a.start_line <= b.end_line && b.start_line <= a.end_line;
+            assert!(!overlap, "{a:?} overlaps {b:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_apply_to_semantic_search() {
+    let t = TestIndexer::with_embedder().await;
+    let rust = GitRepo::from_fixture("rust-crate");
+    let py = GitRepo::from_fixture("python-pkg");
+    let rust_id = t.index(local(rust.path()), None).await.repo.id;
+    t.index(local(py.path()), None).await;
+
+    let only_rust = SearchQuery {
+        repos: vec![rust_id.clone()],
+        limit: 50,
+        ..query("store a value", Mode::Semantic)
+    };
+    let hits = t.indexer.search(&only_rust).await.unwrap();
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.repo_id == rust_id));
+
+    let methods = SearchQuery {
+        kind: Some("method".into()),
+        path_glob: Some("stockroom/*.py".into()),
+        limit: 50,
+        ..query("add an item", Mode::Hybrid)
+    };
+    let hits = t.indexer.search(&methods).await.unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h.kind == "method" && h.path.starts_with("stockroom/")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_chunk_is_never_embedded_twice() {
+    let t = TestIndexer::with_embedder().await;
+    let repo = GitRepo::from_fixture("python-pkg");
+    let first = t.index(local(repo.path()), None).await;
+    assert!(first.chunks_to_embed > 5);
+
+    // One new function: one new chunk to embed; the file's other chunks keep their vectors.
+    let path = repo.path().join("stockroom/pricing.py");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text += "\n\ndef discount(item, percent):\n    return item.unit_price * (1 - percent / 100)\n";
+    std::fs::write(&path, text).unwrap();
+    let second = t.index(local(repo.path()), None).await;
+    assert_eq!(second.files_parsed, 1);
+    assert_eq!(second.chunks_to_embed, 1, "{:?}", second.repo.stats);
+    assert_eq!(second.repo.stats.embedded, second.repo.stats.chunks);
+
+    // Nothing changed: nothing to embed.
+    let third = t.index(local(repo.path()), None).await;
+    assert_eq!(third.chunks_to_embed, 0);
+
+    // The same code in another repository reuses the vectors too.
+    let copy = GitRepo::from_fixture("python-pkg");
+    let other = t.index(local(copy.path()), None).await;
+    assert_eq!(other.chunks_to_embed, 0, "{:?}", other.repo.stats);
+    assert_eq!(other.repo.stats.embedded, first.repo.stats.chunks);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_made_without_the_model_is_embedded_by_the_next_job() {
+    let t = TestIndexer::new().await;
+    let repo = GitRepo::from_fixture("rust-crate");
+    let lexical_only = t.index(local(repo.path()), None).await;
+    assert_eq!(lexical_only.repo.status, JobState::Ready);
+    assert_eq!(lexical_only.repo.stats.embedded, 0);
+    assert!(lexical_only.repo.stats.chunks > 0);
+
+    let err = t.indexer.search(&query("encode", Mode::Hybrid)).await.unwrap_err();
+    assert!(matches!(err, IndexError::NoEmbedder));
+    assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
+
+    let indexer = t.restart_with_embedder().await;
+    let job = indexer.submit(local(repo.path()), None).await.unwrap();
+    let resumed = indexer::finished(job).await;
+    assert_eq!(resumed.files_parsed, 0, "nothing is parsed again");
+    assert_eq!(resumed.chunks_to_embed, lexical_only.repo.stats.chunks);
+    assert_eq!(resumed.repo.stats.embedded, resumed.repo.stats.chunks);
+    let hits = ask(&indexer, "look up the original url of a short code", Mode::Semantic).await;
+    assert_eq!(top(&hits)[0], "src/shortener.rs:Shortener::resolve");
+}
