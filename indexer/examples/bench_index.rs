@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::peak_rss_kib;
 use indexer::{IndexOptions, Indexer, IndexerConfig, Source, finished, index_directory};
 
 fn main() {
@@ -111,13 +114,4 @@ async fn stored(root: &Path, touch: Option<&str>) {
         started.elapsed().as_secs_f64() * 1000.0,
         graph.symbol_count()
     );
-}
-
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }

@@ -1,7 +1,7 @@
 //! Code embeddings: all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) through fastembed, with ONNX
 //! Runtime loaded from a file the caller names (the offline assets fetched by `scripts/setup.sh`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use fastembed::{
@@ -61,23 +61,28 @@ impl std::fmt::Debug for Embedder {
 /// ONNX Runtime can be loaded once per process; the first path wins.
 static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
+/// The ONNX Runtime environment, from the library at `path` (loaded once per process; the first
+/// path wins).
+pub fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError> {
+    // ort panics on first use when it finds no library, so look before it does.
+    if !path.is_file() {
+        return Err(EmbedError::MissingRuntime(path.to_owned()));
+    }
+    RUNTIME
+        .get_or_init(|| {
+            ort::init_from(path)
+                .map_err(|e| e.to_string())?
+                .with_name("agentwatch")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|message| EmbedError::Runtime { path: path.to_owned(), message })
+}
+
 impl Embedder {
     pub fn load(config: &EmbedderConfig) -> Result<Embedder, EmbedError> {
-        // ort panics on first use when it finds no library, so look before it does.
-        if !config.onnxruntime.is_file() {
-            return Err(EmbedError::MissingRuntime(config.onnxruntime.clone()));
-        }
-        let environment = RUNTIME
-            .get_or_init(|| {
-                ort::init_from(&config.onnxruntime)
-                    .map_err(|e| e.to_string())?
-                    .with_name("agentwatch")
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|message| EmbedError::Runtime { path: config.onnxruntime.clone(), message })?;
-
+        let environment = runtime(&config.onnxruntime)?;
         let read = |name: &str| {
             let path = config.model_dir.join(name);
             std::fs::read(&path).map_err(|source| EmbedError::MissingModel { path, source })

@@ -88,7 +88,7 @@ async fn hybrid_fuses_both_rankings_without_overlaps() {
                 .chain(&semantic)
                 .any(|h| h.path == hit.path && h.start_line == hit.start_line)
         );
-        assert!(hit.score > 0.0 && hit.score <= 2.0 / 61.0, "{}", hit.score);
+        assert!(hit.score > 0.0 && hit.score <= 1.5 / 11.0, "{}", hit.score);
     }
     for (i, a) in hybrid.iter().enumerate() {
         for b in &hybrid[i + 1..] {

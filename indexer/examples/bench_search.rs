@@ -1,0 +1,349 @@
+//! Search benchmark on real code, with the offline model fetched by `scripts/setup.sh`:
+//!
+//!     cargo run --release -p indexer --example bench_search -- \
+//!         <git checkout> <file to touch> <cosqa dir> [<more folders>...]
+//!
+//! 1. Embedding throughput: 2,048 chunks of the checkout through `Embedder::embed`, against a bare
+//!    ONNX Runtime session on the same model, tokenizer, batches and threads (best of 3 each).
+//! 2. A full index of the checkout with embeddings (parsing and embedding timed apart), then the
+//!    re-index after appending a function to one file (restored afterwards).
+//! 3. The CoSQA corpus and the other folders are indexed into the same table, so the latency runs
+//!    see ≥ 100k chunks (and the vector index); CoSQA's MRR@10 per mode is measured there too.
+//! 4. Query latency p50/p95 per mode over the 500 CoSQA queries (hybrid includes embedding the
+//!    query), and the index's size on disk against the source's.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{dir_size, peak_rss_kib};
+use indexer::search::chunk_rows;
+use indexer::{
+    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, Mode, SearchQuery,
+    Source, index_directory,
+};
+use ort::session::Session;
+use ort::value::Tensor;
+use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+
+const SAMPLE: usize = 2048;
+const BATCH: usize = indexer::embed::BATCH;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: bench_search <git checkout> <file to touch> <cosqa dir> [<folders>...]";
+    let repo = PathBuf::from(args.next().expect(usage));
+    let touch = args.next().expect(usage);
+    let cosqa = PathBuf::from(args.next().expect(usage));
+    let more: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let assets = assets();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let embedder = Arc::new(Embedder::load(&assets).unwrap_or_else(|e| panic!("{e}")));
+    throughput(&repo, &embedder, &assets, threads);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(indexing(&repo, &touch, &cosqa, &more, embedder));
+    println!("peak RSS            {} MiB", peak_rss_kib() / 1024);
+}
+
+fn assets() -> EmbedderConfig {
+    let dir = std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
+    });
+    EmbedderConfig {
+        onnxruntime: dir.join("onnxruntime/libonnxruntime.so"),
+        model_dir: dir.join("models/all-MiniLM-L6-v2"),
+        threads: None,
+    }
+}
+
+/// Our embedding path against the bare runtime on the same inputs.
+fn throughput(repo: &Path, embedder: &Embedder, assets: &EmbedderConfig, threads: usize) {
+    let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
+    let mut texts = Vec::new();
+    for file in &indexed.graph.files {
+        let Ok(source) = std::fs::read_to_string(repo.join(&file.path)) else { continue };
+        texts.extend(chunk_rows(&file.path, &source, &file.facts).into_iter().map(|r| r.text));
+        if texts.len() >= SAMPLE {
+            break;
+        }
+    }
+    texts.truncate(SAMPLE);
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+
+    let mut bare = Bare::new(assets, threads);
+    let (mut ours_best, mut bare_best) = (Duration::MAX, Duration::MAX);
+    let (mut ours_vectors, mut bare_vectors) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let started = Instant::now();
+        bare_vectors = bare.embed(&texts);
+        bare_best = bare_best.min(started.elapsed());
+        let started = Instant::now();
+        ours_vectors = embedder.embed(&texts).expect("embed");
+        ours_best = ours_best.min(started.elapsed());
+    }
+    let agreement = ours_vectors
+        .iter()
+        .zip(&bare_vectors)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+        .fold(f32::MAX, f32::min);
+    let rate = |d: Duration| texts.len() as f64 / d.as_secs_f64();
+    println!("embedding sample    {} chunks, batches of {BATCH}, {threads} threads", texts.len());
+    println!("bare ONNX Runtime   {:.1} chunks/s", rate(bare_best));
+    println!(
+        "Embedder::embed     {:.1} chunks/s ({:.1}% of bare)",
+        rate(ours_best),
+        100.0 * rate(ours_best) / rate(bare_best)
+    );
+    println!("same vectors        min cosine {agreement:.5}");
+}
+
+/// The model run by hand: the tokenizer as fastembed configures it (truncation at 256 tokens,
+/// padding to the longest of the batch), texts sorted by length, mean pooling, unit length.
+struct Bare {
+    tokenizer: Tokenizer,
+    session: Session,
+}
+
+impl Bare {
+    fn new(assets: &EmbedderConfig, threads: usize) -> Bare {
+        let mut tokenizer = Tokenizer::from_file(assets.model_dir.join("tokenizer.json")).unwrap();
+        tokenizer
+            .with_truncation(Some(TruncationParams { max_length: 256, ..Default::default() }))
+            .unwrap()
+            .with_padding(Some(PaddingParams { pad_token: "[PAD]".into(), ..Default::default() }));
+        let environment = indexer::embed::runtime(&assets.onnxruntime).unwrap();
+        let session = Session::builder(&environment)
+            .unwrap()
+            .with_intra_threads(threads)
+            .unwrap()
+            .commit_from_file(assets.model_dir.join("model.onnx"))
+            .unwrap();
+        Bare { tokenizer, session }
+    }
+
+    fn embed(&mut self, texts: &[&str]) -> Vec<Vec<f32>> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
+            let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let encodings = self.tokenizer.encode_batch(inputs, true).unwrap();
+            let (rows, len) = (encodings.len(), encodings[0].get_ids().len());
+            let flat = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Vec<i64> {
+                encodings.iter().flat_map(|e| f(e).iter().map(|&x| i64::from(x))).collect()
+            };
+            let mask = flat(&|e| e.get_attention_mask());
+            let outputs = self
+                .session
+                .run(ort::inputs![
+                    "input_ids" => Tensor::from_array(([rows, len], flat(&|e| e.get_ids()))).unwrap(),
+                    "attention_mask" => Tensor::from_array(([rows, len], mask.clone())).unwrap(),
+                    "token_type_ids" => Tensor::from_array(([rows, len], flat(&|e| e.get_type_ids()))).unwrap(),
+                ])
+                .unwrap();
+            let (shape, hidden) = outputs[0].try_extract_tensor::<f32>().unwrap();
+            let dims = shape[2] as usize;
+            for (row, &i) in batch.iter().enumerate() {
+                let mut pooled = vec![0.0f32; dims];
+                let mut count = 0.0;
+                for t in 0..len {
+                    if mask[row * len + t] == 1 {
+                        let at = (row * len + t) * dims;
+                        pooled.iter_mut().zip(&hidden[at..at + dims]).for_each(|(p, h)| *p += h);
+                        count += 1.0;
+                    }
+                }
+                pooled.iter_mut().for_each(|p| *p /= count);
+                let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt();
+                vectors[i] = pooled.iter().map(|x| x / norm).collect();
+            }
+        }
+        vectors
+    }
+}
+
+async fn indexing(
+    repo: &Path,
+    touch: &str,
+    cosqa: &Path,
+    more: &[PathBuf],
+    embedder: Arc<Embedder>,
+) {
+    let data = tempfile::tempdir().unwrap();
+    let config = IndexerConfig {
+        repos_dir: data.path().join("repos"),
+        database: data.path().join("agentwatch.db"),
+        search_dir: data.path().join("lance"),
+        options: IndexOptions::default(),
+        git_token: None,
+        embedder: Some(embedder),
+    };
+    let indexer = Indexer::open(config).await.unwrap();
+    let source = || Source::parse(repo.to_str().unwrap()).unwrap();
+
+    let (parsed, total, status) = timed_job(&indexer, source()).await;
+    let stats = &status.repo.stats;
+    println!(
+        "repository          {} ({} files, {} lines)",
+        repo.display(),
+        stats.files,
+        stats.lines
+    );
+    println!(
+        "full index          {:.1} s: parsing and lexical index {:.1} s, embedding {} chunks {:.1} s ({:.0} chunks/s)",
+        total.as_secs_f64(),
+        parsed.as_secs_f64(),
+        status.chunks_to_embed,
+        (total - parsed).as_secs_f64(),
+        f64::from(status.chunks_to_embed) / (total - parsed).as_secs_f64()
+    );
+
+    let path = repo.join(touch);
+    let original = std::fs::read(&path).unwrap();
+    let mut changed = original.clone();
+    changed.extend_from_slice(b"\n/// Added by the benchmark.\npub fn bench_added(x: u64) -> u64 {\n    x.rotate_left(7) ^ 0x5bd1e995\n}\n");
+    std::fs::write(&path, &changed).unwrap();
+    let (_, total, status) = timed_job(&indexer, source()).await;
+    std::fs::write(&path, &original).unwrap();
+    println!(
+        "one-file re-index   {:.0} ms ({} file parsed, {} chunk embedded)",
+        total.as_secs_f64() * 1000.0,
+        status.files_parsed,
+        status.chunks_to_embed
+    );
+    let (_, total, _) = timed_job(&indexer, source()).await;
+    println!("restored re-index   {:.0} ms", total.as_secs_f64() * 1000.0);
+
+    // The CoSQA corpus, one function per file, and the other folders.
+    let corpus: HashMap<String, usize> =
+        serde_json::from_str(&std::fs::read_to_string(cosqa.join("code_idx_map.txt")).unwrap())
+            .unwrap();
+    let corpus_dir = tempfile::tempdir().unwrap();
+    for (code, index) in &corpus {
+        std::fs::write(corpus_dir.path().join(format!("f{index}.py")), code).unwrap();
+    }
+    let cosqa_id = timed_job(&indexer, Source::parse(corpus_dir.path().to_str().unwrap()).unwrap())
+        .await
+        .2
+        .repo
+        .id;
+    let mut chunks = 0;
+    for dir in more {
+        let (_, total, status) =
+            timed_job(&indexer, Source::parse(dir.to_str().unwrap()).unwrap()).await;
+        println!(
+            "added               {} ({} chunks, {:.0} s)",
+            dir.display(),
+            status.repo.stats.chunks,
+            total.as_secs_f64()
+        );
+    }
+    for repo in indexer.store().repos().await.unwrap() {
+        chunks += repo.stats.chunks;
+    }
+    println!("chunks in the table {chunks}");
+
+    let queries: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(cosqa.join("cosqa-retrieval-dev-500.json")).unwrap(),
+    )
+    .unwrap();
+    for mode in Mode::ALL {
+        let query = |text: &str, repos: Vec<String>| SearchQuery {
+            text: text.to_owned(),
+            mode,
+            repos,
+            language: None,
+            path_glob: None,
+            kind: None,
+            limit: 10,
+            offset: 0,
+        };
+        for q in queries.iter().take(20) {
+            indexer.search(&query(q["doc"].as_str().unwrap(), Vec::new())).await.unwrap();
+        }
+        let mut times = Vec::new();
+        for q in &queries {
+            let started = Instant::now();
+            indexer.search(&query(q["doc"].as_str().unwrap(), Vec::new())).await.unwrap();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let mut mrr = 0.0;
+        for q in &queries {
+            let gold = format!("f{}.py", q["retrieval_idx"].as_u64().unwrap());
+            let hits = indexer
+                .search(&query(q["doc"].as_str().unwrap(), vec![cosqa_id.clone()]))
+                .await
+                .unwrap();
+            let mut files: Vec<&str> = Vec::new();
+            for hit in &hits {
+                if !files.contains(&hit.path.as_str()) {
+                    files.push(&hit.path);
+                }
+            }
+            if let Some(rank) = files.iter().position(|f| *f == gold) {
+                mrr += 1.0 / (rank + 1) as f64;
+            }
+        }
+        println!(
+            "{:<9} queries   p50 {:.1} ms, p95 {:.1} ms over {} queries; CoSQA MRR@10 {:.3}",
+            mode.as_str(),
+            times[times.len() / 2].as_secs_f64() * 1000.0,
+            times[times.len() * 95 / 100].as_secs_f64() * 1000.0,
+            times.len(),
+            mrr / queries.len() as f64
+        );
+    }
+
+    let source_bytes: u64 = {
+        let mut total = 0;
+        for repo in indexer.store().repos().await.unwrap() {
+            for file in indexer.store().load_files(&repo.id).await.unwrap() {
+                total += std::fs::metadata(repo.checkout.join(&file.path)).map_or(0, |m| m.len());
+            }
+        }
+        total
+    };
+    let lance = dir_size(&data.path().join("lance"));
+    let sqlite = dir_size(data.path()) - lance;
+    println!(
+        "size on disk        source {:.0} MiB; LanceDB {:.0} MiB ({:.1}×), SQLite {:.0} MiB",
+        mib(source_bytes),
+        mib(lance),
+        lance as f64 / source_bytes as f64,
+        mib(sqlite)
+    );
+}
+
+/// Runs a job; returns when parsing ended (the job entered `embedding`), its whole time, and its
+/// final status.
+async fn timed_job(
+    indexer: &Arc<Indexer>,
+    source: Source,
+) -> (Duration, Duration, indexer::JobStatus) {
+    let started = Instant::now();
+    let mut job = indexer.submit(source, None).await.unwrap();
+    let mut parsed = None;
+    loop {
+        let status = job.borrow_and_update().clone();
+        if parsed.is_none() && matches!(status.repo.status, JobState::Embedding | JobState::Ready) {
+            parsed = Some(started.elapsed());
+        }
+        if status.repo.status.is_final() {
+            assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+            return (parsed.unwrap_or_default(), started.elapsed(), status);
+        }
+        if job.changed().await.is_err() {
+            panic!("the job vanished");
+        }
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
