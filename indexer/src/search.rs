@@ -36,7 +36,7 @@ const TABLE: &str = "chunks";
 
 /// The vector index is trained once this many chunks have vectors; below, an exact scan is as
 /// fast.
-const VECTOR_INDEX_MIN_ROWS: usize = 50_000;
+pub const VECTOR_INDEX_MIN_ROWS: usize = 50_000;
 
 /// Reciprocal rank fusion: a hit at rank r (from 1) of a list scores `weight / (RRF_K + r)`.
 /// The usual k = 60 flattens the top of short lists; 10 keeps a first place worth twice a tenth.
@@ -155,6 +155,7 @@ pub struct SearchIndex {
     table: OnceCell<Table>,
     /// One writer at a time: jobs of different repositories share the table.
     writes: Mutex<()>,
+    vector_index_from: usize,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -223,7 +224,24 @@ pub struct Unembedded {
 impl SearchIndex {
     pub async fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         let db = lancedb::connect(&dir.to_string_lossy()).execute().await?;
-        Ok(SearchIndex { db, table: OnceCell::new(), writes: Mutex::new(()) })
+        Ok(SearchIndex {
+            db,
+            table: OnceCell::new(),
+            writes: Mutex::new(()),
+            vector_index_from: VECTOR_INDEX_MIN_ROWS,
+        })
+    }
+
+    /// Trains the vector index from `rows` vectors instead of [`VECTOR_INDEX_MIN_ROWS`].
+    pub fn with_vector_index_from(mut self, rows: usize) -> SearchIndex {
+        self.vector_index_from = rows;
+        self
+    }
+
+    /// The columns that have an index (`text`, and `vector` once trained).
+    pub async fn indexed_columns(&self) -> Result<Vec<String>, SearchError> {
+        let indices = self.table().await?.list_indices().await?;
+        Ok(indices.into_iter().flat_map(|i| i.columns).collect())
     }
 
     async fn table(&self) -> Result<&Table, SearchError> {
@@ -374,7 +392,7 @@ impl SearchIndex {
         let has_vector_index =
             table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "vector"));
         if !has_vector_index
-            && table.count_rows(Some("vector IS NOT NULL".into())).await? >= VECTOR_INDEX_MIN_ROWS
+            && table.count_rows(Some("vector IS NOT NULL".into())).await? >= self.vector_index_from
         {
             table
                 .create_index(

@@ -11,3 +11,4 @@ mod queries;
 mod search;
 mod semantic;
 mod support;
+mod vector_index;

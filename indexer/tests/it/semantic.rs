@@ -176,3 +176,48 @@ async fn an_index_made_without_the_model_is_embedded_by_the_next_job() {
     let hits = ask(&indexer, "look up the original url of a short code", Mode::Semantic).await;
     assert_eq!(top(&hits)[0], "src/shortener.rs:Shortener::resolve");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lexical_and_structural_queries_answer_while_the_job_embeds() {
+    let t = TestIndexer::with_embedder().await;
+    let repo = GitRepo::from_fixture("python-pkg");
+    // Enough chunks for several pages, so the embedding stage lasts.
+    let many: String = (0..1200)
+        .map(|i| format!("def handler_{i}(event):\n    return dispatch(event, {i})\n\n\n"))
+        .collect();
+    repo.write("stockroom/handlers.py", &many);
+    repo.commit("add handlers");
+
+    let mut job = t.indexer.submit(local(repo.path()), None).await.unwrap();
+    loop {
+        let status = job.borrow_and_update().clone();
+        if status.repo.status == JobState::Embedding {
+            break;
+        }
+        assert!(!status.repo.status.is_final(), "the job ended without embedding: {status:?}");
+        job.changed().await.unwrap();
+    }
+    let id = job.borrow().repo.id.clone();
+    let hits = ask(&t.indexer, "price with tax", Mode::Lexical).await;
+    assert_eq!(top(&hits)[0], "stockroom/pricing.py:price_with_tax");
+    let graph = t.indexer.graph(&id).await.unwrap();
+    assert!(graph.symbol_count() > 1200);
+    let during = job.borrow().clone();
+    assert_eq!(during.repo.status, JobState::Embedding, "the queries answered during embedding");
+    assert!(during.chunks_embedded < during.chunks_to_embed);
+
+    // Progress only moves forward, to every chunk.
+    let mut last = during.chunks_embedded;
+    let done = loop {
+        let closed = job.changed().await.is_err();
+        let status = job.borrow_and_update().clone();
+        assert!(status.chunks_embedded >= last, "{} after {last}", status.chunks_embedded);
+        last = status.chunks_embedded;
+        if status.repo.status.is_final() || closed {
+            break status;
+        }
+    };
+    assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
+    assert_eq!(done.chunks_embedded, done.chunks_to_embed);
+    assert_eq!(done.repo.stats.embedded, done.repo.stats.chunks);
+}
