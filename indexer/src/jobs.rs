@@ -442,7 +442,7 @@ impl Indexer {
         if let Err(e) = outcome {
             status.repo.status = JobState::Failed;
             status.repo.error = Some(format!(
-                "the embedding stage failed: {e}; lexical search and the code graph are up to date, and indexing again resumes it"
+                "embedding or tidying the search index failed: {e}; lexical search and the code graph are up to date, and indexing again resumes it"
             ));
         }
         if let Err(e) = self.count_chunks(&mut status.repo).await {

@@ -3,23 +3,10 @@
 
 use indexer::{Mode, SearchQuery};
 
-use crate::support::{GitRepo, TestIndexer, local};
+use crate::support::{self, GitRepo, TestIndexer, local, top};
 
 fn query(text: &str) -> SearchQuery {
-    SearchQuery {
-        text: text.into(),
-        mode: Mode::Lexical,
-        repos: Vec::new(),
-        language: None,
-        path_glob: None,
-        kind: None,
-        limit: 5,
-        offset: 0,
-    }
-}
-
-fn top(hits: &[indexer::Hit]) -> Vec<String> {
-    hits.iter().map(|h| format!("{}:{}", h.path, h.symbol.as_deref().unwrap_or("-"))).collect()
+    support::query(text, Mode::Lexical)
 }
 
 #[tokio::test]

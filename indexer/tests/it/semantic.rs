@@ -3,27 +3,10 @@
 
 use indexer::{Hit, IndexError, Indexer, JobState, Mode, SearchQuery};
 
-use crate::support::{GitRepo, TestIndexer, local};
-
-fn query(text: &str, mode: Mode) -> SearchQuery {
-    SearchQuery {
-        text: text.into(),
-        mode,
-        repos: Vec::new(),
-        language: None,
-        path_glob: None,
-        kind: None,
-        limit: 5,
-        offset: 0,
-    }
-}
+use crate::support::{GitRepo, TestIndexer, local, query, top};
 
 async fn ask(indexer: &Indexer, text: &str, mode: Mode) -> Vec<Hit> {
     indexer.search(&query(text, mode)).await.unwrap()
-}
-
-fn top(hits: &[Hit]) -> Vec<String> {
-    hits.iter().map(|h| format!("{}:{}", h.path, h.symbol.as_deref().unwrap_or("-"))).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

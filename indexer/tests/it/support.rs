@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use git2::{Repository, Signature};
-use indexer::{Embedder, EmbedderConfig, Indexer, IndexerConfig, JobStatus, Source, finished};
+use indexer::{
+    Embedder, EmbedderConfig, Hit, Indexer, IndexerConfig, JobStatus, Mode, SearchQuery, Source,
+    finished,
+};
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(name)
@@ -148,4 +151,23 @@ async fn open(data: &Path, embedder: Option<Arc<Embedder>>) -> Arc<Indexer> {
 
 pub fn local(path: &Path) -> Source {
     Source::parse(path.to_str().unwrap()).unwrap()
+}
+
+/// A search of every repository for `text`, five hits.
+pub fn query(text: &str, mode: Mode) -> SearchQuery {
+    SearchQuery {
+        text: text.into(),
+        mode,
+        repos: Vec::new(),
+        language: None,
+        path_glob: None,
+        kind: None,
+        limit: 5,
+        offset: 0,
+    }
+}
+
+/// Hits as `path:symbol`, best first.
+pub fn top(hits: &[Hit]) -> Vec<String> {
+    hits.iter().map(|h| format!("{}:{}", h.path, h.symbol.as_deref().unwrap_or("-"))).collect()
 }
