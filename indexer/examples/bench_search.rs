@@ -1,16 +1,21 @@
-//! Search benchmark on real code, with the offline model fetched by `scripts/setup.sh`:
+//! Search benchmark on real code, with the offline model fetched by `scripts/setup.sh`. It runs in
+//! phases over one data directory, so the long fill can run apart from the timed phases:
 //!
-//!     cargo run --release -p indexer --example bench_search -- \
-//!         <git checkout> <file to touch> <cosqa dir> [<more folders>...]
+//!     bench_search throughput <checkout>
+//!     bench_search index <data dir> <checkout> <file to touch>
+//!     bench_search fill <data dir> <cosqa dir> <chunks wanted> <folders>...
+//!     bench_search query <data dir> <cosqa dir>
 //!
-//! 1. Embedding throughput: 2,048 chunks of the checkout through `Embedder::embed`, against a bare
-//!    ONNX Runtime session on the same model, tokenizer, batches and threads (best of 3 each).
-//! 2. A full index of the checkout with embeddings (parsing and embedding timed apart), then the
-//!    re-index after appending a function to one file (restored afterwards).
-//! 3. The CoSQA corpus and the other folders are indexed into the same table, so the latency runs
-//!    see ≥ 100k chunks (and the vector index); CoSQA's MRR@10 per mode is measured there too.
-//! 4. Query latency p50/p95 per mode over the 500 CoSQA queries (hybrid includes embedding the
-//!    query), and the index's size on disk against the source's.
+//! - `throughput`: 512 chunks of the checkout through `Embedder::embed`, against a bare ONNX
+//!   Runtime session on the same model, tokenizer, batches and threads (best of 3 each).
+//! - `index`: a full index of the checkout with embeddings into a new data directory (parsing and
+//!   embedding timed apart), then the re-index after appending a function to one file (restored
+//!   afterwards).
+//! - `fill`: indexes the CoSQA corpus, then the folders one by one until the table holds the
+//!   chunks wanted, so the query phase sees ≥ 100k chunks and the vector index.
+//! - `query`: latency p50/p95 per mode over the 500 CoSQA queries against the whole table (the
+//!   semantic and hybrid times include embedding the query), CoSQA's MRR@10 per mode at that
+//!   scale, and the index's size on disk against the source's.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,24 +34,34 @@ use ort::session::Session;
 use ort::value::Tensor;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-const SAMPLE: usize = 2048;
+const SAMPLE: usize = 512;
 const BATCH: usize = indexer::embed::BATCH;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: bench_search <git checkout> <file to touch> <cosqa dir> [<folders>...]";
-    let repo = PathBuf::from(args.next().expect(usage));
-    let touch = args.next().expect(usage);
-    let cosqa = PathBuf::from(args.next().expect(usage));
-    let more: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let usage = "usage: bench_search throughput <checkout> | index <data> <checkout> <file to touch> \
+                 | fill <data> <cosqa dir> <chunks wanted> <folders>... | query <data> <cosqa dir>";
     let assets = assets();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-
     let embedder = Arc::new(Embedder::load(&assets).unwrap_or_else(|e| panic!("{e}")));
-    throughput(&repo, &embedder, &assets, threads);
-
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(indexing(&repo, &touch, &cosqa, &more, embedder));
+    match args.as_slice() {
+        ["throughput", repo] => throughput(Path::new(repo), &embedder, &assets),
+        ["index", data, repo, touch] => {
+            runtime.block_on(index(Path::new(data), Path::new(repo), touch, embedder))
+        }
+        ["fill", data, cosqa, wanted, folders @ ..] => runtime.block_on(fill(
+            Path::new(data),
+            Path::new(cosqa),
+            wanted.parse().expect("<chunks wanted> is a number"),
+            folders,
+            embedder,
+        )),
+        ["query", data, cosqa] => {
+            runtime.block_on(query(Path::new(data), Path::new(cosqa), embedder))
+        }
+        _ => panic!("{usage}"),
+    }
     println!("peak RSS            {} MiB", peak_rss_kib() / 1024);
 }
 
@@ -62,7 +77,8 @@ fn assets() -> EmbedderConfig {
 }
 
 /// Our embedding path against the bare runtime on the same inputs.
-fn throughput(repo: &Path, embedder: &Embedder, assets: &EmbedderConfig, threads: usize) {
+fn throughput(repo: &Path, embedder: &Embedder, assets: &EmbedderConfig) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
     let mut texts = Vec::new();
     for file in &indexed.graph.files {
@@ -167,35 +183,34 @@ impl Bare {
     }
 }
 
-async fn indexing(
-    repo: &Path,
-    touch: &str,
-    cosqa: &Path,
-    more: &[PathBuf],
-    embedder: Arc<Embedder>,
-) {
-    let data = tempfile::tempdir().unwrap();
+async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
     let config = IndexerConfig {
-        repos_dir: data.path().join("repos"),
-        database: data.path().join("agentwatch.db"),
-        search_dir: data.path().join("lance"),
+        repos_dir: data.join("repos"),
+        database: data.join("agentwatch.db"),
+        search_dir: data.join("lance"),
         options: IndexOptions::default(),
         git_token: None,
         embedder: Some(embedder),
     };
-    let indexer = Indexer::open(config).await.unwrap();
+    Indexer::open(config).await.unwrap()
+}
+
+async fn index(data: &Path, repo: &Path, touch: &str, embedder: Arc<Embedder>) {
+    assert!(!data.exists(), "the index phase starts from a new data directory");
+    let indexer = open(data, embedder).await;
     let source = || Source::parse(repo.to_str().unwrap()).unwrap();
 
     let (parsed, total, status) = timed_job(&indexer, source()).await;
     let stats = &status.repo.stats;
     println!(
-        "repository          {} ({} files, {} lines)",
+        "repository          {} ({} files, {} lines, {} chunks)",
         repo.display(),
         stats.files,
-        stats.lines
+        stats.lines,
+        stats.chunks
     );
     println!(
-        "full index          {:.1} s: parsing and lexical index {:.1} s, embedding {} chunks {:.1} s ({:.0} chunks/s)",
+        "full index          {:.1} s: parsing and lexical index {:.1} s, embedding {} chunks {:.1} s ({:.1} chunks/s)",
         total.as_secs_f64(),
         parsed.as_secs_f64(),
         status.chunks_to_embed,
@@ -216,37 +231,62 @@ async fn indexing(
         status.files_parsed,
         status.chunks_to_embed
     );
+    let (_, total, status) = timed_job(&indexer, source()).await;
+    println!(
+        "restored re-index   {:.0} ms ({} chunks embedded)",
+        total.as_secs_f64() * 1000.0,
+        status.chunks_to_embed
+    );
     let (_, total, _) = timed_job(&indexer, source()).await;
-    println!("restored re-index   {:.0} ms", total.as_secs_f64() * 1000.0);
+    println!("unchanged re-index  {:.0} ms", total.as_secs_f64() * 1000.0);
+}
 
-    // The CoSQA corpus, one function per file, and the other folders.
+/// The CoSQA corpus (one function per file, under `<data>/cosqa`), then folders until the table
+/// holds `wanted` chunks.
+async fn fill(data: &Path, cosqa: &Path, wanted: u32, folders: &[&str], embedder: Arc<Embedder>) {
+    let indexer = open(data, embedder).await;
     let corpus: HashMap<String, usize> =
         serde_json::from_str(&std::fs::read_to_string(cosqa.join("code_idx_map.txt")).unwrap())
             .unwrap();
-    let corpus_dir = tempfile::tempdir().unwrap();
+    let corpus_dir = data.join("cosqa");
+    std::fs::create_dir_all(&corpus_dir).unwrap();
     for (code, index) in &corpus {
-        std::fs::write(corpus_dir.path().join(format!("f{index}.py")), code).unwrap();
+        std::fs::write(corpus_dir.join(format!("f{index}.py")), code).unwrap();
     }
-    let cosqa_id = timed_job(&indexer, Source::parse(corpus_dir.path().to_str().unwrap()).unwrap())
-        .await
-        .2
-        .repo
-        .id;
-    let mut chunks = 0;
-    for dir in more {
-        let (_, total, status) =
-            timed_job(&indexer, Source::parse(dir.to_str().unwrap()).unwrap()).await;
+    let mut sources = vec![corpus_dir.to_str().unwrap().to_owned()];
+    sources.extend(folders.iter().map(|f| (*f).to_owned()));
+    for dir in sources {
+        let chunks = table_chunks(&indexer).await;
+        if chunks >= wanted {
+            break;
+        }
+        let (_, total, status) = timed_job(&indexer, Source::parse(&dir).unwrap()).await;
         println!(
-            "added               {} ({} chunks, {:.0} s)",
-            dir.display(),
+            "added               {dir} ({} chunks, {} embedded here, {:.0} s)",
             status.repo.stats.chunks,
+            status.chunks_to_embed,
             total.as_secs_f64()
         );
     }
-    for repo in indexer.store().repos().await.unwrap() {
-        chunks += repo.stats.chunks;
-    }
-    println!("chunks in the table {chunks}");
+    println!("chunks in the table {}", table_chunks(&indexer).await);
+}
+
+async fn table_chunks(indexer: &Indexer) -> u32 {
+    let repos = indexer.store().repos().await.unwrap();
+    repos.iter().map(|r| r.stats.chunks).sum()
+}
+
+async fn query(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
+    let indexer = open(data, embedder).await;
+    let repos = indexer.store().repos().await.unwrap();
+    let corpus = data.join("cosqa").canonicalize().expect("run fill first");
+    let cosqa_id = &repos.iter().find(|r| r.checkout == corpus).expect("run fill first").id;
+    let embedded: u32 = repos.iter().map(|r| r.stats.embedded).sum();
+    println!(
+        "table               {} repositories, {} chunks, {embedded} with vectors",
+        repos.len(),
+        table_chunks(&indexer).await
+    );
 
     let queries: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(cosqa.join("cosqa-retrieval-dev-500.json")).unwrap(),
@@ -300,19 +340,17 @@ async fn indexing(
         );
     }
 
-    let source_bytes: u64 = {
-        let mut total = 0;
-        for repo in indexer.store().repos().await.unwrap() {
-            for file in indexer.store().load_files(&repo.id).await.unwrap() {
-                total += std::fs::metadata(repo.checkout.join(&file.path)).map_or(0, |m| m.len());
-            }
+    let mut source_bytes = 0;
+    for repo in &repos {
+        for file in indexer.store().load_files(&repo.id).await.unwrap() {
+            source_bytes +=
+                std::fs::metadata(repo.checkout.join(&file.path)).map_or(0, |m| m.len());
         }
-        total
-    };
-    let lance = dir_size(&data.path().join("lance"));
-    let sqlite = dir_size(data.path()) - lance;
+    }
+    let lance = dir_size(&data.join("lance"));
+    let sqlite = dir_size(data) - lance - dir_size(&corpus) - dir_size(&data.join("repos"));
     println!(
-        "size on disk        source {:.0} MiB; LanceDB {:.0} MiB ({:.1}×), SQLite {:.0} MiB",
+        "size on disk        source {:.0} MiB; LanceDB {:.0} MiB ({:.1}× the source), SQLite {:.0} MiB",
         mib(source_bytes),
         mib(lance),
         lance as f64 / source_bytes as f64,
