@@ -11,6 +11,7 @@
 #   onnxruntime/libonnxruntime.so      -> libonnxruntime.so.<ver> (+ providers_shared)
 #   models/all-MiniLM-L6-v2/           model.onnx (int8) + tokenizer/config json files
 #   semgrep/bin/semgrep                Python venv with semgrep
+#   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
 #
 # Environment:
@@ -46,6 +47,9 @@ SEMGREP_VERSION=1.182.0
 SEMGREP_WHEEL=semgrep-1.182.0-cp310.cp311.cp312.cp313.cp314.py310.py311.py312.py313.py314-none-manylinux_2_34_x86_64.whl
 SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
+# The MCP Python SDK for the tests: every wheel hash-locked in scripts/requirements/mcp-client.txt.
+MCP_CLIENT_VERSION=2.3.0
+
 APT_PROTOC_PKG=protobuf-compiler
 # What the Rust build needs besides protoc: OpenSSL through pkg-config (git2 https), and the
 # protobuf well-known types (google/protobuf/*.proto) that Lance's schemas import.
@@ -54,6 +58,7 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
+MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -105,6 +110,7 @@ DL=$(abspath "${AGENTWATCH_DOWNLOAD_DIR:-$(default_base)/downloads}")
 ORT_DIR="$ASSETS/onnxruntime"
 MODEL_DIR="$ASSETS/models/$MODEL_NAME"
 SEMGREP_DIR="$ASSETS/semgrep"
+MCP_CLIENT_DIR="$ASSETS/mcp-client"
 
 ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
 MODEL_STAMP="$MODEL_NAME $MODEL_ONNX_PKG $MODEL_ONNX_SHA256 $MODEL_TOK_PKG $MODEL_TOK_SHA256"
@@ -121,6 +127,11 @@ model_ok() {
   for f in model.onnx $MODEL_TOK_FILES; do [ -s "$MODEL_DIR/$f" ] || return 1; done
 }
 # bin/python is a symlink to the base interpreter: -x fails if that went away.
+mcp_client_stamp() {
+  [ -f "$MCP_CLIENT_LOCK" ] || die "missing $MCP_CLIENT_LOCK (run this script from the AgentWatch checkout)"
+  printf 'mcp-client lock=%s\n' "$(sha256_of "$MCP_CLIENT_LOCK")"
+}
+mcp_client_ok() { stamp_ok "$MCP_CLIENT_DIR" "$(mcp_client_stamp)" && [ -x "$MCP_CLIENT_DIR/bin/python" ]; }
 semgrep_ok() { stamp_ok "$SEMGREP_DIR" "$(semgrep_stamp)" && [ -x "$SEMGREP_DIR/bin/semgrep" ] && [ -x "$SEMGREP_DIR/bin/python" ]; }
 protoc_ok() { command -v protoc >/dev/null 2>&1; }
 # Debian packages in APT_BUILD_PKGS that are not installed (all present where dpkg is absent:
@@ -144,6 +155,7 @@ AGENTWATCH_ORT_VERSION='$ORT_VERSION'
 AGENTWATCH_MODEL_DIR='$MODEL_DIR'
 AGENTWATCH_SEMGREP='$SEMGREP_DIR/bin/semgrep'
 AGENTWATCH_SEMGREP_VERSION='$SEMGREP_VERSION'
+AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
 EOF
 }
 manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env")" = "$(manifest_content)" ]; }
@@ -151,8 +163,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && mcp_client_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, mcp client $MCP_CLIENT_VERSION, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -304,35 +316,30 @@ else
   result
 fi
 
-# -------------------------------------------------------------- semgrep -----
-step "semgrep $SEMGREP_VERSION"
-if semgrep_ok; then
-  done_step cached
-else
-  FETCHED=0
-  # The lock is for CPython 3.11 on x86_64 Linux with glibc >= 2.34: refuse
-  # anything else instead of installing something unverified.
-  SG_PY=${AGENTWATCH_PYTHON:-}
-  if [ -z "$SG_PY" ]; then
-    if command -v python3.11 >/dev/null 2>&1; then SG_PY=python3.11; else SG_PY=python3; fi
+# locked_python WHAT: the CPython 3.11 (x86_64 Linux, glibc >= 2.34) that the hash locks are for;
+# anything else is refused rather than installing something unverified.
+locked_python() {
+  local py=${AGENTWATCH_PYTHON:-} platform impl pyver mach libc libcver
+  if [ -z "$py" ]; then
+    if command -v python3.11 >/dev/null 2>&1; then py=python3.11; else py=python3; fi
   fi
-  sg_platform=$("$SG_PY" -c 'import platform, sys
+  platform=$("$py" -c 'import platform, sys
 print(sys.implementation.name, "%d.%d" % sys.version_info[:2], platform.machine(), *platform.libc_ver())' 2>/dev/null) ||
-    die "cannot run $SG_PY for the semgrep venv"
-  read -r impl pyver mach libc libcver <<<"$sg_platform"
+    die "cannot run $py to build a Python venv"
+  read -r impl pyver mach libc libcver <<<"$platform"
   [ "$impl $pyver $mach ${libc:-none}" = "cpython 3.11 x86_64 glibc" ] ||
-    die "semgrep's lock (scripts/requirements/semgrep.txt) is for CPython 3.11 on x86_64 Linux with glibc; $SG_PY is $sg_platform. Point AGENTWATCH_PYTHON at a CPython 3.11, or regenerate the lock for this platform."
+    die "$1 is for CPython 3.11 on x86_64 Linux with glibc; $py is $platform. Point AGENTWATCH_PYTHON at a CPython 3.11, or regenerate the lock for this platform."
   [ "$(printf '%s\n2.34\n' "$libcver" | sort -V | head -n1)" = 2.34 ] ||
-    die "semgrep $SEMGREP_VERSION needs glibc >= 2.34, this system has $libcver"
-  "$SG_PY" -m venv --help >/dev/null 2>&1 || die "$SG_PY has no venv module (apt-get install -y python3.11-venv)"
+    die "$1 needs glibc >= 2.34, this system has $libcver"
+  "$py" -m venv --help >/dev/null 2>&1 || die "$py has no venv module (apt-get install -y python3.11-venv)"
+  printf '%s\n' "$py"
+}
 
-  sgdl="$DL/semgrep-$SEMGREP_VERSION"
-  PIP_PY=$SG_PY
-  fetch_wheel "$sgdl" "$SEMGREP_WHEEL" "$SEMGREP_SHA256" "semgrep==$SEMGREP_VERSION"
-  reqs="$WORK_TMP/semgrep-requirements.txt"
-  { cat "$SEMGREP_LOCK"; printf '\nsemgrep==%s --hash=sha256:%s\n' "$SEMGREP_VERSION" "$SEMGREP_SHA256"; } >"$reqs"
-  # Download the locked dependencies unless every hash is already in the cache.
-  if ! "$SG_PY" - "$SEMGREP_LOCK" "$sgdl" <<'PYEOF'
+# locked_venv PY DIR LOCK REQS DL NAME: downloads the wheels LOCK pins into DL (unless all are
+# cached), then builds a venv in DIR from REQS (LOCK plus any pinned extras), offline.
+locked_venv() {
+  local py=$1 dir=$2 lock=$3 reqs=$4 dl=$5 name=$6
+  if ! "$py" - "$lock" "$dl" <<'PYEOF'
 import glob, hashlib, os, re, sys
 want = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", open(sys.argv[1]).read()))
 have = set()
@@ -345,24 +352,54 @@ for p in glob.glob(os.path.join(sys.argv[2], "*.whl")):
 sys.exit(0 if want <= have else 1)
 PYEOF
   then
-    run_logged "downloading semgrep's locked dependencies failed (hash mismatch or PyPI unreachable; see above)" \
-      "$SG_PY" -m pip download --disable-pip-version-check --no-deps --only-binary=:all: \
-      --require-hashes -r "$SEMGREP_LOCK" -d "$sgdl"
+    run_logged "downloading $name's locked wheels failed (hash mismatch or PyPI unreachable; see above)" \
+      "$py" -m pip download --disable-pip-version-check --no-deps --only-binary=:all: \
+      --require-hashes -r "$lock" -d "$dl"
     FETCHED=1
   fi
   # A venv is not relocatable, so it is built in place; the stamp, written
-  # last, is what marks it complete (an interrupted build is redone).
-  rm -rf "$SEMGREP_DIR"
-  run_logged "creating the semgrep venv with $SG_PY failed" "$SG_PY" -m venv "$SEMGREP_DIR"
-  run_logged "installing semgrep into $SEMGREP_DIR failed" \
-    "$SEMGREP_DIR/bin/python" -m pip install --disable-pip-version-check --no-index \
-    --find-links "$sgdl" --only-binary=:all: --require-hashes --no-deps -r "$reqs"
-  run_logged "semgrep's dependencies are incomplete (pip check)" \
-    "$SEMGREP_DIR/bin/python" -m pip check --disable-pip-version-check
+  # last by the caller, is what marks it complete (an interrupted build is redone).
+  rm -rf "$dir"
+  run_logged "creating the $name venv with $py failed" "$py" -m venv "$dir"
+  run_logged "installing $name into $dir failed" \
+    "$dir/bin/python" -m pip install --disable-pip-version-check --no-index \
+    --find-links "$dl" --only-binary=:all: --require-hashes --no-deps -r "$reqs"
+  run_logged "$name's dependencies are incomplete (pip check)" \
+    "$dir/bin/python" -m pip check --disable-pip-version-check
+}
+
+# -------------------------------------------------------------- semgrep -----
+step "semgrep $SEMGREP_VERSION"
+if semgrep_ok; then
+  done_step cached
+else
+  FETCHED=0
+  SG_PY=$(locked_python "semgrep's lock (scripts/requirements/semgrep.txt)")
+  sgdl="$DL/semgrep-$SEMGREP_VERSION"
+  PIP_PY=$SG_PY
+  fetch_wheel "$sgdl" "$SEMGREP_WHEEL" "$SEMGREP_SHA256" "semgrep==$SEMGREP_VERSION"
+  reqs="$WORK_TMP/semgrep-requirements.txt"
+  { cat "$SEMGREP_LOCK"; printf '\nsemgrep==%s --hash=sha256:%s\n' "$SEMGREP_VERSION" "$SEMGREP_SHA256"; } >"$reqs"
+  locked_venv "$SG_PY" "$SEMGREP_DIR" "$SEMGREP_LOCK" "$reqs" "$sgdl" semgrep
   got=$(SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off \
     "$SEMGREP_DIR/bin/semgrep" --version --disable-version-check 2>/dev/null | tail -n1) || got="(failed to run)"
   [ "$got" = "$SEMGREP_VERSION" ] || die "$SEMGREP_DIR/bin/semgrep --version printed '$got', expected $SEMGREP_VERSION"
   semgrep_stamp >"$SEMGREP_DIR/.stamp"
+  result
+fi
+
+# ----------------------------------------------------------- mcp client -----
+# The official MCP Python SDK, which the tests drive the knowledge server with.
+step "mcp client (python sdk $MCP_CLIENT_VERSION)"
+if mcp_client_ok; then
+  done_step cached
+else
+  FETCHED=0
+  py=$(locked_python "the MCP client's lock (scripts/requirements/mcp-client.txt)")
+  locked_venv "$py" "$MCP_CLIENT_DIR" "$MCP_CLIENT_LOCK" "$MCP_CLIENT_LOCK" \
+    "$DL/mcp-client-$MCP_CLIENT_VERSION" "the MCP client"
+  "$MCP_CLIENT_DIR/bin/python" -c 'import mcp' || die "the MCP client venv cannot import mcp"
+  mcp_client_stamp >"$MCP_CLIENT_DIR/.stamp"
   result
 fi
 
