@@ -42,6 +42,8 @@ enum Command {
     Serve,
     /// Run the gateway alone (port 8787), for example as a sidecar.
     Gateway,
+    /// Serve MCP over stdin and stdout, for an AI IDE or agent that launches AgentWatch itself.
+    Mcp,
     /// Index a repository (an https URL or a local path) into the symbol graph.
     Index {
         /// An https:// git URL, or a local folder (a git work tree or a plain directory).
@@ -120,8 +122,13 @@ pub fn main() -> ExitCode {
     if let Some(format) = cli.log_format {
         config.log.format = format;
     }
-    let serving = matches!(cli.command, Command::Serve | Command::Gateway);
-    crate::logging::init(&config.log, if serving { "info" } else { "warn" });
+    // Servers log their own events at info; LanceDB's per-operation info lines are noise there.
+    // `mcp` runs under an IDE, which shows stderr: only what needs attention.
+    let default_level = match cli.command {
+        Command::Serve | Command::Gateway => "info,lance=warn,lance_index=warn,lancedb=warn",
+        _ => "warn",
+    };
+    crate::logging::init(&config.log, default_level);
     for var in &sources.unknown_env {
         let known: Vec<_> = Config::env_overrides().map(|(var, _)| var).collect();
         tracing::warn!("ignoring unknown environment variable {var}; known: {}", known.join(", "));
@@ -138,6 +145,10 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
     match command {
         Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
+        Command::Mcp => runtime()?.block_on(async {
+            let indexer = indexing::open_indexer(config, true).await?;
+            crate::mcp::serve_stdio(indexer).await
+        }),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))
         }

@@ -1,6 +1,6 @@
 //! `agentwatch index`, `status` and `search`: run an index job from the terminal, report on stored
-//! repositories, and search their code — as text for people or as JSON for scripts (the field
-//! names are a public contract).
+//! repositories, and search their code — as text for people or as JSON for scripts (the shapes
+//! are in `views`, a public contract).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    Embedder, EmbedderConfig, Hit, IndexOptions, Indexer, IndexerConfig, JobState, JobStatus, Mode,
-    RepoRecord, SearchQuery, Source, WalkOptions,
+    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, Mode, RepoRecord,
+    SearchQuery, Source, WalkOptions,
 };
-use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::views::{HitView, JobView, RepoView};
 
 /// The indexing service over the configured data dir; with `embed`, also the embedding model
 /// (if it cannot be loaded, a warning says why and only lexical search works).
@@ -84,7 +84,7 @@ pub async fn index(
         eprint!("\r\x1b[2K");
     }
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&job_json(&status))?);
+        println!("{}", serde_json::to_string_pretty(&JobView::from(&status))?);
     } else {
         print!("{}", summary(&status.repo, Some(status.files_parsed)));
     }
@@ -104,7 +104,7 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
         Some(key) => {
             let record = indexer.find(key).await?;
             if as_json {
-                println!("{}", serde_json::to_string_pretty(&repo_json(&record))?);
+                println!("{}", serde_json::to_string_pretty(&RepoView::from(&record))?);
             } else {
                 print!("{}", summary(&record, None));
             }
@@ -112,7 +112,7 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
         None => {
             let repos = indexer.store().repos().await.context("cannot list repositories")?;
             if as_json {
-                let all: Vec<Value> = repos.iter().map(repo_json).collect();
+                let all: Vec<RepoView> = repos.iter().map(RepoView::from).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else if repos.is_empty() {
                 println!("no repositories indexed yet: run `agentwatch index <url|path>`");
@@ -178,7 +178,7 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     };
     let hits = indexer.search(&query).await?;
     if args.json {
-        let hits: Vec<Value> = hits.iter().map(hit_json).collect();
+        let hits: Vec<HitView> = hits.iter().map(HitView::from).collect();
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
         println!("no matches");
@@ -201,65 +201,6 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A search hit as JSON: `repo_id`, `path`, `start_line`, `end_line`, `symbol`, `kind`, `score`
-/// and `stale` are the public contract.
-pub fn hit_json(hit: &Hit) -> Value {
-    json!({
-        "repo_id": hit.repo_id,
-        "path": hit.path,
-        "start_line": hit.start_line,
-        "end_line": hit.end_line,
-        "symbol": hit.symbol,
-        "kind": hit.kind,
-        "language": hit.language,
-        "score": hit.score,
-        "stale": hit.stale,
-        "commit": hit.commit,
-        "snippet": hit.snippet,
-    })
-}
-
-/// A stored repository as JSON: `repo_id`, `status`, `commit`, `files`, `skipped`, `symbols`,
-/// `nodes`, `edges`, `duration_ms` and `errors` are the public contract.
-pub fn repo_json(repo: &RepoRecord) -> Value {
-    let skipped: serde_json::Map<String, Value> = repo
-        .stats
-        .skipped
-        .iter()
-        .map(|(reason, n)| (reason.as_str().to_owned(), json!(n)))
-        .collect();
-    json!({
-        "repo_id": repo.id,
-        "name": repo.name,
-        "source": repo.source,
-        "branch": repo.branch,
-        "status": repo.status.as_str(),
-        "commit": repo.commit,
-        "files": repo.stats.files,
-        "skipped": skipped,
-        "lines": repo.stats.lines,
-        "symbols": repo.stats.symbols,
-        "nodes": repo.stats.nodes,
-        "edges": repo.stats.edges,
-        "duration_ms": repo.stats.duration_ms,
-        "chunks": repo.stats.chunks,
-        "embedded": repo.stats.embedded,
-        "errors": repo.stats.errors,
-        "error": repo.error,
-        "indexed_at": repo.indexed_at,
-    })
-}
-
-/// A finished (or running) job: the repository plus the job's own progress.
-pub fn job_json(status: &JobStatus) -> Value {
-    let mut value = repo_json(&status.repo);
-    value["progress"] = json!(status.progress);
-    value["files_parsed"] = json!(status.files_parsed);
-    value["chunks_embedded"] = json!(status.chunks_embedded);
-    value["chunks_to_embed"] = json!(status.chunks_to_embed);
-    value
 }
 
 fn summary(repo: &RepoRecord, files_parsed: Option<u32>) -> String {

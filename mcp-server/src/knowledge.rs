@@ -1,5 +1,5 @@
-//! The knowledge server's HTTP face on port 4000: `/health`, and everything else behind the
-//! configured bearer token.
+//! The knowledge server's HTTP face on port 4000: `/health`, and everything else (MCP at `/mcp`)
+//! behind the configured bearer token.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -11,12 +11,11 @@ use serde_json::json;
 
 use crate::config::Secret;
 
-/// The knowledge server's routes. With a token, every route but `/health` requires
-/// `Authorization: Bearer <token>`.
-pub fn router(token: Option<Secret>) -> Router {
-    let protected = Router::new()
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(token, require_token));
+/// The knowledge server's routes: `/health`, and `api` (MCP, REST). With a token, every route but
+/// `/health` requires `Authorization: Bearer <token>`.
+pub fn router(token: Option<Secret>, api: Router) -> Router {
+    let protected =
+        api.fallback(not_found).layer(middleware::from_fn_with_state(token, require_token));
     let routes = Router::new().route("/health", get(health)).merge(protected);
     gateway::telemetry::observe(routes)
 }
@@ -85,21 +84,27 @@ mod tests {
 
     #[tokio::test]
     async fn health_is_open_even_with_a_token() {
-        assert_eq!(status(router(token()), "/health", None).await, StatusCode::OK);
+        assert_eq!(status(router(token(), Router::new()), "/health", None).await, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn with_a_token_other_routes_need_it() {
         let path = "/api/knowledge/repositories";
-        assert_eq!(status(router(token()), path, None).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(status(router(token()), path, Some("wrong")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status(router(token(), Router::new()), path, None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status(router(token(), Router::new()), path, Some("wrong")).await,
+            StatusCode::UNAUTHORIZED
+        );
         let ok = Some("0123456789abcdef");
-        assert_eq!(status(router(token()), path, ok).await, StatusCode::NOT_FOUND);
+        assert_eq!(status(router(token(), Router::new()), path, ok).await, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]
     async fn without_a_token_local_clients_are_let_in() {
         let path = "/api/knowledge/repositories";
-        assert_eq!(status(router(None), path, None).await, StatusCode::NOT_FOUND);
+        assert_eq!(status(router(None, Router::new()), path, None).await, StatusCode::NOT_FOUND);
     }
 }

@@ -6,4 +6,7 @@ pub mod config;
 pub mod indexing;
 pub mod knowledge;
 mod logging;
+pub mod mcp;
 mod serve;
+mod tools;
+pub mod views;

@@ -36,7 +36,12 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
             .await?,
         router: gateway.router(),
     }];
+    let shutdown = CancellationToken::new();
     if faces == Faces::Both {
+        let indexer = crate::indexing::open_indexer(config, true).await?;
+        let mcp =
+            crate::mcp::http_service(indexer, config.bind.is_loopback(), shutdown.child_token());
+        let api = Router::new().nest_service("/mcp", mcp);
         servers.push(Server {
             name: "knowledge server",
             listener: bind(
@@ -46,11 +51,10 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(config.knowledge.token.clone()),
+            router: crate::knowledge::router(config.knowledge.token.clone(), api),
         });
     }
 
-    let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
     for server in servers {
         let addr = server.listener.local_addr()?;

@@ -3,5 +3,6 @@
 
 mod cli;
 mod index;
+mod mcp;
 mod serve;
 mod support;

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// The caller's asset cache (as `scripts/setup.sh` fills it).
-fn assets_dir() -> PathBuf {
+pub fn assets_dir() -> PathBuf {
     std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
@@ -33,8 +33,13 @@ impl Sandbox {
     /// `agentwatch` with this sandbox as its home and data dir, and nothing from the caller's
     /// `AGENTWATCH_*` environment but where `scripts/setup.sh` put the offline assets.
     pub fn command(&self) -> Command {
+        self.command_for(Path::new(env!("CARGO_BIN_EXE_agentwatch")))
+    }
+
+    /// Any program, in the same environment as [`Sandbox::command`].
+    pub fn command_for(&self, program: &Path) -> Command {
         let assets = assets_dir();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentwatch"));
+        let mut cmd = Command::new(program);
         for (key, _) in std::env::vars() {
             if key.starts_with("AGENTWATCH_") || key.starts_with("XDG_") || key == "RUST_LOG" {
                 cmd.env_remove(key);
@@ -74,8 +79,14 @@ pub struct Server {
 impl Server {
     /// Starts `agentwatch <args>` with JSON logs and ports picked by the OS.
     pub fn start(sandbox: &Sandbox, args: &[&str]) -> Server {
+        Server::start_with(sandbox, args, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    pub fn start_with(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = sandbox
             .command()
+            .envs(env.iter().copied())
             .args(args)
             .args(["--log-format", "json"])
             .env("AGENTWATCH_GATEWAY_PORT", "0")

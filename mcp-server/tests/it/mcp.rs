@@ -1,0 +1,118 @@
+//! MCP as AI IDEs and agents speak it: the official MCP Python SDK drives `agentwatch mcp` (stdio)
+//! and `agentwatch serve` (streamable HTTP at `/mcp`) through a whole session — index a
+//! repository, search it, read symbols, follow calls, read files as resources, make mistakes —
+//! with the modern protocol and with the legacy initialize handshake. The session's checks are in
+//! `tests/mcp/knowledge_client.py`.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Sandbox, Server, assets_dir, stderr, stdout};
+
+/// The Python of the MCP client venv that `scripts/setup.sh` builds.
+fn python() -> PathBuf {
+    let python = assets_dir().join("mcp-client/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+    python
+}
+
+/// A copy of the Python fixture repository, as its own git work tree.
+fn repository(sandbox: &Sandbox) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
+    let to = sandbox.path().join("python-pkg");
+    copy_dir(&from, &to);
+    std::fs::write(to.join("secret.env"), "TOKEN=not-for-agents\n").unwrap();
+    to
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+fn client_session(sandbox: &Sandbox, args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/knowledge_client.py");
+    let output = sandbox.command_for(&python()).arg(script).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "the MCP client's session failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_agent_works_over_stdio_with_the_modern_protocol() {
+    let sandbox = Sandbox::new();
+    let repo = repository(&sandbox);
+    let binary = env!("CARGO_BIN_EXE_agentwatch");
+    client_session(&sandbox, &["stdio", binary, repo.to_str().unwrap(), "auto"]);
+}
+
+#[test]
+fn an_agent_works_over_stdio_with_the_initialize_handshake() {
+    let sandbox = Sandbox::new();
+    let repo = repository(&sandbox);
+    let binary = env!("CARGO_BIN_EXE_agentwatch");
+    client_session(&sandbox, &["stdio", binary, repo.to_str().unwrap(), "legacy"]);
+}
+
+#[test]
+fn an_agent_works_over_http_in_a_session_and_without() {
+    let sandbox = Sandbox::new();
+    let repo = repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let url = format!("http://{}/mcp", server.address_of("knowledge server"));
+    client_session(&sandbox, &["http", &url, repo.to_str().unwrap(), "legacy"]);
+    // The same data dir: the repository is indexed already, and stays so.
+    client_session(&sandbox, &["http", &url, repo.to_str().unwrap(), "auto"]);
+}
+
+#[test]
+fn with_a_token_http_clients_must_send_it() {
+    let sandbox = Sandbox::new();
+    let repo = repository(&sandbox);
+    let token = "a-long-enough-knowledge-token";
+    let server = Server::start_with(&sandbox, &["serve"], &[("AGENTWATCH_KNOWLEDGE_TOKEN", token)]);
+    let url = format!("http://{}/mcp", server.address_of("knowledge server"));
+    assert_eq!(post_initialize(&url, &[]).status(), 401);
+    client_session(&sandbox, &["http", &url, repo.to_str().unwrap(), "legacy", token]);
+}
+
+#[test]
+fn http_refuses_foreign_origins_and_hosts() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &["serve"]);
+    let address = server.address_of("knowledge server");
+    let url = format!("http://{address}/mcp");
+    // A web page elsewhere, or a DNS name rebound to this machine, gets nothing.
+    assert_eq!(post_initialize(&url, &[("origin", "https://evil.example")]).status(), 403);
+    assert_eq!(post_initialize(&url, &[("host", "evil.example")]).status(), 403);
+    // A local page and a client without Origin are served.
+    let local = format!("http://localhost:{}", address.port());
+    assert_eq!(post_initialize(&url, &[("origin", &local)]).status(), 200);
+    assert_eq!(post_initialize(&url, &[]).status(), 200);
+}
+
+fn post_initialize(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut request = reqwest::Client::new()
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(
+                r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}"#,
+            );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    })
+}
