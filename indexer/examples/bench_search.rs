@@ -48,7 +48,7 @@ fn main() {
     match args.as_slice() {
         ["throughput", repo] => throughput(Path::new(repo), &embedder, &assets),
         ["index", data, repo, touch] => {
-            runtime.block_on(index(Path::new(data), Path::new(repo), touch, embedder))
+            runtime.block_on(index(Path::new(data), Path::new(repo), touch, embedder));
         }
         ["fill", data, cosqa, wanted, folders @ ..] => runtime.block_on(fill(
             Path::new(data),
@@ -58,7 +58,7 @@ fn main() {
             embedder,
         )),
         ["query", data, cosqa] => {
-            runtime.block_on(query(Path::new(data), Path::new(cosqa), embedder))
+            runtime.block_on(query(Path::new(data), Path::new(cosqa), embedder));
         }
         _ => panic!("{usage}"),
     }
