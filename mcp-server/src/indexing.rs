@@ -138,6 +138,22 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
     Ok(())
 }
 
+/// The search mode when none is asked for: hybrid, or lexical when the model is not loaded.
+pub fn default_mode(indexer: &Indexer) -> Mode {
+    if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
+}
+
+/// An error naming the known languages when `language` is not one of them.
+pub fn check_language(language: Option<&str>) -> Result<(), String> {
+    match language {
+        Some(language) if indexer::Language::from_name(language).is_none() => {
+            let known: Vec<&str> = indexer::Language::all().iter().map(|l| l.name()).collect();
+            Err(format!("unknown language {language:?}: use one of {}", known.join(", ")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What `agentwatch search` was asked.
 #[derive(Debug)]
 pub struct SearchArgs {
@@ -160,15 +176,10 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     for key in &args.repos {
         repos.push(indexer.find(key).await?.id);
     }
-    if let Some(language) = &args.language
-        && indexer::Language::from_name(language).is_none()
-    {
-        let known: Vec<&str> = indexer::Language::all().iter().map(|l| l.name()).collect();
-        anyhow::bail!("unknown language {language:?}: use one of {}", known.join(", "));
-    }
+    check_language(args.language.as_deref()).map_err(anyhow::Error::msg)?;
     let query = SearchQuery {
         text: args.query,
-        mode: args.mode.unwrap_or(if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }),
+        mode: args.mode.unwrap_or_else(|| default_mode(&indexer)),
         repos,
         language: args.language,
         path_glob: args.path,
