@@ -558,13 +558,19 @@ impl Indexer {
         Ok(Arc::clone(graphs.entry(id.to_owned()).or_insert(graph)))
     }
 
-    /// Finds a repository by id, name or location (URL or path).
+    /// Finds a repository by id, name or location (URL or path): a stored one, or one whose
+    /// first job is still running (and so not stored yet).
     pub async fn find(&self, key: &str) -> Result<RepoRecord, IndexError> {
-        let repos = self.store.repos().await?;
         let location = Source::parse(key).ok().map(|s| s.location());
-        repos
-            .into_iter()
-            .find(|r| r.id == key || r.name == key || Some(&r.source) == location.as_ref())
+        let is_it =
+            |r: &RepoRecord| r.id == key || r.name == key || Some(&r.source) == location.as_ref();
+        if let Some(repo) = self.store.repos().await?.into_iter().find(is_it) {
+            return Ok(repo);
+        }
+        let jobs = self.jobs.lock().expect("jobs lock");
+        jobs.values()
+            .map(|rx| rx.borrow().repo.clone())
+            .find(|r| !r.status.is_final() && is_it(r))
             .ok_or_else(|| IndexError::UnknownRepo(key.to_owned()))
     }
 

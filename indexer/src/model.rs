@@ -105,6 +105,17 @@ impl SymbolKind {
     }
 }
 
+impl std::str::FromStr for SymbolKind {
+    type Err = String;
+
+    fn from_str(kind: &str) -> Result<Self, Self::Err> {
+        SymbolKind::from_capture(kind).ok_or_else(|| {
+            let known: Vec<&str> = SymbolKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown kind {kind:?}: use one of {}", known.join(", "))
+        })
+    }
+}
+
 /// A use of a name: a call, a macro invocation, or a type's parent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reference {

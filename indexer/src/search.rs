@@ -60,8 +60,15 @@ pub enum SearchError {
     Arrow(#[from] lancedb::arrow::arrow_schema::ArrowError),
     #[error("invalid path filter {glob:?}: {message}")]
     BadGlob { glob: String, message: String },
+    #[error("unknown language {0:?}: use one of {known}", known = known_languages())]
+    UnknownLanguage(String),
     #[error("semantic and hybrid search need the query's embedding")]
     NoQueryVector,
+}
+
+fn known_languages() -> String {
+    let names: Vec<&str> = grammars::Language::all().iter().map(|l| l.name()).collect();
+    names.join(", ")
 }
 
 /// How a query is matched.
@@ -441,6 +448,11 @@ impl SearchIndex {
                 })
             })
             .transpose()?;
+        if let Some(language) = &query.language
+            && grammars::Language::from_name(language).is_none()
+        {
+            return Err(SearchError::UnknownLanguage(language.clone()));
+        }
         let vector = match (query.mode.needs_vector(), vector) {
             (true, None) => return Err(SearchError::NoQueryVector),
             (_, vector) => vector,

@@ -143,17 +143,6 @@ pub fn default_mode(indexer: &Indexer) -> Mode {
     if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
 }
 
-/// An error naming the known languages when `language` is not one of them.
-pub fn check_language(language: Option<&str>) -> Result<(), String> {
-    match language {
-        Some(language) if indexer::Language::from_name(language).is_none() => {
-            let known: Vec<&str> = indexer::Language::all().iter().map(|l| l.name()).collect();
-            Err(format!("unknown language {language:?}: use one of {}", known.join(", ")))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// What `agentwatch search` was asked.
 #[derive(Debug)]
 pub struct SearchArgs {
@@ -176,7 +165,6 @@ pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
     for key in &args.repos {
         repos.push(indexer.find(key).await?.id);
     }
-    check_language(args.language.as_deref()).map_err(anyhow::Error::msg)?;
     let query = SearchQuery {
         text: args.query,
         mode: args.mode.unwrap_or_else(|| default_mode(&indexer)),

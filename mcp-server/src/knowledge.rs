@@ -1,5 +1,6 @@
-//! The knowledge server's HTTP face on port 4000: `/health`, and everything else (MCP at `/mcp`)
-//! behind the configured bearer token.
+//! The knowledge server's HTTP face on port 4000: `/health` and `/openapi.json` open, everything
+//! else (MCP at `/mcp`, REST under `/api/knowledge`) behind the configured bearer token. Every
+//! error is JSON: `{"error": {"code", "message"}}`.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -7,26 +8,88 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::config::Secret;
 
-/// The knowledge server's routes: `/health`, and `api` (MCP, REST). With a token, every route but
-/// `/health` requires `Authorization: Bearer <token>`.
-pub fn router(token: Option<Secret>, api: Router) -> Router {
+/// The knowledge server's routes: `/health`, `/openapi.json` (the document `openapi`), and `api`
+/// (MCP, REST). With a token, every route but those two requires `Authorization: Bearer <token>`.
+pub fn router(token: Option<Secret>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
     let protected =
         api.fallback(not_found).layer(middleware::from_fn_with_state(token, require_token));
-    let routes = Router::new().route("/health", get(health)).merge(protected);
+    let openapi = Json(openapi);
+    let routes = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(move || async move { openapi.clone() }))
+        .merge(protected);
     gateway::telemetry::observe(routes)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// An error as every knowledge endpoint reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `invalid_request`, `not_found`, `conflict`, `unauthorized`,
+    /// `not_implemented`, `unavailable` or `internal`.
+    pub code: String,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, "{}", self.message);
+        }
+        let detail = ErrorDetail { code: self.code.to_owned(), message: self.message };
+        (self.status, Json(ErrorBody { error: detail })).into_response()
+    }
+}
+
+/// Whether the knowledge server is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    status: &'static str,
+    version: &'static str,
+}
+
+/// Whether the knowledge server is up; no token needed.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Up", body = Health)))]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
 }
 
 async fn not_found(request: Request) -> Response {
-    let message = format!("no route for {} {}", request.method(), request.uri().path());
-    error(StatusCode::NOT_FOUND, "not_found", &message)
+    let message = format!(
+        "no route for {} {}: the routes are listed in /openapi.json",
+        request.method(),
+        request.uri().path()
+    );
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into_response()
 }
 
 async fn require_token(
@@ -44,12 +107,10 @@ async fn require_token(
         Some(presented) if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) => {
             next.run(request).await
         }
-        Some(_) => error(StatusCode::UNAUTHORIZED, "unauthorized", "the bearer token is not valid"),
-        None => error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the knowledge server's token as `Authorization: Bearer <token>`",
-        ),
+        Some(_) => unauthorized("the bearer token is not valid"),
+        None => {
+            unauthorized("send the knowledge server's token as `Authorization: Bearer <token>`")
+        }
     }
 }
 
@@ -58,8 +119,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+fn unauthorized(message: &str) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response()
 }
 
 #[cfg(test)]
@@ -78,33 +139,46 @@ mod tests {
         router.oneshot(request.body(Body::empty()).unwrap()).await.unwrap().status()
     }
 
+    fn openapi() -> utoipa::openapi::OpenApi {
+        utoipa::openapi::OpenApiBuilder::new().build()
+    }
+
     fn token() -> Option<Secret> {
         serde_json::from_str("\"0123456789abcdef\"").ok()
     }
 
     #[tokio::test]
     async fn health_is_open_even_with_a_token() {
-        assert_eq!(status(router(token(), Router::new()), "/health", None).await, StatusCode::OK);
+        assert_eq!(
+            status(router(token(), Router::new(), openapi()), "/health", None).await,
+            StatusCode::OK
+        );
     }
 
     #[tokio::test]
     async fn with_a_token_other_routes_need_it() {
         let path = "/api/knowledge/repositories";
         assert_eq!(
-            status(router(token(), Router::new()), path, None).await,
+            status(router(token(), Router::new(), openapi()), path, None).await,
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            status(router(token(), Router::new()), path, Some("wrong")).await,
+            status(router(token(), Router::new(), openapi()), path, Some("wrong")).await,
             StatusCode::UNAUTHORIZED
         );
         let ok = Some("0123456789abcdef");
-        assert_eq!(status(router(token(), Router::new()), path, ok).await, StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(router(token(), Router::new(), openapi()), path, ok).await,
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[tokio::test]
     async fn without_a_token_local_clients_are_let_in() {
         let path = "/api/knowledge/repositories";
-        assert_eq!(status(router(None, Router::new()), path, None).await, StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(router(None, Router::new(), openapi()), path, None).await,
+            StatusCode::NOT_FOUND
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod indexing;
 pub mod knowledge;
 mod logging;
 pub mod mcp;
+pub mod rest;
 mod serve;
 mod tools;
 pub mod views;

@@ -2,6 +2,7 @@
 //! starts), serves until SIGINT or SIGTERM, then drains in-flight requests.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
@@ -39,9 +40,10 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, true).await?;
+        let (rest, openapi) = crate::rest::router(Arc::clone(&indexer));
         let mcp =
             crate::mcp::http_service(indexer, config.bind.is_loopback(), shutdown.child_token());
-        let api = Router::new().nest_service("/mcp", mcp);
+        let api = Router::new().nest_service("/mcp", mcp).merge(rest);
         servers.push(Server {
             name: "knowledge server",
             listener: bind(
@@ -51,7 +53,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(config.knowledge.token.clone(), api),
+            router: crate::knowledge::router(config.knowledge.token.clone(), api, openapi),
         });
     }
 

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::KnowledgeServer;
-use crate::views::{HitView, JobView, RepoView};
+use crate::views::{HitView, JobView, RepoView, ReposOutput, SearchOutput};
 
 /// Tool results: a success, or a tool error carrying its message.
 type Answer = Result<CallToolResult, String>;
@@ -172,23 +172,6 @@ pub struct RepoMapArgs {
     pub max_tokens: Option<usize>,
 }
 
-/// The results of `search_code`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SearchOutput {
-    pub mode: String,
-    pub results: Vec<HitView>,
-    /// The offset of the next page, when there may be one.
-    pub next_offset: Option<usize>,
-}
-
-/// The repositories `list_repositories` found.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ReposOutput {
-    pub repositories: Vec<RepoView>,
-    pub total: usize,
-    pub next_offset: Option<usize>,
-}
-
 #[tool_router(vis = "pub(crate)")]
 impl KnowledgeServer {
     #[tool(
@@ -308,18 +291,11 @@ impl KnowledgeServer {
     async fn search_code(&self, Parameters(args): Parameters<SearchArgs>) -> Answer {
         let mode = match args.mode.as_deref() {
             Some(mode) => mode.parse::<Mode>()?,
-            None if self.indexer.can_embed() => Mode::Hybrid,
-            None => Mode::Lexical,
+            None => crate::indexing::default_mode(&self.indexer),
         };
         let mut repos = Vec::new();
         for key in &args.repos {
             repos.push(self.repo(Some(key)).await?.id);
-        }
-        if let Some(language) = &args.language
-            && indexer::Language::from_name(language).is_none()
-        {
-            let known: Vec<&str> = indexer::Language::all().iter().map(|l| l.name()).collect();
-            return Err(format!("unknown language {language:?}: use one of {}", known.join(", ")));
         }
         let limit = args.limit.unwrap_or(10).clamp(1, 50);
         let offset = args.offset.unwrap_or(0);
@@ -384,7 +360,7 @@ impl KnowledgeServer {
             "exact" => NameMatch::Exact,
             other => return Err(format!("unknown match {other:?}: use fuzzy, prefix or exact")),
         };
-        let kind = args.kind.as_deref().map(parse_kind).transpose()?;
+        let kind = args.kind.as_deref().map(str::parse::<SymbolKind>).transpose()?;
         let limit = args.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
         let found = graph.find_symbols(&args.name, how, kind, limit + 1);
         if found.is_empty() {
@@ -777,13 +753,6 @@ fn file_index(graph: &RepoGraph, path: &str) -> Result<usize, String> {
         format!(
             "{path} is not an indexed file of this repository: paths are relative to its root, as search_code and get_file_outline show them"
         )
-    })
-}
-
-fn parse_kind(kind: &str) -> Result<SymbolKind, String> {
-    SymbolKind::ALL.into_iter().find(|k| k.as_str() == kind).ok_or_else(|| {
-        let known: Vec<&str> = SymbolKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("unknown kind {kind:?}: use one of {}", known.join(", "))
     })
 }
 

@@ -1,15 +1,16 @@
 //! What the knowledge server says about repositories, jobs and search hits, in one shape for every
-//! face: `--json` on the command line, MCP structured output, and (next) REST. The field names are
-//! a public contract.
+//! face: `--json` on the command line, MCP structured output, and REST (whose OpenAPI document is
+//! derived from these types). The field names are a public contract.
 
 use std::collections::BTreeMap;
 
-use indexer::{Hit, JobStatus, RepoRecord};
+use indexer::{Hit, JobState, JobStatus, RepoGraph, RepoRecord, SymbolRef};
 use schemars::JsonSchema;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A search hit.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
 pub struct HitView {
     pub repo_id: String,
     /// Path relative to the repository root.
@@ -50,7 +51,7 @@ impl From<&Hit> for HitView {
 }
 
 /// A stored repository and how its last index went.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
 pub struct RepoView {
     pub repo_id: String,
     pub name: String,
@@ -106,7 +107,7 @@ impl From<&RepoRecord> for RepoView {
 }
 
 /// A repository with its job's live progress.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
 pub struct JobView {
     #[serde(flatten)]
     pub repo: RepoView,
@@ -119,6 +120,23 @@ pub struct JobView {
     pub chunks_to_embed: u32,
 }
 
+/// A repository with no job running: what its last job left.
+impl From<&RepoRecord> for JobView {
+    fn from(repo: &RepoRecord) -> JobView {
+        let progress = match repo.status {
+            JobState::Ready | JobState::Failed => 100,
+            _ => 0,
+        };
+        JobView {
+            repo: RepoView::from(repo),
+            progress,
+            files_parsed: 0,
+            chunks_embedded: repo.stats.embedded,
+            chunks_to_embed: repo.stats.chunks,
+        }
+    }
+}
+
 impl From<&JobStatus> for JobView {
     fn from(status: &JobStatus) -> JobView {
         JobView {
@@ -129,4 +147,73 @@ impl From<&JobStatus> for JobView {
             chunks_to_embed: status.chunks_to_embed,
         }
     }
+}
+
+/// One page of search results.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct SearchOutput {
+    /// The mode the search ran in.
+    pub mode: String,
+    pub results: Vec<HitView>,
+    /// The offset of the next page, when there may be one.
+    pub next_offset: Option<usize>,
+}
+
+/// One page of the stored repositories.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct ReposOutput {
+    pub repositories: Vec<RepoView>,
+    /// All repositories, on every page.
+    pub total: usize,
+    pub next_offset: Option<usize>,
+}
+
+/// A symbol of a repository's graph.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+pub struct SymbolView {
+    pub name: String,
+    /// With its enclosing symbols or impl type: `Shortener::shorten`, `Item.total`.
+    pub qualified: String,
+    /// `function`, `method`, `class`, `struct`, `enum`, `trait`, `interface`, `type`, `module`
+    /// or `constant`.
+    pub kind: String,
+    pub path: String,
+    /// 1-based, inclusive.
+    pub start_line: u32,
+    pub end_line: u32,
+    /// The declaration up to its body, on one line.
+    pub signature: String,
+    pub doc: Option<String>,
+    /// The enclosing symbol's qualified name.
+    pub parent: Option<String>,
+}
+
+impl SymbolView {
+    pub fn new(graph: &RepoGraph, symbol: SymbolRef) -> SymbolView {
+        let s = graph.symbol(symbol);
+        let parent = s.parent.map(|p| {
+            let parent = SymbolRef { file: symbol.file, symbol: p as usize };
+            graph.symbol(parent).qualified.clone()
+        });
+        SymbolView {
+            name: s.name.clone(),
+            qualified: s.qualified.clone(),
+            kind: s.kind.as_str().to_owned(),
+            path: graph.files[symbol.file].path.clone(),
+            start_line: s.start_line,
+            end_line: s.end_line,
+            signature: s.signature.clone(),
+            doc: s.doc.clone(),
+            parent,
+        }
+    }
+}
+
+/// One page of a repository's symbols.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct SymbolsOutput {
+    pub symbols: Vec<SymbolView>,
+    /// Symbols matching, on every page.
+    pub total: usize,
+    pub next_offset: Option<usize>,
 }

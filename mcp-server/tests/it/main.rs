@@ -4,5 +4,6 @@
 mod cli;
 mod index;
 mod mcp;
+mod rest;
 mod serve;
 mod support;

@@ -6,34 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Sandbox, Server, assets_dir, stderr, stdout};
+use crate::support::{
+    Sandbox, Server, assets_dir, python_repository as repository, stderr, stdout,
+};
 
 /// The Python of the MCP client venv that `scripts/setup.sh` builds.
 fn python() -> PathBuf {
     let python = assets_dir().join("mcp-client/bin/python");
     assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
     python
-}
-
-/// A copy of the Python fixture repository, as its own git work tree.
-fn repository(sandbox: &Sandbox) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
-    let to = sandbox.path().join("python-pkg");
-    copy_dir(&from, &to);
-    std::fs::write(to.join("secret.env"), "TOKEN=not-for-agents\n").unwrap();
-    to
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn client_session(sandbox: &Sandbox, args: &[&str]) {

@@ -152,3 +152,25 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A copy of the Python fixture repository (with a `secret.env` nothing may serve), as a plain
+/// folder.
+pub fn python_repository(sandbox: &Sandbox) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
+    let to = sandbox.path().join("python-pkg");
+    copy_dir(&from, &to);
+    std::fs::write(to.join("secret.env"), "TOKEN=not-for-agents\n").unwrap();
+    to
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! REST under `/api/knowledge`, for scripts and services that do not speak MCP: submit a
+//! repository, follow its job, list, read and forget repositories, search the code, and list a
+//! repository's symbols. The OpenAPI document at `/openapi.json` is derived from these handlers
+//! and the types they take and return, so it cannot drift from what the server does.
+
+// `#[utoipa::path(params(T))]` expands to `<T as IntoParams>::…`, which this lint flags.
+#![allow(unused_qualifications)]
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use indexer::search::SearchError;
+use indexer::{IndexError, Indexer, Mode, NameMatch, SearchQuery, Source, SymbolKind};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, ResponseBuilder};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::knowledge::{ApiError, ErrorBody};
+use crate::views::{
+    HitView, JobView, RepoView, ReposOutput, SearchOutput, SymbolView, SymbolsOutput,
+};
+
+type Indexed = State<Arc<Indexer>>;
+
+/// The REST routes, and the OpenAPI document describing them (and `/health`).
+pub fn router(indexer: Arc<Indexer>) -> (Router, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .routes(routes!(list_repositories, index_repository))
+        .routes(routes!(get_repository, remove_repository))
+        .routes(routes!(repository_status))
+        .routes(routes!(list_symbols))
+        .routes(routes!(search));
+    let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
+        .nest("/api/knowledge", api)
+        .with_state(indexer)
+        .split_for_parts();
+    // After the routes are in: it adds to each of them.
+    BearerToken.modify(&mut openapi);
+    (router, openapi)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AgentWatch knowledge server",
+        description = "Index git repositories, search their code by meaning and by words, and walk their symbols. The same knowledge is served over MCP at /mcp. Errors are JSON: {\"error\": {\"code\", \"message\"}}.",
+    ),
+    paths(crate::knowledge::health),
+    tags(
+        (name = "repositories", description = "Indexing jobs and stored repositories"),
+        (name = "search", description = "Code search and symbols"),
+    )
+)]
+struct Document;
+
+/// Declares the bearer token every route but `/health` and `/openapi.json` may require, and the
+/// 401 that answers a request without it.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some(
+            "AGENTWATCH_KNOWLEDGE_TOKEN; not required when unset and bound to loopback".to_owned(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let unauthorized = ResponseBuilder::new()
+            .description("The token is missing or wrong")
+            .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                if operation.security.is_some() {
+                    let responses = &mut operation.responses.responses;
+                    responses.insert("401".to_owned(), unauthorized.clone().into());
+                }
+            }
+        }
+    }
+}
+
+/// What to index.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct IndexRequest {
+    /// An https git URL (`https://github.com/org/repo`) or a folder on the server's machine.
+    url: String,
+    /// The branch to index; default: the remote's default branch (usually `main`).
+    #[serde(default)]
+    branch: Option<String>,
+    /// Scan with Semgrep and Trivy once indexed. Not available yet: `true` is refused with 501.
+    #[serde(default)]
+    run_security_scan: bool,
+}
+
+/// Submits a repository for indexing, or joins the job already running for it. Re-submitting a
+/// known repository re-indexes it, re-parsing only the files that changed.
+#[utoipa::path(
+    post,
+    path = "/repositories",
+    tag = "repositories",
+    request_body = IndexRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Indexing job queued", body = JobView,
+            headers(("location" = String, description = "Where to follow the job"))),
+        (status = 400, description = "Invalid URL or request body", body = ErrorBody),
+        (status = 501, description = "A security scan was asked for; scans are not available yet", body = ErrorBody),
+    )
+)]
+async fn index_repository(
+    State(indexer): Indexed,
+    Body(request): Body<IndexRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let source = Source::parse(&request.url).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if request.run_security_scan {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            "security scans are not available in this version: submit without run_security_scan",
+        ));
+    }
+    let job = indexer.submit(source, request.branch).await.map_err(error)?;
+    let status = JobView::from(&*job.borrow());
+    let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PageParams {
+    /// Items to return (default 50, at most 1000).
+    limit: Option<usize>,
+    /// Items to skip, for the next page.
+    offset: Option<usize>,
+}
+
+/// The stored repositories, in the order they were first indexed.
+#[utoipa::path(
+    get,
+    path = "/repositories",
+    tag = "repositories",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One page of repositories", body = ReposOutput))
+)]
+async fn list_repositories(
+    State(indexer): Indexed,
+    Params(page): Params<PageParams>,
+) -> Result<Json<ReposOutput>, ApiError> {
+    let repos = indexer.store().repos().await.map_err(|e| error(e.into()))?;
+    let (repos, total, next_offset) = paginate(repos, page.offset, page.limit, 50, 1000);
+    let repositories = repos.iter().map(RepoView::from).collect();
+    Ok(Json(ReposOutput { repositories, total, next_offset }))
+}
+
+/// One stored repository and how its last index went.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}",
+    tag = "repositories",
+    params(("id" = String, Path, description = "The repository's id (or name)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The repository", body = RepoView),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn get_repository(
+    State(indexer): Indexed,
+    Path(id): Path<String>,
+) -> Result<Json<RepoView>, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    Ok(Json(RepoView::from(&repo)))
+}
+
+/// The repository's indexing job: state, progress percent, file count, node and edge counts in
+/// the symbol graph, and errors. Structural and lexical queries work from the `embedding` state.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/status",
+    tag = "repositories",
+    params(("id" = String, Path, description = "The repository's id (or name)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Status object", body = JobView),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn repository_status(
+    State(indexer): Indexed,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    let view = match indexer.running(&repo.id) {
+        Some(status) => JobView::from(&status),
+        None => JobView::from(&repo),
+    };
+    Ok(Json(view))
+}
+
+/// Forgets a repository: its graph, its search index and, for a clone, its checkout. The source
+/// itself is never touched.
+#[utoipa::path(
+    delete,
+    path = "/repositories/{id}",
+    tag = "repositories",
+    params(("id" = String, Path, description = "The repository's id (or name)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such repository", body = ErrorBody),
+        (status = 409, description = "The repository is being indexed", body = ErrorBody),
+    )
+)]
+async fn remove_repository(
+    State(indexer): Indexed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    indexer.remove(&repo.id).await.map_err(error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How a search matches.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum SearchMode {
+    /// By meaning: the query's embedding against the code's.
+    Semantic,
+    /// By the words and identifiers of the code (BM25, identifiers split).
+    Lexical,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SearchParams {
+    /// What to look for: words, identifiers, or both.
+    q: String,
+    /// Default: hybrid, or lexical when the embedding model is not loaded.
+    mode: Option<SearchMode>,
+    /// Repositories to search, comma-separated ids or names; default: all.
+    repo: Option<String>,
+    /// Only this language: rust, python, typescript, tsx or javascript.
+    language: Option<String>,
+    /// Only paths matching this glob, e.g. `src/**/*.rs`.
+    path: Option<String>,
+    /// Only chunks of this symbol kind (function, method, class, …) or `code` for top-level code.
+    kind: Option<String>,
+    /// Results to return (default 10, at most 50).
+    limit: Option<usize>,
+    /// Results to skip, for the next page.
+    offset: Option<usize>,
+}
+
+/// Searches the indexed code by meaning and by words. Each result has its score, location,
+/// enclosing symbol, a snippet, the commit it was indexed at, and whether its file changed since.
+#[utoipa::path(
+    get,
+    path = "/search",
+    tag = "search",
+    params(SearchParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of results, best first", body = SearchOutput),
+        (status = 400, description = "An invalid parameter", body = ErrorBody),
+        (status = 404, description = "A repository that is not indexed", body = ErrorBody),
+        (status = 503, description = "Semantic search asked for without the embedding model", body = ErrorBody),
+    )
+)]
+async fn search(
+    State(indexer): Indexed,
+    Params(params): Params<SearchParams>,
+) -> Result<Json<SearchOutput>, ApiError> {
+    let mode = match params.mode {
+        Some(SearchMode::Semantic) => Mode::Semantic,
+        Some(SearchMode::Lexical) => Mode::Lexical,
+        Some(SearchMode::Hybrid) => Mode::Hybrid,
+        None => crate::indexing::default_mode(&indexer),
+    };
+    let mut repos = Vec::new();
+    for key in params.repo.iter().flat_map(|r| r.split(',')).filter(|k| !k.trim().is_empty()) {
+        repos.push(indexer.find(key.trim()).await.map_err(error)?.id);
+    }
+    let limit = params.limit.unwrap_or(10).clamp(1, 50);
+    let offset = params.offset.unwrap_or(0);
+    let query = SearchQuery {
+        text: params.q,
+        mode,
+        repos,
+        language: params.language,
+        path_glob: params.path,
+        kind: params.kind,
+        limit,
+        offset,
+    };
+    let hits = indexer.search(&query).await.map_err(error)?;
+    let next_offset = (hits.len() == limit).then_some(offset + limit);
+    let results = hits.iter().map(HitView::from).collect();
+    Ok(Json(SearchOutput { mode: mode.as_str().to_owned(), results, next_offset }))
+}
+
+/// How a symbol name is matched.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum MatchMode {
+    /// The characters in order, best first.
+    #[default]
+    Fuzzy,
+    Prefix,
+    Exact,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SymbolParams {
+    /// A name (`shorten`), a qualified name (`Shortener::shorten`) or a few characters of it;
+    /// without it, every symbol in file and position order.
+    q: Option<String>,
+    /// How `q` matches (default fuzzy).
+    #[serde(rename = "match")]
+    #[param(rename = "match")]
+    how: Option<MatchMode>,
+    /// Only symbols of this kind: function, method, class, struct, enum, trait, interface, type,
+    /// module or constant.
+    kind: Option<String>,
+    /// Only symbols defined in this file (a path relative to the repository root).
+    path: Option<String>,
+    /// Symbols to return (default 50, at most 1000).
+    limit: Option<usize>,
+    /// Symbols to skip, for the next page.
+    offset: Option<usize>,
+}
+
+/// A repository's symbols (functions, methods, classes, types, …), found by name or all of them.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/symbols",
+    tag = "search",
+    params(("id" = String, Path, description = "The repository's id (or name)"), SymbolParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of symbols", body = SymbolsOutput),
+        (status = 400, description = "An invalid parameter", body = ErrorBody),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn list_symbols(
+    State(indexer): Indexed,
+    Path(id): Path<String>,
+    Params(params): Params<SymbolParams>,
+) -> Result<Json<SymbolsOutput>, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    let kind = params
+        .kind
+        .as_deref()
+        .map(str::parse::<SymbolKind>)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    let graph = indexer.graph(&repo.id).await.map_err(error)?;
+    let mut found = match params.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        Some(q) => {
+            let how = match params.how.unwrap_or_default() {
+                MatchMode::Fuzzy => NameMatch::Fuzzy,
+                MatchMode::Prefix => NameMatch::Prefix,
+                MatchMode::Exact => NameMatch::Exact,
+            };
+            graph.find_symbols(q, how, kind, usize::MAX)
+        }
+        None => {
+            graph.symbols().filter(|&s| kind.is_none_or(|k| graph.symbol(s).kind == k)).collect()
+        }
+    };
+    if let Some(path) = &params.path {
+        if graph.file_index(path).is_none() {
+            return Err(ApiError::invalid(format!(
+                "{path} is not an indexed file of {}: paths are relative to the repository root",
+                repo.name
+            )));
+        }
+        found.retain(|s| graph.files[s.file].path == *path);
+    }
+    let (page, total, next_offset) = paginate(found, params.offset, params.limit, 50, 1000);
+    let symbols = page.into_iter().map(|s| SymbolView::new(&graph, s)).collect();
+    Ok(Json(SymbolsOutput { symbols, total, next_offset }))
+}
+
+/// A page of `items`, the number of items on all pages, and the next page's offset.
+fn paginate<T>(
+    items: Vec<T>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> (Vec<T>, usize, Option<usize>) {
+    let total = items.len();
+    let offset = offset.unwrap_or(0).min(total);
+    let limit = limit.unwrap_or(default).clamp(1, max);
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+    let end = offset + page.len();
+    (page, total, (end < total).then_some(end))
+}
+
+/// An indexer error as a REST client should read it.
+fn error(error: IndexError) -> ApiError {
+    match error {
+        IndexError::UnknownRepo(key) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no repository {key:?} is indexed: GET /api/knowledge/repositories lists them, POST there indexes one"
+            ),
+        ),
+        IndexError::Busy(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+        IndexError::NoEmbedder => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
+        }
+        IndexError::Search(SearchError::BadGlob { .. } | SearchError::UnknownLanguage(_))
+        | IndexError::Source(_) => ApiError::invalid(error.to_string()),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
+}
+
+/// A JSON body; a body that is not one is a 400 that says why.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "invalid_request",
+                    "send the body as JSON, with `Content-Type: application/json`",
+                ),
+                other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request",
+                    other.body_text(),
+                ),
+                other => ApiError::invalid(other.body_text()),
+            }),
+        }
+    }
+}
+
+/// Query parameters; ones that do not parse are a 400 that says which.
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|rejection: QueryRejection| ApiError::invalid(rejection.body_text()))
+    }
+}

@@ -1,0 +1,368 @@
+//! REST under `/api/knowledge`, as scripts and services use it with a plain HTTP client: submit a
+//! repository, follow the job, search, list symbols, forget it — and get a clear JSON error for
+//! every mistake. Every exchange is also checked against the server's own `/openapi.json` by an
+//! independent JSON Schema validator (`tests/rest/check_openapi.py`), so the document cannot
+//! drift from what the server answers.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Sandbox, Server, assets_dir, python_repository, stderr, stdout};
+
+/// A REST client that records every exchange, for the OpenAPI check.
+struct Api {
+    base: String,
+    client: Client,
+    token: Option<String>,
+    exchanges: Vec<Value>,
+}
+
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    body: Value,
+}
+
+impl Api {
+    fn new(server: &Server) -> Api {
+        let base = format!("http://{}", server.address_of("knowledge server"));
+        Api { base, client: Client::new(), token: None, exchanges: Vec::new() }
+    }
+
+    /// `method path` with an optional JSON body; `template` is the path as the document names it.
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        template: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+        };
+        self.exchanges.push(json!({
+            "method": method.as_str().to_lowercase(),
+            "path": template,
+            "status": status.as_u16(),
+            "body": body,
+        }));
+        Answer { status, location, body }
+    }
+
+    async fn get(&mut self, path: &str, template: &str) -> Answer {
+        self.call(Method::GET, path, template, None).await
+    }
+
+    async fn submit(&mut self, body: Value) -> Answer {
+        self.call(
+            Method::POST,
+            "/api/knowledge/repositories",
+            "/api/knowledge/repositories",
+            Some(body),
+        )
+        .await
+    }
+
+    /// Submits `repo` and follows the job's status until it ends; returns the final status.
+    async fn index(&mut self, repo: &Path) -> Value {
+        let accepted = self.submit(json!({ "url": repo })).await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{}", accepted.body);
+        let id = accepted.body["repo_id"].as_str().unwrap().to_owned();
+        let location = accepted.location.expect("a Location header");
+        assert_eq!(location, format!("/api/knowledge/repositories/{id}/status"));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let status = self.get(&location, "/api/knowledge/repositories/{id}/status").await;
+            assert_eq!(status.status, StatusCode::OK);
+            if matches!(status.body["status"].as_str(), Some("ready" | "failed")) {
+                return status.body;
+            }
+            assert!(Instant::now() < deadline, "the job did not end: {}", status.body);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Checks every exchange so far against the server's OpenAPI document.
+    async fn check_against_openapi(&mut self, sandbox: &Sandbox) {
+        let document = self.get("/openapi.json", "/openapi.json").await;
+        assert_eq!(document.status, StatusCode::OK);
+        self.exchanges.pop();
+        let document_file = sandbox.path().join("openapi.json");
+        let exchanges_file = sandbox.path().join("exchanges.json");
+        std::fs::write(&document_file, document.body.to_string()).unwrap();
+        std::fs::write(&exchanges_file, Value::from(self.exchanges.clone()).to_string()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/rest/check_openapi.py");
+        let python = assets_dir().join("mcp-client/bin/python");
+        assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+        let output = sandbox
+            .command_for(&python)
+            .arg(script)
+            .arg(&document_file)
+            .arg(&exchanges_file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    }
+}
+
+#[tokio::test]
+async fn a_client_indexes_a_repository_and_follows_its_job() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+
+    let status = api.index(&repo).await;
+    assert_eq!(status["status"], "ready", "{status}");
+    assert_eq!(status["progress"], 100);
+    assert_eq!(status["name"], "python-pkg");
+    assert_eq!(status["files"], 5);
+    assert!(status["nodes"].as_u64().unwrap() > 20, "{status}");
+    assert!(status["edges"].as_u64().unwrap() > 20, "{status}");
+    assert_eq!(status["errors"], json!([]));
+    let id = status["repo_id"].as_str().unwrap().to_owned();
+
+    let list = api.get("/api/knowledge/repositories", "/api/knowledge/repositories").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["total"], 1);
+    assert_eq!(list.body["repositories"][0]["repo_id"], id.as_str());
+    assert_eq!(list.body["next_offset"], Value::Null);
+
+    let one = api
+        .get(&format!("/api/knowledge/repositories/{id}"), "/api/knowledge/repositories/{id}")
+        .await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["source"], repo.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(one.body["symbols"], status["symbols"]);
+
+    // Submitting it again re-indexes it under the same id.
+    let again = api.submit(json!({ "url": repo, "branch": null })).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.body["repo_id"], id.as_str());
+
+    api.check_against_openapi(&sandbox).await;
+}
+
+#[tokio::test]
+async fn a_client_searches_the_code_and_lists_symbols() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+    let search = "/api/knowledge/search";
+
+    let found = api.get("/api/knowledge/search?q=price%20including%20tax", search).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    assert_eq!(found.body["mode"], "hybrid");
+    let first = &found.body["results"][0];
+    assert_eq!(first["path"], "stockroom/pricing.py", "{}", found.body);
+    assert_eq!(first["symbol"], "price_with_tax");
+    assert_eq!(first["repo_id"], id.as_str());
+    assert_eq!(first["stale"], false);
+
+    // Filters and pages.
+    let lexical = api
+        .get(&format!("{search}?q=Inventory&mode=lexical&repo={id}&kind=class&limit=1"), search)
+        .await;
+    assert_eq!(lexical.body["mode"], "lexical");
+    assert_eq!(lexical.body["results"].as_array().unwrap().len(), 1);
+    assert_eq!(lexical.body["results"][0]["kind"], "class");
+    assert_eq!(lexical.body["next_offset"], 1);
+    let glob = api.get(&format!("{search}?q=item&path=stockroom/models.py"), search).await;
+    let paths: Vec<&Value> =
+        glob.body["results"].as_array().unwrap().iter().map(|h| &h["path"]).collect();
+    assert!(!paths.is_empty() && paths.iter().all(|p| *p == "stockroom/models.py"), "{paths:?}");
+
+    let symbols = "/api/knowledge/repositories/{id}/symbols";
+    let named =
+        api.get(&format!("/api/knowledge/repositories/{id}/symbols?q=price_with"), symbols).await;
+    assert_eq!(named.status, StatusCode::OK);
+    assert_eq!(named.body["symbols"][0]["qualified"], "price_with_tax");
+    assert_eq!(named.body["symbols"][0]["path"], "stockroom/pricing.py");
+    assert_eq!(named.body["symbols"][0]["signature"], "def price_with_tax(item: Item) -> float");
+
+    let methods = api
+        .get(
+            &format!("/api/knowledge/repositories/{id}/symbols?q=add&match=exact&kind=method"),
+            symbols,
+        )
+        .await;
+    let parents: Vec<&Value> =
+        methods.body["symbols"].as_array().unwrap().iter().map(|s| &s["parent"]).collect();
+    assert_eq!(parents, [&json!("Inventory"), &json!("AuditedInventory")]);
+
+    let classes = api
+        .get(
+            &format!("/api/knowledge/repositories/{id}/symbols?path=stockroom/models.py&kind=class&limit=2"),
+            symbols,
+        )
+        .await;
+    let names: Vec<&Value> =
+        classes.body["symbols"].as_array().unwrap().iter().map(|s| &s["name"]).collect();
+    assert_eq!(names, [&json!("Item"), &json!("Perishable")]);
+    assert_eq!(classes.body["total"], 3);
+    assert_eq!(classes.body["next_offset"], 2);
+
+    api.check_against_openapi(&sandbox).await;
+}
+
+#[tokio::test]
+async fn a_bad_request_gets_a_400_that_says_what_was_wrong() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+
+    let cases = [
+        (json!({ "url": "ssh://git@github.com/org/repo" }), "use the https:// URL"),
+        (json!({ "url": "ftp://example.com/org/repo" }), "use an https:// URL or a local path"),
+        (json!({ "url": "https://example.com" }), "expected https://host/owner/repository"),
+        (json!({ "url": "https://user:pw@example.com/org/repo" }), "set index.git_token"),
+        (json!({ "url": sandbox.path().join("nowhere") }), "does not exist"),
+        (json!({ "url": 42 }), "url: invalid type"),
+        (json!({ "branch": "main" }), "missing field `url`"),
+        (json!({ "url": repo, "brnach": "main" }), "unknown field `brnach`"),
+    ];
+    for (body, says) in cases {
+        let answer = api.submit(body.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "invalid_request");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+
+    // A body that is not JSON at all.
+    let url = format!("{}/api/knowledge/repositories", api.base);
+    let broken = api
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"url\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let plain = api.client.post(&url).body("https://github.com/org/repo").send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(plain.text().await.unwrap().contains("Content-Type: application/json"));
+
+    let search = "/api/knowledge/search";
+    for (query, says) in [
+        ("mode=fast&q=x", "unknown variant `fast`"),
+        ("q=x&language=cobol", "use one of rust, python"),
+        ("q=x&path=src/[", "invalid path filter"),
+        ("q=x&limit=many", "limit: invalid digit"),
+        ("mode=lexical", "missing field `q`"),
+    ] {
+        let answer = api.get(&format!("{search}?{query}"), search).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}: {}", answer.body);
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    let symbols = "/api/knowledge/repositories/{id}/symbols";
+    let kind =
+        api.get(&format!("/api/knowledge/repositories/{id}/symbols?kind=klass"), symbols).await;
+    assert_eq!(kind.status, StatusCode::BAD_REQUEST);
+    assert!(
+        kind.body["error"]["message"].as_str().unwrap().contains("use one of function, method")
+    );
+    let path =
+        api.get(&format!("/api/knowledge/repositories/{id}/symbols?path=nope.py"), symbols).await;
+    assert_eq!(path.status, StatusCode::BAD_REQUEST);
+
+    // Scans are not part of this version: asking for one is refused, and nothing is queued.
+    let scan = api.submit(json!({ "url": repo, "run_security_scan": true })).await;
+    assert_eq!(scan.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(scan.body["error"]["message"].as_str().unwrap().contains("without run_security_scan"));
+
+    api.check_against_openapi(&sandbox).await;
+}
+
+#[tokio::test]
+async fn an_unknown_repository_is_a_404_and_a_removed_one_is_gone() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+
+    for (path, template) in [
+        ("/api/knowledge/repositories/0123456789ab", "/api/knowledge/repositories/{id}"),
+        (
+            "/api/knowledge/repositories/0123456789ab/status",
+            "/api/knowledge/repositories/{id}/status",
+        ),
+        (
+            "/api/knowledge/repositories/0123456789ab/symbols",
+            "/api/knowledge/repositories/{id}/symbols",
+        ),
+        ("/api/knowledge/search?q=x&repo=0123456789ab", "/api/knowledge/search"),
+    ] {
+        let answer = api.get(path, template).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}: {}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "not_found");
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("GET /api/knowledge/repositories lists them")
+        );
+    }
+
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+    let one = format!("/api/knowledge/repositories/{id}");
+    let template = "/api/knowledge/repositories/{id}";
+    assert_eq!(api.call(Method::DELETE, &one, template, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get(&one, template).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(api.call(Method::DELETE, &one, template, None).await.status, StatusCode::NOT_FOUND);
+    let search =
+        api.get("/api/knowledge/search?q=price&mode=lexical", "/api/knowledge/search").await;
+    assert_eq!(search.body["results"], json!([]));
+    // The folder itself is untouched.
+    assert!(repo.join("stockroom/pricing.py").exists());
+
+    let nowhere = api.get("/api/knowledge/nowhere", "/api/knowledge/nowhere").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert!(nowhere.body["error"]["message"].as_str().unwrap().contains("/openapi.json"));
+    api.exchanges.pop();
+
+    api.check_against_openapi(&sandbox).await;
+}
+
+#[tokio::test]
+async fn with_a_token_rest_needs_it_but_health_and_the_document_do_not() {
+    let sandbox = Sandbox::new();
+    let token = "a-long-enough-knowledge-token";
+    let server = Server::start_with(&sandbox, &["serve"], &[("AGENTWATCH_KNOWLEDGE_TOKEN", token)]);
+    let mut api = Api::new(&server);
+    let list = "/api/knowledge/repositories";
+
+    let refused = api.get(list, list).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("Authorization: Bearer"));
+    assert_eq!(api.get("/health", "/health").await.status, StatusCode::OK);
+    api.token = Some("not-the-token".into());
+    assert_eq!(api.get(list, list).await.status, StatusCode::UNAUTHORIZED);
+    api.token = Some(token.into());
+    assert_eq!(api.get(list, list).await.status, StatusCode::OK);
+
+    // The document declares the token, and the 401 every protected route may answer.
+    api.check_against_openapi(&sandbox).await;
+}
