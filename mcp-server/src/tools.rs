@@ -32,6 +32,7 @@ const MAX_LINES: usize = 400;
 const DEFAULT_WAIT_SECONDS: u64 = 60;
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct IndexArgs {
     /// An https git URL (`https://github.com/org/repo`) or a folder on the server's machine.
     pub url: String,
@@ -46,6 +47,7 @@ pub struct IndexArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct RepoArg {
     /// The repository: its id, name, URL or path (see list_repositories). May be left out when
     /// only one repository is indexed.
@@ -54,6 +56,7 @@ pub struct RepoArg {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct PageArgs {
     /// Items to return (default 50, at most 200).
     #[serde(default)]
@@ -64,6 +67,7 @@ pub struct PageArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct SearchArgs {
     /// What to look for: words ("where are failed uploads retried"), identifiers
     /// (`parse_http_response`), or both.
@@ -93,6 +97,7 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct FindSymbolArgs {
     /// A name (`shorten`), a qualified name (`Shortener::shorten`), or a few characters of it.
     pub name: String,
@@ -111,6 +116,7 @@ pub struct FindSymbolArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct SymbolArgs {
     /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
     pub symbol: String,
@@ -122,6 +128,7 @@ pub struct SymbolArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct GraphWalkArgs {
     /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
     pub symbol: String,
@@ -142,6 +149,7 @@ pub struct GraphWalkArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct FileArgs {
     /// Path relative to the repository root, as listed by search and outline results.
     pub path: String,
@@ -150,6 +158,7 @@ pub struct FileArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct ReadFileArgs {
     /// Path relative to the repository root.
     pub path: String,
@@ -164,12 +173,35 @@ pub struct ReadFileArgs {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct RepoMapArgs {
     #[serde(default)]
     pub repo: Option<String>,
     /// The map's size in tokens (default 1024, at most 8192).
     #[serde(default)]
     pub max_tokens: Option<usize>,
+}
+
+/// Optional arguments are left out rather than sent as null, and their schemas say just that: one
+/// `type` each, not `["string", "null"]`, so that clients whose schema dialect allows one type per
+/// property (Gemini's function declarations, OpenAPI 3.0) take every tool as it is.
+fn optional_not_null(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for property in properties.values_mut() {
+        if let Some(types) = property.get_mut("type")
+            && let Some(listed) = types.as_array()
+            && let [one] = listed.iter().filter(|t| *t != "null").collect::<Vec<_>>()[..]
+        {
+            *types = one.clone();
+            if let Some(property) = property.as_object_mut()
+                && property.get("default").is_some_and(serde_json::Value::is_null)
+            {
+                property.remove("default");
+            }
+        }
+    }
 }
 
 #[tool_router(vis = "pub(crate)")]

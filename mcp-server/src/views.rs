@@ -9,8 +9,29 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// MCP output schemas spell a nullable property `anyOf: [{type: T}, {type: null}]` rather than
+/// `type: [T, null]`: the same JSON Schema, but one `type` per branch, which clients that map
+/// schemas onto a single-type dialect can read.
+fn nullable_as_any_of(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for property in properties.values_mut() {
+        let Some(object) = property.as_object_mut() else { continue };
+        if let Some(serde_json::Value::Array(types)) = object.get("type")
+            && types.len() > 1
+        {
+            let branches: Vec<serde_json::Value> =
+                types.iter().map(|t| serde_json::json!({ "type": t })).collect();
+            object.remove("type");
+            object.insert("anyOf".to_owned(), branches.into());
+        }
+    }
+}
+
 /// A search hit.
 #[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct HitView {
     pub repo_id: String,
     /// Path relative to the repository root.
@@ -52,6 +73,7 @@ impl From<&Hit> for HitView {
 
 /// A stored repository and how its last index went.
 #[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct RepoView {
     pub repo_id: String,
     pub name: String,
@@ -151,6 +173,7 @@ impl From<&JobStatus> for JobView {
 
 /// One page of search results.
 #[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct SearchOutput {
     /// The mode the search ran in.
     pub mode: String,
@@ -161,6 +184,7 @@ pub struct SearchOutput {
 
 /// One page of the stored repositories.
 #[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct ReposOutput {
     pub repositories: Vec<RepoView>,
     /// All repositories, on every page.
@@ -170,6 +194,7 @@ pub struct ReposOutput {
 
 /// A symbol of a repository's graph.
 #[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct SymbolView {
     pub name: String,
     /// With its enclosing symbols or impl type: `Shortener::shorten`, `Item.total`.
@@ -211,6 +236,7 @@ impl SymbolView {
 
 /// One page of a repository's symbols.
 #[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
 pub struct SymbolsOutput {
     pub symbols: Vec<SymbolView>,
     /// Symbols matching, on every page.

@@ -4,6 +4,7 @@
 mod cli;
 mod index;
 mod mcp;
+mod mcp_tools;
 mod rest;
 mod serve;
 mod support;
