@@ -7,12 +7,18 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use indexer::Indexer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    ErrorCode, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -170,9 +176,61 @@ pub async fn serve_stdio(indexer: Arc<Indexer>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The streamable HTTP endpoint, to mount at `/mcp`. With `loopback`, the Host header must name
-/// this machine (against DNS rebinding); a browser `Origin` must always be a local one.
-pub fn http_service(
+/// The most a request body may hold (rmcp's own limit too).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The streamable HTTP endpoint at `/mcp`. With `loopback`, the Host header must name this
+/// machine (against DNS rebinding); a browser `Origin` must always be a local one.
+pub fn http_router(indexer: Arc<Indexer>, loopback: bool, shutdown: CancellationToken) -> Router {
+    Router::new()
+        .nest_service("/mcp", http_service(indexer, loopback, shutdown))
+        .layer(middleware::from_fn(reject_malformed))
+}
+
+/// A body that is not JSON-RPC gets HTTP 400 with a JSON-RPC error a client can read — a parse
+/// error (-32700) or an invalid request (-32600) — and one over 4 MiB a 413, before rmcp sees
+/// either (it would answer in plain text).
+async fn reject_malformed(request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        let message = "the request is larger than 4 MiB: send less per call";
+        return rpc_error(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::INVALID_REQUEST, message);
+    };
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Err(e) => {
+            let message = format!("parse error: the body is not JSON ({e})");
+            return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::PARSE_ERROR, &message);
+        }
+        Ok(message) if !is_json_rpc(&message) => {
+            let message = "invalid request: expected a JSON-RPC 2.0 message, an object with \"jsonrpc\": \"2.0\"";
+            return rpc_error(StatusCode::BAD_REQUEST, ErrorCode::INVALID_REQUEST, message);
+        }
+        Ok(_) => {}
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn is_json_rpc(message: &serde_json::Value) -> bool {
+    match message {
+        serde_json::Value::Object(object) => object.get("jsonrpc").is_some_and(|v| v == "2.0"),
+        serde_json::Value::Array(batch) => !batch.is_empty() && batch.iter().all(is_json_rpc),
+        _ => false,
+    }
+}
+
+fn rpc_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code.0, "message": message },
+    });
+    (status, Json(error)).into_response()
+}
+
+fn http_service(
     indexer: Arc<Indexer>,
     loopback: bool,
     shutdown: CancellationToken,

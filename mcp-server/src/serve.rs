@@ -42,8 +42,8 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         let indexer = crate::indexing::open_indexer(config, true).await?;
         let (rest, openapi) = crate::rest::router(Arc::clone(&indexer));
         let mcp =
-            crate::mcp::http_service(indexer, config.bind.is_loopback(), shutdown.child_token());
-        let api = Router::new().nest_service("/mcp", mcp).merge(rest);
+            crate::mcp::http_router(indexer, config.bind.is_loopback(), shutdown.child_token());
+        let api = mcp.merge(rest);
         servers.push(Server {
             name: "knowledge server",
             listener: bind(

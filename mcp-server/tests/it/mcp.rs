@@ -97,3 +97,74 @@ fn post_initialize(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
         request.send().await.unwrap()
     })
 }
+
+#[test]
+fn http_answers_malformed_and_oversized_requests_with_json_rpc_errors() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, &["serve"]);
+    let address = server.address_of("knowledge server");
+    let url = format!("http://{address}/mcp");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let post = |body: Vec<u8>| {
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .post(&url)
+                .header("accept", "application/json, text/event-stream")
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, body)
+        })
+    };
+
+    let (status, body) = post(br#"{"jsonrpc": "2.0", "id": 1, "method": "#.to_vec());
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert_eq!(body["id"], serde_json::Value::Null);
+
+    let (status, body) = post(br#"{"hello": "world"}"#.to_vec());
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+
+    let mut huge = br#"{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": ""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 5 * 1024 * 1024));
+    huge.extend(br#""}}"#);
+    let (status, body) = post(huge);
+    assert_eq!(status, 413);
+    assert!(body["error"]["message"].as_str().unwrap().contains("4 MiB"), "{body}");
+
+    // None of it hurt the server.
+    assert_eq!(post_initialize(&url, &[]).status(), 200);
+}
+
+#[test]
+fn stdio_answers_a_malformed_line_and_goes_on() {
+    use std::io::Write;
+    let sandbox = Sandbox::new();
+    let mut child = sandbox
+        .command()
+        .arg("mcp")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, r#"{{"hello": "world"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"test","version":"1"}}}}}}"#
+    )
+    .unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let answers: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers[0]["error"]["code"], -32600, "{answers:?}");
+    assert_eq!(answers[1]["result"]["serverInfo"]["name"], "agentwatch", "{answers:?}");
+    assert!(output.status.success());
+}
