@@ -283,6 +283,51 @@ impl Indexer {
         tx.send_replace(last);
     }
 
+    /// Finishes the embedding a stopped server left undone: every stored repository still in the
+    /// `embedding` state gets a job that embeds the chunks without vectors (the structural index
+    /// is complete already). Returns how many were resumed. Without the model, nothing is.
+    pub async fn resume_embedding(self: &Arc<Self>) -> Result<usize, IndexError> {
+        if self.config.embedder.is_none() {
+            return Ok(0);
+        }
+        let stuck: Vec<RepoRecord> = self
+            .store
+            .repos()
+            .await?
+            .into_iter()
+            .filter(|r| r.status == JobState::Embedding)
+            .collect();
+        let mut resumed = 0;
+        for repo in stuck {
+            let mut jobs = self.jobs.lock().expect("jobs lock");
+            if jobs.get(&repo.id).is_some_and(|rx| !rx.borrow().repo.status.is_final()) {
+                continue;
+            }
+            let status = JobStatus {
+                repo,
+                progress: EMBEDDING_AT,
+                files_parsed: 0,
+                chunks_embedded: 0,
+                chunks_to_embed: 0,
+            };
+            let (tx, rx) = watch::channel(status.clone());
+            jobs.insert(status.repo.id.clone(), rx);
+            drop(jobs);
+            tracing::info!(repo = %status.repo.id, "resuming the embedding of an interrupted job");
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let mut last = this.embedding_stage(&tx, status).await;
+                if let Err(e) = this.store.save_repo(&last.repo).await {
+                    last.repo.status = JobState::Failed;
+                    last.repo.error = Some(format!("the index could not be saved: {e}"));
+                }
+                tx.send_replace(last);
+            });
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
     async fn index(
         &self,
         tx: &watch::Sender<JobStatus>,

@@ -147,6 +147,7 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
         Command::Mcp => runtime()?.block_on(async {
             let indexer = indexing::open_indexer(config, true).await?;
+            indexer.resume_embedding().await?;
             crate::mcp::serve_stdio(indexer).await
         }),
         Command::Index { location, branch, json } => {

@@ -40,6 +40,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, true).await?;
+        indexer.resume_embedding().await?;
         let (rest, openapi) = crate::rest::router(Arc::clone(&indexer));
         let mcp =
             crate::mcp::http_router(indexer, config.bind.is_loopback(), shutdown.child_token());

@@ -204,3 +204,31 @@ async fn lexical_and_structural_queries_answer_while_the_job_embeds() {
     assert_eq!(done.chunks_embedded, done.chunks_to_embed);
     assert_eq!(done.repo.stats.embedded, done.repo.stats.chunks);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedding_cut_short_by_a_stopped_server_resumes_at_the_next_start() {
+    let t = TestIndexer::new().await;
+    let repo = GitRepo::from_fixture("rust-crate");
+    let done = t.index(local(repo.path()), None).await;
+    // What a server stopped mid-embedding leaves: the structure stored, the state `embedding`,
+    // chunks without vectors.
+    let mut record = done.repo.clone();
+    record.status = JobState::Embedding;
+    t.indexer.store().save_repo(&record).await.unwrap();
+
+    let indexer = t.restart_with_embedder().await;
+    assert_eq!(indexer.resume_embedding().await.unwrap(), 1);
+    let job = indexer.running(&record.id).expect("a job embeds it");
+    assert_eq!(job.repo.status, JobState::Embedding);
+    // Resuming twice does not start a second job.
+    assert_eq!(indexer.resume_embedding().await.unwrap(), 0);
+    let job = indexer.submit(local(repo.path()), None).await.unwrap();
+    let finished = indexer::finished(job).await;
+    assert_eq!(finished.repo.status, JobState::Ready);
+
+    let stored = indexer.find(&record.id).await.unwrap();
+    assert_eq!(stored.status, JobState::Ready);
+    assert_eq!(stored.stats.embedded, stored.stats.chunks);
+    let hits = ask(&indexer, "look up the original url of a short code", Mode::Semantic).await;
+    assert_eq!(top(&hits)[0], "src/shortener.rs:Shortener::resolve");
+}
