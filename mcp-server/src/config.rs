@@ -71,6 +71,10 @@ pub struct KnowledgeConfig {
     /// Bearer token that HTTP clients of the knowledge server must send. Required when `bind` is
     /// not a loopback address.
     pub token: Option<Secret>,
+    /// Browser origins allowed to call `/mcp` besides local pages (`http://localhost:*` and the
+    /// like), e.g. `https://ide.example.com` or `http://10.0.0.5:*`. A request with any other
+    /// `Origin` is refused, against DNS rebinding.
+    pub allowed_origins: Vec<String>,
 }
 
 /// How repositories are indexed.
@@ -162,7 +166,7 @@ impl Default for GatewayConfig {
 
 impl Default for KnowledgeConfig {
     fn default() -> Self {
-        KnowledgeConfig { port: 4000, token: None }
+        KnowledgeConfig { port: 4000, token: None, allowed_origins: Vec::new() }
     }
 }
 
@@ -225,6 +229,15 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_KNOWLEDGE_TOKEN",
         key: "knowledge.token",
         apply: |c, v| parse_some(&mut c.knowledge.token, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_KNOWLEDGE_ALLOWED_ORIGINS",
+        key: "knowledge.allowed_origins",
+        apply: |c, v| {
+            c.knowledge.allowed_origins =
+                v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+            Ok(())
+        },
     },
     EnvOverride {
         var: "AGENTWATCH_ASSETS_DIR",
@@ -354,6 +367,18 @@ impl Config {
             && token.expose().len() < 16
         {
             return invalid("knowledge.token must be at least 16 characters long".to_owned());
+        }
+        for origin in &self.knowledge.allowed_origins {
+            let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            });
+            if !valid {
+                return invalid(format!(
+                    "knowledge.allowed_origins has {origin:?}: an origin is a scheme and a host, \
+                     with a port or `:*` for any, like \"https://ide.example.com\" or \
+                     \"http://10.0.0.5:*\" (no path)"
+                ));
+            }
         }
         if self.index.parse_timeout_ms == 0 {
             return invalid("index.parse_timeout_ms must be at least 1".to_owned());
@@ -492,6 +517,14 @@ mod tests {
     fn the_two_servers_cannot_share_a_port() {
         let msg = error("[knowledge]\nport = 8787\n", &[]);
         assert!(msg.contains("both 8787"), "{msg}");
+    }
+
+    #[test]
+    fn an_allowed_origin_must_be_an_origin() {
+        let msg = error("[knowledge]\nallowed_origins = [\"ide.example.com/app\"]\n", &[]);
+        assert!(msg.contains("an origin is a scheme and a host"), "{msg}");
+        let msg = error("", &[("AGENTWATCH_KNOWLEDGE_ALLOWED_ORIGINS", "https://a.example, x")]);
+        assert!(msg.contains("\"x\""), "{msg}");
     }
 
     #[test]

@@ -180,10 +180,16 @@ pub async fn serve_stdio(indexer: Arc<Indexer>) -> anyhow::Result<()> {
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// The streamable HTTP endpoint at `/mcp`. With `loopback`, the Host header must name this
-/// machine (against DNS rebinding); a browser `Origin` must always be a local one.
-pub fn http_router(indexer: Arc<Indexer>, loopback: bool, shutdown: CancellationToken) -> Router {
+/// machine (against DNS rebinding); a browser `Origin` must always be a local one or one of
+/// `origins`.
+pub fn http_router(
+    indexer: Arc<Indexer>,
+    loopback: bool,
+    origins: &[String],
+    shutdown: CancellationToken,
+) -> Router {
     Router::new()
-        .nest_service("/mcp", http_service(indexer, loopback, shutdown))
+        .nest_service("/mcp", http_service(indexer, loopback, origins, shutdown))
         .layer(middleware::from_fn(reject_malformed))
 }
 
@@ -233,15 +239,13 @@ fn rpc_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
 fn http_service(
     indexer: Arc<Indexer>,
     loopback: bool,
+    origins: &[String],
     shutdown: CancellationToken,
 ) -> StreamableHttpService<KnowledgeServer, LocalSessionManager> {
+    let local =
+        ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*"];
     let mut config = StreamableHttpServerConfig::default()
-        .with_allowed_origins([
-            "http://localhost:*",
-            "http://127.0.0.1:*",
-            "http://[::1]:*",
-            "https://localhost:*",
-        ])
+        .with_allowed_origins(local.iter().map(|o| o.to_string()).chain(origins.iter().cloned()))
         .with_cancellation_token(shutdown);
     if !loopback {
         // Bound to a routable address, the bearer token guards the server, and clients reach it

@@ -42,8 +42,12 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         let indexer = crate::indexing::open_indexer(config, true).await?;
         indexer.resume_embedding().await?;
         let (rest, openapi) = crate::rest::router(Arc::clone(&indexer));
-        let mcp =
-            crate::mcp::http_router(indexer, config.bind.is_loopback(), shutdown.child_token());
+        let mcp = crate::mcp::http_router(
+            indexer,
+            config.bind.is_loopback(),
+            &config.knowledge.allowed_origins,
+            shutdown.child_token(),
+        );
         let api = mcp.merge(rest);
         servers.push(Server {
             name: "knowledge server",

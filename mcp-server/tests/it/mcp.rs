@@ -69,7 +69,9 @@ fn with_a_token_http_clients_must_send_it() {
 #[test]
 fn http_refuses_foreign_origins_and_hosts() {
     let sandbox = Sandbox::new();
-    let server = Server::start(&sandbox, &["serve"]);
+    let ide = "https://ide.example.com";
+    let server =
+        Server::start_with(&sandbox, &["serve"], &[("AGENTWATCH_KNOWLEDGE_ALLOWED_ORIGINS", ide)]);
     let address = server.address_of("knowledge server");
     let url = format!("http://{address}/mcp");
     // A web page elsewhere, or a DNS name rebound to this machine, gets nothing.
@@ -78,6 +80,9 @@ fn http_refuses_foreign_origins_and_hosts() {
     // A local page and a client without Origin are served.
     let local = format!("http://localhost:{}", address.port());
     assert_eq!(post_initialize(&url, &[("origin", &local)]).status(), 200);
+    // So is an origin the configuration allows.
+    assert_eq!(post_initialize(&url, &[("origin", ide)]).status(), 200);
+    assert_eq!(post_initialize(&url, &[("origin", "http://ide.example.com")]).status(), 403);
     assert_eq!(post_initialize(&url, &[]).status(), 200);
 }
 
