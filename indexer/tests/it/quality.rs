@@ -13,7 +13,7 @@ use crate::support::{TestIndexer, local};
 
 /// Each mode's MRR@10 floor, a small margin under what it measured.
 const FLOORS: [(Mode, f64); 3] =
-    [(Mode::Lexical, 0.32), (Mode::Semantic, 0.0), (Mode::Hybrid, 0.0)];
+    [(Mode::Lexical, 0.32), (Mode::Semantic, 0.49), (Mode::Hybrid, 0.48)];
 
 fn dataset() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cosqa");
