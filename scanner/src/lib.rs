@@ -1,6 +1,12 @@
 //! Runs security scanners (Semgrep, Trivy, …) and normalises their findings into one shape.
 //!
 //! Invariant: no HTTP, MCP or JSON wire formats of our own here; the server crates own those.
+//! The scanners' own report formats are read here: that is this crate's job.
+
+mod finding;
+pub mod trivy;
+
+pub use finding::{Category, Finding, Package, Tool};
 
 use std::fmt;
 use std::str::FromStr;
