@@ -4,9 +4,12 @@
 //! The scanners' own report formats are read here: that is this crate's job.
 
 mod finding;
+mod run;
+pub mod semgrep;
 pub mod trivy;
 
 pub use finding::{Category, Finding, Package, Tool};
+pub use run::{Limits, ToolRun, ToolStatus};
 
 use std::fmt;
 use std::str::FromStr;
