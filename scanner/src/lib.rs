@@ -4,6 +4,7 @@
 //! The scanners' own report formats are read here: that is this crate's job.
 
 mod finding;
+pub mod rules;
 mod run;
 pub mod semgrep;
 pub mod trivy;

@@ -90,14 +90,22 @@ impl Semgrep {
 ///
 /// A fingerprint hashes the rule, the path, the matched code (read from `root`, whitespace
 /// collapsed) and how many identical matches came before it in that file: it survives code moving
-/// up or down, and two identical matches in one file stay two findings.
+/// up or down, and two identical matches in one file stay two findings. Matches of one rule on the
+/// same lines are one finding.
 pub fn parse(json: &[u8], rules: &[String], root: &Path) -> Result<Report, SemgrepError> {
     let raw: RawReport = serde_json::from_slice(json)?;
     let prefixes: Vec<String> = rules.iter().filter_map(|r| rule_prefix(r)).collect();
     let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
     let mut files: HashMap<String, Vec<String>> = HashMap::new();
     let mut findings = Vec::new();
+    let mut reported = std::collections::HashSet::new();
     for result in &raw.results {
+        // Two patterns of one rule may match overlapping code: one finding per rule and lines.
+        let at =
+            (result.check_id.as_str(), result.path.as_str(), result.start.line, result.end.line);
+        if !reported.insert(at) {
+            continue;
+        }
         let lines = files.entry(result.path.clone()).or_insert_with(|| {
             let text = std::fs::read_to_string(root.join(&result.path)).unwrap_or_default();
             text.lines().map(String::from).collect()
