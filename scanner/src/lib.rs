@@ -6,6 +6,7 @@
 mod finding;
 pub mod rules;
 mod run;
+pub mod sarif;
 pub mod semgrep;
 pub mod trivy;
 
