@@ -159,18 +159,17 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
                 SearchMode::Lexical => indexer::Mode::Lexical,
                 SearchMode::Hybrid => indexer::Mode::Hybrid,
             });
-            let args = indexing::SearchArgs {
-                query,
-                repos,
+            let request = indexing::SearchRequest {
+                text: query,
                 mode,
+                repos,
                 language,
-                path,
+                path_glob: path,
                 kind,
                 limit,
                 offset,
-                json,
             };
-            runtime()?.block_on(indexing::search(config, args))
+            runtime()?.block_on(indexing::search(config, request, json))
         }
         Command::Status { repo, json } => {
             runtime()?.block_on(indexing::status(config, repo.as_deref(), json))

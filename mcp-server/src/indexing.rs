@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, Mode, RepoRecord,
-    SearchQuery, Source, WalkOptions,
+    Embedder, EmbedderConfig, Hit, IndexError, IndexOptions, Indexer, IndexerConfig, JobState,
+    Mode, RepoRecord, SearchQuery, Source, WalkOptions,
 };
 
 use crate::config::Config;
@@ -143,40 +143,49 @@ pub fn default_mode(indexer: &Indexer) -> Mode {
     if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
 }
 
-/// What `agentwatch search` was asked.
+/// A search as every face (CLI, MCP, REST) reads it; each bounds `limit` its own way.
 #[derive(Debug)]
-pub struct SearchArgs {
-    pub query: String,
-    pub repos: Vec<String>,
+pub struct SearchRequest {
+    pub text: String,
     /// `None`: hybrid when the embedding model is loaded, else lexical.
     pub mode: Option<Mode>,
+    /// Repository ids, names, URLs or paths; empty means all.
+    pub repos: Vec<String>,
     pub language: Option<String>,
-    pub path: Option<String>,
+    pub path_glob: Option<String>,
     pub kind: Option<String>,
     pub limit: usize,
     pub offset: usize,
-    pub json: bool,
 }
 
-/// Searches the indexed code and prints the hits.
-pub async fn search(config: &Config, args: SearchArgs) -> anyhow::Result<()> {
-    let indexer = open_indexer(config, args.mode != Some(Mode::Lexical)).await?;
+/// Resolves the repositories, picks the mode, and searches: the hits, and the query as it ran.
+pub async fn search_code(
+    indexer: &Indexer,
+    request: SearchRequest,
+) -> Result<(SearchQuery, Vec<Hit>), IndexError> {
     let mut repos = Vec::new();
-    for key in &args.repos {
+    for key in &request.repos {
         repos.push(indexer.find(key).await?.id);
     }
     let query = SearchQuery {
-        text: args.query,
-        mode: args.mode.unwrap_or_else(|| default_mode(&indexer)),
+        text: request.text,
+        mode: request.mode.unwrap_or_else(|| default_mode(indexer)),
         repos,
-        language: args.language,
-        path_glob: args.path,
-        kind: args.kind,
-        limit: args.limit,
-        offset: args.offset,
+        language: request.language,
+        path_glob: request.path_glob,
+        kind: request.kind,
+        limit: request.limit,
+        offset: request.offset,
     };
     let hits = indexer.search(&query).await?;
-    if args.json {
+    Ok((query, hits))
+}
+
+/// Searches the indexed code and prints the hits.
+pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyhow::Result<()> {
+    let indexer = open_indexer(config, request.mode != Some(Mode::Lexical)).await?;
+    let (query, hits) = search_code(&indexer, request).await?;
+    if json {
         let hits: Vec<HitView> = hits.iter().map(HitView::from).collect();
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {

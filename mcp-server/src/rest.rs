@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use indexer::search::SearchError;
-use indexer::{IndexError, Indexer, Mode, NameMatch, SearchQuery, Source, SymbolKind};
+use indexer::{IndexError, Indexer, Mode, NameMatch, Source, SymbolKind};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -24,6 +24,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::indexing::{SearchRequest, search_code};
 use crate::knowledge::{ApiError, ErrorBody};
 use crate::views::{
     HitView, JobView, RepoView, ReposOutput, SearchOutput, SymbolView, SymbolsOutput,
@@ -285,29 +286,24 @@ async fn search(
     State(indexer): Indexed,
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchOutput>, ApiError> {
-    let mode = match params.mode {
-        Some(SearchMode::Semantic) => Mode::Semantic,
-        Some(SearchMode::Lexical) => Mode::Lexical,
-        Some(SearchMode::Hybrid) => Mode::Hybrid,
-        None => crate::indexing::default_mode(&indexer),
-    };
-    let mut repos = Vec::new();
-    for key in params.repo.iter().flat_map(|r| r.split(',')).filter(|k| !k.trim().is_empty()) {
-        repos.push(indexer.find(key.trim()).await.map_err(error)?.id);
-    }
-    let limit = params.limit.unwrap_or(10).clamp(1, 50);
-    let offset = params.offset.unwrap_or(0);
-    let query = SearchQuery {
+    let mode = params.mode.map(|mode| match mode {
+        SearchMode::Semantic => Mode::Semantic,
+        SearchMode::Lexical => Mode::Lexical,
+        SearchMode::Hybrid => Mode::Hybrid,
+    });
+    let repos = params.repo.iter().flat_map(|r| r.split(',')).map(str::trim);
+    let request = SearchRequest {
         text: params.q,
         mode,
-        repos,
+        repos: repos.filter(|k| !k.is_empty()).map(String::from).collect(),
         language: params.language,
         path_glob: params.path,
         kind: params.kind,
-        limit,
-        offset,
+        limit: params.limit.unwrap_or(10).clamp(1, 50),
+        offset: params.offset.unwrap_or(0),
     };
-    let hits = indexer.search(&query).await.map_err(error)?;
+    let (query, hits) = search_code(&indexer, request).await.map_err(error)?;
+    let (mode, limit, offset) = (query.mode, query.limit, query.offset);
     let next_offset = (hits.len() == limit).then_some(offset + limit);
     let results = hits.iter().map(HitView::from).collect();
     Ok(Json(SearchOutput { mode: mode.as_str().to_owned(), results, next_offset }))

@@ -7,8 +7,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use indexer::{
-    IndexError, JobState, Mode, NameMatch, RepoGraph, RepoRecord, SearchQuery, Source, SymbolKind,
-    SymbolRef,
+    IndexError, JobState, Mode, NameMatch, RepoGraph, RepoRecord, Source, SymbolKind, SymbolRef,
 };
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -18,6 +17,7 @@ use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::indexing::{SearchRequest, search_code};
 use crate::mcp::KnowledgeServer;
 use crate::views::{HitView, JobView, RepoView, ReposOutput, SearchOutput};
 
@@ -321,27 +321,18 @@ impl KnowledgeServer {
         output_schema = schema_for_output::<SearchOutput>()
     )]
     async fn search_code(&self, Parameters(args): Parameters<SearchArgs>) -> Answer {
-        let mode = match args.mode.as_deref() {
-            Some(mode) => mode.parse::<Mode>()?,
-            None => crate::indexing::default_mode(&self.indexer),
-        };
-        let mut repos = Vec::new();
-        for key in &args.repos {
-            repos.push(self.repo(Some(key)).await?.id);
-        }
-        let limit = args.limit.unwrap_or(10).clamp(1, 50);
-        let offset = args.offset.unwrap_or(0);
-        let query = SearchQuery {
+        let request = SearchRequest {
             text: args.query,
-            mode,
-            repos,
+            mode: args.mode.as_deref().map(str::parse::<Mode>).transpose()?,
+            repos: args.repos,
             language: args.language,
             path_glob: args.path_glob,
             kind: args.kind,
-            limit,
-            offset,
+            limit: args.limit.unwrap_or(10).clamp(1, 50),
+            offset: args.offset.unwrap_or(0),
         };
-        let hits = self.indexer.search(&query).await.map_err(|e| message(&e))?;
+        let (query, hits) = search_code(&self.indexer, request).await.map_err(|e| message(&e))?;
+        let (mode, limit, offset) = (query.mode, query.limit, query.offset);
         let mut text = String::new();
         for (rank, hit) in hits.iter().enumerate() {
             let symbol = hit.symbol.as_deref().map_or(String::new(), |s| format!(" {s}"));
