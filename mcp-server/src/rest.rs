@@ -117,6 +117,8 @@ struct IndexRequest {
         (status = 202, description = "Indexing job queued", body = JobView,
             headers(("location" = String, description = "Where to follow the job"))),
         (status = 400, description = "Invalid URL or request body", body = ErrorBody),
+        (status = 413, description = "The body is larger than 2 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
         (status = 501, description = "A security scan was asked for; scans are not available yet", body = ErrorBody),
     )
 )]

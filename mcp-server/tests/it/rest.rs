@@ -262,7 +262,11 @@ async fn a_bad_request_gets_a_400_that_says_what_was_wrong() {
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
     let plain = api.client.post(&url).body("https://github.com/org/repo").send().await.unwrap();
     assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(plain.text().await.unwrap().contains("Content-Type: application/json"));
+    let body: Value = plain.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("Content-Type: application/json"));
+    api.exchanges.push(json!({
+        "method": "post", "path": "/api/knowledge/repositories", "status": 415, "body": body,
+    }));
 
     let search = "/api/knowledge/search";
     for (query, says) in [
