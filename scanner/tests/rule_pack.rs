@@ -2,20 +2,15 @@
 //! (`ruleid:` lines flagged, `ok:` lines not), and the pack as shipped in the binary finds what it
 //! should in TypeScript too.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use scanner::semgrep::Semgrep;
 use scanner::{Limits, Severity, ToolStatus, rules};
 use tokio_util::sync::CancellationToken;
 
-fn semgrep_binary() -> PathBuf {
-    let assets =
-        std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
-        });
-    assets.join("semgrep/bin/semgrep")
-}
+mod common;
+use common::semgrep_binary;
 
 #[test]
 fn every_bundled_rule_passes_its_test_file() {

@@ -6,11 +6,8 @@ use std::time::Duration;
 
 use scanner::{Tool, ToolRun, ToolStatus, sarif, trivy};
 
-fn assets() -> PathBuf {
-    std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
-    })
-}
+mod common;
+use common::assets;
 
 fn trivy_run(report: &str) -> ToolRun {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/trivy");

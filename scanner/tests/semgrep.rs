@@ -8,6 +8,9 @@ use scanner::semgrep::Semgrep;
 use scanner::{Category, Limits, Severity, Tool, ToolStatus};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::semgrep_binary;
+
 const RULES: &str = r#"
 rules:
   - id: weak-hash
@@ -27,14 +30,6 @@ rules:
 "#;
 
 const CODE: &str = "import hashlib\nimport subprocess\n\n\ndef digest(data):\n    return hashlib.md5(data).hexdigest()\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n";
-
-fn semgrep_binary() -> PathBuf {
-    let assets =
-        std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
-        });
-    assets.join("semgrep/bin/semgrep")
-}
 
 struct Case {
     dir: tempfile::TempDir,

@@ -1,19 +1,15 @@
 //! Trivy run for real (the binary `scripts/setup.sh` installs), offline: the misconfiguration and
 //! secret checks built into it, on a small folder.
 
-use std::path::PathBuf;
-
 use scanner::trivy::Trivy;
 use scanner::{Category, Limits, Severity, ToolStatus};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 fn trivy(cache: &std::path::Path) -> Trivy {
-    let assets =
-        std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
-        });
     Trivy {
-        binary: assets.join("trivy/trivy"),
+        binary: common::assets().join("trivy/trivy"),
         scanners: vec!["misconfig".into(), "secret".into()],
         offline: true,
         cache_dir: Some(cache.to_owned()),
