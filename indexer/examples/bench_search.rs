@@ -5,6 +5,7 @@
 //!     bench_search index <data dir> <checkout> <file to touch>
 //!     bench_search fill <data dir> <cosqa dir> <chunks wanted> <folders>...
 //!     bench_search query <data dir> <cosqa dir>
+//!     bench_search stages <data dir> <cosqa dir>
 //!
 //! - `throughput`: 512 chunks of the checkout through `Embedder::embed`, against a bare ONNX
 //!   Runtime session on the same model, tokenizer, batches and threads (best of 3 each).
@@ -16,6 +17,8 @@
 //! - `query`: latency p50/p95 per mode over the 500 CoSQA queries against the whole table (the
 //!   semantic and hybrid times include embedding the query), CoSQA's MRR@10 per mode at that
 //!   scale, and the index's size on disk against the source's.
+//! - `stages`: where a query's time goes — embedding the query, the full-text search, the vector
+//!   search and the whole `Indexer::search` (with the `stale` check) — p50 over the same queries.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +44,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let usage = "usage: bench_search throughput <checkout> | index <data> <checkout> <file to touch> \
-                 | fill <data> <cosqa dir> <chunks wanted> <folders>... | query <data> <cosqa dir>";
+                 | fill <data> <cosqa dir> <chunks wanted> <folders>... | query <data> <cosqa dir> \
+                 | stages <data> <cosqa dir>";
     let assets = assets();
     let embedder = Arc::new(Embedder::load(&assets).unwrap_or_else(|e| panic!("{e}")));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -59,6 +63,9 @@ fn main() {
         )),
         ["query", data, cosqa] => {
             runtime.block_on(query(Path::new(data), Path::new(cosqa), embedder));
+        }
+        ["stages", data, cosqa] => {
+            runtime.block_on(stages(Path::new(data), Path::new(cosqa), embedder));
         }
         _ => panic!("{usage}"),
     }
@@ -355,6 +362,120 @@ async fn query(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
         mib(lance),
         lance as f64 / source_bytes as f64,
         mib(sqlite)
+    );
+}
+
+async fn stages(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
+    let queries: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(cosqa.join("cosqa-retrieval-dev-500.json")).unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<&str> = queries.iter().map(|q| q["doc"].as_str().unwrap()).collect();
+    let index = indexer::search::SearchIndex::open(&data.join("lance")).await.unwrap();
+    let indexer = open(data, embedder.clone()).await;
+    let query = |text: &str, mode| SearchQuery {
+        text: text.to_owned(),
+        mode,
+        repos: Vec::new(),
+        language: None,
+        path_glob: None,
+        kind: None,
+        limit: 10,
+        offset: 0,
+    };
+    let vectors: Vec<Vec<f32>> = texts.iter().map(|t| embedder.embed_query(t).unwrap()).collect();
+
+    let mut times = Vec::new();
+    for text in &texts {
+        let started = Instant::now();
+        embedder.embed_query(text).unwrap();
+        times.push(started.elapsed());
+    }
+    report("embed the query", times);
+    for mode in Mode::ALL {
+        let mut times = Vec::new();
+        for (text, vector) in texts.iter().zip(&vectors) {
+            let started = Instant::now();
+            index.search(&query(text, mode), Some(vector)).await.unwrap();
+            times.push(started.elapsed());
+        }
+        report(&format!("index, {}", mode.as_str()), times);
+    }
+    vector_variants(data, &vectors).await;
+    for mode in Mode::ALL {
+        let mut times = Vec::new();
+        for text in &texts {
+            let started = Instant::now();
+            indexer.search(&query(text, mode)).await.unwrap();
+            times.push(started.elapsed());
+        }
+        report(&format!("Indexer::search, {}", mode.as_str()), times);
+    }
+}
+
+/// The vector query alone, in variants: latency, and recall@10 against an exact scan.
+async fn vector_variants(data: &Path, vectors: &[Vec<f32>]) {
+    use futures::TryStreamExt;
+    use lancedb::arrow::arrow_array::{Array, StringArray};
+    use lancedb::query::{ExecutableQuery, QueryBase, Select};
+
+    let db = lancedb::connect(data.join("lance").to_str().unwrap()).execute().await.unwrap();
+    let table = db.open_table("chunks").execute().await.unwrap();
+    type Variant = fn(lancedb::query::VectorQuery) -> lancedb::query::VectorQuery;
+    let variants: [(&str, Variant); 8] = [
+        ("exact", |q| q.bypass_vector_index()),
+        ("IS NOT NULL prefilter", |q| q.only_if("vector IS NOT NULL")),
+        ("IS NOT NULL postfilter", |q| q.only_if("vector IS NOT NULL").postfilter()),
+        ("no filter", |q| q),
+        ("no filter, nprobes 10", |q| q.nprobes(10).unwrap()),
+        ("no filter, nprobes 40", |q| q.nprobes(40).unwrap()),
+        ("no filter, refine 5", |q| q.refine_factor(5)),
+        ("language prefilter, refine 5", |q| q.only_if("language = 'python'").refine_factor(5)),
+    ];
+    let mut exact: Vec<Vec<String>> = Vec::new();
+    for (name, variant) in variants {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for (i, vector) in vectors.iter().enumerate() {
+            let q = table
+                .query()
+                .nearest_to(vector.as_slice())
+                .unwrap()
+                .distance_type(lancedb::DistanceType::Cosine)
+                .select(Select::columns(&["id"]))
+                .limit(10);
+            let started = Instant::now();
+            let batches: Vec<_> = variant(q).execute().await.unwrap().try_collect().await.unwrap();
+            times.push(started.elapsed());
+            let ids: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let col = b.column_by_name("id").unwrap();
+                    let col = col.as_any().downcast_ref::<StringArray>().unwrap().clone();
+                    (0..col.len()).map(move |j| col.value(j).to_owned())
+                })
+                .collect();
+            if name == "exact" {
+                exact.push(ids);
+            } else {
+                found += ids.iter().filter(|id| exact[i].contains(id)).count();
+            }
+        }
+        let total: usize = exact.iter().map(Vec::len).sum();
+        let recall = match name {
+            "exact" => "the reference".to_owned(),
+            _ => format!("recall@10 {:.3}", found as f64 / total as f64),
+        };
+        report(&format!("vector, {name} ({recall})"), times);
+    }
+}
+
+fn report(stage: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "{stage:<50} p50 {:.1} ms, p95 {:.1} ms",
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times[times.len() * 95 / 100].as_secs_f64() * 1000.0,
     );
 }
 

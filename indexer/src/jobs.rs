@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{RwLock, watch};
 
 use crate::embed::{EmbedError, Embedder};
+use crate::fresh::IndexedFiles;
 use crate::graph::RepoGraph;
 use crate::graph::SourceFile;
 use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
@@ -146,6 +147,8 @@ pub struct Indexer {
     search: SearchIndex,
     jobs: Mutex<HashMap<String, watch::Receiver<JobStatus>>>,
     graphs: RwLock<HashMap<String, Arc<RepoGraph>>>,
+    /// Each repository's indexed file hashes, for the `stale` flag; dropped when a job ends.
+    indexed_files: RwLock<HashMap<String, Arc<IndexedFiles>>>,
 }
 
 impl Indexer {
@@ -158,6 +161,7 @@ impl Indexer {
             search,
             jobs: Mutex::new(HashMap::new()),
             graphs: RwLock::new(HashMap::new()),
+            indexed_files: RwLock::new(HashMap::new()),
         }))
     }
 
@@ -247,6 +251,7 @@ impl Indexer {
         let result = self.index(&tx, &source, branch.as_deref(), previous.as_ref(), started).await;
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
+        self.indexed_files.write().await.remove(&last.repo.id);
         match result {
             Ok((repo, files_parsed, graph)) => {
                 self.graphs.write().await.insert(repo.id.clone(), graph);
@@ -635,6 +640,7 @@ impl Indexer {
         self.search.remove_repo(id).await?;
         self.store.delete_repo(id).await?;
         self.graphs.write().await.remove(id);
+        self.indexed_files.write().await.remove(id);
         if repo.remote && repo.checkout.starts_with(&self.config.repos_dir) {
             let _ = tokio::fs::remove_dir_all(&repo.checkout).await;
         }
@@ -653,21 +659,35 @@ impl Indexer {
             None
         };
         let mut hits = self.search.search(query, vector.as_deref()).await?;
-        let mut known: HashMap<String, (PathBuf, HashMap<String, String>)> = HashMap::new();
         for hit in &mut hits {
-            if !known.contains_key(&hit.repo_id) {
-                let Some(repo) = self.store.repo(&hit.repo_id).await? else { continue };
-                known.insert(
-                    hit.repo_id.clone(),
-                    (repo.checkout, self.store.file_hashes(&hit.repo_id).await?),
-                );
+            if let Some(files) = self.indexed_files(&hit.repo_id).await? {
+                hit.stale = blocking({
+                    let path = hit.path.clone();
+                    move || files.changed(&path)
+                })
+                .await?;
             }
-            let (root, hashes) = &known[&hit.repo_id];
-            let current = std::fs::read(root.join(&hit.path))
-                .map(|bytes| blake3::hash(&bytes).to_hex().to_string());
-            hit.stale = current.ok().as_ref() != hashes.get(&hit.path);
         }
         Ok(hits)
+    }
+}
+
+impl Indexer {
+    /// The indexed file hashes of a repository, read from the store on first use.
+    async fn indexed_files(&self, id: &str) -> Result<Option<Arc<IndexedFiles>>, IndexError> {
+        if let Some(files) = self.indexed_files.read().await.get(id) {
+            return Ok(Some(Arc::clone(files)));
+        }
+        // Loading under the write lock orders it with a job's invalidation, so hashes read
+        // before a job saved new ones can never be cached after it.
+        let mut cache = self.indexed_files.write().await;
+        if let Some(files) = cache.get(id) {
+            return Ok(Some(Arc::clone(files)));
+        }
+        let Some(repo) = self.store.repo(id).await? else { return Ok(None) };
+        let files = Arc::new(IndexedFiles::new(repo.checkout, self.store.file_hashes(id).await?));
+        cache.insert(id.to_owned(), Arc::clone(&files));
+        Ok(Some(files))
     }
 }
 

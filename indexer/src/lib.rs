@@ -5,6 +5,7 @@
 
 mod chunk;
 pub mod embed;
+mod fresh;
 pub mod graph;
 pub mod jobs;
 pub mod model;

@@ -100,11 +100,18 @@ async fn results_follow_re_indexing_and_flag_changed_files() {
     t.index(local(git.path()), None).await;
     let hits = t.indexer.search(&query("restock threshold")).await.unwrap();
     assert_eq!(top(&hits), ["stockroom/restock.py:restock_threshold"]);
+    assert!(!hits[0].stale);
 
     // Changed on disk but not re-indexed: still found, flagged stale.
     git.write("stockroom/restock.py", "def restock_threshold(item):\n    return 5\n");
     let hits = t.indexer.search(&query("restock threshold")).await.unwrap();
     assert!(hits[0].stale);
+
+    // Indexed again: fresh.
+    git.commit("restock sooner");
+    t.index(local(git.path()), None).await;
+    let hits = t.indexer.search(&query("restock threshold")).await.unwrap();
+    assert!(!hits[0].stale);
 
     std::fs::remove_file(git.path().join("stockroom/restock.py")).unwrap();
     git.commit("no restocking");

@@ -78,3 +78,46 @@ async fn the_vector_index_is_trained_once_enough_vectors_exist_and_finds_exact_n
     index.replace("repo", Some("def"), &["src/f7.rs".to_owned()], again).await.unwrap();
     assert_eq!(index.count_unembedded("repo").await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunks_not_embedded_yet_never_appear_in_semantic_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).await.unwrap().with_vector_index_from(300);
+    let write = async |range: std::ops::Range<usize>| {
+        let rows: Vec<ChunkRow> = range.map(row).collect();
+        let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();
+        index.replace("repo", Some("abc"), &paths, rows).await
+    };
+    let vectors = vectors(420);
+    let ids: Vec<String> = (0..420).map(|i| format!("repo:src/f{i}.rs#0")).collect();
+    let semantic = |limit| SearchQuery {
+        text: "anything".into(),
+        mode: Mode::Semantic,
+        repos: Vec::new(),
+        language: None,
+        path_glob: None,
+        kind: None,
+        limit,
+        offset: 0,
+    };
+    let symbols = |hits: Vec<indexer::Hit>| -> Vec<usize> {
+        let mut s: Vec<usize> =
+            hits.iter().map(|h| h.symbol.as_deref().unwrap()[1..].parse().unwrap()).collect();
+        s.sort();
+        s
+    };
+
+    // An exact scan over a half-embedded table.
+    write(0..400).await.unwrap();
+    index.set_vectors(ids[..200].to_vec(), &vectors[..200]).await.unwrap();
+    let hits = index.search(&semantic(1000), Some(&vectors[0])).await.unwrap();
+    assert_eq!(symbols(hits), (0..200).collect::<Vec<_>>());
+
+    // The vector index, with rows added after it was trained and not embedded yet.
+    index.set_vectors(ids[200..400].to_vec(), &vectors[200..400]).await.unwrap();
+    index.optimize().await.unwrap();
+    assert!(index.indexed_columns().await.unwrap().contains(&"vector".to_owned()));
+    write(400..420).await.unwrap();
+    let hits = index.search(&semantic(1000), Some(&vectors[0])).await.unwrap();
+    assert_eq!(symbols(hits), (0..400).collect::<Vec<_>>());
+}
