@@ -118,6 +118,17 @@ impl RepoGraph {
             .collect()
     }
 
+    /// The innermost symbol of the file at `path` whose lines hold `line` (1-based): where a
+    /// finding or a stack frame sits in the graph.
+    pub fn symbol_at(&self, path: &str, line: u32) -> Option<SymbolRef> {
+        let file = self.file_index(path)?;
+        let symbols = &self.files[file].facts.symbols;
+        (0..symbols.len())
+            .filter(|&s| symbols[s].start_line <= line && line <= symbols[s].end_line)
+            .min_by_key(|&s| symbols[s].end_line - symbols[s].start_line)
+            .map(|symbol| SymbolRef { file, symbol })
+    }
+
     /// Every place that refers to `symbol`: resolved calls and inheritance first, then uses of the
     /// same name whose target could not be established (possible references).
     pub fn references(&self, symbol: SymbolRef) -> Vec<Site> {

@@ -16,11 +16,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit status for bad arguments or configuration (also what clap uses for usage errors).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit status of `agentwatch scan --fail-on` when a finding meets the threshold.
+pub const EXIT_FINDINGS: u8 = 3;
 
 /// Code intelligence for AI agents, and the LLM gateway they talk through.
 #[derive(Debug, Parser)]
 #[command(name = "agentwatch", version, about, propagate_version = true)]
-#[command(after_help = "Exit status: 0 success, 1 failure, 2 bad arguments or configuration.\n\
+#[command(after_help = "Exit status: 0 success, 1 failure, 2 bad arguments or configuration, \
+    3 findings at or above `scan --fail-on`.\n\
     Configuration: a TOML file (--config or AGENTWATCH_CONFIG) with AGENTWATCH_* overrides; \
     `agentwatch config show` prints the effective settings.")]
 struct Cli {
@@ -83,6 +86,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scan a repository for vulnerable code, misconfigurations and secrets (Semgrep, Trivy),
+    /// each finding tied to the symbol holding it. Indexes the target first if needed.
+    Scan {
+        /// An indexed repository (id, name, URL or path), or an https URL or folder to index.
+        target: String,
+        #[arg(long, value_enum, default_value_t = crate::scanning::Format::Table)]
+        format: crate::scanning::Format,
+        /// Exit with status 3 when a finding is this severe or worse (critical, high, medium,
+        /// low, info); a tool that failed makes it exit 1.
+        #[arg(long, value_name = "SEVERITY")]
+        fail_on: Option<scanner::Severity>,
+        /// Store a report made elsewhere instead of running the tools (needs --tool).
+        #[arg(long, value_name = "FILE", requires = "tool")]
+        import: Option<PathBuf>,
+        /// The imported report's format: semgrep (`--json`) or trivy (`--format json`).
+        #[arg(long, requires = "import")]
+        tool: Option<scanner::ReportFormat>,
+    },
     /// Show indexed repositories, or one of them by id, name, URL or path.
     Status {
         repo: Option<String>,
@@ -137,6 +158,9 @@ pub fn main() -> ExitCode {
     match run(cli.command, &config, &sources) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(err) if err.downcast_ref::<ConfigError>().is_some() => fail(&err, EXIT_USAGE),
+        Err(err) if err.downcast_ref::<crate::scanning::GateClosed>().is_some() => {
+            fail(&err, EXIT_FINDINGS)
+        }
         Err(err) => fail(&err, EXIT_FAILURE),
     }
 }
@@ -170,6 +194,11 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
                 offset,
             };
             runtime()?.block_on(indexing::search(config, request, json))
+        }
+        Command::Scan { target, format, fail_on, import, tool } => {
+            let import = import.zip(tool);
+            let args = crate::scanning::ScanArgs { target, format, fail_on, import };
+            runtime()?.block_on(crate::scanning::scan_command(config, args))
         }
         Command::Status { repo, json } => {
             runtime()?.block_on(indexing::status(config, repo.as_deref(), json))

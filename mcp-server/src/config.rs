@@ -35,6 +35,7 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub knowledge: KnowledgeConfig,
     pub index: IndexConfig,
+    pub scan: ScanConfig,
     pub assets: AssetsConfig,
 }
 
@@ -102,6 +103,27 @@ impl Default for IndexConfig {
     }
 }
 
+/// How security scans run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// Semgrep rules to run besides the bundled pack: rule files or folders, or registry ids
+    /// (`p/python`), which need the network.
+    pub rules: Vec<String>,
+    /// Keep the scanners off the network. Trivy then scans misconfigurations and secrets with
+    /// the checks built into it; set `false` to let it download its vulnerability database and
+    /// report vulnerable dependencies too.
+    pub offline: bool,
+    /// Longest one tool may run on one repository, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig { rules: Vec::new(), offline: true, timeout_secs: 600 }
+    }
+}
+
 /// Where the offline assets fetched by `scripts/setup.sh` live.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -149,6 +171,7 @@ impl Default for Config {
             gateway: GatewayConfig::default(),
             knowledge: KnowledgeConfig::default(),
             index: IndexConfig::default(),
+            scan: ScanConfig::default(),
             assets: AssetsConfig::default(),
         }
     }
@@ -241,6 +264,25 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
                 v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
             Ok(())
         },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_RULES",
+        key: "scan.rules",
+        apply: |c, v| {
+            c.scan.rules =
+                v.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from).collect();
+            Ok(())
+        },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_OFFLINE",
+        key: "scan.offline",
+        apply: |c, v| parse_into(&mut c.scan.offline, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_TIMEOUT_SECS",
+        key: "scan.timeout_secs",
+        apply: |c, v| parse_into(&mut c.scan.timeout_secs, v),
     },
     EnvOverride {
         var: "AGENTWATCH_ASSETS_DIR",
@@ -387,6 +429,9 @@ impl Config {
                      \"http://10.0.0.5:*\" (no path)"
                 ));
             }
+        }
+        if self.scan.timeout_secs == 0 {
+            return invalid("scan.timeout_secs must be at least 1".to_owned());
         }
         if self.index.parse_timeout_ms == 0 {
             return invalid("index.parse_timeout_ms must be at least 1".to_owned());

@@ -8,6 +8,7 @@ pub mod knowledge;
 mod logging;
 pub mod mcp;
 pub mod rest;
+pub mod scanning;
 mod serve;
 mod tools;
 pub mod views;

@@ -243,3 +243,176 @@ pub struct SymbolsOutput {
     pub total: usize,
     pub next_offset: Option<usize>,
 }
+
+/// A security scan: its state, how each tool did, and (when asked for) its findings.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct ScanView {
+    pub scan_id: String,
+    pub repo_id: String,
+    /// The commit the checkout was at (none for a plain directory).
+    pub commit: Option<String>,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// `run` (the tools ran here) or `import` (a report made elsewhere).
+    pub origin: String,
+    /// Why the scan failed.
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub tools: Vec<ToolView>,
+    /// Findings per severity (`critical`, `high`, `medium`, `low`, `info`), of a finished scan.
+    pub counts: BTreeMap<String, u32>,
+    /// The earlier scan that `new` and `fixed` compare with; none for a first scan.
+    pub previous_scan_id: Option<String>,
+    /// How many findings in all (the list below may be a page of them).
+    pub total_findings: usize,
+    pub findings: Vec<FindingView>,
+    /// Findings of the previous scan that are gone now.
+    pub fixed: Vec<FindingView>,
+}
+
+/// One tool's part of a scan.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct ToolView {
+    /// `semgrep`, `trivy` or `checkov`.
+    pub tool: String,
+    /// `ok`, `failed`, `not_installed`, `timed_out` or `cancelled`.
+    pub status: String,
+    /// Why it failed, or how to install it.
+    pub message: Option<String>,
+    pub duration_ms: u64,
+    pub findings: u32,
+}
+
+/// A finding, in one shape whichever tool reported it.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct FindingView {
+    pub tool: String,
+    /// `code`, `misconfiguration`, `secret` or `vulnerability`.
+    pub category: String,
+    pub rule_id: String,
+    /// `critical`, `high`, `medium`, `low` or `info`.
+    pub severity: String,
+    pub title: String,
+    /// What is wrong and how to fix it. A secret is never shown in full.
+    pub message: String,
+    /// Relative to the repository root.
+    pub path: String,
+    /// 1-based, inclusive; none when the tool names only the file.
+    pub start_line: Option<u32>,
+    pub end_line: Option<u32>,
+    pub cwe: Vec<String>,
+    pub cve: Vec<String>,
+    /// The vulnerable package, for a vulnerability.
+    pub package: Option<PackageView>,
+    /// Stable across re-scans while the finding stays, even when its lines move.
+    pub fingerprint: String,
+    pub url: Option<String>,
+    /// The innermost symbol of the code graph holding the finding.
+    pub symbol: Option<FindingSymbolView>,
+    /// Not in the previous scan.
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct PackageView {
+    pub name: String,
+    pub installed_version: String,
+    /// The first version that fixes it, when there is one.
+    pub fixed_version: Option<String>,
+}
+
+/// The symbol holding a finding, and how many symbols call it directly.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+pub struct FindingSymbolView {
+    /// `path::Qualified::name`; `get_symbol` and `get_callers` take its name and path.
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub callers: u32,
+}
+
+impl ScanView {
+    /// The scan with a page of its findings (`total` in all), marked new against `diff`, and
+    /// its findings counted by severity.
+    pub fn new(
+        scan: &scanner::ScanRecord,
+        findings: &[scanner::Finding],
+        total: usize,
+        diff: &scanner::ScanDiff,
+        counts: &BTreeMap<scanner::Severity, u32>,
+    ) -> ScanView {
+        let counts = counts.iter().map(|(s, n)| (s.as_str().to_owned(), *n)).collect();
+        ScanView {
+            scan_id: scan.id.clone(),
+            repo_id: scan.repo_id.clone(),
+            commit: scan.commit.clone(),
+            status: scan.state.as_str().to_owned(),
+            origin: scan.origin.as_str().to_owned(),
+            error: scan.error.clone(),
+            created_at: scan.created_at,
+            finished_at: scan.finished_at,
+            tools: scan
+                .tools
+                .iter()
+                .map(|t| ToolView {
+                    tool: t.tool.as_str().to_owned(),
+                    status: t.status.as_str().to_owned(),
+                    message: t.status.message().map(str::to_owned),
+                    duration_ms: t.duration.as_millis() as u64,
+                    findings: t.findings,
+                })
+                .collect(),
+            counts,
+            previous_scan_id: diff.previous.clone(),
+            total_findings: total,
+            findings: findings
+                .iter()
+                .map(|f| {
+                    FindingView::new(
+                        f,
+                        diff.previous.is_some() && diff.new.contains(&f.fingerprint),
+                    )
+                })
+                .collect(),
+            fixed: diff.fixed.iter().map(|f| FindingView::new(f, false)).collect(),
+        }
+    }
+}
+
+impl FindingView {
+    pub fn new(f: &scanner::Finding, new: bool) -> FindingView {
+        FindingView {
+            tool: f.tool.as_str().to_owned(),
+            category: f.category.as_str().to_owned(),
+            rule_id: f.rule_id.clone(),
+            severity: f.severity.as_str().to_owned(),
+            title: f.title.clone(),
+            message: f.message.clone(),
+            path: f.path.clone(),
+            start_line: f.start_line,
+            end_line: f.end_line,
+            cwe: f.cwe.clone(),
+            cve: f.cve.clone(),
+            package: f.package.as_ref().map(|p| PackageView {
+                name: p.name.clone(),
+                installed_version: p.installed_version.clone(),
+                fixed_version: p.fixed_version.clone(),
+            }),
+            fingerprint: f.fingerprint.clone(),
+            url: f.url.clone(),
+            symbol: f.symbol.as_ref().map(|s| FindingSymbolView {
+                id: s.id.clone(),
+                kind: s.kind.clone(),
+                name: s.name.clone(),
+                callers: s.callers,
+            }),
+            new,
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! One finding, whichever scanner reported it.
 
+use std::str::FromStr;
+
 use crate::Severity;
 
 /// The scanners whose findings AgentWatch understands.
@@ -11,12 +13,30 @@ pub enum Tool {
 }
 
 impl Tool {
+    pub const ALL: [Tool; 3] = [Tool::Semgrep, Tool::Trivy, Tool::Checkov];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tool::Semgrep => "semgrep",
             Tool::Trivy => "trivy",
             Tool::Checkov => "checkov",
         }
+    }
+}
+
+/// The error for a tool name that is not one of [`Tool::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown tool `{0}`: expected semgrep, trivy or checkov")]
+pub struct UnknownTool(pub String);
+
+impl FromStr for Tool {
+    type Err = UnknownTool;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Tool::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownTool(s.to_owned()))
     }
 }
 
@@ -30,6 +50,9 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 4] =
+        [Category::Code, Category::Misconfiguration, Category::Secret, Category::Vulnerability];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Code => "code",
@@ -73,6 +96,20 @@ pub struct Finding {
     pub fingerprint: String,
     /// More to read about the rule.
     pub url: Option<String>,
+    /// The innermost symbol of the code graph holding the finding, once attached.
+    pub symbol: Option<EnclosingSymbol>,
+}
+
+/// The symbol a finding sits in, and how many places call it: how far a flaw can reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnclosingSymbol {
+    /// `path::Qualified::name`, as the knowledge tools name symbols.
+    pub id: String,
+    pub kind: String,
+    /// The qualified name (`Shortener::shorten`).
+    pub name: String,
+    /// Distinct symbols that call it directly.
+    pub callers: u32,
 }
 
 /// A fingerprint from the parts that identify a finding.

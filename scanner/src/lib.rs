@@ -7,11 +7,17 @@ mod finding;
 pub mod rules;
 mod run;
 pub mod sarif;
+pub mod scan;
 pub mod semgrep;
+pub mod store;
 pub mod trivy;
 
-pub use finding::{Category, Finding, Package, Tool};
+pub use finding::{Category, EnclosingSymbol, Finding, Package, Tool, UnknownTool};
 pub use run::{Limits, ToolRun, ToolStatus};
+pub use scan::{ImportError, ReportFormat, Scanners, import};
+pub use store::{
+    FindingFilter, Origin, ScanDiff, ScanRecord, ScanState, ScanStore, ScanStoreError, ToolSummary,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -32,6 +32,27 @@ impl ToolStatus {
             ToolStatus::Cancelled => "cancelled",
         }
     }
+
+    /// Why it failed, or how to install it.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ToolStatus::Failed(m) | ToolStatus::NotInstalled(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The status named `status` (one of [`ToolStatus::as_str`]), with its message.
+    pub fn from_parts(status: &str, message: Option<String>) -> Option<ToolStatus> {
+        let message = message.unwrap_or_default();
+        Some(match status {
+            "ok" => ToolStatus::Ok,
+            "failed" => ToolStatus::Failed(message),
+            "not_installed" => ToolStatus::NotInstalled(message),
+            "timed_out" => ToolStatus::TimedOut,
+            "cancelled" => ToolStatus::Cancelled,
+            _ => return None,
+        })
+    }
 }
 
 /// One tool's findings, status and time.

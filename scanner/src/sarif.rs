@@ -75,6 +75,14 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
         location["region"] =
             json!({ "startLine": start, "endLine": finding.end_line.unwrap_or(start) });
     }
+    let mut physical = json!({ "physicalLocation": location });
+    if let Some(symbol) = &finding.symbol {
+        let mut logical = json!({ "fullyQualifiedName": symbol.id, "name": symbol.name });
+        if let Some(kind) = logical_kind(&symbol.kind) {
+            logical["kind"] = json!(kind);
+        }
+        physical["logicalLocations"] = json!([logical]);
+    }
     let mut properties = json!({
         "severity": finding.severity.as_str(),
         "category": finding.category.as_str(),
@@ -90,15 +98,31 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
             "fixedVersion": package.fixed_version,
         });
     }
+    if let Some(symbol) = &finding.symbol {
+        properties["symbol"] =
+            json!({ "id": symbol.id, "kind": symbol.kind, "callers": symbol.callers });
+    }
     json!({
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": level(finding.severity),
         "message": { "text": finding.message },
-        "locations": [{ "physicalLocation": location }],
+        "locations": [physical],
         "partialFingerprints": { "agentwatch/v1": finding.fingerprint },
         "properties": properties,
     })
+}
+
+/// SARIF's name for a kind of symbol, where it has one.
+fn logical_kind(kind: &str) -> Option<&'static str> {
+    match kind {
+        "function" => Some("function"),
+        "method" | "field" | "property" => Some("member"),
+        "class" | "struct" | "enum" | "trait" | "interface" | "type" => Some("type"),
+        "module" => Some("module"),
+        "constant" | "variable" => Some("variable"),
+        _ => None,
+    }
 }
 
 fn level(severity: Severity) -> &'static str {

@@ -274,6 +274,7 @@ impl RawResult {
             // Set by `parse`, which reads the matched code.
             fingerprint: String::new(),
             url: metadata["source"].as_str().map(String::from),
+            symbol: None,
             rule_id,
         }
     }

@@ -229,6 +229,7 @@ impl Vulnerability {
                 &self.installed_version,
             ]),
             url: self.primary_url.clone(),
+            symbol: None,
         }
     }
 }
@@ -301,6 +302,7 @@ impl Misconfiguration {
             package: None,
             fingerprint: fingerprint(&["trivy", &self.id, target, &what]),
             url: self.primary_url.clone(),
+            symbol: None,
         }
     }
 }
@@ -341,6 +343,7 @@ impl Secret {
             package: None,
             fingerprint: fingerprint(&["trivy", &self.rule_id, target, &shown]),
             url: None,
+            symbol: None,
         }
     }
 }

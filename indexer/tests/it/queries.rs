@@ -82,6 +82,16 @@ fn a_file_outline_nests_members_under_their_type() {
 }
 
 #[test]
+fn a_line_belongs_to_its_innermost_symbol() {
+    let g = graph("python-pkg");
+    let at = |line| g.symbol_at("stockroom/models.py", line).map(|s| g.display(s));
+    assert_eq!(at(20).as_deref(), Some("stockroom/models.py::Item.total"));
+    assert_eq!(at(10).as_deref(), Some("stockroom/models.py::Item"), "the class's own body");
+    assert_eq!(at(4), None, "top-level code");
+    assert_eq!(g.symbol_at("stockroom/absent.py", 1), None);
+}
+
+#[test]
 fn callers_and_callees_follow_calls_across_files() {
     let g = graph("python-pkg");
     let price = named(&g, "price_with_tax");

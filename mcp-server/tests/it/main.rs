@@ -6,5 +6,6 @@ mod index;
 mod mcp;
 mod mcp_tools;
 mod rest;
+mod scan;
 mod serve;
 mod support;

@@ -163,6 +163,30 @@ pub fn python_repository(sandbox: &Sandbox) -> PathBuf {
     to
 }
 
+/// A git repository made from a fixture folder, one commit deep.
+pub fn git_fixture(sandbox: &Sandbox, fixture: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos").join(fixture);
+    let to = sandbox.path().join(fixture);
+    copy_dir(&from, &to);
+    git(&to, &["init", "-q", "-b", "main"]);
+    commit(&to, "the fixture");
+    to
+}
+
+/// Commits everything in the work tree.
+pub fn commit(repo: &Path, message: &str) {
+    git(repo, &["add", "-A"]);
+    git(
+        repo,
+        &["-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-qm", message],
+    );
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let status = Command::new("git").args(args).current_dir(repo).status().unwrap();
+    assert!(status.success(), "git {args:?} failed");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

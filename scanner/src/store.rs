@@ -1,0 +1,552 @@
+//! Scans kept in SQLite (through sqlx), in the knowledge server's database: each scan of a
+//! repository at a commit, how each tool did, and its findings — so findings can be filtered,
+//! compared with the previous scan (new and fixed), and exported without running a tool again.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::Severity;
+use crate::finding::{Category, EnclosingSymbol, Finding, Package, Tool};
+use crate::run::{ToolRun, ToolStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanStoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot update the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("the database holds a value this version does not understand: {0}")]
+    Corrupt(String),
+    #[error("no scan {0:?}: list a repository's scans to find one")]
+    UnknownScan(String),
+}
+
+/// Where a scan is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanState {
+    Queued,
+    Running,
+    /// Every tool ran (or was found missing); its findings are stored.
+    Done,
+    /// The scan could not run at all (the checkout is gone, the job was cancelled, …).
+    Failed,
+}
+
+impl ScanState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanState::Queued => "queued",
+            ScanState::Running => "running",
+            ScanState::Done => "done",
+            ScanState::Failed => "failed",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, ScanState::Done | ScanState::Failed)
+    }
+
+    fn parse(s: &str) -> Result<ScanState, ScanStoreError> {
+        [ScanState::Queued, ScanState::Running, ScanState::Done, ScanState::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| ScanStoreError::Corrupt(format!("scan status {s:?}")))
+    }
+}
+
+/// How a scan's findings came: from tools run here, or from a report imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Run,
+    Import,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Run => "run",
+            Origin::Import => "import",
+        }
+    }
+}
+
+/// One tool's part of a stored scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSummary {
+    pub tool: Tool,
+    pub status: ToolStatus,
+    pub duration: Duration,
+    pub findings: u32,
+}
+
+/// A scan as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRecord {
+    pub id: String,
+    pub repo_id: String,
+    pub commit: Option<String>,
+    pub origin: Origin,
+    pub state: ScanState,
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub tools: Vec<ToolSummary>,
+}
+
+/// Which findings of a scan to read. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    /// This severity or worse.
+    pub min_severity: Option<Severity>,
+    pub tools: Vec<Tool>,
+    /// A path, or a folder prefix (`src/` matches everything under it).
+    pub path: Option<String>,
+    /// Part of the enclosing symbol's id or name.
+    pub symbol: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+/// What changed between two scans of a repository, by fingerprint.
+#[derive(Debug, Clone, Default)]
+pub struct ScanDiff {
+    /// The earlier scan compared with; `None` for a repository's first scan.
+    pub previous: Option<String>,
+    /// Fingerprints found now and not before.
+    pub new: HashSet<String>,
+    /// Findings of the earlier scan that are gone.
+    pub fixed: Vec<Finding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanStore {
+    pool: SqlitePool,
+}
+
+impl ScanStore {
+    /// Opens the database at `path` and brings the scan tables up to date. The knowledge
+    /// server's indexer owns the `repositories` table that scans belong to, and opens it first.
+    pub async fn open(path: &Path) -> Result<ScanStore, ScanStoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|source| ScanStoreError::Open { path: path.to_owned(), source })?;
+        let mut migrator = sqlx::migrate!("./migrations");
+        // The indexer and the gateway keep their own migrations in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(ScanStore { pool })
+    }
+
+    /// Records a new scan of `repo_id`, queued.
+    pub async fn create(
+        &self,
+        repo_id: &str,
+        commit: Option<&str>,
+        origin: Origin,
+    ) -> Result<ScanRecord, ScanStoreError> {
+        let record = ScanRecord {
+            id: new_id(repo_id),
+            repo_id: repo_id.to_owned(),
+            commit: commit.map(str::to_owned),
+            origin,
+            state: ScanState::Queued,
+            error: None,
+            created_at: unix_millis(),
+            finished_at: None,
+            tools: Vec::new(),
+        };
+        sqlx::query(
+            "INSERT INTO scans (id, repo_id, commit_sha, origin, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&record.id)
+        .bind(&record.repo_id)
+        .bind(&record.commit)
+        .bind(origin.as_str())
+        .bind(record.state.as_str())
+        .bind(record.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
+    /// Marks a scan as running.
+    pub async fn start(&self, id: &str) -> Result<(), ScanStoreError> {
+        self.set_state(id, ScanState::Running, None).await
+    }
+
+    /// Marks a scan as failed, saying why.
+    pub async fn fail(&self, id: &str, error: &str) -> Result<(), ScanStoreError> {
+        self.set_state(id, ScanState::Failed, Some(error)).await
+    }
+
+    async fn set_state(
+        &self,
+        id: &str,
+        state: ScanState,
+        error: Option<&str>,
+    ) -> Result<(), ScanStoreError> {
+        let finished = state.is_final().then(unix_millis);
+        let done =
+            sqlx::query("UPDATE scans SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+                .bind(state.as_str())
+                .bind(error)
+                .bind(finished)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(ScanStoreError::UnknownScan(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Stores each tool's outcome and findings, and marks the scan done, all at once.
+    pub async fn finish(&self, id: &str, runs: &[ToolRun]) -> Result<(), ScanStoreError> {
+        let mut tx = self.pool.begin().await?;
+        for run in runs {
+            sqlx::query(
+                "INSERT OR REPLACE INTO scan_tools (scan_id, tool, status, message, duration_ms)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(run.tool.as_str())
+            .bind(run.status.as_str())
+            .bind(run.status.message())
+            .bind(run.duration.as_millis() as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let findings: Vec<&Finding> = runs.iter().flat_map(|r| &r.findings).collect();
+        // 22 values a row: well under SQLite's limit of 32,766 bound values.
+        for (batch_no, batch) in findings.chunks(500).enumerate() {
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO scan_findings (scan_id, seq, tool, category, rule_id, severity, title,
+                     message, path, start_line, end_line, cwe, cve, package_name, installed_version,
+                     fixed_version, fingerprint, url, symbol_id, symbol_kind, symbol_name, callers) ",
+            );
+            insert.push_values(batch.iter().enumerate(), |mut row, (i, f)| {
+                let package = f.package.as_ref();
+                let symbol = f.symbol.as_ref();
+                row.push_bind(id)
+                    .push_bind((batch_no * 500 + i) as i64)
+                    .push_bind(f.tool.as_str())
+                    .push_bind(f.category.as_str())
+                    .push_bind(&f.rule_id)
+                    .push_bind(f.severity as i64)
+                    .push_bind(&f.title)
+                    .push_bind(&f.message)
+                    .push_bind(&f.path)
+                    .push_bind(f.start_line)
+                    .push_bind(f.end_line)
+                    .push_bind(f.cwe.join(" "))
+                    .push_bind(f.cve.join(" "))
+                    .push_bind(package.map(|p| p.name.clone()))
+                    .push_bind(package.map(|p| p.installed_version.clone()))
+                    .push_bind(package.and_then(|p| p.fixed_version.clone()))
+                    .push_bind(&f.fingerprint)
+                    .push_bind(&f.url)
+                    .push_bind(symbol.map(|s| s.id.clone()))
+                    .push_bind(symbol.map(|s| s.kind.clone()))
+                    .push_bind(symbol.map(|s| s.name.clone()))
+                    .push_bind(symbol.map(|s| s.callers));
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        let done = sqlx::query(
+            "UPDATE scans SET status = 'done', error = NULL, finished_at = ? WHERE id = ?",
+        )
+        .bind(unix_millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(ScanStoreError::UnknownScan(id.to_owned()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A scan with its tools' outcomes.
+    pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, ScanStoreError> {
+        let Some(row) = sqlx::query("SELECT * FROM scans WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(self.record(row).await?))
+    }
+
+    /// A repository's scans, newest first.
+    pub async fn list(&self, repo_id: &str) -> Result<Vec<ScanRecord>, ScanStoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM scans WHERE repo_id = ? ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(repo_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut scans = Vec::with_capacity(rows.len());
+        for row in rows {
+            scans.push(self.record(row).await?);
+        }
+        Ok(scans)
+    }
+
+    /// A repository's newest finished scan: the one whose findings describe it now.
+    pub async fn latest_done(&self, repo_id: &str) -> Result<Option<ScanRecord>, ScanStoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM scans WHERE repo_id = ? AND status = 'done'
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(repo_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some(self.record(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn record(&self, row: sqlx::sqlite::SqliteRow) -> Result<ScanRecord, ScanStoreError> {
+        let id: String = row.try_get("id")?;
+        let tools = sqlx::query(
+            "SELECT t.tool, t.status, t.message, t.duration_ms,
+                 (SELECT count(*) FROM scan_findings f WHERE f.scan_id = t.scan_id AND f.tool = t.tool)
+                     AS findings
+             FROM scan_tools t WHERE t.scan_id = ? ORDER BY t.tool",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|t| {
+            Ok(ToolSummary {
+                tool: parse(t.try_get("tool")?)?,
+                status: ToolStatus::from_parts(t.try_get("status")?, t.try_get("message")?)
+                    .ok_or_else(|| ScanStoreError::Corrupt("a tool status".into()))?,
+                duration: Duration::from_millis(t.try_get::<i64, _>("duration_ms")? as u64),
+                findings: t.try_get::<i64, _>("findings")? as u32,
+            })
+        })
+        .collect::<Result<Vec<_>, ScanStoreError>>()?;
+        let origin = match row.try_get::<&str, _>("origin")? {
+            "run" => Origin::Run,
+            "import" => Origin::Import,
+            other => return Err(ScanStoreError::Corrupt(format!("scan origin {other:?}"))),
+        };
+        Ok(ScanRecord {
+            repo_id: row.try_get("repo_id")?,
+            commit: row.try_get("commit_sha")?,
+            origin,
+            state: ScanState::parse(row.try_get("status")?)?,
+            error: row.try_get("error")?,
+            created_at: row.try_get("created_at")?,
+            finished_at: row.try_get("finished_at")?,
+            tools,
+            id,
+        })
+    }
+
+    /// A scan's findings that pass `filter`, worst first, then by path and line; and how many
+    /// passed in all (for paging).
+    pub async fn findings(
+        &self,
+        scan_id: &str,
+        filter: &FindingFilter,
+    ) -> Result<(Vec<Finding>, usize), ScanStoreError> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("");
+        let narrow = |q: &mut QueryBuilder<Sqlite>| {
+            q.push(" FROM scan_findings WHERE scan_id = ").push_bind(scan_id.to_owned());
+            if let Some(severity) = filter.min_severity {
+                q.push(" AND severity >= ").push_bind(severity as i64);
+            }
+            if !filter.tools.is_empty() {
+                q.push(" AND tool IN (");
+                let mut tools = q.separated(", ");
+                for tool in &filter.tools {
+                    tools.push_bind(tool.as_str());
+                }
+                q.push(")");
+            }
+            if let Some(path) = &filter.path {
+                q.push(" AND (path = ").push_bind(path.clone());
+                let folder = format!("{}/", path.trim_end_matches('/'));
+                q.push(" OR substr(path, 1, ").push_bind(folder.len() as i64);
+                q.push(") = ").push_bind(folder).push(")");
+            }
+            if let Some(symbol) = &filter.symbol {
+                let needle = format!(
+                    "%{}%",
+                    symbol.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                );
+                q.push(" AND (symbol_id LIKE ").push_bind(needle.clone());
+                q.push(" ESCAPE '\\' OR symbol_name LIKE ").push_bind(needle).push(" ESCAPE '\\')");
+            }
+        };
+        query.push("SELECT count(*)");
+        narrow(&mut query);
+        let total: i64 = query.build().fetch_one(&self.pool).await?.try_get(0)?;
+
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT *");
+        narrow(&mut query);
+        query.push(" ORDER BY severity DESC, path, start_line, seq LIMIT ");
+        query.push_bind(filter.limit.map_or(-1, |l| l as i64));
+        query.push(" OFFSET ").push_bind(filter.offset as i64);
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let findings = rows.into_iter().map(finding).collect::<Result<_, _>>()?;
+        Ok((findings, total as usize))
+    }
+
+    /// How many findings of each severity a scan has; every severity is listed, from info up.
+    pub async fn counts(&self, scan_id: &str) -> Result<BTreeMap<Severity, u32>, ScanStoreError> {
+        let mut counts: BTreeMap<Severity, u32> =
+            Severity::ALL.into_iter().map(|s| (s, 0)).collect();
+        let rows = sqlx::query(
+            "SELECT severity, count(*) AS n FROM scan_findings WHERE scan_id = ? GROUP BY severity",
+        )
+        .bind(scan_id)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let severity = row.try_get::<i64, _>("severity")?;
+            let severity = *Severity::ALL
+                .get(severity as usize)
+                .ok_or_else(|| ScanStoreError::Corrupt(format!("severity {severity}")))?;
+            counts.insert(severity, row.try_get::<i64, _>("n")? as u32);
+        }
+        Ok(counts)
+    }
+
+    /// What changed since the repository's previous finished scan: new fingerprints, and the
+    /// findings that are gone.
+    pub async fn diff(&self, scan: &ScanRecord) -> Result<ScanDiff, ScanStoreError> {
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM scans WHERE repo_id = ? AND status = 'done' AND id != ?
+                 AND (created_at < ? OR (created_at = ? AND rowid < (SELECT rowid FROM scans WHERE id = ?)))
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(&scan.repo_id)
+        .bind(&scan.id)
+        .bind(scan.created_at)
+        .bind(scan.created_at)
+        .bind(&scan.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(previous) = previous else {
+            return Ok(ScanDiff::default());
+        };
+        let new = sqlx::query_scalar(
+            "SELECT DISTINCT fingerprint FROM scan_findings WHERE scan_id = ?
+                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = ?)",
+        )
+        .bind(&scan.id)
+        .bind(&previous)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
+        let fixed = sqlx::query(
+            "SELECT * FROM scan_findings WHERE scan_id = ?
+                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = ?)
+             ORDER BY severity DESC, path, start_line, seq",
+        )
+        .bind(&previous)
+        .bind(&scan.id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(finding)
+        .collect::<Result<_, _>>()?;
+        Ok(ScanDiff { previous: Some(previous), new, fixed })
+    }
+}
+
+fn finding(row: sqlx::sqlite::SqliteRow) -> Result<Finding, ScanStoreError> {
+    let words = |column: &str| -> Result<Vec<String>, ScanStoreError> {
+        let text: String = row.try_get(column)?;
+        Ok(text.split_whitespace().map(str::to_owned).collect())
+    };
+    let severity = row.try_get::<i64, _>("severity")?;
+    let package = match row.try_get::<Option<String>, _>("package_name")? {
+        Some(name) => Some(Package {
+            name,
+            installed_version: row
+                .try_get::<Option<String>, _>("installed_version")?
+                .unwrap_or_default(),
+            fixed_version: row.try_get("fixed_version")?,
+        }),
+        None => None,
+    };
+    let symbol = match row.try_get::<Option<String>, _>("symbol_id")? {
+        Some(id) => Some(EnclosingSymbol {
+            id,
+            kind: row.try_get::<Option<String>, _>("symbol_kind")?.unwrap_or_default(),
+            name: row.try_get::<Option<String>, _>("symbol_name")?.unwrap_or_default(),
+            callers: row.try_get::<Option<i64>, _>("callers")?.unwrap_or(0) as u32,
+        }),
+        None => None,
+    };
+    Ok(Finding {
+        tool: parse(row.try_get("tool")?)?,
+        category: Category::ALL
+            .into_iter()
+            .find(|c| row.try_get::<&str, _>("category").is_ok_and(|s| s == c.as_str()))
+            .ok_or_else(|| ScanStoreError::Corrupt("a finding's category".into()))?,
+        rule_id: row.try_get("rule_id")?,
+        severity: *Severity::ALL
+            .get(severity as usize)
+            .ok_or_else(|| ScanStoreError::Corrupt(format!("severity {severity}")))?,
+        title: row.try_get("title")?,
+        message: row.try_get("message")?,
+        path: row.try_get("path")?,
+        start_line: row.try_get("start_line")?,
+        end_line: row.try_get("end_line")?,
+        cwe: words("cwe")?,
+        cve: words("cve")?,
+        package,
+        fingerprint: row.try_get("fingerprint")?,
+        url: row.try_get("url")?,
+        symbol,
+    })
+}
+
+fn parse<T: FromStr>(s: &str) -> Result<T, ScanStoreError> {
+    s.parse().map_err(|_| ScanStoreError::Corrupt(format!("{s:?}")))
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `scan-` and 16 hex digits, unique within the process and unlikely to collide across
+/// processes (the hash takes in the time, the process id and a counter).
+fn new_id(repo_id: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(repo_id.as_bytes());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    hasher.update(&nanos.to_le_bytes());
+    hasher.update(&std::process::id().to_le_bytes());
+    hasher.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    format!("scan-{}", &hasher.finalize().to_hex()[..16])
+}
