@@ -172,7 +172,8 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Mcp => runtime()?.block_on(async {
             let indexer = indexing::open_indexer(config, true).await?;
             indexer.resume_embedding().await?;
-            crate::mcp::serve_stdio(indexer).await
+            let scans = crate::scanning::Scans::open(config, indexer).await?;
+            crate::mcp::serve_stdio(scans).await
         }),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))

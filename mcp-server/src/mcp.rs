@@ -26,6 +26,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
 use tokio_util::sync::CancellationToken;
 
+use crate::scanning::Scans;
+
 /// Resources listed per page.
 const RESOURCE_PAGE: usize = 500;
 const URI_PREFIX: &str = "agentwatch://repo/";
@@ -42,6 +44,7 @@ the next page.";
 #[derive(Clone)]
 pub struct KnowledgeServer {
     pub(crate) indexer: Arc<Indexer>,
+    pub(crate) scans: Arc<Scans>,
     tool_router: ToolRouter<KnowledgeServer>,
 }
 
@@ -52,8 +55,9 @@ impl std::fmt::Debug for KnowledgeServer {
 }
 
 impl KnowledgeServer {
-    pub fn new(indexer: Arc<Indexer>) -> KnowledgeServer {
-        KnowledgeServer { indexer, tool_router: KnowledgeServer::tool_router() }
+    pub fn new(scans: Arc<Scans>) -> KnowledgeServer {
+        let indexer = Arc::clone(scans.indexer());
+        KnowledgeServer { indexer, scans, tool_router: KnowledgeServer::tool_router() }
     }
 }
 
@@ -170,8 +174,8 @@ fn internal(error: impl std::fmt::Display) -> ErrorData {
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.
-pub async fn serve_stdio(indexer: Arc<Indexer>) -> anyhow::Result<()> {
-    let service = KnowledgeServer::new(indexer).serve(rmcp::transport::stdio()).await?;
+pub async fn serve_stdio(scans: Arc<Scans>) -> anyhow::Result<()> {
+    let service = KnowledgeServer::new(scans).serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }
@@ -183,13 +187,13 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// machine (against DNS rebinding); a browser `Origin` must always be a local one or one of
 /// `origins`.
 pub fn http_router(
-    indexer: Arc<Indexer>,
+    scans: Arc<Scans>,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
 ) -> Router {
     Router::new()
-        .nest_service("/mcp", http_service(indexer, loopback, origins, shutdown))
+        .nest_service("/mcp", http_service(scans, loopback, origins, shutdown))
         .layer(middleware::from_fn(reject_malformed))
 }
 
@@ -237,7 +241,7 @@ fn rpc_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
 }
 
 fn http_service(
-    indexer: Arc<Indexer>,
+    scans: Arc<Scans>,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
@@ -253,7 +257,7 @@ fn http_service(
         config = config.disable_allowed_hosts();
     }
     StreamableHttpService::new(
-        move || Ok(KnowledgeServer::new(Arc::clone(&indexer))),
+        move || Ok(KnowledgeServer::new(Arc::clone(&scans))),
         Arc::new(LocalSessionManager::default()),
         config,
     )

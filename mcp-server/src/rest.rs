@@ -9,13 +9,14 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use indexer::search::SearchError;
 use indexer::{IndexError, Indexer, Mode, NameMatch, Source, SymbolKind};
+use scanner::FindingFilter;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -26,23 +27,48 @@ use utoipa_axum::routes;
 
 use crate::indexing::{SearchRequest, search_code};
 use crate::knowledge::{ApiError, ErrorBody};
+use crate::scanning::{ScanError, Scans};
 use crate::views::{
-    HitView, JobView, RepoView, ReposOutput, SearchOutput, SymbolView, SymbolsOutput,
+    HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput, SymbolView, SymbolsOutput,
 };
 
 type Indexed = State<Arc<Indexer>>;
+type Scanning = State<Arc<Scans>>;
+
+/// What the handlers share: the indexer, and the scans (which hold it too).
+#[derive(Clone)]
+struct Shared {
+    indexer: Arc<Indexer>,
+    scans: Arc<Scans>,
+}
+
+impl FromRef<Shared> for Arc<Indexer> {
+    fn from_ref(shared: &Shared) -> Arc<Indexer> {
+        Arc::clone(&shared.indexer)
+    }
+}
+
+impl FromRef<Shared> for Arc<Scans> {
+    fn from_ref(shared: &Shared) -> Arc<Scans> {
+        Arc::clone(&shared.scans)
+    }
+}
 
 /// The REST routes, and the OpenAPI document describing them (and `/health`).
-pub fn router(indexer: Arc<Indexer>) -> (Router, utoipa::openapi::OpenApi) {
+pub fn router(scans: Arc<Scans>) -> (Router, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .routes(routes!(list_repositories, index_repository))
         .routes(routes!(get_repository, remove_repository))
         .routes(routes!(repository_status))
+        .routes(routes!(scan_repository))
+        .routes(routes!(repository_findings))
+        .routes(routes!(get_scan))
         .routes(routes!(list_symbols))
         .routes(routes!(search));
+    let shared = Shared { indexer: Arc::clone(scans.indexer()), scans };
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api/knowledge", api)
-        .with_state(indexer)
+        .with_state(shared)
         .split_for_parts();
     // After the routes are in: it adds to each of them.
     BearerToken.modify(&mut openapi);
@@ -59,6 +85,7 @@ pub fn router(indexer: Arc<Indexer>) -> (Router, utoipa::openapi::OpenApi) {
     tags(
         (name = "repositories", description = "Indexing jobs and stored repositories"),
         (name = "search", description = "Code search and symbols"),
+        (name = "scans", description = "Security scans (Semgrep, Trivy) and their findings"),
     )
 )]
 struct Document;
@@ -100,7 +127,8 @@ struct IndexRequest {
     /// The branch to index; default: the remote's default branch (usually `main`).
     #[serde(default)]
     branch: Option<String>,
-    /// Scan with Semgrep and Trivy once indexed. Not available yet: `true` is refused with 501.
+    /// Scan with Semgrep and Trivy once the structure is indexed; follow it at
+    /// `/repositories/{id}/findings`.
     #[serde(default)]
     run_security_scan: bool,
 }
@@ -119,22 +147,18 @@ struct IndexRequest {
         (status = 400, description = "Invalid URL or request body", body = ErrorBody),
         (status = 413, description = "The body is larger than 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
-        (status = 501, description = "A security scan was asked for; scans are not available yet", body = ErrorBody),
     )
 )]
 async fn index_repository(
     State(indexer): Indexed,
+    State(scans): Scanning,
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = Source::parse(&request.url).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if request.run_security_scan {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            "security scans are not available in this version: submit without run_security_scan",
-        ));
-    }
     let job = indexer.submit(source, request.branch).await.map_err(error)?;
+    if request.run_security_scan {
+        scans.scan_when_indexed(job.clone());
+    }
     let status = JobView::from(&*job.borrow());
     let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)))
@@ -234,6 +258,136 @@ async fn remove_repository(
     let repo = indexer.find(&id).await.map_err(error)?;
     indexer.remove(&repo.id).await.map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts a security scan of an indexed repository: Semgrep (the bundled rules and any
+/// configured) and Trivy (misconfigurations and secrets; vulnerabilities when online), each
+/// finding tied to the symbol holding it.
+#[utoipa::path(
+    post,
+    path = "/repositories/{id}/scan",
+    tag = "scans",
+    params(("id" = String, Path, description = "The repository's id (or name)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Scan started", body = ScanView,
+            headers(("location" = String, description = "Where to follow the scan"))),
+        (status = 404, description = "Repository not indexed", body = ErrorBody),
+    )
+)]
+async fn scan_repository(
+    State(indexer): Indexed,
+    State(scans): Scanning,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    let scan = scans.submit(&repo).await.map_err(scan_error)?;
+    let view = scans.view_of(&scan, &FindingFilter::default()).await.map_err(scan_error)?;
+    let location = format!("/api/knowledge/scans/{}", scan.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct FindingParams {
+    /// Only findings this severe or worse: critical, high, medium, low or info.
+    severity: Option<String>,
+    /// Only findings of this tool: semgrep, trivy or checkov.
+    tool: Option<String>,
+    /// Only findings in this file, or under this folder.
+    path: Option<String>,
+    /// Only findings in symbols whose id or name contains this.
+    symbol: Option<String>,
+    /// Findings to return (default 50, at most 1000).
+    limit: Option<usize>,
+    /// Findings to skip, for the next page.
+    offset: Option<usize>,
+}
+
+impl FindingParams {
+    fn filter(&self) -> Result<FindingFilter, ApiError> {
+        Ok(FindingFilter {
+            min_severity: self
+                .severity
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownSeverity| ApiError::invalid(e.to_string()))?,
+            tools: self
+                .tool
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownTool| ApiError::invalid(e.to_string()))?
+                .into_iter()
+                .collect(),
+            path: self.path.clone(),
+            symbol: self.symbol.clone(),
+            limit: Some(self.limit.unwrap_or(50).clamp(1, 1000)),
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+/// The findings of a repository's newest finished scan, worst first, each marked `new` when the
+/// scan before did not have it; `fixed` lists what that scan had and this one has not.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/findings",
+    tag = "scans",
+    params(("id" = String, Path, description = "The repository's id (or name)"), FindingParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The scan and one page of its findings", body = ScanView),
+        (status = 400, description = "An invalid parameter", body = ErrorBody),
+        (status = 404, description = "No such repository, or no finished scan of it", body = ErrorBody),
+    )
+)]
+async fn repository_findings(
+    State(indexer): Indexed,
+    State(scans): Scanning,
+    Path(id): Path<String>,
+    Params(params): Params<FindingParams>,
+) -> Result<Json<ScanView>, ApiError> {
+    let repo = indexer.find(&id).await.map_err(error)?;
+    let view = scans.view(&repo, None, &params.filter()?).await.map_err(scan_error)?;
+    Ok(Json(view))
+}
+
+/// One scan: its state while it runs, then its tools' outcomes and a page of its findings.
+#[utoipa::path(
+    get,
+    path = "/scans/{scan_id}",
+    tag = "scans",
+    params(("scan_id" = String, Path, description = "The scan's id"), FindingParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The scan and one page of its findings", body = ScanView),
+        (status = 400, description = "An invalid parameter", body = ErrorBody),
+        (status = 404, description = "No such scan", body = ErrorBody),
+    )
+)]
+async fn get_scan(
+    State(scans): Scanning,
+    Path(scan_id): Path<String>,
+    Params(params): Params<FindingParams>,
+) -> Result<Json<ScanView>, ApiError> {
+    let scan = scans.get(&scan_id).await.map_err(scan_error)?;
+    Ok(Json(scans.view_of(&scan, &params.filter()?).await.map_err(scan_error)?))
+}
+
+/// A scan error as a REST client should read it.
+fn scan_error(e: ScanError) -> ApiError {
+    match e {
+        ScanError::Index(e) => error(e),
+        ScanError::NotIndexed(_) | ScanError::NoScan(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+        }
+        ScanError::Store(scanner::ScanStoreError::UnknownScan(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+        }
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
 }
 
 /// How a search matches.

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::views::ScanView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -33,6 +34,8 @@ pub enum ScanError {
     Import(#[from] scanner::ImportError),
     #[error("cannot prepare the scan: {0}")]
     Io(#[from] std::io::Error),
+    #[error("repository {0} has no finished scan yet: run a security scan first")]
+    NoScan(String),
 }
 
 /// Runs scans and keeps their results.
@@ -123,10 +126,84 @@ impl Scans {
         self.get(id).await
     }
 
-    /// Stops the scans in flight (at shutdown); they end `failed`, saying so.
-    pub fn cancel_all(&self) {
-        for (_, cancel) in self.running.lock().expect("scans lock").values() {
+    /// A scan of `repo` (the given one, or the newest finished) with the page of its findings
+    /// that `filter` selects, marked new against the scan before it.
+    pub async fn view(
+        &self,
+        repo: &RepoRecord,
+        scan_id: Option<&str>,
+        filter: &scanner::FindingFilter,
+    ) -> Result<ScanView, ScanError> {
+        let scan = match scan_id {
+            Some(id) => {
+                let scan = self.get(id).await?;
+                if scan.repo_id != repo.id {
+                    return Err(ScanStoreError::UnknownScan(id.to_owned()).into());
+                }
+                scan
+            }
+            None => self
+                .store
+                .latest_done(&repo.id)
+                .await?
+                .ok_or_else(|| ScanError::NoScan(repo.id.clone()))?,
+        };
+        self.view_of(&scan, filter).await
+    }
+
+    /// A scan as clients see it, with the page of findings `filter` selects.
+    pub async fn view_of(
+        &self,
+        scan: &ScanRecord,
+        filter: &scanner::FindingFilter,
+    ) -> Result<ScanView, ScanError> {
+        let (findings, total) = self.store.findings(&scan.id, filter).await?;
+        let diff = self.store.diff(scan).await?;
+        let counts = self.store.counts(&scan.id).await?;
+        Ok(ScanView::new(scan, &findings, total, &diff, &counts))
+    }
+
+    /// Scans the repository of an index job once its structure is indexed (the graph that
+    /// findings attach to); nothing when the job fails.
+    pub fn scan_when_indexed(self: &Arc<Self>, mut job: watch::Receiver<indexer::JobStatus>) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let ready = job
+                .wait_for(|s| {
+                    matches!(
+                        s.repo.status,
+                        JobState::Embedding | JobState::Ready | JobState::Failed
+                    )
+                })
+                .await
+                .map(|s| s.clone());
+            let Ok(status) = ready else { return };
+            if status.repo.status == JobState::Failed {
+                return;
+            }
+            let submitted = match this.indexer.find(&status.repo.id).await {
+                Ok(repo) => this.submit(&repo).await.map(|_| ()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = submitted {
+                tracing::warn!(repo = %status.repo.id, "cannot scan after indexing: {e}");
+            }
+        });
+    }
+
+    /// Stops the scans in flight (at shutdown) and waits a little for each to be stored as
+    /// `failed`, saying it was cancelled, rather than left `running`.
+    pub async fn cancel_all(&self) {
+        let running: Vec<_> = {
+            let running = self.running.lock().expect("scans lock");
+            running.values().map(|(rx, cancel)| (rx.clone(), cancel.clone())).collect()
+        };
+        for (_, cancel) in &running {
             cancel.cancel();
+        }
+        for (mut rx, _) in running {
+            let ended = rx.wait_for(|s| s.state.is_final());
+            let _ = tokio::time::timeout(Duration::from_secs(5), ended).await;
         }
     }
 
@@ -294,18 +371,14 @@ pub async fn scan_command(config: &Config, args: ScanArgs) -> anyhow::Result<()>
     let (findings, total) = store.findings(&scan.id, &scanner::FindingFilter::default()).await?;
     let diff = store.diff(&scan).await?;
     let counts = store.counts(&scan.id).await?;
+    let view = ScanView::new(&scan, &findings, total, &diff, &counts);
     match args.format {
-        Format::Json => {
-            let view = crate::views::ScanView::new(&scan, &findings, total, &diff, &counts);
-            println!("{}", serde_json::to_string_pretty(&view)?);
-        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&view)?),
         Format::Sarif => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&scanner::sarif::log(&runs(&scan, findings.clone())))?
-            );
+            let log = scanner::sarif::log(&runs(&scan, findings.clone()));
+            println!("{}", serde_json::to_string_pretty(&log)?);
         }
-        Format::Table => print!("{}", table(&repo, &scan, &findings, &diff, &counts)),
+        Format::Table => print!("{}", render(&repo.name, &view)),
     }
     if scan.state == ScanState::Failed {
         anyhow::bail!("the scan failed: {}", scan.error.as_deref().unwrap_or("no reason given"));
@@ -359,29 +432,25 @@ pub fn runs(scan: &ScanRecord, findings: Vec<Finding>) -> Vec<ToolRun> {
     runs
 }
 
-fn table(
-    repo: &RepoRecord,
-    scan: &ScanRecord,
-    findings: &[Finding],
-    diff: &scanner::ScanDiff,
-    counts: &std::collections::BTreeMap<scanner::Severity, u32>,
-) -> String {
+/// A scan as text for people and agents: a header line, each tool's outcome, then the findings
+/// worst first, each with its place, its symbol and the first line of its message.
+pub fn render(name: &str, scan: &ScanView) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let commit =
         scan.commit.as_deref().map_or(String::new(), |c| format!(" at {}", &c[..8.min(c.len())]));
-    let _ = writeln!(out, "scan {} of {}{commit}: {}", scan.id, repo.name, scan.state.as_str());
+    let _ = writeln!(out, "scan {} of {name}{commit}: {}", scan.scan_id, scan.status);
     let tools: Vec<String> = scan
         .tools
         .iter()
-        .map(|t| match t.status.message() {
-            Some(why) => format!("{} {} ({why})", t.tool.as_str(), t.status.as_str()),
+        .map(|t| match &t.message {
+            Some(why) => format!("{} {} ({why})", t.tool, t.status),
             None => format!(
                 "{} {} ({} findings, {:.1} s)",
-                t.tool.as_str(),
-                t.status.as_str(),
+                t.tool,
+                t.status,
                 t.findings,
-                t.duration.as_secs_f64()
+                t.duration_ms as f64 / 1000.0
             ),
         })
         .collect();
@@ -391,38 +460,35 @@ fn table(
     if let Some(error) = &scan.error {
         let _ = writeln!(out, "error: {error}");
     }
-    for f in findings {
+    for f in &scan.findings {
         let line = f.start_line.map_or(String::new(), |l| format!(":{l}"));
         let symbol = f
             .symbol
             .as_ref()
             .map_or(String::new(), |s| format!("  in {} ({} callers)", s.name, s.callers));
-        let new = if diff.previous.is_some() && diff.new.contains(&f.fingerprint) {
-            "  [new]"
-        } else {
-            ""
-        };
+        let new = if f.new { "  [new]" } else { "" };
         let _ = writeln!(
             out,
             "\n{:<8}  {}  {}{line}{symbol}{new}\n          {}: {}",
-            f.severity.as_str(),
+            f.severity,
             f.rule_id,
             f.path,
-            f.tool.as_str(),
+            f.tool,
             f.message.lines().next().unwrap_or_default()
         );
     }
-    let by_severity: Vec<String> =
-        counts.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-    let _ = write!(out, "\n{} findings: {}", findings.len(), by_severity.join(", "));
-    match &diff.previous {
+    if scan.status != "done" {
+        return out;
+    }
+    let by_severity: Vec<String> = ["critical", "high", "medium", "low", "info"]
+        .iter()
+        .map(|s| format!("{} {s}", scan.counts.get(*s).copied().unwrap_or(0)))
+        .collect();
+    let _ = write!(out, "\n{} findings: {}", scan.total_findings, by_severity.join(", "));
+    match &scan.previous_scan_id {
         Some(previous) => {
-            let _ = writeln!(
-                out,
-                "; {} new, {} fixed since {previous}",
-                diff.new.len(),
-                diff.fixed.len()
-            );
+            let (new, fixed) = (scan.new_findings, scan.fixed.len());
+            let _ = writeln!(out, "; {new} new, {fixed} fixed since {previous}");
         }
         None => out.push('\n'),
     }

@@ -38,12 +38,15 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         router: gateway.router(),
     }];
     let shutdown = CancellationToken::new();
+    let mut scans = None;
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, true).await?;
         indexer.resume_embedding().await?;
-        let (rest, openapi) = crate::rest::router(Arc::clone(&indexer));
+        let knowledge = crate::scanning::Scans::open(config, indexer).await?;
+        scans = Some(Arc::clone(&knowledge));
+        let (rest, openapi) = crate::rest::router(Arc::clone(&knowledge));
         let mcp = crate::mcp::http_router(
-            indexer,
+            knowledge,
             config.bind.is_loopback(),
             &config.knowledge.allowed_origins,
             shutdown.child_token(),
@@ -84,6 +87,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
+    if let Some(scans) = scans {
+        scans.cancel_all().await;
+    }
     while let Some(result) = tasks.join_next().await {
         result??;
     }

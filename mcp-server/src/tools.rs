@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::indexing::{SearchRequest, search_code};
 use crate::mcp::KnowledgeServer;
-use crate::views::{HitView, JobView, RepoView, ReposOutput, SearchOutput};
+use crate::views::{HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput};
+use scanner::{FindingFilter, ScanState};
 
 /// Tool results: a success, or a tool error carrying its message.
 type Answer = Result<CallToolResult, String>;
@@ -30,6 +31,50 @@ const MAX_LIMIT: usize = 200;
 const MAX_LINES: usize = 400;
 /// How long `index_repository` waits by default before answering with the job still running.
 const DEFAULT_WAIT_SECONDS: u64 = 60;
+/// How long `run_security_scan` waits by default before answering with the scan still running.
+const DEFAULT_SCAN_WAIT: u64 = 120;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct RunScanArgs {
+    /// The repository: its id, name, URL or path (see list_repositories). May be left out when
+    /// only one repository is indexed.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Seconds to wait for the scan to finish before answering with it still running; 0
+    /// answers at once. Default 120, at most 600.
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct FindingsArgs {
+    /// The repository: its id, name, URL or path. May be left out when only one is indexed.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// A scan id from run_security_scan; default: the repository's latest finished scan.
+    #[serde(default)]
+    pub scan_id: Option<String>,
+    /// Only findings this severe or worse: critical, high, medium, low or info.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// Only findings of this tool: semgrep, trivy or checkov.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// Only findings in this file, or under this folder (`src/api`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Only findings inside symbols whose name contains this (`find_order`, `Shortener`).
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// Findings to return (default 20, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Findings to skip, for the next page.
+    #[serde(default)]
+    pub offset: Option<usize>,
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = optional_not_null)]
@@ -615,6 +660,99 @@ impl KnowledgeServer {
             .map_err(|e| e.to_string())?;
         Ok(text(format!("{} ({}), most central symbols first:\n{map}", repo.name, repo.id)))
     }
+
+    #[tool(
+        description = "Scan an indexed repository for vulnerable code, misconfigurations and committed secrets (Semgrep with AgentWatch's rules, Trivy). Each finding names the symbol that holds it and how many symbols call it, so you can follow it with get_callers. Waits for the scan (up to wait_seconds), then answers with the worst findings; page through them with get_scan_findings.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        ),
+        output_schema = schema_for_output::<ScanView>()
+    )]
+    async fn run_security_scan(
+        &self,
+        Parameters(args): Parameters<RunScanArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Answer {
+        let repo = self.repo(args.repo.as_deref()).await?;
+        let scan = self.scans.submit(&repo).await.map_err(|e| scan_message(&e))?;
+        let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_SCAN_WAIT).min(600));
+        let scan = tokio::select! {
+            scan = self.scans.wait(&scan.id, wait) => scan.map_err(|e| scan_message(&e))?,
+            () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id)),
+        };
+        let filter = FindingFilter { limit: Some(20), ..FindingFilter::default() };
+        let view = self.scans.view_of(&scan, &filter).await.map_err(|e| scan_message(&e))?;
+        if scan.state == ScanState::Failed {
+            return Err(format!("scan {} failed: {}", scan.id, scan.error.unwrap_or_default()));
+        }
+        let mut text = crate::scanning::render(&repo.name, &view);
+        if !scan.state.is_final() {
+            let _ = write!(
+                text,
+                "The scan is still {}: call get_scan_findings with scan_id {} in a while.",
+                scan.state.as_str(),
+                scan.id
+            );
+        } else if view.total_findings > view.findings.len() {
+            let _ = write!(
+                text,
+                "Showing the worst {} of {}: get_scan_findings pages through the rest and filters by severity, tool, path and symbol.",
+                view.findings.len(),
+                view.total_findings
+            );
+        }
+        Ok(structured(text, &view))
+    }
+
+    #[tool(
+        description = "The findings of a repository's latest security scan (or of scan_id), worst first: tool, rule, severity, file and lines, message, the symbol holding each finding and its caller count, and whether it is new since the scan before. Filter by severity (this or worse), tool, path (file or folder) and symbol.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<ScanView>()
+    )]
+    async fn get_scan_findings(&self, Parameters(args): Parameters<FindingsArgs>) -> Answer {
+        let repo = self.repo(args.repo.as_deref()).await?;
+        let limit = args.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
+        let offset = args.offset.unwrap_or(0);
+        let filter = FindingFilter {
+            min_severity: args
+                .severity
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownSeverity| e.to_string())?,
+            tools: args
+                .tool
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownTool| e.to_string())?
+                .into_iter()
+                .collect(),
+            path: args.path,
+            symbol: args.symbol,
+            limit: Some(limit),
+            offset,
+        };
+        let view = self
+            .scans
+            .view(&repo, args.scan_id.as_deref(), &filter)
+            .await
+            .map_err(|e| scan_message(&e))?;
+        let mut text = crate::scanning::render(&repo.name, &view);
+        let end = offset + view.findings.len();
+        if end < view.total_findings {
+            let _ = write!(
+                text,
+                "Showing {}–{end} of {} matching findings: call again with offset {end} for more.",
+                offset + 1,
+                view.total_findings
+            );
+        }
+        Ok(structured(text, &view))
+    }
 }
 
 impl KnowledgeServer {
@@ -831,6 +969,20 @@ fn structured<T: Serialize>(text: String, value: &T) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = serde_json::to_value(value).ok();
     result
+}
+
+/// A scan error as an agent should read it.
+fn scan_message(error: &crate::scanning::ScanError) -> String {
+    match error {
+        crate::scanning::ScanError::Index(e) => message(e),
+        crate::scanning::ScanError::NotIndexed(repo) => format!(
+            "repository {repo} is not indexed yet: call index_repository, then run_security_scan"
+        ),
+        crate::scanning::ScanError::NoScan(repo) => {
+            format!("repository {repo} has no finished scan yet: call run_security_scan first")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// An indexer error as an agent should read it.

@@ -268,6 +268,8 @@ pub struct ScanView {
     pub previous_scan_id: Option<String>,
     /// How many findings in all (the list below may be a page of them).
     pub total_findings: usize,
+    /// How many of them the previous scan did not have.
+    pub new_findings: usize,
     pub findings: Vec<FindingView>,
     /// Findings of the previous scan that are gone now.
     pub fixed: Vec<FindingView>,
@@ -371,6 +373,7 @@ impl ScanView {
             counts,
             previous_scan_id: diff.previous.clone(),
             total_findings: total,
+            new_findings: if diff.previous.is_some() { diff.new.len() } else { 0 },
             findings: findings
                 .iter()
                 .map(|f| {

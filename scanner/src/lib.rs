@@ -57,7 +57,7 @@ impl fmt::Display for Severity {
 /// The error for a severity name that is not one of [`Severity::ALL`].
 #[derive(Debug, thiserror::Error)]
 #[error("unknown severity `{0}`: expected one of critical, high, medium, low, info")]
-pub struct UnknownSeverity(String);
+pub struct UnknownSeverity(pub String);
 
 impl FromStr for Severity {
     type Err = UnknownSeverity;

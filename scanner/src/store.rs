@@ -25,7 +25,9 @@ pub enum ScanStoreError {
     Query(#[from] sqlx::Error),
     #[error("the database holds a value this version does not understand: {0}")]
     Corrupt(String),
-    #[error("no scan {0:?}: list a repository's scans to find one")]
+    #[error(
+        "no scan {0:?}: a scan id comes from starting a scan; without one, the latest finished scan is read"
+    )]
     UnknownScan(String),
 }
 

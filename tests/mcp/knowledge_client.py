@@ -21,7 +21,7 @@ CONTRACT_TOOLS = {
     "index_repository", "get_index_status", "list_repositories", "remove_repository",
     "search_code", "find_symbol", "get_symbol", "get_file_outline", "read_file",
     "find_references", "get_callers", "get_callees", "get_dependencies", "get_dependents",
-    "analyze_impact", "get_repo_map",
+    "analyze_impact", "get_repo_map", "run_security_scan", "get_scan_findings",
 }
 
 
@@ -97,6 +97,19 @@ async def session(client, repository):
     assert "Inventory.total_value" in impact and "Inventory.report" in impact, impact
     repo_map = text_of(await call(client, "get_repo_map", {"max_tokens": 200}))
     assert "stockroom/" in repo_map
+
+    # Security scans: each tool's outcome, then findings to filter and page through.
+    unknown_scan = await call(client, "get_scan_findings", {"scan_id": "scan-0"}, expect_error=True)
+    assert "no scan" in text_of(unknown_scan), text_of(unknown_scan)
+    scanned = await call(client, "run_security_scan", {"wait_seconds": 300})
+    scan = scanned.structured_content
+    assert scan["status"] == "done", scan
+    assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok")], scan
+    assert scan["scan_id"] in text_of(scanned)
+    found = await call(client, "get_scan_findings", {"scan_id": scan["scan_id"], "severity": "info"})
+    assert found.structured_content["total_findings"] == scan["total_findings"]
+    bad = await call(client, "get_scan_findings", {"severity": "urgent"}, expect_error=True)
+    assert "expected one of critical" in text_of(bad), text_of(bad)
 
     # Mistakes come back as tool errors that say what to do.
     ambiguous = await call(client, "get_symbol", {"symbol": "add"}, expect_error=True)

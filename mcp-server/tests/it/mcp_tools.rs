@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::support::{Sandbox, Server, assets_dir, python_repository, stderr, stdout};
 
-const CONTRACT_TOOLS: [&str; 16] = [
+const CONTRACT_TOOLS: [&str; 18] = [
     "index_repository",
     "get_index_status",
     "list_repositories",
@@ -26,6 +26,8 @@ const CONTRACT_TOOLS: [&str; 16] = [
     "get_dependents",
     "analyze_impact",
     "get_repo_map",
+    "run_security_scan",
+    "get_scan_findings",
 ];
 
 fn node_modules() -> PathBuf {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Sandbox, Server, assets_dir, python_repository, stderr, stdout};
+use crate::support::{Sandbox, Server, assets_dir, git_fixture, python_repository, stderr, stdout};
 
 /// A REST client that records every exchange, for the OpenAPI check.
 struct Api {
@@ -292,10 +292,113 @@ async fn a_bad_request_gets_a_400_that_says_what_was_wrong() {
         api.get(&format!("/api/knowledge/repositories/{id}/symbols?path=nope.py"), symbols).await;
     assert_eq!(path.status, StatusCode::BAD_REQUEST);
 
-    // Scans are not part of this version: asking for one is refused, and nothing is queued.
-    let scan = api.submit(json!({ "url": repo, "run_security_scan": true })).await;
-    assert_eq!(scan.status, StatusCode::NOT_IMPLEMENTED);
-    assert!(scan.body["error"]["message"].as_str().unwrap().contains("without run_security_scan"));
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+    let findings = format!("/api/knowledge/repositories/{id}/findings");
+    let template = "/api/knowledge/repositories/{id}/findings";
+    let none_yet = api.get(&findings, template).await;
+    assert_eq!(none_yet.status, StatusCode::NOT_FOUND, "no scan yet: {}", none_yet.body);
+    assert!(none_yet.body["error"]["message"].as_str().unwrap().contains("no finished scan"));
+    let bad = api.get(&format!("{findings}?severity=urgent"), template).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["error"]["message"].as_str().unwrap().contains("unknown severity `urgent`"));
+    let bad = api.get(&format!("{findings}?tool=snyk"), template).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let unknown = api
+        .call(
+            Method::POST,
+            "/api/knowledge/repositories/nope/scan",
+            "/api/knowledge/repositories/{id}/scan",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "scanning what is not indexed");
+    let scan = api.get("/api/knowledge/scans/scan-0000", "/api/knowledge/scans/{scan_id}").await;
+    assert_eq!(scan.status, StatusCode::NOT_FOUND);
+
+    api.check_against_openapi(&sandbox).await;
+}
+
+impl Api {
+    /// Follows a scan's Location until it ends.
+    async fn finished_scan(&mut self, location: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let scan = self.get(location, "/api/knowledge/scans/{scan_id}").await;
+            assert_eq!(scan.status, StatusCode::OK, "{}", scan.body);
+            if matches!(scan.body["status"].as_str(), Some("done" | "failed")) {
+                return scan.body;
+            }
+            assert!(Instant::now() < deadline, "the scan did not end: {}", scan.body);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_scans_a_repository_and_reads_its_findings() {
+    let sandbox = Sandbox::new();
+    let repo = git_fixture(&sandbox, "vulnerable-app");
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+
+    // Indexed with a scan to follow; the findings appear once it is done.
+    let accepted = api.submit(json!({ "url": repo, "run_security_scan": true })).await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED);
+    let id = accepted.body["repo_id"].as_str().unwrap().to_owned();
+    let findings = format!("/api/knowledge/repositories/{id}/findings");
+    let template = "/api/knowledge/repositories/{id}/findings";
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let first = loop {
+        let answer = api.get(&findings, template).await;
+        if answer.status == StatusCode::OK {
+            break answer.body;
+        }
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+        assert!(Instant::now() < deadline, "no scan after indexing: {}", answer.body);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(first["status"], "done");
+    assert_eq!(first["total_findings"], 6);
+    assert_eq!(first["findings"][0]["severity"], "critical", "worst first");
+    let sql = first["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "python-sql-injection");
+    assert_eq!(sql.unwrap()["symbol"]["id"], "app/db.py::find_order");
+    assert_eq!(sql.unwrap()["symbol"]["callers"], 2);
+
+    // Filters: severity and worse, one tool, a folder, a symbol; pages.
+    let high = api.get(&format!("{findings}?severity=high"), template).await.body;
+    assert_eq!(high["total_findings"], 4);
+    let trivy = api.get(&format!("{findings}?tool=trivy&path=app"), template).await.body;
+    assert_eq!(trivy["total_findings"], 1, "the key in app/settings.py, not the Dockerfile");
+    let in_symbol = api.get(&format!("{findings}?symbol=find_order"), template).await.body;
+    assert_eq!(in_symbol["findings"][0]["rule_id"], "python-sql-injection");
+    let page = api.get(&format!("{findings}?limit=2&offset=2"), template).await.body;
+    assert_eq!(page["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(page["total_findings"], 6);
+
+    // A scan on demand: 202 with where to follow it; nothing changed, so nothing is new.
+    let path = format!("/api/knowledge/repositories/{id}/scan");
+    let started =
+        api.call(Method::POST, &path, "/api/knowledge/repositories/{id}/scan", None).await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    assert!(matches!(started.body["status"].as_str(), Some("queued" | "running" | "done")));
+    let location = started.location.expect("a Location header");
+    assert_eq!(
+        location,
+        format!("/api/knowledge/scans/{}", started.body["scan_id"].as_str().unwrap())
+    );
+    let second = api.finished_scan(&location).await;
+    assert_eq!(second["status"], "done");
+    assert_eq!(second["previous_scan_id"], first["scan_id"]);
+    assert_eq!(
+        (second["total_findings"].clone(), second["new_findings"].clone()),
+        (json!(6), json!(0))
+    );
+    assert_eq!(second["fixed"], json!([]));
+    assert!(!second.to_string().contains("AKIA2E0A8F3B244C9986"), "secrets stay masked");
 
     api.check_against_openapi(&sandbox).await;
 }
