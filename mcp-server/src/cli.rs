@@ -100,7 +100,8 @@ enum Command {
         /// Store a report made elsewhere instead of running the tools (needs --tool).
         #[arg(long, value_name = "FILE", requires = "tool")]
         import: Option<PathBuf>,
-        /// The imported report's format: semgrep (`--json`) or trivy (`--format json`).
+        /// The imported report's format: semgrep (`--json`), trivy (`--format json`), checkov
+        /// (`-o json`) or sarif (SARIF 2.1.0 from any of them).
         #[arg(long, requires = "import")]
         tool: Option<scanner::ReportFormat>,
     },

@@ -137,6 +137,8 @@ pub struct AssetsConfig {
     pub semgrep: Option<PathBuf>,
     /// Trivy executable; default `<dir>/trivy/trivy`.
     pub trivy: Option<PathBuf>,
+    /// Checkov executable; default `<dir>/checkov/bin/checkov`.
+    pub checkov: Option<PathBuf>,
 }
 
 /// A value that must never be printed or logged: `Debug` and `Serialize` show it masked.
@@ -203,6 +205,7 @@ impl Default for AssetsConfig {
             model_dir: None,
             semgrep: None,
             trivy: None,
+            checkov: None,
         }
     }
 }
@@ -309,10 +312,26 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         key: "assets.trivy",
         apply: |c, v| parse_some(&mut c.assets.trivy, v),
     },
+    EnvOverride {
+        var: "AGENTWATCH_CHECKOV",
+        key: "assets.checkov",
+        apply: |c, v| parse_some(&mut c.assets.checkov, v),
+    },
 ];
 
 /// `AGENTWATCH_*` variables that are not config keys but are read elsewhere.
-const OTHER_ENV: &[&str] = &["AGENTWATCH_CONFIG"];
+/// Variables that are not settings but are expected around AgentWatch: the config file, and the
+/// versions `scripts/setup.sh` writes into `manifest.env` beside the asset paths.
+const OTHER_ENV: &[&str] = &[
+    "AGENTWATCH_CONFIG",
+    "AGENTWATCH_ORT_LIB",
+    "AGENTWATCH_ORT_VERSION",
+    "AGENTWATCH_SEMGREP_VERSION",
+    "AGENTWATCH_TRIVY_VERSION",
+    "AGENTWATCH_CHECKOV_VERSION",
+    "AGENTWATCH_MCP_CLIENT_PYTHON",
+    "AGENTWATCH_TEST_CLIENTS",
+];
 
 fn set_path(field: &mut PathBuf, value: &str) -> Result<(), String> {
     if value.is_empty() {
@@ -474,6 +493,7 @@ impl AssetsConfig {
             model_dir: Some(self.model_path()),
             semgrep: Some(self.semgrep_path()),
             trivy: Some(self.trivy_path()),
+            checkov: Some(self.checkov_path()),
         }
     }
 
@@ -491,6 +511,10 @@ impl AssetsConfig {
 
     pub fn trivy_path(&self) -> PathBuf {
         self.trivy.clone().unwrap_or_else(|| self.dir.join("trivy/trivy"))
+    }
+
+    pub fn checkov_path(&self) -> PathBuf {
+        self.checkov.clone().unwrap_or_else(|| self.dir.join("checkov/bin/checkov"))
     }
 }
 

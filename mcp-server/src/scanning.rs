@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indexer::{IndexError, Indexer, JobState, RepoGraph, RepoRecord, Source};
+use scanner::checkov::Checkov;
 use scanner::semgrep::Semgrep;
 use scanner::trivy::Trivy;
 use scanner::{
@@ -97,12 +98,14 @@ impl Scans {
         format: ReportFormat,
         report: &[u8],
     ) -> Result<ScanRecord, ScanError> {
-        let mut run = scanner::import(format, report, &repo.checkout)?;
+        let mut runs = scanner::import(format, report, &repo.checkout)?;
         let record =
             self.store.create(&repo.id, repo.commit.as_deref(), scanner::Origin::Import).await?;
         let graph = self.indexer.graph(&repo.id).await?;
-        attach(&graph, &mut run.findings);
-        self.store.finish(&record.id, &[run]).await?;
+        for run in &mut runs {
+            attach(&graph, &mut run.findings);
+        }
+        self.store.finish(&record.id, &runs).await?;
         self.get(&record.id).await
     }
 
@@ -262,7 +265,8 @@ impl Scans {
 }
 
 /// The configured tools: Semgrep with the bundled rule pack (written into the data dir) and
-/// any extra rules, and Trivy for misconfigurations and secrets (and vulnerabilities online).
+/// any extra rules, Trivy for misconfigurations and secrets (and vulnerabilities online), and
+/// Checkov for infrastructure as code.
 fn scanners(config: &Config) -> Result<Scanners, std::io::Error> {
     let limits =
         Limits { timeout: Duration::from_secs(config.scan.timeout_secs), ..Limits::default() };
@@ -284,8 +288,9 @@ fn scanners(config: &Config) -> Result<Scanners, std::io::Error> {
             scanners: trivy_scanners,
             offline: config.scan.offline,
             cache_dir: Some(config.data_dir.join("trivy-cache")),
-            limits,
+            limits: limits.clone(),
         }),
+        checkov: Some(Checkov { binary: config.assets.checkov_path(), limits }),
     })
 }
 

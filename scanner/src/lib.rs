@@ -3,6 +3,7 @@
 //! Invariant: no HTTP, MCP or JSON wire formats of our own here; the server crates own those.
 //! The scanners' own report formats are read here: that is this crate's job.
 
+pub mod checkov;
 mod finding;
 pub mod rules;
 mod run;

@@ -150,3 +150,255 @@ fn information_uri(tool: Tool) -> &'static str {
         Tool::Checkov => "https://www.checkov.io",
     }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum SarifError {
+    #[error("not a SARIF 2.1.0 log: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("SARIF version {0:?} is not supported: AgentWatch reads 2.1.0")]
+    Version(String),
+    #[error(
+        "the SARIF log holds a run of {0:?}: AgentWatch imports SARIF from Semgrep, Trivy and Checkov (or import that tool's own JSON report)"
+    )]
+    UnknownTool(String),
+}
+
+/// Reads a SARIF 2.1.0 log written by Semgrep, Trivy or Checkov (or by AgentWatch) into one tool
+/// run per SARIF run, with every result as a finding.
+///
+/// Severity comes from a result's (or its rule's) `security-severity` score when there is one —
+/// 9.0 and up critical, 7.0 high, 4.0 medium, above 0 low, 0 info, as GitHub reads it — else from
+/// its level: `error` high, `warning` medium, `note` low, `none` info. The fingerprint is the
+/// one AgentWatch wrote (`partialFingerprints["agentwatch/v1"]`) when present, else a hash of the
+/// tool, rule, path and message: never of line numbers.
+pub fn parse(json: &[u8]) -> Result<Vec<ToolRun>, SarifError> {
+    let log: read::Log = serde_json::from_slice(json)?;
+    if log.version != "2.1.0" {
+        return Err(SarifError::Version(log.version));
+    }
+    log.runs.iter().map(read::Run::tool_run).collect()
+}
+
+/// The parts of SARIF an import reads.
+mod read {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::SarifError;
+    use crate::Severity;
+    use crate::finding::{Category, Finding, Tool, fingerprint};
+    use crate::run::{ToolRun, ToolStatus};
+
+    #[derive(Debug, Deserialize)]
+    pub struct Log {
+        pub version: String,
+        #[serde(default)]
+        pub runs: Vec<Run>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Run {
+        tool: ToolComponent,
+        #[serde(default)]
+        results: Vec<SarifResult>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct ToolComponent {
+        driver: Driver,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Driver {
+        name: String,
+        #[serde(default)]
+        rules: Vec<Rule>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Rule {
+        id: String,
+        short_description: Option<Text>,
+        help_uri: Option<String>,
+        #[serde(default)]
+        properties: HashMap<String, Value>,
+        default_configuration: Option<Configuration>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Configuration {
+        level: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Text {
+        text: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SarifResult {
+        rule_id: Option<String>,
+        rule_index: Option<usize>,
+        level: Option<String>,
+        message: Text,
+        #[serde(default)]
+        locations: Vec<Location>,
+        #[serde(default)]
+        partial_fingerprints: HashMap<String, String>,
+        #[serde(default)]
+        properties: HashMap<String, Value>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Location {
+        physical_location: Option<PhysicalLocation>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PhysicalLocation {
+        artifact_location: Option<Artifact>,
+        region: Option<Region>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Artifact {
+        uri: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Region {
+        start_line: Option<u32>,
+        end_line: Option<u32>,
+    }
+
+    impl Run {
+        pub fn tool_run(&self) -> Result<ToolRun, SarifError> {
+            let name = self.tool.driver.name.to_ascii_lowercase();
+            let tool = if name.contains("semgrep") {
+                Tool::Semgrep
+            } else if name.contains("trivy") {
+                Tool::Trivy
+            } else if name.contains("checkov") {
+                Tool::Checkov
+            } else {
+                return Err(SarifError::UnknownTool(self.tool.driver.name.clone()));
+            };
+            let rules = &self.tool.driver.rules;
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            let findings =
+                self.results
+                    .iter()
+                    .map(|result| {
+                        let rule = result.rule_index.and_then(|i| rules.get(i)).or_else(|| {
+                            rules.iter().find(|r| Some(&r.id) == result.rule_id.as_ref())
+                        });
+                        let finding = result.finding(tool, rule);
+                        let occurrence = seen.entry(finding.fingerprint.clone()).or_default();
+                        let mut finding = finding;
+                        if !result.partial_fingerprints.contains_key("agentwatch/v1") {
+                            finding.fingerprint =
+                                fingerprint(&[&finding.fingerprint, &occurrence.to_string()]);
+                        }
+                        *occurrence += 1;
+                        finding
+                    })
+                    .collect();
+            Ok(ToolRun { tool, status: ToolStatus::Ok, findings, duration: Duration::ZERO })
+        }
+    }
+
+    impl SarifResult {
+        fn finding(&self, tool: Tool, rule: Option<&Rule>) -> Finding {
+            let rule_id =
+                self.rule_id.as_deref().or_else(|| rule.map(|r| r.id.as_str())).map_or_else(
+                    || "unknown".to_owned(),
+                    |id| crate::rules::canonical_id(id).to_owned(),
+                );
+            let physical = self.locations.first().and_then(|l| l.physical_location.as_ref());
+            let path = physical
+                .and_then(|p| p.artifact_location.as_ref())
+                .map(|a| a.uri.trim_start_matches("file://").trim_start_matches("./").to_owned())
+                .unwrap_or_default();
+            let region = physical.and_then(|p| p.region.as_ref());
+            let start_line = region.and_then(|r| r.start_line);
+            let end_line = region.and_then(|r| r.end_line.or(r.start_line));
+            let score = security_severity(&self.properties)
+                .or_else(|| rule.and_then(|r| security_severity(&r.properties)));
+            let level = self
+                .level
+                .as_deref()
+                .or_else(|| rule.and_then(|r| r.default_configuration.as_ref()?.level.as_deref()));
+            let severity = match (score, level) {
+                (Some(s), _) if s >= 9.0 => Severity::Critical,
+                (Some(s), _) if s >= 7.0 => Severity::High,
+                (Some(s), _) if s >= 4.0 => Severity::Medium,
+                (Some(s), _) if s > 0.0 => Severity::Low,
+                (Some(_), _) => Severity::Info,
+                (None, Some("error")) => Severity::High,
+                (None, Some("note")) => Severity::Low,
+                (None, Some("none")) => Severity::Info,
+                (None, _) => Severity::Medium,
+            };
+            let tags: Vec<String> = rule
+                .and_then(|r| r.properties.get("tags"))
+                .and_then(Value::as_array)
+                .map(|tags| tags.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
+            let cwe = tags
+                .iter()
+                .filter(|t| t.starts_with("CWE-"))
+                .map(|t| t.split(':').next().unwrap_or(t).trim().to_owned())
+                .collect();
+            let category = if tags.iter().any(|t| t == "secret") {
+                Category::Secret
+            } else if tags.iter().any(|t| t == "vulnerability") {
+                Category::Vulnerability
+            } else if tool == Tool::Semgrep {
+                Category::Code
+            } else {
+                Category::Misconfiguration
+            };
+            let fingerprint = match self.partial_fingerprints.get("agentwatch/v1") {
+                Some(ours) => ours.clone(),
+                None => fingerprint(&["sarif", tool.as_str(), &rule_id, &path, &self.message.text]),
+            };
+            Finding {
+                tool,
+                category,
+                title: rule
+                    .and_then(|r| r.short_description.as_ref())
+                    .map_or_else(|| rule_id.clone(), |d| d.text.clone()),
+                rule_id,
+                severity,
+                message: self.message.text.clone(),
+                path,
+                start_line,
+                end_line,
+                cwe,
+                cve: Vec::new(),
+                package: None,
+                fingerprint,
+                url: rule.and_then(|r| r.help_uri.clone()),
+                symbol: None,
+            }
+        }
+    }
+
+    /// GitHub's `security-severity`: a score from 0 to 10, as a string or a number.
+    fn security_severity(properties: &HashMap<String, Value>) -> Option<f64> {
+        match properties.get("security-severity")? {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::checkov::Checkov;
 use crate::finding::Tool;
 use crate::run::{ToolRun, ToolStatus};
 use crate::semgrep::Semgrep;
@@ -17,6 +18,7 @@ use crate::trivy::Trivy;
 pub struct Scanners {
     pub semgrep: Option<Semgrep>,
     pub trivy: Option<Trivy>,
+    pub checkov: Option<Checkov>,
 }
 
 impl Scanners {
@@ -35,8 +37,14 @@ impl Scanners {
                 None => None,
             }
         };
-        let (semgrep, trivy) = tokio::join!(semgrep, trivy);
-        [semgrep, trivy].into_iter().flatten().collect()
+        let checkov = async {
+            match &self.checkov {
+                Some(checkov) => Some(checkov.scan(dir, cancel).await),
+                None => None,
+            }
+        };
+        let (semgrep, trivy, checkov) = tokio::join!(semgrep, trivy, checkov);
+        [semgrep, trivy, checkov].into_iter().flatten().collect()
     }
 }
 
@@ -47,6 +55,10 @@ pub enum ReportFormat {
     Semgrep,
     /// `trivy fs|image|repo --format json` (schema version 2).
     Trivy,
+    /// `checkov -d . -o json`.
+    Checkov,
+    /// SARIF 2.1.0 from Semgrep, Trivy or Checkov (or AgentWatch's own export).
+    Sarif,
 }
 
 impl FromStr for ReportFormat {
@@ -56,13 +68,15 @@ impl FromStr for ReportFormat {
         match s.to_ascii_lowercase().as_str() {
             "semgrep" => Ok(ReportFormat::Semgrep),
             "trivy" => Ok(ReportFormat::Trivy),
+            "checkov" => Ok(ReportFormat::Checkov),
+            "sarif" => Ok(ReportFormat::Sarif),
             _ => Err(UnknownFormat(s.to_owned())),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot import `{0}` reports: use --tool semgrep or --tool trivy")]
+#[error("cannot import `{0}` reports: use --tool semgrep, trivy, checkov or sarif")]
 pub struct UnknownFormat(pub String);
 
 #[derive(Debug, thiserror::Error)]
@@ -71,17 +85,33 @@ pub enum ImportError {
     Semgrep(#[from] crate::semgrep::SemgrepError),
     #[error(transparent)]
     Trivy(#[from] crate::trivy::TrivyError),
+    #[error(transparent)]
+    Checkov(#[from] crate::checkov::CheckovError),
+    #[error(transparent)]
+    Sarif(#[from] crate::sarif::SarifError),
 }
 
-/// Reads a report of a scan of `root` that ran elsewhere, as the run it would have been here.
-/// Paths in the report are taken relative to `root` (where the tool ran in CI).
-pub fn import(format: ReportFormat, report: &[u8], root: &Path) -> Result<ToolRun, ImportError> {
-    let (tool, findings) = match format {
+/// Reads a report of a scan of `root` that ran elsewhere, as the runs it would have been here (a
+/// SARIF log may hold several tools). Paths in the report are taken relative to `root` (where the
+/// tool ran in CI).
+pub fn import(
+    format: ReportFormat,
+    report: &[u8],
+    root: &Path,
+) -> Result<Vec<ToolRun>, ImportError> {
+    let ok = |tool, findings| ToolRun {
+        tool,
+        status: ToolStatus::Ok,
+        findings,
+        duration: Duration::ZERO,
+    };
+    Ok(match format {
         // The report's own errors (a file it could not parse) did not stop that scan either.
         ReportFormat::Semgrep => {
-            (Tool::Semgrep, crate::semgrep::parse(report, &[], root)?.findings)
+            vec![ok(Tool::Semgrep, crate::semgrep::parse(report, &[], root)?.findings)]
         }
-        ReportFormat::Trivy => (Tool::Trivy, crate::trivy::parse(report)?),
-    };
-    Ok(ToolRun { tool, status: ToolStatus::Ok, findings, duration: Duration::ZERO })
+        ReportFormat::Trivy => vec![ok(Tool::Trivy, crate::trivy::parse(report)?)],
+        ReportFormat::Checkov => vec![ok(Tool::Checkov, crate::checkov::parse(report)?)],
+        ReportFormat::Sarif => crate::sarif::parse(report)?,
+    })
 }

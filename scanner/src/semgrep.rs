@@ -232,7 +232,7 @@ impl RawResult {
         let rule_id = prefixes
             .iter()
             .find_map(|p| self.check_id.strip_prefix(p.as_str()))
-            .unwrap_or(&self.check_id)
+            .unwrap_or_else(|| crate::rules::canonical_id(&self.check_id))
             .to_owned();
         let metadata = &self.extra.metadata;
         let ids = |key: &str, wanted: &str| -> Vec<String> {

@@ -351,6 +351,8 @@ impl ScanStore {
             })
         })
         .collect::<Result<Vec<_>, ScanStoreError>>()?;
+        let mut tools = tools;
+        tools.sort_by_key(|t| Tool::ALL.iter().position(|&tool| tool == t.tool));
         let origin = match row.try_get::<&str, _>("origin")? {
             "run" => Origin::Run,
             "import" => Origin::Import,

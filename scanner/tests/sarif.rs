@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use scanner::{Tool, ToolRun, ToolStatus, sarif, trivy};
+use scanner::{ReportFormat, Severity, Tool, ToolRun, ToolStatus, sarif, trivy};
 
 mod common;
 use common::assets;
@@ -78,4 +78,98 @@ fn a_tool_that_did_not_run_is_a_failed_invocation_in_the_log() {
         log["runs"][1]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"],
         "timed out"
     );
+}
+
+#[test]
+fn a_finding_in_a_symbol_carries_it_as_a_logical_location_and_stays_valid() {
+    let mut run = trivy_run("secrets.json");
+    run.findings[0].symbol = Some(scanner::EnclosingSymbol {
+        id: "app/settings.py::AWS_ACCESS_KEY_ID".into(),
+        kind: "constant".into(),
+        name: "AWS_ACCESS_KEY_ID".into(),
+        callers: 0,
+    });
+    let log = sarif::log(&[run]);
+    validate(&log);
+    let location = &log["runs"][0]["results"][0]["locations"][0];
+    assert_eq!(
+        location["logicalLocations"][0]["fullyQualifiedName"],
+        "app/settings.py::AWS_ACCESS_KEY_ID"
+    );
+    assert_eq!(location["logicalLocations"][0]["kind"], "variable");
+}
+
+#[test]
+fn our_own_sarif_imports_back_as_the_same_findings() {
+    let runs: Vec<ToolRun> =
+        ["pip.json", "helm_testchart.json", "secrets.json"].into_iter().map(trivy_run).collect();
+    let log = sarif::log(&runs).to_string();
+    let back = scanner::import(ReportFormat::Sarif, log.as_bytes(), Path::new(".")).unwrap();
+    let key = |f: &scanner::Finding| {
+        (
+            f.tool,
+            f.rule_id.clone(),
+            f.severity,
+            f.path.clone(),
+            f.start_line,
+            f.end_line,
+            f.fingerprint.clone(),
+        )
+    };
+    let sent: Vec<_> = runs.iter().flat_map(|r| &r.findings).map(key).collect();
+    let read: Vec<_> = back.iter().flat_map(|r| &r.findings).map(key).collect();
+    assert_eq!(read, sent);
+    assert!(read.iter().any(|k| k.2 == Severity::Critical), "a critical survives the trip");
+}
+
+#[test]
+fn semgreps_own_sarif_is_read_with_levels_and_its_rule_ids() {
+    let semgrep = serde_json::json!({
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": { "name": "Semgrep OSS", "rules": [{
+                "id": "tmp.ci.agentwatch-rules.python-sql-injection",
+                "shortDescription": { "text": "SQL injection" },
+                "defaultConfiguration": { "level": "error" },
+                "properties": { "tags": ["CWE-89: SQL Injection", "security"] }
+            }]}},
+            "results": [
+                { "ruleId": "tmp.ci.agentwatch-rules.python-sql-injection", "level": "error",
+                  "message": { "text": "SQL built with string formatting" },
+                  "locations": [{ "physicalLocation": {
+                      "artifactLocation": { "uri": "app/db.py", "uriBaseId": "%SRCROOT%" },
+                      "region": { "startLine": 11, "endLine": 11 } } }] },
+                { "ruleId": "tmp.ci.agentwatch-rules.python-sql-injection", "level": "error",
+                  "message": { "text": "SQL built with string formatting" },
+                  "locations": [{ "physicalLocation": {
+                      "artifactLocation": { "uri": "app/db.py" },
+                      "region": { "startLine": 30 } } }] }
+            ]
+        }]
+    });
+    let runs = scanner::import(ReportFormat::Sarif, semgrep.to_string().as_bytes(), Path::new("."))
+        .unwrap();
+    assert_eq!(runs[0].tool, Tool::Semgrep);
+    let [first, second] = &runs[0].findings[..] else { panic!("{:?}", runs[0].findings) };
+    assert_eq!(first.rule_id, "python-sql-injection", "named as a scan here names it");
+    assert_eq!((first.severity, first.category), (Severity::High, scanner::Category::Code));
+    assert_eq!(first.cwe, ["CWE-89"]);
+    assert_eq!((first.start_line, second.end_line), (Some(11), Some(30)));
+    assert_ne!(first.fingerprint, second.fingerprint, "two matches stay two findings");
+
+    let codeql = serde_json::json!({ "version": "2.1.0", "runs": [{ "tool": { "driver": { "name": "CodeQL" } } }] });
+    let err = scanner::import(ReportFormat::Sarif, codeql.to_string().as_bytes(), Path::new("."))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"CodeQL\": AgentWatch imports SARIF from Semgrep, Trivy and Checkov"),
+        "{err}"
+    );
+    let err = scanner::import(
+        ReportFormat::Sarif,
+        b"{\"version\": \"2.0.0\", \"runs\": []}",
+        Path::new("."),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("reads 2.1.0"), "{err}");
 }

@@ -104,7 +104,7 @@ async def session(client, repository):
     scanned = await call(client, "run_security_scan", {"wait_seconds": 300})
     scan = scanned.structured_content
     assert scan["status"] == "done", scan
-    assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok")], scan
+    assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok"), ("checkov", "ok")], scan
     assert scan["scan_id"] in text_of(scanned)
     found = await call(client, "get_scan_findings", {"scan_id": scan["scan_id"], "severity": "info"})
     assert found.structured_content["total_findings"] == scan["total_findings"]

@@ -358,7 +358,7 @@ async fn a_client_scans_a_repository_and_reads_its_findings() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert_eq!(first["status"], "done");
-    assert_eq!(first["total_findings"], 6);
+    assert_eq!(first["total_findings"], 8);
     assert_eq!(first["findings"][0]["severity"], "critical", "worst first");
     let sql = first["findings"]
         .as_array()
@@ -377,7 +377,7 @@ async fn a_client_scans_a_repository_and_reads_its_findings() {
     assert_eq!(in_symbol["findings"][0]["rule_id"], "python-sql-injection");
     let page = api.get(&format!("{findings}?limit=2&offset=2"), template).await.body;
     assert_eq!(page["findings"].as_array().unwrap().len(), 2);
-    assert_eq!(page["total_findings"], 6);
+    assert_eq!(page["total_findings"], 8);
 
     // A scan on demand: 202 with where to follow it; nothing changed, so nothing is new.
     let path = format!("/api/knowledge/repositories/{id}/scan");
@@ -395,7 +395,7 @@ async fn a_client_scans_a_repository_and_reads_its_findings() {
     assert_eq!(second["previous_scan_id"], first["scan_id"]);
     assert_eq!(
         (second["total_findings"].clone(), second["new_findings"].clone()),
-        (json!(6), json!(0))
+        (json!(8), json!(0))
     );
     assert_eq!(second["fixed"], json!([]));
     assert!(!second.to_string().contains("AKIA2E0A8F3B244C9986"), "secrets stay masked");

