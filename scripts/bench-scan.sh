@@ -13,8 +13,7 @@ data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 export AGENTWATCH_DATA_DIR="$data" AGENTWATCH_ASSETS_DIR="$assets"
 
-# The rules agentwatch writes out for Semgrep, and the arguments it gives each tool.
-"$bin" index "$repo" >/dev/null
+# The arguments agentwatch gives each tool, with the rules it writes out for Semgrep.
 rules="$data/agentwatch-rules"
 semgrep() {
   SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off "$assets/semgrep/bin/semgrep" scan --json \
@@ -45,7 +44,7 @@ best() {
   printf '%-28s %6.2f s\n' "$name" "$best"
 }
 
-agentwatch >/dev/null # the first scan writes the rules and warms Trivy's cache
+agentwatch >/dev/null # the first scan indexes the checkout, writes the rules, warms Trivy's cache
 echo "checkout: $repo ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo 'not git'))"
 best semgrep
 best trivy

@@ -97,6 +97,10 @@ enum Command {
         /// low, info); a tool that failed makes it exit 1.
         #[arg(long, value_name = "SEVERITY")]
         fail_on: Option<scanner::Severity>,
+        /// More Semgrep rules to run besides the bundled pack (a rule file or folder); repeat
+        /// for several. Adds to scan.rules.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<String>,
         /// Store a report made elsewhere instead of running the tools (needs --tool).
         #[arg(long, value_name = "FILE", requires = "tool")]
         import: Option<PathBuf>,
@@ -197,10 +201,12 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             };
             runtime()?.block_on(indexing::search(config, request, json))
         }
-        Command::Scan { target, format, fail_on, import, tool } => {
+        Command::Scan { target, format, fail_on, rules, import, tool } => {
             let import = import.zip(tool);
             let args = crate::scanning::ScanArgs { target, format, fail_on, import };
-            runtime()?.block_on(crate::scanning::scan_command(config, args))
+            let mut config = config.clone();
+            config.scan.rules.extend(rules);
+            runtime()?.block_on(crate::scanning::scan_command(&config, args))
         }
         Command::Status { repo, json } => {
             runtime()?.block_on(indexing::status(config, repo.as_deref(), json))

@@ -679,9 +679,24 @@ impl KnowledgeServer {
         let repo = self.repo(args.repo.as_deref()).await?;
         let scan = self.scans.submit(&repo).await.map_err(|e| scan_message(&e))?;
         let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_SCAN_WAIT).min(600));
-        let scan = tokio::select! {
-            scan = self.scans.wait(&scan.id, wait) => scan.map_err(|e| scan_message(&e))?,
-            () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id)),
+        // The tools report no progress of their own: the notifications count the seconds, so a
+        // client sees the call is alive (and may keep its timeout from firing).
+        let progress_token = ctx.meta.get_progress_token();
+        let started = tokio::time::Instant::now();
+        let mut ticks = tokio::time::interval(Duration::from_secs(5));
+        let finished = self.scans.wait(&scan.id, wait);
+        tokio::pin!(finished);
+        let scan = loop {
+            tokio::select! {
+                scan = &mut finished => break scan.map_err(|e| scan_message(&e))?,
+                _ = ticks.tick() => if let Some(token) = &progress_token {
+                    let seconds = started.elapsed().as_secs();
+                    let note = ProgressNotificationParam::new(token.clone(), seconds as f64)
+                        .with_message(format!("scanning {} with semgrep, trivy and checkov: {seconds} s", repo.name));
+                    let _ = ctx.peer.notify_progress(note).await;
+                },
+                () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id)),
+            }
         };
         let filter = FindingFilter { limit: Some(20), ..FindingFilter::default() };
         let view = self.scans.view_of(&scan, &filter).await.map_err(|e| scan_message(&e))?;

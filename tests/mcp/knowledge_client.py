@@ -101,7 +101,14 @@ async def session(client, repository):
     # Security scans: each tool's outcome, then findings to filter and page through.
     unknown_scan = await call(client, "get_scan_findings", {"scan_id": "scan-0"}, expect_error=True)
     assert "no scan" in text_of(unknown_scan), text_of(unknown_scan)
-    scanned = await call(client, "run_security_scan", {"wait_seconds": 300})
+    scan_progress = []
+
+    async def on_scan_progress(value, total, message):
+        scan_progress.append(message)
+
+    scanned = await call(client, "run_security_scan", {"wait_seconds": 300},
+                         progress_callback=on_scan_progress)
+    assert scan_progress and scan_progress[0].startswith("scanning"), scan_progress
     scan = scanned.structured_content
     assert scan["status"] == "done", scan
     assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok"), ("checkov", "ok")], scan

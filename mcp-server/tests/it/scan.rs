@@ -305,3 +305,28 @@ fn a_missing_scanner_is_reported_with_how_to_install_it_and_the_others_still_run
     assert_eq!(scan["tools"][0]["status"], "ok");
     assert_eq!(scan["total_findings"], 5, "Semgrep's and Checkov's findings");
 }
+
+#[test]
+fn a_teams_own_semgrep_rules_run_beside_the_bundled_pack() {
+    let sandbox = Sandbox::new();
+    let repo = git_fixture(&sandbox, "vulnerable-app");
+    let rules = sandbox.write(
+        "team-rules.yml",
+        "rules:\n  - id: orders-must-use-find-order-safely\n    languages: [python]\n    severity: WARNING\n    message: Use find_order_safely\n    pattern: find_order(...)\n",
+    );
+    let (code, scan, err) = run_scan(
+        &sandbox,
+        &[repo.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let ours: Vec<String> =
+        summary(&scan).into_iter().filter(|l| l.contains("orders-must")).collect();
+    assert_eq!(
+        ours,
+        [
+            "medium semgrep orders-must-use-find-order-safely app/views.py:12 app/views.py::export_order(0)",
+            "medium semgrep orders-must-use-find-order-safely app/views.py:8 app/views.py::show_order(0)",
+        ]
+    );
+    assert_eq!(scan["total_findings"], 10, "the bundled pack's findings too");
+}
