@@ -45,7 +45,7 @@ pub struct Scans {
     indexer: Arc<Indexer>,
     store: ScanStore,
     scanners: Scanners,
-    /// Scans in flight: their live record, and how to stop them.
+    /// Scans in flight: their outcome once they end, and how to stop them.
     running: Mutex<HashMap<String, (watch::Receiver<ScanRecord>, CancellationToken)>>,
 }
 
@@ -109,14 +109,8 @@ impl Scans {
         self.get(&record.id).await
     }
 
-    /// A scan, live if it is running.
+    /// A scan as the store has it (a running scan's state is stored as it changes).
     pub async fn get(&self, id: &str) -> Result<ScanRecord, ScanError> {
-        if let Some((rx, _)) = self.running.lock().expect("scans lock").get(id) {
-            let live = rx.borrow().clone();
-            if !live.state.is_final() {
-                return Ok(live);
-            }
-        }
         Ok(self.store.get(id).await?.ok_or_else(|| ScanStoreError::UnknownScan(id.to_owned()))?)
     }
 
