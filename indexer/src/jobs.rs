@@ -658,16 +658,19 @@ impl Indexer {
         } else {
             None
         };
-        let mut hits = self.search.search(query, vector.as_deref()).await?;
-        for hit in &mut hits {
-            if let Some(files) = self.indexed_files(&hit.repo_id).await? {
-                hit.stale = blocking({
-                    let path = hit.path.clone();
-                    move || files.changed(&path)
-                })
-                .await?;
-            }
+        let hits = self.search.search(query, vector.as_deref()).await?;
+        let mut checks = Vec::with_capacity(hits.len());
+        for hit in &hits {
+            checks.push(self.indexed_files(&hit.repo_id).await?);
         }
+        let hits = blocking(move || {
+            let mut hits = hits;
+            for (hit, files) in hits.iter_mut().zip(checks) {
+                hit.stale = files.is_some_and(|files| files.changed(&hit.path));
+            }
+            hits
+        })
+        .await?;
         Ok(hits)
     }
 }

@@ -306,26 +306,15 @@ struct FindingParams {
 
 impl FindingParams {
     fn filter(&self) -> Result<FindingFilter, ApiError> {
-        Ok(FindingFilter {
-            min_severity: self
-                .severity
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: scanner::UnknownSeverity| ApiError::invalid(e.to_string()))?,
-            tools: self
-                .tool
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: scanner::UnknownTool| ApiError::invalid(e.to_string()))?
-                .into_iter()
-                .collect(),
-            path: self.path.clone(),
-            symbol: self.symbol.clone(),
-            limit: Some(self.limit.unwrap_or(50).clamp(1, 1000)),
-            offset: self.offset.unwrap_or(0),
-        })
+        crate::scanning::finding_filter(
+            self.severity.as_deref(),
+            self.tool.as_deref(),
+            self.path.clone(),
+            self.symbol.clone(),
+            self.limit.unwrap_or(50).clamp(1, 1000),
+            self.offset.unwrap_or(0),
+        )
+        .map_err(ApiError::invalid)
     }
 }
 

@@ -304,6 +304,34 @@ pub fn attach(graph: &RepoGraph, findings: &mut [Finding]) {
     }
 }
 
+/// The finding filter a client asked for, from its words: `severity` (this or worse) and `tool`
+/// by name; an unknown name is an error that lists the known ones.
+pub fn finding_filter(
+    severity: Option<&str>,
+    tool: Option<&str>,
+    path: Option<String>,
+    symbol: Option<String>,
+    limit: usize,
+    offset: usize,
+) -> Result<scanner::FindingFilter, String> {
+    Ok(scanner::FindingFilter {
+        min_severity: severity
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: scanner::UnknownSeverity| e.to_string())?,
+        tools: tool
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: scanner::UnknownTool| e.to_string())?
+            .into_iter()
+            .collect(),
+        path,
+        symbol,
+        limit: Some(limit),
+        offset,
+    })
+}
+
 /// The repository `target` names, indexed (structure only) or re-indexed first when it is a
 /// local folder, so findings meet the graph of the code as it is on disk.
 pub async fn prepare(indexer: &Arc<Indexer>, target: &str) -> anyhow::Result<RepoRecord> {
@@ -366,15 +394,13 @@ pub async fn scan_command(config: &Config, args: ScanArgs) -> anyhow::Result<()>
         Some((path, format)) => scans.import(&repo, *format, &read_report(path)?).await?,
         None => scans.run(&repo).await?,
     };
-    let store = scans.store();
-    let (findings, total) = store.findings(&scan.id, &scanner::FindingFilter::default()).await?;
-    let diff = store.diff(&scan).await?;
-    let counts = store.counts(&scan.id).await?;
-    let view = ScanView::new(&scan, &findings, total, &diff, &counts);
+    let view = scans.view_of(&scan, &scanner::FindingFilter::default()).await?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&view)?),
         Format::Sarif => {
-            let log = scanner::sarif::log(&runs(&scan, findings.clone()));
+            let (findings, _) =
+                scans.store().findings(&scan.id, &scanner::FindingFilter::default()).await?;
+            let log = scanner::sarif::log(&runs(&scan, findings));
             println!("{}", serde_json::to_string_pretty(&log)?);
         }
         Format::Table => print!("{}", render(&repo.name, &view)),
@@ -400,7 +426,11 @@ pub async fn scan_command(config: &Config, args: ScanArgs) -> anyhow::Result<()>
     if !broken.is_empty() {
         anyhow::bail!("the gate cannot pass on an incomplete scan: {}", broken.join(", "));
     }
-    let over = findings.iter().filter(|f| f.severity >= threshold).count();
+    let over: u32 = scanner::Severity::ALL
+        .iter()
+        .filter(|s| **s >= threshold)
+        .map(|s| view.counts.get(s.as_str()).copied().unwrap_or(0))
+        .sum();
     if over > 0 {
         return Err(GateClosed(format!(
             "{over} finding{} at or above {threshold} (--fail-on {threshold})",

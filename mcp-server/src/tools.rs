@@ -731,26 +731,14 @@ impl KnowledgeServer {
         let repo = self.repo(args.repo.as_deref()).await?;
         let limit = args.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
         let offset = args.offset.unwrap_or(0);
-        let filter = FindingFilter {
-            min_severity: args
-                .severity
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: scanner::UnknownSeverity| e.to_string())?,
-            tools: args
-                .tool
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: scanner::UnknownTool| e.to_string())?
-                .into_iter()
-                .collect(),
-            path: args.path,
-            symbol: args.symbol,
-            limit: Some(limit),
+        let filter = crate::scanning::finding_filter(
+            args.severity.as_deref(),
+            args.tool.as_deref(),
+            args.path,
+            args.symbol,
+            limit,
             offset,
-        };
+        )?;
         let view = self
             .scans
             .view(&repo, args.scan_id.as_deref(), &filter)

@@ -46,14 +46,14 @@ impl Checkov {
             Err(status) => return ended(Tool::Checkov, status, started),
         };
         // Checkov exits 1 when a check failed, 0 when none did.
-        let (status, findings) = match (output.code, parse(&output.stdout)) {
-            (Some(0 | 1), Ok(findings)) => (ToolStatus::Ok, findings),
-            (code, parsed) => {
+        let (status, findings) = match output.code {
+            Some(0 | 1) => match parse(&output.stdout) {
+                Ok(findings) => (ToolStatus::Ok, findings),
+                Err(e) => (ToolStatus::Failed(e.to_string()), Vec::new()),
+            },
+            code => {
                 let code = code.map_or("a signal".to_owned(), |c| format!("status {c}"));
-                let why = match parsed {
-                    Err(e) if output.code == Some(0) || output.code == Some(1) => e.to_string(),
-                    _ => tail(&output.stderr),
-                };
+                let why = tail(&output.stderr);
                 (ToolStatus::Failed(format!("checkov ended with {code}: {why}")), Vec::new())
             }
         };

@@ -301,9 +301,8 @@ mod read {
                         let rule = result.rule_index.and_then(|i| rules.get(i)).or_else(|| {
                             rules.iter().find(|r| Some(&r.id) == result.rule_id.as_ref())
                         });
-                        let finding = result.finding(tool, rule);
+                        let mut finding = result.finding(tool, rule);
                         let occurrence = seen.entry(finding.fingerprint.clone()).or_default();
-                        let mut finding = finding;
                         if !result.partial_fingerprints.contains_key("agentwatch/v1") {
                             finding.fingerprint =
                                 fingerprint(&[&finding.fingerprint, &occurrence.to_string()]);
