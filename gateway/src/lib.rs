@@ -3,14 +3,39 @@
 //! Invariant: never depends on `indexer`, `scanner` or `mcp-server`; the knowledge server draws
 //! on the gateway, not the other way round.
 
+pub mod dialect;
+pub mod directory;
+pub mod error;
 pub mod health;
+pub mod pricing;
+mod proxy;
+pub mod secrets;
+pub mod settings;
+pub mod store;
+mod stream;
 pub mod telemetry;
+pub mod usage;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
+
+use crate::directory::{BreakerSettings, Directory};
+use crate::pricing::Prices;
+use crate::secrets::MasterKey;
+use crate::settings::GatewaySettings;
+use crate::store::{Store, StoreError};
+use crate::usage::UsageSink;
+
+/// Makes ring the process's TLS provider (the build's reqwest has none of its own). Any HTTP
+/// client in the process needs it; calling it again is harmless.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// What the gateway's handlers share.
 #[derive(Debug, Clone)]
@@ -21,26 +46,102 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Inner {
     started: Instant,
+    store: Store,
+    directory: RwLock<Arc<Directory>>,
+    http: reqwest::Client,
+    usage: UsageSink,
+    prices: Prices,
+    limits: Limits,
+    /// `/v1/models` answers by organization, for 30 seconds.
+    models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    attempt_timeout: Duration,
+    request_timeout: Duration,
+    max_attempts: u32,
+    breaker: BreakerSettings,
 }
 
 impl Gateway {
-    pub fn new() -> Gateway {
-        Gateway { inner: Arc::new(Inner { started: Instant::now() }) }
+    /// Opens the gateway's store in `data_dir/agentwatch.db`, seeds it from `settings`, and
+    /// starts the usage writer. Needs a Tokio runtime.
+    pub async fn open(settings: &GatewaySettings, data_dir: &Path) -> Result<Gateway, StoreError> {
+        install_tls();
+        let master = match &settings.master_key {
+            Some(key) => MasterKey::from_hex(key.expose())?,
+            None => MasterKey::load_or_create(&data_dir.join("master.key"))?,
+        };
+        let store = Store::open(&data_dir.join("agentwatch.db"), master).await?;
+        store.seed(settings).await?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        let limits = Limits {
+            attempt_timeout: Duration::from_secs(settings.attempt_timeout_secs),
+            request_timeout: Duration::from_secs(settings.request_timeout_secs),
+            max_attempts: settings.max_attempts,
+            breaker: BreakerSettings {
+                failures: settings.breaker_failures,
+                open_for: Duration::from_secs(settings.breaker_open_secs),
+            },
+        };
+        let gateway = Gateway {
+            inner: Arc::new(Inner {
+                started: Instant::now(),
+                usage: UsageSink::start(store.clone()),
+                store,
+                directory: RwLock::new(Arc::new(Directory::default())),
+                http,
+                prices: Prices::new(&settings.prices),
+                limits,
+                models: Mutex::new(HashMap::new()),
+            }),
+        };
+        gateway.reload().await?;
+        Ok(gateway)
     }
 
     /// The gateway's HTTP routes, with request ids and tracing.
     pub fn router(&self) -> Router {
-        let routes = Router::new().route("/health", get(health::health)).with_state(self.clone());
+        let routes = Router::new()
+            .route("/health", get(health::health))
+            .route("/v1/chat/completions", post(proxy::chat_completions))
+            .route("/v1/embeddings", post(proxy::embeddings))
+            .route("/v1/models", get(proxy::models))
+            .with_state(self.clone());
         telemetry::observe(routes)
     }
 
-    fn uptime(&self) -> std::time::Duration {
-        self.inner.started.elapsed()
+    /// Re-reads tenants and providers from the store; breakers and key load carry over.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let tenants = self.inner.store.tenants().await?;
+        let providers = self.inner.store.providers().await?;
+        let previous = self.directory();
+        let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker);
+        *self.inner.directory.write().expect("directory lock") = Arc::new(next);
+        self.inner.models.lock().expect("models cache lock").clear();
+        Ok(())
     }
-}
 
-impl Default for Gateway {
-    fn default() -> Self {
-        Gateway::new()
+    /// Stores every usage record still queued. Call it after the server has stopped.
+    pub async fn shutdown(&self) {
+        self.inner.usage.flush_and_stop().await;
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn directory(&self) -> Arc<Directory> {
+        Arc::clone(&self.inner.directory.read().expect("directory lock"))
+    }
+
+    fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
     }
 }

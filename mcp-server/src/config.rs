@@ -4,12 +4,14 @@
 //! Precedence, lowest first: built-in defaults, the config file (`--config` or
 //! `AGENTWATCH_CONFIG`), environment overrides, command-line flags.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::de::IntoDeserializer;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+pub use gateway::secrets::Secret;
+pub use gateway::settings::GatewaySettings;
 
 /// Why the configuration could not be used. The binary exits with status 2 for these.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +34,7 @@ pub struct Config {
     /// The address both servers listen on.
     pub bind: IpAddr,
     pub log: LogConfig,
-    pub gateway: GatewayConfig,
+    pub gateway: GatewaySettings,
     pub knowledge: KnowledgeConfig,
     pub index: IndexConfig,
     pub scan: ScanConfig,
@@ -55,13 +57,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GatewayConfig {
-    /// Port of the LLM gateway and admin API; 0 picks a free one.
-    pub port: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,36 +136,13 @@ pub struct AssetsConfig {
     pub checkov: Option<PathBuf>,
 }
 
-/// A value that must never be printed or logged: `Debug` and `Serialize` show it masked.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"********\"")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("********")
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: xdg_dir("XDG_DATA_HOME", ".local/share").join("agentwatch"),
             bind: IpAddr::from([127, 0, 0, 1]),
             log: LogConfig::default(),
-            gateway: GatewayConfig::default(),
+            gateway: GatewaySettings::default(),
             knowledge: KnowledgeConfig::default(),
             index: IndexConfig::default(),
             scan: ScanConfig::default(),
@@ -182,12 +154,6 @@ impl Default for Config {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig { format: LogFormat::Text, level: None }
-    }
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        GatewayConfig { port: 8787 }
     }
 }
 
@@ -253,6 +219,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_KNOWLEDGE_PORT",
         key: "knowledge.port",
         apply: |c, v| parse_port(&mut c.knowledge.port, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_MASTER_KEY",
+        key: "gateway.master_key",
+        apply: |c, v| parse_some(&mut c.gateway.master_key, v),
     },
     EnvOverride {
         var: "AGENTWATCH_KNOWLEDGE_TOKEN",
@@ -330,6 +301,8 @@ const OTHER_ENV: &[&str] = &[
     "AGENTWATCH_TRIVY_VERSION",
     "AGENTWATCH_CHECKOV_VERSION",
     "AGENTWATCH_MCP_CLIENT_PYTHON",
+    "AGENTWATCH_LLM_CLIENT_PYTHON",
+    "AGENTWATCH_LLMOCK",
     "AGENTWATCH_TEST_CLIENTS",
 ];
 
@@ -419,6 +392,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        self.gateway.validate().map_err(ConfigError::Invalid)?;
         if self.gateway.port != 0 && self.gateway.port == self.knowledge.port {
             return invalid(format!(
                 "gateway.port and knowledge.port are both {}: give each server its own port",
@@ -562,7 +536,10 @@ mod tests {
     fn an_unknown_key_is_named_with_the_keys_that_exist() {
         let msg = error("[gateway]\nprot = 1\n", &[]);
         assert!(msg.contains("line 2"), "{msg}");
-        assert!(msg.contains("unknown field `prot`, expected `port`"), "{msg}");
+        assert!(
+            msg.contains("unknown field `prot`, expected one of `port`, `master_key`"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
 
-    let gateway = gateway::Gateway::new();
+    let gateway = gateway::Gateway::open(&config.gateway, &config.data_dir)
+        .await
+        .context("cannot start the gateway")?;
     let mut servers = vec![Server {
         name: "gateway",
         listener: bind(config.bind, config.gateway.port, "gateway", "AGENTWATCH_GATEWAY_PORT")
@@ -90,10 +92,15 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     if let Some(scans) = scans {
         scans.cancel_all().await;
     }
+    let mut outcome = Ok(());
     while let Some(result) = tasks.join_next().await {
-        result??;
+        if let Err(e) = result.map_err(anyhow::Error::from).and_then(|r| r) {
+            outcome = Err(e);
+        }
     }
-    Ok(())
+    // Every request has finished: store the usage records still queued.
+    gateway.shutdown().await;
+    outcome
 }
 
 async fn bind(ip: IpAddr, port: u16, name: &str, port_var: &str) -> anyhow::Result<TcpListener> {

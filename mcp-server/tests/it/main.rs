@@ -2,6 +2,7 @@
 //! a deployment script would.
 
 mod cli;
+mod gateway;
 mod index;
 mod mcp;
 mod mcp_tools;

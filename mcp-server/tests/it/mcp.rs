@@ -89,7 +89,7 @@ fn http_refuses_foreign_origins_and_hosts() {
 fn post_initialize(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let mut request = reqwest::Client::new()
+        let mut request = crate::support::http()
             .post(url)
             .header("accept", "application/json, text/event-stream")
             .header("content-type", "application/json")
@@ -112,7 +112,7 @@ fn http_answers_malformed_and_oversized_requests_with_json_rpc_errors() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let post = |body: Vec<u8>| {
         runtime.block_on(async {
-            let response = reqwest::Client::new()
+            let response = crate::support::http()
                 .post(&url)
                 .header("accept", "application/json, text/event-stream")
                 .header("content-type", "application/json")

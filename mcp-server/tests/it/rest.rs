@@ -29,7 +29,7 @@ struct Answer {
 impl Api {
     fn new(server: &Server) -> Api {
         let base = format!("http://{}", server.address_of("knowledge server"));
-        Api { base, client: Client::new(), token: None, exchanges: Vec::new() }
+        Api { base, client: crate::support::http(), token: None, exchanges: Vec::new() }
     }
 
     /// `method path` with an optional JSON body; `template` is the path as the document names it.

@@ -6,7 +6,7 @@ use crate::support::{Sandbox, Server, stderr};
 
 fn get(url: String) -> reqwest::Response {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async { reqwest::get(url).await.unwrap() })
+    runtime.block_on(async { crate::support::http().get(url).send().await.unwrap() })
 }
 
 fn json(response: reqwest::Response) -> serde_json::Value {

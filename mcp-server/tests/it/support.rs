@@ -17,6 +17,12 @@ pub fn assets_dir() -> PathBuf {
     })
 }
 
+/// An HTTP client for the tests (TLS on ring, as in the gateway).
+pub fn http() -> reqwest::Client {
+    gateway::install_tls();
+    reqwest::Client::new()
+}
+
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
 }

@@ -1,0 +1,106 @@
+//! Translation between OpenAI's Chat Completions and the providers that speak another API:
+//! Anthropic's Messages API and Google's Gemini `generateContent`. Requests go out in the
+//! provider's shape; answers, stream events, tool calls, finish reasons and usage come back in
+//! OpenAI's. OpenAI-compatible providers need none of this: their traffic passes through.
+
+pub mod anthropic;
+pub mod google;
+
+use serde_json::{Map, Value, json};
+
+/// Turns one provider stream event into OpenAI chunk payloads (`data:` values, `[DONE]`
+/// included).
+pub trait StreamTranslator: Send {
+    /// One event's `data`, already parsed.
+    fn event(&mut self, data: &Value) -> Vec<String>;
+    /// The provider's stream ended; what is still owed to the client.
+    fn finish(&mut self) -> Vec<String>;
+}
+
+/// An OpenAI `chat.completion.chunk` with one choice.
+pub(crate) fn chunk(
+    id: &str,
+    model: &str,
+    created: i64,
+    delta: Value,
+    finish: Option<&str>,
+) -> String {
+    json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    })
+    .to_string()
+}
+
+/// The usage-only last chunk that `stream_options.include_usage` asks for.
+pub(crate) fn usage_chunk(
+    id: &str,
+    model: &str,
+    created: i64,
+    prompt: u64,
+    completion: u64,
+) -> String {
+    json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage(prompt, completion),
+    })
+    .to_string()
+}
+
+pub(crate) fn usage(prompt: u64, completion: u64) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    })
+}
+
+/// The text of an OpenAI message's `content`: a string, or the text of its parts.
+pub(crate) fn text_of(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// `stop` as a list: OpenAI takes a string or an array.
+pub(crate) fn stop_sequences(request: &Map<String, Value>) -> Option<Value> {
+    match request.get("stop")? {
+        Value::String(s) => Some(json!([s])),
+        Value::Array(a) if !a.is_empty() => Some(Value::Array(a.clone())),
+        _ => None,
+    }
+}
+
+/// `max_completion_tokens`, or the older `max_tokens`.
+pub(crate) fn max_tokens(request: &Map<String, Value>) -> Option<u64> {
+    request
+        .get("max_completion_tokens")
+        .or_else(|| request.get("max_tokens"))
+        .and_then(Value::as_u64)
+}
+
+/// A tool call's arguments, as the JSON object providers other than OpenAI want.
+pub(crate) fn arguments_object(arguments: Option<&Value>) -> Value {
+    match arguments {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_else(|_| json!({})),
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => json!({}),
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    crate::store::now_ms() / 1000
+}

@@ -1,0 +1,127 @@
+//! The gateway's one error type. Every `/v1/*` error is OpenAI's error JSON,
+//! `{"error": {"message", "type", "param", "code"}}`, with the contract's status codes, so that
+//! OpenAI SDKs raise their usual exception types.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<&'static str>,
+    /// Seconds, for `Retry-After`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, code: &'static str, message: String) -> Self {
+        ApiError { status, kind, code, message, param: None, retry_after: None }
+    }
+
+    /// 400: the request is malformed; `param` names the field.
+    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_request",
+            message.into(),
+        );
+        e.param = Some(param);
+        e
+    }
+
+    /// 401: no key, or one that matches no tenant.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            message.into(),
+        )
+    }
+
+    /// 403: a known tenant that may not make requests now.
+    pub fn tenant_not_active(status: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "tenant_not_active",
+            format!("this API key's tenant is {status}; ask an administrator to reactivate it"),
+        )
+    }
+
+    /// 404: no enabled provider serves the model.
+    pub fn model_not_found(model: &str) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!(
+                "no enabled provider serves the model {model:?}; GET /v1/models lists the models \
+                 this gateway routes"
+            ),
+        );
+        e.param = Some("model");
+        e
+    }
+
+    /// 429 from every upstream that was tried.
+    pub fn upstream_rate_limited(retry_after: Option<u64>, detail: &str) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "upstream_rate_limited",
+            format!("every provider for this model is rate-limiting the gateway: {detail}"),
+        );
+        e.retry_after = retry_after;
+        e
+    }
+
+    /// 502: the providers failed, or none could be tried.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_GATEWAY, "api_error", "provider_error", message.into())
+    }
+
+    /// 500: our own fault; the detail goes to the log, not to the client.
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "{context}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "internal_error",
+            format!("{context}; the gateway's log has the details"),
+        )
+    }
+
+    /// The JSON body, also used inside a stream when an upstream fails after the first byte.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}

@@ -1,0 +1,264 @@
+//! The `[gateway]` table of AgentWatch's config file: the port, timeouts, retries, the circuit
+//! breaker, prices, and providers and tenants to seed into the store at start.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pricing::Price;
+use crate::secrets::Secret;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Port of the LLM gateway and admin API; 0 picks a free one.
+    pub port: u16,
+    /// 64 hex characters that seal provider keys at rest (AES-256-GCM). Unset: a key made on first
+    /// start in `<data_dir>/master.key`, readable by its owner only.
+    pub master_key: Option<Secret>,
+    /// How long one attempt may wait for a provider's response headers before the next provider
+    /// or key is tried.
+    pub attempt_timeout_secs: u64,
+    /// How long a whole request may take, every retry and the response body included.
+    pub request_timeout_secs: u64,
+    /// Attempts per request, the first included, over the providers and keys that serve its model.
+    pub max_attempts: u32,
+    /// Consecutive failures that open a provider's circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker keeps a provider out before one trial request is let through.
+    pub breaker_open_secs: u64,
+    /// USD per million tokens by model id, on top of the built-in table (`pricing.rs`); a key
+    /// ending in `*` prices every model with that prefix.
+    pub prices: BTreeMap<String, Price>,
+    /// Providers to create or update at start (by name, in the `default` organization).
+    pub providers: Vec<ProviderSeed>,
+    /// Tenants to create or update at start (by name, in the `default` organization).
+    pub tenants: Vec<TenantSeed>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            port: 8787,
+            master_key: None,
+            attempt_timeout_secs: 60,
+            request_timeout_secs: 600,
+            max_attempts: 3,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+            prices: BTreeMap::new(),
+            providers: Vec::new(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+/// The kinds of LLM provider the gateway speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    OpenAI,
+    Anthropic,
+    OpenRouter,
+    Google,
+    Custom,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAI => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::OpenRouter => "openrouter",
+            ProviderKind::Google => "google",
+            ProviderKind::Custom => "custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProviderKind> {
+        Some(match s {
+            "openai" => ProviderKind::OpenAI,
+            "anthropic" => ProviderKind::Anthropic,
+            "openrouter" => ProviderKind::OpenRouter,
+            "google" => ProviderKind::Google,
+            "custom" => ProviderKind::Custom,
+            _ => return None,
+        })
+    }
+
+    /// Speaks OpenAI's API itself, so requests and responses pass through unchanged.
+    pub fn is_openai_compatible(self) -> bool {
+        matches!(self, ProviderKind::OpenAI | ProviderKind::OpenRouter | ProviderKind::Custom)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSeed {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`.
+    pub base_url: String,
+    /// Lower is tried first.
+    #[serde(default = "default_priority")]
+    pub priority: i64,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The models it serves (`prefix*` matches a prefix). Unset: any model, and its `/models`
+    /// feeds `/v1/models`.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Model names clients use, mapped to the name this provider knows the model by.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    #[serde(default)]
+    pub keys: Vec<KeySeed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySeed {
+    /// The key itself; prefer `key_env`, which keeps it out of the file.
+    #[serde(default)]
+    pub key: Option<Secret>,
+    /// The environment variable that holds the key, read at start.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default = "default_concurrency")]
+    pub concurrency_limit: i64,
+    #[serde(default)]
+    pub rpm_limit: Option<i64>,
+}
+
+impl KeySeed {
+    /// The key's value, from the file or the environment.
+    pub fn resolve(&self) -> Result<String, String> {
+        match (&self.key, &self.key_env) {
+            (Some(key), None) => Ok(key.expose().to_owned()),
+            (None, Some(var)) => match std::env::var(var) {
+                Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+                _ => Err(format!("the environment variable {var} (key_env) is not set")),
+            },
+            _ => Err("give exactly one of `key` and `key_env`".to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSeed {
+    pub name: String,
+    /// The key the tenant sends as `Authorization: Bearer` or `X-Api-Key`; stored hashed.
+    pub api_key: Secret,
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub daily_budget: Option<f64>,
+    #[serde(default)]
+    pub monthly_budget: Option<f64>,
+    /// Requests per minute.
+    #[serde(default)]
+    pub rate_limit: Option<i64>,
+}
+
+fn default_priority() -> i64 {
+    100
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_concurrency() -> i64 {
+    10
+}
+
+impl GatewaySettings {
+    /// Checks what serde cannot: each problem names the setting and what to do.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.attempt_timeout_secs == 0 || self.request_timeout_secs == 0 {
+            return Err("gateway.attempt_timeout_secs and gateway.request_timeout_secs must be \
+                        at least 1"
+                .to_owned());
+        }
+        if self.max_attempts == 0 {
+            return Err("gateway.max_attempts must be at least 1".to_owned());
+        }
+        if self.breaker_failures == 0 {
+            return Err("gateway.breaker_failures must be at least 1".to_owned());
+        }
+        if let Some(key) = &self.master_key {
+            crate::secrets::MasterKey::from_hex(key.expose())
+                .map_err(|e| format!("gateway.master_key: {e}"))?;
+        }
+        for (model, price) in &self.prices {
+            if [price.input, price.output].iter().any(|p| p.is_nan() || *p < 0.0) {
+                return Err(format!("gateway.prices.{model:?}: prices must be 0 or more"));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.providers {
+            let at = format!("gateway.providers[name = {:?}]", p.name);
+            if p.name.trim().is_empty() {
+                return Err("gateway.providers: every provider needs a name".to_owned());
+            }
+            if !names.insert(&p.name) {
+                return Err(format!("{at}: two providers have this name; names must be unique"));
+            }
+            check_base_url(&p.base_url).map_err(|e| format!("{at}.base_url: {e}"))?;
+            for key in &p.keys {
+                key.resolve().map_err(|e| format!("{at}.keys: {e}"))?;
+                if key.concurrency_limit < 1 || key.rpm_limit.is_some_and(|r| r < 1) {
+                    return Err(format!(
+                        "{at}.keys: concurrency_limit and rpm_limit must be at least 1"
+                    ));
+                }
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut keys = std::collections::HashSet::new();
+        for t in &self.tenants {
+            let at = format!("gateway.tenants[name = {:?}]", t.name);
+            if t.name.trim().is_empty() {
+                return Err("gateway.tenants: every tenant needs a name".to_owned());
+            }
+            if !names.insert(&t.name) {
+                return Err(format!("{at}: two tenants have this name; names must be unique"));
+            }
+            if t.api_key.expose().len() < 16 {
+                return Err(format!(
+                    "{at}.api_key: at least 16 characters, e.g. from `openssl rand -hex 24`"
+                ));
+            }
+            if !keys.insert(t.api_key.expose()) {
+                return Err(format!("{at}.api_key: another tenant has the same key"));
+            }
+            for (field, value) in
+                [("daily_budget", t.daily_budget), ("monthly_budget", t.monthly_budget)]
+            {
+                // NaN is refused too.
+                if value.is_some_and(|v| v.is_nan() || v < 0.0) {
+                    return Err(format!("{at}.{field}: a budget is 0 or more USD"));
+                }
+            }
+            if t.rate_limit.is_some_and(|r| r < 1) {
+                return Err(format!("{at}.rate_limit: at least 1 request per minute"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A provider's base URL: absolute http or https, without query or fragment.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("{url:?} must not have a query or fragment"));
+    }
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! The gateway's tables in `agentwatch.db` (SQLite, WAL): organizations, teams, tenants, providers,
+//! their sealed keys, and usage records. The request path never reads it: [`crate::directory`]
+//! holds what routing and authentication need in memory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::secrets::{MasterKey, SecretError, hash_api_key, key_prefix, mask};
+use crate::settings::{GatewaySettings, ProviderKind};
+
+/// The organization that config-seeded providers and tenants belong to.
+pub const DEFAULT_ORG: &str = "default";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the gateway database {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("gateway database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("gateway database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: i64,
+    pub org_id: i64,
+    pub team_id: Option<i64>,
+    pub name: String,
+    pub status: String,
+    pub daily_budget: Option<f64>,
+    pub monthly_budget: Option<f64>,
+    pub rate_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub id: i64,
+    pub org_id: i64,
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub priority: i64,
+    pub enabled: bool,
+    pub models: Option<Vec<String>>,
+    pub aliases: BTreeMap<String, String>,
+    pub keys: Vec<ProviderKey>,
+}
+
+/// A provider key, opened: only ever held in memory.
+#[derive(Clone)]
+pub struct ProviderKey {
+    pub id: i64,
+    pub label: Option<String>,
+    pub secret: String,
+    pub hint: String,
+    pub concurrency_limit: i64,
+    pub rpm_limit: Option<i64>,
+}
+
+impl std::fmt::Debug for ProviderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderKey")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .field("hint", &self.hint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request through the gateway, as `usage` records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    pub request_id: String,
+    pub org_id: i64,
+    pub tenant_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub endpoint: &'static str,
+    pub provider_id: Option<i64>,
+    pub provider: Option<String>,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// `provider` or `tokenizer`.
+    pub tokens_source: &'static str,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    pub ttft_ms: Option<u64>,
+    pub status: u16,
+    pub error: Option<String>,
+    pub streamed: bool,
+    pub attempts: u32,
+    pub dlp_events: u32,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    master: MasterKey,
+}
+
+impl Store {
+    pub async fn open(path: &Path, master: MasterKey) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let mut migrator = sqlx::migrate!("./migrations");
+        // The indexer and the scanner keep their own migrations in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(Store { pool, master })
+    }
+
+    /// Makes the store hold the config's providers and tenants, in the `default` organization:
+    /// each is created or updated by name; config-seeded providers no longer in the config are
+    /// removed, and such tenants are made `inactive` (their usage stays). Keys seeded from config
+    /// are replaced by the config's.
+    pub async fn seed(&self, settings: &GatewaySettings) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let org_id = org_id(&mut tx, DEFAULT_ORG, now).await?;
+
+        let names: Vec<&str> = settings.providers.iter().map(|p| p.name.as_str()).collect();
+        let existing: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM providers WHERE org_id = ? AND source = 'config'")
+                .bind(org_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, name) in existing {
+            if !names.contains(&name.as_str()) {
+                sqlx::query("DELETE FROM providers WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for p in &settings.providers {
+            let models = p.models.as_ref().map(|m| serde_json::to_string(m).expect("strings"));
+            let aliases = serde_json::to_string(&p.aliases).expect("strings");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO providers (org_id, name, kind, base_url, priority, enabled, models, \
+                 aliases, source, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'config', ?, ?) \
+                 ON CONFLICT (org_id, name) DO UPDATE SET kind = excluded.kind, \
+                 base_url = excluded.base_url, priority = excluded.priority, \
+                 enabled = excluded.enabled, models = excluded.models, aliases = excluded.aliases, \
+                 source = 'config', updated_at = excluded.updated_at \
+                 RETURNING id",
+            )
+            .bind(org_id)
+            .bind(&p.name)
+            .bind(p.kind.as_str())
+            .bind(p.base_url.trim_end_matches('/'))
+            .bind(p.priority)
+            .bind(p.enabled)
+            .bind(models)
+            .bind(aliases)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM provider_keys WHERE provider_id = ? AND source = 'config'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for key in &p.keys {
+                let secret = key.resolve().map_err(StoreError::Invalid)?;
+                sqlx::query(
+                    "INSERT INTO provider_keys (provider_id, label, sealed, hint, \
+                     concurrency_limit, rpm_limit, source, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, 'config', ?)",
+                )
+                .bind(id)
+                .bind(&key.label)
+                .bind(self.master.seal(&secret))
+                .bind(mask(&secret))
+                .bind(key.concurrency_limit)
+                .bind(key.rpm_limit)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+
+        let names: Vec<&str> = settings.tenants.iter().map(|t| t.name.as_str()).collect();
+        let existing: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM tenants WHERE org_id = ? AND source = 'config'")
+                .bind(org_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, name) in existing {
+            if !names.contains(&name.as_str()) {
+                sqlx::query("UPDATE tenants SET status = 'inactive', updated_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for t in &settings.tenants {
+            let team_id = match &t.team {
+                Some(team) => Some(team_id(&mut tx, org_id, team, now).await?),
+                None => None,
+            };
+            let key = t.api_key.expose();
+            sqlx::query(
+                "INSERT INTO tenants (org_id, team_id, name, key_hash, key_prefix, status, \
+                 daily_budget, monthly_budget, rate_limit, source, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, 'config', ?, ?) \
+                 ON CONFLICT (org_id, name) DO UPDATE SET team_id = excluded.team_id, \
+                 key_hash = excluded.key_hash, key_prefix = excluded.key_prefix, \
+                 status = 'active', daily_budget = excluded.daily_budget, \
+                 monthly_budget = excluded.monthly_budget, rate_limit = excluded.rate_limit, \
+                 source = 'config', updated_at = excluded.updated_at",
+            )
+            .bind(org_id)
+            .bind(team_id)
+            .bind(&t.name)
+            .bind(hash_api_key(key))
+            .bind(key_prefix(key))
+            .bind(t.daily_budget)
+            .bind(t.monthly_budget)
+            .bind(t.rate_limit)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.message().contains("key_hash") => {
+                    StoreError::Invalid(format!(
+                        "gateway.tenants[name = {:?}].api_key is already another tenant's key",
+                        t.name
+                    ))
+                }
+                _ => StoreError::Sql(e),
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every tenant, with the hash of its key.
+    pub async fn tenants(&self) -> Result<Vec<(String, Tenant)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, team_id, name, key_hash, status, daily_budget, monthly_budget, \
+             rate_limit FROM tenants",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let tenant = Tenant {
+                    id: r.get("id"),
+                    org_id: r.get("org_id"),
+                    team_id: r.get("team_id"),
+                    name: r.get("name"),
+                    status: r.get("status"),
+                    daily_budget: r.get("daily_budget"),
+                    monthly_budget: r.get("monthly_budget"),
+                    rate_limit: r.get("rate_limit"),
+                };
+                (r.get("key_hash"), tenant)
+            })
+            .collect())
+    }
+
+    /// Every provider with its keys opened, by priority.
+    pub async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, kind, base_url, priority, enabled, models, aliases \
+             FROM providers ORDER BY priority, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let keys = sqlx::query(
+            "SELECT id, provider_id, label, sealed, hint, concurrency_limit, rpm_limit \
+             FROM provider_keys ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut providers = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get("id");
+            let kind: String = r.get("kind");
+            let models: Option<String> = r.get("models");
+            let aliases: String = r.get("aliases");
+            let mut provider_keys = Vec::new();
+            for k in keys.iter().filter(|k| k.get::<i64, _>("provider_id") == id) {
+                let sealed: Vec<u8> = k.get("sealed");
+                provider_keys.push(ProviderKey {
+                    id: k.get("id"),
+                    label: k.get("label"),
+                    secret: self.master.open(&sealed)?,
+                    hint: k.get("hint"),
+                    concurrency_limit: k.get("concurrency_limit"),
+                    rpm_limit: k.get("rpm_limit"),
+                });
+            }
+            providers.push(Provider {
+                id,
+                org_id: r.get("org_id"),
+                name: r.get("name"),
+                kind: ProviderKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Invalid(format!("unknown provider kind {kind}")))?,
+                base_url: r.get("base_url"),
+                priority: r.get("priority"),
+                enabled: r.get("enabled"),
+                models: models.and_then(|m| serde_json::from_str(&m).ok()),
+                aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+                keys: provider_keys,
+            });
+        }
+        Ok(providers)
+    }
+
+    /// Writes a batch of usage records in one transaction.
+    pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        // SQLite allows 32,766 parameters per statement; 21 columns a row.
+        for chunk in records.chunks(1000) {
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO usage (request_id, org_id, tenant_id, team_id, endpoint, \
+                 provider_id, provider, model, prompt_tokens, completion_tokens, tokens_source, \
+                 cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, \
+                 created_at) ",
+            );
+            insert.push_values(chunk, |mut row, u| {
+                row.push_bind(&u.request_id)
+                    .push_bind(u.org_id)
+                    .push_bind(u.tenant_id)
+                    .push_bind(u.team_id)
+                    .push_bind(u.endpoint)
+                    .push_bind(u.provider_id)
+                    .push_bind(&u.provider)
+                    .push_bind(&u.model)
+                    .push_bind(u.prompt_tokens as i64)
+                    .push_bind(u.completion_tokens as i64)
+                    .push_bind(u.tokens_source)
+                    .push_bind(u.cost_usd)
+                    .push_bind(u.latency_ms as i64)
+                    .push_bind(u.ttft_ms.map(|t| t as i64))
+                    .push_bind(i64::from(u.status))
+                    .push_bind(&u.error)
+                    .push_bind(u.streamed)
+                    .push_bind(i64::from(u.attempts))
+                    .push_bind(i64::from(u.dlp_events))
+                    .push_bind(u.created_at_ms);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest `limit` usage records, newest first.
+    pub async fn recent_usage(&self, limit: i64) -> Result<Vec<UsageRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id, org_id, tenant_id, team_id, endpoint, provider_id, provider, \
+             model, prompt_tokens, completion_tokens, tokens_source, cost_usd, latency_ms, \
+             ttft_ms, status, error, streamed, attempts, dlp_events, created_at \
+             FROM usage ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageRecord {
+                request_id: r.get("request_id"),
+                org_id: r.get("org_id"),
+                tenant_id: r.get("tenant_id"),
+                team_id: r.get("team_id"),
+                endpoint: endpoint_name(&r.get::<String, _>("endpoint")),
+                provider_id: r.get("provider_id"),
+                provider: r.get("provider"),
+                model: r.get("model"),
+                prompt_tokens: r.get::<i64, _>("prompt_tokens") as u64,
+                completion_tokens: r.get::<i64, _>("completion_tokens") as u64,
+                tokens_source: if r.get::<String, _>("tokens_source") == "tokenizer" {
+                    "tokenizer"
+                } else {
+                    "provider"
+                },
+                cost_usd: r.get("cost_usd"),
+                latency_ms: r.get::<i64, _>("latency_ms") as u64,
+                ttft_ms: r.get::<Option<i64>, _>("ttft_ms").map(|t| t as u64),
+                status: r.get::<i64, _>("status") as u16,
+                error: r.get("error"),
+                streamed: r.get("streamed"),
+                attempts: r.get::<i64, _>("attempts") as u32,
+                dlp_events: r.get::<i64, _>("dlp_events") as u32,
+                created_at_ms: r.get("created_at"),
+            })
+            .collect())
+    }
+}
+
+/// The endpoints usage is recorded for, as stored.
+fn endpoint_name(stored: &str) -> &'static str {
+    match stored {
+        "chat.completions" => "chat.completions",
+        "embeddings" => "embeddings",
+        _ => "other",
+    }
+}
+
+async fn org_id(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    name: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO orgs (name, created_at) VALUES (?, ?) \
+         ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+async fn team_id(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    org_id: i64,
+    name: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO teams (org_id, name, created_at) VALUES (?, ?, ?) \
+         ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(org_id)
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,297 @@
+//! Relaying a provider's server-sent events to the client as they arrive. Each complete event is
+//! forwarded at once (a partial one waits only for its own end); the relay watches the events
+//! for usage, the first token and errors, and makes the usage record when the stream ends —
+//! finished, broken, or dropped because the client went away, which also drops (and so cancels)
+//! the upstream request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+
+use crate::dialect::StreamTranslator;
+use crate::directory::{Breaker, KeyLease};
+use crate::error::ApiError;
+use crate::pricing::Prices;
+use crate::proxy::{RequestContext, usage_of};
+use crate::usage::UsageSink;
+
+/// What the relay needs to know about its request.
+#[derive(Debug)]
+pub(crate) struct StreamContext {
+    pub ctx: RequestContext,
+    pub provider_id: i64,
+    pub provider: String,
+    pub breaker: Arc<Breaker>,
+    #[expect(dead_code, reason = "held for its Drop: the key's slot stays taken until the end")]
+    pub lease: KeyLease,
+    pub attempts: u32,
+    /// Whether the client asked for `stream_options.include_usage`; the gateway always does.
+    pub client_wants_usage: bool,
+    /// The request's messages, to count prompt tokens if the provider reports none.
+    pub prompt: Value,
+    pub deadline: tokio::time::Instant,
+    pub usage: UsageSink,
+    pub prices: Prices,
+}
+
+pub(crate) struct Relay {
+    upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    tap: Tap,
+}
+
+/// Watches the events going by; its `Drop` makes the usage record.
+struct Tap {
+    context: StreamContext,
+    translator: Option<Box<dyn StreamTranslator>>,
+    pending: Vec<u8>,
+    first_token: Option<Instant>,
+    usage: Option<(u64, u64)>,
+    /// The streamed text and tool-call arguments, to count if no usage comes.
+    completion: String,
+    done: bool,
+    error: Option<String>,
+}
+
+impl Relay {
+    /// Relays `response`; `translator` turns another API's events into OpenAI chunks.
+    pub fn new(
+        response: reqwest::Response,
+        translator: Option<Box<dyn StreamTranslator>>,
+        context: StreamContext,
+    ) -> Relay {
+        Relay {
+            upstream: response.bytes_stream().boxed(),
+            tap: Tap {
+                context,
+                translator,
+                pending: Vec::new(),
+                first_token: None,
+                usage: None,
+                completion: String::new(),
+                done: false,
+                error: None,
+            },
+        }
+    }
+
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        futures::stream::unfold(Some(self), |relay| async move {
+            let mut relay = relay?;
+            loop {
+                let next =
+                    tokio::time::timeout_at(relay.tap.context.deadline, relay.upstream.next());
+                match next.await {
+                    Ok(Some(Ok(chunk))) => {
+                        let out = relay.tap.feed(&chunk);
+                        if !out.is_empty() {
+                            return Some((out, Some(relay)));
+                        }
+                    }
+                    Ok(None) => {
+                        // A last event without its blank line still counts.
+                        let mut out = relay.tap.feed(b"\n\n");
+                        out.extend(relay.tap.finish());
+                        if !relay.tap.done && relay.tap.error.is_none() {
+                            out.extend_from_slice(
+                                &relay
+                                    .tap
+                                    .fail("the provider ended the stream before it was complete"),
+                            );
+                        }
+                        return (!out.is_empty()).then_some((out, None));
+                    }
+                    Ok(Some(Err(e))) => {
+                        let out = relay.tap.fail(&format!("the provider's stream broke off: {e}"));
+                        return Some((out, None));
+                    }
+                    Err(_) => {
+                        let out = relay.tap.fail("the stream did not finish within the deadline");
+                        return Some((out, None));
+                    }
+                }
+            }
+        })
+        .map(|bytes: Vec<u8>| Ok(Bytes::from(bytes)))
+    }
+}
+
+impl Tap {
+    /// Takes a chunk and returns the complete events to forward.
+    fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some((end, next)) = event_end(&pending[start..]) {
+            let event = &pending[start..start + end];
+            let data = event_data(event);
+            match (self.translator.as_mut(), data) {
+                (None, Some(data)) => {
+                    if self.keep(&data) {
+                        out.extend_from_slice(&pending[start..start + next]);
+                    }
+                }
+                (None, None) => out.extend_from_slice(&pending[start..start + next]),
+                (Some(translator), Some(data)) => {
+                    let payloads = match serde_json::from_str::<Value>(&data) {
+                        Ok(value) => translator.event(&value),
+                        Err(_) => Vec::new(),
+                    };
+                    self.emit(payloads, &mut out);
+                }
+                (Some(_), None) => {}
+            }
+            start += next;
+        }
+        pending.drain(..start);
+        self.pending = pending;
+        out
+    }
+
+    /// What a translated stream still owes the client once the provider's stream ended.
+    fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(translator) = &mut self.translator {
+            let payloads = translator.finish();
+            self.emit(payloads, &mut out);
+        }
+        out
+    }
+
+    /// Forwards translated payloads as OpenAI events.
+    fn emit(&mut self, payloads: Vec<String>, out: &mut Vec<u8>) {
+        for payload in payloads {
+            if self.keep(&payload) {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(payload.as_bytes());
+                out.extend_from_slice(b"\n\n");
+            }
+        }
+    }
+
+    /// Looks at one event's data; false drops it (the usage chunk the client did not ask for).
+    fn keep(&mut self, data: &str) -> bool {
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return true;
+        }
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else { return true };
+        if let Some(error) = chunk.get("error") {
+            self.error = Some(
+                error.get("message").and_then(Value::as_str).unwrap_or("stream error").to_owned(),
+            );
+            return true;
+        }
+        if let Some(usage) = usage_of(&chunk) {
+            self.usage = Some(usage);
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            let delta = &choice["delta"];
+            if let Some(text) = delta.get("content").and_then(Value::as_str) {
+                self.completion.push_str(text);
+            }
+            for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                for field in ["/function/name", "/function/arguments"] {
+                    if let Some(text) = call.pointer(field).and_then(Value::as_str) {
+                        self.completion.push_str(text);
+                    }
+                }
+            }
+            if self.first_token.is_none() {
+                self.first_token = Some(Instant::now());
+            }
+        }
+        let usage_only = choices.is_some_and(Vec::is_empty) && chunk.get("usage").is_some();
+        !usage_only || self.context.client_wants_usage
+    }
+
+    /// Ends the stream with an error event the OpenAI SDKs raise.
+    fn fail(&mut self, message: &str) -> Vec<u8> {
+        self.error = Some(message.to_owned());
+        self.context.breaker.record_failure();
+        let body = ApiError::bad_gateway(message).body();
+        format!("data: {body}\n\n").into_bytes()
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let c = &self.context;
+        let (status, error) = match (&self.error, self.done) {
+            (Some(e), _) => (502, Some(e.clone())),
+            (None, true) => (200, None),
+            (None, false) => (499, Some("the client closed the stream".to_owned())),
+        };
+        let mut record = c.ctx.record(status);
+        record.error = error;
+        record.streamed = true;
+        record.provider_id = Some(c.provider_id);
+        record.provider = Some(c.provider.clone());
+        record.attempts = c.attempts;
+        record.ttft_ms =
+            self.first_token.map(|t| t.duration_since(c.ctx.started).as_millis() as u64);
+        match self.usage {
+            Some((p, c)) => {
+                record.prompt_tokens = p;
+                record.completion_tokens = c;
+                record.cost_usd = self.context.prices.cost(&record.model, p, c);
+                self.context.usage.record(record);
+            }
+            None => self.context.usage.record_counting(
+                record,
+                std::mem::take(&mut self.context.prompt),
+                std::mem::take(&mut self.completion),
+                self.context.prices.clone(),
+            ),
+        }
+    }
+}
+
+/// Where the first event in `buf` ends: (end of its content, start of the next event).
+fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, i + 2));
+    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, i + 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The joined `data:` lines of an event.
+fn event_data(event: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(event).ok()?;
+    let mut data: Option<String> = None;
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("data:") {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match &mut data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            }
+        }
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_end_at_a_blank_line_in_either_line_ending() {
+        assert_eq!(event_end(b"data: 1\n\ndata: 2"), Some((7, 9)));
+        assert_eq!(event_end(b"data: 1\r\n\r\n"), Some((7, 11)));
+        assert_eq!(event_end(b"data: 1\n"), None);
+        assert_eq!(
+            event_data(b"event: x\ndata: {\"a\":\ndata: 1}").as_deref(),
+            Some("{\"a\":\n1}")
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! Usage records leave the response path at once: handlers hand them to a channel, and one writer
+//! task stores them in batches (one transaction per batch). On shutdown the writer drains the
+//! channel before it returns, so no record is lost.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::store::{Store, UsageRecord};
+
+/// Records at most this many per transaction.
+const BATCH: usize = 500;
+/// A record waits at most this long for its batch to fill.
+const LINGER: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+pub struct UsageSink {
+    tx: mpsc::UnboundedSender<Message>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+#[derive(Debug)]
+enum Message {
+    Record(Box<UsageRecord>),
+    /// A record whose tokens are still to be counted (the provider reported none): the prompt's
+    /// messages and the completion's text.
+    Count(Box<(UsageRecord, serde_json::Value, String)>, crate::pricing::Prices),
+    /// Write what is queued, then stop.
+    Stop,
+}
+
+impl UsageSink {
+    /// Starts the writer task.
+    pub fn start(store: Store) -> UsageSink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_batches(store, rx));
+        // Load the tokenizer now, not when the first record needs it.
+        tokio::task::spawn_blocking(|| tokens::count_text("warm up"));
+        UsageSink { tx, writer: Arc::new(Mutex::new(Some(writer))) }
+    }
+
+    /// Queues a record; never waits.
+    pub fn record(&self, record: UsageRecord) {
+        if self.tx.send(Message::Record(Box::new(record))).is_err() {
+            tracing::error!("a usage record came after shutdown and is lost");
+        }
+    }
+
+    /// Queues a record whose tokens the writer counts (off the async threads) from `prompt`
+    /// (a `messages` array) and `completion`, then prices.
+    pub fn record_counting(
+        &self,
+        record: UsageRecord,
+        prompt: serde_json::Value,
+        completion: String,
+        prices: crate::pricing::Prices,
+    ) {
+        let message = Message::Count(Box::new((record, prompt, completion)), prices);
+        if self.tx.send(message).is_err() {
+            tracing::error!("a usage record came after shutdown and is lost");
+        }
+    }
+
+    /// Stores every record queued so far and stops the writer. Call it once the servers have
+    /// stopped taking requests.
+    pub async fn flush_and_stop(&self) {
+        let writer = self.writer.lock().expect("usage writer lock").take();
+        if let Some(writer) = writer {
+            let _ = self.tx.send(Message::Stop);
+            if let Err(e) = writer.await {
+                tracing::error!(error = %e, "the usage writer failed");
+            }
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stop = false;
+    while !stop {
+        match rx.recv().await {
+            Some(message) => stop = take(message, &mut batch).await,
+            None => stop = true,
+        }
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while !stop && batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(message)) => stop = take(message, &mut batch).await,
+                Ok(None) => stop = true,
+                Err(_) => break,
+            }
+        }
+        write(&store, &mut batch).await;
+    }
+}
+
+/// Adds a message's record to the batch; true for the stop message.
+async fn take(message: Message, batch: &mut Vec<UsageRecord>) -> bool {
+    match message {
+        Message::Record(r) => batch.push(*r),
+        Message::Count(job, prices) => {
+            let (mut record, prompt, completion) = *job;
+            let counted = tokio::task::spawn_blocking(move || {
+                (tokens::count_messages(&prompt), tokens::count_text(&completion))
+            })
+            .await;
+            let (p, c) = counted.unwrap_or((0, 0));
+            record.prompt_tokens = p;
+            record.completion_tokens = c;
+            record.tokens_source = "tokenizer";
+            record.cost_usd = prices.cost(&record.model, p, c);
+            batch.push(record);
+        }
+        Message::Stop => return true,
+    }
+    false
+}
+
+async fn write(store: &Store, batch: &mut Vec<UsageRecord>) {
+    if batch.is_empty() {
+        return;
+    }
+    // A failed write is retried a few times (the database may be busy), then logged with the
+    // records' ids, so that nothing disappears silently.
+    for attempt in 1..=5u64 {
+        match store.insert_usage(batch).await {
+            Ok(()) => break,
+            Err(e) if attempt < 5 => {
+                tracing::warn!(error = %e, attempt, "writing usage records failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => {
+                let ids: Vec<&str> = batch.iter().map(|r| r.request_id.as_str()).collect();
+                tracing::error!(error = %e, ?ids, "usage records could not be stored");
+            }
+        }
+    }
+    batch.clear();
+}
+
+/// Token counts when a provider reports none: OpenAI's `o200k_base` encoding (bundled with the
+/// binary), with OpenAI's per-message overhead. For other vendors' models it is an estimate.
+pub mod tokens {
+    use serde_json::Value;
+
+    fn encoding() -> &'static tiktoken_rs::CoreBPE {
+        tiktoken_rs::o200k_base_singleton()
+    }
+
+    pub fn count_text(text: &str) -> u64 {
+        encoding().encode_ordinary(text).len() as u64
+    }
+
+    /// Tokens of a Chat Completions `messages` array: 3 per message, its text (content parts,
+    /// tool-call names and arguments included), 1 per name, and 3 to prime the reply.
+    pub fn count_messages(messages: &Value) -> u64 {
+        let Some(messages) = messages.as_array() else { return 0 };
+        let mut total = 3;
+        for message in messages {
+            total += 3;
+            let mut text = String::new();
+            collect_text(message.get("content"), &mut text);
+            if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+                for call in calls {
+                    collect_text(call.pointer("/function/name"), &mut text);
+                    collect_text(call.pointer("/function/arguments"), &mut text);
+                }
+            }
+            if message.get("name").is_some() {
+                total += 1;
+            }
+            total += count_text(&text);
+        }
+        total
+    }
+
+    /// Tokens of an embeddings `input`: a string, an array of strings, or token arrays.
+    pub fn count_input(input: &Value) -> u64 {
+        match input {
+            Value::String(s) => count_text(s),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::Number(_) => 1,
+                    other => count_input(other),
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    fn collect_text(value: Option<&Value>, out: &mut String) {
+        match value {
+            Some(Value::String(s)) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Some(Value::Array(parts)) => {
+                for part in parts {
+                    collect_text(part.get("text"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        use super::*;
+
+        #[test]
+        fn counts_match_openais_encoding() {
+            // "Hello, world!" is 4 tokens in o200k_base.
+            assert_eq!(count_text("Hello, world!"), 4);
+            let messages = json!([
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": [{"type": "text", "text": "Hello, world!"}]}
+            ]);
+            assert_eq!(
+                count_messages(&messages),
+                3 + (3 + count_text("You are terse.\n")) + (3 + count_text("Hello, world!\n"))
+            );
+            assert_eq!(count_input(&json!(["Hello, world!", [1, 2, 3]])), 7);
+        }
+    }
+}
