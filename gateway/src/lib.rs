@@ -7,6 +7,7 @@ pub mod dialect;
 pub mod directory;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod pricing;
 mod proxy;
 pub mod secrets;
@@ -25,6 +26,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::directory::{BreakerSettings, Directory};
+use crate::metrics::Metrics;
 use crate::pricing::Prices;
 use crate::secrets::MasterKey;
 use crate::settings::GatewaySettings;
@@ -51,6 +53,7 @@ struct Inner {
     http: reqwest::Client,
     usage: UsageSink,
     prices: Prices,
+    metrics: Arc<Metrics>,
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
@@ -90,10 +93,12 @@ impl Gateway {
                 open_for: Duration::from_secs(settings.breaker_open_secs),
             },
         };
+        let metrics = Arc::new(Metrics::default());
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 started: Instant::now(),
-                usage: UsageSink::start(store.clone()),
+                usage: UsageSink::start(store.clone(), Arc::clone(&metrics)),
+                metrics,
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
                 http,
@@ -110,6 +115,7 @@ impl Gateway {
     pub fn router(&self) -> Router {
         let routes = Router::new()
             .route("/health", get(health::health))
+            .route("/metrics", get(metrics::metrics))
             .route("/v1/chat/completions", post(proxy::chat_completions))
             .route("/v1/embeddings", post(proxy::embeddings))
             .route("/v1/models", get(proxy::models))

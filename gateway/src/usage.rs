@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::metrics::Metrics;
 use crate::store::{Store, UsageRecord};
 
 /// Records at most this many per transaction.
@@ -33,9 +34,9 @@ enum Message {
 
 impl UsageSink {
     /// Starts the writer task.
-    pub fn start(store: Store) -> UsageSink {
+    pub fn start(store: Store, metrics: Arc<Metrics>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_batches(store, rx));
+        let writer = tokio::spawn(write_batches(store, rx, metrics));
         // Load the tokenizer now, not when the first record needs it.
         tokio::task::spawn_blocking(|| tokens::count_text("warm up"));
         UsageSink { tx, writer: Arc::new(Mutex::new(Some(writer))) }
@@ -76,18 +77,22 @@ impl UsageSink {
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn write_batches(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    metrics: Arc<Metrics>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut stop = false;
     while !stop {
         match rx.recv().await {
-            Some(message) => stop = take(message, &mut batch).await,
+            Some(message) => stop = take(message, &mut batch, &metrics).await,
             None => stop = true,
         }
         let deadline = tokio::time::Instant::now() + LINGER;
         while !stop && batch.len() < BATCH {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => stop = take(message, &mut batch).await,
+                Ok(Some(message)) => stop = take(message, &mut batch, &metrics).await,
                 Ok(None) => stop = true,
                 Err(_) => break,
             }
@@ -96,10 +101,13 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
     }
 }
 
-/// Adds a message's record to the batch; true for the stop message.
-async fn take(message: Message, batch: &mut Vec<UsageRecord>) -> bool {
+/// Counts a message's record in the metrics and adds it to the batch; true for the stop message.
+async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Metrics) -> bool {
     match message {
-        Message::Record(r) => batch.push(*r),
+        Message::Record(r) => {
+            metrics.observe(&r);
+            batch.push(*r);
+        }
         Message::Count(job, prices) => {
             let (mut record, prompt, completion) = *job;
             let counted = tokio::task::spawn_blocking(move || {
@@ -111,6 +119,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>) -> bool {
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
             record.cost_usd = prices.cost(&record.model, p, c);
+            metrics.observe(&record);
             batch.push(record);
         }
         Message::Stop => return true,

@@ -7,6 +7,16 @@ use std::path::Path;
 use gateway::dialect::{StreamTranslator, anthropic, google};
 use serde_json::{Map, Value};
 
+/// Snapshots with sorted keys: whether `serde_json` keeps insertion order depends on the features
+/// the rest of the workspace turns on.
+macro_rules! snapshot {
+    ($($arg:tt)*) => {{
+        let mut settings = insta::Settings::clone_current();
+        settings.set_sort_maps(true);
+        settings.bind(|| insta::assert_json_snapshot!($($arg)*));
+    }};
+}
+
 fn golden(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name))
         .unwrap()
@@ -37,13 +47,13 @@ fn translate_stream(sse: &str, mut translator: impl StreamTranslator) -> Vec<Val
 
 #[test]
 fn an_openai_request_in_anthropics_shape() {
-    insta::assert_json_snapshot!(anthropic::request(&openai_request(), "claude-sonnet-4-5", true));
+    snapshot!(anthropic::request(&openai_request(), "claude-sonnet-4-5", true));
 }
 
 #[test]
 fn an_anthropic_answer_with_a_tool_call_in_openais_shape() {
     let answer: Value = serde_json::from_str(&golden("anthropic_response.json")).unwrap();
-    insta::assert_json_snapshot!(anthropic::response(&answer, "claude-sonnet-4-5"), {
+    snapshot!(anthropic::response(&answer, "claude-sonnet-4-5"), {
         ".created" => "[created]",
     });
 }
@@ -52,18 +62,18 @@ fn an_anthropic_answer_with_a_tool_call_in_openais_shape() {
 fn an_anthropic_stream_with_text_and_a_tool_call_as_openai_chunks() {
     let chunks =
         translate_stream(&golden("anthropic_stream.sse"), anthropic::Stream::new("claude"));
-    insta::assert_json_snapshot!(chunks, { "[].created" => "[created]" });
+    snapshot!(chunks, { "[].created" => "[created]" });
 }
 
 #[test]
 fn an_openai_request_in_geminis_shape() {
-    insta::assert_json_snapshot!(google::request(&openai_request()));
+    snapshot!(google::request(&openai_request()));
 }
 
 #[test]
 fn a_gemini_answer_with_a_function_call_in_openais_shape() {
     let answer: Value = serde_json::from_str(&golden("gemini_response.json")).unwrap();
-    insta::assert_json_snapshot!(google::response(&answer, "gemini-2.5-flash"), {
+    snapshot!(google::response(&answer, "gemini-2.5-flash"), {
         ".created" => "[created]",
     });
 }
@@ -71,7 +81,7 @@ fn a_gemini_answer_with_a_function_call_in_openais_shape() {
 #[test]
 fn a_gemini_stream_ends_with_usage_and_done_though_gemini_sends_no_done() {
     let chunks = translate_stream(&golden("gemini_stream.sse"), google::Stream::new("gemini"));
-    insta::assert_json_snapshot!(chunks, { "[].created" => "[created]", "[].id" => "[id]" });
+    snapshot!(chunks, { "[].created" => "[created]", "[].id" => "[id]" });
     assert_eq!(
         google::path("gemini-2.5-flash", true),
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"

@@ -9,6 +9,7 @@ every request left its usage record.
 """
 
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -144,6 +145,11 @@ def session(gateway, key, primary_url, secondary_url):
     vectors = client.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
     check(len(vectors.data) == 2 and len(vectors.data[0].embedding) == 1536, "embeddings")
 
+    # Clients that cannot set a bearer token send the key as X-Api-Key.
+    r = httpx.post(f"{gateway}/v1/chat/completions", headers={"X-Api-Key": key},
+                   json={"model": "gpt-4o-mini", "messages": HELLO})
+    check(r.status_code == 200 and r.json()["object"] == "chat.completion", r.text)
+
     # Errors come as the SDK's own exception types.
     expect_error(
         openai.AuthenticationError, 401,
@@ -225,6 +231,13 @@ def session(gateway, key, primary_url, secondary_url):
             break
         time.sleep(0.2)
     check(last.get("ended_at") and last["duration"] < 15, f"the provider kept streaming: {last}")
+
+    # Prometheus metrics: requests by tenant, model and status; circuit states.
+    metrics = httpx.get(f"{gateway}/metrics").text
+    check(re.search(r'agentwatch_gateway_requests_total\{tenant="\d+",model="gpt-4o-mini",status="200"\} \d+', metrics), metrics)
+    check('agentwatch_gateway_provider_circuit_state{provider="primary"} 0' in metrics, metrics)
+    check("agentwatch_gateway_time_to_first_token_seconds_bucket" in metrics, metrics)
+    check('agentwatch_gateway_tokens_total{tenant="1",model="claude-sonnet-4-5",kind="completion"}' in metrics, metrics)
     print("session ok")
 
 

@@ -1,0 +1,165 @@
+//! `GET /metrics`: Prometheus text format, through `prometheus-client`. Request outcomes are
+//! counted from usage records (so they are counted exactly once, off the response path);
+//! provider circuit states and load are read from the directory at scrape time.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::Gateway;
+use crate::store::UsageRecord;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    tenant: String,
+    model: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    tenant: String,
+    model: String,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CostLabels {
+    tenant: String,
+    model: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+/// The gateway's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<ModelLabels, Histogram>,
+    ttft: Family<ModelLabels, Histogram>,
+    tokens: Family<TokenLabels, Counter>,
+    cost: Family<CostLabels, Counter<f64, AtomicU64>>,
+    attempts: Family<ProviderLabels, Counter>,
+    circuit: Family<ProviderLabels, Gauge>,
+    in_flight: Family<ProviderLabels, Gauge>,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 5 ms to about 82 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("agentwatch_gateway");
+        let requests = Family::default();
+        let latency = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let ttft = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        let tokens = Family::default();
+        let cost = Family::default();
+        let attempts = Family::default();
+        let circuit = Family::default();
+        let in_flight = Family::default();
+        registry.register(
+            "requests",
+            "Requests by tenant, model and status (499: the client left)",
+            requests.clone(),
+        );
+        registry.register("request_duration_seconds", "Request latency by model", latency.clone());
+        registry.register(
+            "time_to_first_token_seconds",
+            "Time to the first streamed token by model",
+            ttft.clone(),
+        );
+        registry.register("tokens", "Tokens by tenant, model and kind", tokens.clone());
+        registry.register("cost_usd", "Cost in USD by tenant and model", cost.clone());
+        registry.register(
+            "provider_answers",
+            "Requests answered by each provider (retries included)",
+            attempts.clone(),
+        );
+        registry.register(
+            "provider_circuit_state",
+            "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open",
+            circuit.clone(),
+        );
+        registry.register(
+            "provider_in_flight",
+            "Requests in flight to each provider",
+            in_flight.clone(),
+        );
+        Metrics { registry, requests, latency, ttft, tokens, cost, attempts, circuit, in_flight }
+    }
+}
+
+impl Metrics {
+    /// Counts one finished request.
+    pub fn observe(&self, record: &UsageRecord) {
+        let tenant = record.tenant_id.map_or_else(String::new, |t| t.to_string());
+        let model = record.model.clone();
+        self.requests
+            .get_or_create(&RequestLabels {
+                tenant: tenant.clone(),
+                model: model.clone(),
+                status: record.status.to_string(),
+            })
+            .inc();
+        let by_model = ModelLabels { model: model.clone() };
+        self.latency.get_or_create(&by_model).observe(record.latency_ms as f64 / 1000.0);
+        if let Some(ttft) = record.ttft_ms {
+            self.ttft.get_or_create(&by_model).observe(ttft as f64 / 1000.0);
+        }
+        for (kind, n) in
+            [("prompt", record.prompt_tokens), ("completion", record.completion_tokens)]
+        {
+            if n > 0 {
+                let labels = TokenLabels { tenant: tenant.clone(), model: model.clone(), kind };
+                self.tokens.get_or_create(&labels).inc_by(n);
+            }
+        }
+        if record.cost_usd > 0.0 {
+            self.cost.get_or_create(&CostLabels { tenant, model }).inc_by(record.cost_usd);
+        }
+        if let Some(provider) = &record.provider {
+            self.attempts.get_or_create(&ProviderLabels { provider: provider.clone() }).inc();
+        }
+    }
+}
+
+pub(crate) async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
+    let metrics = &gateway.inner.metrics;
+    for upstream in gateway.directory().all_upstreams() {
+        let labels = ProviderLabels { provider: upstream.provider.name.clone() };
+        let state = match upstream.breaker.state() {
+            crate::directory::CircuitState::Closed => 0,
+            crate::directory::CircuitState::HalfOpen => 1,
+            crate::directory::CircuitState::Open => 2,
+        };
+        metrics.circuit.get_or_create(&labels).set(state);
+        let in_flight: u32 = upstream.keys.iter().map(|k| k.in_flight()).sum();
+        metrics.in_flight.get_or_create(&labels).set(i64::from(in_flight));
+    }
+    let mut body = String::new();
+    if let Err(e) = encode(&mut body, &metrics.registry) {
+        return crate::error::ApiError::internal("cannot encode the metrics", e).into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response()
+}
