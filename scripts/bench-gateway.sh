@@ -24,7 +24,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
+wait_http() { for _ in $(seq 600); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
 
 # --- what it needs --------------------------------------------------------------------------
 command -v nginx >/dev/null || { echo "installing nginx-light"; apt-get install -y -qq nginx-light >/dev/null; }
@@ -93,7 +93,9 @@ model_list:
       api_base: http://127.0.0.1:$MOCK_PORT/v1
       api_key: sk-bench-0123456789abcdef
 EOF
-"$LITELLM/bin/litellm" --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LL_PORT" > "$WORK/litellm.log" 2>&1 & LL_PID=$!; PIDS+=($LL_PID)
+# Two workers, one per core, as LiteLLM's docs advise; its price map from the package, not GitHub.
+LITELLM_LOCAL_MODEL_COST_MAP=True "$LITELLM/bin/litellm" --config "$WORK/litellm.yaml" \
+  --host 127.0.0.1 --port "$LL_PORT" --num_workers 2 > "$WORK/litellm.log" 2>&1 & LL_PID=$!; PIDS+=($LL_PID)
 wait_http "http://127.0.0.1:$LL_PORT/health/liveliness"
 
 # --- runs -----------------------------------------------------------------------------------------

@@ -37,8 +37,6 @@ impl UsageSink {
     pub fn start(store: Store, metrics: Arc<Metrics>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_batches(store, rx, metrics));
-        // Load the tokenizer now, not when the first record needs it.
-        tokio::task::spawn_blocking(|| tokens::count_text("warm up"));
         UsageSink { tx, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
@@ -150,7 +148,9 @@ async fn write(store: &Store, batch: &mut Vec<UsageRecord>) {
 }
 
 /// Token counts when a provider reports none: OpenAI's `o200k_base` encoding (bundled with the
-/// binary), with OpenAI's per-message overhead. For other vendors' models it is an estimate.
+/// binary), with OpenAI's per-message overhead. For other vendors' models it is an estimate. The
+/// encoding (tens of MiB) is loaded on first use only, so a gateway whose providers report usage
+/// never pays for it.
 pub mod tokens {
     use serde_json::Value;
 

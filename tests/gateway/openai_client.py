@@ -339,6 +339,10 @@ def usage(database):
     statuses = {s: len(v) for s, v in by_status.items()}
     check(len(by_status.get(502, [])) >= 2, f"the 502 and the broken stream are recorded: {statuses}")
     check(len(by_status.get(499, [])) == 1, "the stream the client left is recorded as 499")
+    # A stream that broke before its usage chunk is counted with the tokenizer.
+    broken = [r for r in by_status[502] if r["streamed"]]
+    check(len(broken) == 1 and broken[0]["tokens_source"] == "tokenizer", [dict(r) for r in broken])
+    check(broken[0]["prompt_tokens"] > 0 and broken[0]["completion_tokens"] > 0, dict(broken[0]))
     check(len(by_status.get(400, [])) == 2, "the two 400s are recorded")
     check(401 not in by_status, "a request with no tenant is not a tenant's usage")
     print(f"usage ok: {len(rows)} records")
