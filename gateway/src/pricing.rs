@@ -5,6 +5,7 @@
 //! one (`openai/gpt-4o`) is priced as its base model.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +50,12 @@ const BUILT_IN: &[(&str, f64, f64)] = &[
     ("gemini-2.5-flash", 0.30, 2.50),
 ];
 
-/// The price table: built-in prices under the operator's.
+/// The price table: built-in prices under the operator's. Cheap to clone (shared).
 #[derive(Debug, Clone)]
-pub struct Prices {
+pub struct Prices(Arc<Table>);
+
+#[derive(Debug)]
+struct Table {
     exact: BTreeMap<String, Price>,
     prefixes: Vec<(String, Price)>,
 }
@@ -73,23 +77,24 @@ impl Prices {
         }
         // Longest prefix first.
         prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-        Prices { exact, prefixes }
+        Prices(Arc::new(Table { exact, prefixes }))
     }
 
     /// The price of `model`: an exact entry, an operator's prefix, or the longest built-in model
     /// id that `model` extends with a date or version (`-…`), after any `vendor/` routing prefix.
     pub fn get(&self, model: &str) -> Option<Price> {
-        if let Some(p) = self.exact.get(model) {
+        let Table { exact, prefixes } = self.0.as_ref();
+        if let Some(p) = exact.get(model) {
             return Some(*p);
         }
-        if let Some((_, p)) = self.prefixes.iter().find(|(prefix, _)| model.starts_with(prefix)) {
+        if let Some((_, p)) = prefixes.iter().find(|(prefix, _)| model.starts_with(prefix)) {
             return Some(*p);
         }
         let base = model.rsplit('/').next().unwrap_or(model);
-        if let Some(p) = self.exact.get(base) {
+        if let Some(p) = exact.get(base) {
             return Some(*p);
         }
-        self.exact
+        exact
             .iter()
             .filter(|(id, _)| {
                 base.strip_prefix(id.as_str()).is_some_and(|rest| rest.starts_with(['-', '@']))

@@ -143,7 +143,7 @@ pub(crate) async fn chat_completions(
 
     let kind = sent.upstream.provider.kind;
     if stream {
-        let prompt = request.get("messages").cloned().unwrap_or(Value::Null);
+        let prompt = request.remove("messages").unwrap_or(Value::Null);
         let translator: Option<Box<dyn StreamTranslator>> = match kind {
             ProviderKind::Anthropic => Some(Box::new(anthropic::Stream::new(&model))),
             ProviderKind::Google => Some(Box::new(google::Stream::new(&model))),
@@ -212,7 +212,7 @@ pub(crate) async fn chat_completions(
         }
         None => gateway.inner.usage.record_counting(
             record,
-            request.get("messages").cloned().unwrap_or(Value::Null),
+            request.remove("messages").unwrap_or(Value::Null),
             completion_text(&parsed),
             gateway.inner.prices.clone(),
         ),

@@ -35,7 +35,7 @@ fn an_unknown_config_key_is_named_and_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.starts_with("error: invalid config file"), "{err}");
-    assert!(err.contains("unknown field `prot`, expected `port`"), "{err}");
+    assert!(err.contains("unknown field `prot`, expected one of `port`"), "{err}");
 }
 
 #[test]
