@@ -114,6 +114,13 @@ impl Upstream {
     /// The model name to ask this provider for, if it serves `model`: an alias's target, or the
     /// model itself when its model list matches (or it has none).
     pub fn serves(&self, model: &str) -> Option<String> {
+        let target = self.resolve(model)?;
+        let safe = self.provider.kind != crate::settings::ProviderKind::Google
+            || crate::dialect::google::is_safe_model(&target);
+        safe.then_some(target)
+    }
+
+    fn resolve(&self, model: &str) -> Option<String> {
         if let Some(target) = self.provider.aliases.get(model) {
             return Some(target.clone());
         }
@@ -269,8 +276,13 @@ impl Breaker {
         }
     }
 
+    /// A request succeeded. It closes a half-open breaker (the trial) and resets a closed one's
+    /// count; an open breaker stays open, as the success began before it opened.
     pub fn record_success(&self) {
-        *self.state.lock().expect("breaker lock") = BreakerState::Closed { failures: 0 };
+        let mut state = self.state.lock().expect("breaker lock");
+        if !matches!(*state, BreakerState::Open { .. }) {
+            *state = BreakerState::Closed { failures: 0 };
+        }
     }
 
     pub fn record_failure(&self) {

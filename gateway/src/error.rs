@@ -81,6 +81,31 @@ impl ApiError {
         e
     }
 
+    /// A provider's own 4xx for this request (a malformed request, an unknown model), passed on
+    /// with its status and message.
+    pub fn refused_by_provider(status: StatusCode, message: &str) -> Self {
+        let code =
+            if status == StatusCode::NOT_FOUND { "model_not_found" } else { "invalid_request" };
+        ApiError::new(
+            status,
+            "invalid_request_error",
+            code,
+            format!("the provider refused the request: {message}"),
+        )
+    }
+
+    /// 429: every key of every provider for the model is at its concurrency or per-minute limit.
+    pub fn saturated(detail: &str) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "provider_keys_busy",
+            format!("every provider key for this model is at its limit: {detail}"),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
     /// 502: the providers failed, or none could be tried.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_GATEWAY, "api_error", "provider_error", message.into())

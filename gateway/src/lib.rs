@@ -119,6 +119,8 @@ impl Gateway {
             .route("/v1/chat/completions", post(proxy::chat_completions))
             .route("/v1/embeddings", post(proxy::embeddings))
             .route("/v1/models", get(proxy::models))
+            // Long contexts and images: far above axum's 2 MiB default.
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(self.clone());
         telemetry::observe(routes)
     }

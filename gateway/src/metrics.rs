@@ -113,7 +113,12 @@ impl Metrics {
     /// Counts one finished request.
     pub fn observe(&self, record: &UsageRecord) {
         let tenant = record.tenant_id.map_or_else(String::new, |t| t.to_string());
-        let model = record.model.clone();
+        // Only routed models become label values: a client cannot grow /metrics with made-up
+        // model names.
+        let model = match &record.provider {
+            Some(_) => record.model.clone(),
+            None => "(unrouted)".to_owned(),
+        };
         self.requests
             .get_or_create(&RequestLabels {
                 tenant: tenant.clone(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -85,7 +85,7 @@ pub(crate) async fn chat_completions(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let mut request = match json_object(&body) {
+    let request = match json_object(&body) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -94,12 +94,27 @@ pub(crate) async fn chat_completions(
         Err(e) => return e.into_response(),
     };
     let ctx = RequestContext::new(&headers, tenant, "chat.completions", &model);
+    let unanswered = Unanswered::watch(&gateway, &ctx);
+    let response = complete_chat(&gateway, ctx, request).await;
+    unanswered.answered();
+    response
+}
+
+/// A chat request, from its first check to its answer.
+async fn complete_chat(
+    gateway: &Gateway,
+    mut ctx: RequestContext,
+    mut request: Map<String, Value>,
+) -> Response {
+    let model = ctx.model.clone();
     if request.get("messages").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         return gateway.refuse(
             &ctx,
             ApiError::invalid("messages", "`messages` must be a non-empty array of messages"),
         );
     }
+    // Sent as `WithModel`: the provider's model name first, then the rest as the client wrote it.
+    request.remove("model");
     let stream = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let client_wants_usage = stream
         && request.get("stream_options").and_then(|o| o.get("include_usage"))
@@ -126,13 +141,10 @@ pub(crate) async fn chat_completions(
                     .post(format!("{base}{}", google::path(model, stream)))
                     .header("x-goog-api-key", &key.secret)
                     .json(&google::request(&request)),
-                _ => {
-                    let mut body = request.clone();
-                    body.insert("model".into(), Value::String(model.to_owned()));
-                    http.post(format!("{base}/chat/completions"))
-                        .bearer_auth(&key.secret)
-                        .json(&body)
-                }
+                _ => http
+                    .post(format!("{base}/chat/completions"))
+                    .bearer_auth(&key.secret)
+                    .json(&WithModel { model, rest: &request }),
             }
         })
         .await;
@@ -140,6 +152,8 @@ pub(crate) async fn chat_completions(
         Ok(sent) => sent,
         Err(e) => return gateway.refuse(&ctx, e),
     };
+    // Usage and cost are the model the provider served (an alias resolved).
+    ctx.model = sent.model.clone();
 
     let kind = sent.upstream.provider.kind;
     if stream {
@@ -166,7 +180,7 @@ pub(crate) async fn chat_completions(
                 prices: gateway.inner.prices.clone(),
             },
         );
-        let mut response = Response::new(Body::from_stream(relay.into_stream()));
+        let mut response = Response::new(relay.into_body());
         let h = response.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -245,26 +259,38 @@ pub(crate) async fn embeddings(
         Err(e) => return e.into_response(),
     };
     let ctx = RequestContext::new(&headers, tenant, "embeddings", &model);
+    let unanswered = Unanswered::watch(&gateway, &ctx);
+    let response = complete_embeddings(&gateway, ctx, request).await;
+    unanswered.answered();
+    response
+}
+
+/// An embeddings request, from its first check to its answer.
+async fn complete_embeddings(
+    gateway: &Gateway,
+    mut ctx: RequestContext,
+    mut request: Map<String, Value>,
+) -> Response {
     if !request.get("input").is_some_and(|i| i.is_string() || i.is_array()) {
         return gateway
             .refuse(&ctx, ApiError::invalid("input", "`input` must be a string or an array"));
     }
+    request.remove("model");
     let sent = match gateway
         .send_with_failover(&ctx, Endpoint::Embeddings, |upstream, model, key| {
-            let mut body = request.clone();
-            body.insert("model".into(), Value::String(model.to_owned()));
             gateway
                 .inner
                 .http
                 .post(format!("{}/embeddings", upstream.provider.base_url))
                 .bearer_auth(&key.secret)
-                .json(&body)
+                .json(&WithModel { model, rest: &request })
         })
         .await
     {
         Ok(sent) => sent,
         Err(e) => return gateway.refuse(&ctx, e),
     };
+    ctx.model = sent.model.clone();
     let body = match read_body(sent.response, sent.deadline).await {
         Ok(b) => b,
         Err(e) => return gateway.refuse(&ctx, e),
@@ -337,21 +363,63 @@ pub(crate) async fn models(State(gateway): State<Gateway>, headers: HeaderMap) -
     axum::Json(list.as_ref().clone()).into_response()
 }
 
+/// An OpenAI request body with the provider's model name, serialized without copying the rest.
+#[derive(serde::Serialize)]
+struct WithModel<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    rest: &'a Map<String, Value>,
+}
+
+/// Records a request whose client left before it was answered (the handler's future dropped),
+/// so that no request goes unaccounted.
+struct Unanswered {
+    pending: Option<(UsageRecord, crate::usage::UsageSink)>,
+}
+
+impl Unanswered {
+    fn watch(gateway: &Gateway, ctx: &RequestContext) -> Unanswered {
+        let mut record = ctx.record(499);
+        record.error = Some("the client left before the answer".to_owned());
+        Unanswered { pending: Some((record, gateway.inner.usage.clone())) }
+    }
+
+    fn answered(mut self) {
+        self.pending = None;
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some((mut record, usage)) = self.pending.take() {
+            record.latency_ms = (now_ms() - record.created_at_ms).max(0) as u64;
+            usage.record(record);
+        }
+    }
+}
+
 /// A response from the provider that will answer, with what it took to get it.
 pub(crate) struct Sent {
     pub response: reqwest::Response,
     pub upstream: Arc<Upstream>,
+    /// The model the provider was asked for (an alias resolved).
+    pub model: String,
     pub lease: KeyLease,
     pub attempts: u32,
     pub deadline: tokio::time::Instant,
 }
 
-/// Why one attempt failed, and whether another provider or key may succeed.
+/// Why one attempt failed, and what to try next.
 enum Failure {
-    /// Try another: the provider is down, slow, or refused this key.
-    Retry { detail: String, breaker: bool, retry_after: Option<u64>, rate_limited: bool },
+    /// The provider is down or slow: it counts against its breaker; the next provider is tried.
+    Down(String),
+    /// This key is rate-limited or refused: the provider's next key, then the next provider.
+    /// Carries what the client gets if nothing else answers.
+    Key(String, Option<ApiError>),
+    /// The provider does not know the model: the next provider.
+    NotFound(ApiError),
     /// The request itself is at fault: the client gets the provider's answer.
-    Final(Response),
+    Final(ApiError),
 }
 
 impl Gateway {
@@ -387,10 +455,12 @@ impl Gateway {
         error.into_response()
     }
 
-    /// Sends the request to the providers that serve its model, in priority order: on a
-    /// connection failure, a timeout, a 5xx, a 429 or a refused key the next key or provider is
-    /// tried; once each was tried, the round starts over after a jittered backoff — as long as
-    /// attempts and the deadline allow.
+    /// Sends the request to the providers that serve its model, in priority order. A provider
+    /// that is down (connection failure, timeout, 5xx) counts against its breaker and the next
+    /// provider is tried; a key that is rate-limited or refused gives way to the provider's next
+    /// key; a provider that does not know the model gives way to the next provider. Once each was
+    /// tried, the round starts over after a jittered backoff, within `max_attempts` and the
+    /// deadline.
     async fn send_with_failover(
         &self,
         ctx: &RequestContext,
@@ -405,7 +475,9 @@ impl Gateway {
         }
         let mut attempts = 0u32;
         let mut failures: Vec<String> = Vec::new();
-        let mut last_rate_limit: Option<Option<u64>> = None;
+        // What the client gets if every attempt fails: the last refusal that is not an outage.
+        let mut verdict: Option<ApiError> = None;
+        let mut saturated = false;
         let mut round = 0u32;
         'rounds: while attempts < limits.max_attempts {
             if round > 0 {
@@ -418,21 +490,23 @@ impl Gateway {
             round += 1;
             let mut progressed = false;
             for (upstream, model) in &candidates {
+                let name = &upstream.provider.name;
                 let mut tried_keys = Vec::new();
                 loop {
                     if attempts >= limits.max_attempts {
                         break 'rounds;
                     }
                     let Some(permit) = Permit::take(&upstream.breaker) else {
-                        failures.push(format!("{}: circuit open", upstream.provider.name));
+                        failures.push(format!("{name}: circuit open"));
                         break;
                     };
                     let Some(lease) = upstream.acquire_key(&tried_keys) else {
                         if tried_keys.is_empty() {
+                            saturated |= !upstream.keys.is_empty();
                             failures.push(if upstream.keys.is_empty() {
-                                format!("{}: no API key configured", upstream.provider.name)
+                                format!("{name}: no API key configured")
                             } else {
-                                format!("{}: every key is at its limit", upstream.provider.name)
+                                format!("{name}: every key is at its limit")
                             });
                         }
                         break;
@@ -447,19 +521,11 @@ impl Gateway {
                     let wait = limits.attempt_timeout.min(deadline - now);
                     let request = build(upstream, model, lease.key());
                     let outcome = match tokio::time::timeout(wait, request.send()).await {
-                        Err(_) => Err(Failure::Retry {
-                            detail: format!("no answer within {} s", wait.as_secs_f32()),
-                            breaker: true,
-                            retry_after: None,
-                            rate_limited: false,
-                        }),
-                        Ok(Err(e)) => Err(Failure::Retry {
-                            detail: describe(&e),
-                            breaker: true,
-                            retry_after: None,
-                            rate_limited: false,
-                        }),
-                        Ok(Ok(response)) => classify(response).await,
+                        Err(_) => {
+                            Err(Failure::Down(format!("no answer within {} s", wait.as_secs_f32())))
+                        }
+                        Ok(Err(e)) => Err(Failure::Down(describe(&e))),
+                        Ok(Ok(response)) => classify(response, deadline).await,
                     };
                     match outcome {
                         Ok(response) => {
@@ -467,27 +533,39 @@ impl Gateway {
                             return Ok(Sent {
                                 response,
                                 upstream: Arc::clone(upstream),
+                                model: model.clone(),
                                 lease,
                                 attempts,
                                 deadline,
                             });
                         }
-                        Err(Failure::Final(response)) => {
+                        Err(Failure::Final(error)) => {
                             permit.success();
-                            return Err(ApiError::passthrough(response).await);
+                            return Err(error);
                         }
-                        Err(Failure::Retry { detail, breaker, retry_after, rate_limited }) => {
-                            if breaker {
-                                permit.failure();
-                            }
+                        Err(Failure::Down(detail)) => {
+                            permit.failure();
+                            tracing::warn!(provider = %name, %detail, "provider failed; trying the next");
+                            failures.push(format!("{name}: {detail}"));
+                            verdict = None;
+                            break;
+                        }
+                        Err(Failure::NotFound(error)) => {
+                            permit.success();
+                            failures.push(format!("{name}: {}", error.message));
+                            verdict = Some(error);
+                            break;
+                        }
+                        Err(Failure::Key(detail, error)) => {
+                            drop(permit);
                             tracing::warn!(
-                                provider = %upstream.provider.name,
+                                provider = %name,
                                 key = %lease.key().hint,
                                 %detail,
-                                "attempt failed; trying the next key or provider"
+                                "key refused; trying the next key or provider"
                             );
-                            last_rate_limit = rate_limited.then_some(retry_after);
-                            failures.push(format!("{}: {detail}", upstream.provider.name));
+                            failures.push(format!("{name}: {detail}"));
+                            verdict = error;
                         }
                     }
                 }
@@ -497,8 +575,9 @@ impl Gateway {
             }
         }
         let detail = summarize(&failures);
-        Err(match last_rate_limit {
-            Some(retry_after) => ApiError::upstream_rate_limited(retry_after, &detail),
+        Err(match verdict {
+            Some(error) => error,
+            None if attempts == 0 && saturated => ApiError::saturated(&detail),
             None => ApiError::bad_gateway(format!(
                 "no provider could answer after {attempts} attempt(s): {detail}"
             )),
@@ -576,11 +655,20 @@ impl Drop for Permit<'_> {
     }
 }
 
-/// Sorts a provider's answer into success, a reason to try another, or the client's own error.
-async fn classify(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
+/// Sorts a provider's answer into success, a reason to try another key or provider, or the
+/// client's own error (whose body is read within the deadline).
+async fn classify(
+    response: reqwest::Response,
+    deadline: tokio::time::Instant,
+) -> Result<reqwest::Response, Failure> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
+    }
+    let code = status.as_u16();
+    let reason = status.canonical_reason().unwrap_or("error");
+    if code == 408 || code >= 500 {
+        return Err(Failure::Down(format!("{code} {reason}")));
     }
     let retry_after = response
         .headers()
@@ -588,56 +676,33 @@ async fn classify(response: reqwest::Response) -> Result<reqwest::Response, Fail
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|s| s.ceil() as u64);
-    let code = status.as_u16();
-    let reason = status.canonical_reason().unwrap_or("error");
-    match code {
-        429 => Err(Failure::Retry {
-            detail: format!("{code} {reason}"),
-            breaker: false,
-            retry_after,
-            rate_limited: true,
-        }),
-        401 | 403 => Err(Failure::Retry {
-            detail: format!("{code} {reason}: the provider refused the gateway's key"),
-            breaker: false,
-            retry_after: None,
-            rate_limited: false,
-        }),
-        408 | 500..=599 => Err(Failure::Retry {
-            detail: format!("{code} {reason}"),
-            breaker: true,
-            retry_after: None,
-            rate_limited: false,
-        }),
-        _ => Err(Failure::Final(
-            Response::builder()
-                .status(code)
-                .body(Body::from(response.bytes().await.unwrap_or_default()))
-                .expect("a status and a body make a response"),
-        )),
-    }
+    let body = match tokio::time::timeout_at(deadline, response.bytes()).await {
+        Ok(Ok(body)) => body,
+        _ => Bytes::new(),
+    };
+    let message = provider_message(&body);
+    Err(match code {
+        429 => Failure::Key(
+            format!("{code} {reason}"),
+            Some(ApiError::upstream_rate_limited(retry_after, &message)),
+        ),
+        401 | 403 => {
+            Failure::Key(format!("{code} {reason}: the provider refused the gateway's key"), None)
+        }
+        404 => Failure::NotFound(ApiError::refused_by_provider(status, &message)),
+        _ => Failure::Final(ApiError::refused_by_provider(status, &message)),
+    })
 }
 
-impl ApiError {
-    /// The provider's own 4xx for a malformed request, kept when it is OpenAI-shaped.
-    async fn passthrough(response: Response) -> ApiError {
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
-        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let message = parsed
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(500).collect());
-        let mut error =
-            ApiError::invalid("", format!("the provider refused the request: {message}"));
-        error.param = None;
-        error.status = status;
-        if status == StatusCode::NOT_FOUND {
-            error.code = "model_not_found";
-        }
-        error
-    }
+/// The `error.message` of a provider's error body (OpenAI, Anthropic and Gemini all use it), or
+/// the start of the body.
+fn provider_message(body: &[u8]) -> String {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    parsed
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect())
 }
 
 /// 100 ms doubled each round, up to 2 s, with ±50% jitter.
@@ -718,4 +783,35 @@ fn provider_headers(headers: &mut HeaderMap, upstream: &Upstream, attempts: u32)
         headers.insert("x-agentwatch-provider", name);
     }
     headers.insert("x-agentwatch-attempts", HeaderValue::from(attempts));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_whose_client_left_is_recorded_as_499() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Gateway::open(&Default::default(), dir.path()).await.unwrap();
+        let tenant = Arc::new(Tenant {
+            id: 7,
+            org_id: 1,
+            team_id: None,
+            name: "t".into(),
+            status: "active".into(),
+            daily_budget: None,
+            monthly_budget: None,
+            rate_limit: None,
+        });
+        let ctx = RequestContext::new(&HeaderMap::new(), tenant, "chat.completions", "gpt-4o");
+        let answered = Unanswered::watch(&gateway, &ctx);
+        answered.answered();
+        // The handler's future is dropped mid-request: its guard goes with it.
+        drop(Unanswered::watch(&gateway, &ctx));
+        gateway.shutdown().await;
+
+        let usage = gateway.store().recent_usage(10).await.unwrap();
+        assert_eq!(usage.len(), 1, "an answered request is recorded by its handler, not the guard");
+        assert_eq!((usage[0].status, usage[0].tenant_id), (499, Some(7)));
+    }
 }

@@ -37,6 +37,9 @@ pub(crate) struct StreamContext {
     pub prices: Prices,
 }
 
+/// How long a client may stop reading a stream before the gateway gives up on it.
+const CLIENT_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) struct Relay {
     upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     tap: Tap,
@@ -77,7 +80,37 @@ impl Relay {
         }
     }
 
-    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    /// The response body. A task relays the provider's stream into a small channel that the
+    /// body drains: a client that leaves drops the channel, and one that stops reading for
+    /// [`CLIENT_STALL`] is let go, and either way the provider's request is cancelled and its key
+    /// slot freed — neither can hold them until the deadline.
+    pub fn into_body(self) -> axum::body::Body {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        tokio::spawn(async move {
+            let stream = self.into_stream();
+            futures::pin_mut!(stream);
+            loop {
+                let item = tokio::select! {
+                    // The client left while the provider was quiet.
+                    () = tx.closed() => break,
+                    item = stream.next() => item,
+                };
+                let Some(item) = item else { break };
+                match tokio::time::timeout(CLIENT_STALL, tx.send(item)).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
+                }
+            }
+        });
+        let body =
+            futures::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+            );
+        axum::body::Body::from_stream(body)
+    }
+
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
         futures::stream::unfold(Some(self), |relay| async move {
             let mut relay = relay?;
             loop {
@@ -189,6 +222,7 @@ impl Tap {
             self.usage = Some(usage);
         }
         let choices = chunk.get("choices").and_then(Value::as_array);
+        let before = self.completion.len();
         for choice in choices.into_iter().flatten() {
             let delta = &choice["delta"];
             if let Some(text) = delta.get("content").and_then(Value::as_str) {
@@ -201,9 +235,10 @@ impl Tap {
                     }
                 }
             }
-            if self.first_token.is_none() {
-                self.first_token = Some(Instant::now());
-            }
+        }
+        // The first token is the first text or tool call, not the opening role chunk.
+        if self.first_token.is_none() && self.completion.len() > before {
+            self.first_token = Some(Instant::now());
         }
         let usage_only = choices.is_some_and(Vec::is_empty) && chunk.get("usage").is_some();
         !usage_only || self.context.client_wants_usage
@@ -253,11 +288,14 @@ impl Drop for Tap {
 
 /// Where the first event in `buf` ends: (end of its content, start of the next event).
 fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, i + 2));
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, i + 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+    let crlf = |within: &[u8]| memchr::memmem::find(within, b"\r\n\r\n").map(|i| (i, i + 4));
+    match memchr::memmem::find(buf, b"\n\n") {
+        // Only a CRLF blank line that starts before the LF one can come first: look there only.
+        Some(lf) => match crlf(&buf[..(lf + 3).min(buf.len())]) {
+            Some(c) if c.0 < lf => Some(c),
+            _ => Some((lf, lf + 2)),
+        },
+        None => crlf(buf),
     }
 }
 

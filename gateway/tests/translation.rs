@@ -75,15 +75,65 @@ fn a_gemini_answer_with_a_function_call_in_openais_shape() {
     let answer: Value = serde_json::from_str(&golden("gemini_response.json")).unwrap();
     snapshot!(google::response(&answer, "gemini-2.5-flash"), {
         ".created" => "[created]",
+        ".choices[].message.tool_calls[].id" => "[call id]",
     });
 }
 
 #[test]
 fn a_gemini_stream_ends_with_usage_and_done_though_gemini_sends_no_done() {
     let chunks = translate_stream(&golden("gemini_stream.sse"), google::Stream::new("gemini"));
-    snapshot!(chunks, { "[].created" => "[created]", "[].id" => "[id]" });
+    snapshot!(chunks, {
+        "[].created" => "[created]",
+        "[].id" => "[id]",
+        "[].choices[].delta.tool_calls[].id" => "[call id]",
+    });
     assert_eq!(
         google::path("gemini-2.5-flash", true),
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
+}
+
+#[test]
+fn a_gemini_thought_signature_goes_back_with_its_call_and_results_find_their_function() {
+    let answer = serde_json::json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_time", "args": {}}, "thoughtSignature": "c2lnbmF0dXJl"}
+    ]}, "finishReason": "STOP"}]});
+    let reply = google::response(&answer, "gemini-3-pro");
+    assert!(reply.get("usage").is_none(), "no usageMetadata: no usage, so the gateway counts");
+    let call = reply["choices"][0]["message"]["tool_calls"][0].clone();
+    let next = serde_json::json!({"messages": [
+        {"role": "user", "content": "What time is it?"},
+        {"role": "assistant", "content": null, "tool_calls": [call.clone()]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "14:05"},
+    ]});
+    let request = google::request(next.as_object().unwrap());
+    assert_eq!(request["contents"][1]["parts"][0]["thoughtSignature"], "c2lnbmF0dXJl");
+    let response = &request["contents"][2]["parts"][0]["functionResponse"];
+    assert_eq!(response["name"], "get_time");
+    assert_eq!(response["response"], serde_json::json!({"result": "14:05"}));
+}
+
+#[test]
+fn a_prompt_gemini_blocks_ends_with_content_filter_streamed_or_not() {
+    let blocked = serde_json::json!({
+        "promptFeedback": {"blockReason": "SAFETY"},
+        "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5},
+    });
+    let reply = google::response(&blocked, "gemini-2.5-flash");
+    assert_eq!(reply["choices"][0]["finish_reason"], "content_filter");
+
+    let chunks = translate_stream(&format!("data: {blocked}\n\n"), google::Stream::new("gemini"));
+    let finish: Vec<&Value> =
+        chunks.iter().filter_map(|c| c["choices"][0].get("finish_reason")).collect();
+    assert!(finish.contains(&&Value::from("content_filter")), "{chunks:?}");
+    assert_eq!(chunks.last(), Some(&Value::from("[DONE]")));
+    assert_eq!(chunks[chunks.len() - 2]["usage"]["prompt_tokens"], 5);
+}
+
+#[test]
+fn a_model_name_cannot_leave_geminis_model_path() {
+    assert!(google::is_safe_model("gemini-2.5-flash"));
+    for bad in ["gemini-x/../../v1beta/cachedContents?", "a/b", "x%2e%2e", "..", ""] {
+        assert!(!google::is_safe_model(bad), "{bad}");
+    }
 }

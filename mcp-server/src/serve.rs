@@ -80,19 +80,19 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         });
     }
 
+    let mut outcome = Ok(());
     tokio::select! {
         () = shutdown_signal() => tracing::info!("shutting down"),
         Some(result) = tasks.join_next() => {
-            // A server never ends on its own: whatever ended it is an error.
-            shutdown.cancel();
-            result??;
+            // A server never ends on its own: whatever ended it is an error, reported once
+            // everything else has stopped and the usage records are stored.
+            outcome = result.map_err(anyhow::Error::from).and_then(|r| r);
         }
     }
     shutdown.cancel();
     if let Some(scans) = scans {
         scans.cancel_all().await;
     }
-    let mut outcome = Ok(());
     while let Some(result) = tasks.join_next().await {
         if let Err(e) = result.map_err(anyhow::Error::from).and_then(|r| r) {
             outcome = Err(e);

@@ -68,6 +68,11 @@ def session(gateway, key, primary_url, secondary_url):
     check(reply.usage.completion_tokens > 0, reply.usage)
     check(raw.headers.get("x-request-id"), "every answer carries a request id")
 
+    # An alias: the client asks for "fast", the provider is asked for its own name for it.
+    reply = client.chat.completions.create(model="fast", messages=HELLO)
+    check(reply.choices[0].message.content == "Mock response from gpt-4o-mini.", reply)
+    check(primary.requests()[-1]["body"]["model"] == "gpt-4o-mini", "the alias was resolved")
+
     # Every request field reaches the provider, unknown future ones too.
     client.chat.completions.create(
         model="gpt-4o-mini",
@@ -170,7 +175,8 @@ def session(gateway, key, primary_url, secondary_url):
     check("max_tokens is too large" in str(err), err)
     check(len(secondary.requests()) == before, "a 400 was retried on another provider")
 
-    # Failover: the first provider fails, the second answers.
+    # Failover: the first provider fails, the second answers (a provider that is down is left
+    # at once, though it has a second key).
     primary.script({"type": "fail", "status": 503, "times": 1})
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     check(raw.headers["x-agentwatch-provider"] == "secondary", raw.headers)
@@ -231,6 +237,15 @@ def session(gateway, key, primary_url, secondary_url):
             break
         time.sleep(0.2)
     check(last.get("ended_at") and last["duration"] < 15, f"the provider kept streaming: {last}")
+
+    # A client that gives up before the answer is still accounted for (499).
+    primary.script({"type": "delay", "seconds": 3, "times": 1})
+    try:
+        httpx.post(f"{gateway}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                   json={"model": "gpt-4o-mini", "messages": HELLO}, timeout=0.5)
+        raise AssertionError("the delayed answer came early")
+    except httpx.TimeoutException:
+        pass
 
     # Prometheus metrics: requests by tenant, model and status; circuit states.
     metrics = httpx.get(f"{gateway}/metrics").text
@@ -338,7 +353,9 @@ def usage(database):
         check(all(r["cost_usd"] > 0 for r in mine), f"{provider} requests are priced")
     statuses = {s: len(v) for s, v in by_status.items()}
     check(len(by_status.get(502, [])) >= 2, f"the 502 and the broken stream are recorded: {statuses}")
-    check(len(by_status.get(499, [])) == 1, "the stream the client left is recorded as 499")
+    left = by_status.get(499, [])
+    check(len(left) == 2, f"the stream and the request the clients left are 499s: {statuses}")
+    check(any(r["streamed"] for r in left) and any(not r["streamed"] for r in left), "both kinds")
     # A stream that broke before its usage chunk is counted with the tokenizer.
     broken = [r for r in by_status[502] if r["streamed"]]
     check(len(broken) == 1 and broken[0]["tokens_source"] == "tokenizer", [dict(r) for r in broken])

@@ -13,6 +13,14 @@ use super::{
 };
 use crate::dialect::anthropic::data_url;
 
+/// Whether a model name is safe in the request path: Gemini takes the model in the URL, so a
+/// name with `/`, `?`, `%` or `..` could reach another endpoint with the organization's key.
+pub fn is_safe_model(model: &str) -> bool {
+    !model.is_empty()
+        && !model.contains("..")
+        && model.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
 /// The path of a model's endpoint under the base URL.
 pub fn path(model: &str, stream: bool) -> String {
     if stream {
@@ -52,10 +60,15 @@ pub fn request(openai: &Map<String, Value>) -> Value {
                 for call in
                     message.get("tool_calls").and_then(Value::as_array).into_iter().flatten()
                 {
-                    parts.push(json!({"functionCall": {
+                    let mut part = json!({"functionCall": {
                         "name": call["function"]["name"],
                         "args": arguments_object(call["function"].get("arguments")),
-                    }}));
+                    }});
+                    let signature = call["id"].as_str().and_then(|id| id.split_once(':'));
+                    if let Some((_, signature)) = signature {
+                        part["thoughtSignature"] = json!(signature);
+                    }
+                    parts.push(part);
                 }
                 ("model", parts)
             }
@@ -127,8 +140,10 @@ pub fn request(openai: &Map<String, Value>) -> Value {
             .filter_map(|t| t.get("function"))
             .map(|f| {
                 let mut d = json!({"name": f["name"], "description": f.get("description").cloned().unwrap_or(json!(""))});
+                // JSON Schema as OpenAI tools carry it (`additionalProperties`, `$defs`, type
+                // lists), which Gemini's older `parameters` (an OpenAPI subset) refuses.
                 if let Some(parameters) = f.get("parameters") {
-                    d["parameters"] = parameters.clone();
+                    d["parametersJsonSchema"] = parameters.clone();
                 }
                 d
             })
@@ -191,8 +206,18 @@ fn token_counts(metadata: &Value) -> Option<(u64, u64)> {
     Some((prompt, completion))
 }
 
-/// A candidate's text and tool calls; tool calls are numbered from `first_call`.
-fn candidate_parts(candidate: &Value, first_call: usize) -> (String, Vec<Value>) {
+/// A tool-call id for a Gemini function call: random, so ids never repeat across turns, and
+/// carrying the call's `thoughtSignature` (which Gemini wants back with the call) after a `:`.
+fn call_id(part: &Value) -> String {
+    let id = format!("call_{}", hex::encode(crate::secrets::random_bytes::<8>()));
+    match part.get("thoughtSignature").and_then(Value::as_str) {
+        Some(signature) => format!("{id}:{signature}"),
+        None => id,
+    }
+}
+
+/// A candidate's text and tool calls.
+fn candidate_parts(candidate: &Value) -> (String, Vec<Value>) {
     let mut text = String::new();
     let mut calls = Vec::new();
     for part in candidate.pointer("/content/parts").and_then(Value::as_array).into_iter().flatten()
@@ -205,7 +230,7 @@ fn candidate_parts(candidate: &Value, first_call: usize) -> (String, Vec<Value>)
         }
         if let Some(call) = part.get("functionCall") {
             calls.push(json!({
-                "id": format!("call_{}", first_call + calls.len()),
+                "id": call_id(part),
                 "type": "function",
                 "function": {
                     "name": call["name"],
@@ -225,7 +250,7 @@ pub fn response(gemini: &Value, model: &str) -> Value {
         .flatten()
         .enumerate()
         .map(|(i, candidate)| {
-            let (text, calls) = candidate_parts(candidate, 0);
+            let (text, calls) = candidate_parts(candidate);
             let mut message = json!({
                 "role": "assistant",
                 "content": if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) },
@@ -241,15 +266,27 @@ pub fn response(gemini: &Value, model: &str) -> Value {
             })
         })
         .collect();
-    let (prompt, completion) = token_counts(&gemini["usageMetadata"]).unwrap_or((0, 0));
-    json!({
+    let mut choices = choices;
+    if choices.is_empty() {
+        // A blocked prompt has no candidates: say so the way OpenAI does.
+        choices.push(json!({
+            "index": 0,
+            "message": {"role": "assistant", "content": ""},
+            "finish_reason": "content_filter",
+        }));
+    }
+    let mut out = json!({
         "id": gemini.get("responseId").and_then(Value::as_str).map_or_else(|| format!("chatcmpl-{}", hex::encode(crate::secrets::random_bytes::<12>())), str::to_owned),
         "object": "chat.completion",
         "created": now_secs(),
         "model": gemini.get("modelVersion").and_then(Value::as_str).unwrap_or(model),
         "choices": choices,
-        "usage": usage(prompt, completion),
-    })
+    });
+    // No usage from Gemini means none here: the gateway then counts the tokens itself.
+    if let Some((prompt, completion)) = token_counts(&gemini["usageMetadata"]) {
+        out["usage"] = usage(prompt, completion);
+    }
+    out
 }
 
 /// Translates a `streamGenerateContent?alt=sse` stream: Gemini sends no `[DONE]`, so the end
@@ -299,7 +336,28 @@ impl StreamTranslator for Stream {
             self.usage = Some(counts);
         }
         let mut out = Vec::new();
-        let Some(candidate) = data["candidates"].get(0) else { return out };
+        let Some(candidate) = data["candidates"].get(0) else {
+            if data.pointer("/promptFeedback/blockReason").is_some() {
+                if !self.started {
+                    self.started = true;
+                    out.push(chunk(
+                        &self.id,
+                        &self.model,
+                        self.created,
+                        json!({"role": "assistant", "content": ""}),
+                        None,
+                    ));
+                }
+                out.push(chunk(
+                    &self.id,
+                    &self.model,
+                    self.created,
+                    json!({}),
+                    Some("content_filter"),
+                ));
+            }
+            return out;
+        };
         if !self.started {
             self.started = true;
             out.push(chunk(
@@ -310,7 +368,7 @@ impl StreamTranslator for Stream {
                 None,
             ));
         }
-        let (text, calls) = candidate_parts(candidate, self.calls);
+        let (text, calls) = candidate_parts(candidate);
         if !text.is_empty() {
             out.push(chunk(&self.id, &self.model, self.created, json!({"content": text}), None));
         }

@@ -92,7 +92,11 @@ name = "primary"
 kind = "custom"
 base_url = "{0}/v1"
 priority = 10
-keys = [{{ key = "sk-primary-0123456789abcdef", label = "main" }}]
+aliases = {{ fast = "gpt-4o-mini" }}
+keys = [
+    {{ key = "sk-primary-0123456789abcdef", label = "main" }},
+    {{ key = "sk-primary-second-0123456789", label = "spare" }},
+]
 
 [[gateway.providers]]
 name = "secondary"
