@@ -24,7 +24,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 600); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
+wait_http() { for _ in $(seq 1200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 never answered" >&2; exit 1; }
 
 # --- what it needs --------------------------------------------------------------------------
 command -v nginx >/dev/null || { echo "installing nginx-light"; apt-get install -y -qq nginx-light >/dev/null; }
@@ -85,6 +85,7 @@ wait_http "http://127.0.0.1:$GW_PORT/health"
 
 # --- LiteLLM --------------------------------------------------------------------------------------
 LL_PORT=$(free_port)
+LL_KEY=sk-bench-litellm-master-0123456789   # LiteLLM refuses to start without one
 cat > "$WORK/litellm.yaml" <<EOF
 model_list:
   - model_name: gpt-4o-mini
@@ -92,6 +93,8 @@ model_list:
       model: openai/gpt-4o-mini
       api_base: http://127.0.0.1:$MOCK_PORT/v1
       api_key: sk-bench-0123456789abcdef
+general_settings:
+  master_key: $LL_KEY
 EOF
 # Two workers, one per core, as LiteLLM's docs advise; its price map from the package, not GitHub.
 LITELLM_LOCAL_MODEL_COST_MAP=True "$LITELLM/bin/litellm" --config "$WORK/litellm.yaml" \
@@ -106,15 +109,16 @@ rss_kib() { # the process and its children
   done
   echo $total
 }
-run() { # name pid url args... -> one JSON line, with the peak RSS of pid during the run
-  local name=$1 pid=$2 url=$3; shift 3
+run() { # name pid url key args... -> one JSON line, with the peak RSS of pid during the run
+  local name=$1 pid=$2 url=$3 key=$4; shift 4
   local peak=0 out="$WORK/run.json"
-  "$LOADGEN" --url "$url" --key "$KEY" --seconds "$SECONDS_PER_RUN" "$@" > "$out" & local lg=$!
+  "$LOADGEN" --url "$url" --key "$key" --seconds "$SECONDS_PER_RUN" "$@" > "$out" & local lg=$!
   while kill -0 $lg 2>/dev/null; do
     if [ "$pid" != 0 ]; then local r; r=$(rss_kib "$pid"); [ "$r" -gt "$peak" ] && peak=$r; fi
     sleep 0.1
   done
   wait $lg
+  sleep 3 # let an overloaded target drain before the next run
   python3 -c "import json,sys; d=json.load(open('$out')); d.update(target='$name', load='$*', rss_mib=round($peak/1024,1)); print(json.dumps(d))"
 }
 
@@ -122,9 +126,9 @@ RESULTS="$WORK/results.jsonl"
 for load in "--rate 500" "--rate 1000" "--rate 2000" "--concurrency 32"; do
   # shellcheck disable=SC2086
   {
-    run direct 0 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" $load
-    run agentwatch "$GW_PID" "http://127.0.0.1:$GW_PORT/v1/chat/completions" $load
-    run litellm "$LL_PID" "http://127.0.0.1:$LL_PORT/v1/chat/completions" $load
+    run direct 0 "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" none $load
+    run agentwatch "$GW_PID" "http://127.0.0.1:$GW_PORT/v1/chat/completions" "$KEY" $load
+    run litellm "$LL_PID" "http://127.0.0.1:$LL_PORT/v1/chat/completions" "$LL_KEY" $load
   } | tee -a "$RESULTS"
 done
 

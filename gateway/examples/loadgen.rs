@@ -82,8 +82,14 @@ fn main() {
     // One thread: the load generator shares the machine with what it measures.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let samples = Arc::new(Mutex::new(Samples::default()));
-    let client =
-        reqwest::Client::builder().tcp_nodelay(true).pool_max_idle_per_host(4096).build().unwrap();
+    gateway::install_tls();
+    // A request not answered in 10 s is an error, so an overloaded target ends the run.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(4096)
+        .build()
+        .unwrap();
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.seconds);

@@ -81,19 +81,10 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let tenant = match gateway.authenticate(&headers) {
-        Ok(t) => t,
+    let (ctx, request) = match gateway.admit(&headers, &body, "chat.completions") {
+        Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
-    let request = match json_object(&body) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let model = match required_model(&request) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
-    };
-    let ctx = RequestContext::new(&headers, tenant, "chat.completions", &model);
     let unanswered = Unanswered::watch(&gateway, &ctx);
     let response = complete_chat(&gateway, ctx, request).await;
     unanswered.answered();
@@ -217,20 +208,13 @@ async fn complete_chat(
     record.provider_id = Some(sent.upstream.provider.id);
     record.provider = Some(sent.upstream.provider.name.clone());
     record.attempts = sent.attempts;
-    match usage_of(&parsed) {
-        Some((p, c)) => {
-            record.prompt_tokens = p;
-            record.completion_tokens = c;
-            record.cost_usd = gateway.inner.prices.cost(&ctx.model, p, c);
-            gateway.inner.usage.record(record);
-        }
-        None => gateway.inner.usage.record_counting(
-            record,
-            request.remove("messages").unwrap_or(Value::Null),
-            completion_text(&parsed),
-            gateway.inner.prices.clone(),
-        ),
-    }
+    gateway.inner.usage.settle(
+        record,
+        usage_of(&parsed),
+        request.remove("messages").unwrap_or(Value::Null),
+        completion_text(&parsed),
+        &gateway.inner.prices,
+    );
 
     // An OpenAI-compatible provider's answer goes out byte for byte; a translated one as built.
     let body = if kind.is_openai_compatible() { body } else { Bytes::from(parsed.to_string()) };
@@ -246,19 +230,10 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let tenant = match gateway.authenticate(&headers) {
-        Ok(t) => t,
+    let (ctx, request) = match gateway.admit(&headers, &body, "embeddings") {
+        Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
-    let request = match json_object(&body) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let model = match required_model(&request) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
-    };
-    let ctx = RequestContext::new(&headers, tenant, "embeddings", &model);
     let unanswered = Unanswered::watch(&gateway, &ctx);
     let response = complete_embeddings(&gateway, ctx, request).await;
     unanswered.answered();
@@ -423,6 +398,19 @@ enum Failure {
 }
 
 impl Gateway {
+    /// A `/v1` request's tenant, body and model; errors here are not any tenant's usage.
+    fn admit(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        endpoint: &'static str,
+    ) -> Result<(RequestContext, Map<String, Value>), ApiError> {
+        let tenant = self.authenticate(headers)?;
+        let request = json_object(body)?;
+        let model = required_model(&request)?;
+        Ok((RequestContext::new(headers, tenant, endpoint, &model), request))
+    }
+
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
         let key = headers
             .get(header::AUTHORIZATION)

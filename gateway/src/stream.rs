@@ -269,20 +269,13 @@ impl Drop for Tap {
         record.attempts = c.attempts;
         record.ttft_ms =
             self.first_token.map(|t| t.duration_since(c.ctx.started).as_millis() as u64);
-        match self.usage {
-            Some((p, c)) => {
-                record.prompt_tokens = p;
-                record.completion_tokens = c;
-                record.cost_usd = self.context.prices.cost(&record.model, p, c);
-                self.context.usage.record(record);
-            }
-            None => self.context.usage.record_counting(
-                record,
-                std::mem::take(&mut self.context.prompt),
-                std::mem::take(&mut self.completion),
-                self.context.prices.clone(),
-            ),
-        }
+        self.context.usage.settle(
+            record,
+            self.usage,
+            std::mem::take(&mut self.context.prompt),
+            std::mem::take(&mut self.completion),
+            &self.context.prices,
+        );
     }
 }
 

@@ -47,9 +47,30 @@ impl UsageSink {
         }
     }
 
+    /// Queues a finished request's record: with the provider's token counts when it reported
+    /// them (priced here), otherwise counted by the writer from `prompt` and `completion`.
+    pub fn settle(
+        &self,
+        mut record: UsageRecord,
+        reported: Option<(u64, u64)>,
+        prompt: serde_json::Value,
+        completion: String,
+        prices: &crate::pricing::Prices,
+    ) {
+        match reported {
+            Some((p, c)) => {
+                record.prompt_tokens = p;
+                record.completion_tokens = c;
+                record.cost_usd = prices.cost(&record.model, p, c);
+                self.record(record);
+            }
+            None => self.record_counting(record, prompt, completion, prices.clone()),
+        }
+    }
+
     /// Queues a record whose tokens the writer counts (off the async threads) from `prompt`
     /// (a `messages` array) and `completion`, then prices.
-    pub fn record_counting(
+    fn record_counting(
         &self,
         record: UsageRecord,
         prompt: serde_json::Value,
