@@ -1,8 +1,8 @@
 //! An open-loop HTTP load generator for the gateway benchmark (`scripts/bench-gateway.sh`).
 //!
-//! At a fixed rate, requests are sent on schedule whether or not earlier ones have finished, and
-//! each latency is measured from when its request was due, so a stall shows up in the tail
-//! instead of slowing the load (no coordinated omission). With `--concurrency`, that many
+//! At a fixed rate, requests are sent on schedule whether or not earlier ones have finished (each
+//! in its own task), so a slow target shows up in the tail instead of slowing the load (no
+//! coordinated omission); each latency runs from its request's send to its last byte. With `--concurrency`, that many
 //! connections send back to back, to find the maximum throughput.
 //!
 //! ```text
@@ -105,11 +105,14 @@ fn main() {
                     (client.clone(), Arc::clone(&args), Arc::clone(&samples));
                 let scheduled = due;
                 tasks.spawn(async move {
+                    // Timed from the send, not from the tick: tokio's timer fires up to 1 ms
+                    // late, which would add the same noise to every target.
+                    let sent = Instant::now();
                     let ok = one(&client, &args).await;
                     if scheduled >= measure_from {
                         let mut s = samples.lock().unwrap();
                         if ok {
-                            s.latencies.push(scheduled.elapsed().as_micros() as u64);
+                            s.latencies.push(sent.elapsed().as_micros() as u64);
                         } else {
                             s.errors += 1;
                         }
