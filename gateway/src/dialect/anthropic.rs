@@ -8,8 +8,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    StreamTranslator, arguments_object, chunk, max_tokens, now_secs, stop_sequences, text_of,
-    usage, usage_chunk,
+    Chunks, StreamTranslator, arguments_object, max_tokens, now_secs, stop_sequences, text_of,
+    usage,
 };
 
 pub const VERSION: &str = "2023-06-01";
@@ -211,31 +211,25 @@ pub fn response(anthropic: &Value, model: &str) -> Value {
 /// Translates a Messages API event stream.
 #[derive(Debug)]
 pub struct Stream {
-    id: String,
-    model: String,
-    created: i64,
+    chunks: Chunks,
     prompt_tokens: u64,
     completion_tokens: u64,
     /// OpenAI tool-call index by Anthropic content-block index.
     tools: Vec<(u64, usize)>,
-    done: bool,
 }
 
 impl Stream {
     pub fn new(model: &str) -> Stream {
         Stream {
-            id: String::new(),
-            model: model.to_owned(),
-            created: now_secs(),
+            chunks: Chunks::new(String::new(), model),
             prompt_tokens: 0,
             completion_tokens: 0,
             tools: Vec::new(),
-            done: false,
         }
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> String {
-        chunk(&self.id, &self.model, self.created, delta, finish)
+        self.chunks.delta(delta, finish)
     }
 }
 
@@ -244,9 +238,9 @@ impl StreamTranslator for Stream {
         match data["type"].as_str() {
             Some("message_start") => {
                 let message = &data["message"];
-                self.id = message["id"].as_str().unwrap_or_default().to_owned();
+                self.chunks.id = message["id"].as_str().unwrap_or_default().to_owned();
                 if let Some(model) = message["model"].as_str() {
-                    self.model = model.to_owned();
+                    self.chunks.model = model.to_owned();
                 }
                 self.prompt_tokens = prompt_tokens(&message["usage"]);
                 self.completion_tokens = message["usage"]["output_tokens"].as_u64().unwrap_or(0);
@@ -300,19 +294,10 @@ impl StreamTranslator for Stream {
                     None => Vec::new(),
                 }
             }
-            Some("message_stop") => {
-                self.done = true;
-                vec![
-                    usage_chunk(
-                        &self.id,
-                        &self.model,
-                        self.created,
-                        self.prompt_tokens,
-                        self.completion_tokens,
-                    ),
-                    "[DONE]".to_owned(),
-                ]
-            }
+            Some("message_stop") => vec![
+                self.chunks.usage(self.prompt_tokens, self.completion_tokens),
+                "[DONE]".to_owned(),
+            ],
             Some("error") => vec![
                 json!({"error": {
                     "message": data["error"]["message"],

@@ -3,13 +3,13 @@
 //!
 //! System messages become `systemInstruction`; assistant turns are `model` turns, their tool calls
 //! `functionCall` parts; tool results are `functionResponse` parts named after the call they
-//! answer. Gemini gives calls no ids, so the gateway makes them (`call_<n>`).
+//! answer. Gemini gives calls no ids, so the gateway makes them (`call_<random hex>`).
 
 use serde_json::{Map, Value, json};
 
 use super::{
-    StreamTranslator, arguments_object, chunk, max_tokens, now_secs, stop_sequences, text_of,
-    usage, usage_chunk,
+    Chunks, StreamTranslator, arguments_object, max_tokens, now_secs, stop_sequences, text_of,
+    usage,
 };
 use crate::dialect::anthropic::data_url;
 
@@ -293,9 +293,7 @@ pub fn response(gemini: &Value, model: &str) -> Value {
 /// of the provider's stream ends the client's.
 #[derive(Debug)]
 pub struct Stream {
-    id: String,
-    model: String,
-    created: i64,
+    chunks: Chunks,
     started: bool,
     calls: usize,
     usage: Option<(u64, u64)>,
@@ -304,15 +302,23 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(model: &str) -> Stream {
+        let id = format!("chatcmpl-{}", hex::encode(crate::secrets::random_bytes::<12>()));
         Stream {
-            id: format!("chatcmpl-{}", hex::encode(crate::secrets::random_bytes::<12>())),
-            model: model.to_owned(),
-            created: now_secs(),
+            chunks: Chunks::new(id, model),
             started: false,
             calls: 0,
             usage: None,
             finished: false,
         }
+    }
+
+    /// The chunks of one event, opened (once per stream) by the assistant's role.
+    fn opened(&mut self) -> Vec<String> {
+        if self.started {
+            return Vec::new();
+        }
+        self.started = true;
+        vec![self.chunks.delta(json!({"role": "assistant", "content": ""}), None)]
     }
 }
 
@@ -330,47 +336,24 @@ impl StreamTranslator for Stream {
             ];
         }
         if let Some(model) = data.get("modelVersion").and_then(Value::as_str) {
-            self.model = model.to_owned();
+            self.chunks.model = model.to_owned();
         }
         if let Some(counts) = token_counts(&data["usageMetadata"]) {
             self.usage = Some(counts);
         }
-        let mut out = Vec::new();
         let Some(candidate) = data["candidates"].get(0) else {
-            if data.pointer("/promptFeedback/blockReason").is_some() {
-                if !self.started {
-                    self.started = true;
-                    out.push(chunk(
-                        &self.id,
-                        &self.model,
-                        self.created,
-                        json!({"role": "assistant", "content": ""}),
-                        None,
-                    ));
-                }
-                out.push(chunk(
-                    &self.id,
-                    &self.model,
-                    self.created,
-                    json!({}),
-                    Some("content_filter"),
-                ));
+            // A blocked prompt has no candidates.
+            if data.pointer("/promptFeedback/blockReason").is_none() {
+                return Vec::new();
             }
+            let mut out = self.opened();
+            out.push(self.chunks.delta(json!({}), Some("content_filter")));
             return out;
         };
-        if !self.started {
-            self.started = true;
-            out.push(chunk(
-                &self.id,
-                &self.model,
-                self.created,
-                json!({"role": "assistant", "content": ""}),
-                None,
-            ));
-        }
+        let mut out = self.opened();
         let (text, calls) = candidate_parts(candidate);
         if !text.is_empty() {
-            out.push(chunk(&self.id, &self.model, self.created, json!({"content": text}), None));
+            out.push(self.chunks.delta(json!({"content": text}), None));
         }
         if !calls.is_empty() {
             let deltas: Vec<Value> = calls
@@ -382,16 +365,10 @@ impl StreamTranslator for Stream {
                 })
                 .collect();
             self.calls += deltas.len();
-            out.push(chunk(
-                &self.id,
-                &self.model,
-                self.created,
-                json!({"tool_calls": deltas}),
-                None,
-            ));
+            out.push(self.chunks.delta(json!({"tool_calls": deltas}), None));
         }
         if let Some(reason) = finish_reason(candidate["finishReason"].as_str(), self.calls > 0) {
-            out.push(chunk(&self.id, &self.model, self.created, json!({}), Some(reason)));
+            out.push(self.chunks.delta(json!({}), Some(reason)));
         }
         out
     }
@@ -401,10 +378,10 @@ impl StreamTranslator for Stream {
             return Vec::new();
         }
         self.finished = true;
-        let (prompt, completion) = self.usage.unwrap_or((0, 0));
-        vec![
-            usage_chunk(&self.id, &self.model, self.created, prompt, completion),
-            "[DONE]".to_owned(),
-        ]
+        // No usage from Gemini means no usage chunk: the gateway then counts the tokens itself.
+        let mut out: Vec<String> =
+            self.usage.map(|(p, c)| self.chunks.usage(p, c)).into_iter().collect();
+        out.push("[DONE]".to_owned());
+        out
     }
 }

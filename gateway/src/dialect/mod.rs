@@ -17,41 +17,42 @@ pub trait StreamTranslator: Send {
     fn finish(&mut self) -> Vec<String>;
 }
 
-/// An OpenAI `chat.completion.chunk` with one choice.
-pub(crate) fn chunk(
-    id: &str,
-    model: &str,
+/// What every chunk of one translated stream carries: its id, model and creation time.
+#[derive(Debug)]
+pub(crate) struct Chunks {
+    pub id: String,
+    pub model: String,
     created: i64,
-    delta: Value,
-    finish: Option<&str>,
-) -> String {
-    json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    })
-    .to_string()
 }
 
-/// The usage-only last chunk that `stream_options.include_usage` asks for.
-pub(crate) fn usage_chunk(
-    id: &str,
-    model: &str,
-    created: i64,
-    prompt: u64,
-    completion: u64,
-) -> String {
-    json!({
-        "id": id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [],
-        "usage": usage(prompt, completion),
-    })
-    .to_string()
+impl Chunks {
+    pub fn new(id: String, model: &str) -> Chunks {
+        Chunks { id, model: model.to_owned(), created: now_secs() }
+    }
+
+    /// A `chat.completion.chunk` with one choice.
+    pub fn delta(&self, delta: Value, finish: Option<&str>) -> String {
+        self.chunk(json!([{"index": 0, "delta": delta, "finish_reason": finish}]), None)
+    }
+
+    /// The usage-only last chunk that `stream_options.include_usage` asks for.
+    pub fn usage(&self, prompt: u64, completion: u64) -> String {
+        self.chunk(json!([]), Some(usage(prompt, completion)))
+    }
+
+    fn chunk(&self, choices: Value, usage: Option<Value>) -> String {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        });
+        if let Some(usage) = usage {
+            chunk["usage"] = usage;
+        }
+        chunk.to_string()
+    }
 }
 
 pub(crate) fn usage(prompt: u64, completion: u64) -> Value {
