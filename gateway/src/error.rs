@@ -1,6 +1,6 @@
-//! The gateway's one error type. Every `/v1/*` error is OpenAI's error JSON,
+//! The gateway's one error type. Every error, `/v1/*` and `/api/*` alike, is OpenAI's error JSON,
 //! `{"error": {"message", "type", "param", "code"}}`, with the contract's status codes, so that
-//! OpenAI SDKs raise their usual exception types.
+//! OpenAI SDKs raise their usual exception types and admin clients read one shape.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -24,13 +24,70 @@ impl ApiError {
 
     /// 400: the request is malformed; `param` names the field.
     pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        ApiError::invalid_field(Some(param), message)
+    }
+
+    /// 400, when the field at fault may not be known (the message of a JSON parser names it).
+    pub fn invalid_field(param: Option<&'static str>, message: impl Into<String>) -> Self {
         let mut e = ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             "invalid_request",
             message.into(),
         );
-        e.param = Some(param);
+        e.param = param;
+        e
+    }
+
+    /// 401 on the admin API: no session token, or one that expired or was revoked.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_token",
+            message.into(),
+        )
+    }
+
+    /// 401 on login: the email and password match no enabled account.
+    pub fn wrong_credentials() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_credentials",
+            "wrong email or password".to_owned(),
+        )
+    }
+
+    /// 403: the caller's role may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "permission_error", "forbidden", message.into())
+    }
+
+    /// 404: no such thing in the caller's organization.
+    pub fn not_found(what: &str, id: i64) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            "not_found",
+            format!("no {what} {id} in your organization"),
+        )
+    }
+
+    /// 409: the request clashes with what exists (a taken name, the last admin).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, "invalid_request_error", "conflict", message.into())
+    }
+
+    /// 423: too many failed logins; `seconds` until the lock ends.
+    pub fn locked(message: impl Into<String>, seconds: u64) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::LOCKED,
+            "authentication_error",
+            "account_locked",
+            message.into(),
+        );
+        e.retry_after = Some(seconds.max(1));
         e
     }
 

@@ -1,23 +1,34 @@
-//! `GET /health`: is the gateway up, and how is it doing. No authentication.
+//! Health: `GET /health` (database, providers, memory, uptime; 503 when degraded), `GET /healthz`
+//! (liveness: the process answers) and `GET /readyz` (readiness, with a tri-state check per
+//! provider). No authentication.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::Gateway;
+use crate::directory::{CircuitState, Upstream};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` when the database does not answer or every enabled provider's
+    /// circuit is open.
     pub status: &'static str,
     pub version: &'static str,
     pub uptime_seconds: u64,
+    /// `ok` or `error`.
+    pub database: &'static str,
     /// Resident memory of the process, when the platform tells it.
     pub memory_rss_bytes: Option<u64>,
     /// Every provider's circuit breaker and load.
     pub providers: Vec<ProviderHealth>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderHealth {
     pub id: i64,
     pub name: String,
@@ -29,26 +40,122 @@ pub struct ProviderHealth {
     pub in_flight: u32,
 }
 
-pub async fn health(State(gateway): State<Gateway>) -> Json<Health> {
-    Json(Health {
-        status: "ok",
+/// The gateway's health: database, providers, memory, uptime.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "Degraded: the database does not answer, or every enabled provider's circuit is open", body = Health),
+    )
+)]
+pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>) {
+    let database = database_answers(&gateway).await;
+    let directory = gateway.directory();
+    let providers: Vec<ProviderHealth> = directory
+        .all_upstreams()
+        .map(|u| ProviderHealth {
+            id: u.provider.id,
+            name: u.provider.name.clone(),
+            kind: u.provider.kind.as_str(),
+            enabled: u.provider.enabled,
+            circuit: u.breaker.state().as_str(),
+            keys: u.keys.len(),
+            in_flight: u.keys.iter().map(|k| k.in_flight()).sum(),
+        })
+        .collect();
+    let mut enabled = directory.all_upstreams().filter(|u| u.provider.enabled).peekable();
+    let all_open =
+        enabled.peek().is_some() && enabled.all(|u| u.breaker.state() == CircuitState::Open);
+    let degraded = !database || all_open;
+    let status = if degraded { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let health = Health {
+        status: if degraded { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: gateway.uptime().as_secs(),
+        database: if database { "ok" } else { "error" },
         memory_rss_bytes: resident_memory_bytes(),
-        providers: gateway
-            .directory()
-            .all_upstreams()
-            .map(|u| ProviderHealth {
-                id: u.provider.id,
-                name: u.provider.name.clone(),
-                kind: u.provider.kind.as_str(),
-                enabled: u.provider.enabled,
-                circuit: u.breaker.state().as_str(),
-                keys: u.keys.len(),
-                in_flight: u.keys.iter().map(|k| k.in_flight()).sum(),
-            })
-            .collect(),
-    })
+        providers,
+    };
+    (status, Json(health))
+}
+
+async fn database_answers(gateway: &Gateway) -> bool {
+    let ping = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(gateway.store().pool());
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(2), ping).await, Ok(Ok(1)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Alive {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "Alive", body = Alive))
+)]
+pub async fn healthz() -> Json<Alive> {
+    Json(Alive { status: "ok" })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// `database`: `ok` or `down`. `provider/<name>` for each enabled provider: `ok` (circuit
+    /// closed, keys configured), `reachable` (half-open: a trial request is being let through),
+    /// `down` (circuit open, or no key to call it with).
+    pub checks: BTreeMap<String, &'static str>,
+}
+
+/// Readiness: the database answers, and some enabled provider is not down (or none is
+/// configured). 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready", body = Readiness),
+    )
+)]
+pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readiness>) {
+    let mut checks = BTreeMap::new();
+    let database = database_answers(&gateway).await;
+    checks.insert("database".to_owned(), if database { "ok" } else { "down" });
+    let directory = gateway.directory();
+    let mut any_provider = false;
+    let mut any_up = false;
+    for upstream in directory.all_upstreams().filter(|u| u.provider.enabled) {
+        let state = provider_state(upstream);
+        any_provider = true;
+        any_up |= state != "down";
+        // Two organizations may name a provider alike: the second gets its id appended.
+        let mut key = format!("provider/{}", upstream.provider.name);
+        if checks.contains_key(&key) {
+            key = format!("{key}#{}", upstream.provider.id);
+        }
+        checks.insert(key, state);
+    }
+    let ready = database && (!any_provider || any_up);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { status: if ready { "ready" } else { "not_ready" }, checks }))
+}
+
+fn provider_state(upstream: &Upstream) -> &'static str {
+    if upstream.keys.is_empty() {
+        return "down";
+    }
+    match upstream.breaker.state() {
+        CircuitState::Closed => "ok",
+        CircuitState::HalfOpen => "reachable",
+        CircuitState::Open => "down",
+    }
 }
 
 /// Reads `VmRSS` from `/proc/self/status`; `None` where there is no procfs.

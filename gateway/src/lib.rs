@@ -3,6 +3,7 @@
 //! Invariant: never depends on `indexer`, `scanner` or `mcp-server`; the knowledge server draws
 //! on the gateway, not the other way round.
 
+pub mod admin;
 pub mod dialect;
 pub mod directory;
 pub mod error;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::admin::{Auth, CreateUser, Role};
 use crate::directory::{BreakerSettings, Directory};
 use crate::metrics::Metrics;
 use crate::pricing::Prices;
@@ -54,6 +56,7 @@ struct Inner {
     usage: UsageSink,
     prices: Prices,
     metrics: Arc<Metrics>,
+    auth: Auth,
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
@@ -72,12 +75,10 @@ impl Gateway {
     /// starts the usage writer. Needs a Tokio runtime.
     pub async fn open(settings: &GatewaySettings, data_dir: &Path) -> Result<Gateway, StoreError> {
         install_tls();
-        let master = match &settings.master_key {
-            Some(key) => MasterKey::from_hex(key.expose())?,
-            None => MasterKey::load_or_create(&data_dir.join("master.key"))?,
-        };
-        let store = Store::open(&data_dir.join("agentwatch.db"), master).await?;
+        let store = Gateway::open_store(settings, data_dir).await?;
         store.seed(settings).await?;
+        let auth = Auth::load(settings, data_dir)?;
+        first_admin(&store, settings).await?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
@@ -99,6 +100,7 @@ impl Gateway {
                 started: Instant::now(),
                 usage: UsageSink::start(store.clone(), Arc::clone(&metrics)),
                 metrics,
+                auth,
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
                 http,
@@ -111,10 +113,23 @@ impl Gateway {
         Ok(gateway)
     }
 
-    /// The gateway's HTTP routes, with request ids and tracing.
+    /// The gateway's store, migrated, without starting anything: for command-line tools.
+    pub async fn open_store(
+        settings: &GatewaySettings,
+        data_dir: &Path,
+    ) -> Result<Store, StoreError> {
+        let master = match &settings.master_key {
+            Some(key) => MasterKey::from_hex(key.expose())?,
+            None => MasterKey::load_or_create(&data_dir.join("master.key"))?,
+        };
+        Store::open(&data_dir.join("agentwatch.db"), master).await
+    }
+
+    /// The gateway's HTTP routes, with request ids and tracing. Serve them with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` for the audit log to record who
+    /// called from where.
     pub fn router(&self) -> Router {
-        let routes = Router::new()
-            .route("/health", get(health::health))
+        let routes = admin::router()
             .route("/metrics", get(metrics::metrics))
             .route("/v1/chat/completions", post(proxy::chat_completions))
             .route("/v1/embeddings", post(proxy::embeddings))
@@ -152,4 +167,29 @@ impl Gateway {
     fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }
+}
+
+/// Makes the admin of `gateway.admin_email` and `gateway.admin_password`, in the `default`
+/// organization, unless that email already has an account (which is then left as it is: a
+/// password changed since is kept). Says how to make an admin when nobody can log in.
+async fn first_admin(store: &Store, settings: &GatewaySettings) -> Result<(), StoreError> {
+    match (&settings.admin_email, &settings.admin_password) {
+        (Some(email), _) if store.has_user(email).await? => {}
+        (Some(email), Some(password)) => {
+            let user = CreateUser {
+                org: store::DEFAULT_ORG.to_owned(),
+                email: email.clone(),
+                password: password.expose().to_owned(),
+                role: Role::Admin,
+            };
+            admin::create_user(store, &user).await?;
+            tracing::info!(email = %email, "created the first admin from AGENTWATCH_ADMIN_EMAIL");
+        }
+        _ if store.has_users().await? => {}
+        _ => tracing::warn!(
+            "no admin user yet: set AGENTWATCH_ADMIN_EMAIL and AGENTWATCH_ADMIN_PASSWORD, or run \
+             `agentwatch admin create-user --email E --role admin --password-stdin`"
+        ),
+    }
+    Ok(())
 }

@@ -47,6 +47,11 @@ struct ProviderLabels {
     provider: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
 /// The gateway's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -59,6 +64,8 @@ pub struct Metrics {
     attempts: Family<ProviderLabels, Counter>,
     circuit: Family<ProviderLabels, Gauge>,
     in_flight: Family<ProviderLabels, Gauge>,
+    models_cache: Family<OutcomeLabels, Counter>,
+    logins: Family<OutcomeLabels, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -105,11 +112,46 @@ impl Default for Metrics {
             "Requests in flight to each provider",
             in_flight.clone(),
         );
-        Metrics { registry, requests, latency, ttft, tokens, cost, attempts, circuit, in_flight }
+        let models_cache = Family::default();
+        registry.register(
+            "models_cache",
+            "GET /v1/models answers from the 30-second cache (hit) or built afresh (miss)",
+            models_cache.clone(),
+        );
+        let logins = Family::default();
+        registry.register(
+            "admin_logins",
+            "Admin logins by outcome: ok, failed, locked (this failure locked the account), \
+             disabled",
+            logins.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            ttft,
+            tokens,
+            cost,
+            attempts,
+            circuit,
+            in_flight,
+            models_cache,
+            logins,
+        }
     }
 }
 
 impl Metrics {
+    /// Counts an answer of `/v1/models`: `hit` from the cache, `miss` built afresh.
+    pub fn models_cache(&self, outcome: &'static str) {
+        self.models_cache.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts an admin login attempt.
+    pub fn login(&self, outcome: &'static str) {
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
     /// Counts one finished request.
     pub fn observe(&self, record: &UsageRecord) {
         let tenant = record.tenant_id.map_or_else(String::new, |t| t.to_string());

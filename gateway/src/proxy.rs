@@ -305,8 +305,10 @@ pub(crate) async fn models(State(gateway): State<Gateway>, headers: HeaderMap) -
     if let Some((at, list)) = cached
         && at.elapsed() < Duration::from_secs(30)
     {
+        gateway.inner.metrics.models_cache("hit");
         return axum::Json(list.as_ref().clone()).into_response();
     }
+    gateway.inner.metrics.models_cache("miss");
     let directory = gateway.directory();
     let mut data: Vec<Value> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -573,7 +575,7 @@ impl Gateway {
     }
 
     /// The model ids a provider lists at its `/models`.
-    async fn provider_models(&self, upstream: &Upstream) -> Result<Vec<String>, String> {
+    pub(crate) async fn provider_models(&self, upstream: &Upstream) -> Result<Vec<String>, String> {
         let key = &upstream.keys.first().ok_or("no API key configured")?.key.secret;
         let base = &upstream.provider.base_url;
         let http = &self.inner.http;

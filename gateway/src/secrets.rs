@@ -53,7 +53,7 @@ pub enum SecretError {
         "the master key must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`"
     )]
     BadMasterKey,
-    #[error("cannot read or create the master key file {path}: {source}")]
+    #[error("cannot read or create the key file {path}: {source}")]
     KeyFile { path: String, source: std::io::Error },
     #[error(
         "a provider key cannot be decrypted with this master key: it was sealed under another one \
@@ -83,16 +83,7 @@ impl MasterKey {
     /// The key in `path`, made on first use: 32 random bytes, hex, in a file only its owner can
     /// read.
     pub fn load_or_create(path: &Path) -> Result<MasterKey, SecretError> {
-        let io = |source| SecretError::KeyFile { path: path.display().to_string(), source };
-        match std::fs::read_to_string(path) {
-            Ok(text) => MasterKey::from_hex(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = hex::encode(random_bytes::<32>());
-                write_private(path, &key).map_err(io)?;
-                MasterKey::from_hex(&key)
-            }
-            Err(e) => Err(io(e)),
-        }
+        MasterKey::from_hex(&load_or_create_key(path)?)
     }
 
     /// Seals `plaintext`: a fresh random nonce, then the ciphertext with its tag.
@@ -150,6 +141,21 @@ pub fn mask(secret: &str) -> String {
 /// The first characters of a tenant key, stored beside its hash so people can tell keys apart.
 pub fn key_prefix(key: &str) -> String {
     key.chars().take(7).collect()
+}
+
+/// The key in `path` (its text, trimmed), made on first use: 32 random bytes as hex, in a file
+/// only its owner can read.
+pub(crate) fn load_or_create_key(path: &Path) -> Result<String, SecretError> {
+    let io = |source| SecretError::KeyFile { path: path.display().to_string(), source };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = hex::encode(random_bytes::<32>());
+            write_private(path, &key).map_err(io)?;
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {

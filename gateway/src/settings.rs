@@ -34,6 +34,20 @@ pub struct GatewaySettings {
     pub providers: Vec<ProviderSeed>,
     /// Tenants to create or update at start (by name, in the `default` organization).
     pub tenants: Vec<TenantSeed>,
+    /// The key that signs admin session tokens (HS256), at least 32 characters. Unset: a key
+    /// made on first start in `<data_dir>/jwt.key`, readable by its owner only.
+    pub jwt_secret: Option<Secret>,
+    /// How long an admin session token is valid.
+    pub session_hours: u64,
+    /// Failed logins in a row that lock an account.
+    pub lockout_attempts: u32,
+    /// How long a locked account stays locked (an admin can unlock it sooner).
+    pub lockout_secs: u64,
+    /// An admin made at start in the `default` organization unless the email already has an
+    /// account (`AGENTWATCH_ADMIN_EMAIL` and `AGENTWATCH_ADMIN_PASSWORD`): how the first admin
+    /// comes to be. There is no default password.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
 }
 
 impl Default for GatewaySettings {
@@ -49,12 +63,18 @@ impl Default for GatewaySettings {
             prices: BTreeMap::new(),
             providers: Vec::new(),
             tenants: Vec::new(),
+            jwt_secret: None,
+            session_hours: 24,
+            lockout_attempts: 5,
+            lockout_secs: 900,
+            admin_email: None,
+            admin_password: None,
         }
     }
 }
 
 /// The kinds of LLM provider the gateway speaks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     OpenAI,
@@ -188,6 +208,31 @@ impl GatewaySettings {
         }
         if self.breaker_failures == 0 {
             return Err("gateway.breaker_failures must be at least 1".to_owned());
+        }
+        if self.session_hours == 0 || self.lockout_attempts == 0 {
+            return Err(
+                "gateway.session_hours and gateway.lockout_attempts must be at least 1".to_owned()
+            );
+        }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err("gateway.jwt_secret: at least 32 characters, e.g. from \
+                        `openssl rand -hex 32`"
+                .to_owned());
+        }
+        match (&self.admin_email, &self.admin_password) {
+            (Some(email), Some(password)) => {
+                crate::admin::check_email(email)
+                    .map_err(|e| format!("gateway.admin_email (AGENTWATCH_ADMIN_EMAIL): {e}"))?;
+                crate::admin::check_password(password.expose()).map_err(|e| {
+                    format!("gateway.admin_password (AGENTWATCH_ADMIN_PASSWORD): {e}")
+                })?;
+            }
+            (None, None) => {}
+            _ => {
+                return Err("set both gateway.admin_email and gateway.admin_password \
+                            (AGENTWATCH_ADMIN_EMAIL, AGENTWATCH_ADMIN_PASSWORD), or neither"
+                    .to_owned());
+            }
         }
         if let Some(key) = &self.master_key {
             crate::secrets::MasterKey::from_hex(key.expose())

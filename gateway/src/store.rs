@@ -129,6 +129,28 @@ impl Store {
         Ok(Store { pool, master })
     }
 
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Seals a provider key under the master key.
+    pub(crate) fn seal(&self, secret: &str) -> Vec<u8> {
+        self.master.seal(secret)
+    }
+
+    /// Whether `email` has an account (emails are matched lower-cased).
+    pub async fn has_user(&self, email: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")
+            .bind(email.trim().to_lowercase())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Whether anybody can log in to the admin API yet.
+    pub async fn has_users(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(&self.pool).await?)
+    }
+
     /// Makes the store hold the config's providers and tenants, in the `default` organization:
     /// each is created or updated by name; config-seeded providers no longer in the config are
     /// removed, and such tenants are made `inactive` (their usage stays). Keys seeded from config

@@ -119,6 +119,29 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the gateway's admin users.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user of the admin API (and its organization, if new), with the password read
+    /// from stdin. Prints the user as JSON.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// admin, member or viewer.
+        #[arg(long, value_parser = ["admin", "member", "viewer"])]
+        role: String,
+        /// The organization; created if it does not exist.
+        #[arg(long, default_value = gateway::store::DEFAULT_ORG)]
+        org: String,
+        /// Read the password (at least 12 characters) from stdin: the only way to give it, so
+        /// that it never shows in the process list or shell history.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -211,6 +234,9 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Status { repo, json } => {
             runtime()?.block_on(indexing::status(config, repo.as_deref(), json))
         }
+        Command::Admin(AdminCommand::CreateUser { email, role, org, password_stdin: _ }) => {
+            runtime()?.block_on(create_user(config, email, &role, org))
+        }
         Command::Config(ConfigCommand::Show { json }) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&config.shown())?);
@@ -227,6 +253,34 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             Ok(())
         }
     }
+}
+
+/// `agentwatch admin create-user`: bad input exits 2 (a usage error), an email that already has
+/// an account exits 1.
+async fn create_user(
+    config: &Config,
+    email: String,
+    role: &str,
+    org: String,
+) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.strip_suffix('\n').unwrap_or(&password);
+    let password = password.strip_suffix('\r').unwrap_or(password).to_owned();
+    let invalid = |e: String| ConfigError::Invalid(e);
+    gateway::admin::check_email(email.trim()).map_err(|e| invalid(format!("--email: {e}")))?;
+    gateway::admin::check_password(&password)
+        .map_err(|e| invalid(format!("the password on stdin: {e}")))?;
+    let role = gateway::admin::Role::parse(role).expect("clap allows only known roles");
+    let store = gateway::Gateway::open_store(&config.gateway, &config.data_dir).await?;
+    let user = gateway::admin::CreateUser { org: org.clone(), email, password, role };
+    let id = gateway::admin::create_user(&store, &user).await?;
+    let shown = serde_json::json!({
+        "id": id, "email": user.email.trim().to_lowercase(), "role": role, "org": org,
+    });
+    println!("{shown}");
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -226,6 +226,21 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| parse_some(&mut c.gateway.master_key, v),
     },
     EnvOverride {
+        var: "AGENTWATCH_JWT_SECRET",
+        key: "gateway.jwt_secret",
+        apply: |c, v| parse_some(&mut c.gateway.jwt_secret, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ADMIN_EMAIL",
+        key: "gateway.admin_email",
+        apply: |c, v| parse_some(&mut c.gateway.admin_email, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ADMIN_PASSWORD",
+        key: "gateway.admin_password",
+        apply: |c, v| parse_some(&mut c.gateway.admin_password, v),
+    },
+    EnvOverride {
         var: "AGENTWATCH_KNOWLEDGE_TOKEN",
         key: "knowledge.token",
         apply: |c, v| parse_some(&mut c.knowledge.token, v),

@@ -73,7 +73,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         tracing::info!(server = server.name, %addr, "listening");
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            axum::serve(server.listener, server.router)
+            // The peer's address reaches handlers (the gateway's audit log records it).
+            let service = server.router.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(server.listener, service)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
                 .with_context(|| format!("the {} stopped", server.name))

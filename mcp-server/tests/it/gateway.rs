@@ -2,66 +2,11 @@
 //! with two real mock providers (llmock processes) behind it. The client's checks are in
 //! `tests/gateway/openai_client.py`.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use crate::support::{Sandbox, Server, assets_dir, stderr, stdout};
+use crate::support::{Mock, Sandbox, Server, llm_client, stderr, stdout};
 
 const TENANT_KEY: &str = "aw-test-tenant-key-0123456789abcdef";
-
-/// The Python of the venv with the `openai` SDK and llmock that `scripts/setup.sh` builds.
-fn llm_client(program: &str) -> PathBuf {
-    let path = assets_dir().join("llm-client/bin").join(program);
-    assert!(path.exists(), "{} is missing: run scripts/setup.sh", path.display());
-    path
-}
-
-/// A llmock process on a free port, answering deterministically; killed on drop.
-struct Mock {
-    child: Child,
-    url: String,
-}
-
-impl Mock {
-    fn start() -> Mock {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(llm_client("llmock"))
-            .args(["serve", "--port", &port.to_string(), "--response-style", "static"])
-            .args(["--log-level", "warning"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mock = Mock { child, url: format!("http://127.0.0.1:{port}") };
-        let start = Instant::now();
-        while !mock.ready() {
-            assert!(start.elapsed() < Duration::from_secs(30), "llmock did not start on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        mock
-    }
-
-    fn ready(&self) -> bool {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            crate::support::http()
-                .get(format!("{}/health", self.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        })
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client(sandbox: &Sandbox, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/gateway/openai_client.py");

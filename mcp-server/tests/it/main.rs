@@ -1,6 +1,7 @@
 //! End-to-end tests of the `agentwatch` binary: each one runs the real program the way a user or
 //! a deployment script would.
 
+mod admin;
 mod cli;
 mod gateway;
 mod index;

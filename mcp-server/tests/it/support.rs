@@ -1,11 +1,11 @@
 //! Runs `agentwatch` in a sandbox: a temporary home and data dir, no inherited `AGENTWATCH_*`.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The caller's asset cache (as `scripts/setup.sh` fills it).
 pub fn assets_dir() -> PathBuf {
@@ -202,5 +202,53 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
+    }
+}
+
+/// The Python of the venv with the `openai` SDK and llmock that `scripts/setup.sh` builds.
+pub fn llm_client(program: &str) -> PathBuf {
+    let path = assets_dir().join("llm-client/bin").join(program);
+    assert!(path.exists(), "{} is missing: run scripts/setup.sh", path.display());
+    path
+}
+
+/// A llmock process on a free port, answering deterministically; killed on drop.
+pub struct Mock {
+    child: Child,
+    pub url: String,
+}
+
+impl Mock {
+    pub fn start() -> Mock {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(llm_client("llmock"))
+            .args(["serve", "--port", &port.to_string(), "--response-style", "static"])
+            .args(["--log-level", "warning"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mock = Mock { child, url: format!("http://127.0.0.1:{port}") };
+        let start = Instant::now();
+        while !mock.ready() {
+            assert!(start.elapsed() < Duration::from_secs(30), "llmock did not start on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        mock
+    }
+
+    fn ready(&self) -> bool {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            http().get(format!("{}/health", self.url)).send().await.is_ok_and(|r| r.status() == 200)
+        })
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -1,0 +1,455 @@
+//! The admin API under `/api/*`: people log in for a session token (JWT), then manage their
+//! organization's providers, provider keys, teams, tenants and users, and read its usage and
+//! audit log. Every row belongs to an organization, and every query is scoped to the caller's:
+//! another organization's id answers 404, exactly as an id that does not exist.
+//!
+//! Roles, each including the one before: `viewer` reads; `member` also manages teams and tenants
+//! and tests providers; `admin` also manages providers, their keys and users, and reads the audit
+//! log.
+
+mod audit;
+mod auth;
+mod providers;
+mod tenants;
+mod usage;
+mod users;
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::Gateway;
+use crate::error::ApiError;
+
+pub use auth::Auth;
+pub use users::{CreateUser, create_user};
+
+/// The admin routes (under `/api`), `/openapi.json`, `/docs`, and the OpenAPI document.
+pub(crate) fn router() -> Router<Gateway> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(users::list_users, users::create_user_route))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::unlock_user))
+        .routes(routes!(providers::list_providers, providers::create_provider))
+        .routes(routes!(
+            providers::get_provider,
+            providers::update_provider,
+            providers::delete_provider
+        ))
+        .routes(routes!(providers::test_provider))
+        .routes(routes!(providers::list_keys, providers::add_key))
+        .routes(routes!(providers::delete_key))
+        .routes(routes!(tenants::list_teams, tenants::create_team))
+        .routes(routes!(tenants::update_team, tenants::delete_team))
+        .routes(routes!(tenants::list_tenants, tenants::create_tenant))
+        .routes(routes!(tenants::get_tenant, tenants::update_tenant))
+        .routes(routes!(tenants::suspend_tenant))
+        .routes(routes!(tenants::activate_tenant))
+        .routes(routes!(tenants::rotate_tenant_key))
+        .routes(routes!(usage::list_usage))
+        .routes(routes!(usage::usage_summary))
+        .routes(routes!(usage::usage_breakdown))
+        .routes(routes!(audit::list_audit));
+    let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
+        .nest("/api", api)
+        .routes(routes!(crate::health::health))
+        .routes(routes!(crate::health::healthz))
+        .routes(routes!(crate::health::readyz))
+        .split_for_parts();
+    SessionToken.modify(&mut openapi);
+    let docs: Router<Gateway> = Scalar::with_url("/docs", openapi.clone()).into();
+    router
+        .route("/openapi.json", axum::routing::get(move || async move { Json(openapi) }))
+        .merge(docs)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "AgentWatch gateway",
+        description = "The admin API of the AgentWatch LLM gateway. Log in with POST /api/auth/login and send the token as `Authorization: Bearer <token>`. The OpenAI-compatible API (/v1/chat/completions, /v1/embeddings, /v1/models) takes tenant API keys and follows OpenAI's own reference. Errors are JSON: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}; `param` names the field at fault.",
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "auth", description = "Log in and out"),
+        (name = "users", description = "The people of an organization and their roles"),
+        (name = "providers", description = "LLM providers and their API keys (sealed at rest, shown masked)"),
+        (name = "tenants", description = "API consumers, their keys, budgets and teams"),
+        (name = "usage", description = "Requests, tokens and cost"),
+        (name = "audit", description = "Who did what, when, from where"),
+        (name = "health", description = "Liveness, readiness and health"),
+    )
+)]
+struct Document;
+
+/// Declares the session token on every `/api` route but login, with the 401 that answers a
+/// request without a valid one.
+struct SessionToken;
+
+impl Modify for SessionToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_owned());
+        scheme.description = Some("The token from POST /api/auth/login, valid 24 hours".into());
+        components.add_security_scheme("session", SecurityScheme::Http(scheme));
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with("/api/") || path == "/api/auth/login" {
+                continue;
+            }
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "session",
+                        Vec::<String>::new(),
+                    )]);
+                let responses = &mut operation.responses.responses;
+                for (status, description) in [
+                    ("401", "No token, or one that expired or was revoked"),
+                    ("403", "The caller's role may not do this"),
+                ] {
+                    let response = utoipa::openapi::ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            utoipa::openapi::Content::new(Some(
+                                utoipa::openapi::Ref::from_schema_name("ErrorBody"),
+                            )),
+                        )
+                        .build();
+                    responses.entry(status.to_owned()).or_insert(response.into());
+                }
+            }
+        }
+    }
+}
+
+/// Every error's body.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Describes `ApiError::body` for the OpenAPI document.
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    message: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// The request field at fault, if one is.
+    param: Option<String>,
+    code: String,
+}
+
+/// A role, each including the rights of the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "viewer" => Role::Viewer,
+            "member" => Role::Member,
+            "admin" => Role::Admin,
+            _ => return None,
+        })
+    }
+}
+
+/// The logged-in person making a request: its session is live and its account enabled, checked
+/// against the database on every request, so a logout, a disabled account or a changed role
+/// takes effect at once.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub user_id: i64,
+    pub org_id: i64,
+    pub email: String,
+    pub role: Role,
+    pub session: String,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    /// 403 unless the caller's role is `role` or above.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!(
+            "this needs the {} role or higher; you are {}",
+            role.as_str(),
+            self.role.as_str()
+        )))
+    }
+}
+
+impl FromRequestParts<Gateway> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Caller, ApiError> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthenticated(
+                "no session token: log in with POST /api/auth/login and send the token as \
+                 `Authorization: Bearer <token>`",
+            )
+        })?;
+        let claims = gateway.inner.auth.verify(token)?;
+        let session = auth::live_session(gateway, &claims.jti).await?;
+        Ok(Caller {
+            user_id: session.user_id,
+            org_id: session.org_id,
+            email: session.email,
+            role: session.role,
+            session: claims.jti,
+            ip: client_ip(parts),
+        })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The peer's address, as the audit log records it.
+pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+}
+
+/// The request's peer address, for handlers without a [`Caller`] (login).
+#[derive(Debug)]
+pub(crate) struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// A JSON body whose errors are the gateway's error JSON, naming the field at fault.
+#[derive(Debug)]
+pub(crate) struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body<T>, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(invalid_body(&rejection)),
+        }
+    }
+}
+
+fn invalid_body(rejection: &JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let mut error = ApiError::invalid_field(None, rejection.body_text());
+    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        error.message = "send the body as JSON with `Content-Type: application/json`".to_owned();
+    }
+    error.status = status;
+    error
+}
+
+/// A query string whose errors are the gateway's error JSON, naming the parameter at fault.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params<T>, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(invalid_query(&rejection)),
+        }
+    }
+}
+
+fn invalid_query(rejection: &QueryRejection) -> ApiError {
+    ApiError::invalid_field(None, rejection.body_text())
+}
+
+/// For a PATCH field that can be set to `null`: absent is `None`, `null` is `Some(None)`.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A page of a list: `page` from 1, `limit` up to 1,000 (default 50).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Page {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl Page {
+    pub fn new(page: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
+        let page = page.unwrap_or(1);
+        let limit = limit.unwrap_or(50);
+        if page < 1 {
+            return Err(ApiError::invalid("page", "page counts from 1"));
+        }
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid("limit", "limit is from 1 to 1000"));
+        }
+        Ok(Page { page, limit })
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+}
+
+/// One page of results, with where it is in the whole.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Paged<T> {
+    pub data: Vec<T>,
+    pub page: i64,
+    pub limit: i64,
+    /// How many match, over every page.
+    pub total: i64,
+    pub has_more: bool,
+}
+
+impl<T> Paged<T> {
+    pub fn new(data: Vec<T>, page: Page, total: i64) -> Paged<T> {
+        Paged {
+            has_more: page.offset() + (data.len() as i64) < total,
+            data,
+            page: page.page,
+            limit: page.limit,
+            total,
+        }
+    }
+}
+
+/// A stored time (Unix milliseconds) as RFC 3339 UTC.
+pub(crate) fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A date parameter: `2026-11-30` (the start of that day, or with `end`, the start of the next:
+/// an end date is inclusive) or an RFC 3339 time.
+pub(crate) fn parse_date(param: &'static str, value: &str, end: bool) -> Result<i64, ApiError> {
+    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let day = if end { date.succ_opt().unwrap_or(date) } else { date };
+        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis());
+    }
+    DateTime::parse_from_rfc3339(value).map(|t| t.timestamp_millis()).map_err(|_| {
+        ApiError::invalid(
+            param,
+            format!("{param} {value:?} is not a date: use 2026-11-30 or 2026-11-30T12:00:00Z"),
+        )
+    })
+}
+
+/// Checks an email address well enough to catch typos: one `@`, something on each side, a dot in
+/// the domain, no spaces.
+pub fn check_email(email: &str) -> Result<(), String> {
+    let ok = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && !email.chars().any(char::is_whitespace)
+        && email.len() <= 254;
+    if ok { Ok(()) } else { Err(format!("{email:?} is not an email address")) }
+}
+
+/// Passwords: at least 12 characters (NIST SP 800-63B asks for 8 at least; we ask for more),
+/// at most 1,024.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 12 {
+        return Err("a password has at least 12 characters".to_owned());
+    }
+    if n > 1024 {
+        return Err("a password has at most 1,024 characters".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_dates_include_their_whole_day() {
+        let start = parse_date("start_date", "2026-11-30", false).unwrap();
+        let end = parse_date("end_date", "2026-11-30", true).unwrap();
+        assert_eq!(end - start, 86_400_000);
+        assert_eq!(iso(start), "2026-11-30T00:00:00.000Z");
+        let precise = parse_date("start_date", "2026-11-30T12:00:00+01:00", false).unwrap();
+        assert_eq!(iso(precise), "2026-11-30T11:00:00.000Z");
+        let error = parse_date("end_date", "yesterday", true).unwrap_err();
+        assert_eq!(error.param, Some("end_date"));
+    }
+
+    #[test]
+    fn emails_and_passwords_are_checked_with_reasons() {
+        assert!(check_email("ada@example.com").is_ok());
+        for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com"] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_password("correct horse").is_ok());
+        assert!(check_password("short").unwrap_err().contains("12"));
+    }
+
+    #[test]
+    fn roles_include_the_ones_below() {
+        assert!(Role::Admin > Role::Member && Role::Member > Role::Viewer);
+        assert_eq!(Role::parse("member"), Some(Role::Member));
+        assert_eq!(Role::parse("owner"), None);
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(Page::new(None, None).unwrap().limit, 50);
+        assert_eq!(Page::new(Some(3), Some(10)).unwrap().offset(), 20);
+        assert_eq!(Page::new(None, Some(1001)).unwrap_err().param, Some("limit"));
+        assert_eq!(Page::new(Some(0), None).unwrap_err().param, Some("page"));
+    }
+}

@@ -1,0 +1,373 @@
+//! Usage: every request through `/v1/*` (tenant, team, provider, model, tokens, cost, latency,
+//! time to first token, status, DLP events), listed by page, summed for a period, and broken down
+//! by model, provider, tenant, team or day.
+
+// `#[utoipa::path(params(T))]` expands to `<T as IntoParams>::…`, which this lint flags.
+#![allow(unused_qualifications)]
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{Datelike, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Caller, Page, Paged, Params, iso, parse_date};
+use crate::Gateway;
+use crate::error::ApiError;
+
+/// The filters every usage endpoint takes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UsageFilter {
+    /// From this date (`2026-11-30`, UTC) or time (RFC 3339).
+    start_date: Option<String>,
+    /// To this date, inclusive, or time.
+    end_date: Option<String>,
+    tenant_id: Option<i64>,
+    team_id: Option<i64>,
+    /// Only this model (as served).
+    model: Option<String>,
+}
+
+/// A filter with its dates parsed (Unix ms, end exclusive).
+struct Scope<'a> {
+    org_id: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+    filter: &'a UsageFilter,
+}
+
+impl<'a> Scope<'a> {
+    fn new(caller: &Caller, filter: &'a UsageFilter) -> Result<Scope<'a>, ApiError> {
+        let start = filter.start_date.as_deref().map(|d| parse_date("start_date", d, false));
+        let end = filter.end_date.as_deref().map(|d| parse_date("end_date", d, true));
+        let scope = Scope {
+            org_id: caller.org_id,
+            start: start.transpose()?,
+            end: end.transpose()?,
+            filter,
+        };
+        if let (Some(start), Some(end)) = (scope.start, scope.end)
+            && end <= start
+        {
+            return Err(ApiError::invalid("end_date", "end_date is before start_date"));
+        }
+        Ok(scope)
+    }
+
+    /// No dates given: the current calendar month (UTC), for summaries.
+    fn this_month_by_default(mut self) -> Self {
+        if self.start.is_none() && self.end.is_none() {
+            let today = Utc::now().date_naive();
+            let first = today.with_day(1).unwrap_or(today);
+            self.start =
+                Some(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis());
+        }
+        self
+    }
+
+    /// `WHERE …` over the `usage` table aliased `u`.
+    fn push_where(&self, sql: &mut QueryBuilder<Sqlite>) {
+        sql.push(" WHERE u.org_id = ").push_bind(self.org_id);
+        if let Some(start) = self.start {
+            sql.push(" AND u.created_at >= ").push_bind(start);
+        }
+        if let Some(end) = self.end {
+            sql.push(" AND u.created_at < ").push_bind(end);
+        }
+        if let Some(tenant) = self.filter.tenant_id {
+            sql.push(" AND u.tenant_id = ").push_bind(tenant);
+        }
+        if let Some(team) = self.filter.team_id {
+            sql.push(" AND u.team_id = ").push_bind(team);
+        }
+        if let Some(model) = &self.filter.model {
+            sql.push(" AND u.model = ").push_bind(model.as_str());
+        }
+    }
+}
+
+const TOTALS: &str = "COUNT(*) AS requests, \
+     COALESCE(SUM(u.status >= 400), 0) AS errors, \
+     COALESCE(SUM(u.prompt_tokens), 0) AS prompt_tokens, \
+     COALESCE(SUM(u.completion_tokens), 0) AS completion_tokens, \
+     COALESCE(SUM(u.cost_usd), 0.0) AS cost_usd, \
+     COALESCE(SUM(u.dlp_events), 0) AS dlp_events, \
+     AVG(u.latency_ms) AS avg_latency_ms";
+
+/// Requests, tokens and cost, summed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Totals {
+    requests: i64,
+    /// Requests answered with a status of 400 or more (499: the client left).
+    errors: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    cost_usd: f64,
+    dlp_events: i64,
+    avg_latency_ms: Option<f64>,
+}
+
+fn totals(row: &sqlx::sqlite::SqliteRow) -> Totals {
+    let prompt: i64 = row.get("prompt_tokens");
+    let completion: i64 = row.get("completion_tokens");
+    Totals {
+        requests: row.get("requests"),
+        errors: row.get("errors"),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        cost_usd: row.get("cost_usd"),
+        dlp_events: row.get("dlp_events"),
+        avg_latency_ms: row.get("avg_latency_ms"),
+    }
+}
+
+/// One request's usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsageRecord {
+    id: i64,
+    request_id: String,
+    tenant_id: Option<i64>,
+    team_id: Option<i64>,
+    /// `chat.completions` or `embeddings`.
+    endpoint: String,
+    provider: Option<String>,
+    /// The model served (an alias is recorded as its target).
+    model: String,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    /// `provider` when the provider reported the counts, `tokenizer` when the gateway counted.
+    tokens_source: String,
+    cost_usd: f64,
+    latency_ms: i64,
+    /// Time to the first streamed token.
+    ttft_ms: Option<i64>,
+    status: i64,
+    error: Option<String>,
+    streamed: bool,
+    attempts: i64,
+    dlp_events: i64,
+    created_at: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// From 1.
+    page: Option<i64>,
+    /// Records per page: 50 by default, at most 1,000.
+    limit: Option<i64>,
+}
+
+/// Usage records, newest first, by page.
+#[utoipa::path(
+    get,
+    path = "/usage",
+    tag = "usage",
+    params(UsageFilter, PageQuery),
+    responses(
+        (status = 200, description = "A page of usage records", body = Paged<UsageRecord>),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn list_usage(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(filter): Params<UsageFilter>,
+    Params(paging): Params<PageQuery>,
+) -> Result<Json<Paged<UsageRecord>>, ApiError> {
+    let page = Page::new(paging.page, paging.limit)?;
+    let scope = Scope::new(&caller, &filter)?;
+    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM usage u");
+    scope.push_where(&mut count);
+    let mut rows = QueryBuilder::new(
+        "SELECT u.id, u.request_id, u.tenant_id, u.team_id, u.endpoint, u.provider, u.model, \
+         u.prompt_tokens, u.completion_tokens, u.tokens_source, u.cost_usd, u.latency_ms, \
+         u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.created_at \
+         FROM usage u",
+    );
+    scope.push_where(&mut rows);
+    rows.push(" ORDER BY u.created_at DESC, u.id DESC LIMIT ").push_bind(page.limit);
+    rows.push(" OFFSET ").push_bind(page.offset());
+    let pool = gateway.store().pool();
+    let sql = |e| ApiError::internal("cannot read usage", e);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(sql)?;
+    let data = rows
+        .build()
+        .fetch_all(pool)
+        .await
+        .map_err(sql)?
+        .into_iter()
+        .map(|r| {
+            let prompt: i64 = r.get("prompt_tokens");
+            let completion: i64 = r.get("completion_tokens");
+            UsageRecord {
+                id: r.get("id"),
+                request_id: r.get("request_id"),
+                tenant_id: r.get("tenant_id"),
+                team_id: r.get("team_id"),
+                endpoint: r.get("endpoint"),
+                provider: r.get("provider"),
+                model: r.get("model"),
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                total_tokens: prompt + completion,
+                tokens_source: r.get("tokens_source"),
+                cost_usd: r.get("cost_usd"),
+                latency_ms: r.get("latency_ms"),
+                ttft_ms: r.get("ttft_ms"),
+                status: r.get("status"),
+                error: r.get("error"),
+                streamed: r.get("streamed"),
+                attempts: r.get("attempts"),
+                dlp_events: r.get("dlp_events"),
+                created_at: iso(r.get("created_at")),
+            }
+        })
+        .collect();
+    Ok(Json(Paged::new(data, page, total)))
+}
+
+/// Totals for a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Summary {
+    /// The period's start (the current month's, when no dates were given).
+    start_date: Option<String>,
+    /// The period's end, exclusive; `null`: now.
+    end_date: Option<String>,
+    #[serde(flatten)]
+    totals: Totals,
+}
+
+/// Totals — requests, errors, tokens, cost, DLP events, average latency — for the period
+/// (default: the current calendar month, UTC).
+#[utoipa::path(
+    get,
+    path = "/usage/summary",
+    tag = "usage",
+    params(UsageFilter),
+    responses(
+        (status = 200, description = "The period's totals", body = Summary),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn usage_summary(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(filter): Params<UsageFilter>,
+) -> Result<Json<Summary>, ApiError> {
+    let scope = Scope::new(&caller, &filter)?.this_month_by_default();
+    let mut sql = QueryBuilder::new(format!("SELECT {TOTALS} FROM usage u"));
+    scope.push_where(&mut sql);
+    let row = sql
+        .build()
+        .fetch_one(gateway.store().pool())
+        .await
+        .map_err(|e| ApiError::internal("cannot read usage", e))?;
+    Ok(Json(Summary {
+        start_date: scope.start.map(iso),
+        end_date: scope.end.map(iso),
+        totals: totals(&row),
+    }))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum GroupBy {
+    Model,
+    Provider,
+    Tenant,
+    Team,
+    Day,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct BreakdownQuery {
+    /// What to group by.
+    group_by: GroupBy,
+}
+
+/// One group's totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Group {
+    /// The model, the provider's name, the tenant's or team's id, or the day (`2026-11-30`);
+    /// `null` for requests without one (no tenant, no team, never routed).
+    key: Option<String>,
+    /// The tenant's or team's name.
+    name: Option<String>,
+    #[serde(flatten)]
+    totals: Totals,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Breakdown {
+    group_by: GroupBy,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    /// By cost, highest first; by day, in date order.
+    groups: Vec<Group>,
+}
+
+/// Totals grouped by model, provider, tenant, team or day, for the period (default: the current
+/// calendar month, UTC).
+#[utoipa::path(
+    get,
+    path = "/usage/breakdown",
+    tag = "usage",
+    params(BreakdownQuery, UsageFilter),
+    responses(
+        (status = 200, description = "Totals by group", body = Breakdown),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn usage_breakdown(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<BreakdownQuery>,
+    Params(filter): Params<UsageFilter>,
+) -> Result<Json<Breakdown>, ApiError> {
+    let scope = Scope::new(&caller, &filter)?.this_month_by_default();
+    let (key, name, join, order) = match query.group_by {
+        GroupBy::Model => ("u.model", "NULL", "", "cost_usd DESC, key"),
+        GroupBy::Provider => ("u.provider", "NULL", "", "cost_usd DESC, key"),
+        GroupBy::Tenant => (
+            "CAST(u.tenant_id AS TEXT)",
+            "t.name",
+            " LEFT JOIN tenants t ON t.id = u.tenant_id",
+            "cost_usd DESC, key",
+        ),
+        GroupBy::Team => (
+            "CAST(u.team_id AS TEXT)",
+            "t.name",
+            " LEFT JOIN teams t ON t.id = u.team_id",
+            "cost_usd DESC, key",
+        ),
+        GroupBy::Day => {
+            ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "", "key")
+        }
+    };
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {key} AS key, {name} AS name, {TOTALS} FROM usage u{join}"
+    ));
+    scope.push_where(&mut sql);
+    sql.push(format!(" GROUP BY 1 ORDER BY {order}"));
+    let groups = sql
+        .build()
+        .fetch_all(gateway.store().pool())
+        .await
+        .map_err(|e| ApiError::internal("cannot read usage", e))?
+        .iter()
+        .map(|r| Group { key: r.get("key"), name: r.get("name"), totals: totals(r) })
+        .collect();
+    Ok(Json(Breakdown {
+        group_by: query.group_by,
+        start_date: scope.start.map(iso),
+        end_date: scope.end.map(iso),
+        groups,
+    }))
+}

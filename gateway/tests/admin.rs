@@ -1,0 +1,727 @@
+//! The admin API as its users drive it: a real HTTP client against the gateway's router on a
+//! real socket. Each test reads as what an operator can rely on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gateway::Gateway;
+use gateway::admin::{CreateUser, Role, create_user};
+use gateway::secrets::Secret;
+use gateway::settings::GatewaySettings;
+use gateway::store::UsageRecord;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin@alpha.example";
+const PASSWORD: &str = "correct horse battery";
+
+struct Harness {
+    url: String,
+    http: reqwest::Client,
+    gateway: Gateway,
+    dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Harness {
+    async fn start(mut settings: GatewaySettings) -> Harness {
+        settings.admin_email = Some(ADMIN.to_owned());
+        settings.admin_password = Some(Secret::new(PASSWORD));
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = Gateway::open(&settings, dir.path()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+        gateway::install_tls();
+        Harness { url, http: reqwest::Client::new(), gateway, dir }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, headers, body }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Reply {
+        let body = json!({ "email": email, "password": password });
+        self.call(Method::POST, "/api/auth/login", None, Some(body)).await
+    }
+
+    async fn token(&self, email: &str) -> String {
+        let reply = self.login(email, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A user of `role` in the admin's organization, made through the API; its token.
+    async fn user(&self, admin: &str, role: &str) -> (i64, String) {
+        let email = format!("{role}@alpha.example");
+        let body = json!({ "email": email, "password": PASSWORD, "role": role });
+        let reply = self.post("/api/users", admin, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        (reply.body["id"].as_i64().unwrap(), self.token(&email).await)
+    }
+}
+
+fn created(reply: &Reply) -> i64 {
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["id"].as_i64().unwrap()
+}
+
+fn usage(org_id: i64, tenant_id: i64, model: &str, cost: f64, day: &str) -> UsageRecord {
+    let created_at_ms = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    UsageRecord {
+        request_id: format!("req-{model}-{day}-{cost}"),
+        org_id,
+        tenant_id: Some(tenant_id),
+        team_id: None,
+        endpoint: "chat.completions",
+        provider_id: None,
+        provider: Some("primary".to_owned()),
+        model: model.to_owned(),
+        prompt_tokens: 100,
+        completion_tokens: 20,
+        tokens_source: "provider",
+        cost_usd: cost,
+        latency_ms: 40,
+        ttft_ms: None,
+        status: 200,
+        error: None,
+        streamed: false,
+        attempts: 1,
+        dlp_events: 1,
+        created_at_ms,
+    }
+}
+
+#[tokio::test]
+async fn a_login_gives_a_token_that_me_honours_until_logout_revokes_it() {
+    let h = Harness::start(GatewaySettings::default()).await;
+
+    let login = h.login(ADMIN, PASSWORD).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.body["token_type"], "Bearer");
+    assert_eq!(login.body["expires_in"], 24 * 3600);
+    assert_eq!(login.body["user"]["role"], "admin");
+    let token = login.body["token"].as_str().unwrap();
+
+    let me = h.get("/api/auth/me", token).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["email"], ADMIN);
+    assert_eq!(me.body["org"]["name"], "default");
+    assert!(me.body["last_login_at"].is_string());
+
+    let logout = h.post("/api/auth/logout", token, json!({})).await;
+    assert_eq!(logout.status, StatusCode::OK);
+    let after = h.get("/api/auth/me", token).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert!(after.body["error"]["message"].as_str().unwrap().contains("logged out"));
+
+    // Emails are matched whatever their case; a wrong password or unknown email is one answer.
+    assert_eq!(h.login("Admin@Alpha.example", PASSWORD).await.status, StatusCode::OK);
+    let wrong = h.login(ADMIN, "not the password at all").await;
+    let unknown = h.login("nobody@alpha.example", PASSWORD).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body, unknown.body);
+
+    let none = h.call(Method::GET, "/api/auth/me", None, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.body["error"]["code"], "invalid_token");
+    let forged = h.get("/api/auth/me", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl").await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn failed_logins_lock_an_account_until_the_lock_ends_or_an_admin_unlocks_it() {
+    let settings = GatewaySettings { lockout_attempts: 3, lockout_secs: 2, ..Default::default() };
+    let h = Harness::start(settings).await;
+    let admin = h.token(ADMIN).await;
+    let (viewer_id, _) = h.user(&admin, "viewer").await;
+    let viewer = "viewer@alpha.example";
+
+    for _ in 0..2 {
+        assert_eq!(h.login(viewer, "wrong password!!").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = h.login(viewer, "wrong password!!").await;
+    assert_eq!(locked.status, StatusCode::LOCKED, "{}", locked.body);
+    assert_eq!(locked.body["error"]["code"], "account_locked");
+    assert!(locked.body["error"]["message"].as_str().unwrap().contains("until 20"));
+    let retry: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    // Even the right password waits for the lock to end.
+    assert_eq!(h.login(viewer, PASSWORD).await.status, StatusCode::LOCKED);
+    let users = h.get(&format!("/api/users/{viewer_id}"), &admin).await;
+    assert!(users.body["locked_until"].is_string());
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(h.login(viewer, PASSWORD).await.status, StatusCode::OK);
+
+    // Locked again, an admin unlocks it at once.
+    for _ in 0..3 {
+        h.login(viewer, "wrong password!!").await;
+    }
+    assert_eq!(h.login(viewer, PASSWORD).await.status, StatusCode::LOCKED);
+    let unlocked = h.post(&format!("/api/users/{viewer_id}/unlock"), &admin, json!({})).await;
+    assert_eq!(unlocked.status, StatusCode::OK);
+    assert!(unlocked.body["locked_until"].is_null());
+    assert_eq!(h.login(viewer, PASSWORD).await.status, StatusCode::OK);
+
+    // The audit log tells the story, without a password in it.
+    let audit = h.get("/api/audit?action=user.locked", &admin).await;
+    assert_eq!(audit.body["total"], 2);
+    assert!(audit.body["data"][0]["user_id"].is_null(), "the gateway locked it, nobody else");
+    let all = h.get("/api/audit?limit=1000", &admin).await.body.to_string();
+    assert!(all.contains("user.unlock") && !all.contains(PASSWORD));
+}
+
+/// The routes of the admin API with the least role each needs, and what it answers then.
+struct Route {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    least: Role,
+    answers: StatusCode,
+}
+
+fn route(method: Method, path: String, body: Option<Value>, least: Role, answers: u16) -> Route {
+    Route { method, path, body, least, answers: StatusCode::from_u16(answers).unwrap() }
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let (_, member) = h.user(&admin, "member").await;
+    let (viewer_id, viewer) = h.user(&admin, "viewer").await;
+
+    // What the routes act on. The provider points at a closed port: its test fails fast.
+    let provider =
+        json!({ "name": "local", "kind": "custom", "base_url": "http://127.0.0.1:9/v1" });
+    let p = created(&h.post("/api/providers", &admin, provider).await);
+    let doomed =
+        json!({ "name": "doomed", "kind": "openai", "base_url": "https://api.openai.com/v1" });
+    let p2 = created(&h.post("/api/providers", &admin, doomed).await);
+    let k2 = created(
+        &h.post(
+            &format!("/api/providers/{p}/keys"),
+            &admin,
+            json!({ "key": "sk-doomed-0123456789" }),
+        )
+        .await,
+    );
+    let t = created(&h.post("/api/teams", &admin, json!({ "name": "platform" })).await);
+    let t2 = created(&h.post("/api/teams", &admin, json!({ "name": "doomed" })).await);
+    let n = created(&h.post("/api/tenants", &admin, json!({ "name": "app", "team_id": t })).await);
+
+    use Method as M;
+    use Role::{Admin, Member, Viewer};
+    let routes = [
+        route(M::GET, "/api/auth/me".into(), None, Viewer, 200),
+        route(M::GET, "/api/users".into(), None, Admin, 200),
+        route(
+            M::POST,
+            "/api/users".into(),
+            Some(json!({"email": "new@alpha.example", "password": PASSWORD, "role": "viewer"})),
+            Admin,
+            201,
+        ),
+        route(M::GET, format!("/api/users/{viewer_id}"), None, Admin, 200),
+        route(
+            M::PATCH,
+            format!("/api/users/{viewer_id}"),
+            Some(json!({"role": "viewer"})),
+            Admin,
+            200,
+        ),
+        route(M::POST, format!("/api/users/{viewer_id}/unlock"), None, Admin, 200),
+        route(M::GET, "/api/providers".into(), None, Viewer, 200),
+        route(
+            M::POST,
+            "/api/providers".into(),
+            Some(
+                json!({"name": "new", "kind": "openrouter", "base_url": "https://openrouter.ai/api/v1"}),
+            ),
+            Admin,
+            201,
+        ),
+        route(M::GET, format!("/api/providers/{p}"), None, Viewer, 200),
+        route(M::PATCH, format!("/api/providers/{p}"), Some(json!({"priority": 50})), Admin, 200),
+        route(M::POST, format!("/api/providers/{p}/test"), None, Member, 200),
+        route(M::GET, format!("/api/providers/{p}/keys"), None, Viewer, 200),
+        route(
+            M::POST,
+            format!("/api/providers/{p}/keys"),
+            Some(json!({"key": "sk-extra-0123456789"})),
+            Admin,
+            201,
+        ),
+        route(M::DELETE, format!("/api/providers/{p}/keys/{k2}"), None, Admin, 204),
+        route(M::DELETE, format!("/api/providers/{p2}"), None, Admin, 204),
+        route(M::GET, "/api/teams".into(), None, Viewer, 200),
+        route(M::POST, "/api/teams".into(), Some(json!({"name": "data"})), Member, 201),
+        route(
+            M::PATCH,
+            format!("/api/teams/{t}"),
+            Some(json!({"monthly_budget": 100.0})),
+            Member,
+            200,
+        ),
+        route(M::DELETE, format!("/api/teams/{t2}"), None, Member, 204),
+        route(M::GET, "/api/tenants".into(), None, Viewer, 200),
+        route(M::POST, "/api/tenants".into(), Some(json!({"name": "batch"})), Member, 201),
+        route(M::GET, format!("/api/tenants/{n}"), None, Viewer, 200),
+        route(M::PATCH, format!("/api/tenants/{n}"), Some(json!({"rate_limit": 600})), Member, 200),
+        route(M::POST, format!("/api/tenants/{n}/suspend"), None, Member, 200),
+        route(M::POST, format!("/api/tenants/{n}/activate"), None, Member, 200),
+        route(M::POST, format!("/api/tenants/{n}/rotate-key"), None, Member, 200),
+        route(M::GET, "/api/usage".into(), None, Viewer, 200),
+        route(M::GET, "/api/usage/summary".into(), None, Viewer, 200),
+        route(M::GET, "/api/usage/breakdown?group_by=tenant".into(), None, Viewer, 200),
+        route(M::GET, "/api/audit".into(), None, Admin, 200),
+    ];
+
+    for r in &routes {
+        let anonymous = h.call(r.method.clone(), &r.path, None, r.body.clone()).await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "{} {} without a token",
+            r.method,
+            r.path
+        );
+        // From the least role up: below it 403; at it, the documented answer (at higher roles a
+        // create may clash or a delete find nothing left, but never 403).
+        let mut answered = false;
+        for (role, token) in [(Viewer, &viewer), (Member, &member), (Admin, &admin)] {
+            let reply = h.call(r.method.clone(), &r.path, Some(token), r.body.clone()).await;
+            let what = format!("{} {} as {}: {}", r.method, r.path, role.as_str(), reply.body);
+            if role < r.least {
+                assert_eq!(reply.status, StatusCode::FORBIDDEN, "{what}");
+                assert_eq!(reply.body["error"]["code"], "forbidden", "{what}");
+            } else if !answered {
+                assert_eq!(reply.status, r.answers, "{what}");
+                answered = true;
+            } else {
+                assert_ne!(reply.status, StatusCode::FORBIDDEN, "{what}");
+            }
+        }
+    }
+
+    // The OpenAPI document lists every one of these routes; /docs renders it.
+    let openapi = h.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(openapi.status, StatusCode::OK);
+    let paths = openapi.body["paths"].as_object().unwrap();
+    for r in &routes {
+        let template = r
+            .path
+            .split('?')
+            .next()
+            .unwrap()
+            .split('/')
+            .map(|segment| if segment.parse::<i64>().is_ok() { "{id}" } else { segment });
+        let template = template.collect::<Vec<_>>().join("/").replace("keys/{id}", "keys/{key_id}");
+        let documented = paths.get(&template).and_then(|p| p.get(r.method.as_str().to_lowercase()));
+        assert!(documented.is_some(), "{} {template} is not in /openapi.json", r.method);
+    }
+    assert!(paths.contains_key("/api/auth/login") && paths.contains_key("/readyz"));
+    let docs = h.http.get(format!("{}/docs", h.url)).send().await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(
+        docs.text().await.unwrap().contains("AgentWatch gateway"),
+        "the page embeds the document"
+    );
+}
+
+#[tokio::test]
+async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let alpha = h.token(ADMIN).await;
+    let beta_admin = CreateUser {
+        org: "beta".to_owned(),
+        email: "admin@beta.example".to_owned(),
+        password: PASSWORD.to_owned(),
+        role: Role::Admin,
+    };
+    create_user(h.gateway.store(), &beta_admin).await.unwrap();
+    let beta = h.token("admin@beta.example").await;
+
+    let provider =
+        json!({ "name": "shared-name", "kind": "openai", "base_url": "https://api.openai.com/v1" });
+    let p = created(&h.post("/api/providers", &alpha, provider.clone()).await);
+    created(
+        &h.post(
+            &format!("/api/providers/{p}/keys"),
+            &alpha,
+            json!({ "key": "sk-alpha-0123456789" }),
+        )
+        .await,
+    );
+    let t = created(&h.post("/api/teams", &alpha, json!({ "name": "platform" })).await);
+    let n = created(&h.post("/api/tenants", &alpha, json!({ "name": "app", "team_id": t })).await);
+    let (u, _) = h.user(&alpha, "member").await;
+    // Names are per organization: beta may use the same ones.
+    created(&h.post("/api/providers", &beta, provider).await);
+
+    let me = h.get("/api/auth/me", &alpha).await;
+    let alpha_org = me.body["org"]["id"].as_i64().unwrap();
+    h.gateway
+        .store()
+        .insert_usage(&[usage(alpha_org, n, "gpt-4o", 0.5, "2026-11-02")])
+        .await
+        .unwrap();
+
+    for (method, path, body) in [
+        (Method::GET, format!("/api/providers/{p}"), None),
+        (Method::PATCH, format!("/api/providers/{p}"), Some(json!({ "enabled": false }))),
+        (Method::DELETE, format!("/api/providers/{p}"), None),
+        (Method::POST, format!("/api/providers/{p}/test"), None),
+        (Method::GET, format!("/api/providers/{p}/keys"), None),
+        (
+            Method::POST,
+            format!("/api/providers/{p}/keys"),
+            Some(json!({ "key": "sk-beta-0123456789" })),
+        ),
+        (Method::PATCH, format!("/api/teams/{t}"), Some(json!({ "name": "mine" }))),
+        (Method::DELETE, format!("/api/teams/{t}"), None),
+        (Method::GET, format!("/api/tenants/{n}"), None),
+        (Method::PATCH, format!("/api/tenants/{n}"), Some(json!({ "status": "suspended" }))),
+        (Method::POST, format!("/api/tenants/{n}/suspend"), None),
+        (Method::POST, format!("/api/tenants/{n}/rotate-key"), None),
+        (Method::GET, format!("/api/users/{u}"), None),
+        (Method::PATCH, format!("/api/users/{u}"), Some(json!({ "disabled": true }))),
+        (Method::POST, format!("/api/users/{u}/unlock"), None),
+    ] {
+        let reply = h.call(method.clone(), &path, Some(&beta), body).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.body);
+    }
+    // Beta's own alpha-team reference is refused as a bad field, not silently accepted.
+    let foreign_team = h.post("/api/tenants", &beta, json!({ "name": "spy", "team_id": t })).await;
+    assert_eq!(foreign_team.status, StatusCode::BAD_REQUEST);
+    assert_eq!(foreign_team.body["error"]["param"], "team_id");
+
+    let lists = ["/api/providers", "/api/teams", "/api/tenants", "/api/users"];
+    for list in lists {
+        let text = h.get(list, &beta).await.body.to_string();
+        assert!(!text.contains("alpha.example") && !text.contains("\"app\""), "{list}: {text}");
+    }
+    let summary =
+        h.get("/api/usage/summary?start_date=2026-11-01&end_date=2026-11-30", &beta).await;
+    assert_eq!(summary.body["requests"], 0);
+    let theirs =
+        h.get("/api/usage/summary?start_date=2026-11-01&end_date=2026-11-30", &alpha).await;
+    assert_eq!(theirs.body["requests"], 1);
+    let audit = h.get("/api/audit?limit=1000", &beta).await.body.to_string();
+    assert!(!audit.contains("alpha.example"), "{audit}");
+    // Nothing of alpha's changed.
+    assert_eq!(h.get(&format!("/api/tenants/{n}"), &alpha).await.body["status"], "active");
+}
+
+#[tokio::test]
+async fn provider_keys_are_shown_masked_and_never_stored_in_plain_text() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let provider =
+        json!({ "name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1/" });
+    let p = created(&h.post("/api/providers", &admin, provider).await);
+    let secret = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+    let body = json!({ "key": secret, "label": "prod", "rpm_limit": 600 });
+    let added = h.post(&format!("/api/providers/{p}/keys"), &admin, body).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert_eq!(added.body["key"], "sk-p…6789");
+    assert_eq!(added.body["concurrency_limit"], 10, "the default");
+    assert_eq!(added.body["rpm_limit"], 600);
+
+    let listed = h.get(&format!("/api/providers/{p}/keys"), &admin).await;
+    assert_eq!(listed.body[0]["key"], "sk-p…6789");
+    let provider = h.get(&format!("/api/providers/{p}"), &admin).await;
+    assert_eq!(provider.body["keys"], 1);
+    assert_eq!(provider.body["base_url"], "https://api.openai.com/v1", "trailing slash trimmed");
+    assert_eq!(provider.body["circuit"], "closed");
+
+    // Nowhere in the API's answers, the audit log or the database files.
+    let audit = h.get("/api/audit?limit=1000", &admin).await.body.to_string();
+    assert!(!audit.contains(secret) && audit.contains("sk-p…6789"));
+    let mut bytes = Vec::new();
+    for file in ["agentwatch.db", "agentwatch.db-wal"] {
+        bytes.extend(std::fs::read(h.dir.path().join(file)).unwrap_or_default());
+    }
+    assert!(!bytes.is_empty());
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let cases = [
+        (
+            "/api/providers",
+            json!({ "name": "x", "kind": "openai", "base_url": "ftp://example.com" }),
+            "base_url",
+        ),
+        (
+            "/api/providers",
+            json!({ "name": " ", "kind": "openai", "base_url": "https://a.example" }),
+            "name",
+        ),
+        ("/api/tenants", json!({ "name": "t", "daily_budget": -1.0 }), "daily_budget"),
+        ("/api/tenants", json!({ "name": "t", "rate_limit": 0 }), "rate_limit"),
+        (
+            "/api/users",
+            json!({ "email": "someone", "password": PASSWORD, "role": "viewer" }),
+            "email",
+        ),
+        (
+            "/api/users",
+            json!({ "email": "a@b.example", "password": "short", "role": "viewer" }),
+            "password",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let reply = h.post(path, &admin, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {body}: {}", reply.body);
+        assert_eq!(reply.body["error"]["param"], field, "{path} {body}: {}", reply.body);
+    }
+    // Shape errors come from the JSON parser, which names the field.
+    for (body, field) in [
+        (json!({ "kind": "openai", "base_url": "https://a.example" }), "name"),
+        (json!({ "name": "x", "kind": "azure", "base_url": "https://a.example" }), "azure"),
+        (
+            json!({ "name": "x", "kind": "openai", "base_url": "https://a.example", "colour": 1 }),
+            "colour",
+        ),
+    ] {
+        let reply = h.post("/api/providers", &admin, body).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert!(reply.body["error"]["message"].as_str().unwrap().contains(field), "{}", reply.body);
+    }
+    let limit = h.get("/api/usage?limit=5000", &admin).await;
+    assert_eq!(limit.body["error"]["param"], "limit");
+    let date = h.get("/api/usage/summary?start_date=last-week", &admin).await;
+    assert_eq!(date.body["error"]["param"], "start_date");
+    let group = h.get("/api/usage/breakdown?group_by=colour", &admin).await;
+    assert_eq!(group.status, StatusCode::BAD_REQUEST);
+    assert!(
+        group.body["error"]["message"].as_str().unwrap().contains("group_by"),
+        "{}",
+        group.body
+    );
+
+    // The last enabled admin can neither be demoted nor disabled.
+    let me = h.get("/api/auth/me", &admin).await.body["id"].as_i64().unwrap();
+    let path = format!("/api/users/{me}");
+    let demote =
+        h.call(Method::PATCH, &path, Some(&admin), Some(json!({ "role": "member" }))).await;
+    assert_eq!(demote.status, StatusCode::CONFLICT, "{}", demote.body);
+    let disable =
+        h.call(Method::PATCH, &path, Some(&admin), Some(json!({ "disabled": true }))).await;
+    assert_eq!(disable.status, StatusCode::CONFLICT);
+    let taken = json!({ "email": ADMIN, "password": PASSWORD, "role": "viewer" });
+    assert_eq!(h.post("/api/users", &admin, taken).await.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_its_sessions_and_role_changes_apply_at_once() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let (id, member) = h.user(&admin, "member").await;
+    assert_eq!(
+        h.post("/api/teams", &member, json!({ "name": "a" })).await.status,
+        StatusCode::CREATED
+    );
+
+    let path = format!("/api/users/{id}");
+    h.call(Method::PATCH, &path, Some(&admin), Some(json!({ "role": "viewer" }))).await;
+    let demoted = h.post("/api/teams", &member, json!({ "name": "b" })).await;
+    assert_eq!(demoted.status, StatusCode::FORBIDDEN, "the same token, the new role");
+
+    h.call(Method::PATCH, &path, Some(&admin), Some(json!({ "disabled": true }))).await;
+    assert_eq!(h.get("/api/auth/me", &member).await.status, StatusCode::UNAUTHORIZED);
+    let login = h.login("member@alpha.example", PASSWORD).await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+    assert!(login.body["error"]["message"].as_str().unwrap().contains("disabled"));
+}
+
+#[tokio::test]
+async fn tenant_changes_are_live_on_the_llm_api_at_once() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let created =
+        h.post("/api/tenants", &admin, json!({ "name": "app", "monthly_budget": 25.0 })).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["id"].as_i64().unwrap();
+    let key = created.body["api_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(created.body["key_prefix"].as_str().unwrap()));
+    assert!(
+        h.get(&format!("/api/tenants/{id}"), &admin).await.body.get("api_key").is_none(),
+        "shown once"
+    );
+
+    let models = |key: String| {
+        let h = &h;
+        async move { h.call(Method::GET, "/v1/models", Some(&key), None).await.status }
+    };
+    assert_eq!(models(key.clone()).await, StatusCode::OK);
+    h.post(&format!("/api/tenants/{id}/suspend"), &admin, json!({})).await;
+    assert_eq!(models(key.clone()).await, StatusCode::FORBIDDEN);
+    h.post(&format!("/api/tenants/{id}/activate"), &admin, json!({})).await;
+    assert_eq!(models(key.clone()).await, StatusCode::OK);
+    let rotated = h.post(&format!("/api/tenants/{id}/rotate-key"), &admin, json!({})).await;
+    let new_key = rotated.body["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(models(key).await, StatusCode::UNAUTHORIZED, "the old key stops at once");
+    assert_eq!(models(new_key).await, StatusCode::OK);
+
+    let filtered = h.get("/api/tenants?status=suspended", &admin).await;
+    assert_eq!(filtered.body.as_array().unwrap().len(), 0);
+    let active = h.get("/api/tenants?status=active", &admin).await;
+    assert_eq!(active.body[0]["monthly_budget"], 25.0);
+}
+
+#[tokio::test]
+async fn usage_is_paged_summed_and_broken_down_for_the_period_asked() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let team = created(&h.post("/api/teams", &admin, json!({ "name": "platform" })).await);
+    let a = created(&h.post("/api/tenants", &admin, json!({ "name": "a", "team_id": team })).await);
+    let b = created(&h.post("/api/tenants", &admin, json!({ "name": "b" })).await);
+    let org = h.get("/api/auth/me", &admin).await.body["org"]["id"].as_i64().unwrap();
+    let mut records = vec![
+        usage(org, a, "gpt-4o", 1.0, "2026-10-31"),
+        usage(org, a, "gpt-4o", 2.0, "2026-11-01"),
+        usage(org, a, "gpt-4o-mini", 0.25, "2026-11-01"),
+        usage(org, b, "claude-sonnet-4", 4.0, "2026-11-02"),
+    ];
+    records[1].team_id = Some(team);
+    records[2].team_id = Some(team);
+    records[3].status = 502;
+    h.gateway.store().insert_usage(&records).await.unwrap();
+
+    let november = "start_date=2026-11-01&end_date=2026-11-30";
+    let summary = h.get(&format!("/api/usage/summary?{november}"), &admin).await.body;
+    assert_eq!(summary["requests"], 3);
+    assert_eq!(summary["errors"], 1);
+    assert_eq!(summary["total_tokens"], 360);
+    assert_eq!(summary["cost_usd"], 6.25);
+    assert_eq!(summary["dlp_events"], 3);
+    assert_eq!(summary["start_date"], "2026-11-01T00:00:00.000Z");
+    assert_eq!(summary["end_date"], "2026-12-01T00:00:00.000Z", "the end date is inclusive");
+
+    let page = h.get(&format!("/api/usage?{november}&limit=2"), &admin).await.body;
+    assert_eq!((page["total"].as_i64(), page["has_more"].as_bool()), (Some(3), Some(true)));
+    assert_eq!(page["data"][0]["model"], "claude-sonnet-4", "newest first");
+    let last = h.get(&format!("/api/usage?{november}&limit=2&page=2"), &admin).await.body;
+    assert_eq!(
+        (last["data"].as_array().unwrap().len(), last["has_more"].as_bool()),
+        (1, Some(false))
+    );
+    let by_team = h.get(&format!("/api/usage?{november}&team_id={team}"), &admin).await.body;
+    assert_eq!(by_team["total"], 2);
+
+    let by_model =
+        h.get(&format!("/api/usage/breakdown?group_by=model&{november}"), &admin).await.body;
+    let models: Vec<_> = by_model["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].clone(), g["cost_usd"].clone()))
+        .collect();
+    assert_eq!(
+        models,
+        [
+            (json!("claude-sonnet-4"), json!(4.0)),
+            (json!("gpt-4o"), json!(2.0)),
+            (json!("gpt-4o-mini"), json!(0.25))
+        ]
+    );
+    let by_tenant =
+        h.get(&format!("/api/usage/breakdown?group_by=tenant&{november}"), &admin).await.body;
+    assert_eq!(by_tenant["groups"][0]["name"], "b");
+    assert_eq!(by_tenant["groups"][1]["key"], a.to_string());
+    let by_day = h
+        .get("/api/usage/breakdown?group_by=day&start_date=2026-10-01&end_date=2026-11-30", &admin)
+        .await
+        .body;
+    let days: Vec<_> = by_day["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(days, ["2026-10-31", "2026-11-01", "2026-11-02"]);
+    let by_team =
+        h.get(&format!("/api/usage/breakdown?group_by=team&{november}"), &admin).await.body;
+    let teams: Vec<_> = by_team["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["name"].clone(), g["requests"].clone()))
+        .collect();
+    assert!(
+        teams.contains(&(json!("platform"), json!(2))) && teams.contains(&(Value::Null, json!(1))),
+        "{teams:?}"
+    );
+}
+
+#[tokio::test]
+async fn health_liveness_and_readiness_answer_without_a_token() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let healthz = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((healthz.status, healthz.body), (StatusCode::OK, json!({ "status": "ok" })));
+    let health = h.call(Method::GET, "/health", None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["database"], "ok");
+    let ready = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "no provider yet: nothing to wait for");
+
+    // A provider without a key cannot be called: down, and the gateway is not ready.
+    let admin = h.token(ADMIN).await;
+    let provider =
+        json!({ "name": "keyless", "kind": "openai", "base_url": "https://api.openai.com/v1" });
+    let p = created(&h.post("/api/providers", &admin, provider).await);
+    let ready = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["checks"]["provider/keyless"], "down");
+    assert_eq!(ready.body["checks"]["database"], "ok");
+    h.post(&format!("/api/providers/{p}/keys"), &admin, json!({ "key": "sk-0123456789abcdef" }))
+        .await;
+    let ready = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (ready.status, &ready.body["checks"]["provider/keyless"]),
+        (StatusCode::OK, &json!("ok"))
+    );
+}

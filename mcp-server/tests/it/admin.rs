@@ -1,0 +1,186 @@
+//! The admin API as an operator's script drives it: `agentwatch gateway` started with its first
+//! admin from the environment, a second organization's admin made with
+//! `agentwatch admin create-user`, a real mock provider (llmock), and a real HTTP client.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Mock, Sandbox, Server, http, stderr, stdout};
+
+const ADMIN: &str = "ops@example.com";
+const PASSWORD: &str = "a long admin passphrase";
+const PROVIDER_KEY: &str = "sk-mock-provider-key-0123456789abcdef";
+
+fn create_user(sandbox: &Sandbox, args: &[&str], password: &str) -> Output {
+    let mut child = sandbox
+        .command()
+        .args(["admin", "create-user", "--password-stdin"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let body = json!({ "email": email, "password": PASSWORD });
+        let (status, reply) = self.call("POST", "/api/auth/login", "", Some(body)).await;
+        assert_eq!(status, 200, "{reply}");
+        reply["token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and_metrics() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+
+    // Deployment scripts make users from the command line: the password comes on stdin only.
+    let beta = create_user(
+        &sandbox,
+        &["--email", "Admin@Beta.example", "--role", "admin", "--org", "beta"],
+        PASSWORD,
+    );
+    assert!(beta.status.success(), "{}", stderr(&beta));
+    let made: Value = serde_json::from_str(stdout(&beta).trim()).unwrap();
+    assert_eq!(
+        (&made["email"], &made["role"], &made["org"]),
+        (&json!("admin@beta.example"), &json!("admin"), &json!("beta"))
+    );
+    let again =
+        create_user(&sandbox, &["--email", "admin@beta.example", "--role", "viewer"], PASSWORD);
+    assert_eq!(again.status.code(), Some(1), "an email has one account");
+    assert!(stderr(&again).contains("already has an account"), "{}", stderr(&again));
+    let weak = create_user(&sandbox, &["--email", "x@beta.example", "--role", "viewer"], "short");
+    assert_eq!(weak.status.code(), Some(2), "bad input is a usage error");
+    assert!(stderr(&weak).contains("12 characters"), "{}", stderr(&weak));
+
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_ADMIN_EMAIL", ADMIN), ("AGENTWATCH_ADMIN_PASSWORD", PASSWORD)],
+    );
+    let base = format!("http://{}", server.address_of("gateway"));
+    let api = Api { base: base.clone(), http: http() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tenant_key = runtime.block_on(async {
+        let admin = api.login(ADMIN).await;
+
+        // A provider, a key (masked from then on), a test against the real mock.
+        let provider = json!({ "name": "mock", "kind": "custom", "base_url": format!("{}/v1", mock.url) });
+        let (status, provider) = api.call("POST", "/api/providers", &admin, Some(provider)).await;
+        assert_eq!(status, 201, "{provider}");
+        assert_eq!((provider["priority"].as_i64(), provider["enabled"].as_bool()), (Some(100), Some(true)));
+        let p = provider["id"].as_i64().unwrap();
+        let key = json!({ "key": PROVIDER_KEY, "label": "main", "concurrency_limit": 4 });
+        let (status, key) = api.call("POST", &format!("/api/providers/{p}/keys"), &admin, Some(key)).await;
+        assert_eq!((status, key["key"].as_str()), (201, Some("sk-m…cdef")), "{key}");
+        let (_, test) = api.call("POST", &format!("/api/providers/{p}/test"), &admin, None).await;
+        assert_eq!(test["ok"], true, "{test}");
+        assert!(test["models"].as_u64().unwrap() > 0 && test["latency_ms"].is_u64(), "{test}");
+
+        // A team and a tenant; the tenant's key is shown once.
+        let (_, team) = api.call("POST", "/api/teams", &admin, Some(json!({ "name": "platform" }))).await;
+        let team_id = team["id"].as_i64().unwrap();
+        let tenant = json!({ "name": "checkout", "team_id": team_id, "monthly_budget": 50.0, "rate_limit": 600 });
+        let (status, tenant) = api.call("POST", "/api/tenants", &admin, Some(tenant)).await;
+        assert_eq!(status, 201, "{tenant}");
+        let tenant_id = tenant["id"].as_i64().unwrap();
+        let tenant_key = tenant["api_key"].as_str().unwrap().to_owned();
+
+        // The tenant's app calls the LLM API, through the provider just added.
+        let chat = json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "Hello" }] });
+        let (status, answer) = api.call("POST", "/v1/chat/completions", &tenant_key, Some(chat)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["choices"][0]["message"]["content"].is_string(), "{answer}");
+
+        // The request shows in usage (written off the response path: within moments).
+        let started = Instant::now();
+        let usage = loop {
+            let (_, page) = api.call("GET", &format!("/api/usage?tenant_id={tenant_id}"), &admin, None).await;
+            if page["total"] == 1 {
+                break page["data"][0].clone();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no usage record: {page}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!((&usage["provider"], &usage["team_id"], &usage["status"]), (&json!("mock"), &json!(team_id), &json!(200)));
+        assert!(usage["total_tokens"].as_u64().unwrap() > 0, "{usage}");
+        let (_, summary) = api.call("GET", "/api/usage/summary", &admin, None).await;
+        assert_eq!(summary["requests"], 1, "{summary}");
+        let (_, by_tenant) = api.call("GET", "/api/usage/breakdown?group_by=tenant", &admin, None).await;
+        assert_eq!(by_tenant["groups"][0]["name"], "checkout");
+        let (_, listed) = api.call("GET", &format!("/api/tenants/{tenant_id}"), &admin, None).await;
+        assert_eq!(listed["usage"]["requests_this_month"], 1);
+
+        // And in /metrics, by tenant, model and status.
+        let metrics = api.http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let line = format!("agentwatch_gateway_requests_total{{tenant=\"{tenant_id}\",model=\"gpt-4o-mini\",status=\"200\"}} 1");
+        assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
+        assert!(metrics.contains("agentwatch_gateway_admin_logins_total{outcome=\"ok\"}"));
+
+        // The other organization sees none of it.
+        let beta = api.login("admin@beta.example").await;
+        assert_eq!(api.call("GET", &format!("/api/providers/{p}"), &beta, None).await.0, 404);
+        let (_, theirs) = api.call("GET", "/api/usage", &beta, None).await;
+        assert_eq!(theirs["total"], 0);
+        let (_, tenants) = api.call("GET", "/api/tenants", &beta, None).await;
+        assert_eq!(tenants, json!([]));
+
+        // The audit log names who did what, from where.
+        let (_, audit) = api.call("GET", "/api/audit?action=tenant.create", &admin, None).await;
+        let entry = &audit["data"][0];
+        assert_eq!((&entry["user_email"], &entry["target_id"]), (&json!(ADMIN), &json!(tenant_id)));
+        assert_eq!(entry["ip"], "127.0.0.1");
+
+        // Logging out revokes the token.
+        assert_eq!(api.call("POST", "/api/auth/logout", &admin, None).await.0, 200);
+        assert_eq!(api.call("GET", "/api/auth/me", &admin, None).await.0, 401);
+        tenant_key
+    });
+
+    assert!(server.terminate().success());
+    let data = sandbox.path().join("data");
+    let mut bytes = Vec::new();
+    for file in ["agentwatch.db", "agentwatch.db-wal"] {
+        bytes.extend(std::fs::read(data.join(file)).unwrap_or_default());
+    }
+    assert!(!bytes.is_empty());
+    for secret in [PROVIDER_KEY, PASSWORD, &tenant_key] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is stored in plain text"
+        );
+    }
+}
