@@ -125,6 +125,29 @@ impl Gateway {
         Store::open(&data_dir.join("agentwatch.db"), master).await
     }
 
+    /// Re-seals every provider key under `new_key` (64 hex characters). When the master key
+    /// lives in `<data_dir>/master.key`, the file is replaced too; when it comes from
+    /// `gateway.master_key` (or `AGENTWATCH_MASTER_KEY`), set that to the new key before the next
+    /// start. Run it with the gateway stopped. Returns how many keys were re-sealed.
+    pub async fn rotate_master_key(
+        settings: &GatewaySettings,
+        data_dir: &Path,
+        new_key: &str,
+    ) -> Result<usize, StoreError> {
+        let new = MasterKey::from_hex(new_key)?;
+        let store = Gateway::open_store(settings, data_dir).await?;
+        if settings.master_key.is_some() {
+            return store.reseal(&new).await;
+        }
+        // The new key is on disk before any key is sealed under it, and replaces the old file
+        // only once every key is.
+        let path = data_dir.join("master.key");
+        let staged = secrets::stage_key_file(&path, new_key.trim())?;
+        let resealed = store.reseal(&new).await?;
+        secrets::commit_key_file(&staged, &path)?;
+        Ok(resealed)
+    }
+
     /// The gateway's HTTP routes, with request ids and tracing. Serve them with
     /// `into_make_service_with_connect_info::<SocketAddr>()` for the audit log to record who
     /// called from where.

@@ -48,6 +48,15 @@ struct ProviderLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BudgetLabels {
+    /// `tenant` or `team`.
+    scope: &'static str,
+    id: String,
+    /// `daily` or `monthly`.
+    period: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -66,6 +75,7 @@ pub struct Metrics {
     in_flight: Family<ProviderLabels, Gauge>,
     models_cache: Family<OutcomeLabels, Counter>,
     logins: Family<OutcomeLabels, Counter>,
+    budget_remaining: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -125,6 +135,13 @@ impl Default for Metrics {
              disabled",
             logins.clone(),
         );
+        let budget_remaining = Family::default();
+        registry.register(
+            "budget_remaining_usd",
+            "USD left in each tenant's and team's daily and monthly budget (UTC day, calendar \
+             month), from the usage recorded so far",
+            budget_remaining.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -137,6 +154,7 @@ impl Default for Metrics {
             in_flight,
             models_cache,
             logins,
+            budget_remaining,
         }
     }
 }
@@ -202,6 +220,18 @@ pub(crate) async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse
         metrics.circuit.get_or_create(&labels).set(state);
         let in_flight: u32 = upstream.keys.iter().map(|k| k.in_flight()).sum();
         metrics.in_flight.get_or_create(&labels).set(i64::from(in_flight));
+    }
+    match crate::admin::budgets_remaining(&gateway).await {
+        Ok(budgets) => {
+            // Budgets removed since the last scrape disappear from it.
+            metrics.budget_remaining.clear();
+            for b in budgets {
+                let labels =
+                    BudgetLabels { scope: b.scope, id: b.id.to_string(), period: b.period };
+                metrics.budget_remaining.get_or_create(&labels).set(b.remaining_usd);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read budgets for /metrics"),
     }
     let mut body = String::new();
     if let Err(e) = encode(&mut body, &metrics.registry) {

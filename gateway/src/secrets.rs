@@ -57,7 +57,9 @@ pub enum SecretError {
     KeyFile { path: String, source: std::io::Error },
     #[error(
         "a provider key cannot be decrypted with this master key: it was sealed under another one \
-         (restore the old master key, or delete and re-add the provider's keys)"
+         (restore the old master key, or delete and re-add the provider's keys; if \
+         `agentwatch admin rotate-master-key` was interrupted, the new key is in \
+         <data_dir>/master.key.new)"
     )]
     WrongMasterKey,
 }
@@ -162,6 +164,25 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
     bytes
+}
+
+/// Replaces the key file at `path` with `key`, in a way that leaves a complete key file either
+/// way: first written beside it as `<path>.new` (returned, for [`commit_key_file`]).
+pub(crate) fn stage_key_file(path: &Path, key: &str) -> Result<std::path::PathBuf, SecretError> {
+    let staged = path.with_extension("key.new");
+    let io = |source| SecretError::KeyFile { path: staged.display().to_string(), source };
+    match std::fs::remove_file(&staged) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    write_private(&staged, key).map_err(io)?;
+    Ok(staged)
+}
+
+/// Moves a staged key file over the key file.
+pub(crate) fn commit_key_file(staged: &Path, path: &Path) -> Result<(), SecretError> {
+    std::fs::rename(staged, path)
+        .map_err(|source| SecretError::KeyFile { path: path.display().to_string(), source })
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {

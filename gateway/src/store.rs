@@ -138,6 +138,24 @@ impl Store {
         self.master.seal(secret)
     }
 
+    /// Re-seals every provider key under `new`, in one transaction: all or none. Returns how
+    /// many keys it re-sealed.
+    pub async fn reseal(&self, new: &MasterKey) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT id, sealed FROM provider_keys").fetch_all(&mut *tx).await?;
+        for (id, sealed) in &rows {
+            let secret = self.master.open(sealed)?;
+            sqlx::query("UPDATE provider_keys SET sealed = ? WHERE id = ?")
+                .bind(new.seal(&secret))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
     /// Whether `email` has an account (emails are matched lower-cased).
     pub async fn has_user(&self, email: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")

@@ -725,3 +725,39 @@ async fn health_liveness_and_readiness_answer_without_a_token() {
         (StatusCode::OK, &json!("ok"))
     );
 }
+
+#[tokio::test]
+async fn metrics_show_what_is_left_of_each_budget_today_and_this_month() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let team = json!({ "name": "platform", "monthly_budget": 100.0 });
+    let team = created(&h.post("/api/teams", &admin, team).await);
+    let tenant =
+        json!({ "name": "app", "team_id": team, "daily_budget": 5.0, "monthly_budget": 20.0 });
+    let tenant = created(&h.post("/api/tenants", &admin, tenant).await);
+    let org = h.get("/api/auth/me", &admin).await.body["org"]["id"].as_i64().unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let mut spent = usage(org, tenant, "gpt-4o", 1.5, &today);
+    spent.team_id = Some(team);
+    spent.created_at_ms = chrono::Utc::now().timestamp_millis();
+    let mut big = spent.clone();
+    big.cost_usd = 9.0;
+    h.gateway.store().insert_usage(&[spent, big]).await.unwrap();
+
+    let metrics =
+        h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().text().await.unwrap();
+    let left = |scope: &str, id: i64, period: &str| -> f64 {
+        let prefix = format!(
+            "agentwatch_gateway_budget_remaining_usd{{scope=\"{scope}\",id=\"{id}\",period=\"{period}\"}} "
+        );
+        let value = metrics.lines().find_map(|l| l.strip_prefix(&prefix));
+        value.unwrap_or_else(|| panic!("{prefix} not in:\n{metrics}")).parse().unwrap()
+    };
+    assert_eq!(left("tenant", tenant, "daily"), 0.0, "overspent shows as nothing left");
+    assert_eq!(left("tenant", tenant, "monthly"), 9.5);
+    assert_eq!(left("team", team, "monthly"), 89.5);
+    assert!(
+        !metrics.contains(&format!("scope=\"team\",id=\"{team}\",period=\"daily\"")),
+        "no daily team budget"
+    );
+}

@@ -142,6 +142,15 @@ enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Re-seal every provider key under a new master key, read from stdin (64 hex characters,
+    /// e.g. `openssl rand -hex 32`). Stop the gateway first. A master key kept in
+    /// `<data_dir>/master.key` is replaced; one from `gateway.master_key` or
+    /// `AGENTWATCH_MASTER_KEY` must be changed there before the next start.
+    RotateMasterKey {
+        /// Read the new key from stdin: the only way to give it.
+        #[arg(long, required = true)]
+        new_key_stdin: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -237,6 +246,9 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Admin(AdminCommand::CreateUser { email, role, org, password_stdin: _ }) => {
             runtime()?.block_on(create_user(config, email, &role, org))
         }
+        Command::Admin(AdminCommand::RotateMasterKey { new_key_stdin: _ }) => {
+            runtime()?.block_on(rotate_master_key(config))
+        }
         Command::Config(ConfigCommand::Show { json }) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&config.shown())?);
@@ -280,6 +292,28 @@ async fn create_user(
         "id": id, "email": user.email.trim().to_lowercase(), "role": role, "org": org,
     });
     println!("{shown}");
+    Ok(())
+}
+
+/// `agentwatch admin rotate-master-key`: a malformed key exits 2; a store sealed under another
+/// key than the current one exits 1 and changes nothing.
+async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut key = String::new();
+    std::io::stdin().read_to_string(&mut key)?;
+    let key = key.trim();
+    gateway::secrets::MasterKey::from_hex(key)
+        .map_err(|e| ConfigError::Invalid(format!("the new key on stdin: {e}")))?;
+    let resealed =
+        gateway::Gateway::rotate_master_key(&config.gateway, &config.data_dir, key).await?;
+    let next = match config.gateway.master_key {
+        Some(_) => {
+            "set gateway.master_key (or AGENTWATCH_MASTER_KEY) to the new key before the \
+                    next start"
+        }
+        None => "the new key is in <data_dir>/master.key",
+    };
+    println!("{}", serde_json::json!({ "resealed_keys": resealed, "next": next }));
     Ok(())
 }
 

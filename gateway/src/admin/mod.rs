@@ -21,7 +21,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -368,6 +368,70 @@ pub(crate) fn iso(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The start of the current UTC day and calendar month, in Unix ms: the periods of daily and
+/// monthly budgets.
+pub(crate) fn budget_periods() -> (i64, i64) {
+    let today = Utc::now().date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let midnight =
+        |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+    (midnight(today), midnight(first))
+}
+
+/// What is left of one budget.
+#[derive(Debug)]
+pub(crate) struct BudgetLeft {
+    /// `tenant` or `team`.
+    pub scope: &'static str,
+    pub id: i64,
+    /// `daily` or `monthly`.
+    pub period: &'static str,
+    /// Never below zero.
+    pub remaining_usd: f64,
+}
+
+/// Every tenant's and team's budgets, less what their usage so far this day and month cost.
+pub(crate) async fn budgets_remaining(gateway: &Gateway) -> Result<Vec<BudgetLeft>, sqlx::Error> {
+    let (day, month) = budget_periods();
+    let mut left = Vec::new();
+    for (scope, table, column) in [("tenant", "tenants", "tenant_id"), ("team", "teams", "team_id")]
+    {
+        let sql = format!(
+            "SELECT b.id, b.daily_budget, b.monthly_budget, \
+             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage u \
+              WHERE u.{column} = b.id AND u.created_at >= ?) AS day_cost, \
+             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage u \
+              WHERE u.{column} = b.id AND u.created_at >= ?) AS month_cost \
+             FROM {table} b WHERE b.daily_budget IS NOT NULL OR b.monthly_budget IS NOT NULL"
+        );
+        // Audited: the table and column names are the constants above.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day)
+            .bind(month)
+            .fetch_all(gateway.store().pool())
+            .await?;
+        for row in rows {
+            use sqlx::Row;
+            let id: i64 = row.get("id");
+            let periods = [
+                ("daily", row.get::<Option<f64>, _>("daily_budget"), row.get::<f64, _>("day_cost")),
+                ("monthly", row.get("monthly_budget"), row.get("month_cost")),
+            ];
+            for (period, budget, spent) in periods {
+                if let Some(budget) = budget {
+                    left.push(BudgetLeft {
+                        scope,
+                        id,
+                        period,
+                        remaining_usd: (budget - spent).max(0.0),
+                    });
+                }
+            }
+        }
+    }
+    Ok(left)
 }
 
 /// A date parameter: `2026-11-30` (the start of that day, or with `end`, the start of the next:

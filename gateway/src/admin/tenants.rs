@@ -14,14 +14,13 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Body, Caller, Params, Role, audit, iso, nullable};
+use super::{Body, Caller, Params, Role, audit, budget_periods, iso, nullable};
 use crate::Gateway;
 use crate::error::ApiError;
 use crate::secrets::{hash_api_key, key_prefix, new_api_key};
@@ -336,11 +335,7 @@ fn tenant(row: &SqliteRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
 
 /// Each tenant's requests and cost today and this month.
 async fn spending(gateway: &Gateway, org_id: i64) -> Result<HashMap<i64, TenantUsage>, ApiError> {
-    let now = Utc::now();
-    let today = now.date_naive();
-    let month = today.with_day(1).unwrap_or(today);
-    let day_start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
-    let month_start = month.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+    let (day_start, month_start) = budget_periods();
     let rows = sqlx::query(
         "SELECT tenant_id, COUNT(*) AS requests, COALESCE(SUM(cost_usd), 0.0) AS cost, \
          SUM(created_at >= ?) AS requests_today, \

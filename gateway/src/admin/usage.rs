@@ -7,12 +7,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Caller, Page, Paged, Params, iso, parse_date};
+use super::{Caller, Page, Paged, Params, budget_periods, iso, parse_date};
 use crate::Gateway;
 use crate::error::ApiError;
 
@@ -59,10 +58,7 @@ impl<'a> Scope<'a> {
     /// No dates given: the current calendar month (UTC), for summaries.
     fn this_month_by_default(mut self) -> Self {
         if self.start.is_none() && self.end.is_none() {
-            let today = Utc::now().date_naive();
-            let first = today.with_day(1).unwrap_or(today);
-            self.start =
-                Some(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis());
+            self.start = Some(budget_periods().1);
         }
         self
     }

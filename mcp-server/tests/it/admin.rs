@@ -149,6 +149,17 @@ fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and
         let line = format!("agentwatch_gateway_requests_total{{tenant=\"{tenant_id}\",model=\"gpt-4o-mini\",status=\"200\"}} 1");
         assert!(metrics.contains(&line), "{line} not in:\n{metrics}");
         assert!(metrics.contains("agentwatch_gateway_admin_logins_total{outcome=\"ok\"}"));
+        let budget = format!(
+            "agentwatch_gateway_budget_remaining_usd{{scope=\"tenant\",id=\"{tenant_id}\",period=\"monthly\"}} "
+        );
+        let left: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&budget))
+            .unwrap_or_else(|| panic!("{budget} not in:\n{metrics}"))
+            .parse()
+            .unwrap();
+        let cost = usage["cost_usd"].as_f64().unwrap();
+        assert!(cost > 0.0 && (left - (50.0 - cost)).abs() < 1e-9, "{left} left of 50 after {cost}");
 
         // The other organization sees none of it.
         let beta = api.login("admin@beta.example").await;
@@ -183,4 +194,77 @@ fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and
             "{secret} is stored in plain text"
         );
     }
+}
+
+#[test]
+fn rotating_the_master_key_reseals_provider_keys_and_the_gateway_starts_with_the_new_one() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let env = [("AGENTWATCH_ADMIN_EMAIL", ADMIN), ("AGENTWATCH_ADMIN_PASSWORD", PASSWORD)];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    // A provider key added through the API, sealed under the master key made on first start.
+    let server = Server::start_with(&sandbox, &["gateway"], &env);
+    let api = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
+    let tenant_key = runtime.block_on(async {
+        let admin = api.login(ADMIN).await;
+        let provider =
+            json!({ "name": "mock", "kind": "custom", "base_url": format!("{}/v1", mock.url) });
+        let (_, provider) = api.call("POST", "/api/providers", &admin, Some(provider)).await;
+        let keys = format!("/api/providers/{}/keys", provider["id"]);
+        assert_eq!(
+            api.call("POST", &keys, &admin, Some(json!({ "key": PROVIDER_KEY }))).await.0,
+            201
+        );
+        let (_, tenant) =
+            api.call("POST", "/api/tenants", &admin, Some(json!({ "name": "app" }))).await;
+        tenant["api_key"].as_str().unwrap().to_owned()
+    });
+    assert!(server.terminate().success());
+    let key_file = sandbox.path().join("data/master.key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+
+    let rotate = |new_key: &str| {
+        let mut child = sandbox
+            .command()
+            .args(["admin", "rotate-master-key", "--new-key-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{new_key}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let malformed = rotate("not-a-key");
+    assert_eq!(malformed.status.code(), Some(2), "{}", stderr(&malformed));
+    assert!(stderr(&malformed).contains("64 hex characters"));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), old_key, "nothing changed");
+
+    let new_key = "ab".repeat(32);
+    let rotated = rotate(&new_key);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let report: Value = serde_json::from_str(stdout(&rotated).trim()).unwrap();
+    assert_eq!(report["resealed_keys"], 1);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), new_key);
+    assert!(!sandbox.path().join("data/master.key.new").exists());
+
+    // The old key opens nothing any more; the gateway starts with the new one and the key works.
+    let old = sandbox
+        .command()
+        .args(["gateway"])
+        .env("AGENTWATCH_MASTER_KEY", old_key.trim())
+        .output()
+        .unwrap();
+    assert!(!old.status.success());
+    assert!(stderr(&old).contains("sealed under another"), "{}", stderr(&old));
+    let server = Server::start_with(&sandbox, &["gateway"], &env);
+    let api = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
+    runtime.block_on(async {
+        let chat =
+            json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "Hi" }] });
+        let (status, answer) =
+            api.call("POST", "/v1/chat/completions", &tenant_key, Some(chat)).await;
+        assert_eq!(status, 200, "{answer}");
+    });
 }
