@@ -108,13 +108,13 @@ pub struct Readiness {
     /// `ready` or `not_ready`.
     pub status: &'static str,
     /// `database`: `ok` or `down`. `provider/<name>` for each enabled provider: `ok` (circuit
-    /// closed, keys configured), `reachable` (half-open: a trial request is being let through),
-    /// `down` (circuit open, or no key to call it with).
+    /// closed), `reachable` (no key configured yet: it works once one is added), `down` (its
+    /// circuit is open or half-open after consecutive failures).
     pub checks: BTreeMap<String, &'static str>,
 }
 
-/// Readiness: the database answers, and some enabled provider is not down (or none is
-/// configured). 503 otherwise.
+/// Readiness, tri-state per provider (as in seed 002): 503 when the database does not answer or
+/// an enabled provider is `down`; `reachable` providers do not count as failures.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -129,12 +129,10 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
     let database = database_answers(&gateway).await;
     checks.insert("database".to_owned(), if database { "ok" } else { "down" });
     let directory = gateway.directory();
-    let mut any_provider = false;
-    let mut any_up = false;
+    let mut any_down = false;
     for upstream in directory.all_upstreams().filter(|u| u.provider.enabled) {
         let state = provider_state(upstream);
-        any_provider = true;
-        any_up |= state != "down";
+        any_down |= state == "down";
         // Two organizations may name a provider alike: the second gets its id appended.
         let mut key = format!("provider/{}", upstream.provider.name);
         if checks.contains_key(&key) {
@@ -142,19 +140,16 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
         }
         checks.insert(key, state);
     }
-    let ready = database && (!any_provider || any_up);
+    let ready = database && !any_down;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(Readiness { status: if ready { "ready" } else { "not_ready" }, checks }))
 }
 
 fn provider_state(upstream: &Upstream) -> &'static str {
-    if upstream.keys.is_empty() {
-        return "down";
-    }
     match upstream.breaker.state() {
+        CircuitState::Open | CircuitState::HalfOpen => "down",
+        CircuitState::Closed if upstream.keys.is_empty() => "reachable",
         CircuitState::Closed => "ok",
-        CircuitState::HalfOpen => "reachable",
-        CircuitState::Open => "down",
     }
 }
 

@@ -52,6 +52,9 @@ struct Inner {
     started: Instant,
     store: Store,
     directory: RwLock<Arc<Directory>>,
+    /// Held from reading the store to swapping the directory, so that two reloads close together
+    /// cannot leave the older snapshot in place.
+    reloading: tokio::sync::Mutex<()>,
     http: reqwest::Client,
     usage: UsageSink,
     prices: Prices,
@@ -103,6 +106,7 @@ impl Gateway {
                 auth,
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
+                reloading: tokio::sync::Mutex::new(()),
                 http,
                 prices: Prices::new(&settings.prices),
                 limits,
@@ -165,6 +169,7 @@ impl Gateway {
 
     /// Re-reads tenants and providers from the store; breakers and key load carry over.
     pub async fn reload(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
         let tenants = self.inner.store.tenants().await?;
         let providers = self.inner.store.providers().await?;
         let previous = self.directory();

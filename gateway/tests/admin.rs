@@ -383,7 +383,7 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     let provider =
         json!({ "name": "shared-name", "kind": "openai", "base_url": "https://api.openai.com/v1" });
     let p = created(&h.post("/api/providers", &alpha, provider.clone()).await);
-    created(
+    let k = created(
         &h.post(
             &format!("/api/providers/{p}/keys"),
             &alpha,
@@ -395,7 +395,7 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     let n = created(&h.post("/api/tenants", &alpha, json!({ "name": "app", "team_id": t })).await);
     let (u, _) = h.user(&alpha, "member").await;
     // Names are per organization: beta may use the same ones.
-    created(&h.post("/api/providers", &beta, provider).await);
+    let beta_provider = created(&h.post("/api/providers", &beta, provider).await);
 
     let me = h.get("/api/auth/me", &alpha).await;
     let alpha_org = me.body["org"]["id"].as_i64().unwrap();
@@ -409,6 +409,9 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
         (Method::GET, format!("/api/providers/{p}"), None),
         (Method::PATCH, format!("/api/providers/{p}"), Some(json!({ "enabled": false }))),
         (Method::DELETE, format!("/api/providers/{p}"), None),
+        (Method::DELETE, format!("/api/providers/{p}/keys/{k}"), None),
+        (Method::DELETE, format!("/api/providers/{beta_provider}/keys/{k}"), None),
+        (Method::POST, format!("/api/tenants/{n}/activate"), None),
         (Method::POST, format!("/api/providers/{p}/test"), None),
         (Method::GET, format!("/api/providers/{p}/keys"), None),
         (
@@ -434,11 +437,18 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     assert_eq!(foreign_team.status, StatusCode::BAD_REQUEST);
     assert_eq!(foreign_team.body["error"]["param"], "team_id");
 
-    let lists = ["/api/providers", "/api/teams", "/api/tenants", "/api/users"];
-    for list in lists {
-        let text = h.get(list, &beta).await.body.to_string();
-        assert!(!text.contains("alpha.example") && !text.contains("\"app\""), "{list}: {text}");
-    }
+    // Beta's lists hold exactly its own rows.
+    let ids = |v: &Value| {
+        v.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&h.get("/api/providers", &beta).await.body), [beta_provider]);
+    assert_eq!(ids(&h.get("/api/teams", &beta).await.body), Vec::<i64>::new());
+    assert_eq!(ids(&h.get("/api/tenants", &beta).await.body), Vec::<i64>::new());
+    let users = h.get("/api/users", &beta).await.body;
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["email"], "admin@beta.example");
+    let filtered = h.get(&format!("/api/usage?tenant_id={n}&team_id={t}"), &beta).await;
+    assert_eq!(filtered.body["total"], 0, "alpha's ids as filters find nothing");
     let summary =
         h.get("/api/usage/summary?start_date=2026-11-01&end_date=2026-11-30", &beta).await;
     assert_eq!(summary.body["requests"], 0);
@@ -448,7 +458,13 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     let audit = h.get("/api/audit?limit=1000", &beta).await.body.to_string();
     assert!(!audit.contains("alpha.example"), "{audit}");
     // Nothing of alpha's changed.
-    assert_eq!(h.get(&format!("/api/tenants/{n}"), &alpha).await.body["status"], "active");
+    let tenant = h.get(&format!("/api/tenants/{n}"), &alpha).await.body;
+    assert_eq!((&tenant["status"], &tenant["team_id"]), (&json!("active"), &json!(t)));
+    let provider = h.get(&format!("/api/providers/{p}"), &alpha).await.body;
+    assert_eq!((&provider["enabled"], &provider["keys"]), (&json!(true), &json!(1)));
+    assert_eq!(h.get("/api/teams", &alpha).await.body[0]["name"], "platform");
+    let member = h.get(&format!("/api/users/{u}"), &alpha).await.body;
+    assert_eq!(member["disabled"], false);
 }
 
 #[tokio::test]
@@ -699,31 +715,155 @@ async fn usage_is_paged_summed_and_broken_down_for_the_period_asked() {
 
 #[tokio::test]
 async fn health_liveness_and_readiness_answer_without_a_token() {
-    let h = Harness::start(GatewaySettings::default()).await;
-    let healthz = h.call(Method::GET, "/healthz", None, None).await;
+    let settings = GatewaySettings { breaker_failures: 1, max_attempts: 1, ..Default::default() };
+    let h = Harness::start(settings).await;
+    let get = |path: &'static str| h.call(Method::GET, path, None, None);
+    let healthz = get("/healthz").await;
     assert_eq!((healthz.status, healthz.body), (StatusCode::OK, json!({ "status": "ok" })));
-    let health = h.call(Method::GET, "/health", None, None).await;
-    assert_eq!(health.status, StatusCode::OK);
-    assert_eq!(health.body["database"], "ok");
-    let ready = h.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(ready.status, StatusCode::OK, "no provider yet: nothing to wait for");
+    let health = get("/health").await;
+    assert_eq!((health.status, &health.body["database"]), (StatusCode::OK, &json!("ok")));
+    assert_eq!(get("/readyz").await.status, StatusCode::OK, "no provider yet: nothing to wait for");
 
-    // A provider without a key cannot be called: down, and the gateway is not ready.
+    // A provider without a key is `reachable`: it works once a key is added, so still ready.
     let admin = h.token(ADMIN).await;
     let provider =
-        json!({ "name": "keyless", "kind": "openai", "base_url": "https://api.openai.com/v1" });
+        json!({ "name": "local", "kind": "custom", "base_url": "http://127.0.0.1:9/v1" });
     let p = created(&h.post("/api/providers", &admin, provider).await);
-    let ready = h.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ready.body["checks"]["provider/keyless"], "down");
-    assert_eq!(ready.body["checks"]["database"], "ok");
+    let ready = get("/readyz").await;
+    assert_eq!(
+        (ready.status, &ready.body["checks"]["provider/local"]),
+        (StatusCode::OK, &json!("reachable"))
+    );
     h.post(&format!("/api/providers/{p}/keys"), &admin, json!({ "key": "sk-0123456789abcdef" }))
         .await;
-    let ready = h.call(Method::GET, "/readyz", None, None).await;
+    let ready = get("/readyz").await;
+    assert_eq!(ready.body["checks"]["provider/local"], "ok");
+
+    // Its port is closed: one failed request opens its circuit (breaker_failures = 1), and then
+    // the gateway is neither ready nor healthy.
+    let tenant = h.post("/api/tenants", &admin, json!({ "name": "app" })).await;
+    let key = tenant.body["api_key"].as_str().unwrap();
+    let chat = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
+    let failed = h.call(Method::POST, "/v1/chat/completions", Some(key), Some(chat)).await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
+    let ready = get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.body);
     assert_eq!(
-        (ready.status, &ready.body["checks"]["provider/keyless"]),
-        (StatusCode::OK, &json!("ok"))
+        (&ready.body["status"], &ready.body["checks"]["provider/local"]),
+        (&json!("not_ready"), &json!("down"))
     );
+    let health = get("/health").await;
+    assert_eq!(
+        (health.status, &health.body["status"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &json!("degraded"))
+    );
+    assert_eq!(health.body["providers"][0]["circuit"], "open");
+}
+
+#[tokio::test]
+async fn a_burst_of_wrong_guesses_is_checked_no_more_times_than_the_lockout_allows() {
+    let settings = GatewaySettings { lockout_attempts: 3, ..Default::default() };
+    let h = Harness::start(settings).await;
+    let guesses = (0..20).map(|i| {
+        let h = &h;
+        async move { h.login(ADMIN, &format!("guess number {i:02} wrong")).await.status }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let refused = answers.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let locked = answers.iter().filter(|s| **s == StatusCode::LOCKED).count();
+    assert_eq!(
+        (refused, locked),
+        (2, 18),
+        "two wrong, the third locks, the rest wait: {answers:?}"
+    );
+    assert_eq!(h.login(ADMIN, PASSWORD).await.status, StatusCode::LOCKED);
+}
+
+#[tokio::test]
+async fn only_tokens_this_gateway_signed_for_a_live_session_are_accepted() {
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    let secret = "0123456789abcdef0123456789abcdef";
+    let settings = GatewaySettings { jwt_secret: Some(Secret::new(secret)), ..Default::default() };
+    let h = Harness::start(settings).await;
+    let login = h.login(ADMIN, PASSWORD).await;
+    let token = login.body["token"].as_str().unwrap();
+    let validation = jsonwebtoken::Validation::default();
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+    let claims: Value = jsonwebtoken::decode(token, &key, &validation).unwrap().claims;
+    assert_eq!(h.get("/api/auth/me", token).await.status, StatusCode::OK);
+
+    // The same claims signed with another key, with no signature at all, or expired.
+    let other = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(b"another key, not the gateway's"),
+    );
+    let unsigned =
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", token.split('.').nth(1).unwrap());
+    let mut old = claims.clone();
+    old["exp"] = json!(claims["iat"].as_i64().unwrap() - 10);
+    let expired = encode(&Header::default(), &old, &EncodingKey::from_secret(secret.as_bytes()));
+    for (what, forged) in
+        [("another key", other.unwrap()), ("alg none", unsigned), ("expired", expired.unwrap())]
+    {
+        let reply = h.get("/api/auth/me", &forged).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {}", reply.body);
+    }
+    // A session this gateway never stored, though signed with its key, is refused too.
+    let mut unknown = claims.clone();
+    unknown["jti"] = json!("00000000000000000000000000000000");
+    let unknown =
+        encode(&Header::default(), &unknown, &EncodingKey::from_secret(secret.as_bytes())).unwrap();
+    assert_eq!(h.get("/api/auth/me", &unknown).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn providers_and_tenants_from_the_config_file_are_shown_but_not_changed() {
+    let settings: GatewaySettings = toml_settings(
+        r#"
+        [[providers]]
+        name = "seeded"
+        kind = "openai"
+        base_url = "https://api.openai.com/v1"
+        keys = [{ key = "sk-seeded-0123456789abcdef" }]
+
+        [[tenants]]
+        name = "seeded-app"
+        api_key = "aw-seeded-tenant-key-0123456789"
+        "#,
+    );
+    let h = Harness::start(settings).await;
+    let admin = h.token(ADMIN).await;
+    let providers = h.get("/api/providers", &admin).await.body;
+    assert_eq!(
+        (&providers[0]["name"], &providers[0]["source"]),
+        (&json!("seeded"), &json!("config"))
+    );
+    let p = providers[0]["id"].as_i64().unwrap();
+    let keys = h.get(&format!("/api/providers/{p}/keys"), &admin).await.body;
+    let k = keys[0]["id"].as_i64().unwrap();
+    let tenant = h.get("/api/tenants", &admin).await.body[0]["id"].as_i64().unwrap();
+    for (method, path, body) in [
+        (Method::PATCH, format!("/api/providers/{p}"), Some(json!({ "priority": 1 }))),
+        (Method::DELETE, format!("/api/providers/{p}"), None),
+        (
+            Method::POST,
+            format!("/api/providers/{p}/keys"),
+            Some(json!({ "key": "sk-more-0123456789" })),
+        ),
+        (Method::DELETE, format!("/api/providers/{p}/keys/{k}"), None),
+        (Method::PATCH, format!("/api/tenants/{tenant}"), Some(json!({ "rate_limit": 5 }))),
+        (Method::POST, format!("/api/tenants/{tenant}/suspend"), None),
+        (Method::POST, format!("/api/tenants/{tenant}/rotate-key"), None),
+    ] {
+        let reply = h.call(method.clone(), &path, Some(&admin), body).await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{method} {path}: {}", reply.body);
+        assert!(reply.body["error"]["message"].as_str().unwrap().contains("config file"));
+    }
+}
+
+fn toml_settings(text: &str) -> GatewaySettings {
+    toml::from_str(text).unwrap()
 }
 
 #[tokio::test]

@@ -284,6 +284,9 @@ async fn create_user(
     gateway::admin::check_email(email.trim()).map_err(|e| invalid(format!("--email: {e}")))?;
     gateway::admin::check_password(&password)
         .map_err(|e| invalid(format!("the password on stdin: {e}")))?;
+    if org.trim().is_empty() {
+        return Err(invalid("--org: the organization needs a name".to_owned()).into());
+    }
     let role = gateway::admin::Role::parse(role).expect("clap allows only known roles");
     let store = gateway::Gateway::open_store(&config.gateway, &config.data_dir).await?;
     let user = gateway::admin::CreateUser { org: org.clone(), email, password, role };

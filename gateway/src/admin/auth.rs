@@ -33,6 +33,8 @@ pub struct Auth {
     lockout: Duration,
     /// Verified against when the email matches nobody, so that a login takes as long either way.
     dummy_hash: String,
+    /// Password hashes computed at once.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Auth {
@@ -75,6 +77,7 @@ impl Auth {
             lockout_attempts: settings.lockout_attempts,
             lockout: Duration::from_secs(settings.lockout_secs),
             dummy_hash: hash_password("not anybody's password at all"),
+            hashing: tokio::sync::Semaphore::new(4),
         })
     }
 
@@ -113,11 +116,27 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
-/// Hashing takes tens of milliseconds of CPU on purpose: off the async threads.
-pub(crate) async fn hash_password_blocking(password: String) -> Result<String, ApiError> {
+/// Hashing takes tens of milliseconds of CPU and 19 MiB of memory on purpose: off the async
+/// threads, and a few at a time, so that a flood of logins queues instead of exhausting memory.
+pub(crate) async fn hash_password_blocking(
+    gateway: &Gateway,
+    password: String,
+) -> Result<String, ApiError> {
+    let _permit = gateway.inner.auth.hashing.acquire().await.expect("never closed");
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ApiError::internal("password hashing failed", e))
+}
+
+async fn verify_blocking(
+    gateway: &Gateway,
+    password: String,
+    hash: String,
+) -> Result<bool, ApiError> {
+    let _permit = gateway.inner.auth.hashing.acquire().await.expect("never closed");
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::internal("password check failed", e))
 }
 
 /// A live session, and whose it is.
@@ -221,49 +240,50 @@ pub(crate) async fn login(
     let auth = &gateway.inner.auth;
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read the user", e);
-    let user = sqlx::query(
-        "SELECT id, org_id, password_hash, disabled, locked_until FROM users WHERE email = ?",
-    )
-    .bind(&email)
-    .fetch_optional(pool)
-    .await
-    .map_err(sql)?;
-
-    let now = now_ms();
-    if let Some(until) = user.as_ref().and_then(|u| u.get::<Option<i64>, _>("locked_until"))
-        && until > now
-    {
-        return Err(locked(until, now));
-    }
-    let hash = user.as_ref().map_or_else(|| auth.dummy_hash.clone(), |u| u.get("password_hash"));
-    let password = request.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+    let user = sqlx::query("SELECT id, org_id, password_hash, disabled FROM users WHERE email = ?")
+        .bind(&email)
+        .fetch_optional(pool)
         .await
-        .map_err(|e| ApiError::internal("password check failed", e))?;
-    let Some(user) = user else {
+        .map_err(sql)?;
+    let now = now_ms();
+
+    // An attempt is counted before the password is checked, in one statement that also refuses
+    // a locked account: however many guesses arrive at once, at most `lockout_attempts` of them
+    // are checked before the account locks.
+    let counted = match &user {
+        Some(user) => {
+            let until = now + auth.lockout.as_millis() as i64;
+            let counted: Option<(i64, Option<i64>)> = sqlx::query_as(
+                "UPDATE users SET failed_logins = failed_logins + 1, \
+                 locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE NULL END \
+                 WHERE id = ?3 AND (locked_until IS NULL OR locked_until <= ?4) \
+                 RETURNING failed_logins, locked_until",
+            )
+            .bind(i64::from(auth.lockout_attempts))
+            .bind(until)
+            .bind(user.get::<i64, _>("id"))
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+            .map_err(sql)?;
+            match counted {
+                Some(counted) => Some(counted),
+                None => return Err(locked_now(&gateway, user.get("id"), now).await),
+            }
+        }
+        None => None,
+    };
+    let hash = user.as_ref().map_or_else(|| auth.dummy_hash.clone(), |u| u.get("password_hash"));
+    let matches = verify_blocking(&gateway, request.password, hash).await?;
+    let (Some(user), Some((failures, locked_until))) = (user, counted) else {
+        gateway.inner.metrics.login("failed");
         return Err(ApiError::wrong_credentials());
     };
     let user_id: i64 = user.get("id");
     let org_id: i64 = user.get("org_id");
 
     if !matches {
-        // Counted atomically: concurrent guesses cannot slip past the limit.
-        let failures: i64 = sqlx::query_scalar(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? \
-             RETURNING failed_logins",
-        )
-        .bind(user_id)
-        .fetch_one(pool)
-        .await
-        .map_err(sql)?;
-        if failures >= i64::from(auth.lockout_attempts) {
-            let until = now + auth.lockout.as_millis() as i64;
-            sqlx::query("UPDATE users SET locked_until = ?, failed_logins = 0 WHERE id = ?")
-                .bind(until)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map_err(sql)?;
+        if let Some(until) = locked_until {
             let entry = audit::Entry {
                 org_id,
                 actor: None,
@@ -279,6 +299,16 @@ pub(crate) async fn login(
         gateway.inner.metrics.login("failed");
         return Err(ApiError::wrong_credentials());
     }
+    // The right password: this attempt was one of those allowed, so it clears the count (and a
+    // lock its own counting set).
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(pool)
+    .await
+    .map_err(sql)?;
     if user.get::<bool, _>("disabled") {
         gateway.inner.metrics.login("disabled");
         return Err(ApiError::forbidden(
@@ -288,14 +318,6 @@ pub(crate) async fn login(
 
     let jti = hex::encode(random_bytes::<16>());
     let expires_at = now + auth.session.as_millis() as i64;
-    sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(pool)
-    .await
-    .map_err(sql)?;
     sqlx::query(
         "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
     )
@@ -331,6 +353,21 @@ pub(crate) async fn login(
         expires_at: iso(expires_at),
         user: profile(&gateway, user_id).await?,
     }))
+}
+
+/// The 423 for an account found locked.
+async fn locked_now(gateway: &Gateway, user_id: i64, now: i64) -> ApiError {
+    let until: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT locked_until FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_one(gateway.store().pool())
+            .await;
+    gateway.inner.metrics.login("locked");
+    match until {
+        Ok(Some(until)) => locked(until, now),
+        Ok(None) => locked(now + 1000, now),
+        Err(e) => ApiError::internal("cannot read the user", e),
+    }
 }
 
 fn locked(until: i64, now: i64) -> ApiError {

@@ -73,7 +73,9 @@ pub(crate) fn router() -> Router<Gateway> {
         .split_for_parts();
     SessionToken.modify(&mut openapi);
     let docs: Router<Gateway> = Scalar::with_url("/docs", openapi.clone()).into();
+    // Admin bodies are small: a megabyte, not the 64 MiB the LLM API allows.
     router
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .route("/openapi.json", axum::routing::get(move || async move { Json(openapi) }))
         .merge(docs)
 }
@@ -332,6 +334,9 @@ impl Page {
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::invalid("limit", "limit is from 1 to 1000"));
         }
+        if (page - 1).checked_mul(limit).is_none() {
+            return Err(ApiError::invalid("page", "page is past any possible result"));
+        }
         Ok(Page { page, limit })
     }
 
@@ -515,5 +520,6 @@ mod tests {
         assert_eq!(Page::new(Some(3), Some(10)).unwrap().offset(), 20);
         assert_eq!(Page::new(None, Some(1001)).unwrap_err().param, Some("limit"));
         assert_eq!(Page::new(Some(0), None).unwrap_err().param, Some("page"));
+        assert_eq!(Page::new(Some(i64::MAX), None).unwrap_err().param, Some("page"));
     }
 }

@@ -209,9 +209,9 @@ pub(crate) async fn create_provider(
         }
         _ => ApiError::internal("cannot create the provider", e),
     })?;
-    reload(&gateway).await?;
     let detail = json!({ "name": name, "kind": new.kind, "base_url": new.base_url });
     audit::record(&gateway, &caller, "provider.create", "provider", id, detail).await;
+    reload(&gateway).await?;
     Ok((StatusCode::CREATED, Json(find(&gateway, &caller, id).await?)))
 }
 
@@ -301,13 +301,13 @@ pub(crate) async fn update_provider(
         }
         _ => ApiError::internal("cannot update the provider", e),
     })?;
-    reload(&gateway).await?;
     let detail = json!({
         "name": name, "kind": update.kind, "base_url": update.base_url,
         "priority": update.priority, "enabled": update.enabled, "models": update.models,
         "aliases": update.aliases,
     });
     audit::record(&gateway, &caller, "provider.update", "provider", id, detail).await;
+    reload(&gateway).await?;
     Ok(Json(find(&gateway, &caller, id).await?))
 }
 
@@ -339,7 +339,6 @@ pub(crate) async fn delete_provider(
         .execute(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot delete the provider", e))?;
-    reload(&gateway).await?;
     audit::record(
         &gateway,
         &caller,
@@ -349,6 +348,7 @@ pub(crate) async fn delete_provider(
         json!({ "name": current.name }),
     )
     .await;
+    reload(&gateway).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -501,7 +501,10 @@ pub(crate) async fn add_key(
     Body(new): Body<NewKey>,
 ) -> Result<(StatusCode, Json<ProviderKey>), ApiError> {
     caller.require(Role::Admin)?;
-    find(&gateway, &caller, id).await?;
+    let provider = find(&gateway, &caller, id).await?;
+    if provider.source == "config" {
+        return Err(refuse_config("provider", &provider.name));
+    }
     let secret = new.key.trim();
     if secret.is_empty() || secret.len() > 4096 || secret.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid("key", "key is 1 to 4,096 characters without spaces"));
@@ -526,9 +529,9 @@ pub(crate) async fn add_key(
     .fetch_one(gateway.store().pool())
     .await
     .map_err(|e| ApiError::internal("cannot store the key", e))?;
-    reload(&gateway).await?;
     let detail = json!({ "provider_id": id, "key": mask(secret), "label": new.label });
     audit::record(&gateway, &caller, "provider_key.create", "provider_key", key_id, detail).await;
+    reload(&gateway).await?;
     let added = keys(&gateway, id).await?.into_iter().find(|k| k.id == key_id);
     added.map(|k| (StatusCode::CREATED, Json(k))).ok_or_else(|| ApiError::not_found("key", key_id))
 }
@@ -569,8 +572,8 @@ pub(crate) async fn delete_key(
         .execute(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot delete the key", e))?;
-    reload(&gateway).await?;
     let detail = json!({ "provider_id": id, "key": key.key });
     audit::record(&gateway, &caller, "provider_key.delete", "provider_key", key_id, detail).await;
+    reload(&gateway).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -241,9 +241,9 @@ pub(crate) async fn delete_team(
         .execute(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot delete the team", e))?;
-    reload(&gateway).await?;
     audit::record(&gateway, &caller, "team.delete", "team", id, json!({ "name": current.name }))
         .await;
+    reload(&gateway).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -498,13 +498,13 @@ pub(crate) async fn create_tenant(
     .fetch_one(gateway.store().pool())
     .await
     .map_err(sql_error("cannot create the tenant"))?;
-    reload(&gateway).await?;
     let detail = json!({
         "name": name, "team_id": new.team_id, "daily_budget": new.daily_budget,
         "monthly_budget": new.monthly_budget, "rate_limit": new.rate_limit,
         "key_prefix": key_prefix(&key),
     });
     audit::record(&gateway, &caller, "tenant.create", "tenant", id, detail).await;
+    reload(&gateway).await?;
     let tenant = find(&gateway, &caller, id).await?;
     Ok((StatusCode::CREATED, Json(TenantWithKey { tenant, api_key: key })))
 }
@@ -599,13 +599,13 @@ pub(crate) async fn update_tenant(
     .execute(gateway.store().pool())
     .await
     .map_err(sql_error("cannot update the tenant"))?;
-    reload(&gateway).await?;
     let detail = json!({
         "name": name, "team_id": update.team_id, "status": update.status,
         "daily_budget": update.daily_budget, "monthly_budget": update.monthly_budget,
         "rate_limit": update.rate_limit,
     });
     audit::record(&gateway, &caller, "tenant.update", "tenant", id, detail).await;
+    reload(&gateway).await?;
     Ok(Json(find(&gateway, &caller, id).await?))
 }
 
@@ -626,8 +626,8 @@ async fn set_status(
         .execute(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot update the tenant", e))?;
-    reload(gateway).await?;
     audit::record(gateway, caller, action, "tenant", id, json!({ "status": status })).await;
+    reload(gateway).await?;
     Ok(Json(find(gateway, caller, id).await?))
 }
 
@@ -701,9 +701,9 @@ pub(crate) async fn rotate_tenant_key(
     .execute(gateway.store().pool())
     .await
     .map_err(|e| ApiError::internal("cannot rotate the key", e))?;
-    reload(&gateway).await?;
     let detail = json!({ "key_prefix": key_prefix(&key) });
     audit::record(&gateway, &caller, "tenant.rotate_key", "tenant", id, detail).await;
+    reload(&gateway).await?;
     let tenant = find(&gateway, &caller, id).await?;
     Ok(Json(TenantWithKey { tenant, api_key: key }))
 }

@@ -163,7 +163,7 @@ pub(crate) async fn create_user_route(
     let email = new.email.trim().to_lowercase();
     check_email(&email).map_err(|e| ApiError::invalid("email", e))?;
     check_password(&new.password).map_err(|e| ApiError::invalid("password", e))?;
-    let hash = hash_password_blocking(new.password).await?;
+    let hash = hash_password_blocking(&gateway, new.password).await?;
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (org_id, email, password_hash, role, created_at, updated_at) \
@@ -239,37 +239,25 @@ pub(crate) async fn update_user(
     Body(update): Body<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
     caller.require(Role::Admin)?;
-    let current = find(&gateway, &caller, id).await?;
-    let pool = gateway.store().pool();
-    let sql = |e| ApiError::internal("cannot update the user", e);
-    let stays_admin = update.role.unwrap_or(current.role) == Role::Admin
-        && !update.disabled.unwrap_or(current.disabled);
-    if current.role == Role::Admin && !current.disabled && !stays_admin {
-        let others: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users WHERE org_id = ? AND role = 'admin' AND disabled = 0 \
-             AND id != ?",
-        )
-        .bind(caller.org_id)
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .map_err(sql)?;
-        if others == 0 {
-            return Err(ApiError::conflict(
-                "this is the organization's last enabled admin: make another user admin first",
-            ));
-        }
-    }
+    find(&gateway, &caller, id).await?;
     let password = match update.password {
         Some(password) => {
             check_password(&password).map_err(|e| ApiError::invalid("password", e))?;
-            Some(hash_password_blocking(password).await?)
+            Some(hash_password_blocking(&gateway, password).await?)
         }
         None => None,
     };
-    sqlx::query(
-        "UPDATE users SET role = COALESCE(?, role), disabled = COALESCE(?, disabled), \
-         password_hash = COALESCE(?, password_hash), updated_at = ? WHERE id = ? AND org_id = ?",
+    // The last-admin rule is part of the statement, so two admins demoting each other at once
+    // cannot both succeed: either the user stays an enabled admin, or was not one, or another
+    // enabled admin remains.
+    let changed = sqlx::query(
+        "UPDATE users SET role = COALESCE(?1, role), disabled = COALESCE(?2, disabled), \
+         password_hash = COALESCE(?3, password_hash), updated_at = ?4 \
+         WHERE id = ?5 AND org_id = ?6 AND ( \
+           (COALESCE(?1, role) = 'admin' AND COALESCE(?2, disabled) = 0) \
+           OR role != 'admin' OR disabled = 1 \
+           OR EXISTS (SELECT 1 FROM users o WHERE o.org_id = ?6 AND o.role = 'admin' \
+                      AND o.disabled = 0 AND o.id != ?5))",
     )
     .bind(update.role.map(Role::as_str))
     .bind(update.disabled)
@@ -277,9 +265,14 @@ pub(crate) async fn update_user(
     .bind(now_ms())
     .bind(id)
     .bind(caller.org_id)
-    .execute(pool)
+    .execute(gateway.store().pool())
     .await
-    .map_err(sql)?;
+    .map_err(|e| ApiError::internal("cannot update the user", e))?;
+    if changed.rows_affected() == 0 {
+        return Err(ApiError::conflict(
+            "this is the organization's last enabled admin: make another user admin first",
+        ));
+    }
     if update.disabled == Some(true) || password.is_some() {
         revoke_sessions(&gateway, id).await?;
     }
