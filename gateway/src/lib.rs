@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod dialect;
 pub mod directory;
+pub mod dlp;
 pub mod error;
 pub mod health;
 pub mod metrics;

@@ -546,6 +546,31 @@ async fn bad_input_is_refused_with_the_field_named() {
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
         assert!(reply.body["error"]["message"].as_str().unwrap().contains(field), "{}", reply.body);
     }
+    // A field that cannot be null is refused as null, not ignored.
+    let p = created(
+        &h.post(
+            "/api/providers",
+            &admin,
+            json!({ "name": "p", "kind": "openai", "base_url": "https://a.example" }),
+        )
+        .await,
+    );
+    let null = h
+        .call(
+            Method::PATCH,
+            &format!("/api/providers/{p}"),
+            Some(&admin),
+            Some(json!({ "name": null })),
+        )
+        .await;
+    assert_eq!(null.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", null.body);
+    assert!(null.body["error"]["message"].as_str().unwrap().contains("name"), "{}", null.body);
+    // A role that may not call a route hears 403 before its body is even read.
+    let (_, viewer) = h.user(&admin, "viewer").await;
+    let garbage =
+        h.call(Method::POST, "/api/providers", Some(&viewer), Some(json!("garbage"))).await;
+    assert_eq!(garbage.status, StatusCode::FORBIDDEN, "{}", garbage.body);
+
     let limit = h.get("/api/usage?limit=5000", &admin).await;
     assert_eq!(limit.body["error"]["param"], "limit");
     let date = h.get("/api/usage/summary?start_date=last-week", &admin).await;

@@ -122,6 +122,20 @@ enum Command {
     /// Manage the gateway's admin users.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Data loss prevention: what the gateway's detectors find.
+    #[command(subcommand)]
+    Dlp(DlpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DlpCommand {
+    /// Read text from stdin and print what the detectors find: type, start and end (byte
+    /// offsets in the UTF-8 text, end exclusive) and confidence. Never prints the values.
+    Scan {
+        /// Print JSON: {"detections": [{"type", "start", "end", "confidence"}]}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +263,7 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Admin(AdminCommand::RotateMasterKey { new_key_stdin: _ }) => {
             runtime()?.block_on(rotate_master_key(config))
         }
+        Command::Dlp(DlpCommand::Scan { json }) => dlp_scan(json),
         Command::Config(ConfigCommand::Show { json }) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&config.shown())?);
@@ -317,6 +332,31 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
         None => "the new key is in <data_dir>/master.key",
     };
     println!("{}", serde_json::json!({ "resealed_keys": resealed, "next": next }));
+    Ok(())
+}
+
+/// `agentwatch dlp scan`: stdin that is not UTF-8 exits 1 with the offset where it stops being.
+fn dlp_scan(json: bool) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin().read_to_end(&mut bytes)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "stdin is not UTF-8 text (invalid byte at offset {}); convert it first, e.g. with iconv",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let detections = gateway::dlp::scanner().scan(&text);
+    if json {
+        println!("{}", serde_json::json!({ "detections": detections }));
+    } else if detections.is_empty() {
+        println!("no detections");
+    } else {
+        println!("{:<18} {:>8} {:>8} {:>10}", "TYPE", "START", "END", "CONFIDENCE");
+        for d in &detections {
+            println!("{:<18} {:>8} {:>8} {:>10.2}", d.kind.as_str(), d.start, d.end, d.confidence);
+        }
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Caller, Page, Paged, Params, Role, iso, parse_date};
+use super::{Admin, Caller, Page, Paged, Params, iso, parse_date};
 use crate::Gateway;
 use crate::error::ApiError;
 use crate::store::now_ms;
@@ -113,10 +113,9 @@ pub(crate) struct AuditEntry {
 )]
 pub(crate) async fn list_audit(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Params(query): Params<AuditQuery>,
 ) -> Result<Json<Paged<AuditEntry>>, ApiError> {
-    caller.require(Role::Admin)?;
     let page = Page::new(query.page, query.limit)?;
     let filter = |select: &str| {
         let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(select);

@@ -238,6 +238,34 @@ impl FromRequestParts<Gateway> for Caller {
     }
 }
 
+/// A [`Caller`] with the `member` role or above; 403 before the body is read otherwise.
+#[derive(Debug)]
+pub(crate) struct Member(pub Caller);
+
+/// A [`Caller`] with the `admin` role; 403 before the body is read otherwise.
+#[derive(Debug)]
+pub(crate) struct Admin(pub Caller);
+
+impl FromRequestParts<Gateway> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Member, ApiError> {
+        let caller = Caller::from_request_parts(parts, gateway).await?;
+        caller.require(Role::Member)?;
+        Ok(Member(caller))
+    }
+}
+
+impl FromRequestParts<Gateway> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Admin, ApiError> {
+        let caller = Caller::from_request_parts(parts, gateway).await?;
+        caller.require(Role::Admin)?;
+        Ok(Admin(caller))
+    }
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
@@ -306,6 +334,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 
 fn invalid_query(rejection: &QueryRejection) -> ApiError {
     ApiError::invalid_field(None, rejection.body_text())
+}
+
+/// For a PATCH field that cannot be `null`: absent is `None`, `null` is refused (naming it).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// For a PATCH field that can be set to `null`: absent is `None`, `null` is `Some(None)`.

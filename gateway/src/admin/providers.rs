@@ -17,7 +17,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
-use super::{Body, Caller, Role, audit, iso, nullable};
+use super::{Admin, Body, Caller, Member, audit, iso, nullable, present};
 use crate::Gateway;
 use crate::directory::Upstream;
 use crate::error::ApiError;
@@ -179,10 +179,9 @@ fn check_models(models: Option<&Vec<String>>) -> Result<(), ApiError> {
 )]
 pub(crate) async fn create_provider(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Body(new): Body<NewProvider>,
 ) -> Result<(StatusCode, Json<Provider>), ApiError> {
-    caller.require(Role::Admin)?;
     let name = check_name(&new.name)?;
     check_base_url(&new.base_url).map_err(|e| ApiError::invalid("base_url", e))?;
     check_models(new.models.as_ref())?;
@@ -237,15 +236,21 @@ pub(crate) async fn get_provider(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProviderUpdate {
+    #[serde(default, deserialize_with = "present")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     kind: Option<ProviderKind>,
+    #[serde(default, deserialize_with = "present")]
     base_url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     priority: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
     enabled: Option<bool>,
     /// `null` serves any model.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
     aliases: Option<BTreeMap<String, String>>,
 }
 
@@ -264,11 +269,10 @@ pub(crate) struct ProviderUpdate {
 )]
 pub(crate) async fn update_provider(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
     Body(update): Body<ProviderUpdate>,
 ) -> Result<Json<Provider>, ApiError> {
-    caller.require(Role::Admin)?;
     let current = find(&gateway, &caller, id).await?;
     if current.source == "config" {
         return Err(refuse_config("provider", &current.name));
@@ -325,10 +329,9 @@ pub(crate) async fn update_provider(
 )]
 pub(crate) async fn delete_provider(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     let current = find(&gateway, &caller, id).await?;
     if current.source == "config" {
         return Err(refuse_config("provider", &current.name));
@@ -378,10 +381,9 @@ pub(crate) struct ProviderTest {
 )]
 pub(crate) async fn test_provider(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
 ) -> Result<Json<ProviderTest>, ApiError> {
-    caller.require(Role::Member)?;
     find(&gateway, &caller, id).await?;
     let upstream = live(&gateway, id).ok_or_else(|| ApiError::not_found("provider", id))?;
     let started = Instant::now();
@@ -496,11 +498,10 @@ fn default_concurrency() -> i64 {
 )]
 pub(crate) async fn add_key(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
     Body(new): Body<NewKey>,
 ) -> Result<(StatusCode, Json<ProviderKey>), ApiError> {
-    caller.require(Role::Admin)?;
     let provider = find(&gateway, &caller, id).await?;
     if provider.source == "config" {
         return Err(refuse_config("provider", &provider.name));
@@ -553,10 +554,9 @@ pub(crate) async fn add_key(
 )]
 pub(crate) async fn delete_key(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path((id, key_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     find(&gateway, &caller, id).await?;
     let key = keys(&gateway, id)
         .await?

@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Body, Caller, Params, Role, audit, budget_periods, iso, nullable};
+use super::{Body, Caller, Member, Params, audit, budget_periods, iso, nullable, present};
 use crate::Gateway;
 use crate::error::ApiError;
 use crate::secrets::{hash_api_key, key_prefix, new_api_key};
@@ -138,10 +138,9 @@ pub(crate) struct NewTeam {
 )]
 pub(crate) async fn create_team(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Body(new): Body<NewTeam>,
 ) -> Result<(StatusCode, Json<Team>), ApiError> {
-    caller.require(Role::Member)?;
     let name = check_name(&new.name)?;
     check_budget("daily_budget", new.daily_budget)?;
     check_budget("monthly_budget", new.monthly_budget)?;
@@ -165,6 +164,7 @@ pub(crate) async fn create_team(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TeamUpdate {
+    #[serde(default, deserialize_with = "present")]
     name: Option<String>,
     /// `null` removes the budget.
     #[serde(default, deserialize_with = "nullable")]
@@ -189,11 +189,10 @@ pub(crate) struct TeamUpdate {
 )]
 pub(crate) async fn update_team(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
     Body(update): Body<TeamUpdate>,
 ) -> Result<Json<Team>, ApiError> {
-    caller.require(Role::Member)?;
     let current = team(&gateway, &caller, id).await?;
     let name = update.name.as_deref().map(check_name).transpose()?;
     let daily = update.daily_budget.unwrap_or(current.daily_budget);
@@ -230,10 +229,9 @@ pub(crate) async fn update_team(
 )]
 pub(crate) async fn delete_team(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Member)?;
     let current = team(&gateway, &caller, id).await?;
     sqlx::query("DELETE FROM teams WHERE id = ? AND org_id = ?")
         .bind(id)
@@ -467,10 +465,9 @@ pub(crate) struct NewTenant {
 )]
 pub(crate) async fn create_tenant(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Body(new): Body<NewTenant>,
 ) -> Result<(StatusCode, Json<TenantWithKey>), ApiError> {
-    caller.require(Role::Member)?;
     let name = check_name(&new.name)?;
     check_budget("daily_budget", new.daily_budget)?;
     check_budget("monthly_budget", new.monthly_budget)?;
@@ -531,11 +528,13 @@ pub(crate) async fn get_tenant(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TenantUpdate {
+    #[serde(default, deserialize_with = "present")]
     name: Option<String>,
     /// `null` takes the tenant out of its team.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
     team_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
     status: Option<TenantStatus>,
     /// `null` removes the budget.
     #[serde(default, deserialize_with = "nullable")]
@@ -565,11 +564,10 @@ pub(crate) struct TenantUpdate {
 )]
 pub(crate) async fn update_tenant(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
     Body(update): Body<TenantUpdate>,
 ) -> Result<Json<Tenant>, ApiError> {
-    caller.require(Role::Member)?;
     let current = find_changeable(&gateway, &caller, id).await?;
     let name = update.name.as_deref().map(check_name).transpose()?;
     let team_id = update.team_id.unwrap_or(current.team_id);
@@ -616,7 +614,6 @@ async fn set_status(
     status: TenantStatus,
     action: &'static str,
 ) -> Result<Json<Tenant>, ApiError> {
-    caller.require(Role::Member)?;
     find_changeable(gateway, caller, id).await?;
     sqlx::query("UPDATE tenants SET status = ?, updated_at = ? WHERE id = ? AND org_id = ?")
         .bind(status.as_str())
@@ -644,7 +641,7 @@ async fn set_status(
 )]
 pub(crate) async fn suspend_tenant(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
 ) -> Result<Json<Tenant>, ApiError> {
     set_status(&gateway, &caller, id, TenantStatus::Suspended, "tenant.suspend").await
@@ -663,7 +660,7 @@ pub(crate) async fn suspend_tenant(
 )]
 pub(crate) async fn activate_tenant(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
 ) -> Result<Json<Tenant>, ApiError> {
     set_status(&gateway, &caller, id, TenantStatus::Active, "tenant.activate").await
@@ -683,10 +680,9 @@ pub(crate) async fn activate_tenant(
 )]
 pub(crate) async fn rotate_tenant_key(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Member(caller): Member,
     Path(id): Path<i64>,
 ) -> Result<Json<TenantWithKey>, ApiError> {
-    caller.require(Role::Member)?;
     find_changeable(&gateway, &caller, id).await?;
     let key = new_api_key();
     sqlx::query(

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
 use super::auth::{hash_password, hash_password_blocking, revoke_sessions};
-use super::{Body, Caller, Role, audit, check_email, check_password, iso};
+use super::{Admin, Body, Caller, Role, audit, check_email, check_password, iso, present};
 use crate::Gateway;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, now_ms};
@@ -120,9 +120,8 @@ async fn find(gateway: &Gateway, caller: &Caller, id: i64) -> Result<User, ApiEr
 )]
 pub(crate) async fn list_users(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
 ) -> Result<Json<Vec<User>>, ApiError> {
-    caller.require(Role::Admin)?;
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users WHERE org_id = ? ORDER BY id"
     )))
@@ -156,10 +155,9 @@ pub(crate) struct NewUser {
 )]
 pub(crate) async fn create_user_route(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    caller.require(Role::Admin)?;
     let email = new.email.trim().to_lowercase();
     check_email(&email).map_err(|e| ApiError::invalid("email", e))?;
     check_password(&new.password).map_err(|e| ApiError::invalid("password", e))?;
@@ -201,20 +199,22 @@ pub(crate) async fn create_user_route(
 )]
 pub(crate) async fn get_user(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<User>, ApiError> {
-    caller.require(Role::Admin)?;
     Ok(Json(find(&gateway, &caller, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserUpdate {
+    #[serde(default, deserialize_with = "present")]
     role: Option<Role>,
     /// A disabled user cannot log in, and its sessions end at once.
+    #[serde(default, deserialize_with = "present")]
     disabled: Option<bool>,
     /// A new password (at least 12 characters); the user's sessions end.
+    #[serde(default, deserialize_with = "present")]
     password: Option<String>,
 }
 
@@ -234,11 +234,10 @@ pub(crate) struct UserUpdate {
 )]
 pub(crate) async fn update_user(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
     Body(update): Body<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
-    caller.require(Role::Admin)?;
     find(&gateway, &caller, id).await?;
     let password = match update.password {
         Some(password) => {
@@ -298,10 +297,9 @@ pub(crate) async fn update_user(
 )]
 pub(crate) async fn unlock_user(
     State(gateway): State<Gateway>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<User>, ApiError> {
-    caller.require(Role::Admin)?;
     find(&gateway, &caller, id).await?;
     sqlx::query(
         "UPDATE users SET locked_until = NULL, failed_logins = 0, updated_at = ? \

@@ -98,3 +98,60 @@ fn unknown_agentwatch_variables_are_warned_about() {
         stderr(&output).contains("ignoring unknown environment variable AGENTWATCH_GATEWAY_PROT")
     );
 }
+
+fn dlp_scan(sandbox: &Sandbox, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = sandbox
+        .command()
+        .args(["dlp", "scan"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn dlp_scan_prints_each_detection_with_its_type_span_and_confidence_but_never_the_value() {
+    let sandbox = Sandbox::new();
+    let text = "Ping ada@lovelace.dev — key AKIAZ7QW3ERT5YUI2OPL, card 4539 5787 6362 1486.\n";
+    let output = dlp_scan(&sandbox, &["--json"], text.as_bytes());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let found: Vec<(String, &str)> = json["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let (start, end) =
+                (d["start"].as_u64().unwrap() as usize, d["end"].as_u64().unwrap() as usize);
+            assert!(d["confidence"].as_f64().unwrap() > 0.5);
+            (d["type"].as_str().unwrap().to_owned(), &text[start..end])
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("email".to_owned(), "ada@lovelace.dev"),
+            ("aws_access_key".to_owned(), "AKIAZ7QW3ERT5YUI2OPL"),
+            ("credit_card".to_owned(), "4539 5787 6362 1486"),
+        ]
+    );
+
+    let table = dlp_scan(&sandbox, &[], text.as_bytes());
+    let table = stdout(&table);
+    assert!(table.starts_with("TYPE") && table.contains("aws_access_key"), "{table}");
+    assert!(!table.contains("AKIAZ7QW3ERT5YUI2OPL"), "the value itself is never printed");
+    assert_eq!(stdout(&dlp_scan(&sandbox, &[], b"nothing to see")), "no detections\n");
+
+    let binary = dlp_scan(&sandbox, &[], b"abc\xff\xfe");
+    assert_eq!(binary.status.code(), Some(1));
+    assert!(
+        stderr(&binary).contains("not UTF-8") && stderr(&binary).contains("offset 3"),
+        "{}",
+        stderr(&binary)
+    );
+}
