@@ -39,6 +39,57 @@ impl ApiError {
         e
     }
 
+    /// 400: the request holds data the tenant's DLP policy blocks. Names the types, never the
+    /// values.
+    pub fn dlp_blocked(kinds: &str) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "dlp_blocked",
+            format!(
+                "the request contains data this gateway's DLP policy blocks ({kinds}); remove \
+                 it, or ask an administrator about the policy"
+            ),
+        );
+        e.param = Some("messages");
+        e
+    }
+
+    /// 402: the request could cost more than what is left of a budget.
+    pub fn budget_exceeded(
+        scope: &str,
+        period: &str,
+        budget: f64,
+        spent: f64,
+        reserved: f64,
+        amount: f64,
+        resets_at: &str,
+    ) -> Self {
+        ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            "budget_exceeded",
+            format!(
+                "{scope}'s {period} budget of ${budget:.2} would be exceeded: ${spent:.4} spent, \
+                 ${reserved:.4} held by requests in flight, and this request may cost up to \
+                 ${amount:.4}; it resets at {resets_at}. Lower max_tokens, or ask an \
+                 administrator to raise the budget"
+            ),
+        )
+    }
+
+    /// 429: the tenant's rate limit.
+    pub fn rate_limited(message: String, retry_after: u64) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            message,
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
     /// 401 on the admin API: no session token, or one that expired or was revoked.
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         ApiError::new(

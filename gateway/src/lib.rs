@@ -4,6 +4,7 @@
 //! on the gateway, not the other way round.
 
 pub mod admin;
+pub mod budget;
 pub mod dialect;
 pub mod directory;
 pub mod dlp;
@@ -12,6 +13,8 @@ pub mod health;
 pub mod metrics;
 pub mod pricing;
 mod proxy;
+pub mod ratelimit;
+mod screen;
 pub mod secrets;
 pub mod settings;
 pub mod store;
@@ -28,9 +31,12 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::admin::{Auth, CreateUser, Role};
+use crate::budget::Budgets;
 use crate::directory::{BreakerSettings, Directory};
+use crate::dlp::policy::Policy;
 use crate::metrics::Metrics;
 use crate::pricing::Prices;
+use crate::ratelimit::{Bucket, RateLimiter};
 use crate::secrets::MasterKey;
 use crate::settings::GatewaySettings;
 use crate::store::{Store, StoreError};
@@ -61,6 +67,12 @@ struct Inner {
     prices: Prices,
     metrics: Arc<Metrics>,
     auth: Auth,
+    budgets: Arc<Budgets>,
+    rates: RateLimiter,
+    /// Every tenant's token bucket unless its own says otherwise.
+    bucket: Bucket,
+    /// The default DLP policy: `gateway.dlp` over the built-in one.
+    dlp: Policy,
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
@@ -99,12 +111,21 @@ impl Gateway {
             },
         };
         let metrics = Arc::new(Metrics::default());
+        let budgets = Arc::new(Budgets::load(&store).await?);
+        let rates = RateLimiter::load(&store).await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 started: Instant::now(),
-                usage: UsageSink::start(store.clone(), Arc::clone(&metrics)),
+                usage: UsageSink::start(store.clone(), Arc::clone(&metrics), Arc::clone(&budgets)),
+                budgets,
+                rates,
+                bucket: Bucket {
+                    burst: f64::from(settings.rate_burst),
+                    refill_per_sec: settings.rate_refill_per_sec,
+                },
                 metrics,
                 auth,
+                dlp: settings.dlp.over(&Policy::builtin()),
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
                 reloading: tokio::sync::Mutex::new(()),
@@ -171,7 +192,17 @@ impl Gateway {
     /// Re-reads tenants and providers from the store; breakers and key load carry over.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let tenants = self.inner.store.tenants().await?;
+        let mut tenants = self.inner.store.tenants().await?;
+        let teams = self.inner.store.team_budgets().await?;
+        let default = &self.inner.dlp;
+        for (_, tenant) in &mut tenants {
+            if let Some(team) = tenant.team_id.and_then(|t| teams.get(&t)) {
+                tenant.team_budgets = *team;
+            }
+            let policy =
+                tenant.dlp_policy.as_ref().map_or_else(|| default.clone(), |p| p.over(default));
+            tenant.dlp = Arc::new(policy);
+        }
         let providers = self.inner.store.providers().await?;
         let previous = self.directory();
         let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker);
@@ -183,6 +214,9 @@ impl Gateway {
     /// Stores every usage record still queued. Call it after the server has stopped.
     pub async fn shutdown(&self) {
         self.inner.usage.flush_and_stop().await;
+        if let Err(e) = self.inner.rates.save(&self.inner.store).await {
+            tracing::error!(error = %e, "cannot save the rate limiters' state");
+        }
     }
 
     pub fn store(&self) -> &Store {

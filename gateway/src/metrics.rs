@@ -57,6 +57,12 @@ struct BudgetLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DlpLabels {
+    r#type: &'static str,
+    action: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -76,6 +82,7 @@ pub struct Metrics {
     models_cache: Family<OutcomeLabels, Counter>,
     logins: Family<OutcomeLabels, Counter>,
     budget_remaining: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
+    dlp: Family<DlpLabels, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -142,6 +149,12 @@ impl Default for Metrics {
              month), from the usage recorded so far",
             budget_remaining.clone(),
         );
+        let dlp = Family::default();
+        registry.register(
+            "dlp_detections",
+            "Detections acted on by DLP, by detector type and action",
+            dlp.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -155,6 +168,7 @@ impl Default for Metrics {
             models_cache,
             logins,
             budget_remaining,
+            dlp,
         }
     }
 }
@@ -163,6 +177,12 @@ impl Metrics {
     /// Counts an answer of `/v1/models`: `hit` from the cache, `miss` built afresh.
     pub fn models_cache(&self, outcome: &'static str) {
         self.models_cache.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts what DLP did.
+    pub fn dlp(&self, kind: crate::dlp::Kind, action: crate::dlp::policy::Action, n: u32) {
+        let labels = DlpLabels { r#type: kind.as_str(), action: action.as_str() };
+        self.dlp.get_or_create(&labels).inc_by(u64::from(n));
     }
 
     /// Counts an admin login attempt.

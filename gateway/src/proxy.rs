@@ -16,11 +16,15 @@ use crate::Gateway;
 use crate::dialect::{StreamTranslator, anthropic, google};
 use crate::directory::{Breaker, Endpoint, KeyLease, Upstream};
 use crate::error::ApiError;
+use crate::screen;
 use crate::secrets::hash_api_key;
 use crate::settings::ProviderKind;
 use crate::store::{Tenant, UsageRecord, now_ms};
 use crate::stream::{Relay, StreamContext};
 use crate::usage::tokens;
+
+/// The completion tokens reserved for a request that sets no `max_tokens`.
+const DEFAULT_MAX_OUTPUT: u64 = 16_384;
 
 /// Everything a request's usage record needs besides its outcome.
 #[derive(Debug, Clone)]
@@ -31,6 +35,11 @@ pub(crate) struct RequestContext {
     pub model: String,
     pub started: Instant,
     pub created_at_ms: i64,
+    /// What DLP did to the request: a count, and the detail by type and action.
+    pub dlp_events: u32,
+    pub dlp: Option<String>,
+    /// The budget reservation its usage record settles.
+    pub reservation: Option<u64>,
 }
 
 impl RequestContext {
@@ -46,6 +55,9 @@ impl RequestContext {
             model: model.to_owned(),
             started: Instant::now(),
             created_at_ms: now_ms(),
+            dlp_events: 0,
+            dlp: None,
+            reservation: None,
         }
     }
 
@@ -70,7 +82,9 @@ impl RequestContext {
             error: None,
             streamed: false,
             attempts: 0,
-            dlp_events: 0,
+            dlp_events: self.dlp_events,
+            dlp: self.dlp.clone(),
+            reservation: self.reservation,
             created_at_ms: self.created_at_ms,
         }
     }
@@ -85,9 +99,14 @@ pub(crate) async fn chat_completions(
         Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
+    let limit = match gateway.rate_limit(&ctx) {
+        Ok(decision) => decision,
+        Err(refused) => return *refused,
+    };
     let unanswered = Unanswered::watch(&gateway, &ctx);
-    let response = complete_chat(&gateway, ctx, request).await;
+    let mut response = complete_chat(&gateway, ctx, request).await;
     unanswered.answered();
+    limit.apply(response.headers_mut());
     response
 }
 
@@ -103,6 +122,14 @@ async fn complete_chat(
             &ctx,
             ApiError::invalid("messages", "`messages` must be a non-empty array of messages"),
         );
+    }
+    let screened = screen::chat(&ctx.tenant.dlp, &mut request);
+    let masks = match gateway.screened(&mut ctx, screened) {
+        Ok(masks) => masks,
+        Err(e) => return gateway.refuse(&ctx, e),
+    };
+    if let Err(e) = gateway.reserve(&mut ctx, &request, Endpoint::ChatCompletions).await {
+        return gateway.refuse(&ctx, e);
     }
     // Sent as `WithModel`: the provider's model name first, then the rest as the client wrote it.
     request.remove("model");
@@ -169,6 +196,7 @@ async fn complete_chat(
                 deadline: sent.deadline,
                 usage: gateway.inner.usage.clone(),
                 prices: gateway.inner.prices.clone(),
+                restoring: masks.map(screen::Restoring::new),
             },
         );
         let mut response = Response::new(relay.into_body());
@@ -188,7 +216,7 @@ async fn complete_chat(
         }
     };
     drop(sent.lease);
-    let parsed: Value = match serde_json::from_slice(&body) {
+    let mut parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => match kind {
             ProviderKind::Anthropic => anthropic::response(&v, &model),
             ProviderKind::Google => google::response(&v, &model),
@@ -216,8 +244,16 @@ async fn complete_chat(
         &gateway.inner.prices,
     );
 
-    // An OpenAI-compatible provider's answer goes out byte for byte; a translated one as built.
-    let body = if kind.is_openai_compatible() { body } else { Bytes::from(parsed.to_string()) };
+    // An OpenAI-compatible provider's answer goes out byte for byte; a translated one, or one
+    // with masked values to put back, as built.
+    let body = match masks {
+        Some(masks) => {
+            screen::restore_answer(&masks, &mut parsed);
+            Bytes::from(parsed.to_string())
+        }
+        None if kind.is_openai_compatible() => body,
+        None => Bytes::from(parsed.to_string()),
+    };
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -234,9 +270,14 @@ pub(crate) async fn embeddings(
         Ok(admitted) => admitted,
         Err(e) => return e.into_response(),
     };
+    let limit = match gateway.rate_limit(&ctx) {
+        Ok(decision) => decision,
+        Err(refused) => return *refused,
+    };
     let unanswered = Unanswered::watch(&gateway, &ctx);
-    let response = complete_embeddings(&gateway, ctx, request).await;
+    let mut response = complete_embeddings(&gateway, ctx, request).await;
     unanswered.answered();
+    limit.apply(response.headers_mut());
     response
 }
 
@@ -249,6 +290,13 @@ async fn complete_embeddings(
     if !request.get("input").is_some_and(|i| i.is_string() || i.is_array()) {
         return gateway
             .refuse(&ctx, ApiError::invalid("input", "`input` must be a string or an array"));
+    }
+    let screened = screen::embeddings(&ctx.tenant.dlp, &mut request);
+    if let Err(e) = gateway.screened(&mut ctx, screened) {
+        return gateway.refuse(&ctx, e);
+    }
+    if let Err(e) = gateway.reserve(&mut ctx, &request, Endpoint::Embeddings).await {
+        return gateway.refuse(&ctx, e);
     }
     request.remove("model");
     let sent = match gateway
@@ -411,6 +459,101 @@ impl Gateway {
         let request = json_object(body)?;
         let model = required_model(&request)?;
         Ok((RequestContext::new(headers, tenant, endpoint, &model), request))
+    }
+
+    /// Takes one request from the tenant's rate limits: the decision whose headers go on the
+    /// answer, or the 429 (recorded, with those headers) when it is over.
+    fn rate_limit(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<crate::ratelimit::Decision, Box<Response>> {
+        let tenant = &ctx.tenant;
+        let bucket = crate::ratelimit::Bucket {
+            burst: tenant.rate_burst.map_or(self.inner.bucket.burst, f64::from),
+            refill_per_sec: tenant.rate_refill.unwrap_or(self.inner.bucket.refill_per_sec),
+        };
+        let decision = self.inner.rates.check(tenant.id, bucket, tenant.rate_limit);
+        if decision.allowed {
+            return Ok(decision);
+        }
+        let error = ApiError::rate_limited(
+            format!(
+                "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in \
+                 {} s",
+                decision.limit, decision.retry_after
+            ),
+            decision.retry_after,
+        );
+        let mut response = self.refuse(ctx, error);
+        decision.apply(response.headers_mut());
+        Err(Box::new(response))
+    }
+
+    /// Reserves the request's largest possible cost against its tenant's and team's budgets
+    /// (none to reserve when they have none): the prompt's tokens (counted with `o200k_base`,
+    /// plus a margin for providers whose tokenizers count more), the most it may generate
+    /// (`max_completion_tokens` or `max_tokens`, else [`DEFAULT_MAX_OUTPUT`], times `n`), at the
+    /// dearest price among the providers that could serve it.
+    async fn reserve(
+        &self,
+        ctx: &mut RequestContext,
+        request: &Map<String, Value>,
+        endpoint: Endpoint,
+    ) -> Result<(), ApiError> {
+        let limits = crate::budget::Limits::of(&ctx.tenant);
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let (prompt, completion) = match endpoint {
+            Endpoint::ChatCompletions => {
+                let messages = request.get("messages").cloned().unwrap_or(Value::Null);
+                let prompt = tokio::task::spawn_blocking(move || tokens::count_messages(&messages))
+                    .await
+                    .map_err(|e| ApiError::internal("cannot count the prompt's tokens", e))?;
+                let max = ["max_completion_tokens", "max_tokens"]
+                    .iter()
+                    .find_map(|f| request.get(*f).and_then(Value::as_u64))
+                    .unwrap_or(DEFAULT_MAX_OUTPUT);
+                let n = request.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
+                (prompt, max.saturating_mul(n))
+            }
+            Endpoint::Embeddings => {
+                let input = request.get("input").cloned().unwrap_or(Value::Null);
+                let prompt = tokio::task::spawn_blocking(move || tokens::count_input(&input))
+                    .await
+                    .map_err(|e| ApiError::internal("cannot count the input's tokens", e))?;
+                (prompt, 0)
+            }
+        };
+        // Other vendors' tokenizers count differently: a quarter more, and a little for overhead.
+        let prompt = prompt + prompt / 4 + 32;
+        let prices = &self.inner.prices;
+        let cost = self
+            .directory()
+            .candidates(ctx.tenant.org_id, &ctx.model, endpoint)
+            .iter()
+            .map(|(_, served)| prices.cost(served, prompt, completion))
+            .fold(0.0, f64::max);
+        ctx.reservation = self.inner.budgets.reserve(&limits, cost)?;
+        Ok(())
+    }
+
+    /// Takes what DLP did to a request into its context and metrics: the 400 when a blocked
+    /// type was in it, or else the masks to put back into the answer, if any.
+    fn screened(
+        &self,
+        ctx: &mut RequestContext,
+        outcome: crate::dlp::guard::Outcome,
+    ) -> Result<Option<crate::dlp::guard::Masks>, ApiError> {
+        for ((kind, action), n) in &outcome.events {
+            self.inner.metrics.dlp(*kind, *action, *n);
+        }
+        ctx.dlp_events = outcome.count();
+        ctx.dlp = screen::detail(&outcome);
+        if let Some(error) = screen::blocked(&outcome) {
+            return Err(error);
+        }
+        Ok((!outcome.masks.is_empty()).then_some(outcome.masks))
     }
 
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
@@ -792,6 +935,11 @@ mod tests {
             daily_budget: None,
             monthly_budget: None,
             rate_limit: None,
+            team_budgets: (None, None),
+            rate_burst: None,
+            rate_refill: None,
+            dlp_policy: None,
+            dlp: Arc::new(crate::dlp::policy::Policy::builtin()),
         });
         let ctx = RequestContext::new(&HeaderMap::new(), tenant, "chat.completions", "gpt-4o");
         let answered = Unanswered::watch(&gateway, &ctx);

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dlp::policy::Policy;
 use crate::pricing::Price;
 use crate::secrets::Secret;
 
@@ -48,6 +49,14 @@ pub struct GatewaySettings {
     /// comes to be. There is no default password.
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
+    /// The default DLP policy, over the built-in one (secrets redacted, personal data logged);
+    /// a tenant's own policy overrides it.
+    pub dlp: Policy,
+    /// Every tenant's token bucket, unless its own says otherwise: at most this many requests
+    /// at once (the contract's 1,000)…
+    pub rate_burst: u32,
+    /// …refilled at this many per second (the contract's 100).
+    pub rate_refill_per_sec: f64,
 }
 
 impl Default for GatewaySettings {
@@ -69,6 +78,9 @@ impl Default for GatewaySettings {
             lockout_secs: 900,
             admin_email: None,
             admin_password: None,
+            dlp: Policy::default(),
+            rate_burst: 1000,
+            rate_refill_per_sec: 100.0,
         }
     }
 }
@@ -181,6 +193,14 @@ pub struct TenantSeed {
     /// Requests per minute.
     #[serde(default)]
     pub rate_limit: Option<i64>,
+    /// The tenant's own DLP policy, over `gateway.dlp`.
+    #[serde(default)]
+    pub dlp: Option<Policy>,
+    /// The tenant's own token bucket, over `gateway.rate_burst` and `rate_refill_per_sec`.
+    #[serde(default)]
+    pub rate_burst: Option<u32>,
+    #[serde(default)]
+    pub rate_refill_per_sec: Option<f64>,
 }
 
 fn default_priority() -> i64 {
@@ -234,6 +254,9 @@ impl GatewaySettings {
                     .to_owned());
             }
         }
+        self.dlp.validate().map_err(|e| format!("gateway.dlp: {e}"))?;
+        check_bucket(Some(self.rate_burst), Some(self.rate_refill_per_sec))
+            .map_err(|e| format!("gateway.{e}"))?;
         if let Some(key) = &self.master_key {
             crate::secrets::MasterKey::from_hex(key.expose())
                 .map_err(|e| format!("gateway.master_key: {e}"))?;
@@ -288,12 +311,27 @@ impl GatewaySettings {
                     return Err(format!("{at}.{field}: a budget is 0 or more USD"));
                 }
             }
+            check_bucket(t.rate_burst, t.rate_refill_per_sec).map_err(|e| format!("{at}.{e}"))?;
+            if let Some(policy) = &t.dlp {
+                policy.validate().map_err(|e| format!("{at}.dlp: {e}"))?;
+            }
             if t.rate_limit.is_some_and(|r| r < 1) {
                 return Err(format!("{at}.rate_limit: at least 1 request per minute"));
             }
         }
         Ok(())
     }
+}
+
+/// A token bucket's settings: at least one request, refilled at a positive rate.
+pub fn check_bucket(burst: Option<u32>, refill: Option<f64>) -> Result<(), String> {
+    if burst == Some(0) {
+        return Err("rate_burst: at least 1".to_owned());
+    }
+    if refill.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        return Err("rate_refill_per_sec: more than 0".to_owned());
+    }
+    Ok(())
 }
 
 /// A provider's base URL: absolute http or https, without query or fragment.

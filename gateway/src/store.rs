@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use crate::dlp::policy::Policy;
 use crate::secrets::{MasterKey, SecretError, hash_api_key, key_prefix, mask};
 use crate::settings::{GatewaySettings, ProviderKind};
 
@@ -39,6 +41,16 @@ pub struct Tenant {
     pub daily_budget: Option<f64>,
     pub monthly_budget: Option<f64>,
     pub rate_limit: Option<i64>,
+    /// Its team's budgets (daily, monthly), set when the directory is built.
+    pub team_budgets: (Option<f64>, Option<f64>),
+    /// The tenant's own token bucket, when it has one.
+    pub rate_burst: Option<u32>,
+    pub rate_refill: Option<f64>,
+    /// The tenant's own DLP policy, as stored.
+    pub dlp_policy: Option<Policy>,
+    /// The policy its requests are guarded by: its own over the config's default (set when the
+    /// directory is built).
+    pub dlp: Arc<Policy>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +111,10 @@ pub struct UsageRecord {
     pub streamed: bool,
     pub attempts: u32,
     pub dlp_events: u32,
+    /// What DLP did, as JSON: `{"email": {"redact": 2}}`; types and counts, never values.
+    pub dlp: Option<String>,
+    /// The budget reservation to settle with this record's cost (not stored).
+    pub reservation: Option<u64>,
     pub created_at_ms: i64,
 }
 
@@ -154,6 +170,47 @@ impl Store {
         }
         tx.commit().await?;
         Ok(rows.len())
+    }
+
+    /// Every team's budgets: (daily, monthly).
+    pub async fn team_budgets(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, (Option<f64>, Option<f64>)>, StoreError> {
+        let rows: Vec<(i64, Option<f64>, Option<f64>)> =
+            sqlx::query_as("SELECT id, daily_budget, monthly_budget FROM teams")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id, d, m)| (id, (d, m))).collect())
+    }
+
+    /// Writes a budget threshold crossing to the audit log of `org_id`.
+    pub async fn record_budget_crossing(
+        &self,
+        org_id: i64,
+        crossing: &crate::budget::Crossing,
+    ) -> Result<(), StoreError> {
+        let (target_type, target_id) = match crossing.scope {
+            crate::budget::Scope::Tenant(id) => ("tenant", id),
+            crate::budget::Scope::Team(id) => ("team", id),
+        };
+        let detail = serde_json::json!({
+            "period": crossing.period.as_str(),
+            "threshold": crossing.threshold,
+            "spent_usd": crossing.spent,
+            "budget_usd": crossing.budget,
+        });
+        sqlx::query(
+            "INSERT INTO audit_log (org_id, action, target_type, target_id, detail, created_at) \
+             VALUES (?, 'budget.threshold', ?, ?, ?, ?)",
+        )
+        .bind(org_id)
+        .bind(target_type)
+        .bind(target_id)
+        .bind(detail.to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Whether `email` has an account (emails are matched lower-cased).
@@ -263,13 +320,16 @@ impl Store {
             let key = t.api_key.expose();
             sqlx::query(
                 "INSERT INTO tenants (org_id, team_id, name, key_hash, key_prefix, status, \
-                 daily_budget, monthly_budget, rate_limit, source, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, 'config', ?, ?) \
+                 daily_budget, monthly_budget, rate_limit, rate_burst, rate_refill, dlp_policy, \
+                 source, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 'config', ?, ?) \
                  ON CONFLICT (org_id, name) DO UPDATE SET team_id = excluded.team_id, \
                  key_hash = excluded.key_hash, key_prefix = excluded.key_prefix, \
                  status = 'active', daily_budget = excluded.daily_budget, \
                  monthly_budget = excluded.monthly_budget, rate_limit = excluded.rate_limit, \
-                 source = 'config', updated_at = excluded.updated_at",
+                 rate_burst = excluded.rate_burst, rate_refill = excluded.rate_refill, \
+                 dlp_policy = excluded.dlp_policy, source = 'config', \
+                 updated_at = excluded.updated_at",
             )
             .bind(org_id)
             .bind(team_id)
@@ -279,6 +339,9 @@ impl Store {
             .bind(t.daily_budget)
             .bind(t.monthly_budget)
             .bind(t.rate_limit)
+            .bind(t.rate_burst)
+            .bind(t.rate_refill_per_sec)
+            .bind(t.dlp.as_ref().map(|p| serde_json::to_string(p).expect("serializable")))
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
@@ -301,7 +364,7 @@ impl Store {
     pub async fn tenants(&self) -> Result<Vec<(String, Tenant)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, org_id, team_id, name, key_hash, status, daily_budget, monthly_budget, \
-             rate_limit FROM tenants",
+             rate_limit, rate_burst, rate_refill, dlp_policy FROM tenants",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -317,6 +380,13 @@ impl Store {
                     daily_budget: r.get("daily_budget"),
                     monthly_budget: r.get("monthly_budget"),
                     rate_limit: r.get("rate_limit"),
+                    team_budgets: (None, None),
+                    rate_burst: r.get::<Option<i64>, _>("rate_burst").map(|b| b as u32),
+                    rate_refill: r.get("rate_refill"),
+                    dlp_policy: r
+                        .get::<Option<String>, _>("dlp_policy")
+                        .and_then(|p| serde_json::from_str(&p).ok()),
+                    dlp: Arc::new(Policy::builtin()),
                 };
                 (r.get("key_hash"), tenant)
             })
@@ -378,13 +448,13 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // SQLite allows 32,766 parameters per statement; 21 columns a row.
+        // SQLite allows 32,766 parameters per statement; 22 columns a row.
         for chunk in records.chunks(1000) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO usage (request_id, org_id, tenant_id, team_id, endpoint, \
                  provider_id, provider, model, prompt_tokens, completion_tokens, tokens_source, \
                  cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, \
-                 created_at) ",
+                 dlp, created_at) ",
             );
             insert.push_values(chunk, |mut row, u| {
                 row.push_bind(&u.request_id)
@@ -406,6 +476,7 @@ impl Store {
                     .push_bind(u.streamed)
                     .push_bind(i64::from(u.attempts))
                     .push_bind(i64::from(u.dlp_events))
+                    .push_bind(&u.dlp)
                     .push_bind(u.created_at_ms);
             });
             insert.build().execute(&mut *tx).await?;
@@ -419,7 +490,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT request_id, org_id, tenant_id, team_id, endpoint, provider_id, provider, \
              model, prompt_tokens, completion_tokens, tokens_source, cost_usd, latency_ms, \
-             ttft_ms, status, error, streamed, attempts, dlp_events, created_at \
+             ttft_ms, status, error, streamed, attempts, dlp_events, dlp, created_at \
              FROM usage ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
@@ -451,6 +522,8 @@ impl Store {
                 streamed: r.get("streamed"),
                 attempts: r.get::<i64, _>("attempts") as u32,
                 dlp_events: r.get::<i64, _>("dlp_events") as u32,
+                dlp: r.get("dlp"),
+                reservation: None,
                 created_at_ms: r.get("created_at"),
             })
             .collect())

@@ -16,6 +16,7 @@ use crate::directory::{Breaker, KeyLease};
 use crate::error::ApiError;
 use crate::pricing::Prices;
 use crate::proxy::{RequestContext, usage_of};
+use crate::screen::Restoring;
 use crate::usage::UsageSink;
 
 /// What the relay needs to know about its request.
@@ -35,6 +36,8 @@ pub(crate) struct StreamContext {
     pub deadline: tokio::time::Instant,
     pub usage: UsageSink,
     pub prices: Prices,
+    /// Puts DLP-masked values back into the chunks, when the request had any.
+    pub restoring: Option<Restoring>,
 }
 
 /// How long a client may stop reading a stream before the gateway gives up on it.
@@ -162,6 +165,10 @@ impl Tap {
             let event = &pending[start..start + end];
             let data = event_data(event);
             match (self.translator.as_mut(), data) {
+                // Masked values to put back: the chunk is rewritten on its way out.
+                (None, Some(data)) if self.context.restoring.is_some() => {
+                    self.emit(vec![data], &mut out);
+                }
                 (None, Some(data)) => {
                     if self.keep(&data) {
                         out.extend_from_slice(&pending[start..start + next]);
@@ -197,12 +204,22 @@ impl Tap {
     /// Forwards translated payloads as OpenAI events.
     fn emit(&mut self, payloads: Vec<String>, out: &mut Vec<u8>) {
         for payload in payloads {
+            let payload = self.restore(&payload).unwrap_or(payload);
             if self.keep(&payload) {
                 out.extend_from_slice(b"data: ");
                 out.extend_from_slice(payload.as_bytes());
                 out.extend_from_slice(b"\n\n");
             }
         }
+    }
+
+    /// The chunk with DLP-masked values put back, when there are any to put back.
+    fn restore(&mut self, data: &str) -> Option<String> {
+        let restoring = self.context.restoring.as_mut()?;
+        let mut chunk: Value = serde_json::from_str(data).ok()?;
+        chunk.get("choices")?;
+        restoring.chunk(&mut chunk);
+        Some(chunk.to_string())
     }
 
     /// Looks at one event's data; false drops it (the usage chunk the client did not ask for).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::budget::Budgets;
 use crate::metrics::Metrics;
 use crate::store::{Store, UsageRecord};
 
@@ -34,9 +35,12 @@ enum Message {
 
 impl UsageSink {
     /// Starts the writer task.
-    pub fn start(store: Store, metrics: Arc<Metrics>) -> UsageSink {
+    /// Starts the writer. Each record is counted in `metrics`, and settles its budget
+    /// reservation in `budgets`.
+    pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(write_batches(store, rx, metrics));
+        let observers = Observers { metrics, budgets, store: store.clone() };
+        let writer = tokio::spawn(write_batches(store, rx, observers));
         UsageSink { tx, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
@@ -96,11 +100,27 @@ impl UsageSink {
     }
 }
 
-async fn write_batches(
-    store: Store,
-    mut rx: mpsc::UnboundedReceiver<Message>,
+/// What learns of each finished request: the metrics, and the budgets its cost settles.
+struct Observers {
     metrics: Arc<Metrics>,
-) {
+    budgets: Arc<Budgets>,
+    store: Store,
+}
+
+impl Observers {
+    async fn observe(&self, record: &UsageRecord) {
+        self.metrics.observe(record);
+        let Some(reservation) = record.reservation else { return };
+        for crossing in self.budgets.settle(reservation, record.cost_usd) {
+            tracing::warn!(?crossing, "a budget crossed a threshold");
+            if let Err(e) = self.store.record_budget_crossing(record.org_id, &crossing).await {
+                tracing::error!(error = %e, "cannot record a budget threshold");
+            }
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, metrics: Observers) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut stop = false;
     while !stop {
@@ -121,10 +141,10 @@ async fn write_batches(
 }
 
 /// Counts a message's record in the metrics and adds it to the batch; true for the stop message.
-async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Metrics) -> bool {
+async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Observers) -> bool {
     match message {
         Message::Record(r) => {
-            metrics.observe(&r);
+            metrics.observe(&r).await;
             batch.push(*r);
         }
         Message::Count(job, prices) => {
@@ -138,7 +158,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Metrics)
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
             record.cost_usd = prices.cost(&record.model, p, c);
-            metrics.observe(&record);
+            metrics.observe(&record).await;
             batch.push(record);
         }
         Message::Stop => return true,

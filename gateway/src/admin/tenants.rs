@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Body, Caller, Member, Params, audit, budget_periods, iso, nullable, present};
 use crate::Gateway;
+use crate::dlp::policy::Policy;
 use crate::error::ApiError;
 use crate::secrets::{hash_api_key, key_prefix, new_api_key};
 use crate::store::now_ms;
@@ -39,6 +40,27 @@ fn check_budget(field: &'static str, value: Option<f64>) -> Result<(), ApiError>
         return Err(ApiError::invalid(field, format!("{field} is 0 or more USD")));
     }
     Ok(())
+}
+
+fn check_policy(policy: Option<&Policy>) -> Result<(), ApiError> {
+    match policy.map(Policy::validate) {
+        Some(Err(e)) => Err(ApiError::invalid("dlp_policy", format!("dlp_policy: {e}"))),
+        _ => Ok(()),
+    }
+}
+
+fn check_bucket(burst: Option<i64>, refill: Option<f64>) -> Result<(), ApiError> {
+    if burst.is_some_and(|b| !(1..=i64::from(u32::MAX)).contains(&b)) {
+        return Err(ApiError::invalid("rate_burst", "rate_burst is at least 1"));
+    }
+    if refill.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        return Err(ApiError::invalid("rate_refill_per_sec", "rate_refill_per_sec is more than 0"));
+    }
+    Ok(())
+}
+
+fn policy_json(policy: &Policy) -> String {
+    serde_json::to_string(policy).expect("a policy serializes")
 }
 
 async fn reload(gateway: &Gateway) -> Result<(), ApiError> {
@@ -294,6 +316,14 @@ pub(crate) struct Tenant {
     monthly_budget: Option<f64>,
     /// Requests per minute.
     rate_limit: Option<i64>,
+    /// Its token bucket's size; `null`: the gateway's (`gateway.rate_burst`, 1,000).
+    rate_burst: Option<i64>,
+    /// Its bucket's refill per second; `null`: the gateway's (`gateway.rate_refill_per_sec`, 100).
+    rate_refill_per_sec: Option<f64>,
+    /// The tenant's own DLP policy, over the gateway's default (`gateway.dlp`); `null`: the
+    /// default alone.
+    #[schema(value_type = Option<Object>)]
+    dlp_policy: Option<Policy>,
     /// `api`, or `config` when the config file manages it.
     source: String,
     usage: TenantUsage,
@@ -311,7 +341,8 @@ pub(crate) struct TenantWithKey {
 }
 
 const COLUMNS: &str = "id, name, team_id, status, key_prefix, daily_budget, monthly_budget, \
-                       rate_limit, source, created_at, updated_at";
+                       rate_limit, rate_burst, rate_refill, dlp_policy, source, created_at, \
+                       updated_at";
 
 fn tenant(row: &SqliteRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
     let id: i64 = row.get("id");
@@ -324,6 +355,11 @@ fn tenant(row: &SqliteRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
         daily_budget: row.get("daily_budget"),
         monthly_budget: row.get("monthly_budget"),
         rate_limit: row.get("rate_limit"),
+        rate_burst: row.get("rate_burst"),
+        rate_refill_per_sec: row.get("rate_refill"),
+        dlp_policy: row
+            .get::<Option<String>, _>("dlp_policy")
+            .and_then(|p| serde_json::from_str(&p).ok()),
         source: row.get("source"),
         usage: usage.get(&id).cloned().unwrap_or_default(),
         created_at: iso(row.get("created_at")),
@@ -449,6 +485,14 @@ pub(crate) struct NewTenant {
     monthly_budget: Option<f64>,
     /// Requests per minute.
     rate_limit: Option<i64>,
+    /// Its token bucket's size (default: the gateway's, 1,000).
+    rate_burst: Option<i64>,
+    /// Its bucket's refill per second (default: the gateway's, 100).
+    rate_refill_per_sec: Option<f64>,
+    /// Its own DLP policy: `{"secrets", "personal_data", "actions": {type: action},
+    /// "allowlist", "min_confidence"}`, actions `block`, `redact`, `mask_and_restore`, `log`.
+    #[schema(value_type = Option<Object>)]
+    dlp_policy: Option<Policy>,
 }
 
 /// Creates a tenant with a new API key, returned once in `api_key`. Members and admins.
@@ -475,12 +519,14 @@ pub(crate) async fn create_tenant(
         return Err(ApiError::invalid("rate_limit", "rate_limit is at least 1 request per minute"));
     }
     check_team(&gateway, &caller, new.team_id).await?;
+    check_policy(new.dlp_policy.as_ref())?;
+    check_bucket(new.rate_burst, new.rate_refill_per_sec)?;
     let key = new_api_key();
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tenants (org_id, team_id, name, key_hash, key_prefix, daily_budget, \
-         monthly_budget, rate_limit, source, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'api', ?, ?) RETURNING id",
+         monthly_budget, rate_limit, rate_burst, rate_refill, dlp_policy, source, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'api', ?, ?) RETURNING id",
     )
     .bind(caller.org_id)
     .bind(new.team_id)
@@ -490,6 +536,9 @@ pub(crate) async fn create_tenant(
     .bind(new.daily_budget)
     .bind(new.monthly_budget)
     .bind(new.rate_limit)
+    .bind(new.rate_burst)
+    .bind(new.rate_refill_per_sec)
+    .bind(new.dlp_policy.as_ref().map(policy_json))
     .bind(now)
     .bind(now)
     .fetch_one(gateway.store().pool())
@@ -547,6 +596,18 @@ pub(crate) struct TenantUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
     rate_limit: Option<Option<i64>>,
+    /// `null`: the gateway's bucket size.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    rate_burst: Option<Option<i64>>,
+    /// `null`: the gateway's refill rate.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<f64>)]
+    rate_refill_per_sec: Option<Option<f64>>,
+    /// `null`: the gateway's default policy alone.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    dlp_policy: Option<Option<Policy>>,
 }
 
 /// Changes a tenant; absent fields stay as they are. Members and admins.
@@ -581,9 +642,16 @@ pub(crate) async fn update_tenant(
         return Err(ApiError::invalid("rate_limit", "rate_limit is at least 1 request per minute"));
     }
     let status = update.status.unwrap_or(current.status);
+    let dlp_policy = update.dlp_policy.clone().unwrap_or(current.dlp_policy);
+    check_policy(dlp_policy.as_ref())?;
+    let rate_burst = update.rate_burst.unwrap_or(current.rate_burst);
+    let rate_refill = update.rate_refill_per_sec.unwrap_or(current.rate_refill_per_sec);
+    check_bucket(rate_burst, rate_refill)?;
     sqlx::query(
         "UPDATE tenants SET name = ?, team_id = ?, status = ?, daily_budget = ?, \
-         monthly_budget = ?, rate_limit = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+         monthly_budget = ?, rate_limit = ?, rate_burst = ?, rate_refill = ?, dlp_policy = ?, \
+         updated_at = ? \
+         WHERE id = ? AND org_id = ?",
     )
     .bind(name.unwrap_or(&current.name))
     .bind(team_id)
@@ -591,6 +659,9 @@ pub(crate) async fn update_tenant(
     .bind(daily)
     .bind(monthly)
     .bind(rate_limit)
+    .bind(rate_burst)
+    .bind(rate_refill)
+    .bind(dlp_policy.as_ref().map(policy_json))
     .bind(now_ms())
     .bind(id)
     .bind(caller.org_id)
@@ -600,7 +671,7 @@ pub(crate) async fn update_tenant(
     let detail = json!({
         "name": name, "team_id": update.team_id, "status": update.status,
         "daily_budget": update.daily_budget, "monthly_budget": update.monthly_budget,
-        "rate_limit": update.rate_limit,
+        "rate_limit": update.rate_limit, "dlp_policy": update.dlp_policy,
     });
     audit::record(&gateway, &caller, "tenant.update", "tenant", id, detail).await;
     reload(&gateway).await?;

@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
@@ -147,6 +148,9 @@ pub(crate) struct UsageRecord {
     streamed: bool,
     attempts: i64,
     dlp_events: i64,
+    /// What DLP did, by type and action: `{"email": {"redact": 2}}`.
+    #[schema(value_type = Option<Object>)]
+    dlp: Option<Value>,
     created_at: String,
 }
 
@@ -183,7 +187,8 @@ pub(crate) async fn list_usage(
     let mut rows = QueryBuilder::new(
         "SELECT u.id, u.request_id, u.tenant_id, u.team_id, u.endpoint, u.provider, u.model, \
          u.prompt_tokens, u.completion_tokens, u.tokens_source, u.cost_usd, u.latency_ms, \
-         u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.created_at \
+         u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.dlp, \
+         u.created_at \
          FROM usage u",
     );
     scope.push_where(&mut rows);
@@ -221,6 +226,7 @@ pub(crate) async fn list_usage(
                 streamed: r.get("streamed"),
                 attempts: r.get("attempts"),
                 dlp_events: r.get("dlp_events"),
+                dlp: r.get::<Option<String>, _>("dlp").and_then(|d| serde_json::from_str(&d).ok()),
                 created_at: iso(r.get("created_at")),
             }
         })

@@ -3,7 +3,9 @@
 
 mod admin;
 mod cli;
+mod dlp;
 mod gateway;
+mod governance;
 mod index;
 mod mcp;
 mod mcp_tools;

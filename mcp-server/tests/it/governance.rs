@@ -1,0 +1,227 @@
+//! Budgets and rate limits as tenants meet them: `agentwatch gateway` in front of a real mock
+//! provider (llmock), driven by a real HTTP client, hundreds of requests at once.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Mock, Sandbox, Server, http};
+
+const ADMIN: &str = "ops@example.com";
+const PASSWORD: &str = "a long admin passphrase";
+
+fn config(sandbox: &Sandbox, mock: &Mock, tenants: &str) -> std::path::PathBuf {
+    sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            r#"
+[gateway]
+admin_email = "{ADMIN}"
+admin_password = "{PASSWORD}"
+# A dear model, so that a few requests make a visible cost.
+prices = {{ "gpt-4o-mini" = {{ input = 1000.0, output = 1000.0 }} }}
+
+[[gateway.providers]]
+name = "mock"
+kind = "custom"
+base_url = "{}/v1"
+keys = [{{ key = "sk-mock-0123456789abcdef", concurrency_limit = 1000 }}]
+{tenants}
+"#,
+            mock.url
+        ),
+    )
+}
+
+async fn chat(http: &reqwest::Client, gateway: &str, key: &str) -> reqwest::Response {
+    let body = json!({
+        "model": "gpt-4o-mini",
+        "max_tokens": 20,
+        "messages": [{ "role": "user", "content": "Say hi" }],
+    });
+    let url = format!("{gateway}/v1/chat/completions");
+    http.post(url).bearer_auth(key).json(&body).send().await.unwrap()
+}
+
+async fn admin_get(http: &reqwest::Client, gateway: &str, path: &str) -> Value {
+    let login = json!({ "email": ADMIN, "password": PASSWORD });
+    let token: Value = http
+        .post(format!("{gateway}/api/auth/login"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap();
+    http.get(format!("{gateway}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn header(response: &reqwest::Response, name: &str) -> u64 {
+    response.headers()[name].to_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_hundred_requests_at_once_never_spend_more_than_the_budget() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let tenants = r#"
+[[gateway.tenants]]
+name = "thrifty"
+api_key = "aw-thrifty-tenant-key-0123456789"
+daily_budget = 0.5
+"#;
+    let config = config(&sandbox, &mock, tenants);
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let http = http();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let statuses = runtime.block_on(async {
+        // Every answer waits half a second, so that the requests are all in flight together.
+        let delay = json!({ "behaviors": [{ "type": "delay", "seconds": 0.5, "times": null }] });
+        http.post(format!("{}/_llmock/scenario", mock.url)).json(&delay).send().await.unwrap();
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..200 {
+            let (http, gateway) = (http.clone(), gateway.clone());
+            requests.spawn(async move {
+                chat(&http, &gateway, "aw-thrifty-tenant-key-0123456789").await
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(response) = requests.join_next().await {
+            let response = response.unwrap();
+            let status = response.status().as_u16();
+            if status == 402 {
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "budget_exceeded");
+                assert!(
+                    error["error"]["message"].as_str().unwrap().contains("daily budget of $0.50")
+                );
+            }
+            statuses.push(status);
+        }
+        statuses
+    });
+    let answered = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 402).count();
+    assert_eq!(answered + refused, 200, "{statuses:?}");
+    assert!(answered >= 1, "a budget that allows a handful lets some through");
+    // Each request reserves (9 prompt tokens + margin + 20) × $0.001 ≈ $0.07: seven fit in $0.50.
+    assert!(answered <= 7, "{answered} answered: more than the budget can reserve");
+
+    // After every record is stored: what was spent is within the budget.
+    assert!(server.terminate().success());
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    runtime.block_on(async {
+        let summary = admin_get(&http, &gateway, "/api/usage/summary").await;
+        let spent = summary["cost_usd"].as_f64().unwrap();
+        assert!(spent > 0.0 && spent <= 0.5, "spent ${spent} of a $0.50 budget");
+        assert_eq!(summary["requests"], 200);
+        // The spending survived the restart: the budget still refuses what would overrun it.
+        let mut more = 0;
+        loop {
+            let response = chat(&http, &gateway, "aw-thrifty-tenant-key-0123456789").await;
+            if response.status() == 402 {
+                break;
+            }
+            assert_eq!(response.status(), 200);
+            more += 1;
+            assert!(more < 200, "the budget never refused");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let summary = admin_get(&http, &gateway, "/api/usage/summary").await;
+        let spent = summary["cost_usd"].as_f64().unwrap();
+        // Refused only once what is left is less than one request's reservation (≈ $0.07).
+        assert!((0.4..=0.5).contains(&spent), "spent ${spent} of a $0.50 budget");
+        // Crossing 80% was recorded for the admins.
+        let audit = admin_get(&http, &gateway, "/api/audit?action=budget.threshold").await;
+        let thresholds: Vec<f64> = audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["detail"]["threshold"].as_f64().unwrap())
+            .collect();
+        assert!(thresholds.contains(&0.8), "{audit}");
+    });
+}
+
+#[test]
+fn every_answer_carries_the_rate_limit_and_a_refusal_says_when_to_retry() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let tenants = r#"
+[[gateway.tenants]]
+name = "per-minute"
+api_key = "aw-per-minute-tenant-key-0123456"
+rate_limit = 3
+
+[[gateway.tenants]]
+name = "bursty"
+api_key = "aw-bursty-tenant-key-0123456789a"
+rate_burst = 2
+rate_refill_per_sec = 1.0
+"#;
+    let config = config(&sandbox, &mock, tenants);
+    let env = [("AGENTWATCH_CONFIG", config.to_str().unwrap())];
+    let server = Server::start_with(&sandbox, &["gateway"], &env);
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let http = http();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        // Three a minute: the headers count down, the fourth is refused for most of a minute.
+        for remaining in [2, 1, 0] {
+            let response = chat(&http, &gateway, "aw-per-minute-tenant-key-0123456").await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(header(&response, "x-ratelimit-limit"), 3);
+            assert_eq!(header(&response, "x-ratelimit-remaining"), remaining);
+            assert!(header(&response, "x-ratelimit-reset") <= 60);
+        }
+        let refused = chat(&http, &gateway, "aw-per-minute-tenant-key-0123456").await;
+        assert_eq!(refused.status(), 429);
+        assert_eq!(header(&refused, "x-ratelimit-remaining"), 0);
+        let retry = header(&refused, "retry-after");
+        assert!((55..=60).contains(&retry), "Retry-After {retry}");
+        let error: Value = refused.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "rate_limit_exceeded");
+
+        // A bucket of two refilled at one a second: two at once, then one a second.
+        let key = "aw-bursty-tenant-key-0123456789a";
+        assert_eq!(chat(&http, &gateway, key).await.status(), 200);
+        assert_eq!(chat(&http, &gateway, key).await.status(), 200);
+        let refused = chat(&http, &gateway, key).await;
+        assert_eq!(refused.status(), 429);
+        assert_eq!(
+            (header(&refused, "retry-after"), header(&refused, "x-ratelimit-limit")),
+            (1, 2)
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(chat(&http, &gateway, key).await.status(), 200);
+    });
+
+    // The window survives a restart: the per-minute tenant is still refused.
+    assert!(server.terminate().success());
+    let server = Server::start_with(&sandbox, &["gateway"], &env);
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    runtime.block_on(async {
+        let refused = chat(&http, &gateway, "aw-per-minute-tenant-key-0123456").await;
+        assert_eq!(refused.status(), 429, "a restart does not reset the window");
+    });
+}
