@@ -79,6 +79,9 @@ keys = [{ key = "sk-bench-0123456789abcdef", concurrency_limit = 100000 }]
 [[gateway.tenants]]
 name = "bench"
 api_key = "$KEY"
+# The limiter and DLP still run on every request; only the bucket is sized for the load.
+rate_burst = 1000000
+rate_refill_per_sec = 1000000.0
 EOF
 AGENTWATCH_CONFIG="$WORK/agentwatch.toml" "$AGENTWATCH" gateway 2> "$WORK/agentwatch.log" & GW_PID=$!; PIDS+=($GW_PID)
 wait_http "http://127.0.0.1:$GW_PORT/health"

@@ -94,10 +94,12 @@ impl Account {
         let today = now.date_naive();
         if self.day.0 != today {
             self.day = (today, 0.0, self.day.2);
+            self.alerted.retain(|(period, _, _)| *period != Period::Daily);
         }
         let month = (today.year(), today.month());
         if self.month.0 != month {
             self.month = (month, 0.0, self.month.2);
+            self.alerted.retain(|(period, _, _)| *period != Period::Monthly);
         }
     }
 
@@ -315,6 +317,21 @@ mod tests {
         assert!(budgets.settle(b, 0.4).is_empty(), "settled once");
         let c = budgets.reserve(&limits, 0.1).unwrap().unwrap();
         assert_eq!(budgets.settle(c, 0.1)[0].threshold, 1.0);
+    }
+
+    #[test]
+    fn a_new_day_starts_from_nothing_and_alerts_again() {
+        let mut account = Account::default();
+        let day1 =
+            DateTime::parse_from_rfc3339("2026-11-30T23:00:00Z").unwrap().with_timezone(&Utc);
+        account.roll(day1);
+        *account.period(Period::Daily).0 = 5.0;
+        *account.period(Period::Monthly).0 = 5.0;
+        account.alerted.insert((Period::Daily, 1.0f64.to_bits(), 0));
+        account.roll(day1 + chrono::Duration::hours(2));
+        assert_eq!(account.day.1, 0.0);
+        assert_eq!(account.month.1, 0.0, "December is a new month too");
+        assert!(account.alerted.is_empty());
     }
 
     #[test]

@@ -78,6 +78,19 @@ impl ApiError {
         )
     }
 
+    /// 402: a budget applies, and the model has no price to count the request against.
+    pub fn unpriced(model: &str) -> Self {
+        ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            "model_unpriced",
+            format!(
+                "this tenant has a budget, and the model {model:?} has no price to hold it to; \
+                 ask an administrator to add it to gateway.prices"
+            ),
+        )
+    }
+
     /// 429: the tenant's rate limit.
     pub fn rate_limited(message: String, retry_after: u64) -> Self {
         let mut e = ApiError::new(

@@ -3,7 +3,7 @@
 //! jitter, all within the request's deadline), and relay the answer — streamed as it arrives —
 //! while the usage record is made off the response path.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -23,8 +23,31 @@ use crate::store::{Tenant, UsageRecord, now_ms};
 use crate::stream::{Relay, StreamContext};
 use crate::usage::tokens;
 
-/// The completion tokens reserved for a request that sets no `max_tokens`.
+/// The completion tokens reserved for (and allowed to) a request that sets no `max_tokens`.
 const DEFAULT_MAX_OUTPUT: u64 = 16_384;
+
+/// The tokens an image, audio clip or file part is reserved at (a high-detail image is ~1,100).
+const MEDIA_TOKENS: u64 = 1_600;
+
+/// An upper bound of a chat request's prompt tokens: its messages counted with `o200k_base`,
+/// everything else it sends (tools, schemas, predictions) as text, each media part at
+/// [`MEDIA_TOKENS`].
+fn prompt_bound(request: &Value) -> u64 {
+    let messages = &request["messages"];
+    let mut rest = request.clone();
+    if let Some(rest) = rest.as_object_mut() {
+        rest.remove("messages");
+    }
+    let media = messages
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|part| part["type"].as_str().is_some_and(|t| t != "text"))
+        .count() as u64;
+    tokens::count_messages(messages) + tokens::count_text(&rest.to_string()) + media * MEDIA_TOKENS
+}
 
 /// Everything a request's usage record needs besides its outcome.
 #[derive(Debug, Clone)]
@@ -35,10 +58,16 @@ pub(crate) struct RequestContext {
     pub model: String,
     pub started: Instant,
     pub created_at_ms: i64,
-    /// What DLP did to the request: a count, and the detail by type and action.
+    /// What is learnt about the request on its way, shared by every copy of the context, so
+    /// that whichever record ends it (the answer's, or the 499 of a client that left) carries it.
+    pub learnt: Arc<Mutex<Learnt>>,
+}
+
+/// What DLP did to a request, and the budget reservation its usage record settles.
+#[derive(Debug, Default)]
+pub(crate) struct Learnt {
     pub dlp_events: u32,
     pub dlp: Option<String>,
-    /// The budget reservation its usage record settles.
     pub reservation: Option<u64>,
 }
 
@@ -55,14 +84,13 @@ impl RequestContext {
             model: model.to_owned(),
             started: Instant::now(),
             created_at_ms: now_ms(),
-            dlp_events: 0,
-            dlp: None,
-            reservation: None,
+            learnt: Arc::default(),
         }
     }
 
     /// A usage record of this request with no tokens yet.
     pub fn record(&self, status: u16) -> UsageRecord {
+        let learnt = self.learnt.lock().expect("request context lock");
         UsageRecord {
             request_id: self.request_id.clone(),
             org_id: self.tenant.org_id,
@@ -82,9 +110,9 @@ impl RequestContext {
             error: None,
             streamed: false,
             attempts: 0,
-            dlp_events: self.dlp_events,
-            dlp: self.dlp.clone(),
-            reservation: self.reservation,
+            dlp_events: learnt.dlp_events,
+            dlp: learnt.dlp.clone(),
+            reservation: learnt.reservation,
             created_at_ms: self.created_at_ms,
         }
     }
@@ -128,7 +156,7 @@ async fn complete_chat(
         Ok(masks) => masks,
         Err(e) => return gateway.refuse(&ctx, e),
     };
-    if let Err(e) = gateway.reserve(&mut ctx, &request, Endpoint::ChatCompletions).await {
+    if let Err(e) = gateway.reserve(&mut ctx, &mut request, Endpoint::ChatCompletions).await {
         return gateway.refuse(&ctx, e);
     }
     // Sent as `WithModel`: the provider's model name first, then the rest as the client wrote it.
@@ -295,7 +323,7 @@ async fn complete_embeddings(
     if let Err(e) = gateway.screened(&mut ctx, screened) {
         return gateway.refuse(&ctx, e);
     }
-    if let Err(e) = gateway.reserve(&mut ctx, &request, Endpoint::Embeddings).await {
+    if let Err(e) = gateway.reserve(&mut ctx, &mut request, Endpoint::Embeddings).await {
         return gateway.refuse(&ctx, e);
     }
     request.remove("model");
@@ -399,14 +427,12 @@ struct WithModel<'a> {
 /// Records a request whose client left before it was answered (the handler's future dropped),
 /// so that no request goes unaccounted.
 struct Unanswered {
-    pending: Option<(UsageRecord, crate::usage::UsageSink)>,
+    pending: Option<(RequestContext, crate::usage::UsageSink)>,
 }
 
 impl Unanswered {
     fn watch(gateway: &Gateway, ctx: &RequestContext) -> Unanswered {
-        let mut record = ctx.record(499);
-        record.error = Some("the client left before the answer".to_owned());
-        Unanswered { pending: Some((record, gateway.inner.usage.clone())) }
+        Unanswered { pending: Some((ctx.clone(), gateway.inner.usage.clone())) }
     }
 
     fn answered(mut self) {
@@ -416,8 +442,10 @@ impl Unanswered {
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        if let Some((mut record, usage)) = self.pending.take() {
-            record.latency_ms = (now_ms() - record.created_at_ms).max(0) as u64;
+        if let Some((ctx, usage)) = self.pending.take() {
+            // Built now, so that it carries what was learnt since (its budget reservation).
+            let mut record = ctx.record(499);
+            record.error = Some("the client left before the answer".to_owned());
             usage.record(record);
         }
     }
@@ -497,7 +525,7 @@ impl Gateway {
     async fn reserve(
         &self,
         ctx: &mut RequestContext,
-        request: &Map<String, Value>,
+        request: &mut Map<String, Value>,
         endpoint: Endpoint,
     ) -> Result<(), ApiError> {
         let limits = crate::budget::Limits::of(&ctx.tenant);
@@ -506,14 +534,19 @@ impl Gateway {
         }
         let (prompt, completion) = match endpoint {
             Endpoint::ChatCompletions => {
-                let messages = request.get("messages").cloned().unwrap_or(Value::Null);
-                let prompt = tokio::task::spawn_blocking(move || tokens::count_messages(&messages))
+                let whole = Value::Object(request.clone());
+                let prompt = tokio::task::spawn_blocking(move || prompt_bound(&whole))
                     .await
                     .map_err(|e| ApiError::internal("cannot count the prompt's tokens", e))?;
-                let max = ["max_completion_tokens", "max_tokens"]
+                let asked = ["max_completion_tokens", "max_tokens"]
                     .iter()
-                    .find_map(|f| request.get(*f).and_then(Value::as_u64))
-                    .unwrap_or(DEFAULT_MAX_OUTPUT);
+                    .find_map(|f| request.get(*f).and_then(Value::as_u64));
+                // Without a limit of its own the request gets the one it was reserved for, so
+                // that its cost cannot outgrow the reservation.
+                let max = asked.unwrap_or_else(|| {
+                    request.insert("max_completion_tokens".into(), json!(DEFAULT_MAX_OUTPUT));
+                    DEFAULT_MAX_OUTPUT
+                });
                 let n = request.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
                 (prompt, max.saturating_mul(n))
             }
@@ -528,13 +561,19 @@ impl Gateway {
         // Other vendors' tokenizers count differently: a quarter more, and a little for overhead.
         let prompt = prompt + prompt / 4 + 32;
         let prices = &self.inner.prices;
-        let cost = self
-            .directory()
-            .candidates(ctx.tenant.org_id, &ctx.model, endpoint)
+        let candidates = self.directory().candidates(ctx.tenant.org_id, &ctx.model, endpoint);
+        if let Some((_, unpriced)) =
+            candidates.iter().find(|(_, served)| prices.get(served).is_none())
+        {
+            // A cost that cannot be counted cannot be held to a budget.
+            return Err(ApiError::unpriced(unpriced));
+        }
+        let cost = candidates
             .iter()
             .map(|(_, served)| prices.cost(served, prompt, completion))
             .fold(0.0, f64::max);
-        ctx.reservation = self.inner.budgets.reserve(&limits, cost)?;
+        let reservation = self.inner.budgets.reserve(&limits, cost)?;
+        ctx.learnt.lock().expect("request context lock").reservation = reservation;
         Ok(())
     }
 
@@ -548,8 +587,10 @@ impl Gateway {
         for ((kind, action), n) in &outcome.events {
             self.inner.metrics.dlp(*kind, *action, *n);
         }
-        ctx.dlp_events = outcome.count();
-        ctx.dlp = screen::detail(&outcome);
+        let mut learnt = ctx.learnt.lock().expect("request context lock");
+        learnt.dlp_events = outcome.count();
+        learnt.dlp = screen::detail(&outcome);
+        drop(learnt);
         if let Some(error) = screen::blocked(&outcome) {
             return Err(error);
         }
@@ -944,12 +985,25 @@ mod tests {
         let ctx = RequestContext::new(&HeaderMap::new(), tenant, "chat.completions", "gpt-4o");
         let answered = Unanswered::watch(&gateway, &ctx);
         answered.answered();
-        // The handler's future is dropped mid-request: its guard goes with it.
-        drop(Unanswered::watch(&gateway, &ctx));
+        // The handler's future is dropped mid-request: its guard goes with it — and its record
+        // carries what the request learnt after the guard was set, so its budget reservation is
+        // settled, not leaked.
+        let guard = Unanswered::watch(&gateway, &ctx);
+        let limits = crate::budget::Limits {
+            limits: vec![(crate::budget::Scope::Tenant(7), crate::budget::Period::Daily, 1.0)],
+        };
+        let reservation = gateway.inner.budgets.reserve(&limits, 0.75).unwrap();
+        ctx.learnt.lock().unwrap().reservation = reservation;
+        drop(guard);
         gateway.shutdown().await;
 
         let usage = gateway.store().recent_usage(10).await.unwrap();
         assert_eq!(usage.len(), 1, "an answered request is recorded by its handler, not the guard");
         assert_eq!((usage[0].status, usage[0].tenant_id), (499, Some(7)));
+        let held = gateway
+            .inner
+            .budgets
+            .position(crate::budget::Scope::Tenant(7), crate::budget::Period::Daily);
+        assert_eq!(held, (0.0, 0.0), "the reservation was released");
     }
 }

@@ -114,16 +114,12 @@ impl RateLimiter {
             limit: per_minute as u64,
             remaining: per_minute.saturating_sub(state.window.len()) as u64,
             reset: oldest_leaves(state.window.len().saturating_sub(1)),
-            retry_after: oldest_leaves(0),
+            // When the window holds more than the limit (it was lowered), the one to wait for is
+            // the one that brings it under.
+            retry_after: oldest_leaves(state.window.len().saturating_sub(per_minute)),
         };
-        // The tighter of the two speaks, and a refusal waits for both.
-        let tighter = if (by_window.remaining as f64 / by_window.limit.max(1) as f64)
-            < (by_bucket.remaining as f64 / by_bucket.limit.max(1) as f64)
-        {
-            by_window
-        } else {
-            by_bucket
-        };
+        // The one with less left speaks, and a refusal waits for both.
+        let tighter = if by_window.remaining < by_bucket.remaining { by_window } else { by_bucket };
         Decision {
             retry_after: if bucket_ok { 0 } else { by_bucket.retry_after }.max(if window_ok {
                 0

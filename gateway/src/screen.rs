@@ -10,28 +10,34 @@ use crate::dlp::guard::{Masks, Outcome, Restorer};
 use crate::dlp::policy::Policy;
 use crate::error::ApiError;
 
-/// Screens a chat request's messages in place.
+/// Keys whose string values are the request's structure, not its content.
+const STRUCTURE: &[&str] = &[
+    "model",
+    "role",
+    "type",
+    "id",
+    "tool_call_id",
+    "tool_choice",
+    "encoding_format",
+    "detail",
+    "format",
+    "reasoning_effort",
+    "service_tier",
+    "modalities",
+];
+
+/// Screens every piece of text a chat request sends upstream, in place: message contents (plain
+/// or in parts), names, tool calls' arguments (as the JSON they are), tool and function
+/// descriptions and schemas, predictions, `user`, stop sequences. Data URLs (inline images and
+/// files) are not text and are left alone.
 pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
     let mut outcome = Outcome::default();
-    let messages = request.get_mut("messages").and_then(Value::as_array_mut);
-    for message in messages.into_iter().flatten() {
-        match message.get_mut("content") {
-            Some(Value::String(text)) => screen(policy, text, &mut outcome),
-            Some(Value::Array(parts)) => {
-                for part in parts {
-                    if let Some(Value::String(text)) = part.get_mut("text") {
-                        screen(policy, text, &mut outcome);
-                    }
-                }
-            }
-            _ => {}
-        }
-        let calls = message.get_mut("tool_calls").and_then(Value::as_array_mut);
-        for call in calls.into_iter().flatten() {
-            if let Some(Value::String(arguments)) = call.pointer_mut("/function/arguments") {
-                screen(policy, arguments, &mut outcome);
-            }
-        }
+    if policy.may_mask() {
+        // Placeholders must not be text the request already holds.
+        outcome.masks.avoid(&serde_json::to_string(request).unwrap_or_default());
+    }
+    for (key, value) in request.iter_mut() {
+        walk(policy, value, key, &mut outcome);
     }
     outcome
 }
@@ -39,23 +45,57 @@ pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome
 /// Screens an embeddings request's input in place.
 pub(crate) fn embeddings(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
     let mut outcome = Outcome::default();
-    match request.get_mut("input") {
-        Some(Value::String(text)) => screen(policy, text, &mut outcome),
-        Some(Value::Array(items)) => {
-            for item in items {
-                if let Value::String(text) = item {
-                    screen(policy, text, &mut outcome);
-                }
-            }
-        }
-        _ => {}
+    if let Some(input) = request.get_mut("input") {
+        walk(policy, input, "input", &mut outcome);
     }
     outcome
 }
 
-fn screen(policy: &Policy, text: &mut String, outcome: &mut Outcome) {
-    if let Some(screened) = outcome.guard(policy, text) {
-        *text = screened;
+/// Screens the strings in `value` (found under `key`); true when one changed.
+fn walk(policy: &Policy, value: &mut Value, key: &str, outcome: &mut Outcome) -> bool {
+    match value {
+        Value::String(text) if STRUCTURE.contains(&key) || text.starts_with("data:") => false,
+        Value::String(text) if key == "arguments" => {
+            // Tool-call arguments are JSON: screened value by value, so that escapes cannot hide
+            // a value and a redaction cannot break the JSON.
+            match serde_json::from_str::<Value>(text) {
+                Ok(mut parsed) if parsed.is_object() || parsed.is_array() => {
+                    let changed = walk(policy, &mut parsed, "", outcome);
+                    if changed {
+                        *text = parsed.to_string();
+                    }
+                    changed
+                }
+                _ => screen(policy, text, outcome),
+            }
+        }
+        Value::String(text) => screen(policy, text, outcome),
+        // Every item is walked: none may be skipped once one has changed.
+        Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= walk(policy, item, key, outcome);
+            }
+            changed
+        }
+        Value::Object(map) => {
+            let mut changed = false;
+            for (k, v) in map {
+                changed |= walk(policy, v, k, outcome);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
+fn screen(policy: &Policy, text: &mut String, outcome: &mut Outcome) -> bool {
+    match outcome.guard(policy, text) {
+        Some(screened) => {
+            *text = screened;
+            true
+        }
+        None => false,
     }
 }
 
@@ -91,7 +131,8 @@ pub(crate) fn restore_answer(masks: &Masks, answer: &mut Value) {
         let calls = message.get_mut("tool_calls").and_then(Value::as_array_mut);
         for call in calls.into_iter().flatten() {
             if let Some(Value::String(arguments)) = call.pointer_mut("/function/arguments") {
-                *arguments = masks.restore(arguments);
+                // Inside JSON: the originals go back escaped.
+                *arguments = masks.restore_json(arguments);
             }
         }
     }
@@ -118,6 +159,9 @@ impl Restoring {
         for choice in choices.into_iter().flatten() {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
             let finishing = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+            if finishing && choice.get("delta").is_none_or(|d| !d.is_object()) {
+                choice["delta"] = json!({});
+            }
             let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -139,7 +183,7 @@ impl Restoring {
                     let restorer = self
                         .arguments
                         .entry((index, call_index))
-                        .or_insert_with(|| self.masks.restorer());
+                        .or_insert_with(|| self.masks.json_restorer());
                     *piece = restorer.push(piece);
                 }
             }
@@ -194,6 +238,83 @@ mod tests {
             "{\"to\":\"[EMAIL_1]\"}"
         );
         assert_eq!(detail(&outcome).unwrap(), r#"{"email":{"mask_and_restore":3}}"#);
+    }
+
+    #[test]
+    fn every_text_the_request_sends_is_screened_but_its_structure_is_not() {
+        let redact = Policy { secrets: Some(Action::Redact), ..Policy::default() };
+        let key = "AKIAZ7QW3ERT5YUI2OPL";
+        let mut request = json!({
+            "model": "gpt-4o",
+            "user": format!("deployer {key}"),
+            "tools": [{ "type": "function", "function": { "name": "deploy",
+                "description": format!("deploys with {key}"), "parameters": { "type": "object" } } }],
+            "messages": [
+                { "role": "user", "name": "ops", "content": format!("use {key}") },
+                { "role": "user", "content": [{ "type": "image_url", "image_url": { "url": format!("data:image/png;base64,{key}") } }] },
+                // Escaped inside the JSON arguments: found once parsed, and the JSON stays whole.
+                { "role": "assistant", "tool_calls": [{ "id": "c1", "type": "function",
+                  "function": { "name": "run", "arguments": "{\"cmd\":\"aws --key \\u0041KIAZ7QW3ERT5YUI2OPL\"}" } }] },
+            ]
+        });
+        let outcome = chat(&redact, request.as_object_mut().unwrap());
+        let sent = request.to_string();
+        assert_eq!(outcome.count(), 4, "{sent}");
+        assert!(sent.contains("data:image/png;base64,AKIA"), "data URLs are not text");
+        assert_eq!(sent.matches("[REDACTED:AWS_ACCESS_KEY]").count(), 4, "{sent}");
+        let arguments =
+            request["messages"][2]["tool_calls"][0]["function"]["arguments"].as_str().unwrap();
+        let arguments: Value = serde_json::from_str(arguments).unwrap();
+        assert_eq!(arguments["cmd"], "aws --key [REDACTED:AWS_ACCESS_KEY]");
+        assert_eq!(request["model"], "gpt-4o");
+    }
+
+    #[test]
+    fn placeholders_never_clash_with_the_users_own_text() {
+        let mut request = json!({ "messages": [{ "role": "user", "content": "I wrote [EMAIL_1]; mine is ada@lovelace.dev" }] });
+        let outcome = chat(&masking(), request.as_object_mut().unwrap());
+        assert_eq!(request["messages"][0]["content"], "I wrote [EMAIL_1]; mine is [EMAIL_2]");
+        let mut answer =
+            json!({ "choices": [{ "message": { "content": "[EMAIL_1] and [EMAIL_2]" } }] });
+        restore_answer(&outcome.masks, &mut answer);
+        assert_eq!(answer["choices"][0]["message"]["content"], "[EMAIL_1] and ada@lovelace.dev");
+    }
+
+    #[test]
+    fn a_masked_value_goes_back_into_tool_arguments_as_valid_json() {
+        let policy = Policy {
+            actions: [(Kind::PrivateKey, Action::MaskAndRestore)].into(),
+            ..Policy::default()
+        };
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+        let mut request =
+            json!({ "messages": [{ "role": "user", "content": format!("store {pem} please") }] });
+        let outcome = chat(&policy, request.as_object_mut().unwrap());
+        assert_eq!(request["messages"][0]["content"], "store [PRIVATE_KEY_1] please");
+        let arguments = r#"{"key":"[PRIVATE_KEY_1]"}"#;
+        let mut answer = json!({ "choices": [{ "message": { "tool_calls": [{ "function": { "arguments": arguments } }] } }] });
+        restore_answer(&outcome.masks, &mut answer);
+        let restored = answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(restored).unwrap()["key"],
+            pem,
+            "newlines escaped"
+        );
+        // Streamed in fragments, the same.
+        let mut restoring = Restoring::new(outcome.masks);
+        let mut streamed = String::new();
+        for piece in [r#"{"key":"[PRIV"#, r#"ATE_KEY_1]"}"#] {
+            let mut chunk = json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] }, "finish_reason": null }] });
+            restoring.chunk(&mut chunk);
+            streamed.push_str(
+                chunk["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                    .as_str()
+                    .unwrap(),
+            );
+        }
+        assert_eq!(serde_json::from_str::<Value>(&streamed).unwrap()["key"], pem);
     }
 
     #[test]

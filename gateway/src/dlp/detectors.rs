@@ -37,10 +37,13 @@ fn sure(_: &Context<'_>) -> Option<f32> {
     Some(0.95)
 }
 
-/// Documentation's example values (AWS's own `…EXAMPLE` keys, placeholders) are not secrets.
+/// Documentation's example values (AWS's own `…EXAMPLE` keys, placeholders, a counted-out
+/// `0123456789abcdef`) are not secrets: a random key almost never holds such a run.
 fn not_an_example(value: &str) -> bool {
     let upper = value.to_ascii_uppercase();
-    !(upper.contains("EXAMPLE") || upper.contains("XXXXXXXX") || upper.contains("YOUR"))
+    !["EXAMPLE", "XXXXXXXX", "YOUR", "1234567890", "0123456789", "ABCDEFGH"]
+        .iter()
+        .any(|fake| upper.contains(fake))
 }
 
 /// Shannon entropy in bits per character.
@@ -82,6 +85,19 @@ fn placeholder(value: &str) -> bool {
         ]
         .iter()
         .any(|p| lower.contains(p))
+}
+
+/// An expression rather than a value: a call, a path, an index, a closure, or an identifier or
+/// dotted name without a digit (`password = String::new()`, `token: config.git_token`).
+fn code(value: &str) -> bool {
+    let syntax = value.contains("::")
+        || value.contains(['(', ')', '[', ']', '{', '}', '<', '>', '|'])
+        // A URL (one with a password is a `database_url`) or a file path.
+        || value.contains("://")
+        || (value.contains('/') && !value.bytes().any(|b| b.is_ascii_digit()));
+    let name = !value.bytes().any(|b| b.is_ascii_digit())
+        && value.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'.');
+    syntax || name
 }
 
 /// The Luhn checksum of a card number's digits.
@@ -152,7 +168,7 @@ fn credit_card(c: &Context<'_>) -> Option<f32> {
 
 fn iban(c: &Context<'_>) -> Option<f32> {
     let compact: String = c.value.chars().filter(|ch| !ch.is_whitespace()).collect();
-    if !(15..=34).contains(&compact.len()) {
+    if !compact.is_ascii() || !(15..=34).contains(&compact.len()) {
         return None;
     }
     // Move the country code and check digits to the end; letters count as 10..35; mod 97 = 1.
@@ -168,6 +184,9 @@ fn iban(c: &Context<'_>) -> Option<f32> {
 
 fn us_ssn(c: &Context<'_>) -> Option<f32> {
     let digits: String = c.value.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 9 {
+        return None;
+    }
     let (area, group, serial) = (&digits[..3], &digits[3..5], &digits[5..]);
     let invalid = area == "000" || area == "666" || area.starts_with('9') || group == "00";
     // The SSA's famous sample and the most common placeholder.
@@ -222,10 +241,16 @@ fn ipv4(c: &Context<'_>) -> Option<f32> {
 fn ipv6(c: &Context<'_>) -> Option<f32> {
     let address: Ipv6Addr = c.value.parse().ok()?;
     let hex_digits = c.value.chars().filter(char::is_ascii_hexdigit).count();
+    // In code, `lancedb::arrow`, `Type::Default` and `Dec::add` have hex letters around a `::`;
+    // an address nearly always has a digit.
+    let word =
+        |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_' || ch == ':');
     if hex_digits < 4
+        || !c.value.bytes().any(|b| b.is_ascii_digit())
         || address.is_unspecified()
         || address.is_loopback()
-        || c.after().is_some_and(|ch| ch == ':')
+        || word(c.before())
+        || word(c.after())
     {
         return None;
     }
@@ -257,7 +282,7 @@ fn database_url(c: &Context<'_>) -> Option<f32> {
 fn generic_secret(c: &Context<'_>) -> Option<f32> {
     let value = c.value;
     let uuid = value.len() == 36 && value.matches('-').count() == 4;
-    if placeholder(value) || uuid || !not_an_example(value) {
+    if placeholder(value) || uuid || !not_an_example(value) || code(value) {
         return None;
     }
     let classes = [
@@ -279,7 +304,7 @@ fn generic_secret(c: &Context<'_>) -> Option<f32> {
 pub(super) const DETECTORS: &[Detector] = &[
     Detector {
         kind: Kind::AwsAccessKey,
-        pattern: r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b",
+        pattern: r"(?-u:\b)((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?-u:\b)",
         group: 1,
         check: |c| not_an_example(c.value).then_some(0.95),
     },
@@ -291,73 +316,74 @@ pub(super) const DETECTORS: &[Detector] = &[
     },
     Detector {
         kind: Kind::GithubToken,
-        pattern: r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})\b",
+        pattern: r"(?-u:\b)((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82})(?-u:\b)",
         group: 1,
         check: sure,
     },
     Detector {
         kind: Kind::GitlabToken,
-        pattern: r"\b(glpat-[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(glpat-[A-Za-z0-9_\-]{20,})",
         group: 1,
         check: sure,
     },
     Detector {
         kind: Kind::AnthropicKey,
-        pattern: r"\b(sk-ant-[a-z]+\d{2}-[A-Za-z0-9_\-]{32,})",
+        pattern: r"(?-u:\b)(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{32,})",
         group: 1,
         check: |c| not_an_example(c.value).then_some(0.97),
     },
     Detector {
         kind: Kind::OpenaiKey,
-        pattern: r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})",
+        pattern: r"(?-u:\b)(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})",
         group: 1,
         check: openai_key,
     },
     Detector {
         kind: Kind::HuggingfaceToken,
-        pattern: r"\b(hf_[A-Za-z]{34})\b",
+        pattern: r"(?-u:\b)(hf_[A-Za-z]{34})(?-u:\b)",
         group: 1,
         check: |c| high_entropy(c).map(|_| 0.9),
     },
     Detector {
         kind: Kind::SlackToken,
-        pattern: r"\b(xox[abposr]-[0-9A-Za-z]{8,}-[0-9A-Za-z-]{8,}|https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+        pattern: r"(?-u:\b)(xox[abposr]-[0-9A-Za-z]{8,}-[0-9A-Za-z-]{8,}|https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
         group: 1,
         check: sure,
     },
     Detector {
         kind: Kind::StripeKey,
-        pattern: r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{24,})\b",
+        pattern: r"(?-u:\b)((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{24,})(?-u:\b)",
         group: 1,
         check: |c| Some(if c.value.contains("_live_") { 0.97 } else { 0.7 }),
     },
     Detector {
         kind: Kind::TwilioKey,
-        pattern: r"\b(SK[0-9a-f]{32})\b",
+        pattern: r"(?-u:\b)(SK[0-9a-f]{32})(?-u:\b)",
         group: 1,
         check: |c| high_entropy(c).map(|_| 0.85),
     },
     Detector {
         kind: Kind::SendgridKey,
-        pattern: r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})",
+        pattern: r"(?-u:\b)(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})",
         group: 1,
         check: sure,
     },
     Detector {
         kind: Kind::PrivateKey,
-        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,\-]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)",
+        // The whole block, or, cut short (truncated tool output), the key material that follows.
+        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\]*)",
         group: 0,
         check: |_| Some(0.99),
     },
     Detector {
         kind: Kind::Jwt,
-        pattern: r"\b(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})",
+        pattern: r"(?-u:\b)(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})",
         group: 1,
         check: |_| Some(0.9),
     },
     Detector {
         kind: Kind::DatabaseUrl,
-        pattern: r"\b((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse)://[^\s:/@]+:[^\s@/]+@[^\s'\x22<>]*[^\s'\x22<>.,;:)])",
+        pattern: r"(?-u:\b)((?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|clickhouse)://[^\s:/@]+:[^\s@/]+@[^\s'\x22<>]*[^\s'\x22<>.,;:)])",
         group: 1,
         check: database_url,
     },
@@ -369,37 +395,37 @@ pub(super) const DETECTORS: &[Detector] = &[
     },
     Detector {
         kind: Kind::Email,
-        pattern: r"\b([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})\b",
+        pattern: r"(?-u:\b)([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})(?-u:\b)",
         group: 1,
         check: email,
     },
     Detector {
         kind: Kind::Phone,
-        pattern: r"(\+[1-9]\d{0,2}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,4}){1,4}|\(\d{3}\)\s?\d{3}[\s.\-]\d{4}|\b\d{3}[.\-]\d{3}[.\-]\d{4})\b",
+        pattern: r"(\+[1-9][0-9]{0,2}[\s.\-]?(?:\([0-9]{1,4}\)[\s.\-]?)?[0-9]{1,4}(?:[\s.\-]?[0-9]{2,4}){1,4}|\([0-9]{3}\)\s?[0-9]{3}[\s.\-][0-9]{4}|(?-u:\b)[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4})(?-u:\b)",
         group: 1,
         check: phone,
     },
     Detector {
         kind: Kind::CreditCard,
-        pattern: r"\b(\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5})\b",
+        pattern: r"(?-u:\b)([0-9]{4}(?:[ \-]?[0-9]{4}){2}[ \-]?[0-9]{1,7}|[0-9]{4}[ \-]?[0-9]{6}[ \-]?[0-9]{4,5})(?-u:\b)",
         group: 1,
         check: credit_card,
     },
     Detector {
         kind: Kind::Iban,
-        pattern: r"\b([A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b",
+        pattern: r"(?-u:\b)([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?-u:\b)",
         group: 1,
         check: iban,
     },
     Detector {
         kind: Kind::UsSsn,
-        pattern: r"\b(\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b",
+        pattern: r"(?-u:\b)([0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})(?-u:\b)",
         group: 1,
         check: us_ssn,
     },
     Detector {
         kind: Kind::Ipv4,
-        pattern: r"\b((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})\b",
+        pattern: r"(?-u:\b)((?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?-u:\b)",
         group: 1,
         check: ipv4,
     },

@@ -56,6 +56,8 @@ impl Outcome {
 #[derive(Debug, Default, Clone)]
 pub struct Masks {
     pairs: Vec<(String, String)>,
+    /// Text placeholders must not already appear in (the request's).
+    taken: String,
 }
 
 impl Masks {
@@ -64,14 +66,22 @@ impl Masks {
         if let Some((placeholder, _)) = self.pairs.iter().find(|(_, o)| o == original) {
             return placeholder.clone();
         }
-        let n = self
-            .pairs
-            .iter()
-            .filter(|(p, _)| p.starts_with(&format!("[{}_", kind.label())))
-            .count();
-        let placeholder = format!("[{}_{}]", kind.label(), n + 1);
+        let label = kind.label();
+        let mut n = self.pairs.iter().filter(|(p, _)| p.starts_with(&format!("[{label}_"))).count();
+        let placeholder = loop {
+            n += 1;
+            let candidate = format!("[{label}_{n}]");
+            if !self.taken.contains(&candidate) {
+                break candidate;
+            }
+        };
         self.pairs.push((placeholder.clone(), original.to_owned()));
         placeholder
+    }
+
+    /// Keeps placeholders out of `text` (a user who writes `[EMAIL_1]` gets it back as written).
+    pub fn avoid(&mut self, text: &str) {
+        self.taken = text.to_owned();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,10 +90,20 @@ impl Masks {
 
     /// `text` with every placeholder replaced by its original.
     pub fn restore(&self, text: &str) -> String {
+        self.restore_as(text, false)
+    }
+
+    /// The same, for text inside a JSON string (tool-call arguments): originals JSON-escaped.
+    pub fn restore_json(&self, text: &str) -> String {
+        self.restore_as(text, true)
+    }
+
+    fn restore_as(&self, text: &str, json: bool) -> String {
         let mut out = text.to_owned();
         for (placeholder, original) in &self.pairs {
             if out.contains(placeholder.as_str()) {
-                out = out.replace(placeholder.as_str(), original);
+                let original = if json { escape_json(original) } else { original.clone() };
+                out = out.replace(placeholder.as_str(), &original);
             }
         }
         out
@@ -91,8 +111,23 @@ impl Masks {
 
     /// A restorer for an answer that arrives in pieces.
     pub fn restorer(&self) -> Restorer {
-        Restorer { masks: self.clone(), held: String::new() }
+        Restorer { masks: self.without_taken(), held: String::new(), json: false }
     }
+
+    /// A restorer for JSON text that arrives in pieces (streamed tool-call arguments).
+    pub fn json_restorer(&self) -> Restorer {
+        Restorer { masks: self.without_taken(), held: String::new(), json: true }
+    }
+
+    fn without_taken(&self) -> Masks {
+        Masks { pairs: self.pairs.clone(), taken: String::new() }
+    }
+}
+
+/// `text` as the inside of a JSON string.
+fn escape_json(text: &str) -> String {
+    let quoted = serde_json::to_string(text).expect("a string serializes");
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 /// Restores placeholders in a text that arrives in pieces: the end of a piece that could be the
@@ -101,13 +136,14 @@ impl Masks {
 pub struct Restorer {
     masks: Masks,
     held: String,
+    json: bool,
 }
 
 impl Restorer {
     /// The text that can be sent on after `piece`.
     pub fn push(&mut self, piece: &str) -> String {
         self.held.push_str(piece);
-        let restored = self.masks.restore(&self.held);
+        let restored = self.masks.restore_as(&self.held, self.json);
         let keep = self.partial_suffix(&restored);
         let (ready, rest) = restored.split_at(restored.len() - keep);
         self.held = rest.to_owned();

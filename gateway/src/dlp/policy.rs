@@ -89,6 +89,14 @@ impl Policy {
         Some(self.actions.get(&kind).copied().or(default).unwrap_or(Action::Log))
     }
 
+    /// Whether any type may be masked (and so placeholders issued).
+    pub fn may_mask(&self) -> bool {
+        let masks = |a: &Option<Action>| *a == Some(Action::MaskAndRestore);
+        masks(&self.secrets)
+            || masks(&self.personal_data)
+            || self.actions.values().any(|a| *a == Action::MaskAndRestore)
+    }
+
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.min_confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {

@@ -77,7 +77,7 @@ fn two_hundred_requests_at_once_never_spend_more_than_the_budget() {
 [[gateway.tenants]]
 name = "thrifty"
 api_key = "aw-thrifty-tenant-key-0123456789"
-daily_budget = 0.5
+daily_budget = 1.0
 "#;
     let config = config(&sandbox, &mock, tenants);
     let server = Server::start_with(
@@ -89,7 +89,7 @@ daily_budget = 0.5
     let http = http();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let statuses = runtime.block_on(async {
+    let (statuses, reserved_each) = runtime.block_on(async {
         // Every answer waits half a second, so that the requests are all in flight together.
         let delay = json!({ "behaviors": [{ "type": "delay", "seconds": 0.5, "times": null }] });
         http.post(format!("{}/_llmock/scenario", mock.url)).json(&delay).send().await.unwrap();
@@ -101,26 +101,32 @@ daily_budget = 0.5
             });
         }
         let mut statuses = Vec::new();
+        let mut reserved_each = 0.0;
         while let Some(response) = requests.join_next().await {
             let response = response.unwrap();
             let status = response.status().as_u16();
             if status == 402 {
                 let error: Value = response.json().await.unwrap();
                 assert_eq!(error["error"]["code"], "budget_exceeded");
-                assert!(
-                    error["error"]["message"].as_str().unwrap().contains("daily budget of $0.50")
-                );
+                let message = error["error"]["message"].as_str().unwrap();
+                assert!(message.contains("daily budget of $1.00"), "{message}");
+                // "… this request may cost up to $0.0830; it resets at …"
+                let amount = message.split("may cost up to $").nth(1).unwrap();
+                reserved_each = amount.split(';').next().unwrap().parse::<f64>().unwrap();
             }
             statuses.push(status);
         }
-        statuses
+        (statuses, reserved_each)
     });
     let answered = statuses.iter().filter(|s| **s == 200).count();
     let refused = statuses.iter().filter(|s| **s == 402).count();
     assert_eq!(answered + refused, 200, "{statuses:?}");
     assert!(answered >= 1, "a budget that allows a handful lets some through");
-    // Each request reserves (9 prompt tokens + margin + 20) × $0.001 ≈ $0.07: seven fit in $0.50.
-    assert!(answered <= 7, "{answered} answered: more than the budget can reserve");
+    // Each request reserves its prompt (with a margin) and 20 completion tokens at $0.001 each:
+    // no more of them can have been in flight than fit in $1.00.
+    assert!(reserved_each > 0.02, "reserved ${reserved_each} a request");
+    let fit = (1.0 / reserved_each).floor() as usize;
+    assert!(answered <= fit, "{answered} answered, but only {fit} reservations fit");
 
     // After every record is stored: what was spent is within the budget.
     assert!(server.terminate().success());
@@ -133,7 +139,7 @@ daily_budget = 0.5
     runtime.block_on(async {
         let summary = admin_get(&http, &gateway, "/api/usage/summary").await;
         let spent = summary["cost_usd"].as_f64().unwrap();
-        assert!(spent > 0.0 && spent <= 0.5, "spent ${spent} of a $0.50 budget");
+        assert!(spent > 0.0 && spent <= 1.0, "spent ${spent} of a $1.00 budget");
         assert_eq!(summary["requests"], 200);
         // The spending survived the restart: the budget still refuses what would overrun it.
         let mut more = 0;
@@ -149,8 +155,8 @@ daily_budget = 0.5
         tokio::time::sleep(Duration::from_millis(500)).await;
         let summary = admin_get(&http, &gateway, "/api/usage/summary").await;
         let spent = summary["cost_usd"].as_f64().unwrap();
-        // Refused only once what is left is less than one request's reservation (≈ $0.07).
-        assert!((0.4..=0.5).contains(&spent), "spent ${spent} of a $0.50 budget");
+        // Refused only once what is left is less than one request's reservation.
+        assert!(spent > 1.0 - reserved_each && spent <= 1.0, "spent ${spent} of a $1.00 budget");
         // Crossing 80% was recorded for the admins.
         let audit = admin_get(&http, &gateway, "/api/audit?action=budget.threshold").await;
         let thresholds: Vec<f64> = audit["data"]
