@@ -26,7 +26,7 @@ impl Outcome {
 
     /// Scans `text` and applies `policy`; returns the text to send on, if it changed.
     pub fn guard(&mut self, policy: &Policy, text: &str) -> Option<String> {
-        let detections = scanner().scan(text);
+        let detections = scanner().scan_keeping(text, |d, value| policy.action(d, value).is_some());
         let mut acted = Vec::new();
         for d in detections {
             let value = &text[d.start..d.end];

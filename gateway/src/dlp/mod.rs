@@ -157,6 +157,16 @@ impl Scanner {
 
     /// Every detection in `text`, in order, none overlapping.
     pub fn scan(&self, text: &str) -> Vec<Detection> {
+        self.scan_keeping(text, |_, _| true)
+    }
+
+    /// The detections that `keep` (given each one and its value) accepts, in order, none
+    /// overlapping: a detection a policy ignores cannot hide a broader one it would act on.
+    pub fn scan_keeping(
+        &self,
+        text: &str,
+        keep: impl Fn(&Detection, &str) -> bool,
+    ) -> Vec<Detection> {
         let mut found = Vec::new();
         for index in self.set.matches(text).iter() {
             let detector = &DETECTORS[index];
@@ -165,12 +175,15 @@ impl Scanner {
                 let context =
                     Context { text, value: value.as_str(), start: value.start(), end: value.end() };
                 if let Some(confidence) = (detector.check)(&context) {
-                    found.push(Detection {
+                    let detection = Detection {
                         kind: detector.kind,
                         start: value.start(),
                         end: value.end(),
                         confidence,
-                    });
+                    };
+                    if keep(&detection, value.as_str()) {
+                        found.push(detection);
+                    }
                 }
             }
         }
