@@ -23,6 +23,17 @@ use crate::store::{Tenant, UsageRecord, now_ms};
 use crate::stream::{Relay, StreamContext};
 use crate::usage::tokens;
 
+/// The 429 of a request over its tenant's rate limit.
+fn rate_limited(limit: &crate::ratelimit::Decision) -> ApiError {
+    ApiError::rate_limited(
+        format!(
+            "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in {} s",
+            limit.limit, limit.retry_after
+        ),
+        limit.retry_after,
+    )
+}
+
 /// The completion tokens reserved for (and allowed to) a request that sets no `max_tokens`.
 const DEFAULT_MAX_OUTPUT: u64 = 16_384;
 
@@ -123,17 +134,22 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (ctx, request) = match gateway.admit(&headers, &body, "chat.completions") {
-        Ok(admitted) => admitted,
+    let tenant = match gateway.authenticate(&headers) {
+        Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let limit = match gateway.rate_limit(&ctx) {
-        Ok(decision) => decision,
-        Err(refused) => return *refused,
+    // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
+    let limit = gateway.take_token(&tenant);
+    let mut response = match gateway.admit(tenant, &headers, &body, "chat.completions") {
+        Err(e) => e.into_response(),
+        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, rate_limited(&limit)),
+        Ok((ctx, request)) => {
+            let unanswered = Unanswered::watch(&gateway, &ctx);
+            let response = complete_chat(&gateway, ctx, request).await;
+            unanswered.answered();
+            response
+        }
     };
-    let unanswered = Unanswered::watch(&gateway, &ctx);
-    let mut response = complete_chat(&gateway, ctx, request).await;
-    unanswered.answered();
     limit.apply(response.headers_mut());
     response
 }
@@ -294,17 +310,22 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (ctx, request) = match gateway.admit(&headers, &body, "embeddings") {
-        Ok(admitted) => admitted,
+    let tenant = match gateway.authenticate(&headers) {
+        Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let limit = match gateway.rate_limit(&ctx) {
-        Ok(decision) => decision,
-        Err(refused) => return *refused,
+    // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
+    let limit = gateway.take_token(&tenant);
+    let mut response = match gateway.admit(tenant, &headers, &body, "embeddings") {
+        Err(e) => e.into_response(),
+        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, rate_limited(&limit)),
+        Ok((ctx, request)) => {
+            let unanswered = Unanswered::watch(&gateway, &ctx);
+            let response = complete_embeddings(&gateway, ctx, request).await;
+            unanswered.answered();
+            response
+        }
     };
-    let unanswered = Unanswered::watch(&gateway, &ctx);
-    let mut response = complete_embeddings(&gateway, ctx, request).await;
-    unanswered.answered();
     limit.apply(response.headers_mut());
     response
 }
@@ -376,7 +397,18 @@ pub(crate) async fn models(State(gateway): State<Gateway>, headers: HeaderMap) -
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let org = tenant.org_id;
+    let limit = gateway.take_token(&tenant);
+    let mut response = if limit.allowed {
+        list_models(&gateway, tenant.org_id).await
+    } else {
+        rate_limited(&limit).into_response()
+    };
+    limit.apply(response.headers_mut());
+    response
+}
+
+/// The models an organization's providers serve, from the cache when it is fresh.
+async fn list_models(gateway: &Gateway, org: i64) -> Response {
     let cached = gateway.inner.models.lock().expect("models cache lock").get(&org).cloned();
     if let Some((at, list)) = cached
         && at.elapsed() < Duration::from_secs(30)
@@ -479,42 +511,24 @@ impl Gateway {
     /// A `/v1` request's tenant, body and model; errors here are not any tenant's usage.
     fn admit(
         &self,
+        tenant: Arc<Tenant>,
         headers: &HeaderMap,
         body: &[u8],
         endpoint: &'static str,
     ) -> Result<(RequestContext, Map<String, Value>), ApiError> {
-        let tenant = self.authenticate(headers)?;
         let request = json_object(body)?;
         let model = required_model(&request)?;
         Ok((RequestContext::new(headers, tenant, endpoint, &model), request))
     }
 
-    /// Takes one request from the tenant's rate limits: the decision whose headers go on the
-    /// answer, or the 429 (recorded, with those headers) when it is over.
-    fn rate_limit(
-        &self,
-        ctx: &RequestContext,
-    ) -> Result<crate::ratelimit::Decision, Box<Response>> {
-        let tenant = &ctx.tenant;
+    /// Takes one request from the tenant's rate limits: the decision, whose headers go on the
+    /// answer whatever it is.
+    fn take_token(&self, tenant: &Tenant) -> crate::ratelimit::Decision {
         let bucket = crate::ratelimit::Bucket {
             burst: tenant.rate_burst.map_or(self.inner.bucket.burst, f64::from),
             refill_per_sec: tenant.rate_refill.unwrap_or(self.inner.bucket.refill_per_sec),
         };
-        let decision = self.inner.rates.check(tenant.id, bucket, tenant.rate_limit);
-        if decision.allowed {
-            return Ok(decision);
-        }
-        let error = ApiError::rate_limited(
-            format!(
-                "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in \
-                 {} s",
-                decision.limit, decision.retry_after
-            ),
-            decision.retry_after,
-        );
-        let mut response = self.refuse(ctx, error);
-        decision.apply(response.headers_mut());
-        Err(Box::new(response))
+        self.inner.rates.check(tenant.id, bucket, tenant.rate_limit)
     }
 
     /// Reserves the request's largest possible cost against its tenant's and team's budgets

@@ -32,7 +32,9 @@ pub struct Auth {
     lockout_attempts: u32,
     lockout: Duration,
     /// Verified against when the email matches nobody, so that a login takes as long either way.
-    dummy_hash: String,
+    /// Made on the first such login, not at start: hashing takes 19 MiB for a moment, and a
+    /// gateway nobody logs in to should not pay for it.
+    dummy_hash: std::sync::OnceLock<String>,
     /// Password hashes computed at once.
     hashing: tokio::sync::Semaphore,
 }
@@ -76,7 +78,7 @@ impl Auth {
             session: Duration::from_secs(settings.session_hours * 3600),
             lockout_attempts: settings.lockout_attempts,
             lockout: Duration::from_secs(settings.lockout_secs),
-            dummy_hash: hash_password("not anybody's password at all"),
+            dummy_hash: std::sync::OnceLock::new(),
             hashing: tokio::sync::Semaphore::new(4),
         })
     }
@@ -126,6 +128,14 @@ pub(crate) async fn hash_password_blocking(
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ApiError::internal("password hashing failed", e))
+}
+
+async fn dummy_hash(gateway: &Gateway) -> Result<String, ApiError> {
+    if let Some(hash) = gateway.inner.auth.dummy_hash.get() {
+        return Ok(hash.clone());
+    }
+    let hash = hash_password_blocking(gateway, "not anybody's password at all".to_owned()).await?;
+    Ok(gateway.inner.auth.dummy_hash.get_or_init(|| hash).clone())
 }
 
 async fn verify_blocking(
@@ -273,7 +283,10 @@ pub(crate) async fn login(
         }
         None => None,
     };
-    let hash = user.as_ref().map_or_else(|| auth.dummy_hash.clone(), |u| u.get("password_hash"));
+    let hash = match &user {
+        Some(user) => user.get("password_hash"),
+        None => dummy_hash(&gateway).await?,
+    };
     let matches = verify_blocking(&gateway, request.password, hash).await?;
     let (Some(user), Some((failures, locked_until))) = (user, counted) else {
         gateway.inner.metrics.login("failed");

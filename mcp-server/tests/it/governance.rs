@@ -220,6 +220,17 @@ rate_refill_per_sec = 1.0
         );
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(chat(&http, &gateway, key).await.status(), 200);
+
+        // Every answer to the tenant carries its limit: a malformed request's, the model list's.
+        let url = format!("{gateway}/v1/chat/completions");
+        let malformed = http.post(url).bearer_auth(key).header("content-type", "application/json");
+        let malformed = malformed.body("{").send().await.unwrap();
+        assert_eq!(malformed.status(), 400);
+        assert_eq!(header(&malformed, "x-ratelimit-limit"), 2);
+        let models =
+            http.get(format!("{gateway}/v1/models")).bearer_auth(key).send().await.unwrap();
+        assert!(models.status() == 200 || models.status() == 429, "{}", models.status());
+        assert_eq!(header(&models, "x-ratelimit-limit"), 2);
     });
 
     // The window survives a restart: the per-minute tenant is still refused.
