@@ -72,6 +72,8 @@ pub(crate) struct RequestContext {
     /// What is learnt about the request on its way, shared by every copy of the context, so
     /// that whichever record ends it (the answer's, or the 499 of a client that left) carries it.
     pub learnt: Arc<Mutex<Learnt>>,
+    /// The request body's size in bytes.
+    pub body_len: usize,
 }
 
 /// What DLP did to a request, and the budget reservation its usage record settles.
@@ -96,6 +98,7 @@ impl RequestContext {
             started: Instant::now(),
             created_at_ms: now_ms(),
             learnt: Arc::default(),
+            body_len: 0,
         }
     }
 
@@ -167,7 +170,8 @@ async fn complete_chat(
             ApiError::invalid("messages", "`messages` must be a non-empty array of messages"),
         );
     }
-    let screened = screen::chat(&ctx.tenant.dlp, &mut request);
+    let screened;
+    (request, screened) = screen::off_thread(&ctx, request, screen::chat).await;
     let masks = match gateway.screened(&mut ctx, screened) {
         Ok(masks) => masks,
         Err(e) => return gateway.refuse(&ctx, e),
@@ -340,7 +344,8 @@ async fn complete_embeddings(
         return gateway
             .refuse(&ctx, ApiError::invalid("input", "`input` must be a string or an array"));
     }
-    let screened = screen::embeddings(&ctx.tenant.dlp, &mut request);
+    let screened;
+    (request, screened) = screen::off_thread(&ctx, request, screen::embeddings).await;
     if let Err(e) = gateway.screened(&mut ctx, screened) {
         return gateway.refuse(&ctx, e);
     }
@@ -518,7 +523,9 @@ impl Gateway {
     ) -> Result<(RequestContext, Map<String, Value>), ApiError> {
         let request = json_object(body)?;
         let model = required_model(&request)?;
-        Ok((RequestContext::new(headers, tenant, endpoint, &model), request))
+        let mut ctx = RequestContext::new(headers, tenant, endpoint, &model);
+        ctx.body_len = body.len();
+        Ok((ctx, request))
     }
 
     /// Takes one request from the tenant's rate limits: the decision, whose headers go on the

@@ -110,6 +110,12 @@ dlp = {{ actions = {{ aws_access_key = "block", email = "mask_and_restore" }} }}
         let sent = client.last_upstream_request().await.to_string();
         assert!(sent.contains("why does [REDACTED:GITHUB_TOKEN] fail?") && !sent.contains(GITHUB_TOKEN), "{sent}");
 
+        // A long prompt is screened off the async threads, as thoroughly.
+        let long = format!("{} and {GITHUB_TOKEN}", "a line of a long log file\n".repeat(2000));
+        assert_eq!(client.chat(&long, false).await.status(), 200);
+        let sent = client.last_upstream_request().await.to_string();
+        assert!(sent.contains("[REDACTED:GITHUB_TOKEN]") && !sent.contains(GITHUB_TOKEN));
+
         // A type the tenant blocks: 400 naming the type, never the value; nothing sent.
         let response = client.chat(&format!("deploy with {AWS_KEY}"), false).await;
         assert_eq!(response.status(), 400);
@@ -147,7 +153,7 @@ dlp = {{ actions = {{ aws_access_key = "block", email = "mask_and_restore" }} }}
         let metrics = client.http.get(format!("{}/metrics", client.gateway)).send().await.unwrap();
         let metrics = metrics.text().await.unwrap();
         for line in [
-            "agentwatch_gateway_dlp_detections_total{type=\"github_token\",action=\"redact\"} 1",
+            "agentwatch_gateway_dlp_detections_total{type=\"github_token\",action=\"redact\"} 2",
             "agentwatch_gateway_dlp_detections_total{type=\"aws_access_key\",action=\"block\"} 1",
             "agentwatch_gateway_dlp_detections_total{type=\"email\",action=\"mask_and_restore\"} 2",
         ] {
@@ -161,7 +167,7 @@ dlp = {{ actions = {{ aws_access_key = "block", email = "mask_and_restore" }} }}
         let records = loop {
             let url = format!("{}/api/usage", client.gateway);
             let page: Value = client.http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
-            if page["total"] == 4 {
+            if page["total"] == 5 {
                 break page["data"].clone();
             }
             assert!(started.elapsed() < Duration::from_secs(10), "{page}");
