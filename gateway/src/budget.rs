@@ -138,11 +138,8 @@ pub struct Budgets {
 impl Budgets {
     /// Budgets with this day's and month's spending read from the usage table.
     pub async fn load(store: &Store) -> Result<Budgets, StoreError> {
-        let now = Utc::now();
-        let today = now.date_naive();
-        let month_start = today.with_day(1).unwrap_or(today);
-        let ms =
-            |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+        let today = Utc::now().date_naive();
+        let (day_start, month_start) = period_starts();
         let mut spending = Vec::new();
         for (column, scope) in [
             ("tenant_id", Scope::Tenant as fn(i64) -> Scope),
@@ -156,8 +153,8 @@ impl Budgets {
             );
             // Audited: the column names are the constants above.
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(ms(today))
-                .bind(ms(month_start))
+                .bind(day_start)
+                .bind(month_start)
                 .fetch_all(store.pool())
                 .await?;
             spending
@@ -253,6 +250,16 @@ impl Budgets {
         let (spent, reserved) = account.period(period);
         (*spent, *reserved)
     }
+}
+
+/// The start of the current UTC day and calendar month, in Unix ms: the periods of daily and
+/// monthly budgets.
+pub(crate) fn period_starts() -> (i64, i64) {
+    let today = Utc::now().date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let midnight =
+        |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
+    (midnight(today), midnight(first))
 }
 
 /// When the period that holds `now` ends.

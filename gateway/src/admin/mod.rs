@@ -21,7 +21,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -412,16 +412,6 @@ pub(crate) fn iso(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The start of the current UTC day and calendar month, in Unix ms: the periods of daily and
-/// monthly budgets.
-pub(crate) fn budget_periods() -> (i64, i64) {
-    let today = Utc::now().date_naive();
-    let first = today.with_day(1).unwrap_or(today);
-    let midnight =
-        |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis();
-    (midnight(today), midnight(first))
-}
-
 /// What is left of one budget.
 #[derive(Debug)]
 pub(crate) struct BudgetLeft {
@@ -436,7 +426,7 @@ pub(crate) struct BudgetLeft {
 
 /// Every tenant's and team's budgets, less what their usage so far this day and month cost.
 pub(crate) async fn budgets_remaining(gateway: &Gateway) -> Result<Vec<BudgetLeft>, sqlx::Error> {
-    let (day, month) = budget_periods();
+    let (day, month) = crate::budget::period_starts();
     let mut left = Vec::new();
     for (scope, table, column) in [("tenant", "tenants", "tenant_id"), ("team", "teams", "team_id")]
     {

@@ -20,8 +20,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Body, Caller, Member, Params, audit, budget_periods, iso, nullable, present};
+use super::{Body, Caller, Member, Params, audit, iso, nullable, present};
 use crate::Gateway;
+use crate::budget::period_starts;
 use crate::dlp::policy::Policy;
 use crate::error::ApiError;
 use crate::secrets::{hash_api_key, key_prefix, new_api_key};
@@ -369,7 +370,7 @@ fn tenant(row: &SqliteRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
 
 /// Each tenant's requests and cost today and this month.
 async fn spending(gateway: &Gateway, org_id: i64) -> Result<HashMap<i64, TenantUsage>, ApiError> {
-    let (day_start, month_start) = budget_periods();
+    let (day_start, month_start) = period_starts();
     let rows = sqlx::query(
         "SELECT tenant_id, COUNT(*) AS requests, COALESCE(SUM(cost_usd), 0.0) AS cost, \
          SUM(created_at >= ?) AS requests_today, \

@@ -12,8 +12,9 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Caller, Page, Paged, Params, budget_periods, iso, parse_date};
+use super::{Caller, Page, Paged, Params, iso, parse_date};
 use crate::Gateway;
+use crate::budget::period_starts;
 use crate::error::ApiError;
 
 /// The filters every usage endpoint takes.
@@ -59,7 +60,7 @@ impl<'a> Scope<'a> {
     /// No dates given: the current calendar month (UTC), for summaries.
     fn this_month_by_default(mut self) -> Self {
         if self.start.is_none() && self.end.is_none() {
-            self.start = Some(budget_periods().1);
+            self.start = Some(period_starts().1);
         }
         self
     }
