@@ -34,8 +34,7 @@ enum Message {
 }
 
 impl UsageSink {
-    /// Starts the writer task.
-    /// Starts the writer. Each record is counted in `metrics`, and settles its budget
+    /// Starts the writer task. Each record is counted in `metrics`, and settles its budget
     /// reservation in `budgets`.
     pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -120,18 +119,22 @@ impl Observers {
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, metrics: Observers) {
+async fn write_batches(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    observers: Observers,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut stop = false;
     while !stop {
         match rx.recv().await {
-            Some(message) => stop = take(message, &mut batch, &metrics).await,
+            Some(message) => stop = take(message, &mut batch, &observers).await,
             None => stop = true,
         }
         let deadline = tokio::time::Instant::now() + LINGER;
         while !stop && batch.len() < BATCH {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => stop = take(message, &mut batch, &metrics).await,
+                Ok(Some(message)) => stop = take(message, &mut batch, &observers).await,
                 Ok(None) => stop = true,
                 Err(_) => break,
             }
@@ -140,11 +143,11 @@ async fn write_batches(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, m
     }
 }
 
-/// Counts a message's record in the metrics and adds it to the batch; true for the stop message.
-async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Observers) -> bool {
+/// Shows a message's record to the observers and adds it to the batch; true for the stop message.
+async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observers) -> bool {
     match message {
         Message::Record(r) => {
-            metrics.observe(&r).await;
+            observers.observe(&r).await;
             batch.push(*r);
         }
         Message::Count(job, prices) => {
@@ -158,7 +161,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, metrics: &Observer
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
             record.cost_usd = prices.cost(&record.model, p, c);
-            metrics.observe(&record).await;
+            observers.observe(&record).await;
             batch.push(record);
         }
         Message::Stop => return true,
