@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::dlp::policy::Policy;
 use crate::store::{Provider, ProviderKey, Tenant};
 
 /// A snapshot of tenants and upstreams.
@@ -15,6 +16,8 @@ pub struct Directory {
     tenants: HashMap<String, Arc<Tenant>>,
     /// By organization, in priority order.
     upstreams: HashMap<i64, Vec<Arc<Upstream>>>,
+    /// Each organization's DLP policy over the gateway's default, when it has its own.
+    org_dlp: HashMap<i64, Arc<Policy>>,
 }
 
 /// Which API an upstream is asked for.
@@ -65,7 +68,19 @@ impl Directory {
         Directory {
             tenants: tenants.into_iter().map(|(hash, t)| (hash, Arc::new(t))).collect(),
             upstreams,
+            org_dlp: HashMap::new(),
         }
+    }
+
+    /// The snapshot with each organization's own DLP policy (already over the default).
+    pub fn with_org_policies(mut self, policies: HashMap<i64, Arc<Policy>>) -> Directory {
+        self.org_dlp = policies;
+        self
+    }
+
+    /// The DLP policy of an organization's own, if it has one.
+    pub fn org_policy(&self, org_id: i64) -> Option<&Arc<Policy>> {
+        self.org_dlp.get(&org_id)
     }
 
     pub fn tenant(&self, key_hash: &str) -> Option<&Arc<Tenant>> {

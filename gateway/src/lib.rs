@@ -3,6 +3,7 @@
 //! Invariant: never depends on `indexer`, `scanner` or `mcp-server`; the knowledge server draws
 //! on the gateway, not the other way round.
 
+pub mod access;
 pub mod admin;
 pub mod budget;
 pub mod dialect;
@@ -72,7 +73,7 @@ struct Inner {
     /// Every tenant's token bucket unless its own says otherwise.
     bucket: Bucket,
     /// The default DLP policy: `gateway.dlp` over the built-in one.
-    dlp: Policy,
+    dlp: Arc<Policy>,
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
@@ -125,7 +126,7 @@ impl Gateway {
                 },
                 metrics,
                 auth,
-                dlp: settings.dlp.over(&Policy::builtin()),
+                dlp: Arc::new(settings.dlp.over(&Policy::builtin())),
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
                 reloading: tokio::sync::Mutex::new(()),
@@ -194,18 +195,26 @@ impl Gateway {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let mut tenants = self.inner.store.tenants().await?;
         let teams = self.inner.store.team_budgets().await?;
-        let default = &self.inner.dlp;
+        // Policies layer: a tenant's own over its organization's over the gateway's default.
+        let default = Arc::clone(&self.inner.dlp);
+        let orgs: HashMap<i64, Arc<Policy>> = (self.inner.store.org_policies().await?)
+            .into_iter()
+            .map(|(org, policy)| (org, Arc::new(policy.over(&default))))
+            .collect();
         for (_, tenant) in &mut tenants {
             if let Some(team) = tenant.team_id.and_then(|t| teams.get(&t)) {
                 tenant.team_budgets = *team;
             }
-            let policy =
-                tenant.dlp_policy.as_ref().map_or_else(|| default.clone(), |p| p.over(default));
-            tenant.dlp = Arc::new(policy);
+            let base = orgs.get(&tenant.org_id).unwrap_or(&default);
+            tenant.dlp = match &tenant.dlp_policy {
+                Some(own) => Arc::new(own.over(base)),
+                None => Arc::clone(base),
+            };
         }
         let providers = self.inner.store.providers().await?;
         let previous = self.directory();
-        let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker);
+        let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker)
+            .with_org_policies(orgs);
         *self.inner.directory.write().expect("directory lock") = Arc::new(next);
         self.inner.models.lock().expect("models cache lock").clear();
         Ok(())

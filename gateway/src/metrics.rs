@@ -63,6 +63,20 @@ struct DlpLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolCallLabels {
+    tenant: String,
+    /// `mcp` or `rest`.
+    surface: &'static str,
+    tool: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    tool: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -83,6 +97,9 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     budget_remaining: Family<BudgetLabels, Gauge<f64, AtomicU64>>,
     dlp: Family<DlpLabels, Counter>,
+    tool_calls: Family<ToolCallLabels, Counter>,
+    tool_latency: Family<ToolLabels, Histogram>,
+    tool_result_bytes: Family<ToolLabels, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -155,8 +172,30 @@ impl Default for Metrics {
             "Detections acted on by DLP, by detector type and action",
             dlp.clone(),
         );
+        let tool_calls = Family::default();
+        registry.register(
+            "knowledge_calls",
+            "Calls to the knowledge server's tools (MCP) and routes (REST) by tenant, surface, \
+             tool and status",
+            tool_calls.clone(),
+        );
+        let tool_latency = Family::new_with_constructor(seconds_histogram as fn() -> Histogram);
+        registry.register(
+            "knowledge_call_duration_seconds",
+            "Knowledge call latency by tool",
+            tool_latency.clone(),
+        );
+        let tool_result_bytes = Family::default();
+        registry.register(
+            "knowledge_result_bytes",
+            "Bytes returned by knowledge calls, by tool",
+            tool_result_bytes.clone(),
+        );
         Metrics {
             registry,
+            tool_calls,
+            tool_latency,
+            tool_result_bytes,
             requests,
             latency,
             ttft,
@@ -193,6 +232,19 @@ impl Metrics {
     /// Counts one finished request.
     pub fn observe(&self, record: &UsageRecord) {
         let tenant = record.tenant_id.map_or_else(String::new, |t| t.to_string());
+        if let Some(tool) = &record.tool {
+            // The knowledge server names only its own tools and routes: a bounded set.
+            let surface = if record.endpoint == "rest" { "rest" } else { "mcp" };
+            let status = record.status.to_string();
+            let labels = ToolCallLabels { tenant, surface, tool: tool.clone(), status };
+            self.tool_calls.get_or_create(&labels).inc();
+            let by_tool = ToolLabels { tool: tool.clone() };
+            self.tool_latency.get_or_create(&by_tool).observe(record.latency_ms as f64 / 1000.0);
+            if let Some(bytes) = record.result_bytes {
+                self.tool_result_bytes.get_or_create(&by_tool).inc_by(bytes);
+            }
+            return;
+        }
         // Only routed models become label values: a client cannot grow /metrics with made-up
         // model names.
         let model = match &record.provider {

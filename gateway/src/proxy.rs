@@ -23,17 +23,6 @@ use crate::store::{Tenant, UsageRecord, now_ms};
 use crate::stream::{Relay, StreamContext};
 use crate::usage::tokens;
 
-/// The 429 of a request over its tenant's rate limit.
-fn rate_limited(limit: &crate::ratelimit::Decision) -> ApiError {
-    ApiError::rate_limited(
-        format!(
-            "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in {} s",
-            limit.limit, limit.retry_after
-        ),
-        limit.retry_after,
-    )
-}
-
 /// The completion tokens reserved for (and allowed to) a request that sets no `max_tokens`.
 const DEFAULT_MAX_OUTPUT: u64 = 16_384;
 
@@ -126,6 +115,8 @@ impl RequestContext {
             attempts: 0,
             dlp_events: learnt.dlp_events,
             dlp: learnt.dlp.clone(),
+            tool: None,
+            result_bytes: None,
             reservation: learnt.reservation,
             created_at_ms: self.created_at_ms,
         }
@@ -145,7 +136,7 @@ pub(crate) async fn chat_completions(
     let limit = gateway.take_token(&tenant);
     let mut response = match gateway.admit(tenant, &headers, &body, "chat.completions") {
         Err(e) => e.into_response(),
-        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, rate_limited(&limit)),
+        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
         Ok((ctx, request)) => {
             let unanswered = Unanswered::watch(&gateway, &ctx);
             let response = complete_chat(&gateway, ctx, request).await;
@@ -322,7 +313,7 @@ pub(crate) async fn embeddings(
     let limit = gateway.take_token(&tenant);
     let mut response = match gateway.admit(tenant, &headers, &body, "embeddings") {
         Err(e) => e.into_response(),
-        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, rate_limited(&limit)),
+        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
         Ok((ctx, request)) => {
             let unanswered = Unanswered::watch(&gateway, &ctx);
             let response = complete_embeddings(&gateway, ctx, request).await;
@@ -406,7 +397,7 @@ pub(crate) async fn models(State(gateway): State<Gateway>, headers: HeaderMap) -
     let mut response = if limit.allowed {
         list_models(&gateway, tenant.org_id).await
     } else {
-        rate_limited(&limit).into_response()
+        limit.refusal().into_response()
     };
     limit.apply(response.headers_mut());
     response
@@ -530,7 +521,7 @@ impl Gateway {
 
     /// Takes one request from the tenant's rate limits: the decision, whose headers go on the
     /// answer whatever it is.
-    fn take_token(&self, tenant: &Tenant) -> crate::ratelimit::Decision {
+    pub(crate) fn take_token(&self, tenant: &Tenant) -> crate::ratelimit::Decision {
         let bucket = crate::ratelimit::Bucket {
             burst: tenant.rate_burst.map_or(self.inner.bucket.burst, f64::from),
             refill_per_sec: tenant.rate_refill.unwrap_or(self.inner.bucket.refill_per_sec),
@@ -610,7 +601,7 @@ impl Gateway {
         }
         let mut learnt = ctx.learnt.lock().expect("request context lock");
         learnt.dlp_events = outcome.count();
-        learnt.dlp = screen::detail(&outcome);
+        learnt.dlp = outcome.detail();
         drop(learnt);
         if let Some(error) = screen::blocked(&outcome) {
             return Err(error);

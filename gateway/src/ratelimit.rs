@@ -47,6 +47,18 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The 429 of a request this decision refuses.
+    pub fn refusal(&self) -> crate::error::ApiError {
+        crate::error::ApiError::rate_limited(
+            format!(
+                "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in \
+                 {} s",
+                self.limit, self.retry_after
+            ),
+            self.retry_after,
+        )
+    }
+
     pub fn apply(&self, headers: &mut HeaderMap) {
         headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));

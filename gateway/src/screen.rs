@@ -2,7 +2,7 @@
 //! tool-call arguments, or embeddings input — under the tenant's policy before it goes upstream,
 //! and puts masked values back into the answer, streamed or not.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
@@ -132,18 +132,6 @@ pub(crate) fn blocked(outcome: &Outcome) -> Option<ApiError> {
     Some(ApiError::dlp_blocked(&kinds.join(", ")))
 }
 
-/// What DLP did, for the usage record: `{"email": {"redact": 2}}`.
-pub(crate) fn detail(outcome: &Outcome) -> Option<String> {
-    if outcome.events.is_empty() {
-        return None;
-    }
-    let mut detail: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
-    for ((kind, action), n) in &outcome.events {
-        detail.entry(kind.as_str()).or_default().insert(action.as_str(), *n);
-    }
-    Some(json!(detail).to_string())
-}
-
 /// Puts masked values back into a whole answer: message contents and tool-call arguments.
 pub(crate) fn restore_answer(masks: &Masks, answer: &mut Value) {
     let choices = answer.get_mut("choices").and_then(Value::as_array_mut);
@@ -261,7 +249,7 @@ mod tests {
             request["messages"][2]["tool_calls"][0]["function"]["arguments"],
             "{\"to\":\"[EMAIL_1]\"}"
         );
-        assert_eq!(detail(&outcome).unwrap(), r#"{"email":{"mask_and_restore":3}}"#);
+        assert_eq!(outcome.detail().unwrap(), r#"{"email":{"mask_and_restore":3}}"#);
     }
 
     #[test]

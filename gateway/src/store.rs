@@ -113,6 +113,11 @@ pub struct UsageRecord {
     pub dlp_events: u32,
     /// What DLP did, as JSON: `{"email": {"redact": 2}}`; types and counts, never values.
     pub dlp: Option<String>,
+    /// For a call to a service that draws on the gateway (the knowledge server): the tool or
+    /// route called. `None` for an LLM request.
+    pub tool: Option<String>,
+    /// The size in bytes of what that call returned.
+    pub result_bytes: Option<u64>,
     /// The budget reservation to settle with this record's cost (not stored).
     pub reservation: Option<u64>,
     pub created_at_ms: i64,
@@ -393,6 +398,27 @@ impl Store {
             .collect())
     }
 
+    /// The organizations that have a DLP policy of their own, with it.
+    pub async fn org_policies(&self) -> Result<Vec<(i64, Policy)>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, dlp_policy FROM orgs WHERE dlp_policy IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, policy)| Some((id, serde_json::from_str(&policy).ok()?)))
+            .collect())
+    }
+
+    /// The id of the `default` organization (config tenants and locally indexed repositories
+    /// belong to it), made if need be.
+    pub async fn default_org(&self) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = org_id(&mut tx, DEFAULT_ORG, now_ms()).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Every provider with its keys opened, by priority.
     pub async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
         let rows = sqlx::query(
@@ -448,13 +474,13 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // SQLite allows 32,766 parameters per statement; 22 columns a row.
+        // SQLite allows 32,766 parameters per statement; 23 columns a row.
         for chunk in records.chunks(1000) {
             let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO usage (request_id, org_id, tenant_id, team_id, endpoint, \
                  provider_id, provider, model, prompt_tokens, completion_tokens, tokens_source, \
                  cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, \
-                 dlp, created_at) ",
+                 dlp, tool, result_bytes, created_at) ",
             );
             insert.push_values(chunk, |mut row, u| {
                 row.push_bind(&u.request_id)
@@ -477,6 +503,8 @@ impl Store {
                     .push_bind(i64::from(u.attempts))
                     .push_bind(i64::from(u.dlp_events))
                     .push_bind(&u.dlp)
+                    .push_bind(&u.tool)
+                    .push_bind(u.result_bytes.map(|b| b as i64))
                     .push_bind(u.created_at_ms);
             });
             insert.build().execute(&mut *tx).await?;
@@ -490,8 +518,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT request_id, org_id, tenant_id, team_id, endpoint, provider_id, provider, \
              model, prompt_tokens, completion_tokens, tokens_source, cost_usd, latency_ms, \
-             ttft_ms, status, error, streamed, attempts, dlp_events, dlp, created_at \
-             FROM usage ORDER BY id DESC LIMIT ?",
+             ttft_ms, status, error, streamed, attempts, dlp_events, dlp, tool, result_bytes, \
+             created_at FROM usage ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -523,6 +551,8 @@ impl Store {
                 attempts: r.get::<i64, _>("attempts") as u32,
                 dlp_events: r.get::<i64, _>("dlp_events") as u32,
                 dlp: r.get("dlp"),
+                tool: r.get("tool"),
+                result_bytes: r.get::<Option<i64>, _>("result_bytes").map(|b| b as u64),
                 reservation: None,
                 created_at_ms: r.get("created_at"),
             })
@@ -535,6 +565,8 @@ fn endpoint_name(stored: &str) -> &'static str {
     match stored {
         "chat.completions" => "chat.completions",
         "embeddings" => "embeddings",
+        "mcp" => "mcp",
+        "rest" => "rest",
         _ => "other",
     }
 }

@@ -126,6 +126,8 @@ fn usage(org_id: i64, tenant_id: i64, model: &str, cost: f64, day: &str) -> Usag
         attempts: 1,
         dlp_events: 1,
         dlp: Some(r#"{"email":{"log":1}}"#.to_owned()),
+        tool: None,
+        result_bytes: None,
         reservation: None,
         created_at_ms,
     }

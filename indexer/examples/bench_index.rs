@@ -69,7 +69,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
         let source = source.clone();
         async move {
             let started = Instant::now();
-            let status = finished(indexer.submit(source, None).await.unwrap()).await;
+            let status = finished(indexer.submit(source, None, None).await.unwrap()).await;
             assert!(status.repo.error.is_none(), "{:?}", status.repo.error);
             println!(
                 "{label:<19} {:.0} ms ({} files parsed)",

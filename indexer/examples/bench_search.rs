@@ -486,7 +486,7 @@ async fn timed_job(
     source: Source,
 ) -> (Duration, Duration, indexer::JobStatus) {
     let started = Instant::now();
-    let mut job = indexer.submit(source, None).await.unwrap();
+    let mut job = indexer.submit(source, None, None).await.unwrap();
     let mut parsed = None;
     loop {
         let status = job.borrow_and_update().clone();

@@ -174,14 +174,15 @@ impl Indexer {
         self.config.embedder.is_some()
     }
 
-    /// Starts indexing `source` (or joins the job already running for it) and returns the job's
-    /// live status.
+    /// Starts indexing `source` for `owner` (or joins the job already running for it) and returns
+    /// the job's live status.
     pub async fn submit(
         self: &Arc<Self>,
         source: Source,
         branch: Option<String>,
+        owner: Option<i64>,
     ) -> Result<watch::Receiver<JobStatus>, IndexError> {
-        let id = source.id(branch.as_deref());
+        let id = source.id(branch.as_deref(), owner);
         let mut jobs = self.jobs.lock().expect("jobs lock");
         if let Some(running) = jobs.get(&id)
             && !running.borrow().repo.status.is_final()
@@ -205,6 +206,7 @@ impl Indexer {
             stats: IndexStats::default(),
             error: None,
             indexed_at: None,
+            owner,
         };
         let (tx, rx) = watch::channel(JobStatus {
             repo,
@@ -611,9 +613,19 @@ impl Indexer {
     /// Finds a repository by id, name or location (URL or path): a stored one, or one whose
     /// first job is still running (and so not stored yet).
     pub async fn find(&self, key: &str) -> Result<RepoRecord, IndexError> {
+        self.find_among(key, |_| true).await
+    }
+
+    /// [`Indexer::find`] among the repositories `visible` accepts; the others are unknown.
+    pub async fn find_among(
+        &self,
+        key: &str,
+        visible: impl Fn(&RepoRecord) -> bool,
+    ) -> Result<RepoRecord, IndexError> {
         let location = Source::parse(key).ok().map(|s| s.location());
-        let is_it =
-            |r: &RepoRecord| r.id == key || r.name == key || Some(&r.source) == location.as_ref();
+        let is_it = |r: &RepoRecord| {
+            visible(r) && (r.id == key || r.name == key || Some(&r.source) == location.as_ref())
+        };
         if let Some(repo) = self.store.repos().await?.into_iter().find(is_it) {
             return Ok(repo);
         }

@@ -111,9 +111,12 @@ impl Source {
         }
     }
 
-    /// A stable id: the same location and branch always get the same id.
-    pub fn id(&self, branch: Option<&str>) -> String {
-        let key = format!("{}\0{}", self.location(), branch.unwrap_or(""));
+    /// A stable id: the same location, branch and owner always get the same id.
+    pub fn id(&self, branch: Option<&str>, owner: Option<i64>) -> String {
+        let mut key = format!("{}\0{}", self.location(), branch.unwrap_or(""));
+        if let Some(owner) = owner {
+            key += &format!("\0{owner}");
+        }
         blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
     }
 }
@@ -272,10 +275,18 @@ mod tests {
         assert_eq!(source, Source::Remote { url: "https://GitHub.com/tokio-rs/tokio".into() });
         assert_eq!(source.name(), "tokio-rs/tokio");
         assert_eq!(
-            source.id(None),
-            Source::parse("https://GitHub.com/tokio-rs/tokio").unwrap().id(None)
+            source.id(None, None),
+            Source::parse("https://GitHub.com/tokio-rs/tokio").unwrap().id(None, None)
         );
-        assert_ne!(source.id(None), source.id(Some("v1.x")));
+        assert_ne!(source.id(None, None), source.id(Some("v1.x"), None));
+    }
+
+    #[test]
+    fn each_owner_gets_its_own_repository_of_one_source() {
+        let source = Source::parse("https://github.com/tokio-rs/tokio").unwrap();
+        assert_ne!(source.id(None, Some(2)), source.id(None, Some(3)));
+        assert_ne!(source.id(None, Some(2)), source.id(None, None));
+        assert_eq!(source.id(None, Some(2)), source.id(None, Some(2)));
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct RepoRecord {
     pub error: Option<String>,
     /// Unix seconds.
     pub indexed_at: Option<i64>,
+    /// Who it belongs to (the knowledge server gives organization ids); `None`: indexed without
+    /// an owner. Part of its id: two owners indexing one source get two repositories.
+    pub owner: Option<i64>,
 }
 
 /// The counts of an index run.
@@ -116,8 +119,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha, dirty,
                  files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at,
-                 chunks, embedded)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 chunks, embedded, owner)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET
                  name = excluded.name, source = excluded.source, remote = excluded.remote,
                  branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
@@ -148,6 +151,7 @@ impl Store {
         .bind(repo.indexed_at)
         .bind(repo.stats.chunks)
         .bind(repo.stats.embedded)
+        .bind(repo.owner)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -460,6 +464,7 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
         },
         error: row.get("error"),
         indexed_at: row.get("indexed_at"),
+        owner: row.get("owner"),
     })
 }
 

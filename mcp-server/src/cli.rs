@@ -224,7 +224,9 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             let indexer = indexing::open_indexer(config, true).await?;
             indexer.resume_embedding().await?;
             let scans = crate::scanning::Scans::open(config, indexer).await?;
-            crate::mcp::serve_stdio(scans).await
+            // Over stdio the client is this machine's user; what it reads is still screened.
+            let access = crate::access::Access::new(&config.gateway.dlp, None, true);
+            crate::mcp::serve_stdio(scans, std::sync::Arc::new(access)).await
         }),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))

@@ -64,8 +64,10 @@ pub enum LogFormat {
 pub struct KnowledgeConfig {
     /// Port of the knowledge server (MCP at `/mcp`, REST at `/api/knowledge`); 0 picks a free one.
     pub port: u16,
-    /// Bearer token that HTTP clients of the knowledge server must send. Required when `bind` is
-    /// not a loopback address.
+    /// A bearer token for the local user over HTTP: a client sending it sees every repository.
+    /// Tenants and logged-in users send their gateway credentials instead. Bound to loopback
+    /// without a token, a client sending no credential is the local user too; bound elsewhere,
+    /// every client must send one.
     pub token: Option<Secret>,
     /// Browser origins allowed to call `/mcp` besides local pages (`http://localhost:*` and the
     /// like), e.g. `https://ide.example.com` or `http://10.0.0.5:*`. A request with any other
@@ -414,13 +416,6 @@ impl Config {
                 self.gateway.port
             ));
         }
-        if !self.bind.is_loopback() && self.knowledge.token.is_none() {
-            return invalid(format!(
-                "bind = {} exposes the knowledge server beyond this machine: set knowledge.token \
-                 (AGENTWATCH_KNOWLEDGE_TOKEN) or bind 127.0.0.1",
-                self.bind
-            ));
-        }
         if let Some(token) = &self.knowledge.token
             && token.expose().len() < 16
         {
@@ -580,9 +575,8 @@ mod tests {
     }
 
     #[test]
-    fn exposing_the_knowledge_server_needs_a_token() {
-        let msg = error("bind = \"0.0.0.0\"\n", &[]);
-        assert!(msg.contains("set knowledge.token (AGENTWATCH_KNOWLEDGE_TOKEN)"), "{msg}");
+    fn the_servers_may_be_exposed_since_every_client_then_sends_a_credential() {
+        assert!(load("bind = \"0.0.0.0\"\n", &[]).is_ok());
         let token = ("AGENTWATCH_KNOWLEDGE_TOKEN", "a-long-enough-token");
         assert!(load("bind = \"0.0.0.0\"\n", &[token]).is_ok());
     }

@@ -12,6 +12,7 @@ use indexer::{
     Mode, RepoRecord, SearchQuery, Source, WalkOptions,
 };
 
+use crate::access::Caller;
 use crate::config::Config;
 use crate::views::{HitView, JobView, RepoView};
 
@@ -62,7 +63,7 @@ pub async fn index(
 ) -> anyhow::Result<()> {
     let source = Source::parse(location)?;
     let indexer = open_indexer(config, true).await?;
-    let mut job = indexer.submit(source, branch).await?;
+    let mut job = indexer.submit(source, branch, None).await?;
     let show_progress = std::io::stderr().is_terminal();
     let status = loop {
         let status = job.borrow_and_update().clone();
@@ -158,15 +159,23 @@ pub struct SearchRequest {
     pub offset: usize,
 }
 
-/// Resolves the repositories, picks the mode, and searches: the hits, and the query as it ran.
+/// Resolves the repositories among those `caller` sees, picks the mode, and searches: the hits,
+/// and the query as it ran.
 pub async fn search_code(
     indexer: &Indexer,
+    caller: &Caller,
     request: SearchRequest,
 ) -> Result<(SearchQuery, Vec<Hit>), IndexError> {
     let mut repos = Vec::new();
     for key in &request.repos {
-        repos.push(indexer.find(key).await?.id);
+        repos.push(caller.find(indexer, key).await?.id);
     }
+    // No repository named: all of them for the local user, its own for a member.
+    let scoped = repos.is_empty() && caller.principal.is_some();
+    if scoped {
+        repos = caller.repos(indexer).await?.into_iter().map(|r| r.id).collect();
+    }
+    let nothing_to_search = scoped && repos.is_empty();
     let query = SearchQuery {
         text: request.text,
         mode: request.mode.unwrap_or_else(|| default_mode(indexer)),
@@ -177,14 +186,15 @@ pub async fn search_code(
         limit: request.limit,
         offset: request.offset,
     };
-    let hits = indexer.search(&query).await?;
+    let hits = if nothing_to_search { Vec::new() } else { indexer.search(&query).await? };
     Ok((query, hits))
 }
 
 /// Searches the indexed code and prints the hits.
 pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyhow::Result<()> {
     let indexer = open_indexer(config, request.mode != Some(Mode::Lexical)).await?;
-    let (query, hits) = search_code(&indexer, request).await?;
+    let local = Caller::local(Default::default());
+    let (query, hits) = search_code(&indexer, &local, request).await?;
     if json {
         let hits: Vec<HitView> = hits.iter().map(HitView::from).collect();
         println!("{}", serde_json::to_string_pretty(&hits)?);

@@ -1,23 +1,25 @@
 //! The knowledge server's HTTP face on port 4000: `/health` and `/openapi.json` open, everything
-//! else (MCP at `/mcp`, REST under `/api/knowledge`) behind the configured bearer token. Every
+//! else (MCP at `/mcp`, REST under `/api/knowledge`) for identified callers (`access`). Every
 //! error is JSON: `{"error": {"code", "message"}}`.
 
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::Secret;
+use crate::access::{Access, authenticate};
 
 /// The knowledge server's routes: `/health`, `/openapi.json` (the document `openapi`), and `api`
-/// (MCP, REST). With a token, every route but those two requires `Authorization: Bearer <token>`.
-pub fn router(token: Option<Secret>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
+/// (MCP, REST), where every request is identified by `access` first.
+pub fn router(access: Arc<Access>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
     let protected =
-        api.fallback(not_found).layer(middleware::from_fn_with_state(token, require_token));
+        api.fallback(not_found).layer(middleware::from_fn_with_state(access, authenticate));
     let openapi = Json(openapi);
     let routes = Router::new()
         .route("/health", get(health))
@@ -92,37 +94,6 @@ async fn not_found(request: Request) -> Response {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into_response()
 }
 
-async fn require_token(
-    State(token): State<Option<Secret>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(token) = token else { return next.run(request).await };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(presented) if constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => unauthorized("the bearer token is not valid"),
-        None => {
-            unauthorized("send the knowledge server's token as `Authorization: Bearer <token>`")
-        }
-    }
-}
-
-/// Compares without an early exit, so response timing says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn unauthorized(message: &str) -> Response {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -143,8 +114,14 @@ mod tests {
         utoipa::openapi::OpenApiBuilder::new().build()
     }
 
-    fn token() -> Option<Secret> {
-        serde_json::from_str("\"0123456789abcdef\"").ok()
+    /// A server with a token, and no anonymous local user (as when bound beyond loopback).
+    fn token() -> Arc<Access> {
+        let token = serde_json::from_str("\"0123456789abcdef\"").ok();
+        Arc::new(Access::new(&Default::default(), token, false))
+    }
+
+    fn open() -> Arc<Access> {
+        Arc::new(Access::new(&Default::default(), None, true))
     }
 
     #[tokio::test]
@@ -177,7 +154,7 @@ mod tests {
     async fn without_a_token_local_clients_are_let_in() {
         let path = "/api/knowledge/repositories";
         assert_eq!(
-            status(router(None, Router::new(), openapi()), path, None).await,
+            status(router(open(), Router::new(), openapi()), path, None).await,
             StatusCode::NOT_FOUND
         );
     }

@@ -1,6 +1,7 @@
 //! The knowledge server (MCP over stdio and HTTP, REST under `/api/knowledge`) and the
 //! `agentwatch` command line that runs it, the gateway, and the main jobs.
 
+pub mod access;
 pub mod cli;
 pub mod config;
 pub mod indexing;

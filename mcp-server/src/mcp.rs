@@ -6,6 +6,7 @@
 //! and readable.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -13,19 +14,24 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use gateway::access::{Surface, ToolCall, screen_output};
+use gateway::dlp::guard::Outcome;
 use indexer::Indexer;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    ErrorCode, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorCode,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool_handler};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
+use crate::access::{Access, Caller, blocked_message, redaction_notice};
 use crate::scanning::Scans;
 
 /// Resources listed per page.
@@ -40,11 +46,18 @@ the graph, and get_repo_map for an overview. Paths are relative to the repositor
 may be left out when one repository is indexed. Results are bounded: a notice says how to get \
 the next page.";
 
+tokio::task_local! {
+    /// The caller of the tool call being run: set by `call_tool` around each call, so that every
+    /// tool sees only what its caller may.
+    static CALLER: Caller;
+}
+
 /// One MCP session's handler. Cheap to create: every session shares the indexer.
 #[derive(Clone)]
 pub struct KnowledgeServer {
     pub(crate) indexer: Arc<Indexer>,
     pub(crate) scans: Arc<Scans>,
+    pub(crate) access: Arc<Access>,
     tool_router: ToolRouter<KnowledgeServer>,
 }
 
@@ -55,14 +68,158 @@ impl std::fmt::Debug for KnowledgeServer {
 }
 
 impl KnowledgeServer {
-    pub fn new(scans: Arc<Scans>) -> KnowledgeServer {
+    pub fn new(scans: Arc<Scans>, access: Arc<Access>) -> KnowledgeServer {
         let indexer = Arc::clone(scans.indexer());
-        KnowledgeServer { indexer, scans, tool_router: KnowledgeServer::tool_router() }
+        KnowledgeServer { indexer, scans, access, tool_router: KnowledgeServer::tool_router() }
+    }
+
+    /// Who sent a request: over HTTP, the caller `access::authenticate` identified; over stdio,
+    /// the local user.
+    fn caller_of(&self, context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        match context.extensions.get::<axum::http::request::Parts>() {
+            Some(parts) => parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+                ErrorData::internal_error("the request reached MCP unidentified", None)
+            }),
+            None => Ok(self.access.local_caller()),
+        }
+    }
+
+    /// The caller of the tool call being run.
+    pub(crate) fn caller() -> Result<Caller, String> {
+        CALLER.try_with(Clone::clone).map_err(|_| "internal error: a tool ran outside a call".into())
+    }
+
+    /// Meters a finished call of `caller` (a member's; the local user's are not).
+    fn meter(&self, caller: &Caller, call: Metered) {
+        self.access.meter(
+            caller,
+            ToolCall {
+                surface: Surface::Mcp,
+                tool: call.tool,
+                request_id: call.request_id,
+                started: call.started,
+                status: call.status,
+                error: call.error,
+                result_bytes: call.bytes,
+                dlp: call.dlp,
+            },
+        );
     }
 }
 
-#[tool_handler(router = self.tool_router)]
+/// What is metered of one MCP call.
+struct Metered {
+    tool: String,
+    request_id: String,
+    started: Instant,
+    status: u16,
+    error: Option<String>,
+    bytes: u64,
+    dlp: Option<Outcome>,
+}
+
+/// Screens a tool's result with the caller's DLP policy: redacted values in place and a notice
+/// saying so, or, when the result holds a blocked type, a tool error instead.
+fn screen_result(caller: &Caller, result: CallToolResult) -> (CallToolResult, Outcome) {
+    let mut outcome = Outcome::default();
+    let Ok(mut value) = serde_json::to_value(&result) else { return (result, outcome) };
+    screen_output(&caller.dlp, &mut value, &mut outcome);
+    if let Some(message) = blocked_message(&outcome) {
+        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
+    }
+    if outcome.count() == 0 {
+        return (result, outcome);
+    }
+    let Ok(mut screened) = serde_json::from_value::<CallToolResult>(value) else {
+        let message = "internal error: the result could not be screened";
+        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
+    };
+    if let Some(notice) = redaction_notice(&outcome) {
+        screened.content.push(ContentBlock::text(notice));
+    }
+    (screened, outcome)
+}
+
+fn request_id(context: &RequestContext<RoleServer>) -> String {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.headers.get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 impl ServerHandler for KnowledgeServer {
+    /// Every tool call: identified, admitted under its tenant's rate limit, run with its
+    /// caller's view of the repositories, its result screened by DLP, then metered.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = self.caller_of(&context)?;
+        let started = Instant::now();
+        // Tool names become metric labels: only this server's own.
+        let tool = match self.tool_router.get(&request.name) {
+            Some(_) => request.name.to_string(),
+            None => "(unknown)".to_owned(),
+        };
+        let request_id = request_id(&context);
+        let mut call =
+            Metered { tool, request_id, started, status: 200, error: None, bytes: 0, dlp: None };
+        if let Err(refused) = self.access.admit(&caller) {
+            call.status = 429;
+            call.error = Some(refused.message.clone());
+            self.meter(&caller, call);
+            return Ok(CallToolResult::error(vec![ContentBlock::text(refused.message)]).into());
+        }
+        let run = self.tool_router.call(ToolCallContext::new(self, request, context));
+        let response = match CALLER.scope(caller.clone(), run).await {
+            Ok(CallToolResponse::Complete(result)) => {
+                let (result, outcome) = screen_result(&caller, result);
+                if result.is_error == Some(true) {
+                    call.status = 400;
+                    call.error = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+                }
+                call.bytes = serde_json::to_vec(&result).map_or(0, |b| b.len() as u64);
+                call.dlp = Some(outcome);
+                Ok(CallToolResponse::Complete(result))
+            }
+            Ok(other) => Ok(other),
+            Err(error) => {
+                call.status = 400;
+                call.error = Some(error.message.to_string());
+                Err(error)
+            }
+        };
+        self.meter(&caller, call);
+        response
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        // As rmcp's `#[tool_handler]` would answer: the list is the same for every caller.
+        let cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        Ok(ListToolsResult {
+            result_type: Some(rmcp::model::ResultType::COMPLETE),
+            tools: self.tool_router.list_all(),
+            meta: None,
+            next_cursor: None,
+            ttl_ms: cache_hints.then_some(0),
+            cache_scope: cache_hints.then_some(rmcp::model::CacheScope::Public),
+        })
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("agentwatch", env!("CARGO_PKG_VERSION")))
@@ -72,15 +229,16 @@ impl ServerHandler for KnowledgeServer {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        let caller = self.caller_of(&context)?;
         let start: usize = match request.and_then(|r| r.cursor) {
             Some(cursor) => cursor.parse().map_err(|_| {
                 ErrorData::invalid_params("the cursor is not one this server gave", None)
             })?,
             None => 0,
         };
-        let repos = self.indexer.store().repos().await.map_err(internal)?;
+        let repos = caller.repos(&self.indexer).await.map_err(internal)?;
         let mut resources = Vec::new();
         let mut seen = 0;
         for repo in &repos {
@@ -117,11 +275,57 @@ impl ServerHandler for KnowledgeServer {
         ]))
     }
 
+    /// A file, as a resource: read like the `read_file` tool (the caller's repositories only,
+    /// screened by DLP, metered as `read_resource`).
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        let caller = self.caller_of(&context)?;
+        let mut call = Metered {
+            tool: "read_resource".to_owned(),
+            request_id: request_id(&context),
+            started: Instant::now(),
+            status: 200,
+            error: None,
+            bytes: 0,
+            dlp: None,
+        };
+        if let Err(refused) = self.access.admit(&caller) {
+            call.status = 429;
+            call.error = Some(refused.message.clone());
+            self.meter(&caller, call);
+            return Err(ErrorData::invalid_request(refused.message, None));
+        }
+        let read = match self.read_file_resource(&caller, &request).await {
+            Ok((text, outcome)) => {
+                call.bytes = text.len() as u64;
+                call.dlp = Some(outcome);
+                Ok(text)
+            }
+            Err(error) => {
+                call.status = 404;
+                call.error = Some(error.message.to_string());
+                Err(error)
+            }
+        };
+        self.meter(&caller, call);
+        let text = read?;
+        let uri = request.uri.clone();
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, uri.clone()).with_mime_type(mime_type(&uri)),
+        ])
+        .into())
+    }
+}
+
+impl KnowledgeServer {
+    async fn read_file_resource(
+        &self,
+        caller: &Caller,
+        request: &ReadResourceRequestParams,
+    ) -> Result<(String, Outcome), ErrorData> {
         let not_found = |why: &str| {
             ErrorData::resource_not_found(
                 format!("{}: {why}", request.uri),
@@ -139,19 +343,22 @@ impl ServerHandler for KnowledgeServer {
             .repo(repo_id)
             .await
             .map_err(internal)?
+            .filter(|repo| caller.sees(repo))
             .ok_or_else(|| not_found("no such repository"))?;
         // Only indexed files: never anything else under the checkout.
         let files = self.indexer.store().file_hashes(repo_id).await.map_err(internal)?;
         if !files.contains_key(path) {
             return Err(not_found("not an indexed file of that repository"));
         }
-        let text = tokio::fs::read_to_string(repo.checkout.join(path))
+        let mut text = tokio::fs::read_to_string(repo.checkout.join(path))
             .await
             .map_err(|e| not_found(&format!("cannot read it ({e}); re-index the repository")))?;
-        Ok(ReadResourceResult::new(vec![
-            ResourceContents::text(text, request.uri.clone()).with_mime_type(mime_type(path)),
-        ])
-        .into())
+        let mut outcome = Outcome::default();
+        gateway::access::screen_text(&caller.dlp, &mut text, &mut outcome);
+        if let Some(message) = blocked_message(&outcome) {
+            return Err(ErrorData::invalid_request(message, None));
+        }
+        Ok((text, outcome))
     }
 }
 
@@ -174,8 +381,8 @@ fn internal(error: impl std::fmt::Display) -> ErrorData {
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.
-pub async fn serve_stdio(scans: Arc<Scans>) -> anyhow::Result<()> {
-    let service = KnowledgeServer::new(scans).serve(rmcp::transport::stdio()).await?;
+pub async fn serve_stdio(scans: Arc<Scans>, access: Arc<Access>) -> anyhow::Result<()> {
+    let service = KnowledgeServer::new(scans, access).serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }
@@ -188,12 +395,13 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// `origins`.
 pub fn http_router(
     scans: Arc<Scans>,
+    access: Arc<Access>,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
 ) -> Router {
     Router::new()
-        .nest_service("/mcp", http_service(scans, loopback, origins, shutdown))
+        .nest_service("/mcp", http_service(scans, access, loopback, origins, shutdown))
         .layer(middleware::from_fn(reject_malformed))
 }
 
@@ -242,6 +450,7 @@ fn rpc_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
 
 fn http_service(
     scans: Arc<Scans>,
+    access: Arc<Access>,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
@@ -257,7 +466,7 @@ fn http_service(
         config = config.disable_allowed_hosts();
     }
     StreamableHttpService::new(
-        move || Ok(KnowledgeServer::new(Arc::clone(&scans))),
+        move || Ok(KnowledgeServer::new(Arc::clone(&scans), Arc::clone(&access))),
         Arc::new(LocalSessionManager::default()),
         config,
     )

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::Extension;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -25,6 +26,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::{Access, Caller};
 use crate::indexing::{SearchRequest, search_code};
 use crate::knowledge::{ApiError, ErrorBody};
 use crate::scanning::{ScanError, Scans};
@@ -54,8 +56,9 @@ impl FromRef<Shared> for Arc<Scans> {
     }
 }
 
-/// The REST routes, and the OpenAPI document describing them (and `/health`).
-pub fn router(scans: Arc<Scans>) -> (Router, utoipa::openapi::OpenApi) {
+/// The REST routes, governed by `access` (`access::govern_rest`), and the OpenAPI document
+/// describing them (and `/health`).
+pub fn router(scans: Arc<Scans>, access: Arc<Access>) -> (Router, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .routes(routes!(list_repositories, index_repository))
         .routes(routes!(get_repository, remove_repository))
@@ -69,6 +72,7 @@ pub fn router(scans: Arc<Scans>) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api/knowledge", api)
         .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(access, crate::access::govern_rest))
         .split_for_parts();
     // After the routes are in: it adds to each of them.
     BearerToken.modify(&mut openapi);
@@ -150,12 +154,13 @@ struct IndexRequest {
     )
 )]
 async fn index_repository(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     State(scans): Scanning,
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = Source::parse(&request.url).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let job = indexer.submit(source, request.branch).await.map_err(error)?;
+    let job = indexer.submit(source, request.branch, caller.owner()).await.map_err(error)?;
     if request.run_security_scan {
         scans.scan_when_indexed(job.clone());
     }
@@ -183,10 +188,11 @@ struct PageParams {
     responses((status = 200, description = "One page of repositories", body = ReposOutput))
 )]
 async fn list_repositories(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Params(page): Params<PageParams>,
 ) -> Result<Json<ReposOutput>, ApiError> {
-    let repos = indexer.store().repos().await.map_err(|e| error(e.into()))?;
+    let repos = caller.repos(&indexer).await.map_err(error)?;
     let (repos, total, next_offset) = paginate(repos, page.offset, page.limit, 50, 1000);
     let repositories = repos.iter().map(RepoView::from).collect();
     Ok(Json(ReposOutput { repositories, total, next_offset }))
@@ -205,10 +211,11 @@ async fn list_repositories(
     )
 )]
 async fn get_repository(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Path(id): Path<String>,
 ) -> Result<Json<RepoView>, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     Ok(Json(RepoView::from(&repo)))
 }
 
@@ -226,10 +233,11 @@ async fn get_repository(
     )
 )]
 async fn repository_status(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     let view = match indexer.running(&repo.id) {
         Some(status) => JobView::from(&status),
         None => JobView::from(&repo),
@@ -252,10 +260,11 @@ async fn repository_status(
     )
 )]
 async fn remove_repository(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     indexer.remove(&repo.id).await.map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -276,11 +285,12 @@ async fn remove_repository(
     )
 )]
 async fn scan_repository(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     State(scans): Scanning,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     let scan = scans.submit(&repo).await.map_err(scan_error)?;
     let view = scans.view_of(&scan, &FindingFilter::default()).await.map_err(scan_error)?;
     let location = format!("/api/knowledge/scans/{}", scan.id);
@@ -333,12 +343,13 @@ impl FindingParams {
     )
 )]
 async fn repository_findings(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     State(scans): Scanning,
     Path(id): Path<String>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     let view = scans.view(&repo, None, &params.filter()?).await.map_err(scan_error)?;
     Ok(Json(view))
 }
@@ -357,11 +368,16 @@ async fn repository_findings(
     )
 )]
 async fn get_scan(
+    Extension(caller): Extension<Caller>,
     State(scans): Scanning,
     Path(scan_id): Path<String>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
     let scan = scans.get(&scan_id).await.map_err(scan_error)?;
+    // Another organization's scan is as unknown as one that does not exist.
+    if caller.find(scans.indexer(), &scan.repo_id).await.is_err() {
+        return Err(scan_error(ScanError::Store(scanner::ScanStoreError::UnknownScan(scan_id))));
+    }
     Ok(Json(scans.view_of(&scan, &params.filter()?).await.map_err(scan_error)?))
 }
 
@@ -428,6 +444,7 @@ struct SearchParams {
     )
 )]
 async fn search(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchOutput>, ApiError> {
@@ -447,7 +464,7 @@ async fn search(
         limit: params.limit.unwrap_or(10).clamp(1, 50),
         offset: params.offset.unwrap_or(0),
     };
-    let (query, hits) = search_code(&indexer, request).await.map_err(error)?;
+    let (query, hits) = search_code(&indexer, &caller, request).await.map_err(error)?;
     let (mode, limit, offset) = (query.mode, query.limit, query.offset);
     let next_offset = (hits.len() == limit).then_some(offset + limit);
     let results = hits.iter().map(HitView::from).collect();
@@ -500,11 +517,12 @@ struct SymbolParams {
     )
 )]
 async fn list_symbols(
+    Extension(caller): Extension<Caller>,
     State(indexer): Indexed,
     Path(id): Path<String>,
     Params(params): Params<SymbolParams>,
 ) -> Result<Json<SymbolsOutput>, ApiError> {
-    let repo = indexer.find(&id).await.map_err(error)?;
+    let repo = caller.find(&indexer, &id).await.map_err(error)?;
     let kind = params
         .kind
         .as_deref()

@@ -342,7 +342,7 @@ pub async fn prepare(indexer: &Arc<Indexer>, target: &str) -> anyhow::Result<Rep
         Err(e) => return Err(e.into()),
     };
     let branch = None;
-    let status = indexer::finished(indexer.submit(source, branch).await?).await;
+    let status = indexer::finished(indexer.submit(source, branch, None).await?).await;
     if status.repo.status == JobState::Failed {
         anyhow::bail!(
             "indexing {} failed: {}",

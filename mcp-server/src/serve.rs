@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::config::Config;
 
 /// Which faces of AgentWatch one process runs.
@@ -46,9 +47,15 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         indexer.resume_embedding().await?;
         let knowledge = crate::scanning::Scans::open(config, indexer).await?;
         scans = Some(Arc::clone(&knowledge));
-        let (rest, openapi) = crate::rest::router(Arc::clone(&knowledge));
+        // Bound to loopback without a token, a client with no credential is this machine's user.
+        let token = config.knowledge.token.clone();
+        let anonymous = config.bind.is_loopback() && token.is_none();
+        let access = Access::new(&config.gateway.dlp, token, anonymous);
+        let access = Arc::new(access.with_gateway(gateway.clone()).await?);
+        let (rest, openapi) = crate::rest::router(Arc::clone(&knowledge), Arc::clone(&access));
         let mcp = crate::mcp::http_router(
             knowledge,
+            Arc::clone(&access),
             config.bind.is_loopback(),
             &config.knowledge.allowed_origins,
             shutdown.child_token(),
@@ -63,7 +70,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(config.knowledge.token.clone(), api, openapi),
+            router: crate::knowledge::router(access, api, openapi),
         });
     }
 

@@ -266,7 +266,9 @@ impl KnowledgeServer {
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
         let source = Source::parse(&args.url).map_err(|e| e.to_string())?;
-        let mut job = self.indexer.submit(source, args.branch).await.map_err(|e| message(&e))?;
+        let owner = Self::caller()?.owner();
+        let mut job =
+            self.indexer.submit(source, args.branch, owner).await.map_err(|e| message(&e))?;
         let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS).min(600));
         let progress_token = ctx.meta.get_progress_token();
         let deadline = tokio::time::Instant::now() + wait;
@@ -319,7 +321,7 @@ impl KnowledgeServer {
         output_schema = schema_for_output::<ReposOutput>()
     )]
     async fn list_repositories(&self, Parameters(args): Parameters<PageArgs>) -> Answer {
-        let repos = self.indexer.store().repos().await.map_err(|e| e.to_string())?;
+        let repos = Self::caller()?.repos(&self.indexer).await.map_err(|e| e.to_string())?;
         if repos.is_empty() {
             let empty = ReposOutput { repositories: Vec::new(), total: 0, next_offset: None };
             return Ok(structured(
@@ -376,7 +378,9 @@ impl KnowledgeServer {
             limit: args.limit.unwrap_or(10).clamp(1, 50),
             offset: args.offset.unwrap_or(0),
         };
-        let (query, hits) = search_code(&self.indexer, request).await.map_err(|e| message(&e))?;
+        let caller = Self::caller()?;
+        let (query, hits) =
+            search_code(&self.indexer, &caller, request).await.map_err(|e| message(&e))?;
         let (mode, limit, offset) = (query.mode, query.limit, query.offset);
         let mut text = String::new();
         for (rank, hit) in hits.iter().enumerate() {
@@ -761,10 +765,11 @@ impl KnowledgeServer {
 impl KnowledgeServer {
     /// The repository a call names, or the only one when it names none.
     async fn repo(&self, key: Option<&str>) -> Result<RepoRecord, String> {
+        let caller = Self::caller()?;
         if let Some(key) = key {
-            return self.indexer.find(key).await.map_err(|e| message(&e));
+            return caller.find(&self.indexer, key).await.map_err(|e| message(&e));
         }
-        let mut repos = self.indexer.store().repos().await.map_err(|e| e.to_string())?;
+        let mut repos = caller.repos(&self.indexer).await.map_err(|e| e.to_string())?;
         match repos.len() {
             0 => Err("no repository is indexed yet: call index_repository first".to_owned()),
             1 => Ok(repos.remove(0)),

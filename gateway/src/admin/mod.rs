@@ -9,6 +9,7 @@
 
 mod audit;
 mod auth;
+mod orgs;
 mod providers;
 mod tenants;
 mod usage;
@@ -34,6 +35,7 @@ use crate::Gateway;
 use crate::error::ApiError;
 
 pub use auth::Auth;
+pub(crate) use auth::live_session;
 pub use users::{CreateUser, create_user};
 
 /// The admin routes (under `/api`), `/openapi.json`, `/docs`, and the OpenAPI document.
@@ -64,7 +66,8 @@ pub(crate) fn router() -> Router<Gateway> {
         .routes(routes!(usage::list_usage))
         .routes(routes!(usage::usage_summary))
         .routes(routes!(usage::usage_breakdown))
-        .routes(routes!(audit::list_audit));
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(orgs::get_org, orgs::update_org));
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api", api)
         .routes(routes!(crate::health::health))
@@ -91,6 +94,7 @@ pub(crate) fn router() -> Router<Gateway> {
         (name = "auth", description = "Log in and out"),
         (name = "users", description = "The people of an organization and their roles"),
         (name = "providers", description = "LLM providers and their API keys (sealed at rest, shown masked)"),
+        (name = "orgs", description = "Your organization and its DLP policy"),
         (name = "tenants", description = "API consumers, their keys, budgets and teams"),
         (name = "usage", description = "Requests, tokens and cost"),
         (name = "audit", description = "Who did what, when, from where"),
@@ -226,7 +230,7 @@ impl FromRequestParts<Gateway> for Caller {
             )
         })?;
         let claims = gateway.inner.auth.verify(token)?;
-        let session = auth::live_session(gateway, &claims.jti).await?;
+        let session = live_session(gateway, &claims.jti).await?;
         Ok(Caller {
             user_id: session.user_id,
             org_id: session.org_id,

@@ -1,6 +1,7 @@
 //! Usage: every request through `/v1/*` (tenant, team, provider, model, tokens, cost, latency,
-//! time to first token, status, DLP events), listed by page, summed for a period, and broken down
-//! by model, provider, tenant, team or day.
+//! time to first token, status, DLP events) and every call to the knowledge server's tools (MCP
+//! and REST: tool, latency, result size, status, DLP events), listed by page, summed for a
+//! period, and broken down by model, provider, tenant, team, tool or day.
 
 // `#[utoipa::path(params(T))]` expands to `<T as IntoParams>::…`, which this lint flags.
 #![allow(unused_qualifications)]
@@ -29,6 +30,11 @@ pub(crate) struct UsageFilter {
     team_id: Option<i64>,
     /// Only this model (as served).
     model: Option<String>,
+    /// Only this endpoint: `chat.completions`, `embeddings`, or the knowledge server's `mcp` and
+    /// `rest`.
+    endpoint: Option<String>,
+    /// Only calls to this knowledge tool (`search_code`) or route (`GET /api/knowledge/search`).
+    tool: Option<String>,
 }
 
 /// A filter with its dates parsed (Unix ms, end exclusive).
@@ -83,6 +89,12 @@ impl<'a> Scope<'a> {
         if let Some(model) = &self.filter.model {
             sql.push(" AND u.model = ").push_bind(model.as_str());
         }
+        if let Some(endpoint) = &self.filter.endpoint {
+            sql.push(" AND u.endpoint = ").push_bind(endpoint.as_str());
+        }
+        if let Some(tool) = &self.filter.tool {
+            sql.push(" AND u.tool = ").push_bind(tool.as_str());
+        }
     }
 }
 
@@ -130,11 +142,15 @@ pub(crate) struct UsageRecord {
     request_id: String,
     tenant_id: Option<i64>,
     team_id: Option<i64>,
-    /// `chat.completions` or `embeddings`.
+    /// `chat.completions` or `embeddings`; `mcp` or `rest` for a knowledge server call.
     endpoint: String,
     provider: Option<String>,
-    /// The model served (an alias is recorded as its target).
+    /// The model served (an alias is recorded as its target); empty for a knowledge call.
     model: String,
+    /// The knowledge tool (`search_code`) or route (`GET /api/knowledge/search`) called.
+    tool: Option<String>,
+    /// The size in bytes of what that call returned.
+    result_bytes: Option<i64>,
     prompt_tokens: i64,
     completion_tokens: i64,
     total_tokens: i64,
@@ -188,8 +204,8 @@ pub(crate) async fn list_usage(
     let mut rows = QueryBuilder::new(
         "SELECT u.id, u.request_id, u.tenant_id, u.team_id, u.endpoint, u.provider, u.model, \
          u.prompt_tokens, u.completion_tokens, u.tokens_source, u.cost_usd, u.latency_ms, \
-         u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.dlp, \
-         u.created_at \
+         u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.dlp, u.tool, \
+         u.result_bytes, u.created_at \
          FROM usage u",
     );
     scope.push_where(&mut rows);
@@ -215,6 +231,8 @@ pub(crate) async fn list_usage(
                 endpoint: r.get("endpoint"),
                 provider: r.get("provider"),
                 model: r.get("model"),
+                tool: r.get("tool"),
+                result_bytes: r.get("result_bytes"),
                 prompt_tokens: prompt,
                 completion_tokens: completion,
                 total_tokens: prompt + completion,
@@ -285,6 +303,7 @@ pub(crate) enum GroupBy {
     Provider,
     Tenant,
     Team,
+    Tool,
     Day,
 }
 
@@ -298,8 +317,9 @@ pub(crate) struct BreakdownQuery {
 /// One group's totals.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Group {
-    /// The model, the provider's name, the tenant's or team's id, or the day (`2026-11-30`);
-    /// `null` for requests without one (no tenant, no team, never routed).
+    /// The model, the provider's name, the tenant's or team's id, the tool, or the day
+    /// (`2026-11-30`); `null` for requests without one (no tenant, no team, never routed, not a
+    /// tool call).
     key: Option<String>,
     /// The tenant's or team's name.
     name: Option<String>,
@@ -316,7 +336,7 @@ pub(crate) struct Breakdown {
     groups: Vec<Group>,
 }
 
-/// Totals grouped by model, provider, tenant, team or day, for the period (default: the current
+/// Totals grouped by model, provider, tenant, team, tool or day, for the period (default: the current
 /// calendar month, UTC).
 #[utoipa::path(
     get,
@@ -350,6 +370,7 @@ pub(crate) async fn usage_breakdown(
             " LEFT JOIN teams t ON t.id = u.team_id",
             "cost_usd DESC, key",
         ),
+        GroupBy::Tool => ("u.tool", "NULL", "", "requests DESC, key"),
         GroupBy::Day => {
             ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "", "key")
         }

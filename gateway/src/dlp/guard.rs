@@ -24,6 +24,18 @@ impl Outcome {
         self.events.values().sum()
     }
 
+    /// What was done, for a usage record: `{"email": {"redact": 2}}`; `None` when nothing was.
+    pub fn detail(&self) -> Option<String> {
+        if self.events.is_empty() {
+            return None;
+        }
+        let mut detail: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
+        for ((kind, action), n) in &self.events {
+            detail.entry(kind.as_str()).or_default().insert(action.as_str(), *n);
+        }
+        Some(serde_json::json!(detail).to_string())
+    }
+
     /// Scans `text` and applies `policy`; returns the text to send on, if it changed.
     pub fn guard(&mut self, policy: &Policy, text: &str) -> Option<String> {
         let detections = scanner().scan_keeping(text, |d, value| policy.action(d, value).is_some());

@@ -189,8 +189,8 @@ async fn a_failed_re_index_keeps_the_previous_index() {
 async fn a_second_request_joins_the_running_job() {
     let git = GitRepo::from_fixture("ts-app");
     let t = TestIndexer::new().await;
-    let first = t.indexer.submit(local(git.path()), None).await.unwrap();
-    let second = t.indexer.submit(local(git.path()), None).await.unwrap();
+    let first = t.indexer.submit(local(git.path()), None, None).await.unwrap();
+    let second = t.indexer.submit(local(git.path()), None, None).await.unwrap();
     assert!(first.same_channel(&second));
     let done = indexer::finished(second).await;
     assert_eq!(done.repo.status, JobState::Ready);

@@ -151,7 +151,7 @@ async fn an_index_made_without_the_model_is_embedded_by_the_next_job() {
     assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
 
     let indexer = t.restart_with_embedder().await;
-    let job = indexer.submit(local(repo.path()), None).await.unwrap();
+    let job = indexer.submit(local(repo.path()), None, None).await.unwrap();
     let resumed = indexer::finished(job).await;
     assert_eq!(resumed.files_parsed, 0, "nothing is parsed again");
     assert_eq!(resumed.chunks_to_embed, lexical_only.repo.stats.chunks);
@@ -171,7 +171,7 @@ async fn lexical_and_structural_queries_answer_while_the_job_embeds() {
     repo.write("stockroom/handlers.py", &many);
     repo.commit("add handlers");
 
-    let mut job = t.indexer.submit(local(repo.path()), None).await.unwrap();
+    let mut job = t.indexer.submit(local(repo.path()), None, None).await.unwrap();
     loop {
         let status = job.borrow_and_update().clone();
         if status.repo.status == JobState::Embedding {
@@ -222,7 +222,7 @@ async fn embedding_cut_short_by_a_stopped_server_resumes_at_the_next_start() {
     assert_eq!(job.repo.status, JobState::Embedding);
     // Resuming twice does not start a second job.
     assert_eq!(indexer.resume_embedding().await.unwrap(), 0);
-    let job = indexer.submit(local(repo.path()), None).await.unwrap();
+    let job = indexer.submit(local(repo.path()), None, None).await.unwrap();
     let finished = indexer::finished(job).await;
     assert_eq!(finished.repo.status, JobState::Ready);
 

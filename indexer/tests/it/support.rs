@@ -107,7 +107,7 @@ impl TestIndexer {
     }
 
     pub async fn index(&self, source: Source, branch: Option<&str>) -> JobStatus {
-        let job = self.indexer.submit(source, branch.map(String::from)).await.unwrap();
+        let job = self.indexer.submit(source, branch.map(String::from), None).await.unwrap();
         finished(job).await
     }
 }

@@ -1,0 +1,363 @@
+//! Who calls the knowledge server, what they see, and what they are charged: the knowledge
+//! server draws on the gateway for identity (tenant API keys and admin session tokens), rate
+//! limits, metering and DLP.
+//!
+//! - A **member** of an organization (a tenant or a logged-in user) sees that organization's
+//!   repositories only, and what it indexes belongs to it. The `default` organization (the one
+//!   config tenants and the first admin belong to) owns the repositories indexed locally.
+//! - The **local** user — stdio MCP, the command line, a client presenting `knowledge.token`, or
+//!   any client on loopback when no token is set — sees every repository.
+//!
+//! Whatever the caller, code that leaves the server is screened by DLP: a member's by its
+//! tenant's or organization's policy, the local user's by the gateway's default.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gateway::Gateway;
+use gateway::access::{Principal, Surface, ToolCall};
+use gateway::dlp::guard::Outcome;
+use gateway::dlp::policy::{Action, Policy};
+use gateway::ratelimit::Decision;
+use indexer::{IndexError, Indexer, RepoRecord};
+
+use crate::config::Secret;
+use crate::knowledge::ApiError;
+
+/// One caller of the knowledge server.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `None`: the local user.
+    pub principal: Option<Principal>,
+    /// The owner of the repositories a member sees and indexes (`None`: the default
+    /// organization's).
+    owner: Option<i64>,
+    /// What is returned to the caller is screened by this policy.
+    pub dlp: Arc<Policy>,
+}
+
+impl Caller {
+    pub fn local(policy: Arc<Policy>) -> Caller {
+        Caller { principal: None, owner: None, dlp: policy }
+    }
+
+    /// Whether the caller may see `repo`.
+    pub fn sees(&self, repo: &RepoRecord) -> bool {
+        self.principal.is_none() || repo.owner == self.owner
+    }
+
+    /// Who a repository the caller indexes belongs to.
+    pub fn owner(&self) -> Option<i64> {
+        self.owner
+    }
+
+    /// A repository by id, name, URL or path, among those the caller sees; the others are
+    /// unknown to it, as if they did not exist.
+    pub async fn find(&self, indexer: &Indexer, key: &str) -> Result<RepoRecord, IndexError> {
+        indexer.find_among(key, |r| self.sees(r)).await
+    }
+
+    /// The stored repositories the caller sees, by name.
+    pub async fn repos(&self, indexer: &Indexer) -> Result<Vec<RepoRecord>, IndexError> {
+        let mut repos = indexer.store().repos().await?;
+        repos.retain(|r| self.sees(r));
+        Ok(repos)
+    }
+
+    /// For logs and errors.
+    pub fn describe(&self) -> String {
+        self.principal.as_ref().map_or_else(|| "the local user".to_owned(), Principal::describe)
+    }
+}
+
+/// How callers are told apart: the gateway that knows tenants and sessions, the static token of
+/// the local user, and whether a client with no credential is the local user.
+#[derive(Debug, Clone)]
+pub struct Access {
+    gateway: Option<Gateway>,
+    default_org: Option<i64>,
+    token: Option<Secret>,
+    anonymous: bool,
+    local_policy: Arc<Policy>,
+}
+
+impl Access {
+    /// Without a gateway, only the local user: `token` identifies it, and with `anonymous` so
+    /// does no credential at all (stdio MCP and the command line are always the local user).
+    pub fn new(policy: &Policy, token: Option<Secret>, anonymous: bool) -> Access {
+        Access {
+            gateway: None,
+            default_org: None,
+            token,
+            anonymous,
+            local_policy: Arc::new(policy.over(&Policy::builtin())),
+        }
+    }
+
+    /// Members of organizations identified by `gateway` too, with the gateway's default policy
+    /// for the local user.
+    pub async fn with_gateway(self, gateway: Gateway) -> anyhow::Result<Access> {
+        let default_org = gateway.store().default_org().await?;
+        Ok(Access {
+            local_policy: gateway.default_policy(),
+            gateway: Some(gateway),
+            default_org: Some(default_org),
+            ..self
+        })
+    }
+
+    pub fn local_caller(&self) -> Caller {
+        Caller::local(Arc::clone(&self.local_policy))
+    }
+
+    /// The caller presenting `headers`, or the 401 that says what to send.
+    pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let Some(presented) = presented else {
+            if self.anonymous {
+                return Ok(self.local_caller());
+            }
+            return Err(unauthorized(
+                "send a tenant API key or a gateway session token (POST /api/auth/login on the \
+                 gateway) as `Authorization: Bearer <credential>`",
+            ));
+        };
+        if let Some(token) = &self.token
+            && constant_time_eq(presented.as_bytes(), token.expose().as_bytes())
+        {
+            return Ok(self.local_caller());
+        }
+        let Some(gateway) = &self.gateway else {
+            return Err(unauthorized("the bearer token is not valid"));
+        };
+        let principal = gateway.identify(headers).await.map_err(from_gateway)?;
+        let owner = (Some(principal.org_id) != self.default_org).then_some(principal.org_id);
+        Ok(Caller { owner, dlp: Arc::clone(&principal.dlp), principal: Some(principal) })
+    }
+
+    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer.
+    pub fn admit(&self, caller: &Caller) -> Result<Option<Decision>, Refused> {
+        let (Some(gateway), Some(principal)) = (&self.gateway, &caller.principal) else {
+            return Ok(None);
+        };
+        gateway.admit_call(principal).map_err(|(error, decision)| Refused {
+            message: error.message,
+            decision,
+        })
+    }
+
+    /// Records a finished call of a member in the gateway's usage and metrics.
+    pub fn meter(&self, caller: &Caller, call: ToolCall) {
+        if let (Some(gateway), Some(principal)) = (&self.gateway, &caller.principal) {
+            gateway.meter(principal, call);
+        }
+    }
+}
+
+/// A call over its tenant's rate limit.
+#[derive(Debug)]
+pub struct Refused {
+    pub message: String,
+    pub decision: Decision,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut response =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.message)
+                .into_response();
+        self.decision.apply(response.headers_mut());
+        response.headers_mut().insert(header::RETRY_AFTER, self.decision.retry_after.into());
+        response
+    }
+}
+
+/// What DLP did to a result, as the caller reads it: `None` when nothing was redacted.
+pub fn redaction_notice(outcome: &Outcome) -> Option<String> {
+    let redacted: Vec<String> = outcome
+        .events
+        .iter()
+        .filter(|((_, action), _)| *action == Action::Redact)
+        .map(|((kind, _), n)| format!("{} × {n}", kind.as_str()))
+        .collect();
+    if redacted.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "AgentWatch redacted secrets or personal data from this result under your \
+         organization's DLP policy: {}. Each is shown as [REDACTED:TYPE].",
+        redacted.join(", ")
+    ))
+}
+
+/// The message of a result refused because it holds a type the caller's policy blocks.
+pub fn blocked_message(outcome: &Outcome) -> Option<String> {
+    if outcome.blocked.is_empty() {
+        return None;
+    }
+    let kinds: Vec<&str> = outcome.blocked.iter().map(|k| k.as_str()).collect();
+    Some(format!(
+        "the result holds data your organization's DLP policy blocks ({}); ask for less (a \
+         narrower search, other lines), or ask an administrator about the policy",
+        kinds.join(", ")
+    ))
+}
+
+/// The most a REST answer is read into memory to be screened.
+const MAX_ANSWER: usize = 64 << 20;
+
+/// Every REST call of an identified caller: admitted under its tenant's rate limit (429 and
+/// `Retry-After` when over it, the `X-RateLimit-*` headers on every answer), its JSON answer
+/// screened by DLP (redacted values in place, and a `redactions` field and an
+/// `X-AgentWatch-Redacted` header saying so; a 403 `dlp_blocked` when it holds a blocked type),
+/// then metered as the route it matched (`GET /api/knowledge/search`).
+pub async fn govern_rest(
+    State(access): State<Arc<Access>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        let message = "the request reached the API unidentified";
+        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            .into_response();
+    };
+    let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
+    let mut call = ToolCall {
+        surface: Surface::Rest,
+        tool: format!("{} {route}", request.method()),
+        request_id: request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        started: Instant::now(),
+        status: 200,
+        error: None,
+        result_bytes: 0,
+        dlp: None,
+    };
+    let decision = match access.admit(&caller) {
+        Ok(decision) => decision,
+        Err(refused) => {
+            call.status = 429;
+            call.error = Some(refused.message.clone());
+            access.meter(&caller, call);
+            return refused.into_response();
+        }
+    };
+    let (mut parts, body) = next.run(request).await.into_parts();
+    let mut response = match axum::body::to_bytes(body, MAX_ANSWER).await {
+        Ok(bytes) if parts.status.is_success() => {
+            let mut outcome = Outcome::default();
+            let response = screen_answer(&caller, &mut parts, bytes, &mut outcome);
+            call.dlp = Some(outcome);
+            response
+        }
+        Ok(bytes) => {
+            call.error = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned));
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+        Err(e) => {
+            let message = format!("the answer could not be read: {e}");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message).into_response()
+        }
+    };
+    if let Some(decision) = decision {
+        decision.apply(response.headers_mut());
+    }
+    call.status = response.status().as_u16();
+    call.result_bytes = axum::body::HttpBody::size_hint(response.body()).exact().unwrap_or(0);
+    access.meter(&caller, call);
+    response
+}
+
+/// A JSON answer with the caller's DLP policy applied.
+fn screen_answer(
+    caller: &Caller,
+    parts: &mut axum::http::response::Parts,
+    bytes: axum::body::Bytes,
+    outcome: &mut Outcome,
+) -> Response {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        // Not JSON (no such route answers yet): screened as text.
+        let Ok(mut text) = String::from_utf8(bytes.to_vec()) else {
+            return Response::from_parts(parts.clone(), axum::body::Body::from(bytes));
+        };
+        gateway::access::screen_text(&caller.dlp, &mut text, outcome);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts.clone(), axum::body::Body::from(text));
+    };
+    gateway::access::screen_output(&caller.dlp, &mut value, outcome);
+    if let Some(message) = blocked_message(outcome) {
+        return ApiError::new(StatusCode::FORBIDDEN, "dlp_blocked", message).into_response();
+    }
+    if outcome.count() == 0 {
+        return Response::from_parts(parts.clone(), axum::body::Body::from(bytes));
+    }
+    if let Some(notice) = redaction_notice(outcome) {
+        let redacted: u32 = outcome.events.iter().filter(|((_, a), _)| *a == Action::Redact).map(|(_, n)| n).sum();
+        if let serde_json::Value::Object(fields) = &mut value {
+            let by_type: serde_json::Map<String, serde_json::Value> = outcome
+                .events
+                .iter()
+                .filter(|((_, action), _)| *action == Action::Redact)
+                .map(|((kind, _), n)| (kind.as_str().to_owned(), (*n).into()))
+                .collect();
+            fields.insert(
+                "redactions".to_owned(),
+                serde_json::json!({ "count": redacted, "by_type": by_type, "notice": notice }),
+            );
+        }
+        parts.headers.insert("x-agentwatch-redacted", redacted.into());
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&value).expect("a JSON value serializes");
+    Response::from_parts(parts.clone(), axum::body::Body::from(body))
+}
+
+/// Identifies every request and puts its [`Caller`] in the request's extensions; 401 otherwise.
+pub async fn authenticate(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match access.caller(request.headers()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn from_gateway(error: gateway::error::ApiError) -> ApiError {
+    let code = match error.status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        status if status.is_server_error() => "internal",
+        _ => "invalid_request",
+    };
+    ApiError::new(error.status, code, error.message)
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Compares without an early exit, so response timing says nothing about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
