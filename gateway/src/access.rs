@@ -2,21 +2,32 @@
 //! credential (a tenant API key or an admin session token), whether a tenant may make one more
 //! call under its rate limit, the DLP policy what the service returns to it is screened by, and a
 //! usage record of each call, beside the tenant's LLM requests in `/api/usage` and `/metrics`.
+//!
+//! In this process these are methods of [`Gateway`]; a knowledge server in another process asks
+//! the same over HTTP (`/api/access/*`), always with its caller's own credential, so it needs no
+//! trust of its own.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::Gateway;
 use crate::admin::{Role, live_session};
+use crate::dlp::Kind;
 use crate::dlp::guard::Outcome;
 use crate::dlp::policy::{Action, Policy};
 use crate::error::ApiError;
 use crate::ratelimit::Decision;
 use crate::secrets::hash_api_key;
-use crate::store::{Tenant, UsageRecord, now_ms};
+use crate::store::{UsageRecord, now_ms};
 
 /// Who a credential belongs to.
 #[derive(Debug, Clone)]
@@ -27,18 +38,20 @@ pub struct Principal {
     pub dlp: Arc<Policy>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Who {
     /// A program with a tenant API key: metered and rate-limited as the tenant.
-    Tenant(Arc<Tenant>),
+    Tenant { tenant_id: i64, team_id: Option<i64>, name: String },
     /// A person logged in to the admin API, with a session token.
     User { user_id: i64, email: String, role: Role },
 }
 
 impl Principal {
-    pub fn tenant(&self) -> Option<&Arc<Tenant>> {
+    /// The tenant's id, when the principal is one.
+    pub fn tenant_id(&self) -> Option<i64> {
         match &self.who {
-            Who::Tenant(tenant) => Some(tenant),
+            Who::Tenant { tenant_id, .. } => Some(*tenant_id),
             Who::User { .. } => None,
         }
     }
@@ -46,14 +59,65 @@ impl Principal {
     /// For logs: `tenant 3 (ci-bot)` or `user ada@example.com`.
     pub fn describe(&self) -> String {
         match &self.who {
-            Who::Tenant(tenant) => format!("tenant {} ({})", tenant.id, tenant.name),
+            Who::Tenant { tenant_id, name, .. } => format!("tenant {tenant_id} ({name})"),
             Who::User { email, .. } => format!("user {email}"),
         }
     }
 }
 
+/// A [`Principal`] as `/api/access/identify` and `/api/access/admit` answer it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrincipalView {
+    pub org_id: i64,
+    /// Whether that is the `default` organization (the config's tenants and the first admin).
+    pub default_org: bool,
+    pub who: Who,
+    /// The DLP policy in force for it: its own over its organization's over the default.
+    #[schema(value_type = Object)]
+    pub dlp_policy: Policy,
+}
+
+impl PrincipalView {
+    fn of(gateway: &Gateway, p: &Principal) -> PrincipalView {
+        PrincipalView {
+            org_id: p.org_id,
+            default_org: p.org_id == gateway.default_org(),
+            who: p.who.clone(),
+            dlp_policy: p.dlp.as_ref().clone(),
+        }
+    }
+}
+
+impl From<PrincipalView> for Principal {
+    fn from(view: PrincipalView) -> Principal {
+        Principal { org_id: view.org_id, who: view.who, dlp: Arc::new(view.dlp_policy) }
+    }
+}
+
+/// A finished call as `POST /api/access/calls` takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallReport {
+    /// `mcp` or `rest`.
+    pub surface: Surface,
+    /// The MCP tool or REST route called (at most 200 characters).
+    pub tool: String,
+    #[serde(default)]
+    pub request_id: String,
+    pub latency_ms: u64,
+    pub status: u16,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub result_bytes: u64,
+    /// What DLP did to the result, by type and action: `{"aws_access_key": {"redact": 1}}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub dlp: BTreeMap<Kind, BTreeMap<Action, u32>>,
+}
+
 /// The surface a knowledge call came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Surface {
     Mcp,
     Rest,
@@ -100,7 +164,11 @@ impl Gateway {
             return Ok(Principal {
                 org_id: tenant.org_id,
                 dlp: Arc::clone(&tenant.dlp),
-                who: Who::Tenant(Arc::clone(tenant)),
+                who: Who::Tenant {
+                    tenant_id: tenant.id,
+                    team_id: tenant.team_id,
+                    name: tenant.name.clone(),
+                },
             });
         }
         // A JWT is three base64url parts; anything else is a key that matches no tenant.
@@ -117,19 +185,20 @@ impl Gateway {
     }
 
     /// Takes one call from a tenant's rate limit (the same bucket and window as its LLM
-    /// requests). A person's calls are not rate-limited. `Err` carries the 429 and the decision
-    /// whose headers go with it.
-    pub fn admit_call(&self, principal: &Principal) -> Result<Option<Decision>, (ApiError, Decision)> {
-        let Some(tenant) = principal.tenant() else { return Ok(None) };
+    /// requests). A person's calls are not rate-limited. `Err` is the refusing decision: its
+    /// `refusal()` is the 429, and its headers go with it.
+    pub fn admit_call(&self, principal: &Principal) -> Result<Option<Decision>, Decision> {
+        let Some(tenant_id) = principal.tenant_id() else { return Ok(None) };
+        // A tenant removed since it was identified has no bucket left to take from.
+        let directory = self.directory();
+        let Some(tenant) = directory.tenant_by_id(tenant_id) else { return Ok(None) };
         let decision = self.take_token(tenant);
-        if decision.allowed { Ok(Some(decision)) } else { Err((decision.refusal(), decision)) }
+        if decision.allowed { Ok(Some(decision)) } else { Err(decision) }
     }
 
     /// The DLP policy of an organization: its own over the gateway's default, or the default.
     pub fn org_policy(&self, org_id: i64) -> Arc<Policy> {
-        self.directory()
-            .org_policy(org_id)
-            .map_or_else(|| Arc::clone(&self.inner.dlp), Arc::clone)
+        self.directory().org_policy(org_id).map_or_else(|| Arc::clone(&self.inner.dlp), Arc::clone)
     }
 
     /// The gateway's default DLP policy (`gateway.dlp` over the built-in one): for callers the
@@ -145,12 +214,15 @@ impl Gateway {
                 self.inner.metrics.dlp(*kind, *action, *n);
             }
         }
-        let tenant = principal.tenant();
+        let team_id = match &principal.who {
+            Who::Tenant { team_id, .. } => *team_id,
+            Who::User { .. } => None,
+        };
         self.inner.usage.record(UsageRecord {
             request_id: call.request_id,
             org_id: principal.org_id,
-            tenant_id: tenant.map(|t| t.id),
-            team_id: tenant.and_then(|t| t.team_id),
+            tenant_id: principal.tenant_id(),
+            team_id,
             endpoint: match call.surface {
                 Surface::Mcp => "mcp",
                 Surface::Rest => "rest",
@@ -176,6 +248,104 @@ impl Gateway {
             created_at_ms: now_ms() - call.started.elapsed().as_millis() as i64,
         });
     }
+}
+
+/// Who the credential of this request belongs to: a tenant API key or a session token, sent as
+/// `Authorization: Bearer …` or `X-Api-Key`. For a knowledge server in another process, which
+/// forwards its caller's credential.
+#[utoipa::path(
+    post,
+    path = "/access/identify",
+    tag = "access",
+    responses(
+        (status = 200, description = "The credential's principal and DLP policy", body = PrincipalView),
+        (status = 401, description = "Neither a tenant key nor a live session token", body = crate::admin::ErrorBody),
+        (status = 403, description = "The tenant is suspended or inactive", body = crate::admin::ErrorBody),
+    )
+)]
+pub(crate) async fn identify_route(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Json<PrincipalView>, ApiError> {
+    let principal = gateway.identify(&headers).await?;
+    Ok(Json(PrincipalView::of(&gateway, &principal)))
+}
+
+/// As `/access/identify`, and takes one call from the tenant's rate limit: 429 with
+/// `Retry-After` when it is spent. The `X-RateLimit-*` headers say what is left.
+#[utoipa::path(
+    post,
+    path = "/access/admit",
+    tag = "access",
+    responses(
+        (status = 200, description = "Admitted: the principal and its DLP policy", body = PrincipalView),
+        (status = 401, description = "Neither a tenant key nor a live session token", body = crate::admin::ErrorBody),
+        (status = 429, description = "Over the tenant's rate limit", body = crate::admin::ErrorBody),
+    )
+)]
+pub(crate) async fn admit_route(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = gateway.identify(&headers).await?;
+    let (decision, refused) = match gateway.admit_call(&principal) {
+        Ok(decision) => (decision, None),
+        Err(decision) => (Some(decision), Some(decision.refusal())),
+    };
+    let mut response = match refused {
+        Some(error) => error.into_response(),
+        None => Json(PrincipalView::of(&gateway, &principal)).into_response(),
+    };
+    if let Some(decision) = decision {
+        decision.apply(response.headers_mut());
+    }
+    Ok(response)
+}
+
+/// Records a finished call of the credential's principal in usage and metrics.
+#[utoipa::path(
+    post,
+    path = "/access/calls",
+    tag = "access",
+    request_body = CallReport,
+    responses(
+        (status = 202, description = "Recorded"),
+        (status = 400, description = "The report is invalid", body = crate::admin::ErrorBody),
+        (status = 401, description = "Neither a tenant key nor a live session token", body = crate::admin::ErrorBody),
+    )
+)]
+pub(crate) async fn calls_route(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    crate::admin::Body(report): crate::admin::Body<CallReport>,
+) -> Result<StatusCode, ApiError> {
+    let principal = gateway.identify(&headers).await?;
+    if report.tool.is_empty() || report.tool.len() > 200 {
+        return Err(ApiError::invalid("tool", "tool is 1 to 200 characters"));
+    }
+    let mut outcome = Outcome::default();
+    for (kind, actions) in &report.dlp {
+        for (action, n) in actions {
+            outcome.events.insert((*kind, *action), *n);
+        }
+    }
+    let started = Instant::now()
+        .checked_sub(Duration::from_millis(report.latency_ms))
+        .unwrap_or_else(Instant::now);
+    gateway.meter(
+        &principal,
+        ToolCall {
+            surface: report.surface,
+            tool: report.tool,
+            request_id: report.request_id,
+            started,
+            status: report.status,
+            error: report.error,
+            result_bytes: report.result_bytes,
+            dlp: (!outcome.events.is_empty()).then_some(outcome),
+        },
+    );
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Screens what a service returns: every string in `value` is scanned and the policy applied.
@@ -226,7 +396,8 @@ mod tests {
 
     #[test]
     fn a_secret_anywhere_in_a_result_is_redacted_and_counted() {
-        let key = "AKIAZ7Q3XK2M5N8P4R6T";
+        // Written in two pieces, so that this file itself holds no key (see tests/dlp.rs).
+        let key = format!("AKIA{}", "Z7Q3XK2M5N8P4R6T");
         let mut result = json!({
             "results": [{ "path": "config.py", "snippet": format!("AWS_KEY = \"{key}\"") }],
             "total": 1,
@@ -234,7 +405,7 @@ mod tests {
         let mut outcome = Outcome::default();
         screen_output(&Policy::builtin(), &mut result, &mut outcome);
         let snippet = result["results"][0]["snippet"].as_str().unwrap();
-        assert!(!snippet.contains(key), "{snippet}");
+        assert!(!snippet.contains(&key), "{snippet}");
         assert!(snippet.contains("[REDACTED:"), "{snippet}");
         assert_eq!(outcome.count(), 1);
         assert_eq!(result["total"], 1, "numbers are left alone");
@@ -243,7 +414,7 @@ mod tests {
     #[test]
     fn mask_and_restore_redacts_output_since_nothing_comes_back_to_restore() {
         let policy = Policy { secrets: Some(Action::MaskAndRestore), ..Policy::builtin() };
-        let mut text = "token = ghp_R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u".to_owned();
+        let mut text = format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u");
         let mut outcome = Outcome::default();
         screen_text(&policy, &mut text, &mut outcome);
         assert!(text.contains("[REDACTED:"), "{text}");
@@ -253,7 +424,7 @@ mod tests {
     #[test]
     fn a_blocked_type_is_reported_for_the_caller_to_refuse() {
         let policy = Policy { secrets: Some(Action::Block), ..Policy::builtin() };
-        let mut text = "token = ghp_R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u".to_owned();
+        let mut text = format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u");
         let mut outcome = Outcome::default();
         screen_text(&policy, &mut text, &mut outcome);
         assert!(!outcome.blocked.is_empty());

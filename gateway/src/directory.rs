@@ -14,6 +14,7 @@ use crate::store::{Provider, ProviderKey, Tenant};
 #[derive(Debug, Default)]
 pub struct Directory {
     tenants: HashMap<String, Arc<Tenant>>,
+    tenants_by_id: HashMap<i64, Arc<Tenant>>,
     /// By organization, in priority order.
     upstreams: HashMap<i64, Vec<Arc<Upstream>>>,
     /// Each organization's DLP policy over the gateway's default, when it has its own.
@@ -65,8 +66,11 @@ impl Directory {
         for list in upstreams.values_mut() {
             list.sort_by_key(|u| (u.provider.priority, u.provider.id));
         }
+        let tenants: HashMap<String, Arc<Tenant>> =
+            tenants.into_iter().map(|(hash, t)| (hash, Arc::new(t))).collect();
         Directory {
-            tenants: tenants.into_iter().map(|(hash, t)| (hash, Arc::new(t))).collect(),
+            tenants_by_id: tenants.values().map(|t| (t.id, Arc::clone(t))).collect(),
+            tenants,
             upstreams,
             org_dlp: HashMap::new(),
         }
@@ -85,6 +89,10 @@ impl Directory {
 
     pub fn tenant(&self, key_hash: &str) -> Option<&Arc<Tenant>> {
         self.tenants.get(key_hash)
+    }
+
+    pub fn tenant_by_id(&self, id: i64) -> Option<&Arc<Tenant>> {
+        self.tenants_by_id.get(&id)
     }
 
     /// The enabled upstreams of `org_id` that serve `model` at `endpoint`, in the order to try

@@ -77,6 +77,8 @@ struct Inner {
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
+    /// The `default` organization's id.
+    default_org: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -114,6 +116,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::default());
         let budgets = Arc::new(Budgets::load(&store).await?);
         let rates = RateLimiter::load(&store).await?;
+        let default_org = store.default_org().await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 started: Instant::now(),
@@ -134,6 +137,7 @@ impl Gateway {
                 prices: Prices::new(&settings.prices),
                 limits,
                 models: Mutex::new(HashMap::new()),
+                default_org,
             }),
         };
         gateway.reload().await?;
@@ -230,6 +234,12 @@ impl Gateway {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The id of the `default` organization: the config's tenants and the first admin belong to
+    /// it, and so do repositories indexed locally.
+    pub fn default_org(&self) -> i64 {
+        self.inner.default_org
     }
 
     fn directory(&self) -> Arc<Directory> {

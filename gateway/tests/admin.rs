@@ -317,6 +317,19 @@ async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token
         route(M::GET, "/api/usage/summary".into(), None, Viewer, 200),
         route(M::GET, "/api/usage/breakdown?group_by=tenant".into(), None, Viewer, 200),
         route(M::GET, "/api/audit".into(), None, Admin, 200),
+        route(M::GET, "/api/org".into(), None, Viewer, 200),
+        route(M::PATCH, "/api/org".into(), Some(json!({"dlp_policy": null})), Admin, 200),
+        route(M::POST, "/api/access/identify".into(), None, Viewer, 200),
+        route(M::POST, "/api/access/admit".into(), None, Viewer, 200),
+        route(
+            M::POST,
+            "/api/access/calls".into(),
+            Some(
+                json!({"surface": "mcp", "tool": "search_code", "latency_ms": 3, "status": 200, "result_bytes": 10}),
+            ),
+            Viewer,
+            202,
+        ),
     ];
 
     for r in &routes {
@@ -655,6 +668,49 @@ async fn tenant_changes_are_live_on_the_llm_api_at_once() {
     assert_eq!(filtered.body.as_array().unwrap().len(), 0);
     let active = h.get("/api/tenants?status=active", &admin).await;
     assert_eq!(active.body[0]["monthly_budget"], 25.0);
+}
+
+#[tokio::test]
+async fn an_organizations_dlp_policy_is_its_tenants_unless_they_have_their_own() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let policy = json!({ "dlp_policy": { "personal_data": "block" } });
+    let org = h.call(Method::PATCH, "/api/org", Some(&admin), Some(policy)).await;
+    assert_eq!(org.status, StatusCode::OK, "{}", org.body);
+    assert_eq!(org.body["effective_dlp_policy"]["personal_data"], "block");
+    assert_eq!(org.body["effective_dlp_policy"]["secrets"], "redact", "the default's, beneath");
+
+    let strict = h.post("/api/tenants", &admin, json!({ "name": "strict" })).await;
+    let strict_key = strict.body["api_key"].as_str().unwrap().to_owned();
+    let own = json!({ "name": "own", "dlp_policy": { "personal_data": "log" } });
+    let own = h.post("/api/tenants", &admin, own).await;
+    let own_key = own.body["api_key"].as_str().unwrap().to_owned();
+
+    // What a knowledge server in another process learns of each tenant's key.
+    let identified = h.call(Method::POST, "/api/access/identify", Some(&strict_key), None).await;
+    assert_eq!(identified.status, StatusCode::OK, "{}", identified.body);
+    assert_eq!(identified.body["who"]["kind"], "tenant");
+    assert_eq!(identified.body["default_org"], true);
+    assert_eq!(identified.body["dlp_policy"]["personal_data"], "block");
+    let identified = h.call(Method::POST, "/api/access/identify", Some(&own_key), None).await;
+    assert_eq!(identified.body["dlp_policy"]["personal_data"], "log", "its own, over the org's");
+
+    // And on the LLM API: blocked before any provider is chosen.
+    let chat = json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "mail ada@lovelace.dev" }] });
+    let refused = h.call(Method::POST, "/v1/chat/completions", Some(&strict_key), Some(chat)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "dlp_blocked");
+
+    // A tenant's call is admitted under its rate limit, and a bad record is refused.
+    let admitted = h.call(Method::POST, "/api/access/admit", Some(&own_key), None).await;
+    assert_eq!(admitted.status, StatusCode::OK);
+    assert!(admitted.headers.contains_key("x-ratelimit-remaining"));
+    let bad =
+        json!({ "surface": "mcp", "tool": "", "latency_ms": 1, "status": 200, "result_bytes": 0 });
+    let bad = h.call(Method::POST, "/api/access/calls", Some(&own_key), Some(bad)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let unknown = h.call(Method::POST, "/api/access/identify", Some("aw-nobody"), None).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ use indexer::{IndexError, Indexer, RepoRecord};
 
 use crate::config::Secret;
 use crate::knowledge::ApiError;
+use crate::remote::RemoteGateway;
 
 /// One caller of the knowledge server.
 #[derive(Debug, Clone)]
@@ -38,11 +39,21 @@ pub struct Caller {
     owner: Option<i64>,
     /// What is returned to the caller is screened by this policy.
     pub dlp: Arc<Policy>,
+    /// A member's credential (a tenant API key or a session token), as presented: what the
+    /// knowledge server shows the gateway on the member's behalf (a remote gateway's checks and
+    /// records, `ask_codebase` for a tenant, which is billed).
+    credential: Option<Secret>,
 }
 
 impl Caller {
     pub fn local(policy: Arc<Policy>) -> Caller {
-        Caller { principal: None, owner: None, dlp: policy }
+        Caller { principal: None, owner: None, dlp: policy, credential: None }
+    }
+
+    /// The tenant API key the caller presented, if it is a tenant.
+    pub fn tenant_key(&self) -> Option<&Secret> {
+        self.principal.as_ref()?.tenant_id()?;
+        self.credential.as_ref()
     }
 
     /// Whether the caller may see `repo`.
@@ -74,15 +85,25 @@ impl Caller {
     }
 }
 
-/// How callers are told apart: the gateway that knows tenants and sessions, the static token of
-/// the local user, and whether a client with no credential is the local user.
+/// How callers are told apart: the gateway that knows tenants and sessions (in this process or
+/// another), the static token of the local user, and whether a client with no credential is the
+/// local user.
 #[derive(Debug, Clone)]
 pub struct Access {
-    gateway: Option<Gateway>,
-    default_org: Option<i64>,
+    link: Link,
     token: Option<Secret>,
     anonymous: bool,
     local_policy: Arc<Policy>,
+}
+
+#[derive(Debug, Clone)]
+enum Link {
+    /// No gateway: only the local user (stdio MCP, the command line).
+    None,
+    /// The gateway of this process.
+    Local(Gateway),
+    /// A gateway in another process, asked with each caller's own credential.
+    Remote(Arc<RemoteGateway>),
 }
 
 impl Access {
@@ -90,24 +111,22 @@ impl Access {
     /// does no credential at all (stdio MCP and the command line are always the local user).
     pub fn new(policy: &Policy, token: Option<Secret>, anonymous: bool) -> Access {
         Access {
-            gateway: None,
-            default_org: None,
+            link: Link::None,
             token,
             anonymous,
             local_policy: Arc::new(policy.over(&Policy::builtin())),
         }
     }
 
-    /// Members of organizations identified by `gateway` too, with the gateway's default policy
-    /// for the local user.
-    pub async fn with_gateway(self, gateway: Gateway) -> anyhow::Result<Access> {
-        let default_org = gateway.store().default_org().await?;
-        Ok(Access {
-            local_policy: gateway.default_policy(),
-            gateway: Some(gateway),
-            default_org: Some(default_org),
-            ..self
-        })
+    /// Members of organizations identified by this process's `gateway` too, with the gateway's
+    /// default policy for the local user.
+    pub fn with_gateway(self, gateway: Gateway) -> Access {
+        Access { local_policy: gateway.default_policy(), link: Link::Local(gateway), ..self }
+    }
+
+    /// Members identified by the gateway at `remote`.
+    pub fn with_remote(self, remote: RemoteGateway) -> Access {
+        Access { link: Link::Remote(Arc::new(remote)), ..self }
     }
 
     pub fn local_caller(&self) -> Caller {
@@ -137,29 +156,54 @@ impl Access {
         {
             return Ok(self.local_caller());
         }
-        let Some(gateway) = &self.gateway else {
-            return Err(unauthorized("the bearer token is not valid"));
+        let credential = Secret::new(presented);
+        let (principal, default_org) = match &self.link {
+            Link::None => return Err(unauthorized("the bearer token is not valid")),
+            Link::Local(gateway) => {
+                let principal = gateway.identify(headers).await.map_err(from_gateway)?;
+                let default = principal.org_id == gateway.default_org();
+                (principal, default)
+            }
+            Link::Remote(remote) => {
+                let view = remote.identify(&credential).await?;
+                let default = view.default_org;
+                (Principal::from(view), default)
+            }
         };
-        let principal = gateway.identify(headers).await.map_err(from_gateway)?;
-        let owner = (Some(principal.org_id) != self.default_org).then_some(principal.org_id);
-        Ok(Caller { owner, dlp: Arc::clone(&principal.dlp), principal: Some(principal) })
-    }
-
-    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer.
-    pub fn admit(&self, caller: &Caller) -> Result<Option<Decision>, Refused> {
-        let (Some(gateway), Some(principal)) = (&self.gateway, &caller.principal) else {
-            return Ok(None);
-        };
-        gateway.admit_call(principal).map_err(|(error, decision)| Refused {
-            message: error.message,
-            decision,
+        Ok(Caller {
+            owner: (!default_org).then_some(principal.org_id),
+            dlp: Arc::clone(&principal.dlp),
+            principal: Some(principal),
+            credential: Some(credential),
         })
     }
 
-    /// Records a finished call of a member in the gateway's usage and metrics.
+    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer.
+    pub async fn admit(&self, caller: &Caller) -> Result<Option<Decision>, Refused> {
+        let (Some(principal), Some(credential)) = (&caller.principal, &caller.credential) else {
+            return Ok(None);
+        };
+        match &self.link {
+            Link::None => Ok(None),
+            Link::Local(gateway) => gateway
+                .admit_call(principal)
+                .map_err(|decision| Refused { message: decision.refusal().message, decision }),
+            // People are not rate-limited: no need to ask.
+            Link::Remote(_) if principal.tenant_id().is_none() => Ok(None),
+            Link::Remote(remote) => remote.admit(credential).await,
+        }
+    }
+
+    /// Records a finished call of a member in the gateway's usage and metrics (off the caller's
+    /// path, for a remote gateway).
     pub fn meter(&self, caller: &Caller, call: ToolCall) {
-        if let (Some(gateway), Some(principal)) = (&self.gateway, &caller.principal) {
-            gateway.meter(principal, call);
+        let (Some(principal), Some(credential)) = (&caller.principal, &caller.credential) else {
+            return;
+        };
+        match &self.link {
+            Link::None => {}
+            Link::Local(gateway) => gateway.meter(principal, call),
+            Link::Remote(remote) => remote.report(credential, call),
         }
     }
 }
@@ -231,7 +275,8 @@ pub async fn govern_rest(
         return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
             .into_response();
     };
-    let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
+    let route =
+        request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
     let mut call = ToolCall {
         surface: Surface::Rest,
         tool: format!("{} {route}", request.method()),
@@ -247,7 +292,7 @@ pub async fn govern_rest(
         result_bytes: 0,
         dlp: None,
     };
-    let decision = match access.admit(&caller) {
+    let decision = match access.admit(&caller).await {
         Ok(decision) => decision,
         Err(refused) => {
             call.status = 429;
@@ -308,7 +353,8 @@ fn screen_answer(
         return Response::from_parts(parts.clone(), axum::body::Body::from(bytes));
     }
     if let Some(notice) = redaction_notice(outcome) {
-        let redacted: u32 = outcome.events.iter().filter(|((_, a), _)| *a == Action::Redact).map(|(_, n)| n).sum();
+        let redacted: u32 =
+            outcome.events.iter().filter(|((_, a), _)| *a == Action::Redact).map(|(_, n)| n).sum();
         if let serde_json::Value::Object(fields) = &mut value {
             let by_type: serde_json::Map<String, serde_json::Value> = outcome
                 .events

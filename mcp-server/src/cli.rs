@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -226,7 +227,8 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             let scans = crate::scanning::Scans::open(config, indexer).await?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);
-            crate::mcp::serve_stdio(scans, std::sync::Arc::new(access)).await
+            let asker = crate::ask::Asker::new(config, None)?;
+            crate::mcp::serve_stdio(scans, Arc::new(access), Arc::new(asker)).await
         }),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))

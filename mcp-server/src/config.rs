@@ -73,6 +73,14 @@ pub struct KnowledgeConfig {
     /// like), e.g. `https://ide.example.com` or `http://10.0.0.5:*`. A request with any other
     /// `Origin` is refused, against DNS rebinding.
     pub allowed_origins: Vec<String>,
+    /// The gateway `ask_codebase` sends its questions through (`/v1/chat/completions`, so that
+    /// budgets, rate limits and DLP apply); default: this process's own gateway.
+    pub gateway_url: Option<String>,
+    /// The model `ask_codebase` asks, as the gateway routes it.
+    pub ask_model: String,
+    /// The tenant API key `ask_codebase` is billed to when its caller is not a tenant (the local
+    /// user, a logged-in person); a tenant's questions are billed to the tenant itself.
+    pub ask_api_key: Option<Secret>,
 }
 
 /// How repositories are indexed.
@@ -161,7 +169,14 @@ impl Default for LogConfig {
 
 impl Default for KnowledgeConfig {
     fn default() -> Self {
-        KnowledgeConfig { port: 4000, token: None, allowed_origins: Vec::new() }
+        KnowledgeConfig {
+            port: 4000,
+            token: None,
+            allowed_origins: Vec::new(),
+            gateway_url: None,
+            ask_model: "gpt-4o-mini".to_owned(),
+            ask_api_key: None,
+        }
     }
 }
 
@@ -246,6 +261,24 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_KNOWLEDGE_TOKEN",
         key: "knowledge.token",
         apply: |c, v| parse_some(&mut c.knowledge.token, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_KNOWLEDGE_GATEWAY_URL",
+        key: "knowledge.gateway_url",
+        apply: |c, v| parse_some(&mut c.knowledge.gateway_url, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ASK_MODEL",
+        key: "knowledge.ask_model",
+        apply: |c, v| {
+            c.knowledge.ask_model = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_ASK_API_KEY",
+        key: "knowledge.ask_api_key",
+        apply: |c, v| parse_some(&mut c.knowledge.ask_api_key, v),
     },
     EnvOverride {
         var: "AGENTWATCH_KNOWLEDGE_ALLOWED_ORIGINS",
@@ -420,6 +453,17 @@ impl Config {
             && token.expose().len() < 16
         {
             return invalid("knowledge.token must be at least 16 characters long".to_owned());
+        }
+        if let Some(url) = &self.knowledge.gateway_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(format!(
+                "knowledge.gateway_url = {url:?}: expected the gateway's base URL, such as \
+                 http://gateway.internal:8787"
+            ));
+        }
+        if self.knowledge.ask_model.is_empty() {
+            return invalid("knowledge.ask_model is empty: name the model to ask".to_owned());
         }
         for origin in &self.knowledge.allowed_origins {
             let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {

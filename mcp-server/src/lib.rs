@@ -2,12 +2,14 @@
 //! `agentwatch` command line that runs it, the gateway, and the main jobs.
 
 pub mod access;
+pub mod ask;
 pub mod cli;
 pub mod config;
 pub mod indexing;
 pub mod knowledge;
 mod logging;
 pub mod mcp;
+pub mod remote;
 pub mod rest;
 pub mod scanning;
 mod serve;

@@ -32,6 +32,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{Access, Caller, blocked_message, redaction_notice};
+use crate::ask::Asker;
 use crate::scanning::Scans;
 
 /// Resources listed per page.
@@ -58,6 +59,7 @@ pub struct KnowledgeServer {
     pub(crate) indexer: Arc<Indexer>,
     pub(crate) scans: Arc<Scans>,
     pub(crate) access: Arc<Access>,
+    pub(crate) asker: Arc<Asker>,
     tool_router: ToolRouter<KnowledgeServer>,
 }
 
@@ -68,9 +70,10 @@ impl std::fmt::Debug for KnowledgeServer {
 }
 
 impl KnowledgeServer {
-    pub fn new(scans: Arc<Scans>, access: Arc<Access>) -> KnowledgeServer {
+    pub fn new(scans: Arc<Scans>, access: Arc<Access>, asker: Arc<Asker>) -> KnowledgeServer {
         let indexer = Arc::clone(scans.indexer());
-        KnowledgeServer { indexer, scans, access, tool_router: KnowledgeServer::tool_router() }
+        let tool_router = KnowledgeServer::tool_router();
+        KnowledgeServer { indexer, scans, access, asker, tool_router }
     }
 
     /// Who sent a request: over HTTP, the caller `access::authenticate` identified; over stdio,
@@ -86,7 +89,9 @@ impl KnowledgeServer {
 
     /// The caller of the tool call being run.
     pub(crate) fn caller() -> Result<Caller, String> {
-        CALLER.try_with(Clone::clone).map_err(|_| "internal error: a tool ran outside a call".into())
+        CALLER
+            .try_with(Clone::clone)
+            .map_err(|_| "internal error: a tool ran outside a call".into())
     }
 
     /// Meters a finished call of `caller` (a member's; the local user's are not).
@@ -168,7 +173,7 @@ impl ServerHandler for KnowledgeServer {
         let request_id = request_id(&context);
         let mut call =
             Metered { tool, request_id, started, status: 200, error: None, bytes: 0, dlp: None };
-        if let Err(refused) = self.access.admit(&caller) {
+        if let Err(refused) = self.access.admit(&caller).await {
             call.status = 429;
             call.error = Some(refused.message.clone());
             self.meter(&caller, call);
@@ -180,7 +185,8 @@ impl ServerHandler for KnowledgeServer {
                 let (result, outcome) = screen_result(&caller, result);
                 if result.is_error == Some(true) {
                     call.status = 400;
-                    call.error = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+                    call.error =
+                        result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
                 }
                 call.bytes = serde_json::to_vec(&result).map_or(0, |b| b.len() as u64);
                 call.dlp = Some(outcome);
@@ -292,7 +298,7 @@ impl ServerHandler for KnowledgeServer {
             bytes: 0,
             dlp: None,
         };
-        if let Err(refused) = self.access.admit(&caller) {
+        if let Err(refused) = self.access.admit(&caller).await {
             call.status = 429;
             call.error = Some(refused.message.clone());
             self.meter(&caller, call);
@@ -381,8 +387,13 @@ fn internal(error: impl std::fmt::Display) -> ErrorData {
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.
-pub async fn serve_stdio(scans: Arc<Scans>, access: Arc<Access>) -> anyhow::Result<()> {
-    let service = KnowledgeServer::new(scans, access).serve(rmcp::transport::stdio()).await?;
+pub async fn serve_stdio(
+    scans: Arc<Scans>,
+    access: Arc<Access>,
+    asker: Arc<Asker>,
+) -> anyhow::Result<()> {
+    let service =
+        KnowledgeServer::new(scans, access, asker).serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }
@@ -394,14 +405,13 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// machine (against DNS rebinding); a browser `Origin` must always be a local one or one of
 /// `origins`.
 pub fn http_router(
-    scans: Arc<Scans>,
-    access: Arc<Access>,
+    server: KnowledgeServer,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
 ) -> Router {
     Router::new()
-        .nest_service("/mcp", http_service(scans, access, loopback, origins, shutdown))
+        .nest_service("/mcp", http_service(server, loopback, origins, shutdown))
         .layer(middleware::from_fn(reject_malformed))
 }
 
@@ -449,8 +459,7 @@ fn rpc_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
 }
 
 fn http_service(
-    scans: Arc<Scans>,
-    access: Arc<Access>,
+    server: KnowledgeServer,
     loopback: bool,
     origins: &[String],
     shutdown: CancellationToken,
@@ -466,7 +475,7 @@ fn http_service(
         config = config.disable_allowed_hosts();
     }
     StreamableHttpService::new(
-        move || Ok(KnowledgeServer::new(Arc::clone(&scans), Arc::clone(&access))),
+        move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     )

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::Extension;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -26,9 +26,11 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::{Access, Caller};
+use crate::access::Caller;
+use crate::ask::{AskError, AskView, Asker};
 use crate::indexing::{SearchRequest, search_code};
 use crate::knowledge::{ApiError, ErrorBody};
+use crate::mcp::KnowledgeServer;
 use crate::scanning::{ScanError, Scans};
 use crate::views::{
     HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput, SymbolView, SymbolsOutput,
@@ -37,11 +39,19 @@ use crate::views::{
 type Indexed = State<Arc<Indexer>>;
 type Scanning = State<Arc<Scans>>;
 
-/// What the handlers share: the indexer, and the scans (which hold it too).
+/// What the handlers share: the indexer, the scans (which hold it too), and `ask_codebase`'s
+/// way to the gateway.
 #[derive(Clone)]
 struct Shared {
     indexer: Arc<Indexer>,
     scans: Arc<Scans>,
+    asker: Arc<Asker>,
+}
+
+impl FromRef<Shared> for Arc<Asker> {
+    fn from_ref(shared: &Shared) -> Arc<Asker> {
+        Arc::clone(&shared.asker)
+    }
 }
 
 impl FromRef<Shared> for Arc<Indexer> {
@@ -56,9 +66,9 @@ impl FromRef<Shared> for Arc<Scans> {
     }
 }
 
-/// The REST routes, governed by `access` (`access::govern_rest`), and the OpenAPI document
-/// describing them (and `/health`).
-pub fn router(scans: Arc<Scans>, access: Arc<Access>) -> (Router, utoipa::openapi::OpenApi) {
+/// The REST routes over what the MCP server has, governed by its `access`
+/// (`access::govern_rest`), and the OpenAPI document describing them (and `/health`).
+pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
     let api = OpenApiRouter::new()
         .routes(routes!(list_repositories, index_repository))
         .routes(routes!(get_repository, remove_repository))
@@ -67,8 +77,10 @@ pub fn router(scans: Arc<Scans>, access: Arc<Access>) -> (Router, utoipa::openap
         .routes(routes!(repository_findings))
         .routes(routes!(get_scan))
         .routes(routes!(list_symbols))
-        .routes(routes!(search));
-    let shared = Shared { indexer: Arc::clone(scans.indexer()), scans };
+        .routes(routes!(search))
+        .routes(routes!(ask));
+    let access = Arc::clone(&server.access);
+    let shared = Shared { indexer: server.indexer, scans: server.scans, asker: server.asker };
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api/knowledge", api)
         .with_state(shared)
@@ -469,6 +481,88 @@ async fn search(
     let next_offset = (hits.len() == limit).then_some(offset + limit);
     let results = hits.iter().map(HitView::from).collect();
     Ok(Json(SearchOutput { mode: mode.as_str().to_owned(), results, next_offset }))
+}
+
+/// A question about a repository's code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AskRequest {
+    /// The question, in plain words.
+    question: String,
+    /// The repository (id, name, URL or path); may be left out when only one is indexed.
+    #[serde(default)]
+    repo: Option<String>,
+}
+
+/// Answers a question about a repository's code with citations (`path:line`): the code that a
+/// hybrid search finds, with each hit's callers, callees and enclosing type, is sent to the
+/// configured model through the gateway's `/v1/chat/completions` — billed to the calling tenant
+/// (or to `knowledge.ask_api_key`), under its budget, rate limit and DLP policy. Each citation
+/// says whether it lies within the passages sent.
+#[utoipa::path(
+    post,
+    path = "/ask",
+    tag = "search",
+    request_body = AskRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The answer, its citations and the passages it came from", body = AskView),
+        (status = 400, description = "An empty question, or several repositories and none named", body = ErrorBody),
+        (status = 402, description = "The tenant's budget cannot cover the question", body = ErrorBody),
+        (status = 403, description = "No tenant to bill: the caller is not one and knowledge.ask_api_key is not set", body = ErrorBody),
+        (status = 404, description = "No such repository", body = ErrorBody),
+        (status = 429, description = "The tenant is over its rate limit", body = ErrorBody),
+        (status = 502, description = "The gateway or its providers failed", body = ErrorBody),
+    )
+)]
+async fn ask(
+    Extension(caller): Extension<Caller>,
+    State(indexer): Indexed,
+    State(asker): State<Arc<Asker>>,
+    Body(request): Body<AskRequest>,
+) -> Result<Json<AskView>, ApiError> {
+    let question = request.question.trim();
+    if question.is_empty() {
+        return Err(ApiError::invalid("question is empty: ask something about the code"));
+    }
+    let repo = match &request.repo {
+        Some(key) => caller.find(&indexer, key).await.map_err(error)?,
+        None => {
+            let mut repos = caller.repos(&indexer).await.map_err(error)?;
+            if repos.len() != 1 {
+                return Err(ApiError::invalid(format!(
+                    "{} repositories are indexed: name one in `repo`",
+                    repos.len()
+                )));
+            }
+            repos.remove(0)
+        }
+    };
+    let key = asker.key_for(&caller).map_err(ask_error)?.clone();
+    let context = asker.retrieve(&indexer, &caller, &repo, question).await.map_err(ask_error)?;
+    Ok(Json(asker.answer(&key, &repo, question, &context).await.map_err(ask_error)?))
+}
+
+/// An `ask` failure as a REST client should read it: the gateway's own status when it refused.
+fn ask_error(e: AskError) -> ApiError {
+    match e {
+        AskError::Index(e) => error(e),
+        AskError::NoTenant => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+        AskError::Unreachable { .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", e.to_string())
+        }
+        AskError::Gateway { status, .. } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let code = match status.as_u16() {
+                402 => "budget_exceeded",
+                429 => "rate_limited",
+                400 => "invalid_request",
+                _ => "unavailable",
+            };
+            let status = if status.is_server_error() { StatusCode::BAD_GATEWAY } else { status };
+            ApiError::new(status, code, e.to_string())
+        }
+    }
 }
 
 /// How a symbol name is matched.

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
 use crate::config::Config;
+use crate::remote::RemoteGateway;
 
 /// Which faces of AgentWatch one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,15 +32,36 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
 
-    let gateway = gateway::Gateway::open(&config.gateway, &config.data_dir)
-        .await
-        .context("cannot start the gateway")?;
-    let mut servers = vec![Server {
-        name: "gateway",
-        listener: bind(config.bind, config.gateway.port, "gateway", "AGENTWATCH_GATEWAY_PORT")
-            .await?,
-        router: gateway.router(),
-    }];
+    // With `knowledge.gateway_url`, `serve` runs the knowledge server alone and draws on that
+    // gateway; otherwise on its own, in this process.
+    let remote = match (faces, &config.knowledge.gateway_url) {
+        (Faces::Both, Some(url)) => Some(url.as_str()),
+        _ => None,
+    };
+    let mut servers = Vec::new();
+    let gateway = match remote {
+        Some(url) => {
+            tracing::info!(gateway = url, "the knowledge server draws on a remote gateway");
+            None
+        }
+        None => {
+            let gateway = gateway::Gateway::open(&config.gateway, &config.data_dir)
+                .await
+                .context("cannot start the gateway")?;
+            servers.push(Server {
+                name: "gateway",
+                listener: bind(
+                    config.bind,
+                    config.gateway.port,
+                    "gateway",
+                    "AGENTWATCH_GATEWAY_PORT",
+                )
+                .await?,
+                router: gateway.router(),
+            });
+            Some(gateway)
+        }
+    };
     let shutdown = CancellationToken::new();
     let mut scans = None;
     if faces == Faces::Both {
@@ -51,11 +73,21 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         let token = config.knowledge.token.clone();
         let anonymous = config.bind.is_loopback() && token.is_none();
         let access = Access::new(&config.gateway.dlp, token, anonymous);
-        let access = Arc::new(access.with_gateway(gateway.clone()).await?);
-        let (rest, openapi) = crate::rest::router(Arc::clone(&knowledge), Arc::clone(&access));
+        let (access, local_gateway) = match (&gateway, remote) {
+            (Some(gateway), _) => {
+                let local = servers[0].listener.local_addr()?;
+                (access.with_gateway(gateway.clone()), Some(local))
+            }
+            (None, Some(url)) => (access.with_remote(RemoteGateway::new(url)?), None),
+            (None, None) => unreachable!("without a remote gateway, this process runs one"),
+        };
+        let access = Arc::new(access);
+        // `ask_codebase` asks the same gateway, wherever it listens.
+        let asker = Arc::new(crate::ask::Asker::new(config, local_gateway)?);
+        let server = crate::mcp::KnowledgeServer::new(knowledge, Arc::clone(&access), asker);
+        let (rest, openapi) = crate::rest::router(server.clone());
         let mcp = crate::mcp::http_router(
-            knowledge,
-            Arc::clone(&access),
+            server,
             config.bind.is_loopback(),
             &config.knowledge.allowed_origins,
             shutdown.child_token(),
@@ -108,7 +140,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         }
     }
     // Every request has finished: store the usage records still queued.
-    gateway.shutdown().await;
+    if let Some(gateway) = gateway {
+        gateway.shutdown().await;
+    }
     outcome
 }
 

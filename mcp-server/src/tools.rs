@@ -17,6 +17,7 @@ use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::ask::AskView;
 use crate::indexing::{SearchRequest, search_code};
 use crate::mcp::KnowledgeServer;
 use crate::views::{HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput};
@@ -215,6 +216,16 @@ pub struct ReadFileArgs {
     /// Last line to return, inclusive (default: 400 lines on).
     #[serde(default)]
     pub end_line: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct AskArgs {
+    /// The question, in plain words ("how is tax added to a price?").
+    pub question: String,
+    /// The repository: its id, name, URL or path. May be left out when only one is indexed.
+    #[serde(default)]
+    pub repo: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -650,6 +661,76 @@ impl KnowledgeServer {
             let _ = writeln!(out, "  … {} more files (raise limit)", impact.files.len() - limit);
         }
         Ok(text(out))
+    }
+
+    #[tool(
+        description = "Ask a question about a repository's code and get an answer with citations (path:line). The code a hybrid search finds, with each hit's callers, callees and enclosing type, is sent to an LLM through the AgentWatch gateway, billed to your tenant under its budget and policies. Each citation says whether it lies in the code that was sent. Reports progress. Use search_code and get_symbol to read the code yourself.",
+        annotations(read_only_hint = true, open_world_hint = true),
+        output_schema = schema_for_output::<AskView>()
+    )]
+    async fn ask_codebase(
+        &self,
+        Parameters(args): Parameters<AskArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Answer {
+        let question = args.question.trim();
+        if question.is_empty() {
+            return Err("question is empty: ask something about the code".to_owned());
+        }
+        let caller = Self::caller()?;
+        let repo = self.repo(args.repo.as_deref()).await?;
+        let key = self.asker.key_for(&caller).map_err(|e| e.to_string())?.clone();
+        let progress = |step: f64, message: String| {
+            let ctx = &ctx;
+            async move {
+                if let Some(token) = ctx.meta.get_progress_token() {
+                    let note = ProgressNotificationParam::new(token, step)
+                        .with_total(3.0)
+                        .with_message(message);
+                    let _ = ctx.peer.notify_progress(note).await;
+                }
+            }
+        };
+        progress(0.0, format!("searching {} for the code behind the question", repo.name)).await;
+        let work = async {
+            let context = self
+                .asker
+                .retrieve(&self.indexer, &caller, &repo, question)
+                .await
+                .map_err(|e| e.to_string())?;
+            if context.is_empty() {
+                return Err(format!(
+                    "nothing in {} matches the question: rephrase it with the words of the code, or check the index with get_index_status",
+                    repo.name
+                ));
+            }
+            progress(1.0, format!("asking the model with {} passages of code", context.len()))
+                .await;
+            self.asker.answer(&key, &repo, question, &context).await.map_err(|e| e.to_string())
+        };
+        let view = tokio::select! {
+            view = work => view?,
+            () = ctx.ct.cancelled() => return Err("cancelled".to_owned()),
+        };
+        progress(3.0, "answered".to_owned()).await;
+        let mut out = format!("{}\n", view.answer.trim_end());
+        if !view.citations.is_empty() {
+            out += "\nCitations:\n";
+            for c in &view.citations {
+                let checked = if c.grounded { "" } else { " (not in the code sent: check it)" };
+                let _ = writeln!(out, "  {}:{}-{}{checked}", c.path, c.start_line, c.end_line);
+            }
+        }
+        out += "\nSources:\n";
+        for s in &view.sources {
+            let symbol = s.symbol.as_deref().map_or(String::new(), |s| format!(" {s}"));
+            let _ = writeln!(
+                out,
+                "  [{}] {}:{}-{}{symbol} ({})",
+                s.n, s.path, s.start_line, s.end_line, s.reason
+            );
+        }
+        Ok(structured(out, &view))
     }
 
     #[tool(

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 /// MCP output schemas spell a nullable property `anyOf: [{type: T}, {type: null}]` rather than
 /// `type: [T, null]`: the same JSON Schema, but one `type` per branch, which clients that map
 /// schemas onto a single-type dialect can read.
-fn nullable_as_any_of(schema: &mut schemars::Schema) {
+pub(crate) fn nullable_as_any_of(schema: &mut schemars::Schema) {
     let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
         return;
     };

@@ -67,7 +67,10 @@ pub(crate) fn router() -> Router<Gateway> {
         .routes(routes!(usage::usage_summary))
         .routes(routes!(usage::usage_breakdown))
         .routes(routes!(audit::list_audit))
-        .routes(routes!(orgs::get_org, orgs::update_org));
+        .routes(routes!(orgs::get_org, orgs::update_org))
+        .routes(routes!(crate::access::identify_route))
+        .routes(routes!(crate::access::admit_route))
+        .routes(routes!(crate::access::calls_route));
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api", api)
         .routes(routes!(crate::health::health))
@@ -95,6 +98,7 @@ pub(crate) fn router() -> Router<Gateway> {
         (name = "users", description = "The people of an organization and their roles"),
         (name = "providers", description = "LLM providers and their API keys (sealed at rest, shown masked)"),
         (name = "orgs", description = "Your organization and its DLP policy"),
+        (name = "access", description = "For a knowledge server in another process: who its caller is (a tenant key or a session token), the caller's rate limit, and a record of each call"),
         (name = "tenants", description = "API consumers, their keys, budgets and teams"),
         (name = "usage", description = "Requests, tokens and cost"),
         (name = "audit", description = "Who did what, when, from where"),

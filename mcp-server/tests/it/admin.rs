@@ -3,63 +3,16 @@
 //! `agentwatch admin create-user`, a real mock provider (llmock), and a real HTTP client.
 
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Mock, Sandbox, Server, http, stderr, stdout};
+use crate::support::{Api, Mock, Sandbox, Server, create_user, http, stderr, stdout};
 
 const ADMIN: &str = "ops@example.com";
 const PASSWORD: &str = "a long admin passphrase";
 const PROVIDER_KEY: &str = "sk-mock-provider-key-0123456789abcdef";
-
-fn create_user(sandbox: &Sandbox, args: &[&str], password: &str) -> Output {
-    let mut child = sandbox
-        .command()
-        .args(["admin", "create-user", "--password-stdin"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    child.wait_with_output().unwrap()
-}
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn login(&self, email: &str) -> String {
-        let body = json!({ "email": email, "password": PASSWORD });
-        let (status, reply) = self.call("POST", "/api/auth/login", "", Some(body)).await;
-        assert_eq!(status, 200, "{reply}");
-        reply["token"].as_str().unwrap().to_owned()
-    }
-}
 
 #[test]
 fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and_metrics() {
@@ -95,7 +48,7 @@ fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and
     let api = Api { base: base.clone(), http: http() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tenant_key = runtime.block_on(async {
-        let admin = api.login(ADMIN).await;
+        let admin = api.login(ADMIN, PASSWORD).await;
 
         // A provider, a key (masked from then on), a test against the real mock.
         let provider = json!({ "name": "mock", "kind": "custom", "base_url": format!("{}/v1", mock.url) });
@@ -162,7 +115,7 @@ fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and
         assert!(cost > 0.0 && (left - (50.0 - cost)).abs() < 1e-9, "{left} left of 50 after {cost}");
 
         // The other organization sees none of it.
-        let beta = api.login("admin@beta.example").await;
+        let beta = api.login("admin@beta.example", PASSWORD).await;
         assert_eq!(api.call("GET", &format!("/api/providers/{p}"), &beta, None).await.0, 404);
         let (_, theirs) = api.call("GET", "/api/usage", &beta, None).await;
         assert_eq!(theirs["total"], 0);
@@ -207,7 +160,7 @@ fn rotating_the_master_key_reseals_provider_keys_and_the_gateway_starts_with_the
     let server = Server::start_with(&sandbox, &["gateway"], &env);
     let api = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
     let tenant_key = runtime.block_on(async {
-        let admin = api.login(ADMIN).await;
+        let admin = api.login(ADMIN, PASSWORD).await;
         let provider =
             json!({ "name": "mock", "kind": "custom", "base_url": format!("{}/v1", mock.url) });
         let (_, provider) = api.call("POST", "/api/providers", &admin, Some(provider)).await;

@@ -7,6 +7,7 @@ mod dlp;
 mod gateway;
 mod governance;
 mod index;
+mod knowledge_access;
 mod mcp;
 mod mcp_tools;
 mod rest;

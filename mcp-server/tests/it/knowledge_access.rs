@@ -1,0 +1,403 @@
+//! The knowledge server as one product with the gateway: `agentwatch serve` in front of a real mock
+//! provider (llmock). Tenants of two organizations reach it with their gateway API keys — over MCP
+//! through the official Python SDK (`tests/mcp/tenant_client.py`), and over REST — and their
+//! admins with session tokens. A repository holding a planted secret is served redacted, each
+//! organization sees only its own repositories, every call is metered and rate-limited as the
+//! tenant, and `ask_codebase`'s question is billed to the tenant's budget.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    Api, Mock, Sandbox, Server, assets_dir, create_user, http, python_repository, stderr, stdout,
+};
+
+const ADMIN: &str = "ops@example.com";
+const PASSWORD: &str = "a long admin passphrase";
+const ACME_KEY: &str = "aw-acme-agents-key-0123456789abcdef";
+
+/// The planted secret: an AWS access key id. Written in two pieces so that this file holds none.
+fn secret() -> String {
+    format!("AKIA{}", "Z7Q3XK2M5N8P4R6T")
+}
+
+/// The Python fixture with a module that archives invoices through a client holding the secret.
+fn repository_with_a_secret(sandbox: &Sandbox) -> std::path::PathBuf {
+    let repo = python_repository(sandbox);
+    let archive = format!(
+        r#""""Where paid invoices go once the month is closed."""
+
+import hashlib
+
+
+def _sign(payload):
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def archive_client():
+    """Connects to the object store that invoices are archived in."""
+    return {{"access_key": "{}", "region": "eu-west-1"}}
+
+
+def archive_invoices(invoices):
+    """Archives paid invoices in the object store, each signed."""
+    client = archive_client()
+    return [(client["region"], _sign(invoice)) for invoice in invoices]
+"#,
+        secret()
+    );
+    std::fs::write(repo.join("stockroom/archive.py"), archive).unwrap();
+    repo
+}
+
+fn config(sandbox: &Sandbox, mock: &Mock) -> std::path::PathBuf {
+    sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            r#"
+[gateway]
+admin_email = "{ADMIN}"
+admin_password = "{PASSWORD}"
+prices = {{ "gpt-4o-mini" = {{ input = 100.0, output = 100.0 }} }}
+
+[[gateway.providers]]
+name = "mock"
+kind = "custom"
+base_url = "{}/v1"
+keys = [{{ key = "sk-mock-0123456789abcdef" }}]
+
+[[gateway.tenants]]
+name = "acme-agents"
+api_key = "{ACME_KEY}"
+daily_budget = 50.0
+"#,
+            mock.url
+        ),
+    )
+}
+
+fn python() -> std::path::PathBuf {
+    let python = assets_dir().join("mcp-client/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+    python
+}
+
+/// Polls `check` every 250 ms for up to 30 s, until it gives a value.
+async fn eventually<T>(what: &str, check: impl AsyncFn() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[test]
+fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let repo = repository_with_a_secret(&sandbox);
+    let beta = create_user(
+        &sandbox,
+        &["--email", "admin@beta.example", "--role", "admin", "--org", "beta"],
+        PASSWORD,
+    );
+    assert!(beta.status.success(), "{}", stderr(&beta));
+    let config = config(&sandbox, &mock);
+    let server = Server::start_with(
+        &sandbox,
+        &["serve"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let knowledge = format!("http://{}", server.address_of("knowledge server"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let gw = Api { base: gateway.clone(), http: http() };
+    let kn = Api { base: knowledge.clone(), http: http() };
+
+    let (repo_id, beta_key) = runtime.block_on(async {
+        let ops = gw.login(ADMIN, PASSWORD).await;
+        let beta_admin = gw.login("admin@beta.example", PASSWORD).await;
+        let tenant = json!({ "name": "beta-agents", "rate_limit": 12 });
+        let (status, made) = gw.call("POST", "/api/tenants", &beta_admin, Some(tenant)).await;
+        assert_eq!(status, 201, "{made}");
+        let beta_key = made["api_key"].as_str().unwrap().to_owned();
+
+        // No credential, or a wrong one: 401, saying what to send.
+        let (status, refused) =
+            kn.call("GET", "/api/knowledge/repositories", "aw-not-a-key", None).await;
+        assert_eq!(status, 401, "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("no tenant"), "{refused}");
+
+        // Acme's tenant indexes the repository: it belongs to acme's organization.
+        let body = json!({ "url": repo.to_str().unwrap() });
+        let (status, job) =
+            kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body)).await;
+        assert_eq!(status, 202, "{job}");
+        let repo_id = job["repo_id"].as_str().unwrap().to_owned();
+        let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
+        eventually("the index", async || {
+            let (_, job) = kn.call("GET", &status_path, ACME_KEY, None).await;
+            (job["status"] == "ready").then_some(())
+        })
+        .await;
+
+        // Search returns the code holding the secret, redacted, and says so.
+        let search = format!(
+            "{knowledge}/api/knowledge/search?q=archive+invoices+object+store&mode=lexical"
+        );
+        let response = http().get(&search).bearer_auth(ACME_KEY).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-ratelimit-remaining"));
+        assert_eq!(response.headers()["x-agentwatch-redacted"], "1");
+        let found: Value = response.json().await.unwrap();
+        let text = found.to_string();
+        assert!(!text.contains(&secret()), "the secret left the server: {text}");
+        assert!(text.contains("[REDACTED:"), "{text}");
+        assert_eq!(found["redactions"]["by_type"]["aws_access_key"], 1, "{found}");
+        assert!(
+            found["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["path"] == "stockroom/archive.py")
+        );
+
+        // The organization's admin sees it with a session token; the other organization's does
+        // not, nor its tenant.
+        let (_, listed) = kn.call("GET", "/api/knowledge/repositories", &ops, None).await;
+        assert_eq!(listed["total"], 1, "{listed}");
+        let (_, listed) = kn.call("GET", "/api/knowledge/repositories", &beta_admin, None).await;
+        assert_eq!(listed["total"], 0, "{listed}");
+        let (status, _) = kn
+            .call("GET", &format!("/api/knowledge/repositories/{repo_id}"), &beta_key, None)
+            .await;
+        assert_eq!(status, 404);
+        (repo_id, beta_key)
+    });
+
+    // Both tenants' agents over MCP, through the official Python SDK. The mock model answers the
+    // question with a citation of the code it was sent.
+    runtime.block_on(async {
+        let reply = json!({ "type": "reply", "text":
+            "Invoices are archived by archive_invoices (stockroom/archive.py:15-18), which signs each one." });
+        let url = format!("{}/_llmock/scenario", mock.url);
+        let queued = http().post(url).json(&json!({ "behaviors": [reply] })).send().await.unwrap();
+        assert_eq!(queued.status(), 201);
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/tenant_client.py");
+    let mcp = format!("{knowledge}/mcp");
+    let output = sandbox
+        .command_for(&python())
+        .arg(script)
+        .args([&mcp, ACME_KEY, &beta_key, &repo_id, &secret()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the MCP sessions failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+
+    runtime.block_on(async {
+        // What the model was sent: the retrieved code, with the secret redacted by the gateway.
+        let journal: Value = http()
+            .get(format!("{}/_llmock/requests", mock.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let requests = journal.get("requests").unwrap_or(&journal).as_array().unwrap().clone();
+        let sent = requests.last().unwrap()["body"].to_string();
+        assert!(sent.contains("def archive_invoices"), "{sent}");
+        assert!(!sent.contains(&secret()), "the secret reached the model: {sent}");
+
+        // Every call is in the owner organization's usage, as the tenant's: tool, size, DLP.
+        let ops = gw.login(ADMIN, PASSWORD).await;
+        let (_, tenants) = gw.call("GET", "/api/tenants", &ops, None).await;
+        let acme = tenants
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "acme-agents")
+            .unwrap()["id"]
+            .clone();
+        let usage = eventually("the MCP calls in usage", async || {
+            let (_, usage) = gw.call("GET", "/api/usage?endpoint=mcp&limit=100", &ops, None).await;
+            let rows = usage["data"].as_array().cloned().unwrap_or_default();
+            rows.iter().any(|r| r["tool"] == "ask_codebase").then_some(rows)
+        })
+        .await;
+        let tools: Vec<&str> = usage.iter().filter_map(|r| r["tool"].as_str()).collect();
+        for tool in ["list_repositories", "search_code", "read_file", "get_symbol", "ask_codebase"] {
+            assert!(tools.contains(&tool), "{tool} missing from {tools:?}");
+        }
+        let search = usage.iter().find(|r| r["tool"] == "search_code").unwrap();
+        assert_eq!(search["tenant_id"], acme, "{search}");
+        assert!(search["result_bytes"].as_i64().unwrap() > 100, "{search}");
+        // The key appears in the text and in the structured result: both are redacted.
+        assert!(search["dlp"]["aws_access_key"]["redact"].as_i64().unwrap() >= 1, "{search}");
+        let (_, rest) = gw.call("GET", "/api/usage?endpoint=rest&limit=100", &ops, None).await;
+        assert!(
+            rest["data"].as_array().unwrap().iter().any(|r| r["tool"] == "GET /api/knowledge/search"),
+            "{rest}"
+        );
+
+        // The question's cost is the tenant's, in its budget.
+        let (_, llm) =
+            gw.call("GET", "/api/usage?endpoint=chat.completions", &ops, None).await;
+        let asked = &llm["data"][0];
+        assert_eq!(asked["tenant_id"], acme, "{llm}");
+        let cost = asked["cost_usd"].as_f64().unwrap();
+        assert!(cost > 0.0, "{asked}");
+        let (_, tenant) = gw.call("GET", &format!("/api/tenants/{acme}"), &ops, None).await;
+        assert!(tenant["usage"]["cost_today_usd"].as_f64().unwrap() >= cost, "{tenant}");
+
+        // The other organization sees none of it.
+        let beta_admin = gw.login("admin@beta.example", PASSWORD).await;
+        let (_, theirs) =
+            gw.call("GET", "/api/usage?endpoint=mcp&limit=100", &beta_admin, None).await;
+        assert!(theirs["data"].as_array().unwrap().iter().all(|r| r["tenant_id"] != acme), "{theirs}");
+
+        let metrics = http().get(format!("{gateway}/metrics")).send().await.unwrap();
+        let metrics = metrics.text().await.unwrap();
+        assert!(
+            metrics.contains(&format!(
+                r#"agentwatch_gateway_knowledge_calls_total{{tenant="{acme}",surface="mcp",tool="search_code",status="200"}}"#
+            )),
+            "{metrics}"
+        );
+
+        // Calls count against the tenant's rate limit (12 a minute for beta's): the 429 says
+        // when to come back.
+        let path = "/api/knowledge/repositories";
+        let refused = eventually("the rate limit", async || {
+            let response =
+                http().get(format!("{knowledge}{path}")).bearer_auth(&beta_key).send().await.unwrap();
+            (response.status() == 429).then_some(response)
+        })
+        .await;
+        let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    });
+}
+
+/// `agentwatch gateway` on one machine (here: its own data dir), and a knowledge server elsewhere
+/// pointed at it with `knowledge.gateway_url`: that server runs no gateway of its own, and still
+/// knows the gateway's tenants, meters their calls there, holds them to their rate limit, screens
+/// what it returns by their policy, and sends `ask_codebase` through that gateway.
+#[test]
+fn a_knowledge_server_draws_on_a_gateway_in_another_process() {
+    let gateway_host = Sandbox::new();
+    let knowledge_host = Sandbox::new();
+    let mock = Mock::start();
+    let repo = repository_with_a_secret(&knowledge_host);
+    let config = gateway_host.write(
+        "agentwatch.toml",
+        &format!(
+            r#"
+[gateway]
+admin_email = "{ADMIN}"
+admin_password = "{PASSWORD}"
+prices = {{ "gpt-4o-mini" = {{ input = 100.0, output = 100.0 }} }}
+
+[[gateway.providers]]
+name = "mock"
+kind = "custom"
+base_url = "{}/v1"
+keys = [{{ key = "sk-mock-0123456789abcdef" }}]
+
+[[gateway.tenants]]
+name = "acme-agents"
+api_key = "{ACME_KEY}"
+rate_limit = 60
+"#,
+            mock.url
+        ),
+    );
+    let gateway_server = Server::start_with(
+        &gateway_host,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", gateway_server.address_of("gateway"));
+    let knowledge_server = Server::start_with(
+        &knowledge_host,
+        &["serve"],
+        &[("AGENTWATCH_KNOWLEDGE_GATEWAY_URL", &gateway)],
+    );
+    let knowledge = format!("http://{}", knowledge_server.address_of("knowledge server"));
+    let gw = Api { base: gateway.clone(), http: http() };
+    let kn = Api { base: knowledge.clone(), http: http() };
+
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        // The remote gateway's verdict on a credential is the knowledge server's.
+        let (status, refused) =
+            kn.call("GET", "/api/knowledge/repositories", "aw-not-a-key", None).await;
+        assert_eq!(status, 401, "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("no tenant"), "{refused}");
+
+        let body = json!({ "url": repo.to_str().unwrap() });
+        let (status, job) =
+            kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body)).await;
+        assert_eq!(status, 202, "{job}");
+        let repo_id = job["repo_id"].as_str().unwrap().to_owned();
+        let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
+        eventually("the index", async || {
+            let (_, job) = kn.call("GET", &status_path, ACME_KEY, None).await;
+            (job["status"] == "ready").then_some(())
+        })
+        .await;
+        let search = "/api/knowledge/search?q=archive+invoices+object+store&mode=lexical";
+        let (status, found) = kn.call("GET", search, ACME_KEY, None).await;
+        assert_eq!(status, 200, "{found}");
+        assert!(!found.to_string().contains(&secret()), "{found}");
+        assert_eq!(found["redactions"]["by_type"]["aws_access_key"], 1, "{found}");
+
+        // The question goes through the same gateway, billed to the tenant.
+        let reply = json!({ "type": "reply", "text":
+            "archive_invoices (stockroom/archive.py:15-18) archives them." });
+        let url = format!("{}/_llmock/scenario", mock.url);
+        http().post(url).json(&json!({ "behaviors": [reply] })).send().await.unwrap();
+        let question = json!({ "question": "How are invoices archived?", "repo": repo_id });
+        let (status, answer) =
+            kn.call("POST", "/api/knowledge/ask", ACME_KEY, Some(question)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["citations"][0]["grounded"].as_bool().unwrap(), "{answer}");
+
+        // The calls are in the gateway's usage, as the tenant's.
+        let ops = gw.login(ADMIN, PASSWORD).await;
+        let rows = eventually("the calls in the gateway's usage", async || {
+            let (_, usage) = gw.call("GET", "/api/usage?endpoint=rest&limit=100", &ops, None).await;
+            let rows = usage["data"].as_array().cloned().unwrap_or_default();
+            rows.iter().any(|r| r["tool"] == "POST /api/knowledge/ask").then_some(rows)
+        })
+        .await;
+        let search = rows.iter().find(|r| r["tool"] == "GET /api/knowledge/search").unwrap();
+        assert_eq!(search["dlp"]["aws_access_key"]["redact"], 1, "{search}");
+        let (_, llm) = gw.call("GET", "/api/usage?endpoint=chat.completions", &ops, None).await;
+        assert!(llm["data"][0]["cost_usd"].as_f64().unwrap() > 0.0, "{llm}");
+
+        // And held to its rate limit there (60 a minute), whichever server the calls reach.
+        let refused = eventually("the rate limit", async || {
+            let response = http()
+                .get(format!("{knowledge}/api/knowledge/repositories"))
+                .bearer_auth(ACME_KEY)
+                .send()
+                .await
+                .unwrap();
+            (response.status() == 429).then_some(response)
+        })
+        .await;
+        assert!(refused.headers().contains_key("retry-after"));
+    });
+}
