@@ -23,7 +23,7 @@ use gateway::access::{Principal, Surface, ToolCall};
 use gateway::dlp::guard::Outcome;
 use gateway::dlp::policy::{Action, Policy};
 use gateway::ratelimit::Decision;
-use indexer::{IndexError, Indexer, RepoRecord};
+use indexer::{IndexError, Indexer, RepoRecord, Source};
 
 use crate::config::Secret;
 use crate::knowledge::ApiError;
@@ -64,6 +64,19 @@ impl Caller {
     /// Who a repository the caller indexes belongs to.
     pub fn owner(&self) -> Option<i64> {
         self.owner
+    }
+
+    /// Whether the caller may index `source`: a git URL, anyone; a folder on this machine, only
+    /// its local user (a tenant must not read the server's own files).
+    pub fn may_index(&self, source: &Source) -> Result<(), String> {
+        if source.is_remote() || self.principal.is_none() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} is a folder on the server's machine, which only its local user may index (stdio \
+             MCP, the command line, or knowledge.token); send an https git URL",
+            source.location()
+        ))
     }
 
     /// A repository by id, name, URL or path, among those the caller sees; the others are
@@ -301,11 +314,11 @@ pub async fn govern_rest(
             return refused.into_response();
         }
     };
-    let (mut parts, body) = next.run(request).await.into_parts();
+    let (parts, body) = next.run(request).await.into_parts();
     let mut response = match axum::body::to_bytes(body, MAX_ANSWER).await {
         Ok(bytes) if parts.status.is_success() => {
             let mut outcome = Outcome::default();
-            let response = screen_answer(&caller, &mut parts, bytes, &mut outcome);
+            let response = screen_answer(&caller, parts, bytes, &mut outcome);
             call.dlp = Some(outcome);
             response
         }
@@ -329,49 +342,44 @@ pub async fn govern_rest(
     response
 }
 
-/// A JSON answer with the caller's DLP policy applied.
+/// An answer with the caller's DLP policy applied: every string of a JSON answer (any other
+/// answer as one text).
 fn screen_answer(
     caller: &Caller,
-    parts: &mut axum::http::response::Parts,
+    mut parts: axum::http::response::Parts,
     bytes: axum::body::Bytes,
     outcome: &mut Outcome,
 ) -> Response {
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        // Not JSON (no such route answers yet): screened as text.
-        let Ok(mut text) = String::from_utf8(bytes.to_vec()) else {
-            return Response::from_parts(parts.clone(), axum::body::Body::from(bytes));
-        };
-        gateway::access::screen_text(&caller.dlp, &mut text, outcome);
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Response::from_parts(parts.clone(), axum::body::Body::from(text));
-    };
+    let parsed = serde_json::from_slice::<serde_json::Value>(&bytes);
+    let json = parsed.is_ok();
+    let mut value = parsed.unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into());
     gateway::access::screen_output(&caller.dlp, &mut value, outcome);
     if let Some(message) = blocked_message(outcome) {
         return ApiError::new(StatusCode::FORBIDDEN, "dlp_blocked", message).into_response();
     }
     if outcome.count() == 0 {
-        return Response::from_parts(parts.clone(), axum::body::Body::from(bytes));
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
     }
     if let Some(notice) = redaction_notice(outcome) {
-        let redacted: u32 =
-            outcome.events.iter().filter(|((_, a), _)| *a == Action::Redact).map(|(_, n)| n).sum();
+        let redacted = outcome.events.iter().filter(|((_, action), _)| *action == Action::Redact);
+        let by_type: serde_json::Map<String, serde_json::Value> = redacted
+            .clone()
+            .map(|((kind, _), n)| (kind.as_str().to_owned(), (*n).into()))
+            .collect();
+        let count: u32 = redacted.map(|(_, n)| n).sum();
+        parts.headers.insert("x-agentwatch-redacted", count.into());
         if let serde_json::Value::Object(fields) = &mut value {
-            let by_type: serde_json::Map<String, serde_json::Value> = outcome
-                .events
-                .iter()
-                .filter(|((_, action), _)| *action == Action::Redact)
-                .map(|((kind, _), n)| (kind.as_str().to_owned(), (*n).into()))
-                .collect();
-            fields.insert(
-                "redactions".to_owned(),
-                serde_json::json!({ "count": redacted, "by_type": by_type, "notice": notice }),
-            );
+            let redactions =
+                serde_json::json!({ "count": count, "by_type": by_type, "notice": notice });
+            fields.insert("redactions".to_owned(), redactions);
         }
-        parts.headers.insert("x-agentwatch-redacted", redacted.into());
     }
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = serde_json::to_vec(&value).expect("a JSON value serializes");
-    Response::from_parts(parts.clone(), axum::body::Body::from(body))
+    let body = match value {
+        serde_json::Value::String(text) if !json => text.into_bytes(),
+        value => serde_json::to_vec(&value).expect("a JSON value serializes"),
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Identifies every request and puts its [`Caller`] in the request's extensions; 401 otherwise.

@@ -93,41 +93,16 @@ impl KnowledgeServer {
             .try_with(Clone::clone)
             .map_err(|_| "internal error: a tool ran outside a call".into())
     }
-
-    /// Meters a finished call of `caller` (a member's; the local user's are not).
-    fn meter(&self, caller: &Caller, call: Metered) {
-        self.access.meter(
-            caller,
-            ToolCall {
-                surface: Surface::Mcp,
-                tool: call.tool,
-                request_id: call.request_id,
-                started: call.started,
-                status: call.status,
-                error: call.error,
-                result_bytes: call.bytes,
-                dlp: call.dlp,
-            },
-        );
-    }
-}
-
-/// What is metered of one MCP call.
-struct Metered {
-    tool: String,
-    request_id: String,
-    started: Instant,
-    status: u16,
-    error: Option<String>,
-    bytes: u64,
-    dlp: Option<Outcome>,
 }
 
 /// Screens a tool's result with the caller's DLP policy: redacted values in place and a notice
 /// saying so, or, when the result holds a blocked type, a tool error instead.
 fn screen_result(caller: &Caller, result: CallToolResult) -> (CallToolResult, Outcome) {
     let mut outcome = Outcome::default();
-    let Ok(mut value) = serde_json::to_value(&result) else { return (result, outcome) };
+    let Ok(mut value) = serde_json::to_value(&result) else {
+        let message = "internal error: the result could not be screened";
+        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
+    };
     screen_output(&caller.dlp, &mut value, &mut outcome);
     if let Some(message) = blocked_message(&outcome) {
         return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
@@ -171,12 +146,20 @@ impl ServerHandler for KnowledgeServer {
             None => "(unknown)".to_owned(),
         };
         let request_id = request_id(&context);
-        let mut call =
-            Metered { tool, request_id, started, status: 200, error: None, bytes: 0, dlp: None };
+        let mut call = ToolCall {
+            surface: Surface::Mcp,
+            tool,
+            request_id,
+            started,
+            status: 200,
+            error: None,
+            result_bytes: 0,
+            dlp: None,
+        };
         if let Err(refused) = self.access.admit(&caller).await {
             call.status = 429;
             call.error = Some(refused.message.clone());
-            self.meter(&caller, call);
+            self.access.meter(&caller, call);
             return Ok(CallToolResult::error(vec![ContentBlock::text(refused.message)]).into());
         }
         let run = self.tool_router.call(ToolCallContext::new(self, request, context));
@@ -188,7 +171,7 @@ impl ServerHandler for KnowledgeServer {
                     call.error =
                         result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
                 }
-                call.bytes = serde_json::to_vec(&result).map_or(0, |b| b.len() as u64);
+                call.result_bytes = serde_json::to_vec(&result).map_or(0, |b| b.len() as u64);
                 call.dlp = Some(outcome);
                 Ok(CallToolResponse::Complete(result))
             }
@@ -199,7 +182,7 @@ impl ServerHandler for KnowledgeServer {
                 Err(error)
             }
         };
-        self.meter(&caller, call);
+        self.access.meter(&caller, call);
         response
     }
 
@@ -289,24 +272,25 @@ impl ServerHandler for KnowledgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller_of(&context)?;
-        let mut call = Metered {
+        let mut call = ToolCall {
+            surface: Surface::Mcp,
             tool: "read_resource".to_owned(),
             request_id: request_id(&context),
             started: Instant::now(),
             status: 200,
             error: None,
-            bytes: 0,
+            result_bytes: 0,
             dlp: None,
         };
         if let Err(refused) = self.access.admit(&caller).await {
             call.status = 429;
             call.error = Some(refused.message.clone());
-            self.meter(&caller, call);
+            self.access.meter(&caller, call);
             return Err(ErrorData::invalid_request(refused.message, None));
         }
         let read = match self.read_file_resource(&caller, &request).await {
             Ok((text, outcome)) => {
-                call.bytes = text.len() as u64;
+                call.result_bytes = text.len() as u64;
                 call.dlp = Some(outcome);
                 Ok(text)
             }
@@ -316,7 +300,7 @@ impl ServerHandler for KnowledgeServer {
                 Err(error)
             }
         };
-        self.meter(&caller, call);
+        self.access.meter(&caller, call);
         let text = read?;
         let uri = request.uri.clone();
         Ok(ReadResourceResult::new(vec![

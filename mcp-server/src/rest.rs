@@ -161,6 +161,7 @@ struct IndexRequest {
         (status = 202, description = "Indexing job queued", body = JobView,
             headers(("location" = String, description = "Where to follow the job"))),
         (status = 400, description = "Invalid URL or request body", body = ErrorBody),
+        (status = 403, description = "A folder on the server's machine, sent by a tenant or user: only the local user may index one", body = ErrorBody),
         (status = 413, description = "The body is larger than 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
     )
@@ -172,6 +173,9 @@ async fn index_repository(
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let source = Source::parse(&request.url).map_err(|e| ApiError::invalid(e.to_string()))?;
+    caller
+        .may_index(&source)
+        .map_err(|message| ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))?;
     let job = indexer.submit(source, request.branch, caller.owner()).await.map_err(error)?;
     if request.run_security_scan {
         scans.scan_when_indexed(job.clone());

@@ -277,7 +277,9 @@ impl KnowledgeServer {
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
         let source = Source::parse(&args.url).map_err(|e| e.to_string())?;
-        let owner = Self::caller()?.owner();
+        let caller = Self::caller()?;
+        caller.may_index(&source)?;
+        let owner = caller.owner();
         let mut job =
             self.indexer.submit(source, args.branch, owner).await.map_err(|e| message(&e))?;
         let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS).min(600));

@@ -3,7 +3,7 @@ the official MCP Python SDK, each with its own gateway API key.
 
     python tenant_client.py <http://host:port/mcp> <owner key> <outsider key> <repo id> <secret>
 
-The owner's organization indexed the repository, which holds a planted secret: every tool that
+The repository belongs to the owner's organization and holds a planted secret: every tool that
 returns its code returns it redacted, and says so. `ask_codebase` answers with citations and
 reports progress. The outsider's organization cannot see the repository at all. Every check is an
 assert: a failure exits non-zero with the reason.

@@ -133,10 +133,14 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
         assert_eq!(status, 401, "{refused}");
         assert!(refused["error"]["message"].as_str().unwrap().contains("no tenant"), "{refused}");
 
-        // Acme's tenant indexes the repository: it belongs to acme's organization.
+        // A tenant may not index a folder of the server's machine: that is its local user's to
+        // do. Indexed so, the repository belongs to the default organization, acme's.
         let body = json!({ "url": repo.to_str().unwrap() });
-        let (status, job) =
-            kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body)).await;
+        let (status, refused) =
+            kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body.clone())).await;
+        assert_eq!(status, 403, "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("https git URL"));
+        let (status, job) = kn.call("POST", "/api/knowledge/repositories", "", Some(body)).await;
         assert_eq!(status, 202, "{job}");
         let repo_id = job["repo_id"].as_str().unwrap().to_owned();
         let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
@@ -346,9 +350,9 @@ rate_limit = 60
         assert_eq!(status, 401, "{refused}");
         assert!(refused["error"]["message"].as_str().unwrap().contains("no tenant"), "{refused}");
 
+        // Indexed by this machine's user, it belongs to the default organization, acme's.
         let body = json!({ "url": repo.to_str().unwrap() });
-        let (status, job) =
-            kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body)).await;
+        let (status, job) = kn.call("POST", "/api/knowledge/repositories", "", Some(body)).await;
         assert_eq!(status, 202, "{job}");
         let repo_id = job["repo_id"].as_str().unwrap().to_owned();
         let status_path = format!("/api/knowledge/repositories/{repo_id}/status");

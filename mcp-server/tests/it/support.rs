@@ -268,7 +268,8 @@ pub fn create_user(sandbox: &Sandbox, args: &[&str], password: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// A client of a gateway's admin API (and of any JSON API taking a bearer token).
+/// A client of a gateway's admin API (and of any JSON API taking a bearer token; an empty token
+/// sends none).
 pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
@@ -283,8 +284,10 @@ impl Api {
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
