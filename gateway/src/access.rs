@@ -139,6 +139,31 @@ pub struct ToolCall {
     pub dlp: Option<Outcome>,
 }
 
+impl ToolCall {
+    /// A call starting now, answered 200 unless told otherwise.
+    pub fn new(surface: Surface, tool: String, request_id: String) -> ToolCall {
+        ToolCall {
+            surface,
+            tool,
+            request_id,
+            started: Instant::now(),
+            status: 200,
+            error: None,
+            result_bytes: 0,
+            dlp: None,
+        }
+    }
+
+    /// This call, refused under its tenant's rate limit.
+    pub fn refused(&self, message: &str) -> ToolCall {
+        ToolCall {
+            status: 429,
+            error: Some(message.to_owned()),
+            ..ToolCall::new(self.surface, self.tool.clone(), self.request_id.clone())
+        }
+    }
+}
+
 impl Gateway {
     /// Who presents the credential in `headers` (`Authorization: Bearer …` or `X-Api-Key`): a
     /// tenant API key (an active tenant) or a session token from `POST /api/auth/login` (a live

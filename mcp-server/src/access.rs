@@ -12,7 +12,6 @@
 //! tenant's or organization's policy, the local user's by the gateway's default.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -191,12 +190,17 @@ impl Access {
         })
     }
 
-    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer.
-    pub async fn admit(&self, caller: &Caller) -> Result<Option<Decision>, Refused> {
+    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer, and the refused
+    /// `call` is metered as such.
+    pub async fn admit(
+        &self,
+        caller: &Caller,
+        call: &ToolCall,
+    ) -> Result<Option<Decision>, Refused> {
         let (Some(principal), Some(credential)) = (&caller.principal, &caller.credential) else {
             return Ok(None);
         };
-        match &self.link {
+        let admitted = match &self.link {
             Link::None => Ok(None),
             Link::Local(gateway) => gateway
                 .admit_call(principal)
@@ -204,7 +208,11 @@ impl Access {
             // People are not rate-limited: no need to ask.
             Link::Remote(_) if principal.tenant_id().is_none() => Ok(None),
             Link::Remote(remote) => remote.admit(credential).await,
+        };
+        if let Err(refused) = &admitted {
+            self.meter(caller, call.refused(&refused.message));
         }
+        admitted
     }
 
     /// Records a finished call of a member in the gateway's usage and metrics (off the caller's
@@ -290,29 +298,12 @@ pub async fn govern_rest(
     };
     let route =
         request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
-    let mut call = ToolCall {
-        surface: Surface::Rest,
-        tool: format!("{} {route}", request.method()),
-        request_id: request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        started: Instant::now(),
-        status: 200,
-        error: None,
-        result_bytes: 0,
-        dlp: None,
-    };
-    let decision = match access.admit(&caller).await {
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+    let tool = format!("{} {route}", request.method());
+    let mut call = ToolCall::new(Surface::Rest, tool, request_id.unwrap_or_default().to_owned());
+    let decision = match access.admit(&caller, &call).await {
         Ok(decision) => decision,
-        Err(refused) => {
-            call.status = 429;
-            call.error = Some(refused.message.clone());
-            access.meter(&caller, call);
-            return refused.into_response();
-        }
+        Err(refused) => return refused.into_response(),
     };
     let (parts, body) = next.run(request).await.into_parts();
     let mut response = match axum::body::to_bytes(body, MAX_ANSWER).await {

@@ -6,7 +6,6 @@
 //! and readable.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -139,27 +138,13 @@ impl ServerHandler for KnowledgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller_of(&context)?;
-        let started = Instant::now();
         // Tool names become metric labels: only this server's own.
         let tool = match self.tool_router.get(&request.name) {
             Some(_) => request.name.to_string(),
             None => "(unknown)".to_owned(),
         };
-        let request_id = request_id(&context);
-        let mut call = ToolCall {
-            surface: Surface::Mcp,
-            tool,
-            request_id,
-            started,
-            status: 200,
-            error: None,
-            result_bytes: 0,
-            dlp: None,
-        };
-        if let Err(refused) = self.access.admit(&caller).await {
-            call.status = 429;
-            call.error = Some(refused.message.clone());
-            self.access.meter(&caller, call);
+        let mut call = ToolCall::new(Surface::Mcp, tool, request_id(&context));
+        if let Err(refused) = self.access.admit(&caller, &call).await {
             return Ok(CallToolResult::error(vec![ContentBlock::text(refused.message)]).into());
         }
         let run = self.tool_router.call(ToolCallContext::new(self, request, context));
@@ -272,20 +257,9 @@ impl ServerHandler for KnowledgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller_of(&context)?;
-        let mut call = ToolCall {
-            surface: Surface::Mcp,
-            tool: "read_resource".to_owned(),
-            request_id: request_id(&context),
-            started: Instant::now(),
-            status: 200,
-            error: None,
-            result_bytes: 0,
-            dlp: None,
-        };
-        if let Err(refused) = self.access.admit(&caller).await {
-            call.status = 429;
-            call.error = Some(refused.message.clone());
-            self.access.meter(&caller, call);
+        let tool = "read_resource".to_owned();
+        let mut call = ToolCall::new(Surface::Mcp, tool, request_id(&context));
+        if let Err(refused) = self.access.admit(&caller, &call).await {
             return Err(ErrorData::invalid_request(refused.message, None));
         }
         let read = match self.read_file_resource(&caller, &request).await {

@@ -52,7 +52,9 @@ def archive_invoices(invoices):
     repo
 }
 
-fn config(sandbox: &Sandbox, mock: &Mock) -> std::path::PathBuf {
+/// The gateway's settings: its first admin, llmock as its provider, and the tenant `acme-agents`
+/// (in the default organization) with `limits`.
+fn config(sandbox: &Sandbox, mock: &Mock, limits: &str) -> std::path::PathBuf {
     sandbox.write(
         "agentwatch.toml",
         &format!(
@@ -71,7 +73,7 @@ keys = [{{ key = "sk-mock-0123456789abcdef" }}]
 [[gateway.tenants]]
 name = "acme-agents"
 api_key = "{ACME_KEY}"
-daily_budget = 50.0
+{limits}
 "#,
             mock.url
         ),
@@ -96,6 +98,21 @@ async fn eventually<T>(what: &str, check: impl AsyncFn() -> Option<T>) -> T {
     }
 }
 
+/// Indexes a repository as the local user (a client on loopback with no credential), and waits
+/// until acme's tenant sees it ready. Returns its id.
+async fn index_as_the_local_user(kn: &Api, body: Value) -> String {
+    let (status, job) = kn.call("POST", "/api/knowledge/repositories", "", Some(body)).await;
+    assert_eq!(status, 202, "{job}");
+    let repo_id = job["repo_id"].as_str().unwrap().to_owned();
+    let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
+    eventually("the index", async || {
+        let (_, job) = kn.call("GET", &status_path, ACME_KEY, None).await;
+        (job["status"] == "ready").then_some(())
+    })
+    .await;
+    repo_id
+}
+
 #[test]
 fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
     let sandbox = Sandbox::new();
@@ -107,7 +124,7 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
         PASSWORD,
     );
     assert!(beta.status.success(), "{}", stderr(&beta));
-    let config = config(&sandbox, &mock);
+    let config = config(&sandbox, &mock, "daily_budget = 50.0");
     let server = Server::start_with(
         &sandbox,
         &["serve"],
@@ -140,15 +157,7 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
             kn.call("POST", "/api/knowledge/repositories", ACME_KEY, Some(body.clone())).await;
         assert_eq!(status, 403, "{refused}");
         assert!(refused["error"]["message"].as_str().unwrap().contains("https git URL"));
-        let (status, job) = kn.call("POST", "/api/knowledge/repositories", "", Some(body)).await;
-        assert_eq!(status, 202, "{job}");
-        let repo_id = job["repo_id"].as_str().unwrap().to_owned();
-        let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
-        eventually("the index", async || {
-            let (_, job) = kn.call("GET", &status_path, ACME_KEY, None).await;
-            (job["status"] == "ready").then_some(())
-        })
-        .await;
+        let repo_id = index_as_the_local_user(&kn, body).await;
 
         // Search returns the code holding the secret, redacted, and says so.
         let search = format!(
@@ -305,29 +314,7 @@ fn a_knowledge_server_draws_on_a_gateway_in_another_process() {
     let knowledge_host = Sandbox::new();
     let mock = Mock::start();
     let repo = repository_with_a_secret(&knowledge_host);
-    let config = gateway_host.write(
-        "agentwatch.toml",
-        &format!(
-            r#"
-[gateway]
-admin_email = "{ADMIN}"
-admin_password = "{PASSWORD}"
-prices = {{ "gpt-4o-mini" = {{ input = 100.0, output = 100.0 }} }}
-
-[[gateway.providers]]
-name = "mock"
-kind = "custom"
-base_url = "{}/v1"
-keys = [{{ key = "sk-mock-0123456789abcdef" }}]
-
-[[gateway.tenants]]
-name = "acme-agents"
-api_key = "{ACME_KEY}"
-rate_limit = 60
-"#,
-            mock.url
-        ),
-    );
+    let config = config(&gateway_host, &mock, "rate_limit = 60");
     let gateway_server = Server::start_with(
         &gateway_host,
         &["gateway"],
@@ -352,15 +339,7 @@ rate_limit = 60
 
         // Indexed by this machine's user, it belongs to the default organization, acme's.
         let body = json!({ "url": repo.to_str().unwrap() });
-        let (status, job) = kn.call("POST", "/api/knowledge/repositories", "", Some(body)).await;
-        assert_eq!(status, 202, "{job}");
-        let repo_id = job["repo_id"].as_str().unwrap().to_owned();
-        let status_path = format!("/api/knowledge/repositories/{repo_id}/status");
-        eventually("the index", async || {
-            let (_, job) = kn.call("GET", &status_path, ACME_KEY, None).await;
-            (job["status"] == "ready").then_some(())
-        })
-        .await;
+        let repo_id = index_as_the_local_user(&kn, body).await;
         let search = "/api/knowledge/search?q=archive+invoices+object+store&mode=lexical";
         let (status, found) = kn.call("GET", search, ACME_KEY, None).await;
         assert_eq!(status, 200, "{found}");
