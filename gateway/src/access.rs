@@ -55,14 +55,6 @@ impl Principal {
             Who::User { .. } => None,
         }
     }
-
-    /// For logs: `tenant 3 (ci-bot)` or `user ada@example.com`.
-    pub fn describe(&self) -> String {
-        match &self.who {
-            Who::Tenant { tenant_id, name, .. } => format!("tenant {tenant_id} ({name})"),
-            Who::User { email, .. } => format!("user {email}"),
-        }
-    }
 }
 
 /// A [`Principal`] as `/api/access/identify` and `/api/access/admit` answer it.

@@ -90,11 +90,6 @@ impl Caller {
         repos.retain(|r| self.sees(r));
         Ok(repos)
     }
-
-    /// For logs and errors.
-    pub fn describe(&self) -> String {
-        self.principal.as_ref().map_or_else(|| "the local user".to_owned(), Principal::describe)
-    }
 }
 
 /// How callers are told apart: the gateway that knows tenants and sessions (in this process or
