@@ -106,7 +106,7 @@ pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
 )]
 struct Document;
 
-/// Declares the bearer token every route but `/health` and `/openapi.json` may require, and the
+/// Declares the credential every route but `/health` and `/openapi.json` may require, and the
 /// 401 that answers a request without it.
 struct BearerToken;
 
@@ -115,11 +115,14 @@ impl Modify for BearerToken {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some(
-            "AGENTWATCH_KNOWLEDGE_TOKEN; not required when unset and bound to loopback".to_owned(),
+            "A tenant API key or a session token from the gateway's POST /api/auth/login (or \
+             knowledge.token, for the server's local user); none is needed on loopback when \
+             knowledge.token is unset"
+                .to_owned(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
         let unauthorized = ResponseBuilder::new()
-            .description("The token is missing or wrong")
+            .description("The credential is missing, or neither a tenant key nor a live session")
             .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
             .build();
         for item in openapi.paths.paths.values_mut() {
