@@ -2,6 +2,7 @@
 # The gateway's added latency and memory, against the LiteLLM proxy as the peer (BENCHMARKS.md).
 #
 #   scripts/bench-gateway.sh [seconds per run]     (default 10, after a 2 s warm-up)
+#   scripts/bench-gateway.sh --pinned [runs] [seconds per run] [rate]   (default 5, 20, 1000)
 #
 # A zero-latency mock provider (nginx answering a fixed chat.completion) runs on this machine.
 # The same open-loop load (gateway/examples/loadgen.rs) goes to the mock directly, through
@@ -9,11 +10,22 @@
 # maximum throughput; added latency is each one's percentile minus the direct one at that rate.
 # Resident memory of each proxy is sampled every 100 ms while it is under load.
 #
+# --pinned measures the tail at one rate on a quieter setup: the gateway alone on CPU 1, the mock
+# and the load generator on CPU 0, runs alternating direct and through the gateway, without
+# LiteLLM. It prints each run's added p50 and p99 and their medians.
+#
 # Needs: nginx (apt-get install nginx-light) and a LiteLLM venv, both set up here on first run
 # (LiteLLM from PyPI, pinned below, into ~/.cache/agentwatch/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_PER_RUN=${1:-10}
+PINNED=false
+if [ "${1:-}" = --pinned ]; then
+  PINNED=true RUNS=${2:-5} SECONDS_PER_RUN=${3:-20} RATE=${4:-1000}
+  ON_GATEWAY_CPU=(taskset -c 1) ON_CLIENT_CPU=(taskset -c 0)
+else
+  SECONDS_PER_RUN=${1:-10}
+  ON_GATEWAY_CPU=() ON_CLIENT_CPU=()
+fi
 LITELLM_VERSION=1.108.7
 BENCH=${XDG_CACHE_HOME:-$HOME/.cache}/agentwatch/bench
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agentwatch/target}"
@@ -29,7 +41,7 @@ wait_http() { for _ in $(seq 1200); do curl -fs -o /dev/null "$1" && return 0; s
 # --- what it needs --------------------------------------------------------------------------
 command -v nginx >/dev/null || { echo "installing nginx-light"; apt-get install -y -qq nginx-light >/dev/null; }
 LITELLM="$BENCH/litellm-venv"
-if [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
+if ! $PINNED && [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
   echo "installing litellm[proxy]==$LITELLM_VERSION into $LITELLM"
   python3 -m venv "$LITELLM"
   "$LITELLM/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION"
@@ -61,7 +73,7 @@ http {
   }
 }
 EOF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+"${ON_CLIENT_CPU[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 wait_http "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" || true
 
 # --- AgentWatch ---------------------------------------------------------------------------------
@@ -83,8 +95,35 @@ api_key = "$KEY"
 rate_burst = 1000000
 rate_refill_per_sec = 1000000.0
 EOF
-AGENTWATCH_CONFIG="$WORK/agentwatch.toml" "$AGENTWATCH" gateway 2> "$WORK/agentwatch.log" & GW_PID=$!; PIDS+=($GW_PID)
+AGENTWATCH_CONFIG="$WORK/agentwatch.toml" "${ON_GATEWAY_CPU[@]}" "$AGENTWATCH" gateway \
+  2> "$WORK/agentwatch.log" & GW_PID=$!; PIDS+=($GW_PID)
 wait_http "http://127.0.0.1:$GW_PORT/health"
+
+if $PINNED; then
+  RESULTS="$WORK/results.jsonl"
+  for i in $(seq "$RUNS"); do
+    for target in direct agentwatch; do
+      if [ $target = direct ]; then url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions" key=none
+      else url="http://127.0.0.1:$GW_PORT/v1/chat/completions" key=$KEY; fi
+      "${ON_CLIENT_CPU[@]}" "$LOADGEN" --url "$url" --key "$key" --seconds "$SECONDS_PER_RUN" --rate "$RATE" |
+        python3 -c "import json,sys; d=json.load(sys.stdin); d.update(target='$target', run=$i); print(json.dumps(d))" |
+        tee -a "$RESULTS"
+    done
+  done
+  python3 - "$RESULTS" "$RATE" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"\n| run at {sys.argv[2]} req/s | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms |")
+print("|---|---|---|---|")
+added = []
+for run in sorted({r["run"] for r in rows}):
+    d, g = (next(r for r in rows if r["run"] == run and r["target"] == t) for t in ("direct", "agentwatch"))
+    added.append((g["p50_ms"] - d["p50_ms"], g["p99_ms"] - d["p99_ms"]))
+    print(f'| {run} | {d["p50_ms"]:.3f} / {d["p99_ms"]:.3f} | {g["p50_ms"]:.3f} / {g["p99_ms"]:.3f} | {added[-1][0]:.2f} / {added[-1][1]:.2f} |')
+print(f'| median | | | {statistics.median(a[0] for a in added):.2f} / {statistics.median(a[1] for a in added):.2f} |')
+EOF
+  exit 0
+fi
 
 # --- LiteLLM --------------------------------------------------------------------------------------
 LL_PORT=$(free_port)
