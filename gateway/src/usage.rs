@@ -199,8 +199,9 @@ async fn write(
     if batch.is_empty() {
         return;
     }
-    // A failed write is retried a few times (the database may be busy), then logged with the
-    // records' ids, so that nothing disappears silently.
+    // A failed write is retried a few times (the database may be busy), on the pool (which
+    // reconnects, should the idle connection have broken), then logged with the records' ids, so
+    // that nothing disappears silently.
     for attempt in 1..=5u64 {
         let written = match idle.as_deref_mut() {
             Some(connection) => Store::insert_usage_on(connection, batch).await,
@@ -210,6 +211,7 @@ async fn write(
             Ok(()) => break,
             Err(e) if attempt < 5 => {
                 tracing::warn!(error = %e, attempt, "writing usage records failed; retrying");
+                idle = None;
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
             }
             Err(e) => {
