@@ -163,7 +163,7 @@ impl Store {
     /// sqlx starts a connection's thread from the thread that connects, and a Linux thread
     /// inherits its creator's scheduling policy: the connecting is done from a short-lived
     /// thread that lowered its own priority first.
-    pub async fn background_connection(&self) -> Result<SqliteConnection, StoreError> {
+    pub(crate) async fn background_connection(&self) -> Result<SqliteConnection, StoreError> {
         let options = self.options.clone().thread_name(|id| format!("sqlite-idle-{id}"));
         let runtime = tokio::runtime::Handle::current();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -515,7 +515,7 @@ impl Store {
 
     /// Writes a batch of usage records in one transaction on `db`: the store's pool, or a
     /// connection of its own ([`Store::background_connection`]).
-    pub async fn insert_usage_on<'c>(
+    pub(crate) async fn insert_usage_on<'c>(
         db: impl Acquire<'c, Database = Sqlite>,
         records: &[UsageRecord],
     ) -> Result<(), StoreError> {

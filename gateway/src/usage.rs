@@ -3,7 +3,7 @@
 //! channel before it returns, so no record is lost.
 //!
 //! The writes themselves go through a connection whose SQLite thread runs at idle priority
-//! ([`Store::background_connection`]): a batch insert takes a millisecond or two of CPU, and at
+//! ([`Store::background_connection`]): a batch insert takes 1–3 ms of CPU, and at
 //! normal priority it delayed the requests that arrived meanwhile (BENCHMARKS.md). Should that
 //! thread starve, because every core is busy for long, the backlog grows; from [`BEHIND`] records
 //! on, and at shutdown, batches go through the store's ordinary connections instead.
