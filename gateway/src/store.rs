@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Acquire, ConnectOptions, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::dlp::policy::Policy;
 use crate::secrets::{MasterKey, SecretError, hash_api_key, key_prefix, mask};
@@ -129,7 +129,6 @@ pub struct UsageRecord {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    options: SqliteConnectOptions,
     master: MasterKey,
 }
 
@@ -144,50 +143,14 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
         let mut migrator = sqlx::migrate!("./migrations");
         // The indexer and the scanner keep their own migrations in the same database.
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(Store { pool, options, master })
-    }
-
-    /// A connection of its own for writes that can wait, whose SQLite thread (named
-    /// `sqlite-idle-N`) runs at idle scheduling priority on Linux (`SCHED_IDLE`): it gets a core
-    /// only when no other thread wants one, so its writes wait for idle moments instead of
-    /// delaying requests. On a machine busy for long, its transaction can hold the database's
-    /// write lock for longer; other writers wait for it (the busy timeout is 10 s).
-    ///
-    /// sqlx starts a connection's thread from the thread that connects, and a Linux thread
-    /// inherits its creator's scheduling policy: the connecting is done from a short-lived
-    /// thread that lowered its own priority first.
-    pub(crate) async fn background_connection(&self) -> Result<SqliteConnection, StoreError> {
-        let options = self.options.clone().thread_name(|id| format!("sqlite-idle-{id}"));
-        let runtime = tokio::runtime::Handle::current();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let connect = move || {
-            #[cfg(target_os = "linux")]
-            if let Err(e) = thread_priority::unix::set_thread_priority_and_policy(
-                thread_priority::unix::thread_native_id(),
-                thread_priority::ThreadPriority::Min,
-                thread_priority::unix::ThreadSchedulePolicy::Normal(
-                    thread_priority::unix::NormalThreadSchedulePolicy::Idle,
-                ),
-            ) {
-                tracing::warn!(error = ?e, "cannot lower the background connection's priority");
-            }
-            let _ = tx.send(runtime.block_on(options.connect()));
-        };
-        std::thread::Builder::new()
-            .name("sqlite-connect".into())
-            .spawn(connect)
-            .map_err(|e| StoreError::Invalid(format!("cannot start a thread to connect: {e}")))?;
-        let connected = rx.await.map_err(|_| {
-            StoreError::Invalid("the thread opening a background connection stopped".into())
-        })?;
-        Ok(connected?)
+        Ok(Store { pool, master })
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -510,19 +473,10 @@ impl Store {
 
     /// Writes a batch of usage records in one transaction.
     pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<(), StoreError> {
-        Self::insert_usage_on(&self.pool, records).await
-    }
-
-    /// Writes a batch of usage records in one transaction on `db`: the store's pool, or a
-    /// connection of its own ([`Store::background_connection`]).
-    pub(crate) async fn insert_usage_on<'c>(
-        db: impl Acquire<'c, Database = Sqlite>,
-        records: &[UsageRecord],
-    ) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = db.begin().await?;
+        let mut tx = self.pool.begin().await?;
         // Rows go in chunks of USAGE_CHUNK (23 parameters a row). Only a full chunk's statement
         // stays prepared: the last, shorter one is prepared for once and dropped. Keeping one
         // insert per batch size, as the statement cache otherwise does, held 30 MB of SQLite

@@ -1,12 +1,6 @@
 //! Usage records leave the response path at once: handlers hand them to a channel, and one writer
 //! task stores them in batches (one transaction per batch). On shutdown the writer drains the
 //! channel before it returns, so no record is lost.
-//!
-//! The writes themselves go through a connection whose SQLite thread runs at idle priority
-//! ([`Store::background_connection`]): a batch insert takes 1–3 ms of CPU, and at
-//! normal priority it delayed the requests that arrived meanwhile (BENCHMARKS.md). Should that
-//! thread starve, because every core is busy for long, the backlog grows; from [`BEHIND`] records
-//! on, and at shutdown, batches go through the store's ordinary connections instead.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,8 +16,6 @@ use crate::store::{Store, UsageRecord};
 const BATCH: usize = 500;
 /// A record waits at most this long for its batch to fill.
 const LINGER: Duration = Duration::from_millis(200);
-/// Queued records past which the writer stops yielding the CPU to requests.
-const BEHIND: usize = 4 * BATCH;
 
 #[derive(Debug, Clone)]
 pub struct UsageSink {
@@ -132,13 +124,6 @@ async fn write_batches(
     mut rx: mpsc::UnboundedReceiver<Message>,
     observers: Observers,
 ) {
-    let mut idle = match store.background_connection().await {
-        Ok(connection) => Some(connection),
-        Err(e) => {
-            tracing::warn!(error = %e, "usage records go through the shared connections");
-            None
-        }
-    };
     let mut batch = Vec::with_capacity(BATCH);
     let mut stop = false;
     while !stop {
@@ -154,13 +139,7 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
-        let behind = stop || rx.len() >= BEHIND;
-        write(&store, idle.as_mut().filter(|_| !behind), &mut batch).await;
-    }
-    if let Some(connection) = idle
-        && let Err(e) = sqlx::Connection::close(connection).await
-    {
-        tracing::warn!(error = %e, "closing the usage writer's connection failed");
+        write(&store, &mut batch).await;
     }
 }
 
@@ -190,28 +169,17 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
     false
 }
 
-/// Stores `batch` on the `idle` connection when given, else on the store's pool.
-async fn write(
-    store: &Store,
-    mut idle: Option<&mut sqlx::SqliteConnection>,
-    batch: &mut Vec<UsageRecord>,
-) {
+async fn write(store: &Store, batch: &mut Vec<UsageRecord>) {
     if batch.is_empty() {
         return;
     }
-    // A failed write is retried a few times (the database may be busy), on the pool (which
-    // reconnects, should the idle connection have broken), then logged with the records' ids, so
-    // that nothing disappears silently.
+    // A failed write is retried a few times (the database may be busy), then logged with the
+    // records' ids, so that nothing disappears silently.
     for attempt in 1..=5u64 {
-        let written = match idle.as_deref_mut() {
-            Some(connection) => Store::insert_usage_on(connection, batch).await,
-            None => store.insert_usage(batch).await,
-        };
-        match written {
+        match store.insert_usage(batch).await {
             Ok(()) => break,
             Err(e) if attempt < 5 => {
                 tracing::warn!(error = %e, attempt, "writing usage records failed; retrying");
-                idle = None;
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
             }
             Err(e) => {
@@ -221,82 +189,6 @@ async fn write(
         }
     }
     batch.clear();
-}
-
-#[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use std::time::Instant;
-
-    use super::*;
-
-    /// The scheduling policy of each of this process's threads whose name starts with `prefix`
-    /// (`/proc/self/task/*/stat`, field 41; 5 is `SCHED_IDLE`).
-    fn policies_of_threads(prefix: &str) -> Vec<u32> {
-        let mut policies = Vec::new();
-        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-            let path = task.path();
-            let named = std::fs::read_to_string(path.join("comm"))
-                .is_ok_and(|name| name.starts_with(prefix));
-            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else { continue };
-            if named {
-                // Fields after the parenthesised name start at field 3.
-                let after_name = &stat[stat.rfind(')').unwrap() + 1..];
-                policies.push(after_name.split_whitespace().nth(41 - 3).unwrap().parse().unwrap());
-            }
-        }
-        policies
-    }
-
-    #[tokio::test]
-    async fn records_are_written_by_a_thread_that_yields_the_cpu_to_requests() {
-        let dir = tempfile::tempdir().unwrap();
-        let gateway = crate::Gateway::open(&Default::default(), dir.path()).await.unwrap();
-        let record = UsageRecord {
-            request_id: "req-idle-writer".into(),
-            org_id: 1,
-            tenant_id: None,
-            team_id: None,
-            endpoint: "chat.completions",
-            provider_id: None,
-            provider: Some("mock".into()),
-            model: "gpt-4o-mini".into(),
-            prompt_tokens: 9,
-            completion_tokens: 2,
-            tokens_source: "provider",
-            cost_usd: 0.0,
-            latency_ms: 1,
-            ttft_ms: None,
-            status: 200,
-            error: None,
-            streamed: false,
-            attempts: 1,
-            dlp_events: 0,
-            dlp: None,
-            tool: None,
-            result_bytes: None,
-            reservation: None,
-            created_at_ms: 1_764_460_800_000,
-        };
-        gateway.inner.usage.record(record.clone());
-
-        // Written within the batch's linger, while the gateway runs (not by the shutdown flush,
-        // which uses the shared connections).
-        let start = Instant::now();
-        while gateway.store().recent_usage(10).await.unwrap().is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(10), "the record was not written");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let policies = policies_of_threads("sqlite-idle");
-        assert!(!policies.is_empty(), "the writer has a connection of its own");
-        assert!(policies.iter().all(|&p| p == 5), "its SQLite thread is SCHED_IDLE: {policies:?}");
-        assert!(
-            policies_of_threads("sqlx-sqlite").iter().all(|&p| p == 0),
-            "the shared connections keep the normal policy"
-        );
-
-        gateway.shutdown().await;
-        assert_eq!(gateway.store().recent_usage(10).await.unwrap(), vec![record]);
-    }
 }
 
 /// Token counts when a provider reports none: OpenAI's `o200k_base` encoding (bundled with the
