@@ -20,12 +20,15 @@ const LINGER: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone)]
 pub struct UsageSink {
     tx: mpsc::UnboundedSender<Message>,
+    budgets: Arc<Budgets>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 #[derive(Debug)]
 enum Message {
     Record(Box<UsageRecord>),
+    /// Budget thresholds a settled record crossed, to go in the audit log.
+    Crossings(i64, Vec<crate::budget::Crossing>),
     /// A record whose tokens are still to be counted (the provider reported none): the prompt's
     /// messages and the completion's text.
     Count(Box<(UsageRecord, serde_json::Value, String)>, crate::pricing::Prices),
@@ -38,13 +41,20 @@ impl UsageSink {
     /// reservation in `budgets`.
     pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let observers = Observers { metrics, budgets, store: store.clone() };
+        let observers = Observers { metrics, budgets: budgets.clone(), store: store.clone() };
         let writer = tokio::spawn(write_batches(store, rx, observers));
-        UsageSink { tx, writer: Arc::new(Mutex::new(Some(writer))) }
+        UsageSink { tx, budgets, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
-    /// Queues a record; never waits.
-    pub fn record(&self, record: UsageRecord) {
+    /// Queues a record; never waits. Its budget reservation is settled at once, so that the
+    /// client's next request is weighed against what this one cost, not what it might have.
+    pub fn record(&self, mut record: UsageRecord) {
+        if let Some(reservation) = record.reservation.take() {
+            let crossings = self.budgets.settle(reservation, record.cost_usd);
+            if !crossings.is_empty() {
+                let _ = self.tx.send(Message::Crossings(record.org_id, crossings));
+            }
+        }
         if self.tx.send(Message::Record(Box::new(record))).is_err() {
             tracing::error!("a usage record came after shutdown and is lost");
         }
@@ -110,9 +120,14 @@ impl Observers {
     async fn observe(&self, record: &UsageRecord) {
         self.metrics.observe(record);
         let Some(reservation) = record.reservation else { return };
-        for crossing in self.budgets.settle(reservation, record.cost_usd) {
+        let crossings = self.budgets.settle(reservation, record.cost_usd);
+        self.audit(record.org_id, crossings).await;
+    }
+
+    async fn audit(&self, org_id: i64, crossings: Vec<crate::budget::Crossing>) {
+        for crossing in crossings {
             tracing::warn!(?crossing, "a budget crossed a threshold");
-            if let Err(e) = self.store.record_budget_crossing(record.org_id, &crossing).await {
+            if let Err(e) = self.store.record_budget_crossing(org_id, &crossing).await {
                 tracing::error!(error = %e, "cannot record a budget threshold");
             }
         }
@@ -164,6 +179,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
             observers.observe(&record).await;
             batch.push(record);
         }
+        Message::Crossings(org_id, crossings) => observers.audit(org_id, crossings).await,
         Message::Stop => return true,
     }
     false
