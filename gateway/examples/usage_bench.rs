@@ -1,7 +1,7 @@
 //! What storing usage costs: the gateway's writer stores a batch of records every 200 ms, which
-//! at 1,000 requests/s is 200 records. This writes such batches into a fresh store (as the
-//! gateway does, one transaction a batch) and prints the median time a batch takes and the CPU
-//! time the process spent per record; the batch's time is the time it holds a core that requests
+//! at 1,000 requests/s is 200 records. This writes such batches into a fresh store, one after
+//! another as the gateway does, and prints the time a batch takes (p50, p90, max) and the CPU
+//! time the process spent per record; a batch's time is the time it holds a core that requests
 //! could have used.
 //!
 //! `cargo run --release -p gateway --example usage_bench [batches=500] [records=200]`

@@ -151,8 +151,8 @@ impl Store {
         // A statement's thread yields the core every YIELD_EVERY instructions. A usage batch takes
         // about a millisecond of CPU, and Linux lets a running thread finish its slice (up to
         // 1.5 ms on two cores) before a request that wakes gets the core: yielding hands it over
-        // at once, and costs a 1 µs system call when no one waits. Unlike a lower priority, it can never
-        // starve a transaction that holds the write lock (BENCHMARKS.md).
+        // at once, and costs a 1 µs system call when no one waits. Unlike a lower priority, it
+        // can never starve a transaction that holds the write lock (BENCHMARKS.md).
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .after_connect(|connection, _| {
