@@ -71,6 +71,8 @@ APT_PROTOC_PKG=protobuf-compiler
 # What the Rust build needs besides protoc: OpenSSL through pkg-config (git2 https), and the
 # protobuf well-known types (google/protobuf/*.proto) that Lance's schemas import.
 APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
+# What the server needs at run time: bubblewrap, the sandbox the scanners run in (SECURITY.md).
+APT_RUN_PKGS="bubblewrap"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -184,14 +186,19 @@ semgrep_ok() { stamp_ok "$SEMGREP_DIR" "$(semgrep_stamp)" && [ -x "$SEMGREP_DIR/
 protoc_ok() { command -v protoc >/dev/null 2>&1; }
 # Debian packages in APT_BUILD_PKGS that are not installed (all present where dpkg is absent:
 # another distribution is trusted to provide them).
-missing_build_pkgs() {
+missing_pkgs() {
   command -v dpkg-query >/dev/null 2>&1 || return 0
   local pkg
-  for pkg in $APT_BUILD_PKGS; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
   done
 }
+# shellcheck disable=SC2086 # one word per package
+missing_build_pkgs() { missing_pkgs $APT_BUILD_PKGS; }
 build_pkgs_ok() { [ -z "$(missing_build_pkgs)" ]; }
+# shellcheck disable=SC2086 # one word per package
+missing_run_pkgs() { missing_pkgs $APT_RUN_PKGS; }
+run_pkgs_ok() { [ -z "$(missing_run_pkgs)" ]; }
 
 manifest_content() {
   cat <<EOF
@@ -548,6 +555,16 @@ else
   # shellcheck disable=SC2046 # one word per package
   apt_install "$(missing_build_pkgs)" $(missing_build_pkgs)
   build_pkgs_ok || die "$APT_BUILD_PKGS did not install"
+  done_step installed
+fi
+
+step "scanner sandbox ($APT_RUN_PKGS)"
+if run_pkgs_ok; then
+  done_step present
+else
+  # shellcheck disable=SC2046 # one word per package
+  apt_install "$(missing_run_pkgs)" $(missing_run_pkgs)
+  run_pkgs_ok || die "$APT_RUN_PKGS did not install"
   done_step installed
 fi
 

@@ -29,6 +29,25 @@ use crate::ratelimit::Decision;
 use crate::secrets::hash_api_key;
 use crate::store::{UsageRecord, now_ms};
 
+/// Reports owed to one principal at most: a service that stops reporting cannot bank more.
+const MAX_OWED_REPORTS: u32 = 10_000;
+
+/// Whom a rate limit or a ledger entry is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Subject {
+    Tenant(i64),
+    User(i64),
+}
+
+impl Subject {
+    fn of(principal: &Principal) -> Subject {
+        match &principal.who {
+            Who::Tenant { tenant_id, .. } => Subject::Tenant(*tenant_id),
+            Who::User { user_id, .. } => Subject::User(*user_id),
+        }
+    }
+}
+
 /// Who a credential belongs to.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -105,6 +124,62 @@ pub struct CallReport {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub dlp: BTreeMap<Kind, BTreeMap<Action, u32>>,
+}
+
+/// The knowledge server's MCP tools (and resource reads): with [`KNOWLEDGE_ROUTES`], the only
+/// names a call is metered under, so that no caller can add label values to `/metrics`. The
+/// knowledge server's tests check that these are exactly its own.
+pub const KNOWLEDGE_TOOLS: &[&str] = &[
+    "index_repository",
+    "get_index_status",
+    "list_repositories",
+    "remove_repository",
+    "search_code",
+    "find_symbol",
+    "get_symbol",
+    "get_file_outline",
+    "read_file",
+    "find_references",
+    "get_callers",
+    "get_callees",
+    "get_dependencies",
+    "get_dependents",
+    "analyze_impact",
+    "ask_codebase",
+    "get_repo_map",
+    "run_security_scan",
+    "get_scan_findings",
+    "read_resource",
+    // A tool the server does not have, asked for by name.
+    "(unknown)",
+];
+
+/// The knowledge server's REST routes, metered as `METHOD route` with one of
+/// [`KNOWLEDGE_METHODS`].
+pub const KNOWLEDGE_ROUTES: &[&str] = &[
+    "/api/knowledge/repositories",
+    "/api/knowledge/repositories/{id}",
+    "/api/knowledge/repositories/{id}/status",
+    "/api/knowledge/repositories/{id}/scan",
+    "/api/knowledge/repositories/{id}/findings",
+    "/api/knowledge/repositories/{id}/symbols",
+    "/api/knowledge/scans/{scan_id}",
+    "/api/knowledge/search",
+    "/api/knowledge/ask",
+];
+
+/// The methods a REST call is metered with; any other is metered as `OTHER`.
+pub const KNOWLEDGE_METHODS: &[&str] =
+    &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
+
+/// Whether `tool` is a name a call through `surface` is metered under.
+pub fn is_metered_name(surface: Surface, tool: &str) -> bool {
+    match surface {
+        Surface::Mcp => KNOWLEDGE_TOOLS.contains(&tool),
+        Surface::Rest => tool.split_once(' ').is_some_and(|(method, route)| {
+            KNOWLEDGE_METHODS.contains(&method) && KNOWLEDGE_ROUTES.contains(&route)
+        }),
+    }
 }
 
 /// The surface a knowledge call came through.
@@ -201,16 +276,46 @@ impl Gateway {
         })
     }
 
-    /// Takes one call from a tenant's rate limit (the same bucket and window as its LLM
-    /// requests). A person's calls are not rate-limited. `Err` is the refusing decision: its
-    /// `refusal()` is the 429, and its headers go with it.
+    /// Takes one call from the principal's rate limit: a tenant's is the same bucket and window
+    /// as its LLM requests; a person's is a bucket of its own with the gateway's defaults
+    /// (`rate_burst`, `rate_refill_per_sec`). `Err` is the refusing decision: its `refusal()` is
+    /// the 429, and its headers go with it.
     pub fn admit_call(&self, principal: &Principal) -> Result<Option<Decision>, Decision> {
-        let Some(tenant_id) = principal.tenant_id() else { return Ok(None) };
-        // A tenant removed since it was identified has no bucket left to take from.
-        let directory = self.directory();
-        let Some(tenant) = directory.tenant_by_id(tenant_id) else { return Ok(None) };
-        let decision = self.take_token(tenant);
+        let decision = match &principal.who {
+            Who::Tenant { tenant_id, .. } => {
+                // A tenant removed since it was identified has no bucket left to take from.
+                let directory = self.directory();
+                let Some(tenant) = directory.tenant_by_id(*tenant_id) else { return Ok(None) };
+                self.take_token(tenant)
+            }
+            Who::User { user_id, .. } => self.inner.people.check(*user_id, self.inner.bucket, None),
+        };
         if decision.allowed { Ok(Some(decision)) } else { Err(decision) }
+    }
+
+    /// Owes the principal one call report: its call was admitted (or refused) here, and the
+    /// service that asked will report it.
+    fn owe_report(&self, principal: &Principal) {
+        let mut owed = self.inner.reports_owed.lock().expect("reports lock");
+        let n = owed.entry(Subject::of(principal)).or_default();
+        *n = (*n + 1).min(MAX_OWED_REPORTS);
+    }
+
+    /// Takes one owed report of the principal's, if there is one.
+    fn redeem_admission(&self, principal: &Principal) -> bool {
+        let mut owed = self.inner.reports_owed.lock().expect("reports lock");
+        let subject = Subject::of(principal);
+        match owed.get_mut(&subject) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => {
+                owed.remove(&subject);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The DLP policy of an organization: its own over the gateway's default, or the default.
@@ -305,6 +410,7 @@ pub(crate) async fn admit_route(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = gateway.identify(&headers).await?;
+    gateway.owe_report(&principal);
     let (decision, refused) = match gateway.admit_call(&principal) {
         Ok(decision) => (decision, None),
         Err(decision) => (Some(decision), Some(decision.refusal())),
@@ -327,18 +433,42 @@ pub(crate) async fn admit_route(
     request_body = CallReport,
     responses(
         (status = 202, description = "Recorded"),
-        (status = 400, description = "The report is invalid", body = crate::admin::ErrorBody),
+        (status = 400, description = "The report is invalid: a tool or route that is not the knowledge server's, or a status out of range", body = crate::admin::ErrorBody),
         (status = 401, description = "Neither a tenant key nor a live session token", body = crate::admin::ErrorBody),
+        (status = 429, description = "More reports than admitted calls, over the caller's rate limit", body = crate::admin::ErrorBody),
     )
 )]
 pub(crate) async fn calls_route(
     State(gateway): State<Gateway>,
     headers: HeaderMap,
     crate::admin::Body(report): crate::admin::Body<CallReport>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let principal = gateway.identify(&headers).await?;
-    if report.tool.is_empty() || report.tool.len() > 200 {
-        return Err(ApiError::invalid("tool", "tool is 1 to 200 characters"));
+    if !is_metered_name(report.surface, &report.tool) {
+        let known = match report.surface {
+            Surface::Mcp => KNOWLEDGE_TOOLS.join(", "),
+            Surface::Rest => format!(
+                "`METHOD route`, with a method of {} and a route of {}",
+                KNOWLEDGE_METHODS.join(", "),
+                KNOWLEDGE_ROUTES.join(", ")
+            ),
+        };
+        return Err(ApiError::invalid(
+            "tool",
+            format!("{:?} is not a knowledge server call: expected {known}", report.tool),
+        ));
+    }
+    if !(200..=599).contains(&report.status) {
+        return Err(ApiError::invalid("status", "status is an HTTP status from 200 to 599"));
+    }
+    // As many reports as calls admitted (`/access/admit`); beyond that, each one takes from the
+    // caller's rate limit like a call.
+    if !gateway.redeem_admission(&principal)
+        && let Err(decision) = gateway.admit_call(&principal)
+    {
+        let mut refused = decision.refusal().into_response();
+        decision.apply(refused.headers_mut());
+        return Ok(refused);
     }
     let mut outcome = Outcome::default();
     for (kind, actions) in &report.dlp {
@@ -362,7 +492,7 @@ pub(crate) async fn calls_route(
             dlp: (!outcome.events.is_empty()).then_some(outcome),
         },
     );
-    Ok(StatusCode::ACCEPTED)
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// Screens what a service returns: every string in `value` is scanned and the policy applied.

@@ -1,8 +1,12 @@
 //! Health: `GET /health` (database, providers, memory, uptime; 503 when degraded), `GET /healthz`
 //! (liveness: the process answers) and `GET /readyz` (readiness, with a tri-state check per
-//! provider). No authentication.
+//! provider). No authentication, so they show the operator's own providers (the default
+//! organization's, where config-declared ones live) and nothing of any other organization: not
+//! its providers' names, nor whether they work. One organization's broken provider cannot take a
+//! replica out of its load balancer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -24,7 +28,8 @@ pub struct Health {
     pub database: &'static str,
     /// Resident memory of the process, when the platform tells it.
     pub memory_rss_bytes: Option<u64>,
-    /// Every provider's circuit breaker and load.
+    /// The operator's providers' circuit breakers and load (other organizations' are theirs to
+    /// see, through the admin API).
     pub providers: Vec<ProviderHealth>,
 }
 
@@ -53,8 +58,7 @@ pub struct ProviderHealth {
 pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>) {
     let database = database_answers(&gateway).await;
     let directory = gateway.directory();
-    let providers: Vec<ProviderHealth> = directory
-        .all_upstreams()
+    let providers: Vec<ProviderHealth> = operators(&gateway, &directory)
         .map(|u| ProviderHealth {
             id: u.provider.id,
             name: u.provider.name.clone(),
@@ -65,7 +69,7 @@ pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>
             in_flight: u.keys.iter().map(|k| k.in_flight()).sum(),
         })
         .collect();
-    let mut enabled = directory.all_upstreams().filter(|u| u.provider.enabled).peekable();
+    let mut enabled = operators(&gateway, &directory).filter(|u| u.provider.enabled).peekable();
     let all_open =
         enabled.peek().is_some() && enabled.all(|u| u.breaker.state() == CircuitState::Open);
     let degraded = !database || all_open;
@@ -130,7 +134,7 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
     checks.insert("database".to_owned(), if database { "ok" } else { "down" });
     let directory = gateway.directory();
     let mut any_down = false;
-    for upstream in directory.all_upstreams().filter(|u| u.provider.enabled) {
+    for upstream in operators(&gateway, &directory).filter(|u| u.provider.enabled) {
         let state = provider_state(upstream);
         any_down |= state == "down";
         // Two organizations may name a provider alike: the second gets its id appended.
@@ -143,6 +147,15 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
     let ready = database && !any_down;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(Readiness { status: if ready { "ready" } else { "not_ready" }, checks }))
+}
+
+/// The providers of the operator's own organization.
+fn operators<'a>(
+    gateway: &Gateway,
+    directory: &'a crate::directory::Directory,
+) -> impl Iterator<Item = &'a Arc<Upstream>> {
+    let org = gateway.default_org();
+    directory.all_upstreams().filter(move |u| u.provider.org_id == org)
 }
 
 fn provider_state(upstream: &Upstream) -> &'static str {

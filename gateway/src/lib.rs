@@ -12,6 +12,7 @@ pub mod dlp;
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod net;
 pub mod pricing;
 mod proxy;
 pub mod ratelimit;
@@ -38,7 +39,7 @@ use crate::dlp::policy::Policy;
 use crate::metrics::Metrics;
 use crate::pricing::Prices;
 use crate::ratelimit::{Bucket, RateLimiter};
-use crate::secrets::MasterKey;
+use crate::secrets::{MasterKey, Secret};
 use crate::settings::GatewaySettings;
 use crate::store::{Store, StoreError};
 use crate::usage::UsageSink;
@@ -64,16 +65,25 @@ struct Inner {
     /// cannot leave the older snapshot in place.
     reloading: tokio::sync::Mutex<()>,
     http: reqwest::Client,
+    /// The client for providers that [`Gateway::guarded`] holds to public addresses.
+    guarded_http: reqwest::Client,
+    allow_private_providers: bool,
     usage: UsageSink,
     prices: Prices,
     metrics: Arc<Metrics>,
     auth: Auth,
     budgets: Arc<Budgets>,
     rates: RateLimiter,
+    /// People's calls to the knowledge server, by user id, each with the default bucket.
+    people: RateLimiter,
+    /// Call reports (`/api/access/calls`) owed for calls admitted through `/api/access/admit`.
+    reports_owed: Mutex<HashMap<access::Subject, u32>>,
     /// Every tenant's token bucket unless its own says otherwise.
     bucket: Bucket,
     /// The default DLP policy: `gateway.dlp` over the built-in one.
     dlp: Arc<Policy>,
+    /// What `/metrics` asks for, if anything.
+    metrics_token: Option<Secret>,
     limits: Limits,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
@@ -98,12 +108,22 @@ impl Gateway {
         store.seed(settings).await?;
         let auth = Auth::load(settings, data_dir)?;
         first_admin(&store, settings).await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| StoreError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        // Provider calls follow no redirects: a provider's answer cannot send a request, and its
+        // key, somewhere else.
+        let client = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| StoreError::Invalid(format!("cannot build the HTTP client: {e}")))
+        };
+        let http = built(client())?;
+        // Other organizations' providers: public addresses only, judged as each connection is
+        // made; no proxy, which would resolve names where this check cannot see.
+        let guarded_http = built(client().dns_resolver(net::PublicOnly).no_proxy())?;
         let limits = Limits {
             attempt_timeout: Duration::from_secs(settings.attempt_timeout_secs),
             request_timeout: Duration::from_secs(settings.request_timeout_secs),
@@ -123,6 +143,8 @@ impl Gateway {
                 usage: UsageSink::start(store.clone(), Arc::clone(&metrics), Arc::clone(&budgets)),
                 budgets,
                 rates,
+                people: RateLimiter::default(),
+                reports_owed: Mutex::new(HashMap::new()),
                 bucket: Bucket {
                     burst: f64::from(settings.rate_burst),
                     refill_per_sec: settings.rate_refill_per_sec,
@@ -130,10 +152,13 @@ impl Gateway {
                 metrics,
                 auth,
                 dlp: Arc::new(settings.dlp.over(&Policy::builtin())),
+                metrics_token: settings.metrics_token.clone(),
                 store,
                 directory: RwLock::new(Arc::new(Directory::default())),
                 reloading: tokio::sync::Mutex::new(()),
                 http,
+                guarded_http,
+                allow_private_providers: settings.allow_private_providers,
                 prices: Prices::new(&settings.prices),
                 limits,
                 models: Mutex::new(HashMap::new()),
@@ -215,7 +240,19 @@ impl Gateway {
                 None => Arc::clone(base),
             };
         }
-        let providers = self.inner.store.providers().await?;
+        let providers = self.inner.store.providers().await?.into_iter().filter(|p| {
+            // A literal address is not resolved, so the resolver cannot refuse it: left out here.
+            let literal =
+                reqwest::Url::parse(&p.base_url).ok().and_then(|u| net::check_literal(&u));
+            match literal.filter(|_| self.guarded(p.org_id)) {
+                Some(why) => {
+                    tracing::warn!(provider = %p.name, org = p.org_id, "provider left out: {why}");
+                    false
+                }
+                None => true,
+            }
+        });
+        let providers = providers.collect();
         let previous = self.directory();
         let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker)
             .with_org_policies(orgs);
@@ -240,6 +277,21 @@ impl Gateway {
     /// it, and so do repositories indexed locally.
     pub fn default_org(&self) -> i64 {
         self.inner.default_org
+    }
+
+    /// Whether `org`'s providers are held to public addresses: every organization's but the
+    /// operator's, unless `gateway.allow_private_providers`.
+    pub fn guarded(&self, org: i64) -> bool {
+        org != self.inner.default_org && !self.inner.allow_private_providers
+    }
+
+    /// The HTTP client that calls `upstream`.
+    pub(crate) fn client_for(&self, upstream: &directory::Upstream) -> &reqwest::Client {
+        if self.guarded(upstream.provider.org_id) {
+            &self.inner.guarded_http
+        } else {
+            &self.inner.http
+        }
     }
 
     fn directory(&self) -> Arc<Directory> {

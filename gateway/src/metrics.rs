@@ -3,8 +3,8 @@
 //! provider circuit states and load are read from the directory at scrape time.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -280,7 +280,22 @@ impl Metrics {
     }
 }
 
-pub(crate) async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
+    if let Some(token) = &gateway.inner.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let same = presented.len() == token.expose().len()
+            && presented.bytes().zip(token.expose().bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+        if !same {
+            return crate::error::ApiError::unauthorized(
+                "/metrics needs the gateway.metrics_token as `Authorization: Bearer <token>`",
+            )
+            .into_response();
+        }
+    }
     let metrics = &gateway.inner.metrics;
     for upstream in gateway.directory().all_upstreams() {
         let labels = ProviderLabels { provider: upstream.provider.name.clone() };

@@ -161,6 +161,16 @@ async fn complete_chat(
             ApiError::invalid("messages", "`messages` must be a non-empty array of messages"),
         );
     }
+    if let Err((field, message)) = crate::dialect::output_limit(&request) {
+        return gateway.refuse(&ctx, ApiError::invalid(field, message));
+    }
+    if let Some(n) = request.get("n")
+        && n.as_u64().is_none_or(|n| n < 1)
+    {
+        let message =
+            format!("`n` must be a whole number of choices, at least 1, or left out; got {n}");
+        return gateway.refuse(&ctx, ApiError::invalid("n", message));
+    }
     let screened;
     (request, screened) = screen::off_thread(&ctx, request, screen::chat).await;
     let masks = match gateway.screened(&mut ctx, screened) {
@@ -186,7 +196,7 @@ async fn complete_chat(
 
     let attempt = gateway
         .send_with_failover(&ctx, Endpoint::ChatCompletions, |upstream, model, key| {
-            let http = &gateway.inner.http;
+            let http = gateway.client_for(upstream);
             let base = &upstream.provider.base_url;
             match upstream.provider.kind {
                 ProviderKind::Anthropic => http
@@ -347,8 +357,7 @@ async fn complete_embeddings(
     let sent = match gateway
         .send_with_failover(&ctx, Endpoint::Embeddings, |upstream, model, key| {
             gateway
-                .inner
-                .http
+                .client_for(upstream)
                 .post(format!("{}/embeddings", upstream.provider.base_url))
                 .bearer_auth(&key.secret)
                 .json(&WithModel { model, rest: &request })
@@ -550,9 +559,7 @@ impl Gateway {
                 let prompt = tokio::task::spawn_blocking(move || prompt_bound(&whole))
                     .await
                     .map_err(|e| ApiError::internal("cannot count the prompt's tokens", e))?;
-                let asked = ["max_completion_tokens", "max_tokens"]
-                    .iter()
-                    .find_map(|f| request.get(*f).and_then(Value::as_u64));
+                let asked = crate::dialect::max_tokens(request);
                 // Without a limit of its own the request gets the one it was reserved for, so
                 // that its cost cannot outgrow the reservation.
                 let max = asked.unwrap_or_else(|| {
@@ -774,7 +781,7 @@ impl Gateway {
     pub(crate) async fn provider_models(&self, upstream: &Upstream) -> Result<Vec<String>, String> {
         let key = &upstream.keys.first().ok_or("no API key configured")?.key.secret;
         let base = &upstream.provider.base_url;
-        let http = &self.inner.http;
+        let http = self.client_for(upstream);
         let request = match upstream.provider.kind {
             ProviderKind::Anthropic => http
                 .get(format!("{base}/v1/models"))

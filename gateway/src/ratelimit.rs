@@ -51,8 +51,7 @@ impl Decision {
     pub fn refusal(&self) -> crate::error::ApiError {
         crate::error::ApiError::rate_limited(
             format!(
-                "this tenant is over its rate limit of {} requests (X-RateLimit-Limit); retry in \
-                 {} s",
+                "over the rate limit of {} requests (X-RateLimit-Limit); retry in {} s",
                 self.limit, self.retry_after
             ),
             self.retry_after,

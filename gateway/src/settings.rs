@@ -57,6 +57,13 @@ pub struct GatewaySettings {
     pub rate_burst: u32,
     /// …refilled at this many per second (the contract's 100).
     pub rate_refill_per_sec: f64,
+    /// A bearer token `/metrics` asks for (`Authorization: Bearer <token>`); unset, it is open to
+    /// whoever reaches the port. It names tenants by id and models, never keys or contents.
+    pub metrics_token: Option<Secret>,
+    /// Let organizations other than the operator's (`default`) point providers at loopback,
+    /// private and link-local addresses. Off: their providers must be on the public internet,
+    /// checked when each connection is made.
+    pub allow_private_providers: bool,
 }
 
 impl Default for GatewaySettings {
@@ -81,6 +88,8 @@ impl Default for GatewaySettings {
             dlp: Policy::default(),
             rate_burst: 1000,
             rate_refill_per_sec: 100.0,
+            metrics_token: None,
+            allow_private_providers: false,
         }
     }
 }

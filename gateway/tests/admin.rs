@@ -213,6 +213,33 @@ async fn failed_logins_lock_an_account_until_the_lock_ends_or_an_admin_unlocks_i
     assert!(all.contains("user.unlock") && !all.contains(PASSWORD));
 }
 
+#[tokio::test]
+async fn someone_who_knows_only_an_email_cannot_lock_its_owner_out() {
+    let settings = GatewaySettings { lockout_attempts: 3, lockout_secs: 600, ..Default::default() };
+    let h = Harness::start(settings).await;
+    // The attacker guesses from another address (127.0.0.2, on this machine's loopback).
+    let attacker = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let guess = |password: &'static str| {
+        let body = json!({ "email": ADMIN, "password": password });
+        attacker.post(format!("{}/api/auth/login", h.url)).json(&body).send()
+    };
+    for _ in 0..2 {
+        assert_eq!(guess("wrong password!!").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..10 {
+        assert_eq!(guess("wrong password!!").await.unwrap().status(), StatusCode::LOCKED);
+    }
+    // Locked for the attacker's address, even with the right password…
+    assert_eq!(guess(PASSWORD).await.unwrap().status(), StatusCode::LOCKED);
+    // …while the owner, elsewhere, logs in, the last admin though it is.
+    let owner = h.login(ADMIN, PASSWORD).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.body);
+    assert_eq!(guess(PASSWORD).await.unwrap().status(), StatusCode::LOCKED, "still theirs alone");
+}
+
 /// The routes of the admin API with the least role each needs, and what it answers then.
 struct Route {
     method: Method,
@@ -714,6 +741,48 @@ async fn an_organizations_dlp_policy_is_its_tenants_unless_they_have_their_own()
 }
 
 #[tokio::test]
+async fn call_reports_take_only_the_knowledge_server_s_names_and_no_more_than_were_admitted() {
+    let settings =
+        GatewaySettings { rate_burst: 3, rate_refill_per_sec: 0.001, ..Default::default() };
+    let h = Harness::start(settings).await;
+    let admin = h.token(ADMIN).await;
+    let tenant = h.post("/api/tenants", &admin, json!({ "name": "agents" })).await;
+    let key = tenant.body["api_key"].as_str().unwrap().to_owned();
+    let report = |tool: &str, status: u16| {
+        let surface = if tool.contains(' ') { "rest" } else { "mcp" };
+        json!({ "surface": surface, "tool": tool, "latency_ms": 1, "status": status, "result_bytes": 0 })
+    };
+    let send = |body: Value| h.call(Method::POST, "/api/access/calls", Some(&key), Some(body));
+
+    // Invented names would become label values on /metrics: refused, naming what is taken.
+    for tool in ["drop_tables", "search_code\"}", "GET /etc/passwd", "BREW /api/knowledge/search"] {
+        let refused = send(report(tool, 200)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{tool}: {}", refused.body);
+        assert!(
+            refused.body.to_string().contains("is not a knowledge server call"),
+            "{}",
+            refused.body
+        );
+    }
+    let refused = send(report("search_code", 999)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+
+    // One admitted call, one report, nothing taken twice; the bucket holds 3.
+    let admitted = h.call(Method::POST, "/api/access/admit", Some(&key), None).await;
+    assert_eq!(admitted.headers["x-ratelimit-remaining"], "2");
+    assert_eq!(send(report("search_code", 200)).await.status, StatusCode::ACCEPTED);
+    assert_eq!(send(report("GET /api/knowledge/search", 200)).await.status, StatusCode::ACCEPTED);
+    // Reports beyond the calls admitted take from the rate limit like calls, then stop.
+    assert_eq!(send(report("read_file", 200)).await.status, StatusCode::ACCEPTED);
+    let flooded = send(report("read_file", 200)).await;
+    assert_eq!(flooded.status, StatusCode::TOO_MANY_REQUESTS, "{}", flooded.body);
+    assert!(flooded.headers.contains_key("retry-after"));
+
+    let metrics = h.call(Method::GET, "/metrics", None, None).await.body.to_string();
+    assert!(!metrics.contains("drop_tables") && !metrics.contains("BREW"), "{metrics}");
+}
+
+#[tokio::test]
 async fn usage_is_paged_summed_and_broken_down_for_the_period_asked() {
     let h = Harness::start(GatewaySettings::default()).await;
     let admin = h.token(ADMIN).await;
@@ -843,6 +912,203 @@ async fn health_liveness_and_readiness_answer_without_a_token() {
         (StatusCode::SERVICE_UNAVAILABLE, &json!("degraded"))
     );
     assert_eq!(health.body["providers"][0]["circuit"], "open");
+}
+
+#[tokio::test]
+async fn health_and_readiness_show_nothing_of_another_organization_s_providers() {
+    // Beta's provider is on this machine, which the operator allows here.
+    let settings = GatewaySettings {
+        breaker_failures: 1,
+        max_attempts: 1,
+        allow_private_providers: true,
+        ..Default::default()
+    };
+    let h = Harness::start(settings).await;
+    let beta_admin = CreateUser {
+        org: "beta".to_owned(),
+        email: "admin@beta.example".to_owned(),
+        password: PASSWORD.to_owned(),
+        role: Role::Admin,
+    };
+    create_user(h.gateway.store(), &beta_admin).await.unwrap();
+    let beta = h.token("admin@beta.example").await;
+    let provider =
+        json!({ "name": "beta-private", "kind": "custom", "base_url": "http://127.0.0.1:9/v1" });
+    let p = created(&h.post("/api/providers", &beta, provider).await);
+    h.post(&format!("/api/providers/{p}/keys"), &beta, json!({ "key": "sk-0123456789abcdef" }))
+        .await;
+    // Beta's only provider fails, and its circuit opens.
+    let tenant = h.post("/api/tenants", &beta, json!({ "name": "beta-app" })).await;
+    let key = tenant.body["api_key"].as_str().unwrap();
+    let chat = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
+    let failed = h.call(Method::POST, "/v1/chat/completions", Some(key), Some(chat)).await;
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
+
+    // Anyone can ask /health and /readyz: they name none of beta's providers, and beta's
+    // trouble is not the replica's.
+    let health = h.call(Method::GET, "/health", None, None).await;
+    assert_eq!((health.status, &health.body["status"]), (StatusCode::OK, &json!("ok")));
+    assert_eq!(health.body["providers"], json!([]));
+    let ready = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert!(!ready.body.to_string().contains("beta-private"), "{}", ready.body);
+}
+
+#[tokio::test]
+async fn metrics_can_ask_for_a_bearer_token() {
+    let token = "a-metrics-scraper-token-0123456789";
+    let settings =
+        GatewaySettings { metrics_token: Some(Secret::new(token)), ..Default::default() };
+    let h = Harness::start(settings).await;
+    let scrape = |bearer: Option<&'static str>| h.call(Method::GET, "/metrics", bearer, None);
+    let refused = scrape(None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(refused.body.to_string().contains("metrics_token"), "{}", refused.body);
+    assert_eq!(
+        scrape(Some("a-metrics-scraper-token-012345678X")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let scraped = scrape(Some(token)).await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    assert!(scraped.body.to_string().contains("# EOF"), "{}", scraped.body);
+    // Health stays open: load balancers probe it without credentials.
+    assert_eq!(h.call(Method::GET, "/health", None, None).await.status, StatusCode::OK);
+}
+
+/// A listener that counts the connections it is offered: the place a provider must not reach.
+async fn knock_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let knocks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&knocks);
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, knocks)
+}
+
+#[tokio::test]
+async fn another_organization_s_provider_cannot_reach_the_operator_s_network() {
+    let settings = GatewaySettings { max_attempts: 1, ..Default::default() };
+    let h = Harness::start(settings).await;
+    let beta_admin = CreateUser {
+        org: "beta".to_owned(),
+        email: "admin@beta.example".to_owned(),
+        password: PASSWORD.to_owned(),
+        role: Role::Admin,
+    };
+    create_user(h.gateway.store(), &beta_admin).await.unwrap();
+    let beta = h.token("admin@beta.example").await;
+    let (port, knocks) = knock_counter().await;
+
+    // Loopback, private and metadata addresses, written any way, and names that resolve there.
+    let inside = [
+        format!("http://127.0.0.1:{port}/v1"),
+        format!("http://localhost:{port}/v1"),
+        format!("http://[::ffff:127.0.0.1]:{port}/v1"),
+        format!("http://2130706433:{port}/v1"),
+        "http://169.254.169.254/latest".to_owned(),
+        "http://10.0.0.7:11434/v1".to_owned(),
+    ];
+    for url in &inside {
+        let provider = json!({ "name": "sneaky", "kind": "custom", "base_url": url });
+        let refused = h.post("/api/providers", &beta, provider).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{url}: {}", refused.body);
+        assert_eq!(refused.body["error"]["param"], "base_url");
+        assert!(refused.body.to_string().contains("allow_private_providers"), "{}", refused.body);
+    }
+
+    // A name that resolved elsewhere when it was checked and to loopback when it is used (here:
+    // changed in the store behind the API's back) is refused as the connection is made.
+    let provider = json!({ "name": "moved", "kind": "custom", "base_url": "https://1.1.1.1/v1" });
+    let p = created(&h.post("/api/providers", &beta, provider).await);
+    h.post(
+        &format!("/api/providers/{p}/keys"),
+        &beta,
+        json!({ "key": "sk-beta-0123456789abcdef" }),
+    )
+    .await;
+    let urls = [format!("http://localhost:{port}/v1"), format!("http://127.0.0.1:{port}/v1")];
+    for (i, base_url) in urls.iter().enumerate() {
+        let db = h.dir.path().join("agentwatch.db");
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query("UPDATE providers SET base_url = ? WHERE id = ?")
+            .bind(base_url)
+            .bind(p)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        h.gateway.reload().await.unwrap();
+        let tenant = h.post("/api/tenants", &beta, json!({ "name": format!("app-{i}") })).await;
+        let key = tenant.body["api_key"].as_str().unwrap();
+        let chat = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
+        let failed = h.call(Method::POST, "/v1/chat/completions", Some(key), Some(chat)).await;
+        assert!(
+            failed.status.is_client_error() || failed.status.is_server_error(),
+            "{}",
+            failed.body
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(knocks.load(std::sync::atomic::Ordering::SeqCst), 0, "a provider reached loopback");
+
+    // The operator's own organization may use this machine (a local model server).
+    let admin = h.token(ADMIN).await;
+    let local = json!({ "name": "ollama", "kind": "custom", "base_url": format!("http://localhost:{port}/v1") });
+    assert_eq!(h.post("/api/providers", &admin, local).await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_new_base_url_takes_the_provider_s_keys_away_and_no_redirect_is_followed() {
+    let h = Harness::start(GatewaySettings { max_attempts: 1, ..Default::default() }).await;
+    let admin = h.token(ADMIN).await;
+    // An upstream that answers every request with a redirect to another listener.
+    let (elsewhere, knocks) = knock_counter().await;
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_port = redirecting.local_addr().unwrap().port();
+    let to = format!("http://127.0.0.1:{elsewhere}/v1/chat/completions");
+    let app = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]) }
+    });
+    tokio::spawn(async move { axum::serve(redirecting, app).await.unwrap() });
+
+    let provider = json!({ "name": "hop", "kind": "custom", "base_url": format!("http://127.0.0.1:{redirect_port}/v1") });
+    let p = created(&h.post("/api/providers", &admin, provider).await);
+    h.post(
+        &format!("/api/providers/{p}/keys"),
+        &admin,
+        json!({ "key": "sk-hop-0123456789abcdef" }),
+    )
+    .await;
+    let tenant = h.post("/api/tenants", &admin, json!({ "name": "app" })).await;
+    let key = tenant.body["api_key"].as_str().unwrap();
+    let chat = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
+    let answer = h.call(Method::POST, "/v1/chat/completions", Some(key), Some(chat)).await;
+    assert_ne!(answer.status, StatusCode::OK, "{}", answer.body);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(knocks.load(std::sync::atomic::Ordering::SeqCst), 0, "the redirect was followed");
+
+    // Pointing the provider elsewhere removes its keys: they were entered for the old address.
+    let patch = json!({ "base_url": "https://api.openai.com/v1" });
+    let moved =
+        h.call(Method::PATCH, &format!("/api/providers/{p}"), Some(&admin), Some(patch)).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body["keys"], 0, "{}", moved.body);
+    // Other changes keep them.
+    h.post(
+        &format!("/api/providers/{p}/keys"),
+        &admin,
+        json!({ "key": "sk-new-0123456789abcdef" }),
+    )
+    .await;
+    let renamed = json!({ "priority": 5, "base_url": "https://api.openai.com/v1/" });
+    let kept =
+        h.call(Method::PATCH, &format!("/api/providers/{p}"), Some(&admin), Some(renamed)).await;
+    assert_eq!(kept.body["keys"], 1, "{}", kept.body);
 }
 
 #[tokio::test]

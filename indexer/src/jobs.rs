@@ -182,7 +182,17 @@ impl Indexer {
         branch: Option<String>,
         owner: Option<i64>,
     ) -> Result<watch::Receiver<JobStatus>, IndexError> {
-        let id = source.id(branch.as_deref(), owner);
+        let mut id = source.id(branch.as_deref(), owner);
+        // A repository indexed when ids were shorter keeps its id, and so its checkout and rows.
+        let legacy = Source::legacy_id(&id);
+        if self.store.repo(&id).await?.is_none()
+            && let Some(old) = self.store.repo(legacy).await?
+            && old.source == source.location()
+            && old.owner == owner
+            && old.branch == branch
+        {
+            id = old.id;
+        }
         let mut jobs = self.jobs.lock().expect("jobs lock");
         if let Some(running) = jobs.get(&id)
             && !running.borrow().repo.status.is_final()

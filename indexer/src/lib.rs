@@ -3,6 +3,7 @@
 //! Invariant: no HTTP, MCP or JSON wire formats here; callers pass plain config structs, and this
 //! crate never reads environment variables or config files itself.
 
+pub mod beneath;
 mod chunk;
 pub mod embed;
 mod fresh;

@@ -90,10 +90,10 @@ impl RepoGraph {
         found.into_iter().take(limit).map(|(s, _)| s).collect()
     }
 
-    /// A symbol's source text, read from the checkout at `root`.
+    /// A symbol's source text, read from the checkout at `root` (never through a symlink).
     pub fn source(&self, root: &Path, symbol: SymbolRef) -> std::io::Result<String> {
         let file = &self.files[symbol.file];
-        let text = std::fs::read_to_string(root.join(&file.path))?;
+        let text = crate::beneath::read_text(root, &file.path).map_err(std::io::Error::other)?;
         let s = self.symbol(symbol);
         let (start, end) = (s.start_byte as usize, s.end_byte as usize);
         match text.get(start..end) {

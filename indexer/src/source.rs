@@ -111,15 +111,28 @@ impl Source {
         }
     }
 
-    /// A stable id: the same location, branch and owner always get the same id.
+    /// A stable id: the same location, branch and owner always get the same id. 128 bits of a
+    /// hash, so that no one can choose a URL whose repository would land on another
+    /// organization's (its id names its checkout folder too).
     pub fn id(&self, branch: Option<&str>, owner: Option<i64>) -> String {
         let mut key = format!("{}\0{}", self.location(), branch.unwrap_or(""));
         if let Some(owner) = owner {
             key += &format!("\0{owner}");
         }
-        blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
+        blake3::hash(key.as_bytes()).to_hex()[..ID_HEX].to_owned()
+    }
+
+    /// The id the same repository had before ids grew to 128 bits: the first 12 hex digits of
+    /// today's. A repository indexed then keeps it.
+    pub fn legacy_id(id: &str) -> &str {
+        &id[..LEGACY_ID_HEX.min(id.len())]
     }
 }
+
+/// Hex digits of a repository id: 128 bits.
+const ID_HEX: usize = 32;
+/// Hex digits of an id made before that (48 bits).
+const LEGACY_ID_HEX: usize = 12;
 
 /// A folder ready to be indexed.
 #[derive(Debug, Clone)]
@@ -279,6 +292,14 @@ mod tests {
             Source::parse("https://GitHub.com/tokio-rs/tokio").unwrap().id(None, None)
         );
         assert_ne!(source.id(None, None), source.id(Some("v1.x"), None));
+    }
+
+    #[test]
+    fn an_id_carries_128_bits_and_begins_with_the_one_it_had_before() {
+        let id = Source::parse("https://github.com/tokio-rs/tokio").unwrap().id(None, Some(7));
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(Source::legacy_id(&id), &id[..12]);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gateway::Gateway;
-use gateway::access::{Principal, Surface, ToolCall};
+use gateway::access::{Principal, Surface, ToolCall, Who};
+use gateway::admin::Role;
 use gateway::dlp::guard::Outcome;
 use gateway::dlp::policy::{Action, Policy};
 use gateway::ratelimit::Decision;
@@ -53,6 +54,20 @@ impl Caller {
     pub fn tenant_key(&self) -> Option<&Secret> {
         self.principal.as_ref()?.tenant_id()?;
         self.credential.as_ref()
+    }
+
+    /// Whether the caller may change what the server holds or spend its organization's money:
+    /// index, scan, remove, ask. Tenants, members, admins and the local user may; a viewer
+    /// reads, as on the admin API.
+    pub fn may_change(&self) -> Result<(), String> {
+        match self.principal.as_ref().map(|p| &p.who) {
+            Some(Who::User { role: Role::Viewer, .. }) => Err(
+                "a viewer reads only: indexing, scans, removal and ask_codebase need the member or \
+                 admin role; ask an admin of your organization"
+                    .to_owned(),
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the caller may see `repo`.
@@ -200,8 +215,6 @@ impl Access {
             Link::Local(gateway) => gateway
                 .admit_call(principal)
                 .map_err(|decision| Refused { message: decision.refusal().message, decision }),
-            // People are not rate-limited: no need to ask.
-            Link::Remote(_) if principal.tenant_id().is_none() => Ok(None),
             Link::Remote(remote) => remote.admit(credential).await,
         };
         if let Err(refused) = &admitted {
@@ -294,12 +307,29 @@ pub async fn govern_rest(
     let route =
         request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok());
-    let tool = format!("{} {route}", request.method());
+    // Names become metric labels: a method of HTTP's own, or OTHER.
+    let method = request.method().as_str();
+    let method =
+        if gateway::access::KNOWLEDGE_METHODS.contains(&method) { method } else { "OTHER" };
+    let tool = format!("{method} {route}");
     let mut call = ToolCall::new(Surface::Rest, tool, request_id.unwrap_or_default().to_owned());
     let decision = match access.admit(&caller, &call).await {
         Ok(decision) => decision,
         Err(refused) => return refused.into_response(),
     };
+    // Every route that is not a read changes something, or spends (ask).
+    if !request.method().is_safe()
+        && let Err(message) = caller.may_change()
+    {
+        let mut refused =
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", message).into_response();
+        if let Some(decision) = decision {
+            decision.apply(refused.headers_mut());
+        }
+        call.status = StatusCode::FORBIDDEN.as_u16();
+        access.meter(&caller, call);
+        return refused;
+    }
     let (parts, body) = next.run(request).await.into_parts();
     let mut response = match axum::body::to_bytes(body, MAX_ANSWER).await {
         Ok(bytes) if parts.status.is_success() => {

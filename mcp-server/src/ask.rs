@@ -117,6 +117,11 @@ pub enum AskError {
          knowledge.ask_api_key (AGENTWATCH_ASK_API_KEY) to one"
     )]
     NoTenant,
+    #[error(
+        "ask_codebase bills a tenant of your own organization: call with one of its tenant API \
+         keys (the server's knowledge.ask_api_key is the operator's, not your organization's)"
+    )]
+    OwnTenantNeeded,
     #[error("the gateway at {url} cannot be reached ({error}); is it running?")]
     Unreachable { url: String, error: String },
     /// The gateway refused or failed: its status, code and message (a budget, a rate limit, a
@@ -152,9 +157,17 @@ impl Asker {
         })
     }
 
-    /// The key the question is billed to: the caller's own when it is a tenant.
+    /// The key the question is billed to: the caller's own when it is a tenant; else
+    /// `knowledge.ask_api_key`, the operator's, for the local user and people of the operator's
+    /// organization only. Never another organization's.
     pub fn key_for<'a>(&'a self, caller: &'a Caller) -> Result<&'a Secret, AskError> {
-        caller.tenant_key().or(self.fallback_key.as_ref()).ok_or(AskError::NoTenant)
+        if let Some(key) = caller.tenant_key() {
+            return Ok(key);
+        }
+        if caller.owner().is_some() {
+            return Err(AskError::OwnTenantNeeded);
+        }
+        self.fallback_key.as_ref().ok_or(AskError::NoTenant)
     }
 
     /// The passages a question is answered from: the best search hits, then around each, its
@@ -313,7 +326,7 @@ fn gather(graph: &RepoGraph, checkout: &std::path::Path, hits: &[indexer::Hit]) 
         let lines = files
             .entry(path.clone())
             .or_insert_with(|| {
-                let text = std::fs::read_to_string(checkout.join(&path)).ok()?;
+                let text = indexer::beneath::read_text(checkout, &path).ok()?;
                 Some(Arc::new(text.lines().map(str::to_owned).collect()))
             })
             .clone();

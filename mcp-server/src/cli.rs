@@ -218,6 +218,12 @@ pub fn main() -> ExitCode {
 }
 
 fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> anyhow::Result<()> {
+    // Whatever this process writes (databases, checkouts, keys, logs of the tools it runs) is
+    // its user's alone; the data dir is closed to everyone else even where older files are not.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    if !matches!(command, Command::Config(_) | Command::Dlp(_)) {
+        crate::config::private_dir(&config.data_dir)?;
+    }
     match command {
         Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),

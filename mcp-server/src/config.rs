@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde::de::IntoDeserializer;
 use serde::{Deserialize, Serialize};
 
@@ -121,11 +122,25 @@ pub struct ScanConfig {
     pub offline: bool,
     /// Longest one tool may run on one repository, in seconds.
     pub timeout_secs: u64,
+    /// How scanners are kept from the host: `auto` (bubblewrap where the OS allows it, else a
+    /// plain process with a warning), `bubblewrap` (or no scans), `process` (see SECURITY.md).
+    pub sandbox: scanner::SandboxMode,
+    /// Most address space one scanner process may use, in MiB.
+    pub memory_mb: u64,
+    /// Most scans running at once on this server; more wait their turn (`queued`).
+    pub max_concurrent: usize,
 }
 
 impl Default for ScanConfig {
     fn default() -> Self {
-        ScanConfig { rules: Vec::new(), offline: true, timeout_secs: 600 }
+        ScanConfig {
+            rules: Vec::new(),
+            offline: true,
+            timeout_secs: 600,
+            sandbox: scanner::SandboxMode::Auto,
+            memory_mb: scanner::Sandbox::DEFAULT_MEMORY >> 20,
+            max_concurrent: 2,
+        }
     }
 }
 
@@ -248,6 +263,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| parse_some(&mut c.gateway.jwt_secret, v),
     },
     EnvOverride {
+        var: "AGENTWATCH_METRICS_TOKEN",
+        key: "gateway.metrics_token",
+        apply: |c, v| parse_some(&mut c.gateway.metrics_token, v),
+    },
+    EnvOverride {
         var: "AGENTWATCH_ADMIN_EMAIL",
         key: "gateway.admin_email",
         apply: |c, v| parse_some(&mut c.gateway.admin_email, v),
@@ -307,6 +327,24 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_SCAN_TIMEOUT_SECS",
         key: "scan.timeout_secs",
         apply: |c, v| parse_into(&mut c.scan.timeout_secs, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_SANDBOX",
+        key: "scan.sandbox",
+        apply: |c, v| {
+            c.scan.sandbox = v.trim().parse()?;
+            Ok(())
+        },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_MEMORY_MB",
+        key: "scan.memory_mb",
+        apply: |c, v| parse_into(&mut c.scan.memory_mb, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_SCAN_MAX_CONCURRENT",
+        key: "scan.max_concurrent",
+        apply: |c, v| parse_into(&mut c.scan.max_concurrent, v),
     },
     EnvOverride {
         var: "AGENTWATCH_ASSETS_DIR",
@@ -370,11 +408,20 @@ fn parse_port(field: &mut u16, value: &str) -> Result<(), String> {
 }
 
 /// Parses an environment value with the same serde rules as the config file, so enum values and
-/// addresses are judged, and explained, the same way.
+/// addresses are judged, and explained, the same way: as a string, or else as the TOML value it
+/// spells (a number, a boolean).
 fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, String> {
+    #[derive(Deserialize)]
+    struct Value<T> {
+        v: T,
+    }
     let deserializer: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
         value.into_deserializer();
-    T::deserialize(deserializer).map_err(|e| e.to_string())
+    T::deserialize(deserializer).or_else(|as_string| {
+        toml::from_str::<Value<T>>(&format!("v = {}", value.trim()))
+            .map(|parsed| parsed.v)
+            .map_err(|_| as_string.to_string())
+    })
 }
 
 fn parse_into<T: serde::de::DeserializeOwned>(field: &mut T, value: &str) -> Result<(), String> {
@@ -387,6 +434,29 @@ fn parse_some<T: serde::de::DeserializeOwned>(
     value: &str,
 ) -> Result<(), String> {
     *field = Some(parse(value)?);
+    Ok(())
+}
+
+/// Makes `dir` (the data dir) if it is missing and closes it to other users (mode 0700): it holds
+/// the master key, the databases and every organization's checkouts. An existing one is tightened
+/// the same way, with a log line saying so.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let context = || format!("cannot create the data dir {}", dir.display());
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(context)?;
+    let mode = std::fs::metadata(dir).with_context(context)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
+            || {
+                format!(
+                    "the data dir {} is open to other users (mode {mode:o}) and cannot be closed: \
+                 chmod 700 it",
+                    dir.display()
+                )
+            },
+        )?;
+        tracing::info!("data dir {} was mode {mode:o}: now 700", dir.display());
+    }
     Ok(())
 }
 
@@ -479,6 +549,15 @@ impl Config {
         }
         if self.scan.timeout_secs == 0 {
             return invalid("scan.timeout_secs must be at least 1".to_owned());
+        }
+        if self.scan.max_concurrent == 0 {
+            return invalid("scan.max_concurrent must be at least 1".to_owned());
+        }
+        if self.scan.memory_mb < 256 {
+            return invalid(format!(
+                "scan.memory_mb = {} is too little for any scanner: give at least 256 (default 4096)",
+                self.scan.memory_mb
+            ));
         }
         if self.index.parse_timeout_ms == 0 {
             return invalid("index.parse_timeout_ms must be at least 1".to_owned());
@@ -584,6 +663,24 @@ mod tests {
         assert_eq!(config.log.format, LogFormat::Json);
         assert_eq!(config.data_dir, PathBuf::from("/srv/aw"));
         assert_eq!(sources.env, ["AGENTWATCH_DATA_DIR", "AGENTWATCH_GATEWAY_PORT"]);
+    }
+
+    #[test]
+    fn numbers_booleans_and_names_come_from_the_environment_too() {
+        let env = [
+            ("AGENTWATCH_SCAN_OFFLINE", "false"),
+            ("AGENTWATCH_SCAN_TIMEOUT_SECS", "30"),
+            ("AGENTWATCH_SCAN_MAX_CONCURRENT", "1"),
+            ("AGENTWATCH_SCAN_SANDBOX", "bubblewrap"),
+        ];
+        let (config, _) = load("", &env).unwrap();
+        assert!(!config.scan.offline);
+        assert_eq!((config.scan.timeout_secs, config.scan.max_concurrent), (30, 1));
+        assert_eq!(config.scan.sandbox, scanner::SandboxMode::Bubblewrap);
+        let msg = error("", &[("AGENTWATCH_SCAN_TIMEOUT_SECS", "soon")]);
+        assert!(msg.contains("AGENTWATCH_SCAN_TIMEOUT_SECS") && msg.contains("u64"), "{msg}");
+        let msg = error("", &[("AGENTWATCH_SCAN_SANDBOX", "docker")]);
+        assert!(msg.contains("auto, bubblewrap or process"), "{msg}");
     }
 
     #[test]

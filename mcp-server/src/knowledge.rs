@@ -1,12 +1,13 @@
 //! The knowledge server's HTTP face on port 4000: `/health` and `/openapi.json` open, everything
 //! else (MCP at `/mcp`, REST under `/api/knowledge`) for identified callers (`access`). Every
-//! error is JSON: `{"error": {"code", "message"}}`.
+//! route, open or not, is behind the [`Guard`] against DNS rebinding and cross-site requests.
+//! Every error is JSON: `{"error": {"code", "message"}}`.
 
 use std::sync::Arc;
 
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::middleware;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -16,16 +17,134 @@ use utoipa::ToSchema;
 use crate::access::{Access, authenticate};
 
 /// The knowledge server's routes: `/health`, `/openapi.json` (the document `openapi`), and `api`
-/// (MCP, REST), where every request is identified by `access` first.
-pub fn router(access: Arc<Access>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
+/// (MCP, REST), where every request is identified by `access` first; all of them behind `guard`.
+pub fn router(
+    access: Arc<Access>,
+    guard: Guard,
+    api: Router,
+    openapi: utoipa::openapi::OpenApi,
+) -> Router {
     let protected =
         api.fallback(not_found).layer(middleware::from_fn_with_state(access, authenticate));
     let openapi = Json(openapi);
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(move || async move { openapi.clone() }))
-        .merge(protected);
+        .merge(protected)
+        .layer(middleware::from_fn_with_state(Arc::new(guard), guard_request));
     gateway::telemetry::observe(routes)
+}
+
+/// Which requests may reach port 4000 at all, whoever sends them: a web page in the user's
+/// browser can send requests to a local server too, and a DNS name its owner rebinds to
+/// 127.0.0.1 makes such a page look same-origin.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// Bound to loopback: the `Host` must name this machine (`localhost`, `127.0.0.1`, `[::1]`).
+    pub loopback: bool,
+    /// Browser origins allowed besides local pages: `scheme://host`, with `:port` or `:*`.
+    pub origins: Vec<String>,
+}
+
+/// Pages of this machine, always allowed as origins.
+pub const LOCAL_ORIGINS: [&str; 4] =
+    ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*"];
+
+impl Guard {
+    /// Why `headers` may not make a request with `method` here, if they may not.
+    fn refuse(&self, method: &Method, headers: &HeaderMap) -> Option<(StatusCode, String)> {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if self.loopback {
+            let host = text(header::HOST.as_str()).unwrap_or_default();
+            if !is_local_host(host) {
+                return Some((
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "Host {host:?} does not name this machine: a server bound to loopback \
+                         answers localhost, 127.0.0.1 and [::1] only"
+                    ),
+                ));
+            }
+        }
+        if let Some(origin) = text(header::ORIGIN.as_str())
+            && !self.origin_allowed(origin)
+        {
+            return Some((
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Origin {origin:?} may not call this server: allow it in \
+                     knowledge.allowed_origins (AGENTWATCH_KNOWLEDGE_ALLOWED_ORIGINS)"
+                ),
+            ));
+        }
+        if method.is_safe() {
+            return None;
+        }
+        // A change of state: never from another site, never as a form a page can post.
+        if text("sec-fetch-site") == Some("cross-site") {
+            return Some((
+                StatusCode::FORBIDDEN,
+                "a cross-site request may not change anything here".to_owned(),
+            ));
+        }
+        let form = text(header::CONTENT_TYPE.as_str()).is_some_and(|t| {
+            let t = t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            matches!(
+                t.as_str(),
+                "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+            )
+        });
+        form.then(|| {
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send JSON (Content-Type: application/json): forms and plain text, which any web \
+                 page can post, are not taken"
+                    .to_owned(),
+            )
+        })
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        LOCAL_ORIGINS.iter().copied().chain(self.origins.iter().map(String::as_str)).any(
+            |allowed| {
+                let allowed = allowed.to_ascii_lowercase();
+                match allowed.strip_suffix(":*") {
+                    // Any port, or none.
+                    Some(site) => {
+                        origin == site
+                            || origin
+                                .strip_prefix(site)
+                                .and_then(|rest| rest.strip_prefix(':'))
+                                .is_some_and(|port| {
+                                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                                })
+                    }
+                    None => origin == allowed,
+                }
+            },
+        )
+    }
+}
+
+/// Whether a `Host` header names this machine: `localhost`, `127.0.0.1` or `[::1]`, with any port.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default().to_owned(),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    match guard.refuse(request.method(), request.headers()) {
+        Some((status, message)) => {
+            let code =
+                if status == StatusCode::FORBIDDEN { "forbidden" } else { "invalid_request" };
+            ApiError::new(status, code, message).into_response()
+        }
+        None => next.run(request).await,
+    }
 }
 
 /// An error as every knowledge endpoint reports it.
@@ -45,7 +164,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable and machine-readable: `invalid_request`, `not_found`, `conflict`, `unauthorized`,
-    /// `not_implemented`, `unavailable` or `internal`.
+    /// `forbidden`, `rate_limited`, `not_implemented`, `unavailable` or `internal`.
     pub code: String,
     /// What was wrong and what to do.
     pub message: String,
@@ -103,7 +222,7 @@ mod tests {
     use super::*;
 
     async fn status(router: Router, path: &str, bearer: Option<&str>) -> StatusCode {
-        let mut request = Request::get(path);
+        let mut request = Request::get(path).header("host", "localhost:4000");
         if let Some(bearer) = bearer {
             request = request.header("authorization", format!("Bearer {bearer}"));
         }
@@ -112,6 +231,78 @@ mod tests {
 
     fn openapi() -> utoipa::openapi::OpenApi {
         utoipa::openapi::OpenApiBuilder::new().build()
+    }
+
+    fn router(access: Arc<Access>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
+        let guard = Guard { loopback: true, origins: vec!["https://ide.example.com".to_owned()] };
+        super::router(access, guard, api, openapi)
+    }
+
+    async fn send(request: axum::http::request::Builder) -> (StatusCode, String) {
+        let api = Router::new()
+            .route("/api/knowledge/repositories", axum::routing::post(|| async { "indexed" }));
+        let router = router(open(), api, openapi());
+        let response = router.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_rebound_name_or_a_foreign_page_reaches_no_route_not_even_health() {
+        let get = |host: &str, origin: Option<&str>| {
+            let mut request = Request::get("/health").header("host", host);
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            request
+        };
+        let (status, body) = send(get("attacker.example:4000", None)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("does not name this machine"), "{body}");
+        let (status, body) = send(get("localhost:4000", Some("https://evil.example"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("knowledge.allowed_origins"), "{body}");
+        for host in ["localhost:4000", "127.0.0.1:4000", "[::1]:4000", "LOCALHOST"] {
+            assert_eq!(send(get(host, None)).await.0, StatusCode::OK, "{host}");
+        }
+        for origin in ["http://localhost:5173", "https://ide.example.com", "http://127.0.0.1"] {
+            assert_eq!(send(get("localhost:4000", Some(origin))).await.0, StatusCode::OK);
+        }
+        for origin in [
+            "http://ide.example.com",
+            "https://ide.example.com:8443",
+            "null",
+            "http://localhost.evil.example",
+            "http://localhost:80x",
+        ] {
+            assert_eq!(
+                send(get("localhost", Some(origin))).await.0,
+                StatusCode::FORBIDDEN,
+                "{origin}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_cannot_come_from_another_site_or_as_a_form() {
+        let post = || Request::post("/api/knowledge/repositories").header("host", "localhost");
+        assert_eq!(send(post().header("content-type", "application/json")).await.0, StatusCode::OK);
+        for simple in
+            ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+        {
+            let (status, body) = send(post().header("content-type", simple)).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{simple}");
+            assert!(body.contains("application/json"), "{body}");
+        }
+        let cross = post().header("sec-fetch-site", "cross-site");
+        assert_eq!(send(cross).await.0, StatusCode::FORBIDDEN);
+        // Reading is not changing: a cross-site GET of a local page's own kind is still judged
+        // by its Origin alone.
+        let read = Request::get("/health")
+            .header("host", "localhost")
+            .header("sec-fetch-site", "cross-site");
+        assert_eq!(send(read).await.0, StatusCode::OK);
     }
 
     /// A server with a token, and no anonymous local user (as when bound beyond loopback).

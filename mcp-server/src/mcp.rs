@@ -147,6 +147,14 @@ impl ServerHandler for KnowledgeServer {
         if let Err(refused) = self.access.admit(&caller, &call).await {
             return Ok(CallToolResult::error(vec![ContentBlock::text(refused.message)]).into());
         }
+        if CHANGING_TOOLS.contains(&call.tool.as_str())
+            && let Err(message) = caller.may_change()
+        {
+            call.status = 403;
+            call.error = Some(message.clone());
+            self.access.meter(&caller, call);
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
+        }
         let run = self.tool_router.call(ToolCallContext::new(self, request, context));
         let response = match CALLER.scope(caller.clone(), run).await {
             Ok(CallToolResponse::Complete(result)) => {
@@ -314,9 +322,9 @@ impl KnowledgeServer {
         if !files.contains_key(path) {
             return Err(not_found("not an indexed file of that repository"));
         }
-        let mut text = tokio::fs::read_to_string(repo.checkout.join(path))
+        let mut text = crate::tools::read_checkout(&repo.checkout, path)
             .await
-            .map_err(|e| not_found(&format!("cannot read it ({e}); re-index the repository")))?;
+            .map_err(|e| not_found(&format!("cannot read it ({e})")))?;
         let mut outcome = Outcome::default();
         gateway::access::screen_text(&caller.dlp, &mut text, &mut outcome);
         if let Some(message) = blocked_message(&outcome) {
@@ -355,6 +363,11 @@ pub async fn serve_stdio(
     service.waiting().await?;
     Ok(())
 }
+
+/// The tools that change what the server holds or spend the organization's money: a viewer may
+/// not call them (`Caller::may_change`).
+const CHANGING_TOOLS: [&str; 4] =
+    ["index_repository", "remove_repository", "run_security_scan", "ask_codebase"];
 
 /// The most a request body may hold (rmcp's own limit too).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -422,8 +435,7 @@ fn http_service(
     origins: &[String],
     shutdown: CancellationToken,
 ) -> StreamableHttpService<KnowledgeServer, LocalSessionManager> {
-    let local =
-        ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*", "https://localhost:*"];
+    let local = crate::knowledge::LOCAL_ORIGINS;
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_origins(local.iter().map(|o| o.to_string()).chain(origins.iter().cloned()))
         .with_cancellation_token(shutdown);

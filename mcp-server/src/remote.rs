@@ -64,7 +64,7 @@ impl RemoteGateway {
             let message = body
                 .pointer("/error/message")
                 .and_then(Value::as_str)
-                .unwrap_or("this tenant is over its rate limit")
+                .unwrap_or("over the rate limit")
                 .to_owned();
             return Err(Refused { message, decision: decision.unwrap_or(OVER) });
         }

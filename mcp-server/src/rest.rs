@@ -69,16 +69,7 @@ impl FromRef<Shared> for Arc<Scans> {
 /// The REST routes over what the MCP server has, governed by its `access`
 /// (`access::govern_rest`), and the OpenAPI document describing them (and `/health`).
 pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::new()
-        .routes(routes!(list_repositories, index_repository))
-        .routes(routes!(get_repository, remove_repository))
-        .routes(routes!(repository_status))
-        .routes(routes!(scan_repository))
-        .routes(routes!(repository_findings))
-        .routes(routes!(get_scan))
-        .routes(routes!(list_symbols))
-        .routes(routes!(search))
-        .routes(routes!(ask));
+    let api = routes();
     let access = Arc::clone(&server.access);
     let shared = Shared { indexer: server.indexer, scans: server.scans, asker: server.asker };
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
@@ -89,6 +80,20 @@ pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
     // After the routes are in: it adds to each of them.
     BearerToken.modify(&mut openapi);
     (router, openapi)
+}
+
+/// Every REST route, before it is nested under `/api/knowledge`.
+fn routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(list_repositories, index_repository))
+        .routes(routes!(get_repository, remove_repository))
+        .routes(routes!(repository_status))
+        .routes(routes!(scan_repository))
+        .routes(routes!(repository_findings))
+        .routes(routes!(get_scan))
+        .routes(routes!(list_symbols))
+        .routes(routes!(search))
+        .routes(routes!(ask))
 }
 
 #[derive(OpenApi)]
@@ -554,7 +559,9 @@ async fn ask(
 fn ask_error(e: AskError) -> ApiError {
     match e {
         AskError::Index(e) => error(e),
-        AskError::NoTenant => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+        AskError::NoTenant | AskError::OwnTenantNeeded => {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+        }
         AskError::Unreachable { .. } => {
             ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", e.to_string())
         }
@@ -731,5 +738,48 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
             .await
             .map(|q| Params(q.0))
             .map_err(|rejection: QueryRejection| ApiError::invalid(rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gateway::access::{KNOWLEDGE_ROUTES, KNOWLEDGE_TOOLS, Surface, is_metered_name};
+
+    /// The gateway meters (and puts in `/metrics`) only the names it knows: they must be exactly
+    /// this server's routes and tools, or calls go unmetered and reports are refused.
+    #[test]
+    fn the_gateway_knows_every_route_and_tool_by_name_and_no_other() {
+        let (_, document) = super::routes().split_for_parts();
+        let mut routes = Vec::new();
+        for (path, item) in &document.paths.paths {
+            let route = format!("/api/knowledge{path}");
+            let operations = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ];
+            for (method, _) in operations.iter().filter(|(_, has)| *has) {
+                let name = format!("{method} {route}");
+                assert!(is_metered_name(Surface::Rest, &name), "{name} is not metered");
+            }
+            routes.push(route);
+        }
+        routes.sort();
+        let mut known = KNOWLEDGE_ROUTES.to_vec();
+        known.sort();
+        assert_eq!(routes, known);
+
+        let mut tools: Vec<String> = crate::mcp::KnowledgeServer::tool_router()
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        tools.extend(["read_resource".to_owned(), "(unknown)".to_owned()]);
+        tools.sort();
+        let mut known: Vec<String> = KNOWLEDGE_TOOLS.iter().map(|t| t.to_string()).collect();
+        known.sort();
+        assert_eq!(tools, known);
     }
 }

@@ -37,6 +37,8 @@ pub enum ScanError {
     Io(#[from] std::io::Error),
     #[error("repository {0} has no finished scan yet: run a security scan first")]
     NoScan(String),
+    #[error(transparent)]
+    Sandbox(#[from] scanner::SandboxUnavailable),
 }
 
 /// Runs scans and keeps their results.
@@ -45,8 +47,22 @@ pub struct Scans {
     indexer: Arc<Indexer>,
     store: ScanStore,
     scanners: Scanners,
-    /// Scans in flight: their outcome once they end, and how to stop them.
-    running: Mutex<HashMap<String, (watch::Receiver<ScanRecord>, CancellationToken)>>,
+    /// Scans in flight by id.
+    running: Mutex<HashMap<String, Running>>,
+    /// Held while a scan is looked up among the running ones and, if none, created: two
+    /// requests for the same scan cannot both start one.
+    submitting: tokio::sync::Mutex<()>,
+    /// One permit per scan that may run at once (`scan.max_concurrent`); the rest wait queued.
+    permits: tokio::sync::Semaphore,
+}
+
+/// A scan in flight: what it scans, its outcome once it ends, and how to stop it.
+#[derive(Debug)]
+struct Running {
+    repo_id: String,
+    commit: Option<String>,
+    outcome: watch::Receiver<ScanRecord>,
+    cancel: CancellationToken,
 }
 
 impl Scans {
@@ -59,6 +75,8 @@ impl Scans {
             store,
             scanners: scanners(config)?,
             running: Mutex::default(),
+            submitting: tokio::sync::Mutex::default(),
+            permits: tokio::sync::Semaphore::new(config.scan.max_concurrent),
         }))
     }
 
@@ -71,11 +89,23 @@ impl Scans {
     }
 
     /// Queues a scan of an indexed repository and returns it at once; it runs in the background.
+    /// While a scan of the same repository and commit is queued or running, that scan is
+    /// returned instead: a second request joins it.
     pub async fn submit(self: &Arc<Self>, repo: &RepoRecord) -> Result<ScanRecord, ScanError> {
+        let _submitting = self.submitting.lock().await;
+        if let Some(id) = self.running_scan_of(repo) {
+            return self.get(&id).await;
+        }
         let record = self.create(repo).await?;
-        let (tx, rx) = watch::channel(record.clone());
+        let (tx, outcome) = watch::channel(record.clone());
         let cancel = CancellationToken::new();
-        self.running.lock().expect("scans lock").insert(record.id.clone(), (rx, cancel.clone()));
+        let running = Running {
+            repo_id: repo.id.clone(),
+            commit: repo.commit.clone(),
+            outcome,
+            cancel: cancel.clone(),
+        };
+        self.running.lock().expect("scans lock").insert(record.id.clone(), running);
         let this = Arc::clone(self);
         let (id, repo) = (record.id.clone(), repo.clone());
         tokio::spawn(async move {
@@ -85,10 +115,19 @@ impl Scans {
         Ok(record)
     }
 
-    /// Scans an indexed repository and returns the finished scan.
-    pub async fn run(&self, repo: &RepoRecord) -> Result<ScanRecord, ScanError> {
-        let record = self.create(repo).await?;
-        Ok(self.execute(&record.id, repo, &CancellationToken::new()).await)
+    /// Scans an indexed repository and returns the finished scan (joining one in flight).
+    pub async fn run(self: &Arc<Self>, repo: &RepoRecord) -> Result<ScanRecord, ScanError> {
+        let scan = self.submit(repo).await?;
+        self.wait(&scan.id, Duration::MAX).await
+    }
+
+    /// The scan of `repo` at its current commit that is queued or running, if any.
+    fn running_scan_of(&self, repo: &RepoRecord) -> Option<String> {
+        let running = self.running.lock().expect("scans lock");
+        running
+            .iter()
+            .find(|(_, r)| r.repo_id == repo.id && r.commit == repo.commit)
+            .map(|(id, _)| id.clone())
     }
 
     /// Stores a report made elsewhere as a scan of `repo`, exactly as if it had run here.
@@ -116,7 +155,7 @@ impl Scans {
 
     /// Waits up to `timeout` for a scan to end, and returns it as it is then.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<ScanRecord, ScanError> {
-        let rx = self.running.lock().expect("scans lock").get(id).map(|(rx, _)| rx.clone());
+        let rx = self.running.lock().expect("scans lock").get(id).map(|r| r.outcome.clone());
         if let Some(mut rx) = rx {
             let _ = tokio::time::timeout(timeout, rx.wait_for(|s| s.state.is_final())).await;
         }
@@ -193,7 +232,7 @@ impl Scans {
     pub async fn cancel_all(&self) {
         let running: Vec<_> = {
             let running = self.running.lock().expect("scans lock");
-            running.values().map(|(rx, cancel)| (rx.clone(), cancel.clone())).collect()
+            running.values().map(|r| (r.outcome.clone(), r.cancel.clone())).collect()
         };
         for (_, cancel) in &running {
             cancel.cancel();
@@ -216,6 +255,13 @@ impl Scans {
     /// that cannot run is stored as `failed`, with the reason.
     async fn execute(&self, id: &str, repo: &RepoRecord, cancel: &CancellationToken) -> ScanRecord {
         let outcome = async {
+            // Queued until a permit is free; a cancellation while waiting ends it.
+            let _permit = tokio::select! {
+                permit = self.permits.acquire() => permit.expect("the semaphore is never closed"),
+                () = cancel.cancelled() => {
+                    return Err(ScanError::Io(std::io::Error::other("the scan was cancelled")));
+                }
+            };
             self.store.start(id).await?;
             if !repo.checkout.is_dir() {
                 return Err(ScanError::Io(std::io::Error::other(format!(
@@ -261,9 +307,18 @@ impl Scans {
 /// The configured tools: Semgrep with the bundled rule pack (written into the data dir) and
 /// any extra rules, Trivy for misconfigurations and secrets (and vulnerabilities online), and
 /// Checkov for infrastructure as code.
-fn scanners(config: &Config) -> Result<Scanners, std::io::Error> {
-    let limits =
-        Limits { timeout: Duration::from_secs(config.scan.timeout_secs), ..Limits::default() };
+fn scanners(config: &Config) -> Result<Scanners, ScanError> {
+    let mut sandbox = scanner::Sandbox::new(config.scan.sandbox)?;
+    sandbox.memory = config.scan.memory_mb << 20;
+    match sandbox.isolation {
+        scanner::Isolation::Bubblewrap(_) => tracing::info!("{}", sandbox.describe()),
+        scanner::Isolation::Process => tracing::warn!("{}", sandbox.describe()),
+    }
+    let limits = Limits {
+        timeout: Duration::from_secs(config.scan.timeout_secs),
+        max_output: Limits::DEFAULT_MAX_OUTPUT,
+        sandbox,
+    };
     let bundled = scanner::rules::write_bundled(&config.data_dir)?;
     let mut rules = vec![bundled.to_string_lossy().into_owned()];
     rules.extend(config.scan.rules.iter().cloned());

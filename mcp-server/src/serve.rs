@@ -29,8 +29,7 @@ struct Server {
 }
 
 pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    crate::config::private_dir(&config.data_dir)?;
 
     // With `knowledge.gateway_url`, `serve` runs the knowledge server alone and draws on that
     // gateway; otherwise on its own, in this process.
@@ -93,6 +92,10 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
             shutdown.child_token(),
         );
         let api = mcp.merge(rest);
+        let guard = crate::knowledge::Guard {
+            loopback: config.bind.is_loopback(),
+            origins: config.knowledge.allowed_origins.clone(),
+        };
         servers.push(Server {
             name: "knowledge server",
             listener: bind(
@@ -102,7 +105,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(access, api, openapi),
+            router: crate::knowledge::router(access, guard, api, openapi),
         });
     }
 

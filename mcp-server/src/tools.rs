@@ -540,9 +540,7 @@ impl KnowledgeServer {
     async fn read_file(&self, Parameters(args): Parameters<ReadFileArgs>) -> Answer {
         let (repo, graph) = self.graph(args.repo.as_deref()).await?;
         file_index(&graph, &args.path)?;
-        let content = tokio::fs::read_to_string(repo.checkout.join(&args.path))
-            .await
-            .map_err(|e| format!("cannot read {}: {e}; re-index the repository", args.path))?;
+        let content = read_checkout(&repo.checkout, &args.path).await?;
         let lines: Vec<&str> = content.lines().collect();
         let start = args.start_line.unwrap_or(1).max(1);
         if start > lines.len().max(1) {
@@ -1084,4 +1082,17 @@ fn message(error: &IndexError) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// A file of a checkout, read off the async threads, beneath the checkout and never through a
+/// symlink (`indexer::beneath`).
+pub(crate) async fn read_checkout(
+    checkout: &std::path::Path,
+    path: &str,
+) -> Result<String, String> {
+    let (checkout, path) = (checkout.to_owned(), path.to_owned());
+    tokio::task::spawn_blocking(move || indexer::beneath::read_text(&checkout, &path))
+        .await
+        .map_err(|e| format!("cannot read the file: {e}"))?
+        .map_err(|e| e.to_string())
 }

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Severity;
 use crate::finding::{Category, Finding, Tool, fingerprint};
-use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, run, tail};
+use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, path_arg, run, tail};
+use crate::sandbox::Invocation;
 
 /// The IaC frameworks a scan asks Checkov for. Secrets are left to Trivy, code to Semgrep.
 pub const FRAMEWORKS: [&str; 4] = ["terraform", "kubernetes", "dockerfile", "cloudformation"];
@@ -36,12 +37,26 @@ impl Checkov {
             Ok(binary) => binary,
             Err(status) => return ended(Tool::Checkov, status, started),
         };
-        let mut args: Vec<String> =
-            ["-d", ".", "-o", "json", "--quiet", "--compact", "--skip-download", "--framework"]
-                .map(String::from)
-                .into();
+        let root = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        // `--directory=` in one word: Checkov loads `.checkov.yaml` from a folder given as `-d
+        // DIR` or `--directory DIR` (its external checks are Python it imports), but not from
+        // this form; the working directory and home it also looks in are empty.
+        let mut args: Vec<String> = vec![format!("--directory={}", path_arg(&root))];
+        args.extend(
+            ["-o", "json", "--quiet", "--compact", "--skip-download", "--framework"]
+                .map(String::from),
+        );
         args.extend(FRAMEWORKS.map(String::from));
-        let output = match run(&binary, &args, dir, &[], &self.limits, cancel).await {
+        let invocation = Invocation {
+            binary: &binary,
+            args,
+            target: &root,
+            reads: Vec::new(),
+            writes: Vec::new(),
+            env: Vec::new(),
+            network: false,
+        };
+        let output = match run(&invocation, &self.limits, cancel).await {
             Ok(output) => output,
             Err(status) => return ended(Tool::Checkov, status, started),
         };

@@ -7,6 +7,7 @@ pub mod checkov;
 mod finding;
 pub mod rules;
 mod run;
+pub mod sandbox;
 pub mod sarif;
 pub mod scan;
 pub mod semgrep;
@@ -15,6 +16,7 @@ pub mod trivy;
 
 pub use finding::{Category, EnclosingSymbol, Finding, Package, Tool, UnknownTool};
 pub use run::{Limits, ToolRun, ToolStatus};
+pub use sandbox::{Isolation, Sandbox, SandboxMode, SandboxUnavailable};
 pub use scan::{ImportError, ReportFormat, Scanners, import};
 pub use store::{
     FindingFilter, Origin, ScanDiff, ScanRecord, ScanState, ScanStore, ScanStoreError, ToolSummary,

@@ -1,14 +1,14 @@
-//! Running a scanner as a subprocess: a time limit, cancellation, and a cap on what it may print.
+//! Running a scanner as a subprocess: in its sandbox, with a time limit, cancellation, and a cap
+//! on what it may print.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::finding::{Finding, Tool};
+use crate::sandbox::{Invocation, Sandbox};
 
 /// How one tool's part of a scan went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,17 +64,26 @@ pub struct ToolRun {
     pub duration: Duration,
 }
 
-/// Limits every scanner process runs under.
+/// Limits every scanner process runs under, and the sandbox that holds it.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub timeout: Duration,
     /// Most bytes of stdout read; a report larger than this fails the tool.
     pub max_output: usize,
+    pub sandbox: Sandbox,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_OUTPUT: usize = 256 << 20;
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { timeout: Duration::from_secs(600), max_output: 256 * 1024 * 1024 }
+        Limits {
+            timeout: Duration::from_secs(600),
+            max_output: Limits::DEFAULT_MAX_OUTPUT,
+            sandbox: Sandbox::default(),
+        }
     }
 }
 
@@ -85,25 +94,26 @@ pub(crate) struct Output {
     pub stderr: String,
 }
 
-/// Runs `binary args` in `dir`; `Err` is the tool's status when there is no output to read.
+/// Runs a tool in its sandbox, in a fresh empty working directory removed afterwards; `Err` is
+/// the tool's status when there is no output to read.
 pub(crate) async fn run(
-    binary: &Path,
-    args: &[String],
-    dir: &Path,
-    env: &[(&str, &str)],
+    invocation: &Invocation<'_>,
     limits: &Limits,
     cancel: &CancellationToken,
 ) -> Result<Output, ToolStatus> {
-    let mut child = Command::new(binary)
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let work = tempfile::Builder::new()
+        .prefix("agentwatch-scan-")
+        .tempdir()
+        .and_then(|work| Invocation::prepare(work.path()).map(|()| work))
+        .map_err(|e| ToolStatus::Failed(format!("cannot make its working directory: {e}")))?;
+    let binary = invocation.binary;
+    let mut child = limits
+        .sandbox
+        .command(invocation, work.path())
         .spawn()
         .map_err(|e| ToolStatus::Failed(format!("cannot start {}: {e}", binary.display())))?;
+    // The tool leads its own process group: a timeout or a cancellation ends all of it.
+    let group = ProcessGroup(child.id());
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let cap = limits.max_output as u64 + 1;
@@ -115,15 +125,16 @@ pub(crate) async fn run(
         let mut buf = Vec::new();
         (&mut stderr).take(1024 * 1024).read_to_end(&mut buf).await.map(|_| buf)
     };
-    let work = async {
+    let wait = async {
         let (out, err) = tokio::join!(read_out, read_err);
         (out, err, child.wait().await)
     };
     let (out, err, status) = tokio::select! {
-        done = work => done,
+        done = wait => done,
         () = tokio::time::sleep(limits.timeout) => return Err(ToolStatus::TimedOut),
         () = cancel.cancelled() => return Err(ToolStatus::Cancelled),
     };
+    drop(group); // whatever it left running
     let stdout = out.map_err(|e| ToolStatus::Failed(format!("cannot read its output: {e}")))?;
     if stdout.len() > limits.max_output {
         return Err(ToolStatus::Failed(format!(
@@ -134,6 +145,25 @@ pub(crate) async fn run(
     let stderr = String::from_utf8_lossy(&err.unwrap_or_default()).into_owned();
     let status = status.map_err(|e| ToolStatus::Failed(format!("cannot wait for it: {e}")))?;
     Ok(Output { code: status.code(), stdout, stderr })
+}
+
+/// A process group, killed when dropped.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// A path as a command-line argument.
+pub(crate) fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
 }
 
 /// The last lines of a tool's stderr, for a failure message.

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Severity;
 use crate::finding::{Category, Finding, Tool, fingerprint};
-use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, run, tail};
+use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, path_arg, run, tail};
+use crate::sandbox::Invocation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SemgrepError {
@@ -48,23 +49,40 @@ impl Semgrep {
             Ok(binary) => binary,
             Err(status) => return ended(Tool::Semgrep, status, started),
         };
+        // The scanned tree is named by its absolute path (the working directory is empty), and
+        // local rules by their real paths, which the sandbox shows at the same place.
+        let root = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        let rules: Vec<String> =
+            self.rules.iter().map(|r| local_rule(r).unwrap_or(r.clone())).collect();
         let mut args: Vec<String> =
             ["scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
                 .map(String::from)
                 .into();
-        for rule in &self.rules {
+        for rule in &rules {
             args.push("--config".to_owned());
             args.push(rule.clone());
         }
-        args.push(".".to_owned());
-        let env = [("SEMGREP_ENABLE_VERSION_CHECK", "0"), ("SEMGREP_SEND_METRICS", "off")];
-        let output = match run(&binary, &args, dir, &env, &self.limits, cancel).await {
+        args.push(path_arg(&root));
+        let invocation = Invocation {
+            binary: &binary,
+            args,
+            target: &root,
+            reads: rules.iter().filter(|r| r.starts_with('/')).map(PathBuf::from).collect(),
+            writes: Vec::new(),
+            env: vec![
+                ("SEMGREP_ENABLE_VERSION_CHECK", "0".to_owned()),
+                ("SEMGREP_SEND_METRICS", "off".to_owned()),
+            ],
+            // Registry rules (`p/python`) are downloaded at every run.
+            network: rules.iter().any(|r| !r.starts_with('/')),
+        };
+        let output = match run(&invocation, &self.limits, cancel).await {
             Ok(output) => output,
             Err(status) => return ended(Tool::Semgrep, status, started),
         };
         // Semgrep exits 0 with or without findings; 1 with `--error`; 2 and above on failure,
         // sometimes with a JSON report whose `errors` say why.
-        let report = parse(&output.stdout, &self.rules, dir);
+        let report = parse(&output.stdout, &rules, &root);
         let (status, findings) = match (output.code, report) {
             (Some(0 | 1), Ok(report)) => (ToolStatus::Ok, report.findings),
             (_, Ok(report)) if !report.errors.is_empty() => {
@@ -93,7 +111,15 @@ impl Semgrep {
 /// up or down, and two identical matches in one file stay two findings. Matches of one rule on the
 /// same lines are one finding.
 pub fn parse(json: &[u8], rules: &[String], root: &Path) -> Result<Report, SemgrepError> {
-    let raw: RawReport = serde_json::from_slice(json)?;
+    let mut raw: RawReport = serde_json::from_slice(json)?;
+    // A scan names the tree by its absolute path; findings are relative to it.
+    let relative = |path: &mut String| {
+        if let Ok(inner) = Path::new(path.as_str()).strip_prefix(root) {
+            *path = inner.to_string_lossy().into_owned();
+        }
+    };
+    raw.results.iter_mut().for_each(|r| relative(&mut r.path));
+    raw.errors.iter_mut().filter_map(|e| e.path.as_mut()).for_each(relative);
     let prefixes: Vec<String> = rules.iter().filter_map(|r| rule_prefix(r)).collect();
     let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
     let mut files: HashMap<String, Vec<String>> = HashMap::new();
@@ -123,6 +149,11 @@ pub fn parse(json: &[u8], rules: &[String], root: &Path) -> Result<Report, Semgr
     }
     let errors = raw.errors.iter().map(RawError::describe).collect();
     Ok(Report { findings, errors })
+}
+
+/// The real path of a rule file or folder; `None` for a registry id such as `p/python`.
+fn local_rule(rule: &str) -> Option<String> {
+    Path::new(rule).canonicalize().ok().map(|p| path_arg(&p))
 }
 
 /// The dotted folder Semgrep puts before the ids of the rules in `rule` (a file or a folder).

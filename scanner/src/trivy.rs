@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Severity;
 use crate::finding::{Category, Finding, Package, Tool, fingerprint};
-use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, run, tail};
+use crate::run::{Limits, ToolRun, ToolStatus, ended, installed, path_arg, run, tail};
+use crate::sandbox::Invocation;
 
 /// Trivy, and what it scans for.
 #[derive(Debug, Clone)]
@@ -58,11 +59,30 @@ impl Trivy {
             );
         }
         if let Some(cache) = &self.cache_dir {
+            if let Err(e) = std::fs::create_dir_all(cache) {
+                let why = format!("cannot make its cache {}: {e}", cache.display());
+                return ended(Tool::Trivy, ToolStatus::Failed(why), started);
+            }
             args.push("--cache-dir".to_owned());
-            args.push(cache.to_string_lossy().into_owned());
+            args.push(path_arg(cache));
         }
-        args.push(".".to_owned());
-        let output = match run(&binary, &args, dir, &[], &self.limits, cancel).await {
+        // The tree by its absolute path from an empty working directory: Trivy's `trivy.yaml`,
+        // `.trivyignore` and `trivy-secret.yaml` are read from the working directory, so the
+        // scanned tree's own are never used.
+        let root = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        args.push(path_arg(&root));
+        let cache = self.cache_dir.iter().cloned();
+        let invocation = Invocation {
+            binary: &binary,
+            args,
+            target: &root,
+            // Offline, the cache only holds databases to read; online Trivy refreshes them.
+            reads: if self.offline { cache.clone().collect() } else { Vec::new() },
+            writes: if self.offline { Vec::new() } else { cache.collect() },
+            env: Vec::new(),
+            network: !self.offline,
+        };
+        let output = match run(&invocation, &self.limits, cancel).await {
             Ok(output) => output,
             Err(status) => return ended(Tool::Trivy, status, started),
         };

@@ -221,8 +221,9 @@ pub(crate) struct OrgRef {
 }
 
 /// Logs in with an email and password, for a session token valid 24 hours. Each failed login
-/// counts; after `gateway.lockout_attempts` (5) in a row the account is locked for
-/// `gateway.lockout_secs` (15 minutes), or until an admin unlocks it.
+/// counts, per account and client address; after `gateway.lockout_attempts` (5) in a row the
+/// account is locked for that address for `gateway.lockout_secs` (15 minutes), or until an admin
+/// unlocks it. Other addresses, the owner's among them, can still log in.
 #[utoipa::path(
     post,
     path = "/auth/login",
@@ -260,25 +261,31 @@ pub(crate) async fn login(
     // An attempt is counted before the password is checked, in one statement that also refuses
     // a locked account: however many guesses arrive at once, at most `lockout_attempts` of them
     // are checked before the account locks.
+    // Counted per account and client address, so that guesses from one address lock that
+    // address out, never the account's owner elsewhere.
+    let address = ip.clone().unwrap_or_default();
     let counted = match &user {
         Some(user) => {
             let until = now + auth.lockout.as_millis() as i64;
             let counted: Option<(i64, Option<i64>)> = sqlx::query_as(
-                "UPDATE users SET failed_logins = failed_logins + 1, \
-                 locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE NULL END \
-                 WHERE id = ?3 AND (locked_until IS NULL OR locked_until <= ?4) \
-                 RETURNING failed_logins, locked_until",
+                "INSERT INTO login_failures (user_id, ip, failures, locked_until) \
+                 VALUES (?3, ?5, 1, CASE WHEN 1 >= ?1 THEN ?2 END) \
+                 ON CONFLICT (user_id, ip) DO UPDATE SET failures = failures + 1, \
+                 locked_until = CASE WHEN failures + 1 >= ?1 THEN ?2 ELSE NULL END \
+                 WHERE locked_until IS NULL OR locked_until <= ?4 \
+                 RETURNING failures, locked_until",
             )
             .bind(i64::from(auth.lockout_attempts))
             .bind(until)
             .bind(user.get::<i64, _>("id"))
             .bind(now)
+            .bind(&address)
             .fetch_optional(pool)
             .await
             .map_err(sql)?;
             match counted {
                 Some(counted) => Some(counted),
-                None => return Err(locked_now(&gateway, user.get("id"), now).await),
+                None => return Err(locked_now(&gateway, user.get("id"), &address, now).await),
             }
         }
         None => None,
@@ -296,6 +303,14 @@ pub(crate) async fn login(
     let org_id: i64 = user.get("org_id");
 
     if !matches {
+        // What the admin API shows: the latest count and lock.
+        sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
+            .bind(failures)
+            .bind(locked_until)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map_err(sql)?;
         if let Some(until) = locked_until {
             let entry = audit::Entry {
                 org_id,
@@ -314,8 +329,16 @@ pub(crate) async fn login(
     }
     // The right password: this attempt was one of those allowed, so it clears the count (and a
     // lock its own counting set).
+    sqlx::query("DELETE FROM login_failures WHERE user_id = ? AND ip = ?")
+        .bind(user_id)
+        .bind(&address)
+        .execute(pool)
+        .await
+        .map_err(sql)?;
     sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
+        "UPDATE users SET failed_logins = 0, last_login_at = ?1, locked_until = (SELECT \
+         MAX(locked_until) FROM login_failures WHERE user_id = ?2 AND locked_until > ?1) \
+         WHERE id = ?2",
     )
     .bind(now)
     .bind(user_id)
@@ -368,11 +391,12 @@ pub(crate) async fn login(
     }))
 }
 
-/// The 423 for an account found locked.
-async fn locked_now(gateway: &Gateway, user_id: i64, now: i64) -> ApiError {
+/// The 423 for an account found locked for this client address.
+async fn locked_now(gateway: &Gateway, user_id: i64, address: &str, now: i64) -> ApiError {
     let until: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT locked_until FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE user_id = ? AND ip = ?")
             .bind(user_id)
+            .bind(address)
             .fetch_one(gateway.store().pool())
             .await;
     gateway.inner.metrics.login("locked");
@@ -386,8 +410,8 @@ async fn locked_now(gateway: &Gateway, user_id: i64, now: i64) -> ApiError {
 fn locked(until: i64, now: i64) -> ApiError {
     ApiError::locked(
         format!(
-            "this account is locked after too many failed logins, until {}; try again then, or \
-             ask an admin to unlock it (POST /api/users/{{id}}/unlock)",
+            "this account is locked for your address after too many failed logins, until {}; try \
+             again then, or ask an admin to unlock it (POST /api/users/{{id}}/unlock)",
             iso(until)
         ),
         ((until - now) as u64).div_ceil(1000),

@@ -158,6 +158,37 @@ fn check_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
+/// For an organization held to public addresses ([`Gateway::guarded`]): `url`'s host must be
+/// one. A literal address is judged as written; a name by what it resolves to now, so that the
+/// admin hears of a mistake at once (every connection is checked again as it is made).
+async fn check_reachable(gateway: &Gateway, org: i64, url: &str) -> Result<(), ApiError> {
+    if !gateway.guarded(org) {
+        return Ok(());
+    }
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ApiError::invalid("base_url", e.to_string()))?;
+    if let Some(why) = crate::net::check_literal(&parsed) {
+        return Err(ApiError::invalid("base_url", why));
+    }
+    let Some(host) = parsed.host_str() else { return Ok(()) };
+    let lookup = tokio::net::lookup_host((host, parsed.port_or_known_default().unwrap_or(443)));
+    // A name that does not resolve now may later: the connection's own check decides then.
+    if let Ok(Ok(found)) = tokio::time::timeout(std::time::Duration::from_secs(3), lookup).await {
+        let found: Vec<_> = found.collect();
+        if !found.is_empty() && !found.iter().any(|a| crate::net::is_public(a.ip())) {
+            return Err(ApiError::invalid(
+                "base_url",
+                format!(
+                    "{host} resolves only to addresses that are not on the public internet \
+                     (loopback, private, link-local); an organization's provider must be reachable \
+                     there, or the operator can set gateway.allow_private_providers"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_models(models: Option<&Vec<String>>) -> Result<(), ApiError> {
     if models.is_some_and(|m| m.iter().any(|m| m.trim().is_empty())) {
         return Err(ApiError::invalid("models", "a model id cannot be empty"));
@@ -184,6 +215,7 @@ pub(crate) async fn create_provider(
 ) -> Result<(StatusCode, Json<Provider>), ApiError> {
     let name = check_name(&new.name)?;
     check_base_url(&new.base_url).map_err(|e| ApiError::invalid("base_url", e))?;
+    check_reachable(&gateway, caller.org_id, &new.base_url).await?;
     check_models(new.models.as_ref())?;
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
@@ -254,7 +286,8 @@ pub(crate) struct ProviderUpdate {
     aliases: Option<BTreeMap<String, String>>,
 }
 
-/// Changes a provider; absent fields stay as they are. Admins only.
+/// Changes a provider; absent fields stay as they are. A new `base_url` removes the provider's
+/// keys (they were entered for the old address): add them again. Admins only.
 #[utoipa::path(
     patch,
     path = "/providers/{id}",
@@ -280,9 +313,31 @@ pub(crate) async fn update_provider(
     let name = update.name.as_deref().map(check_name).transpose()?;
     if let Some(url) = &update.base_url {
         check_base_url(url).map_err(|e| ApiError::invalid("base_url", e))?;
+        check_reachable(&gateway, caller.org_id, url).await?;
     }
+    // Keys were entered for the old address: a new one must not receive them unasked.
+    let moved = update
+        .base_url
+        .as_deref()
+        .is_some_and(|url| url.trim_end_matches('/') != current.base_url.trim_end_matches('/'));
     let models = update.models.clone().unwrap_or(current.models);
     check_models(models.as_ref())?;
+    let mut tx = gateway
+        .store()
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| ApiError::internal("cannot update the provider", e))?;
+    let dropped_keys = if moved {
+        sqlx::query("DELETE FROM provider_keys WHERE provider_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| ApiError::internal("cannot update the provider", e))?
+            .rows_affected()
+    } else {
+        0
+    };
     sqlx::query(
         "UPDATE providers SET name = ?, kind = ?, base_url = ?, priority = ?, enabled = ?, \
          models = ?, aliases = ?, updated_at = ? WHERE id = ? AND org_id = ?",
@@ -297,7 +352,7 @@ pub(crate) async fn update_provider(
     .bind(now_ms())
     .bind(id)
     .bind(caller.org_id)
-    .execute(gateway.store().pool())
+    .execute(&mut *tx)
     .await
     .map_err(|e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -305,10 +360,11 @@ pub(crate) async fn update_provider(
         }
         _ => ApiError::internal("cannot update the provider", e),
     })?;
+    tx.commit().await.map_err(|e| ApiError::internal("cannot update the provider", e))?;
     let detail = json!({
         "name": name, "kind": update.kind, "base_url": update.base_url,
         "priority": update.priority, "enabled": update.enabled, "models": update.models,
-        "aliases": update.aliases,
+        "aliases": update.aliases, "keys_removed": dropped_keys,
     });
     audit::record(&gateway, &caller, "provider.update", "provider", id, detail).await;
     reload(&gateway).await?;

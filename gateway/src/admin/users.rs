@@ -301,6 +301,11 @@ pub(crate) async fn unlock_user(
     Path(id): Path<i64>,
 ) -> Result<Json<User>, ApiError> {
     find(&gateway, &caller, id).await?;
+    sqlx::query("DELETE FROM login_failures WHERE user_id = ?")
+        .bind(id)
+        .execute(gateway.store().pool())
+        .await
+        .map_err(|e| ApiError::internal("cannot unlock the user", e))?;
     sqlx::query(
         "UPDATE users SET locked_until = NULL, failed_logins = 0, updated_at = ? \
          WHERE id = ? AND org_id = ?",

@@ -85,12 +85,39 @@ pub(crate) fn stop_sequences(request: &Map<String, Value>) -> Option<Value> {
     }
 }
 
-/// `max_completion_tokens`, or the older `max_tokens`.
+/// The most a chat request may generate: `max_completion_tokens`, or the older `max_tokens`.
+/// The one reading of it, for the budget's reservation and for every provider's translation, so
+/// that a request is never allowed more than it was reserved for. Checked on arrival
+/// ([`output_limit`]), so this cannot meet a malformed one.
 pub(crate) fn max_tokens(request: &Map<String, Value>) -> Option<u64> {
-    request
-        .get("max_completion_tokens")
-        .or_else(|| request.get("max_tokens"))
-        .and_then(Value::as_u64)
+    output_limit(request).ok().flatten()
+}
+
+/// `max_completion_tokens` or `max_tokens`, each a whole number of at least 1 when present;
+/// both present must agree. `Err` names the field and what is wrong with it.
+pub(crate) fn output_limit(
+    request: &Map<String, Value>,
+) -> Result<Option<u64>, (&'static str, String)> {
+    let mut limit = None;
+    for field in ["max_completion_tokens", "max_tokens"] {
+        let Some(value) = request.get(field) else { continue };
+        let tokens = value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+            (field, format!("`{field}` must be a whole number of tokens, at least 1, or left out; got {value}"))
+        })?;
+        match limit {
+            Some(other) if other != tokens => {
+                return Err((
+                    field,
+                    format!(
+                        "`max_completion_tokens` ({other}) and `max_tokens` ({tokens}) disagree: \
+                         send one of them"
+                    ),
+                ));
+            }
+            _ => limit = Some(tokens),
+        }
+    }
+    Ok(limit)
 }
 
 /// A tool call's arguments, as the JSON object providers other than OpenAI want.

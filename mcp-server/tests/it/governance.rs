@@ -242,3 +242,76 @@ rate_refill_per_sec = 1.0
         assert_eq!(refused.status(), 429, "a restart does not reset the window");
     });
 }
+
+#[test]
+fn a_malformed_token_limit_is_refused_before_it_can_outspend_its_reservation() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let tenants = r#"
+[[gateway.tenants]]
+name = "thrifty"
+api_key = "aw-thrifty-tenant-key-0123456789"
+daily_budget = 0.5
+"#;
+    let config = config(&sandbox, &mock, tenants);
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let http = http();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        // A null limit read as "none" would be reserved as the default and sent as unlimited; a
+        // null `max_completion_tokens` beside a small `max_tokens` would be reserved small and
+        // sent as the provider's default. Each is refused, 40 at once.
+        let limits = [
+            (json!({ "max_tokens": null }), "max_tokens"),
+            (json!({ "max_tokens": -5 }), "max_tokens"),
+            (json!({ "max_tokens": 2.5 }), "max_tokens"),
+            (json!({ "max_tokens": "100" }), "max_tokens"),
+            (json!({ "max_completion_tokens": null, "max_tokens": 10 }), "max_completion_tokens"),
+            (json!({ "max_completion_tokens": 10, "max_tokens": 5000 }), "max_tokens"),
+            (json!({ "max_tokens": 0 }), "max_tokens"),
+            (json!({ "max_tokens": 10, "n": null }), "n"),
+        ];
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (limit, field) = limits[i % limits.len()].clone();
+            let mut body = json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "Say hi" }] });
+            body.as_object_mut().unwrap().extend(limit.as_object().unwrap().clone());
+            let (http, url) = (http.clone(), format!("{gateway}/v1/chat/completions"));
+            requests.spawn(async move {
+                let response = http
+                    .post(url)
+                    .bearer_auth("aw-thrifty-tenant-key-0123456789")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap(), field, body)
+            });
+        }
+        while let Some(answer) = requests.join_next().await {
+            let (status, error, field, body) = answer.unwrap();
+            assert_eq!(status, 400, "{body}: {error}");
+            assert_eq!(error["error"]["param"], field, "{body}: {error}");
+        }
+        // Nothing reached the provider, and nothing was reserved or spent.
+        let journal: Value =
+            http.get(format!("{}/_llmock/requests", mock.url)).send().await.unwrap().json().await.unwrap();
+        let sent = journal.get("requests").unwrap_or(&journal).as_array().unwrap().len();
+        assert_eq!(sent, 0, "{journal}");
+        let ok = json!({ "model": "gpt-4o-mini", "max_tokens": 5, "messages": [{ "role": "user", "content": "Say hi" }] });
+        let answered = http
+            .post(format!("{gateway}/v1/chat/completions"))
+            .bearer_auth("aw-thrifty-tenant-key-0123456789")
+            .json(&ok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200, "the budget is whole");
+    });
+}

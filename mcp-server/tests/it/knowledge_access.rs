@@ -384,3 +384,135 @@ fn a_knowledge_server_draws_on_a_gateway_in_another_process() {
         assert!(refused.headers().contains_key("retry-after"));
     });
 }
+
+/// One MCP tool call over streamable HTTP with `token`, in a session of its own: the result.
+async fn mcp_tool_call(url: &str, token: &str, tool: &str, arguments: Value) -> Value {
+    async fn post(
+        url: &str,
+        token: &str,
+        session: Option<&str>,
+        body: Value,
+    ) -> (Option<String>, Value) {
+        let mut request = http()
+            .post(url)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        let response = request.send().await.unwrap();
+        let session =
+            response.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_owned());
+        let text = response.text().await.unwrap();
+        // A JSON answer, or an event stream whose data line carries it.
+        let json = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .find(|l| l.contains("jsonrpc"))
+            .map_or_else(
+                || serde_json::from_str(&text).unwrap_or(Value::Null),
+                |l| serde_json::from_str(l).unwrap(),
+            );
+        (session, json)
+    }
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "test", "version": "1" } } });
+    let (session, answer) = post(url, token, None, init).await;
+    assert!(answer["result"].is_object(), "{answer}");
+    let session = session.expect("a session id");
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    post(url, token, Some(&session), initialized).await;
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": tool, "arguments": arguments } });
+    post(url, token, Some(&session), call).await.1["result"].clone()
+}
+
+#[test]
+fn a_viewer_reads_but_cannot_index_scan_remove_or_ask_and_people_are_rate_limited() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let config = sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            "[gateway]\nadmin_email = \"{ADMIN}\"\nadmin_password = \"{PASSWORD}\"\nrate_burst = 8\nrate_refill_per_sec = 0.01\n"
+        ),
+    );
+    let viewer =
+        create_user(&sandbox, &["--email", "viewer@example.com", "--role", "viewer"], PASSWORD);
+    assert!(viewer.status.success(), "{}", stderr(&viewer));
+    let server = Server::start_with(
+        &sandbox,
+        &["serve"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let knowledge = format!("http://{}", server.address_of("knowledge server"));
+    let gw = Api { base: gateway, http: http() };
+    let kn = Api { base: knowledge.clone(), http: http() };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let viewer = gw.login("viewer@example.com", PASSWORD).await;
+        let (status, job) = kn
+            .call(
+                "POST",
+                "/api/knowledge/repositories",
+                "",
+                Some(json!({ "url": repo.to_str().unwrap() })),
+            )
+            .await;
+        assert_eq!(status, 202, "{job}");
+        let id = job["repo_id"].as_str().unwrap().to_owned();
+        let status_path = format!("/api/knowledge/repositories/{id}/status");
+        eventually("the index", async || {
+            let (_, job) = kn.call("GET", &status_path, "", None).await;
+            (job["status"] == "ready").then_some(())
+        })
+        .await;
+
+        // Reads: yes.
+        let (status, listed) = kn.call("GET", "/api/knowledge/repositories", &viewer, None).await;
+        assert_eq!((status, listed["total"].clone()), (200, json!(1)), "{listed}");
+        // Changes, and spending the organization's money: no, saying who may.
+        let changes = [
+            ("POST", format!("/api/knowledge/repositories/{id}/scan"), None),
+            ("DELETE", format!("/api/knowledge/repositories/{id}"), None),
+            ("POST", "/api/knowledge/ask".to_owned(), Some(json!({ "question": "what is this?" }))),
+            (
+                "POST",
+                "/api/knowledge/repositories".to_owned(),
+                Some(json!({ "url": "https://example.com/a/b" })),
+            ),
+        ];
+        for (method, path, body) in changes {
+            let (status, refused) = kn.call(method, &path, &viewer, body).await;
+            assert_eq!(status, 403, "{method} {path}: {refused}");
+            assert_eq!(refused["error"]["code"], "forbidden");
+            assert!(refused["error"]["message"].as_str().unwrap().contains("viewer reads only"));
+        }
+        let mcp = format!("{knowledge}/mcp");
+        let refused =
+            mcp_tool_call(&mcp, &viewer, "run_security_scan", json!({ "repo": id })).await;
+        assert_eq!(refused["isError"], true, "{refused}");
+        assert!(refused.to_string().contains("viewer reads only"), "{refused}");
+        let read = mcp_tool_call(&mcp, &viewer, "list_repositories", json!({})).await;
+        assert_ne!(read["isError"], true, "{read}");
+        // Still there, unscanned.
+        let (status, _) =
+            kn.call("GET", &format!("/api/knowledge/repositories/{id}"), "", None).await;
+        assert_eq!(status, 200);
+
+        // A person's calls are rate-limited as a tenant's are (a bucket of 8 here).
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let response = http()
+                .get(format!("{knowledge}/api/knowledge/repositories"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .unwrap();
+            seen.push(response.status().as_u16());
+        }
+        assert_eq!(seen.last(), Some(&429), "{seen:?}");
+    });
+}

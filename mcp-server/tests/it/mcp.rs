@@ -84,6 +84,32 @@ fn http_refuses_foreign_origins_and_hosts() {
     assert_eq!(post_initialize(&url, &[("origin", ide)]).status(), 200);
     assert_eq!(post_initialize(&url, &[("origin", "http://ide.example.com")]).status(), 403);
     assert_eq!(post_initialize(&url, &[]).status(), 200);
+
+    // Every route, not only /mcp: a rebound name or a foreign page reaches none of them, and a
+    // page's form cannot change anything.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |method: &str, path: &str, headers: &[(&str, &str)]| {
+        runtime.block_on(async {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut request =
+                crate::support::http().request(method, format!("http://{address}{path}"));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.send().await.unwrap().status().as_u16()
+        })
+    };
+    let repos = "/api/knowledge/repositories";
+    assert_eq!(send("GET", "/health", &[("host", "evil.example")]), 403);
+    assert_eq!(send("GET", repos, &[("host", "evil.example:4000")]), 403);
+    assert_eq!(send("GET", repos, &[("origin", "https://evil.example")]), 403);
+    assert_eq!(send("GET", "/openapi.json", &[("origin", "https://evil.example")]), 403);
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    assert_eq!(send("POST", repos, &form), 415);
+    let cross = [("content-type", "application/json"), ("sec-fetch-site", "cross-site")];
+    assert_eq!(send("POST", repos, &cross), 403);
+    assert_eq!(send("GET", repos, &[]), 200);
+    assert_eq!(send("GET", repos, &[("origin", ide)]), 200);
 }
 
 fn post_initialize(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {

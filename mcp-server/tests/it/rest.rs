@@ -404,6 +404,54 @@ async fn a_client_scans_a_repository_and_reads_its_findings() {
 }
 
 #[tokio::test]
+async fn a_second_scan_request_joins_the_first_and_scans_beyond_the_cap_wait_their_turn() {
+    let sandbox = Sandbox::new();
+    let vulnerable = git_fixture(&sandbox, "vulnerable-app");
+    let python = git_fixture(&sandbox, "python-pkg");
+    let server =
+        Server::start_with(&sandbox, &["serve"], &[("AGENTWATCH_SCAN_MAX_CONCURRENT", "1")]);
+    let mut api = Api::new(&server);
+    let a = api.index(&vulnerable).await["repo_id"].as_str().unwrap().to_owned();
+    let b = api.index(&python).await["repo_id"].as_str().unwrap().to_owned();
+
+    let template = "/api/knowledge/repositories/{id}/scan";
+    let scan = |id: &str| format!("/api/knowledge/repositories/{id}/scan");
+    let first = api.call(Method::POST, &scan(&a), template, None).await;
+    let again = api.call(Method::POST, &scan(&a), template, None).await;
+    let other = api.call(Method::POST, &scan(&b), template, None).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    // The same repository at the same commit: one scan, joined.
+    assert_eq!(again.body["scan_id"], first.body["scan_id"]);
+    assert_ne!(other.body["scan_id"], first.body["scan_id"]);
+
+    // One scan at a time: while the first runs, the other waits, queued.
+    let first_location = first.location.unwrap();
+    let other_location = other.location.unwrap();
+    let scans = "/api/knowledge/scans/{scan_id}";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = api.get(&first_location, scans).await.body;
+        let waiting = api.get(&other_location, scans).await.body;
+        match now["status"].as_str() {
+            Some("queued") => {}
+            Some("running") => {
+                assert_eq!(waiting["status"], "queued", "{waiting}");
+                break;
+            }
+            _ => panic!("the first scan ended before it was seen running: {now}"),
+        }
+        assert!(Instant::now() < deadline, "the first scan never started: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.finished_scan(&first_location).await["status"], "done");
+    assert_eq!(api.finished_scan(&other_location).await["status"], "done");
+    // Once it has ended, a new request is a new scan.
+    let later = api.call(Method::POST, &scan(&a), template, None).await;
+    assert_ne!(later.body["scan_id"], first.body["scan_id"]);
+    api.finished_scan(&later.location.unwrap()).await;
+}
+
+#[tokio::test]
 async fn an_unknown_repository_is_a_404_and_a_removed_one_is_gone() {
     let sandbox = Sandbox::new();
     let repo = python_repository(&sandbox);
