@@ -11,26 +11,66 @@ use crate::dlp::policy::Policy;
 use crate::error::ApiError;
 use crate::proxy::RequestContext;
 
-/// Keys whose string values are the request's structure, not its content.
-const STRUCTURE: &[&str] = &[
-    "model",
-    "role",
-    "type",
-    "id",
-    "tool_call_id",
-    "tool_choice",
-    "encoding_format",
-    "detail",
-    "format",
-    "reasoning_effort",
-    "service_tier",
-    "modalities",
-];
+/// Where a value sits in a request, as far as DLP cares: the places whose strings are the
+/// request's structure (a role, a part's type, an id) or inline media, and everywhere else, where
+/// every string is text. A key means structure only at its place in the schema: an `id` inside a
+/// tool's arguments is text like any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Top,
+    Message,
+    Part,
+    ImageUrl,
+    InputAudio,
+    File,
+    ToolCall,
+    Function,
+    Tool,
+    Text,
+}
+
+impl Place {
+    /// The place of the value under `key` here (array items keep their array's place).
+    fn enter(self, key: &str) -> Place {
+        match (self, key) {
+            (Place::Top, "messages") => Place::Message,
+            (Place::Top, "tools") => Place::Tool,
+            (Place::Message, "content") => Place::Part,
+            (Place::Message, "tool_calls") => Place::ToolCall,
+            (Place::Message, "function_call") | (Place::ToolCall, "function") => Place::Function,
+            (Place::Part, "image_url") => Place::ImageUrl,
+            (Place::Part, "input_audio") => Place::InputAudio,
+            (Place::Part, "file") => Place::File,
+            _ => Place::Text,
+        }
+    }
+
+    /// Whether `value`, the string under `key` here, is structure rather than content: the model
+    /// (routed, never sent as written), and the schema's enumerated values where the schema puts
+    /// them. Any other value there — an id, a role nobody defined — is text and is screened.
+    fn structural(self, key: &str, value: &str) -> bool {
+        let known: &[&str] = match (self, key) {
+            (Place::Top, "model") => return true,
+            (Place::Top, "reasoning_effort") => &["minimal", "low", "medium", "high"],
+            (Place::Top, "tool_choice") => &["none", "auto", "required"],
+            (Place::Message, "role") => {
+                &["system", "developer", "user", "assistant", "tool", "function"]
+            }
+            (Place::Part, "type") => &["text", "image_url", "input_audio", "file", "refusal"],
+            (Place::ToolCall | Place::Tool, "type") => &["function", "custom"],
+            (Place::ImageUrl, "detail") => &["auto", "low", "high"],
+            (Place::InputAudio, "format") => &["wav", "mp3"],
+            _ => return false,
+        };
+        known.contains(&value)
+    }
+}
 
 /// Screens every piece of text a chat request sends upstream, in place: message contents (plain
 /// or in parts), names, tool calls' arguments (as the JSON they are), tool and function
-/// descriptions and schemas, predictions, `user`, stop sequences. Data URLs (inline images and
-/// files) are not text and are left alone.
+/// descriptions and schemas, predictions, `user`, stop sequences, ids. Only real inline media
+/// (a base64 image, audio or binary file at the schema's media fields) is left alone; a textual
+/// data URL is decoded and screened.
 pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
     let mut outcome = Outcome::default();
     if policy.may_mask() {
@@ -38,7 +78,7 @@ pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome
         outcome.masks.avoid(&serde_json::to_string(request).unwrap_or_default());
     }
     for (key, value) in request.iter_mut() {
-        walk(policy, value, key, &mut outcome);
+        walk(policy, value, Place::Top, key, &mut outcome);
     }
     outcome
 }
@@ -70,47 +110,111 @@ pub(crate) async fn off_thread(
 pub(crate) fn embeddings(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
     let mut outcome = Outcome::default();
     if let Some(input) = request.get_mut("input") {
-        walk(policy, input, "input", &mut outcome);
+        walk(policy, input, Place::Text, "input", &mut outcome);
     }
     outcome
 }
 
-/// Screens the strings in `value` (found under `key`); true when one changed.
-fn walk(policy: &Policy, value: &mut Value, key: &str, outcome: &mut Outcome) -> bool {
+/// Screens the strings in `value`, found under `key` at `place`; true when one changed.
+fn walk(
+    policy: &Policy,
+    value: &mut Value,
+    place: Place,
+    key: &str,
+    outcome: &mut Outcome,
+) -> bool {
     match value {
-        Value::String(text) if STRUCTURE.contains(&key) || text.starts_with("data:") => false,
-        Value::String(text) if key == "arguments" => {
+        Value::String(text) if place.structural(key, text) => false,
+        Value::String(text) => match (place, key) {
             // Tool-call arguments are JSON: screened value by value, so that escapes cannot hide
             // a value and a redaction cannot break the JSON.
-            match serde_json::from_str::<Value>(text) {
+            (Place::Function, "arguments") => match serde_json::from_str::<Value>(text) {
                 Ok(mut parsed) if parsed.is_object() || parsed.is_array() => {
-                    let changed = walk(policy, &mut parsed, "", outcome);
+                    let changed = walk(policy, &mut parsed, Place::Text, "", outcome);
                     if changed {
                         *text = parsed.to_string();
                     }
                     changed
                 }
                 _ => screen(policy, text, outcome),
+            },
+            (Place::ImageUrl, "url") | (Place::File, "file_data") => {
+                screen_data_url(policy, text, outcome)
             }
-        }
-        Value::String(text) => screen(policy, text, outcome),
+            // Raw base64 audio: skipped only when it is that.
+            (Place::InputAudio, "data") if decode_base64(text).is_some() => false,
+            _ => screen(policy, text, outcome),
+        },
         // Every item is walked: none may be skipped once one has changed.
         Value::Array(items) => {
             let mut changed = false;
             for item in items {
-                changed |= walk(policy, item, key, outcome);
+                changed |= walk(policy, item, place, key, outcome);
             }
             changed
         }
         Value::Object(map) => {
+            let inner = place.enter(key);
             let mut changed = false;
             for (k, v) in map {
-                changed |= walk(policy, v, k, outcome);
+                changed |= walk(policy, v, inner, k, outcome);
             }
             changed
         }
         _ => false,
     }
+}
+
+/// A media field's value: an image, audio or a binary file inline as a base64 data URL is not
+/// text and is left alone; a `text/*` (or JSON, XML, untyped) one is decoded, screened and
+/// encoded again; anything else — a URL, text dressed as a data URL, base64 that does not decode —
+/// is screened as the text it is.
+fn screen_data_url(policy: &Policy, text: &mut String, outcome: &mut Outcome) -> bool {
+    let Some((meta, payload)) = text.strip_prefix("data:").and_then(|rest| rest.split_once(','))
+    else {
+        return screen(policy, text, outcome);
+    };
+    let mut params = meta.split(';');
+    let media = params.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let base64 = meta.rsplit(';').next().is_some_and(|p| p.eq_ignore_ascii_case("base64"));
+    let textual = media.is_empty()
+        || media.starts_with("text/")
+        || matches!(
+            media.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+        )
+        || media.ends_with("+json")
+        || media.ends_with("+xml");
+    let decoded: Option<Vec<u8>> = if base64 {
+        decode_base64(payload)
+    } else {
+        Some(percent_encoding::percent_decode_str(payload).collect())
+    };
+    match decoded {
+        Some(_) if !textual && base64 => false,
+        Some(bytes) if textual => match String::from_utf8(bytes) {
+            Ok(mut inner) => {
+                let changed = screen(policy, &mut inner, outcome);
+                if changed {
+                    use base64::Engine as _;
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+                    let media = if media.is_empty() { "text/plain" } else { media.as_str() };
+                    *text = format!("data:{media};base64,{encoded}");
+                }
+                changed
+            }
+            Err(_) => screen(policy, text, outcome),
+        },
+        _ => screen(policy, text, outcome),
+    }
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
 }
 
 fn screen(policy: &Policy, text: &mut String, outcome: &mut Outcome) -> bool {
@@ -279,6 +383,60 @@ mod tests {
         let arguments: Value = serde_json::from_str(arguments).unwrap();
         assert_eq!(arguments["cmd"], "aws --key [REDACTED:AWS_ACCESS_KEY]");
         assert_eq!(request["model"], "gpt-4o");
+    }
+
+    #[test]
+    fn text_dressed_as_media_or_structure_is_screened_all_the_same() {
+        use base64::Engine as _;
+        let block = Policy { secrets: Some(Action::Block), ..Policy::default() };
+        let key = "AKIAZ7QW3ERT5YUI2OPL";
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        let attempts = [
+            // A `data:` prefix on plain content.
+            json!({ "messages": [{ "role": "user", "content": format!("data:,{key}") }] }),
+            // A text data URL where an image goes, base64 or percent-encoded.
+            json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url",
+                "image_url": { "url": format!("data:text/plain;base64,{}", b64(&format!("key {key}"))) } }] }] }),
+            json!({ "messages": [{ "role": "user", "content": [{ "type": "file",
+                "file": { "file_data": format!("data:,key%20{key}"), "filename": "notes.txt" } }] }] }),
+            // An image that is not base64 at all.
+            json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url",
+                "image_url": { "url": format!("data:image/png;base64,{key} !!") } }] }] }),
+            // Structure's names where the schema does not put them, and made-up values where it does.
+            json!({ "messages": [{ "role": "assistant", "tool_calls": [{ "id": "c1", "type": "function",
+                "function": { "name": "run", "arguments": format!("{{\"id\":\"{key}\"}}") } }] }] }),
+            json!({ "messages": [{ "role": "tool", "tool_call_id": key, "content": "done" }] }),
+            json!({ "messages": [{ "role": key, "content": "hi" }] }),
+            json!({ "messages": [{ "role": "user", "content": "hi" }], "tool_choice": key }),
+            json!({ "messages": [{ "role": "user", "content": [{ "type": key, "text": "hi" }] }] }),
+        ];
+        for mut request in attempts {
+            let outcome = chat(&block, request.as_object_mut().unwrap());
+            assert!(!outcome.blocked.is_empty(), "got through: {request}");
+        }
+        // Real media is not text: a PNG's bytes are left as they are.
+        let png = b64(&format!("\u{89}PNG\r\n{key}"));
+        let mut image = json!({ "messages": [{ "role": "user", "content": [{ "type": "image_url",
+            "image_url": { "url": format!("data:image/png;base64,{png}"), "detail": "high" } }] }] });
+        assert_eq!(chat(&block, image.as_object_mut().unwrap()).count(), 0);
+    }
+
+    #[test]
+    fn a_textual_data_url_is_redacted_and_stays_a_data_url() {
+        use base64::Engine as _;
+        let redact = Policy { secrets: Some(Action::Redact), ..Policy::default() };
+        let engine = base64::engine::general_purpose::STANDARD;
+        let url = format!(
+            "data:text/markdown;base64,{}",
+            engine.encode("deploy with AKIAZ7QW3ERT5YUI2OPL")
+        );
+        let mut request = json!({ "messages": [{ "role": "user", "content": [{ "type": "file",
+            "file": { "file_data": url, "filename": "runbook.md" } }] }] });
+        assert_eq!(chat(&redact, request.as_object_mut().unwrap()).count(), 1);
+        let sent = request["messages"][0]["content"][0]["file"]["file_data"].as_str().unwrap();
+        let payload = sent.strip_prefix("data:text/markdown;base64,").expect(sent);
+        let decoded = String::from_utf8(engine.decode(payload).unwrap()).unwrap();
+        assert_eq!(decoded, "deploy with [REDACTED:AWS_ACCESS_KEY]");
     }
 
     #[test]

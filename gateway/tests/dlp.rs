@@ -114,7 +114,8 @@ fn every_detector_keeps_its_precision_and_recall_on_the_labelled_set() {
 }
 
 /// Every prompt goes through the detectors, and prompts are often code: on this repository's own
-/// source (its DLP module and test data aside), no secret and no IP address is found.
+/// source (its DLP module, its test data, and `net.rs`, whose subject is IP addresses, aside), no
+/// secret and no IP address is found.
 #[test]
 fn ordinary_code_raises_no_secret_detection() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -128,6 +129,7 @@ fn ordinary_code_raises_no_secret_detection() {
                     stack.push(path);
                 } else if path.extension().is_some_and(|e| e == "rs")
                     && !path.ends_with("screen.rs")
+                    && !path.ends_with("net.rs")
                 {
                     files.push(path);
                 }
