@@ -698,6 +698,45 @@ async fn tenant_changes_are_live_on_the_llm_api_at_once() {
 }
 
 #[tokio::test]
+async fn a_member_may_tighten_the_organization_s_dlp_policy_for_a_tenant_but_not_loosen_it() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let policy = json!({ "dlp_policy": { "secrets": "block" } });
+    assert_eq!(
+        h.call(Method::PATCH, "/api/org", Some(&admin), Some(policy)).await.status,
+        StatusCode::OK
+    );
+    let (_, member) = h.user(&admin, "member").await;
+
+    let loosen = [
+        json!({ "secrets": "log" }),
+        json!({ "actions": { "aws_access_key": "redact" } }),
+        json!({ "allowlist": ["AKIAZ7QW3ERT5YUI2OPL"] }),
+        json!({ "min_confidence": 0.99 }),
+    ];
+    for (i, dlp) in loosen.iter().enumerate() {
+        let body = json!({ "name": format!("loose-{i}"), "dlp_policy": dlp });
+        let refused = h.post("/api/tenants", &member, body).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{dlp}: {}", refused.body);
+        assert!(refused.body.to_string().contains("only tighten"), "{}", refused.body);
+    }
+    // Tightening is a member's to do; an existing tenant cannot be loosened afterwards either.
+    let tight = json!({ "name": "tight", "dlp_policy": { "personal_data": "redact" } });
+    let tight = h.post("/api/tenants", &member, tight).await;
+    assert_eq!(tight.status, StatusCode::CREATED, "{}", tight.body);
+    let id = tight.body["id"].as_i64().unwrap();
+    let patch = json!({ "dlp_policy": { "secrets": "log" } });
+    let refused = h
+        .call(Method::PATCH, &format!("/api/tenants/{id}"), Some(&member), Some(patch.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    // An admin decides otherwise.
+    let allowed =
+        h.call(Method::PATCH, &format!("/api/tenants/{id}"), Some(&admin), Some(patch)).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+}
+
+#[tokio::test]
 async fn an_organizations_dlp_policy_is_its_tenants_unless_they_have_their_own() {
     let h = Harness::start(GatewaySettings::default()).await;
     let admin = h.token(ADMIN).await;

@@ -20,10 +20,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Body, Caller, Member, Params, audit, iso, nullable, present};
+use super::{Body, Caller, Member, Params, Role, audit, iso, nullable, present};
 use crate::Gateway;
 use crate::budget::period_starts;
-use crate::dlp::policy::Policy;
+use crate::dlp::Kind;
+use crate::dlp::policy::{Action, Policy};
 use crate::error::ApiError;
 use crate::secrets::{hash_api_key, key_prefix, new_api_key};
 use crate::store::now_ms;
@@ -521,6 +522,7 @@ pub(crate) async fn create_tenant(
     }
     check_team(&gateway, &caller, new.team_id).await?;
     check_policy(new.dlp_policy.as_ref())?;
+    check_not_weaker(&gateway, &caller, new.dlp_policy.as_ref())?;
     check_bucket(new.rate_burst, new.rate_refill_per_sec)?;
     let key = new_api_key();
     let now = now_ms();
@@ -645,6 +647,9 @@ pub(crate) async fn update_tenant(
     let status = update.status.unwrap_or(current.status);
     let dlp_policy = update.dlp_policy.clone().unwrap_or(current.dlp_policy);
     check_policy(dlp_policy.as_ref())?;
+    if update.dlp_policy.is_some() {
+        check_not_weaker(&gateway, &caller, dlp_policy.as_ref())?;
+    }
     let rate_burst = update.rate_burst.unwrap_or(current.rate_burst);
     let rate_refill = update.rate_refill_per_sec.unwrap_or(current.rate_refill_per_sec);
     check_bucket(rate_burst, rate_refill)?;
@@ -774,4 +779,50 @@ pub(crate) async fn rotate_tenant_key(
     reload(&gateway).await?;
     let tenant = find(&gateway, &caller, id).await?;
     Ok(Json(TenantWithKey { tenant, api_key: key }))
+}
+
+/// A member may give a tenant a DLP policy that only tightens its organization's: no type acted
+/// on less firmly (log < redact = mask and restore < block), no allowlist, no higher confidence
+/// floor. An admin may set any.
+fn check_not_weaker(
+    gateway: &Gateway,
+    caller: &Caller,
+    own: Option<&Policy>,
+) -> Result<(), ApiError> {
+    let Some(own) = own else { return Ok(()) };
+    if caller.role == Role::Admin {
+        return Ok(());
+    }
+    let org = gateway.org_policy(caller.org_id);
+    let effective = own.over(&org);
+    let firmness = |action: Action| match action {
+        Action::Log => 0,
+        Action::Redact | Action::MaskAndRestore => 1,
+        Action::Block => 2,
+    };
+    let action = |policy: &Policy, kind: Kind| {
+        let default = if kind.is_secret() { policy.secrets } else { policy.personal_data };
+        policy.actions.get(&kind).copied().or(default).unwrap_or(Action::Log)
+    };
+    let weaker: Vec<&str> = Kind::ALL
+        .into_iter()
+        .filter(|k| firmness(action(&effective, *k)) < firmness(action(&org, *k)))
+        .map(Kind::as_str)
+        .collect();
+    let refuse = |what: String| {
+        Err(ApiError::forbidden(format!(
+            "{what}: a member may only tighten the organization's DLP policy for a tenant; ask an \
+             admin of your organization"
+        )))
+    };
+    if !weaker.is_empty() {
+        return refuse(format!("dlp_policy acts less firmly on {}", weaker.join(", ")));
+    }
+    if !own.allowlist.is_empty() {
+        return refuse("dlp_policy has an allowlist".to_owned());
+    }
+    if effective.min_confidence.unwrap_or(0.0) > org.min_confidence.unwrap_or(0.0) {
+        return refuse("dlp_policy raises min_confidence".to_owned());
+    }
+    Ok(())
 }
