@@ -22,6 +22,8 @@ pub mod settings;
 pub mod store;
 mod stream;
 pub mod telemetry;
+#[cfg(test)]
+mod untrusted;
 pub mod usage;
 
 use std::collections::HashMap;

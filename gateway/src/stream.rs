@@ -297,7 +297,7 @@ impl Drop for Tap {
 }
 
 /// Where the first event in `buf` ends: (end of its content, start of the next event).
-fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
     let crlf = |within: &[u8]| memchr::memmem::find(within, b"\r\n\r\n").map(|i| (i, i + 4));
     match memchr::memmem::find(buf, b"\n\n") {
         // Only a CRLF blank line that starts before the LF one can come first: look there only.
@@ -310,7 +310,7 @@ fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// The joined `data:` lines of an event.
-fn event_data(event: &[u8]) -> Option<String> {
+pub(crate) fn event_data(event: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(event).ok()?;
     let mut data: Option<String> = None;
     for line in text.lines() {

@@ -416,3 +416,35 @@ fn truncate(text: &mut String, max: usize) {
         text.push('…');
     }
 }
+
+#[cfg(test)]
+mod untrusted {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A repository's files are whatever its authors wrote: any text, in any of the
+        /// languages, parses (with diagnostics) and chunks without a panic, and every fact it
+        /// yields points inside the file.
+        #[test]
+        fn any_text_in_any_language_parses_and_chunks(
+            text in prop_oneof![
+                ".{0,400}",
+                "[ -~\\n\\t]{0,400}",
+                prop::collection::vec(any::<u8>(), 0..400)
+                    .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+                "((fn|def|class|impl|struct|import|from|use|export|function) [a-z{}():;,<>=.\\n ]{0,20}){0,20}",
+            ],
+        ) {
+            for language in Language::all() {
+                let facts = parse_file(*language, &text, Duration::from_millis(500));
+                for symbol in &facts.symbols {
+                    prop_assert!(symbol.end_byte as usize <= text.len());
+                }
+            }
+        }
+    }
+}

@@ -275,6 +275,34 @@ pub fn changed_since(dir: &Path, commit: &str) -> Result<Option<Vec<String>>, So
 }
 
 #[cfg(test)]
+mod untrusted {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a tenant types as a repository, it is read or refused with a reason, never a
+        /// panic; an accepted URL is https or http, without credentials.
+        #[test]
+        fn any_location_is_read_or_refused(
+            input in prop_oneof![
+                ".{0,80}",
+                r"(https?|ssh|git|file|HTTPS|ftp)://[a-zA-Z0-9@:.\[\]/_%-]{0,40}",
+                "[a-z]+@[a-z.]+:[a-z/]{0,20}",
+            ],
+        ) {
+            if let Ok(Source::Remote { url }) = Source::parse(&input) {
+                prop_assert!(url.starts_with("https://") || url.starts_with("http://"));
+                let host = url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+                prop_assert!(!host.contains('@'), "{url}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
