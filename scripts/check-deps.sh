@@ -19,7 +19,7 @@ forbid() {
 }
 
 forbid gateway indexer scanner mcp-server
-for crate in grammars indexer scanner; do
+for crate in grammars netguard indexer scanner; do
   forbid "$crate" axum rmcp
 done
 

@@ -83,6 +83,20 @@ impl Harness {
         reply.body["token"].as_str().unwrap().to_owned()
     }
 
+    /// The token of an admin of another organization, `org`, made as the operator makes one
+    /// (`agentwatch admin create-user`): `admin@<org>.example`.
+    async fn admin_of(&self, org: &str) -> String {
+        let email = format!("admin@{org}.example");
+        let admin = CreateUser {
+            org: org.to_owned(),
+            email: email.clone(),
+            password: PASSWORD.to_owned(),
+            role: Role::Admin,
+        };
+        create_user(self.gateway.store(), &admin).await.unwrap();
+        self.token(&email).await
+    }
+
     /// A user of `role` in the admin's organization, made through the API; its token.
     async fn user(&self, admin: &str, role: &str) -> (i64, String) {
         let email = format!("{role}@alpha.example");
@@ -415,14 +429,7 @@ async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token
 async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     let h = Harness::start(GatewaySettings::default()).await;
     let alpha = h.token(ADMIN).await;
-    let beta_admin = CreateUser {
-        org: "beta".to_owned(),
-        email: "admin@beta.example".to_owned(),
-        password: PASSWORD.to_owned(),
-        role: Role::Admin,
-    };
-    create_user(h.gateway.store(), &beta_admin).await.unwrap();
-    let beta = h.token("admin@beta.example").await;
+    let beta = h.admin_of("beta").await;
 
     let provider =
         json!({ "name": "shared-name", "kind": "openai", "base_url": "https://api.openai.com/v1" });
@@ -963,14 +970,7 @@ async fn health_and_readiness_show_nothing_of_another_organization_s_providers()
         ..Default::default()
     };
     let h = Harness::start(settings).await;
-    let beta_admin = CreateUser {
-        org: "beta".to_owned(),
-        email: "admin@beta.example".to_owned(),
-        password: PASSWORD.to_owned(),
-        role: Role::Admin,
-    };
-    create_user(h.gateway.store(), &beta_admin).await.unwrap();
-    let beta = h.token("admin@beta.example").await;
+    let beta = h.admin_of("beta").await;
     let provider =
         json!({ "name": "beta-private", "kind": "custom", "base_url": "http://127.0.0.1:9/v1" });
     let p = created(&h.post("/api/providers", &beta, provider).await);
@@ -1032,14 +1032,7 @@ async fn knock_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>
 async fn another_organization_s_provider_cannot_reach_the_operator_s_network() {
     let settings = GatewaySettings { max_attempts: 1, ..Default::default() };
     let h = Harness::start(settings).await;
-    let beta_admin = CreateUser {
-        org: "beta".to_owned(),
-        email: "admin@beta.example".to_owned(),
-        password: PASSWORD.to_owned(),
-        role: Role::Admin,
-    };
-    create_user(h.gateway.store(), &beta_admin).await.unwrap();
-    let beta = h.token("admin@beta.example").await;
+    let beta = h.admin_of("beta").await;
     let (port, knocks) = knock_counter().await;
 
     // Loopback, private and metadata addresses, written any way, and names that resolve there.

@@ -60,6 +60,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
         search_dir: data.path().join("lance"),
         options: IndexOptions::default(),
         git_token: None,
+        egress: Default::default(),
         embedder: None,
     };
     let indexer = Indexer::open(config.clone()).await.unwrap();

@@ -197,6 +197,7 @@ async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
         search_dir: data.join("lance"),
         options: IndexOptions::default(),
         git_token: None,
+        egress: Default::default(),
         embedder: Some(embedder),
     };
     Indexer::open(config).await.unwrap()

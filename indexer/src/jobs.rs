@@ -103,6 +103,8 @@ pub struct IndexerConfig {
     pub options: IndexOptions,
     /// Token for private https repositories; never logged.
     pub git_token: Option<String>,
+    /// What an organization's clone may reach (the operator's own clones are not held to it).
+    pub egress: crate::egress::Egress,
     /// The embedding model; without it, jobs end after parsing and only lexical search works.
     pub embedder: Option<Arc<Embedder>>,
 }
@@ -372,9 +374,11 @@ impl Indexer {
                     tx.borrow().repo.checkout.clone(),
                     self.config.git_token.clone(),
                 );
+                let egress = queued.owner.map(|_| self.config.egress.clone());
                 let progress_tx = tx.clone();
                 blocking(move || {
-                    source::sync_remote(&url, branch.as_deref(), &dir, token.as_deref(), |p| {
+                    let (branch, token) = (branch.as_deref(), token.as_deref());
+                    source::sync_remote(&url, branch, &dir, token, egress.as_ref(), |p| {
                         progress_tx.send_modify(|s| {
                             s.progress = (u16::from(p) * u16::from(PARSING_AT) / 100) as u8;
                         });

@@ -5,6 +5,7 @@
 
 pub mod beneath;
 mod chunk;
+pub mod egress;
 pub mod embed;
 mod fresh;
 pub mod graph;

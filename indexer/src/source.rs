@@ -29,6 +29,8 @@ pub enum SourceError {
         "cannot fetch {url}: {message}; check the URL, the network and, for a private repository, the git token"
     )]
     Unreachable { url: String, message: String },
+    #[error("cannot clone {url}: {why}")]
+    Refused { url: String, why: String },
     #[error("branch `{branch}` does not exist in {url}")]
     MissingBranch { url: String, branch: String },
     #[error("{0} is an empty repository: there is no commit to index")]
@@ -149,7 +151,31 @@ pub fn sync_remote(
     branch: Option<&str>,
     dir: &Path,
     token: Option<&str>,
+    egress: Option<&crate::egress::Egress>,
     mut progress: impl FnMut(u8),
+) -> Result<Checkout, SourceError> {
+    // An organization's clone connects only through its own checking proxy.
+    let proxy = egress
+        .map(|e| crate::egress::Proxy::start(e.clone()))
+        .transpose()
+        .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
+    let result = sync(url, branch, dir, token, proxy.as_ref().map(|p| p.url()), &mut progress);
+    match (result, proxy.and_then(|p| p.refusal())) {
+        (Err(_), Some(why)) => {
+            let _ = std::fs::remove_dir_all(dir);
+            Err(SourceError::Refused { url: url.to_owned(), why })
+        }
+        (result, _) => result,
+    }
+}
+
+fn sync(
+    url: &str,
+    branch: Option<&str>,
+    dir: &Path,
+    token: Option<&str>,
+    proxy: Option<String>,
+    progress: &mut impl FnMut(u8),
 ) -> Result<Checkout, SourceError> {
     let mut callbacks = RemoteCallbacks::new();
     // The token goes only over https, and only when the server asks for a user and password.
@@ -170,6 +196,13 @@ pub fn sync_remote(
     });
     let mut fetch = FetchOptions::new();
     fetch.remote_callbacks(callbacks);
+    // A server may not send the clone, or the token, to another host.
+    fetch.follow_redirects(git2::RemoteRedirect::None);
+    if let Some(proxy) = &proxy {
+        let mut options = git2::ProxyOptions::new();
+        options.url(proxy);
+        fetch.proxy_options(options);
+    }
     if url.starts_with("http") {
         fetch.depth(1); // history is not indexed; the local transport cannot do shallow fetches
     }

@@ -96,6 +96,11 @@ pub struct IndexConfig {
     pub parse_timeout_ms: u64,
     /// Token for cloning private https repositories.
     pub git_token: Option<Secret>,
+    /// Hosts an organization's clone may reach on private addresses (a self-hosted git server);
+    /// every other host must be on the public internet.
+    pub allowed_hosts: Vec<String>,
+    /// Most an organization's clone may download, in MiB.
+    pub max_clone_mb: u64,
 }
 
 impl Default for IndexConfig {
@@ -105,6 +110,8 @@ impl Default for IndexConfig {
             exclude: Vec::new(),
             parse_timeout_ms: 5000,
             git_token: None,
+            allowed_hosts: Vec::new(),
+            max_clone_mb: 2048,
         }
     }
 }
@@ -308,6 +315,20 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
                 v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
             Ok(())
         },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_INDEX_ALLOWED_HOSTS",
+        key: "index.allowed_hosts",
+        apply: |c, v| {
+            c.index.allowed_hosts =
+                v.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from).collect();
+            Ok(())
+        },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_INDEX_MAX_CLONE_MB",
+        key: "index.max_clone_mb",
+        apply: |c, v| parse_into(&mut c.index.max_clone_mb, v),
     },
     EnvOverride {
         var: "AGENTWATCH_SCAN_RULES",

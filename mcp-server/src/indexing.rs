@@ -33,6 +33,15 @@ pub async fn open_indexer(config: &Config, embed: bool) -> anyhow::Result<Arc<In
             parse_timeout: Duration::from_millis(config.index.parse_timeout_ms),
         },
         git_token: config.index.git_token.as_ref().map(|t| t.expose().to_owned()),
+        egress: indexer::egress::Egress {
+            allowed_hosts: config
+                .index
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            max_bytes: config.index.max_clone_mb << 20,
+        },
         embedder,
     })
     .await?;

@@ -54,10 +54,20 @@ impl Semgrep {
         let root = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
         let rules: Vec<String> =
             self.rules.iter().map(|r| local_rule(r).unwrap_or(r.clone())).collect();
-        let mut args: Vec<String> =
-            ["scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
-                .map(String::from)
-                .into();
+        // Semgrep gives a rule 5 s per file and skips a file after 3 such timeouts, reporting it
+        // only among its errors: on a busy machine findings would go missing from a scan that
+        // says `ok`. 30 s per rule and file; the whole run is bounded by `Limits::timeout`.
+        let mut args: Vec<String> = [
+            "scan",
+            "--json",
+            "--metrics=off",
+            "--disable-version-check",
+            "--quiet",
+            "--timeout",
+            "30",
+        ]
+        .map(String::from)
+        .into();
         for rule in &rules {
             args.push("--config".to_owned());
             args.push(rule.clone());

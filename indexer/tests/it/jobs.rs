@@ -213,3 +213,39 @@ async fn reverting_an_uncommitted_change_is_noticed() {
     assert_eq!(reverted.files_parsed, 1);
     assert_eq!(reverted.repo.stats.symbols, clean.repo.stats.symbols);
 }
+
+/// An organization's clone aimed at this machine (here: a listener on loopback, named by address
+/// and by name) connects nowhere, and its job says why; the operator's own clone of the same URL
+/// does reach it, so the guard is what stops the other.
+#[tokio::test]
+async fn an_organization_s_clone_of_a_loopback_url_connects_nowhere() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let knocks = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&knocks);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let t = TestIndexer::new().await;
+    for url in
+        [format!("https://127.0.0.1:{port}/acme/app"), format!("https://localhost:{port}/acme/app")]
+    {
+        let source = Source::parse(&url).unwrap();
+        let job = t.indexer.submit(source, None, Some(42)).await.unwrap();
+        let status = indexer::finished(job).await;
+        assert_eq!(status.repo.status, JobState::Failed, "{url}");
+        let error = status.repo.error.unwrap_or_default();
+        assert!(error.contains("not on the public internet"), "{url}: {error}");
+        assert!(error.contains("index.allowed_hosts"), "{error}");
+    }
+    assert_eq!(knocks.load(Ordering::SeqCst), 0, "an organization's clone reached loopback");
+
+    let source = Source::parse(&format!("https://127.0.0.1:{port}/acme/app")).unwrap();
+    let status = t.index(source, None).await;
+    assert_eq!(status.repo.status, JobState::Failed, "nothing there speaks git");
+    assert!(knocks.load(Ordering::SeqCst) > 0, "the operator's clone went through");
+}

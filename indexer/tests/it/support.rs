@@ -143,6 +143,7 @@ async fn open(data: &Path, embedder: Option<Arc<Embedder>>) -> Arc<Indexer> {
         search_dir: data.join("lance"),
         options: Default::default(),
         git_token: None,
+        egress: Default::default(),
         embedder,
     })
     .await

@@ -193,13 +193,14 @@ fn table_and_sarif_outputs_carry_the_same_findings() {
         .unwrap();
     let sarif: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    let warnings = stderr(&output);
     let results: Vec<&Value> = sarif["runs"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|r| r["results"].as_array().unwrap())
         .collect();
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 8, "{warnings}");
     let sql = results.iter().find(|r| r["ruleId"] == "python-sql-injection").unwrap();
     assert_eq!(
         sql["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
