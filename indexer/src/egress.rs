@@ -221,7 +221,7 @@ mod tests {
         for target in [
             format!("127.0.0.1:{port}"),
             format!("localhost:{port}"),
-            format!("[::ffff:127.0.0.1]:{port}"),
+            format!("[{}]:{port}", std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
         ] {
             let (status, _) = tunnel(&proxy, &target);
             assert!(status.contains("403"), "{target}: {status}");

@@ -368,12 +368,11 @@ impl Indexer {
         let checkout: Checkout = match source {
             Source::Remote { url } => {
                 set_state(JobState::Cloning, 0);
-                let (url, branch, dir, token) = (
-                    url.clone(),
-                    branch.map(str::to_owned),
-                    tx.borrow().repo.checkout.clone(),
-                    self.config.git_token.clone(),
-                );
+                // The operator's token is the operator's: an organization's clone, of a URL the
+                // organization chose, is never offered it.
+                let token = self.config.git_token.clone().filter(|_| queued.owner.is_none());
+                let (url, branch, dir) =
+                    (url.clone(), branch.map(str::to_owned), tx.borrow().repo.checkout.clone());
                 let egress = queued.owner.map(|_| self.config.egress.clone());
                 let progress_tx = tx.clone();
                 blocking(move || {
