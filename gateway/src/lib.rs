@@ -242,19 +242,19 @@ impl Gateway {
                 None => Arc::clone(base),
             };
         }
-        let providers = self.inner.store.providers().await?.into_iter().filter(|p| {
-            // A literal address is not resolved, so the resolver cannot refuse it: left out here.
-            let literal =
-                reqwest::Url::parse(&p.base_url).ok().and_then(|u| net::check_literal(&u));
-            match literal.filter(|_| self.guarded(p.org_id)) {
-                Some(why) => {
-                    tracing::warn!(provider = %p.name, org = p.org_id, "provider left out: {why}");
-                    false
-                }
-                None => true,
+        let mut providers = self.inner.store.providers().await?;
+        // A guarded provider's literal address is not resolved, so the resolver cannot refuse
+        // it: it is left out here.
+        providers.retain(|p| {
+            let refused = self
+                .guarded(p.org_id)
+                .then(|| reqwest::Url::parse(&p.base_url).ok().and_then(|u| net::check_literal(&u)))
+                .flatten();
+            if let Some(why) = &refused {
+                tracing::warn!(provider = %p.name, org = p.org_id, "provider left out: {why}");
             }
+            refused.is_none()
         });
-        let providers = providers.collect();
         let previous = self.directory();
         let next = Directory::build(tenants, providers, &previous, self.inner.limits.breaker)
             .with_org_policies(orgs);

@@ -282,14 +282,8 @@ impl Metrics {
 
 pub(crate) async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
     if let Some(token) = &gateway.inner.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        let same = presented.len() == token.expose().len()
-            && presented.bytes().zip(token.expose().bytes()).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
-        if !same {
+        let presented = crate::admin::bearer(&headers).unwrap_or_default();
+        if !crate::secrets::constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
             return crate::error::ApiError::unauthorized(
                 "/metrics needs the gateway.metrics_token as `Authorization: Bearer <token>`",
             )

@@ -11,9 +11,9 @@ use crate::dlp::policy::Policy;
 use crate::error::ApiError;
 use crate::proxy::RequestContext;
 
-/// Where a value sits in a request, as far as DLP cares: the places whose strings are the
-/// request's structure (a role, a part's type, an id) or inline media, and everywhere else, where
-/// every string is text. A key means structure only at its place in the schema: an `id` inside a
+/// Where a value sits in a request, as far as DLP cares: the places whose strings may be the
+/// request's structure (a role, a part's type) or inline media, and everywhere else, where every
+/// string is text. A key means structure only at its place in the schema: a `type` inside a
 /// tool's arguments is text like any other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {

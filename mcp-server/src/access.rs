@@ -174,7 +174,7 @@ impl Access {
             ));
         };
         if let Some(token) = &self.token
-            && constant_time_eq(presented.as_bytes(), token.expose().as_bytes())
+            && gateway::secrets::constant_time_eq(presented.as_bytes(), token.expose().as_bytes())
         {
             return Ok(self.local_caller());
         }
@@ -425,9 +425,4 @@ fn from_gateway(error: gateway::error::ApiError) -> ApiError {
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-}
-
-/// Compares without an early exit, so response timing says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

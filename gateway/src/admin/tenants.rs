@@ -800,13 +800,9 @@ fn check_not_weaker(
         Action::Redact | Action::MaskAndRestore => 1,
         Action::Block => 2,
     };
-    let action = |policy: &Policy, kind: Kind| {
-        let default = if kind.is_secret() { policy.secrets } else { policy.personal_data };
-        policy.actions.get(&kind).copied().or(default).unwrap_or(Action::Log)
-    };
     let weaker: Vec<&str> = Kind::ALL
         .into_iter()
-        .filter(|k| firmness(action(&effective, *k)) < firmness(action(&org, *k)))
+        .filter(|k| firmness(effective.action_for(*k)) < firmness(org.action_for(*k)))
         .map(Kind::as_str)
         .collect();
     let refuse = |what: String| {

@@ -84,9 +84,14 @@ impl Policy {
         {
             return None;
         }
-        let kind = detection.kind;
+        Some(self.action_for(detection.kind))
+    }
+
+    /// What the policy does with every detection of `kind` it acts on: its own action for the
+    /// type, else the one for secrets or for personal data, else `log`.
+    pub fn action_for(&self, kind: Kind) -> Action {
         let default = if kind.is_secret() { self.secrets } else { self.personal_data };
-        Some(self.actions.get(&kind).copied().or(default).unwrap_or(Action::Log))
+        self.actions.get(&kind).copied().or(default).unwrap_or(Action::Log)
     }
 
     /// Whether any type may be masked (and so placeholders issued).
