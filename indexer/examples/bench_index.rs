@@ -59,8 +59,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
         database: data.path().join("agentwatch.db"),
         search_dir: data.path().join("lance"),
         options: IndexOptions::default(),
-        git_token: None,
-        egress: Default::default(),
+        clones: Default::default(),
         embedder: None,
     };
     let indexer = Indexer::open(config.clone()).await.unwrap();

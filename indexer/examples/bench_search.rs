@@ -196,8 +196,7 @@ async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
         database: data.join("agentwatch.db"),
         search_dir: data.join("lance"),
         options: IndexOptions::default(),
-        git_token: None,
-        egress: Default::default(),
+        clones: Default::default(),
         embedder: Some(embedder),
     };
     Indexer::open(config).await.unwrap()

@@ -16,6 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{RwLock, watch};
 
+use crate::clone::{self, CloneOptions};
 use crate::embed::{EmbedError, Embedder};
 use crate::fresh::IndexedFiles;
 use crate::graph::RepoGraph;
@@ -101,10 +102,8 @@ pub struct IndexerConfig {
     /// The LanceDB search index (`<data_dir>/lance`).
     pub search_dir: PathBuf,
     pub options: IndexOptions,
-    /// Token for private https repositories; never logged.
-    pub git_token: Option<String>,
-    /// What an organization's clone may reach (the operator's own clones are not held to it).
-    pub egress: crate::egress::Egress,
+    /// Credentials, limits and quotas of remote clones.
+    pub clones: CloneOptions,
     /// The embedding model; without it, jobs end after parsing and only lexical search works.
     pub embedder: Option<Arc<Embedder>>,
 }
@@ -136,6 +135,12 @@ pub enum IndexError {
     Busy(String),
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    #[error("{0}")]
+    Refused(String),
+    #[error(
+        "the organization has {0} repositories indexed, its quota (index.max_repos_per_org): remove one first"
+    )]
+    OverQuota(usize),
     #[error(
         "semantic and hybrid search need the embedding model, which is not loaded (run scripts/setup.sh); lexical search works without it"
     )]
@@ -195,6 +200,9 @@ impl Indexer {
         {
             id = old.id;
         }
+        if let Some(owner) = owner {
+            self.admit(&source, &id, owner).await?;
+        }
         let mut jobs = self.jobs.lock().expect("jobs lock");
         if let Some(running) = jobs.get(&id)
             && !running.borrow().repo.status.is_final()
@@ -234,6 +242,49 @@ impl Indexer {
         Ok(rx)
     }
 
+    /// Whether an organization may index `source` as repository `id`: over https, to a host
+    /// that is not plainly this machine or its network, within its repository quota. (A host
+    /// name is checked again as the clone connects, by its egress proxy.)
+    async fn admit(&self, source: &Source, id: &str, owner: i64) -> Result<(), IndexError> {
+        if let Source::Remote { url } = source {
+            let Some(rest) = url.strip_prefix("https://") else {
+                return Err(IndexError::Refused(format!(
+                    "{url}: an organization's repositories are cloned over https only; use the \
+                     https:// URL"
+                )));
+            };
+            let host = clone::host_of(rest);
+            let egress = &self.config.clones.egress;
+            let allowed = egress.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
+            if let Ok(ip) = host.parse::<std::net::IpAddr>()
+                && !allowed
+                && !netguard::is_public(ip)
+            {
+                return Err(IndexError::Refused(format!(
+                    "{url}: {host} is not on the public internet; an operator can allow a \
+                     self-hosted git server with index.allowed_hosts"
+                )));
+            }
+        }
+        let stored = self.store.repos().await?;
+        if stored.iter().any(|r| r.id == id) {
+            return Ok(()); // a re-index
+        }
+        let jobs = self.jobs.lock().expect("jobs lock");
+        let starting = jobs
+            .values()
+            .map(|rx| rx.borrow())
+            .filter(|s| s.repo.owner == Some(owner) && s.repo.id != id && !s.repo.status.is_final())
+            .filter(|s| !stored.iter().any(|r| r.id == s.repo.id))
+            .count();
+        let held = stored.iter().filter(|r| r.owner == Some(owner)).count() + starting;
+        let quota = self.config.clones.max_repos_per_org;
+        if held >= quota {
+            return Err(IndexError::OverQuota(quota));
+        }
+        Ok(())
+    }
+
     async fn run(
         self: Arc<Self>,
         tx: watch::Sender<JobStatus>,
@@ -256,6 +307,8 @@ impl Indexer {
         };
         if let Some(previous) = &previous {
             tx.send_modify(|s| {
+                // Readers keep the tree they have until the new one is in, with its graph.
+                s.repo.checkout = previous.checkout.clone();
                 s.repo.commit = previous.commit.clone();
                 s.repo.dirty = previous.dirty.clone();
                 s.repo.stats = previous.stats.clone();
@@ -268,7 +321,13 @@ impl Indexer {
         self.indexed_files.write().await.remove(&last.repo.id);
         match result {
             Ok((repo, files_parsed, graph)) => {
-                self.graphs.write().await.insert(repo.id.clone(), graph);
+                // The new tree and the new graph are swapped in together.
+                let mut graphs = self.graphs.write().await;
+                if let Err(e) = self.store.save_repo(&repo).await {
+                    tracing::warn!(repo = %repo.id, "cannot record the new index yet: {e}");
+                }
+                graphs.insert(repo.id.clone(), graph);
+                drop(graphs);
                 last.repo = repo;
                 last.files_parsed = files_parsed;
                 last.progress = EMBEDDING_AT;
@@ -368,16 +427,33 @@ impl Indexer {
         let checkout: Checkout = match source {
             Source::Remote { url } => {
                 set_state(JobState::Cloning, 0);
-                // The operator's token is the operator's: an organization's clone, of a URL the
-                // organization chose, is never offered it.
-                let token = self.config.git_token.clone().filter(|_| queued.owner.is_none());
-                let (url, branch, dir) =
-                    (url.clone(), branch.map(str::to_owned), tx.borrow().repo.checkout.clone());
-                let egress = queued.owner.map(|_| self.config.egress.clone());
+                let clones = &self.config.clones;
+                // An organization's clone reaches only public addresses; credentials go only to
+                // the host, and the owner, they were configured for.
+                let credential = clones.credential_for(url, queued.owner).cloned();
+                let egress = queued.owner.map(|_| clones.egress.clone());
+                let current = previous.map(|p| p.checkout.clone());
+                let (url, branch, repos_dir, id) = (
+                    url.clone(),
+                    branch.map(str::to_owned),
+                    self.config.repos_dir.clone(),
+                    id.clone(),
+                );
+                let (max_files, max_bytes) = (clones.max_files, clones.max_bytes);
                 let progress_tx = tx.clone();
                 blocking(move || {
-                    let (branch, token) = (branch.as_deref(), token.as_deref());
-                    source::sync_remote(&url, branch, &dir, token, egress.as_ref(), |p| {
+                    let request = clone::Sync {
+                        url: &url,
+                        branch: branch.as_deref(),
+                        repos_dir: &repos_dir,
+                        id: &id,
+                        credential: credential.as_ref(),
+                        egress: egress.as_ref(),
+                        max_files,
+                        max_bytes,
+                        current: current.as_deref(),
+                    };
+                    clone::sync(&request, &mut |p| {
                         progress_tx.send_modify(|s| {
                             s.progress = (u16::from(p) * u16::from(PARSING_AT) / 100) as u8;
                         });
@@ -396,9 +472,15 @@ impl Indexer {
         // Changed since the last index: the diff from its commit to the work tree, plus the files
         // that were already uncommitted changes then (they may have been reverted since).
         let changed = match (previous.and_then(|p| p.commit.as_deref()), &checkout.commit) {
-            (Some(old), Some(_)) if !hashes.is_empty() => {
-                let (dir, old) = (checkout.dir.clone(), old.to_owned());
-                let diff = blocking(move || source::changed_since(&dir, &old)).await??;
+            (Some(old), Some(new)) if !hashes.is_empty() => {
+                let (dir, old, new) = (checkout.dir.clone(), old.to_owned(), new.clone());
+                let (repos_dir, id) = (self.config.repos_dir.clone(), id.clone());
+                let remote = source.is_remote();
+                let diff = blocking(move || match remote {
+                    true => clone::changed_between(&repos_dir, &id, &old, &new),
+                    false => source::changed_since(&dir, &old),
+                })
+                .await??;
                 diff.map(|paths| {
                     let mut changed = HashSet::<String>::from_iter(paths);
                     changed.extend(previous.into_iter().flat_map(|p| p.dirty.iter().cloned()));
@@ -425,11 +507,11 @@ impl Indexer {
 
         // What is uncommitted now, for the next run to look at again.
         let dirty = match &checkout.commit {
-            Some(commit) => {
+            Some(commit) if !source.is_remote() => {
                 let (dir, commit) = (checkout.dir.clone(), commit.clone());
                 blocking(move || source::changed_since(&dir, &commit)).await??.unwrap_or_default()
             }
-            None => Vec::new(),
+            _ => Vec::new(), // a clone's trees are never edited
         };
 
         // The new graph, then the search index, then the facts: the store is written last, so if
@@ -475,6 +557,7 @@ impl Indexer {
         };
         let mut repo = tx.borrow().repo.clone();
         repo.status = JobState::Ready;
+        repo.checkout = checkout.dir;
         repo.commit = checkout.commit;
         repo.dirty = dirty;
         repo.stats = stats;
@@ -666,8 +749,9 @@ impl Indexer {
         self.store.delete_repo(id).await?;
         self.graphs.write().await.remove(id);
         self.indexed_files.write().await.remove(id);
-        if repo.remote && repo.checkout.starts_with(&self.config.repos_dir) {
-            let _ = tokio::fs::remove_dir_all(&repo.checkout).await;
+        if repo.remote {
+            let (repos_dir, id) = (self.config.repos_dir.clone(), id.to_owned());
+            blocking(move || clone::remove(&repos_dir, &id)).await?;
         }
         Ok(())
     }

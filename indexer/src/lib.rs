@@ -5,6 +5,7 @@
 
 pub mod beneath;
 mod chunk;
+pub mod clone;
 pub mod egress;
 pub mod embed;
 mod fresh;
@@ -20,6 +21,7 @@ pub mod source;
 pub mod store;
 pub mod walk;
 
+pub use clone::{CloneOptions, GitCredential};
 pub use embed::{Embedder, EmbedderConfig};
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};

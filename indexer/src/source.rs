@@ -1,14 +1,10 @@
-//! Where a repository comes from: an https URL, cloned and fetched with git2 into the data dir, or
-//! a local folder (a git work tree or a plain directory) indexed in place. Also: which files
-//! changed since the indexed commit, for incremental re-indexing.
+//! Where a repository comes from: an https URL, cloned and fetched with git2 into the data dir
+//! (`clone`), or a local folder (a git work tree or a plain directory) indexed in place. Also:
+//! which files of a work tree changed since the indexed commit, for incremental re-indexing.
 
 use std::path::{Path, PathBuf};
 
-use git2::build::RepoBuilder;
-use git2::{
-    Cred, DiffOptions, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository,
-    ResetType,
-};
+use git2::{DiffOptions, ErrorClass, ErrorCode, Oid, Repository};
 
 /// What a user asked to index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +50,8 @@ impl Source {
                     if host.contains('@') {
                         return unsupported(
                             "credentials in the URL would be stored and shown; set index.git_token \
-                             (AGENTWATCH_GIT_TOKEN) instead",
+                             (AGENTWATCH_GIT_TOKEN) or an index.git_credentials entry for the \
+                             host instead",
                         );
                     }
                     if host.is_empty() || rest.split('/').filter(|s| !s.is_empty()).count() < 2 {
@@ -144,119 +141,7 @@ pub struct Checkout {
     pub commit: Option<String>,
 }
 
-/// Clones `url` into `dir`, or fetches and moves to the branch's newest commit if already there.
-/// `progress` gets the share of objects received, 0–100.
-pub fn sync_remote(
-    url: &str,
-    branch: Option<&str>,
-    dir: &Path,
-    token: Option<&str>,
-    egress: Option<&crate::egress::Egress>,
-    mut progress: impl FnMut(u8),
-) -> Result<Checkout, SourceError> {
-    // An organization's clone connects only through its own checking proxy.
-    let proxy = egress
-        .map(|e| crate::egress::Proxy::start(e.clone()))
-        .transpose()
-        .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
-    let result = sync(url, branch, dir, token, proxy.as_ref().map(|p| p.url()), &mut progress);
-    match (result, proxy.and_then(|p| p.refusal())) {
-        (Err(_), Some(why)) => {
-            let _ = std::fs::remove_dir_all(dir);
-            Err(SourceError::Refused { url: url.to_owned(), why })
-        }
-        (result, _) => result,
-    }
-}
-
-fn sync(
-    url: &str,
-    branch: Option<&str>,
-    dir: &Path,
-    token: Option<&str>,
-    proxy: Option<String>,
-    progress: &mut impl FnMut(u8),
-) -> Result<Checkout, SourceError> {
-    let mut callbacks = RemoteCallbacks::new();
-    // The token goes only over https, and only when the server asks for a user and password.
-    if let Some(token) = token.filter(|_| url.starts_with("https://")) {
-        callbacks.credentials(move |_, _, allowed| {
-            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) {
-                Cred::userpass_plaintext("x-access-token", token)
-            } else {
-                Err(git2::Error::from_str("the server asks for credentials other than a token"))
-            }
-        });
-    }
-    callbacks.transfer_progress(|stats| {
-        if stats.total_objects() > 0 {
-            progress((stats.received_objects() * 100 / stats.total_objects()) as u8);
-        }
-        true
-    });
-    let mut fetch = FetchOptions::new();
-    fetch.remote_callbacks(callbacks);
-    // A server may not send the clone, or the token, to another host.
-    fetch.follow_redirects(git2::RemoteRedirect::None);
-    if let Some(proxy) = &proxy {
-        let mut options = git2::ProxyOptions::new();
-        options.url(proxy);
-        fetch.proxy_options(options);
-    }
-    if url.starts_with("http") {
-        fetch.depth(1); // history is not indexed; the local transport cannot do shallow fetches
-    }
-    let failed = |e: git2::Error| classify(url, branch, e);
-
-    // A clone cut short (the process was stopped) has a `.git` but no usable HEAD: start over.
-    let usable = Repository::open(dir)
-        .is_ok_and(|repo| repo.head().is_ok_and(|h| h.peel_to_commit().is_ok()));
-    if dir.exists() && !usable {
-        std::fs::remove_dir_all(dir)
-            .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
-    }
-    let repo = if usable {
-        let repo = Repository::open(dir)?;
-        let branch = match branch {
-            Some(b) => b.to_owned(),
-            None => repo.head()?.shorthand().unwrap_or("HEAD").to_owned(),
-        };
-        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-        repo.find_remote("origin")?.fetch(&[refspec], Some(&mut fetch), None).map_err(failed)?;
-        let target = repo
-            .find_reference(&format!("refs/remotes/origin/{branch}"))
-            .and_then(|r| r.peel_to_commit())
-            .map_err(failed)?;
-        repo.reset(target.as_object(), ResetType::Hard, None)?;
-        drop(target);
-        repo
-    } else {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| SourceError::Io { path: dir.to_owned(), source })?;
-        let mut builder = RepoBuilder::new();
-        builder.fetch_options(fetch);
-        if let Some(branch) = branch {
-            builder.branch(branch);
-        }
-        match builder.clone(url, dir) {
-            Ok(repo) => repo,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(dir); // leave nothing half-cloned behind
-                return Err(failed(e));
-            }
-        }
-    };
-    let commit = match repo.head() {
-        Ok(head) => head.peel_to_commit()?.id().to_string(),
-        Err(e) if e.code() == ErrorCode::UnbornBranch => {
-            return Err(SourceError::Empty(url.to_owned()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Checkout { dir: dir.to_owned(), commit: Some(commit) })
-}
-
-fn classify(url: &str, branch: Option<&str>, e: git2::Error) -> SourceError {
+pub(crate) fn classify(url: &str, branch: Option<&str>, e: git2::Error) -> SourceError {
     let missing_branch = e.class() == ErrorClass::Reference
         || (e.code() == ErrorCode::NotFound && e.message().contains("branch"));
     match branch {

@@ -94,13 +94,40 @@ pub struct IndexConfig {
     pub exclude: Vec<String>,
     /// A file whose parse takes longer than this is skipped with a diagnostic.
     pub parse_timeout_ms: u64,
-    /// Token for cloning private https repositories.
+    /// The operator's token for cloning private https repositories of `git_token_host`.
     pub git_token: Option<Secret>,
+    /// The one host `git_token` is offered to.
+    pub git_token_host: String,
+    /// Tokens for more hosts, each for the operator's clones or one organization's.
+    pub git_credentials: Vec<GitCredentialConfig>,
     /// Hosts an organization's clone may reach on private addresses (a self-hosted git server);
     /// every other host must be on the public internet.
     pub allowed_hosts: Vec<String>,
-    /// Most an organization's clone may download, in MiB.
+    /// Most a clone may download (an organization's) and take up checked out (any), in MiB.
     pub max_clone_mb: u64,
+    /// Most files a cloned commit may have.
+    pub max_clone_files: u64,
+    /// Most repositories one organization may have indexed.
+    pub max_repos_per_org: usize,
+}
+
+/// A git token offered to one host only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitCredentialConfig {
+    /// The host name, such as `gitlab.example.com` (no scheme, no port).
+    pub host: String,
+    /// The user name sent with the token.
+    #[serde(default = "default_git_username")]
+    pub username: String,
+    pub token: Secret,
+    /// The organization (its id) whose clones may use it; absent: the operator's own clones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<i64>,
+}
+
+fn default_git_username() -> String {
+    "x-access-token".to_owned()
 }
 
 impl Default for IndexConfig {
@@ -110,8 +137,12 @@ impl Default for IndexConfig {
             exclude: Vec::new(),
             parse_timeout_ms: 5000,
             git_token: None,
+            git_token_host: "github.com".to_owned(),
+            git_credentials: Vec::new(),
             allowed_hosts: Vec::new(),
             max_clone_mb: 2048,
+            max_clone_files: 200_000,
+            max_repos_per_org: 100,
         }
     }
 }
@@ -313,6 +344,19 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| {
             c.knowledge.allowed_origins =
                 v.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+            Ok(())
+        },
+    },
+    EnvOverride {
+        var: "AGENTWATCH_GIT_TOKEN",
+        key: "index.git_token",
+        apply: |c, v| parse_some(&mut c.index.git_token, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_GIT_TOKEN_HOST",
+        key: "index.git_token_host",
+        apply: |c, v| {
+            c.index.git_token_host = v.trim().to_owned();
             Ok(())
         },
     },
@@ -580,6 +624,24 @@ impl Config {
                 self.scan.memory_mb
             ));
         }
+        let hosts = std::iter::once(&self.index.git_token_host)
+            .chain(self.index.git_credentials.iter().map(|c| &c.host));
+        for host in hosts {
+            if host.is_empty() || host.contains([':', '/', '@', ' ']) {
+                return invalid(format!(
+                    "git credential host {host:?}: give a host name only, such as \"gitlab.example.com\" \
+                     (no scheme, port or path)"
+                ));
+            }
+        }
+        if self.index.max_clone_files == 0 || self.index.max_clone_mb == 0 {
+            return invalid(
+                "index.max_clone_files and index.max_clone_mb must be at least 1".to_owned(),
+            );
+        }
+        if self.index.max_repos_per_org == 0 {
+            return invalid("index.max_repos_per_org must be at least 1".to_owned());
+        }
         if self.index.parse_timeout_ms == 0 {
             return invalid("index.parse_timeout_ms must be at least 1".to_owned());
         }
@@ -702,6 +764,24 @@ mod tests {
         assert!(msg.contains("AGENTWATCH_SCAN_TIMEOUT_SECS") && msg.contains("u64"), "{msg}");
         let msg = error("", &[("AGENTWATCH_SCAN_SANDBOX", "docker")]);
         assert!(msg.contains("auto, bubblewrap or process"), "{msg}");
+    }
+
+    #[test]
+    fn git_tokens_are_each_bound_to_one_host() {
+        let file = "[index]\n[[index.git_credentials]]\nhost = \"git.acme.dev\"\ntoken = \"glpat-0123456789abcdefghij\"\norganization = 7\n";
+        let env =
+            [("AGENTWATCH_GIT_TOKEN", "ghp_operator"), ("AGENTWATCH_GIT_TOKEN_HOST", "ghe.corp")];
+        let (config, _) = load(file, &env).unwrap();
+        assert_eq!(config.index.git_token.as_ref().map(Secret::expose), Some("ghp_operator"));
+        assert_eq!(config.index.git_token_host, "ghe.corp");
+        let credential = &config.index.git_credentials[0];
+        assert_eq!((credential.host.as_str(), credential.organization), ("git.acme.dev", Some(7)));
+        assert_eq!(credential.username, "x-access-token");
+        let msg = error(
+            "[[index.git_credentials]]\nhost = \"https://git.acme.dev\"\ntoken = \"t\"\n",
+            &[],
+        );
+        assert!(msg.contains("give a host name only"), "{msg}");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    Embedder, EmbedderConfig, Hit, IndexError, IndexOptions, Indexer, IndexerConfig, JobState,
-    Mode, RepoRecord, SearchQuery, Source, WalkOptions,
+    CloneOptions, Embedder, EmbedderConfig, GitCredential, Hit, IndexError, IndexOptions, Indexer,
+    IndexerConfig, JobState, Mode, RepoRecord, SearchQuery, Source, WalkOptions,
 };
 
 use crate::access::Caller;
@@ -32,20 +32,38 @@ pub async fn open_indexer(config: &Config, embed: bool) -> anyhow::Result<Arc<In
             },
             parse_timeout: Duration::from_millis(config.index.parse_timeout_ms),
         },
-        git_token: config.index.git_token.as_ref().map(|t| t.expose().to_owned()),
-        egress: indexer::egress::Egress {
-            allowed_hosts: config
-                .index
-                .allowed_hosts
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            max_bytes: config.index.max_clone_mb << 20,
-        },
+        clones: clone_options(config),
         embedder,
     })
     .await?;
     Ok(indexer)
+}
+
+/// Credentials, limits and quotas of clones, from `[index]`.
+fn clone_options(config: &Config) -> CloneOptions {
+    let index = &config.index;
+    let operator = index.git_token.as_ref().map(|token| GitCredential {
+        host: index.git_token_host.to_ascii_lowercase(),
+        username: "x-access-token".to_owned(),
+        token: token.expose().to_owned(),
+        organization: None,
+    });
+    let credentials = index.git_credentials.iter().map(|c| GitCredential {
+        host: c.host.to_ascii_lowercase(),
+        username: c.username.clone(),
+        token: c.token.expose().to_owned(),
+        organization: c.organization,
+    });
+    CloneOptions {
+        credentials: operator.into_iter().chain(credentials).collect(),
+        egress: indexer::egress::Egress {
+            allowed_hosts: index.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            max_bytes: index.max_clone_mb << 20,
+        },
+        max_files: index.max_clone_files,
+        max_bytes: index.max_clone_mb << 20,
+        max_repos_per_org: index.max_repos_per_org,
+    }
 }
 
 fn load_embedder(config: &Config) -> Option<Arc<Embedder>> {

@@ -168,8 +168,8 @@ struct IndexRequest {
     responses(
         (status = 202, description = "Indexing job queued", body = JobView,
             headers(("location" = String, description = "Where to follow the job"))),
-        (status = 400, description = "Invalid URL or request body", body = ErrorBody),
-        (status = 403, description = "A folder on the server's machine, sent by a tenant or user: only the local user may index one", body = ErrorBody),
+        (status = 400, description = "Invalid URL or request body; for an organization, a URL that is not https or names an address that is not public", body = ErrorBody),
+        (status = 403, description = "A folder on the server's machine, sent by a tenant or user (only the local user may index one); or the organization is at its repository quota (`quota_exceeded`)", body = ErrorBody),
         (status = 413, description = "The body is larger than 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
     )
@@ -692,11 +692,15 @@ fn error(error: IndexError) -> ApiError {
             ),
         ),
         IndexError::Busy(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+        IndexError::OverQuota(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", error.to_string())
+        }
         IndexError::NoEmbedder => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
         }
         IndexError::Search(SearchError::BadGlob { .. } | SearchError::UnknownLanguage(_))
-        | IndexError::Source(_) => ApiError::invalid(error.to_string()),
+        | IndexError::Source(_)
+        | IndexError::Refused(_) => ApiError::invalid(error.to_string()),
         other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
     }
 }

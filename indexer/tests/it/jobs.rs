@@ -1,6 +1,6 @@
 //! Index jobs over real git repositories: what a user of `agentwatch index` can rely on.
 
-use indexer::{JobState, Source};
+use indexer::{CloneOptions, IndexError, JobState, Source};
 
 use crate::support::{GitRepo, TestIndexer, local};
 
@@ -231,21 +231,163 @@ async fn an_organization_s_clone_of_a_loopback_url_connects_nowhere() {
         }
     });
     let t = TestIndexer::new().await;
-    for url in
-        [format!("https://127.0.0.1:{port}/acme/app"), format!("https://localhost:{port}/acme/app")]
-    {
-        let source = Source::parse(&url).unwrap();
-        let job = t.indexer.submit(source, None, Some(42)).await.unwrap();
-        let status = indexer::finished(job).await;
-        assert_eq!(status.repo.status, JobState::Failed, "{url}");
-        let error = status.repo.error.unwrap_or_default();
-        assert!(error.contains("not on the public internet"), "{url}: {error}");
-        assert!(error.contains("index.allowed_hosts"), "{error}");
-    }
+    // Named by address, it is refused before anything starts, with the reason.
+    let literal = Source::parse(&format!("https://127.0.0.1:{port}/acme/app")).unwrap();
+    let refused = t.indexer.submit(literal, None, Some(42)).await.unwrap_err().to_string();
+    assert!(refused.contains("not on the public internet"), "{refused}");
+    assert!(refused.contains("index.allowed_hosts"), "{refused}");
+    // Named by a host name, it is refused as the clone connects.
+    let source = Source::parse(&format!("https://localhost:{port}/acme/app")).unwrap();
+    let job = t.indexer.submit(source, None, Some(42)).await.unwrap();
+    let status = indexer::finished(job).await;
+    assert_eq!(status.repo.status, JobState::Failed);
+    let error = status.repo.error.unwrap_or_default();
+    assert!(error.contains("not on the public internet"), "{error}");
+    assert!(error.contains("index.allowed_hosts"), "{error}");
     assert_eq!(knocks.load(Ordering::SeqCst), 0, "an organization's clone reached loopback");
 
     let source = Source::parse(&format!("https://127.0.0.1:{port}/acme/app")).unwrap();
     let status = t.index(source, None).await;
     assert_eq!(status.repo.status, JobState::Failed, "nothing there speaks git");
     assert!(knocks.load(Ordering::SeqCst) > 0, "the operator's clone went through");
+}
+
+/// An organization's repositories come over https only; plain http is refused up front.
+#[tokio::test]
+async fn an_organization_s_clone_is_https_only() {
+    let t = TestIndexer::new().await;
+    let http = Source::Remote { url: "http://example.com/acme/app".into() };
+    let refused = t.indexer.submit(http, None, Some(42)).await.unwrap_err().to_string();
+    assert!(refused.contains("https only"), "{refused}");
+}
+
+/// A re-index checks the new commit out beside the tree readers use, and swaps the new tree in
+/// with the new graph: a read during the job sees the old tree whole, and a symlink that the new
+/// commit puts in a file's place never leads a read outside the tree.
+#[tokio::test]
+async fn a_symlink_swapped_in_during_a_re_index_is_never_followed() {
+    let host = tempfile::tempdir().unwrap();
+    let secret = host.path().join("master.key");
+    std::fs::write(&secret, "AGENTWATCH_MASTER_KEY=do-not-leak\n").unwrap();
+    let upstream = GitRepo::from_fixture("rust-crate");
+    let source = Source::Remote { url: format!("file://{}", upstream.path().display()) };
+    let t = TestIndexer::new().await;
+    let first = t.index(source.clone(), None).await;
+    assert_eq!(first.repo.status, JobState::Ready, "{:?}", first.repo.error);
+    let original = std::fs::read_to_string(upstream.path().join("src/lib.rs")).unwrap();
+
+    std::fs::remove_file(upstream.path().join("src/lib.rs")).unwrap();
+    std::os::unix::fs::symlink(&secret, upstream.path().join("src/lib.rs")).unwrap();
+    upstream.write("src/extra.rs", "pub fn extra() {}\n");
+    let head = upstream.commit("swap a symlink in");
+
+    let job = t.indexer.submit(source, None, None).await.unwrap();
+    let mut reads = 0;
+    loop {
+        let ended = job.borrow().repo.status.is_final();
+        // Readers find the tree through the stored record, as every tool does.
+        let repo = t.indexer.find(&first.repo.id).await.unwrap();
+        match indexer::beneath::read_text(&repo.checkout, "src/lib.rs") {
+            Ok(text) => assert_eq!(text, original, "a read saw a tree other than the old one"),
+            Err(e) => {
+                assert_eq!(repo.commit.as_deref(), Some(head.as_str()), "{e}");
+                assert!(!e.to_string().contains("do-not-leak"));
+            }
+        }
+        reads += 1;
+        if ended {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let done = indexer::finished(job).await;
+    assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
+    assert_eq!(done.repo.commit.as_deref(), Some(head.as_str()));
+    assert_ne!(done.repo.checkout, first.repo.checkout, "a new tree, beside the old one");
+    assert!(reads > 1);
+    // The old tree was never written to, and the new one's link is refused.
+    let old = std::fs::read_to_string(first.repo.checkout.join("src/lib.rs")).unwrap();
+    assert_eq!(old, original);
+    let read = indexer::beneath::read_text(&done.repo.checkout, "src/lib.rs");
+    assert!(read.as_ref().is_err() || !read.unwrap().contains("do-not-leak"));
+    let graph = t.indexer.graph(&done.repo.id).await.unwrap();
+    assert!(graph.files.iter().any(|f| f.path == "src/extra.rs"));
+}
+
+/// At rest a clone keeps its git directory and at most two trees (the one in use and the one it
+/// replaced); removing the repository removes them all.
+#[tokio::test]
+async fn old_trees_are_pruned_and_removal_leaves_nothing() {
+    let upstream = GitRepo::from_fixture("python-pkg");
+    let source = Source::Remote { url: format!("file://{}", upstream.path().display()) };
+    let t = TestIndexer::new().await;
+    let mut id = String::new();
+    for round in 0..3 {
+        upstream.write("pkg/round.py", &format!("ROUND = {round}\n"));
+        upstream.commit(&format!("round {round}"));
+        let status = t.index(source.clone(), None).await;
+        assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+        id = status.repo.id;
+    }
+    let repos = t.data.path().join("repos");
+    let folders = || -> Vec<String> {
+        std::fs::read_dir(&repos)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let trees = folders().iter().filter(|n| !n.ends_with(".git")).count();
+    assert_eq!(trees, 2, "{:?}", folders());
+    assert!(folders().contains(&format!("{id}.git")));
+    t.indexer.remove(&id).await.unwrap();
+    assert!(folders().is_empty(), "{:?}", folders());
+}
+
+/// A commit with more files, or more bytes checked out, than the limits is refused before any
+/// of it is written; the reason names the setting.
+#[tokio::test]
+async fn a_clone_over_the_limits_is_refused_unwritten() {
+    let upstream = GitRepo::from_fixture("python-pkg");
+    let source = Source::Remote { url: format!("file://{}", upstream.path().display()) };
+    let t =
+        TestIndexer::with_clones(CloneOptions { max_files: 2, ..CloneOptions::default() }).await;
+    let status = t.index(source.clone(), None).await;
+    assert_eq!(status.repo.status, JobState::Failed);
+    let error = status.repo.error.unwrap();
+    assert!(error.contains("more than 2 files (index.max_clone_files)"), "{error}");
+    let trees = std::fs::read_dir(t.data.path().join("repos"))
+        .unwrap()
+        .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".git"))
+        .count();
+    assert_eq!(trees, 0, "nothing was checked out");
+
+    upstream.write("big.bin", &"x".repeat(3 << 20));
+    upstream.commit("a large file");
+    let t =
+        TestIndexer::with_clones(CloneOptions { max_bytes: 2 << 20, ..CloneOptions::default() })
+            .await;
+    let error = t.index(source, None).await.repo.error.unwrap();
+    assert!(error.contains("more than 2 MiB checked out (index.max_clone_mb)"), "{error}");
+}
+
+/// An organization may hold only so many repositories; re-indexing one it has is always allowed,
+/// and another organization's count is its own.
+#[tokio::test]
+async fn an_organization_s_repository_quota_holds() {
+    let t =
+        TestIndexer::with_clones(CloneOptions { max_repos_per_org: 1, ..CloneOptions::default() })
+            .await;
+    let (a, b) = (GitRepo::from_fixture("python-pkg"), GitRepo::from_fixture("ts-app"));
+    let first =
+        indexer::finished(t.indexer.submit(local(a.path()), None, Some(5)).await.unwrap()).await;
+    assert_eq!(first.repo.status, JobState::Ready, "{:?}", first.repo.error);
+    let refused = t.indexer.submit(local(b.path()), None, Some(5)).await.unwrap_err();
+    assert!(matches!(refused, IndexError::OverQuota(1)), "{refused}");
+    assert!(refused.to_string().contains("index.max_repos_per_org"), "{refused}");
+    let again = t.indexer.submit(local(a.path()), None, Some(5)).await;
+    assert!(again.is_ok(), "a re-index is not a new repository");
+    indexer::finished(again.unwrap()).await;
+    let other = t.indexer.submit(local(b.path()), None, Some(6)).await;
+    assert!(other.is_ok(), "another organization's quota is its own");
+    indexer::finished(other.unwrap()).await;
 }

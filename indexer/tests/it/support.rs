@@ -5,8 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use git2::{Repository, Signature};
 use indexer::{
-    Embedder, EmbedderConfig, Hit, Indexer, IndexerConfig, JobStatus, Mode, SearchQuery, Source,
-    finished,
+    CloneOptions, Embedder, EmbedderConfig, Hit, Indexer, IndexerConfig, JobStatus, Mode,
+    SearchQuery, Source, finished,
 };
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -85,25 +85,32 @@ impl TestIndexer {
     /// Structure and lexical search only: no embedding model.
     pub async fn new() -> TestIndexer {
         let data = tempfile::tempdir().unwrap();
-        let indexer = open(data.path(), None).await;
+        let indexer = open(data.path(), None, Default::default()).await;
+        TestIndexer { data, indexer }
+    }
+
+    /// Structure and lexical search only, with these clone limits and credentials.
+    pub async fn with_clones(clones: CloneOptions) -> TestIndexer {
+        let data = tempfile::tempdir().unwrap();
+        let indexer = open(data.path(), None, clones).await;
         TestIndexer { data, indexer }
     }
 
     /// With the embedding model: jobs embed, and semantic and hybrid search work.
     pub async fn with_embedder() -> TestIndexer {
         let data = tempfile::tempdir().unwrap();
-        let indexer = open(data.path(), Some(embedder())).await;
+        let indexer = open(data.path(), Some(embedder()), Default::default()).await;
         TestIndexer { data, indexer }
     }
 
     /// Another indexer over the same data dir, as after a restart.
     pub async fn restart(&self) -> Arc<Indexer> {
-        open(self.data.path(), None).await
+        open(self.data.path(), None, Default::default()).await
     }
 
     /// Another indexer over the same data dir, with the embedding model.
     pub async fn restart_with_embedder(&self) -> Arc<Indexer> {
-        open(self.data.path(), Some(embedder())).await
+        open(self.data.path(), Some(embedder()), Default::default()).await
     }
 
     pub async fn index(&self, source: Source, branch: Option<&str>) -> JobStatus {
@@ -136,14 +143,13 @@ pub fn embedder() -> Arc<Embedder> {
     )
 }
 
-async fn open(data: &Path, embedder: Option<Arc<Embedder>>) -> Arc<Indexer> {
+async fn open(data: &Path, embedder: Option<Arc<Embedder>>, clones: CloneOptions) -> Arc<Indexer> {
     Indexer::open(IndexerConfig {
         repos_dir: data.join("repos"),
         database: data.join("agentwatch.db"),
         search_dir: data.join("lance"),
         options: Default::default(),
-        git_token: None,
-        egress: Default::default(),
+        clones,
         embedder,
     })
     .await

@@ -516,3 +516,67 @@ fn a_viewer_reads_but_cannot_index_scan_remove_or_ask_and_people_are_rate_limite
         assert_eq!(seen.last(), Some(&429), "{seen:?}");
     });
 }
+
+/// What another organization asks to clone is refused up front with a 4xx that says why: plain
+/// http, an address of the server's own network, and a repository past its quota. (A failed
+/// clone counts against the quota like any other: the organization removes it to make room.)
+#[test]
+fn an_organization_s_clone_requests_are_refused_with_the_reason() {
+    let sandbox = Sandbox::new();
+    let beta = create_user(
+        &sandbox,
+        &["--email", "admin@beta.example", "--role", "admin", "--org", "beta"],
+        PASSWORD,
+    );
+    assert!(beta.status.success(), "{}", stderr(&beta));
+    let config = sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            "[gateway]\nadmin_email = \"{ADMIN}\"\nadmin_password = \"{PASSWORD}\"\n\n[index]\nmax_repos_per_org = 1\n"
+        ),
+    );
+    let server = Server::start_with(
+        &sandbox,
+        &["serve"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gw = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
+    let kn =
+        Api { base: format!("http://{}", server.address_of("knowledge server")), http: http() };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let beta = gw.login("admin@beta.example", PASSWORD).await;
+        let index = async |url: &str| {
+            kn.call("POST", "/api/knowledge/repositories", &beta, Some(json!({ "url": url }))).await
+        };
+        let private = format!("https://{}/beta/app", std::net::Ipv4Addr::new(10, 1, 2, 3));
+        for (url, says) in [
+            ("http://git.example.com/beta/app", "https only"),
+            (private.as_str(), "not on the public internet"),
+        ] {
+            let (status, refused) = index(url).await;
+            assert_eq!(status, 400, "{url}: {refused}");
+            let message = refused["error"]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{url}: {message}");
+        }
+
+        // This machine has no route to the internet: the first clone fails, and still counts.
+        let (status, first) = index("https://git.example.com/beta/app").await;
+        assert_eq!(status, 202, "{first}");
+        let (status, refused) = index("https://git.example.com/beta/other").await;
+        assert_eq!(status, 403, "{refused}");
+        assert_eq!(refused["error"]["code"], "quota_exceeded");
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(message.contains("index.max_repos_per_org"), "{message}");
+        // Asking again for the repository it has is a re-index, not a new one.
+        let id = first["repo_id"].as_str().unwrap();
+        let status_path = format!("/api/knowledge/repositories/{id}/status");
+        eventually("the first clone to end", async || {
+            let (_, job) = kn.call("GET", &status_path, &beta, None).await;
+            (job["status"] == "failed").then_some(())
+        })
+        .await;
+        let (status, again) = index("https://git.example.com/beta/app").await;
+        assert_eq!(status, 202, "{again}");
+    });
+}
