@@ -69,8 +69,9 @@ CHECKOV_VERSION=3.3.30
 
 APT_PROTOC_PKG=protobuf-compiler
 # What the Rust build needs besides protoc: OpenSSL through pkg-config (git2 https), and the
-# protobuf well-known types (google/protobuf/*.proto) that Lance's schemas import.
-APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev"
+# protobuf well-known types (google/protobuf/*.proto) that Lance's schemas import; and the openssl
+# tool, with which the tests make a certificate for an HTTPS git server.
+APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev openssl"
 # What the server needs at run time: bubblewrap, the sandbox the scanners run in (SECURITY.md).
 APT_RUN_PKGS="bubblewrap"
 

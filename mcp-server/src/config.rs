@@ -768,7 +768,7 @@ mod tests {
 
     #[test]
     fn git_tokens_are_each_bound_to_one_host() {
-        let file = "[index]\n[[index.git_credentials]]\nhost = \"git.acme.dev\"\ntoken = \"glpat-0123456789abcdefghij\"\norganization = 7\n";
+        let file = "[index]\n[[index.git_credentials]]\nhost = \"git.acme.dev\"\ntoken = \"acme-deploy-token\"\norganization = 7\n";
         let env =
             [("AGENTWATCH_GIT_TOKEN", "ghp_operator"), ("AGENTWATCH_GIT_TOKEN_HOST", "ghe.corp")];
         let (config, _) = load(file, &env).unwrap();

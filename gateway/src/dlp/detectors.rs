@@ -24,11 +24,11 @@ pub(super) struct Context<'t> {
 }
 
 impl Context<'_> {
-    fn before(&self) -> Option<char> {
+    pub(super) fn before(&self) -> Option<char> {
         self.text[..self.start].chars().next_back()
     }
 
-    fn after(&self) -> Option<char> {
+    pub(super) fn after(&self) -> Option<char> {
         self.text[self.end..].chars().next()
     }
 }
@@ -140,30 +140,125 @@ const TEST_CARDS: &[&str] = &[
     "6200000000000005",
 ];
 
+/// The issuer ranges of the card networks and the lengths each issues: (lowest and highest
+/// prefix, of as many digits; lengths). From the networks' published ranges; `0604`
+/// and `6390` are Maestro prefixes of older tables that cards still carry.
+const ISSUERS: &[(&str, &str, &[usize])] = &[
+    ("4", "4", &[13, 16, 19]),                           // Visa
+    ("51", "55", &[16]),                                 // Mastercard
+    ("2221", "2720", &[16]),                             // Mastercard
+    ("34", "34", &[15]),                                 // American Express
+    ("37", "37", &[15]),                                 // American Express
+    ("6011", "6011", &[16, 17, 18, 19]),                 // Discover
+    ("644", "649", &[16, 17, 18, 19]),                   // Discover
+    ("65", "65", &[16, 17, 18, 19]),                     // Discover, RuPay
+    ("62", "62", &[16, 17, 18, 19]),                     // UnionPay
+    ("300", "305", &[14, 16, 17, 18, 19]),               // Diners Club
+    ("36", "36", &[14, 15, 16, 17, 18, 19]),             // Diners Club
+    ("38", "39", &[14, 16, 17, 18, 19]),                 // Diners Club
+    ("3095", "3095", &[14, 16, 17, 18, 19]),             // Diners Club
+    ("35", "35", &[16, 17, 18, 19]),                     // JCB
+    ("3088", "3094", &[16]),                             // JCB
+    ("3096", "3102", &[16]),                             // JCB
+    ("3112", "3120", &[16]),                             // JCB
+    ("3158", "3159", &[16]),                             // JCB
+    ("3337", "3349", &[16]),                             // JCB
+    ("2131", "2131", &[15]),                             // JCB
+    ("1800", "1800", &[15]),                             // JCB
+    ("5018", "5018", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("5020", "5020", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("5038", "5038", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("5893", "5893", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("56", "58", &[12, 13, 14, 15, 16, 17, 18, 19]),     // Maestro
+    ("6304", "6304", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("6759", "6759", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("6761", "6763", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("0604", "0604", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("6390", "6390", &[12, 13, 14, 15, 16, 17, 18, 19]), // Maestro
+    ("2200", "2204", &[16, 17, 18, 19]),                 // Mir
+    ("60", "60", &[16]),                                 // RuPay
+    ("81", "82", &[16]),                                 // RuPay
+    ("508", "508", &[16]),                               // RuPay
+    ("9792", "9792", &[16]),                             // Troy
+    ("506099", "506198", &[16, 18, 19]),                 // Verve
+    ("650002", "650027", &[16, 18, 19]),                 // Verve
+    ("1", "1", &[15]),                                   // UATP
+];
+
+/// Words that say a number nearby is a card's.
+const CARD_WORDS: &[&str] = &[
+    "card",
+    "cc",
+    "pan",
+    "visa",
+    "mastercard",
+    "maestro",
+    "amex",
+    "diners",
+    "jcb",
+    "discover",
+    "payment",
+    "credit",
+    "debit",
+    "karte",
+    "tarjeta",
+    "carte",
+    "cartão",
+    "carta",
+    "kaart",
+];
+
+/// Whether a network issues cards of this number's prefix and length.
+fn issued(number: &str) -> bool {
+    ISSUERS.iter().any(|(low, high, lengths)| {
+        let prefix = number.get(..low.len()).unwrap_or_default();
+        (*low..=*high).contains(&prefix) && lengths.contains(&number.len())
+    })
+}
+
 fn credit_card(c: &Context<'_>) -> Option<f32> {
-    let digits: Vec<u8> = c.value.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
-    if !(13..=19).contains(&digits.len()) || !luhn(&digits) {
+    let number: String = c.value.chars().filter(char::is_ascii_digit).collect();
+    let digits: Vec<u8> = number.bytes().map(|b| b - b'0').collect();
+    if !luhn(&digits) || TEST_CARDS.contains(&number.as_str()) || !issued(&number) {
         return None;
     }
-    let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-    if TEST_CARDS.contains(&number.as_str()) || digits.iter().all(|d| *d == digits[0]) {
+    if digits.iter().all(|d| *d == digits[0]) {
         return None;
     }
-    // The issuer prefixes of the major networks.
-    let prefix = |p: &str| number.starts_with(p);
-    let known = prefix("4")
-        || ("51".."56").contains(&&number[..2])
-        || ("2221".."2721").contains(&&number[..4])
-        || prefix("34")
-        || prefix("37")
-        || prefix("6011")
-        || prefix("65")
-        || prefix("35")
-        || prefix("36")
-        || prefix("38")
-        || prefix("300")
-        || prefix("62");
-    known.then_some(0.9)
+    // Grouped as cards are printed: one kind of separator, groups of three to six digits.
+    let separators: Vec<char> = c.value.chars().filter(|ch| !ch.is_ascii_digit()).collect();
+    let groups: Vec<usize> = c.value.split([' ', '-']).map(str::len).collect();
+    let grouped = !separators.is_empty()
+        && separators.iter().all(|s| *s == separators[0])
+        && groups.iter().all(|g| (3..=6).contains(g));
+    if !separators.is_empty() && !grouped {
+        return None;
+    }
+    // Twelve or thirteen digits in a row are as often an EAN or an id: only near a card's name.
+    if number.len() <= 13 && !grouped && !near(c, CARD_WORDS) {
+        return None;
+    }
+    Some(0.9)
+}
+
+/// Whether one of `words` stands within 48 bytes of the match, either side.
+pub(super) fn near(c: &Context<'_>, words: &[&str]) -> bool {
+    const WINDOW: usize = 48;
+    let mut from = c.start.saturating_sub(WINDOW);
+    while !c.text.is_char_boundary(from) {
+        from += 1;
+    }
+    let mut to = (c.end + WINDOW).min(c.text.len());
+    while !c.text.is_char_boundary(to) {
+        to -= 1;
+    }
+    let around = format!("{} {}", &c.text[from..c.start], &c.text[c.end..to]).to_lowercase();
+    // At the start of a word: `tel`, not the `tel` of `hotel`.
+    words.iter().any(|word| {
+        around
+            .match_indices(word)
+            .any(|(at, _)| !around[..at].chars().next_back().is_some_and(|ch| ch.is_alphabetic()))
+    })
 }
 
 fn iban(c: &Context<'_>) -> Option<f32> {
@@ -206,20 +301,6 @@ fn email(c: &Context<'_>) -> Option<f32> {
         return None;
     }
     Some(0.9)
-}
-
-fn phone(c: &Context<'_>) -> Option<f32> {
-    let digits = c.value.bytes().filter(u8::is_ascii_digit).count();
-    if c.after().is_some_and(|ch| ch.is_ascii_digit() || ch == '-')
-        || c.before().is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
-    {
-        return None;
-    }
-    if c.value.starts_with('+') {
-        (8..=15).contains(&digits).then_some(0.8)
-    } else {
-        (digits == 10).then_some(0.7)
-    }
 }
 
 fn ipv4(c: &Context<'_>) -> Option<f32> {
@@ -401,13 +482,13 @@ pub(super) const DETECTORS: &[Detector] = &[
     },
     Detector {
         kind: Kind::Phone,
-        pattern: r"(\+[1-9][0-9]{0,2}[\s.\-]?(?:\([0-9]{1,4}\)[\s.\-]?)?[0-9]{1,4}(?:[\s.\-]?[0-9]{2,4}){1,4}|\([0-9]{3}\)\s?[0-9]{3}[\s.\-][0-9]{4}|(?-u:\b)[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4})(?-u:\b)",
+        pattern: super::phone::PATTERN,
         group: 1,
-        check: phone,
+        check: super::phone::check,
     },
     Detector {
         kind: Kind::CreditCard,
-        pattern: r"(?-u:\b)([0-9]{4}(?:[ \-]?[0-9]{4}){2}[ \-]?[0-9]{1,7}|[0-9]{4}[ \-]?[0-9]{6}[ \-]?[0-9]{4,5})(?-u:\b)",
+        pattern: r"(?-u:\b)([0-9](?:[ \-]?[0-9]){11,18})(?-u:\b)",
         group: 1,
         check: credit_card,
     },
@@ -450,6 +531,33 @@ mod tests {
         assert!(iban(&ctx("GB82 WEST 1234 5698 7654 32")).is_some());
         assert!(iban(&ctx("GB82 WEST 1234 5698 7654 33")).is_none());
         assert!(iban(&ctx("DE89370400440532013000")).is_some());
+    }
+
+    #[test]
+    fn every_network_s_lengths_are_cards_and_other_lengths_are_not() {
+        let cards = |text: &str| {
+            let found = super::super::scanner().scan(text);
+            found
+                .iter()
+                .filter(|d| d.kind == Kind::CreditCard)
+                .map(|d| text[d.start..d.end].to_owned())
+                .collect::<Vec<_>>()
+        };
+        for number in [
+            "6759 5260 1812",          // Maestro, 12 digits
+            "3056 526018 1595",        // Diners Club, 14
+            "2131 526018 15907",       // JCB, 15
+            "3782 526018 15906",       // American Express, 15
+            "6011 5260 1815 9083 011", // Discover, 19
+            "2200 5260 1815 9085",     // Mir, 16
+        ] {
+            assert_eq!(cards(&format!("paid with {number}")), [number]);
+        }
+        // Twelve or thirteen digits in a row are a card number only when named one.
+        assert_eq!(cards("card: 675952601812"), ["675952601812"]);
+        assert!(cards("EAN 4526018159087").is_empty());
+        // A Luhn-valid number no network issues at that length.
+        assert!(cards("paid with 3782 5260 1815 9063").is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 mod detectors;
 pub mod guard;
+mod phone;
 pub mod policy;
 
 use std::sync::LazyLock;
@@ -193,15 +194,30 @@ impl Scanner {
 
 /// Keeps, of overlapping detections, the most specific (earlier in [`Kind`]), then the longest.
 fn resolve_overlaps(mut found: Vec<Detection>) -> Vec<Detection> {
-    found.sort_by(|a, b| a.kind.cmp(&b.kind).then((b.end - b.start).cmp(&(a.end - a.start))));
-    let mut kept: Vec<Detection> = Vec::with_capacity(found.len());
+    // Secrets first, in the order of `Kind`; then personal data, the longest first (an IBAN over
+    // the card number its digits happen to hold), then the surest.
+    found.sort_by(|a, b| {
+        let longer = (b.end - b.start).cmp(&(a.end - a.start));
+        let surer = b.confidence.total_cmp(&a.confidence);
+        match (a.kind.is_secret(), b.kind.is_secret()) {
+            (true, true) => a.kind.cmp(&b.kind).then(longer),
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) => longer.then(surer).then(a.kind.cmp(&b.kind)),
+        }
+    });
+    // The kept spans never overlap, so a new one overlaps some kept span only if it overlaps the
+    // one starting last before it or the one starting first at or after it: a lookup each, so a
+    // text of many detections is not quadratic.
+    let mut kept: std::collections::BTreeMap<usize, Detection> = Default::default();
     for d in found {
-        if kept.iter().all(|k| d.end <= k.start || d.start >= k.end) {
-            kept.push(d);
+        let before = kept.range(..d.start).next_back().is_some_and(|(_, k)| k.end > d.start);
+        let after = kept.range(d.start..).next().is_some_and(|(start, _)| *start < d.end);
+        if !before && !after {
+            kept.insert(d.start, d);
         }
     }
-    kept.sort_by_key(|d| d.start);
-    kept
+    kept.into_values().collect()
 }
 
 /// `text` with each detection replaced by `replacement(detection)`.

@@ -391,3 +391,40 @@ async fn an_organization_s_repository_quota_holds() {
     assert!(other.is_ok(), "another organization's quota is its own");
     indexer::finished(other.unwrap()).await;
 }
+
+/// A repository indexed when ids were 48 bits long keeps its id, and so its rows and its
+/// checkout, when it is indexed again.
+#[tokio::test]
+async fn a_repository_indexed_under_a_short_id_keeps_it() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let t = TestIndexer::new().await;
+    let source = local(git.path());
+    let short = Source::legacy_id(&source.id(None, None)).to_owned();
+    // As an older version stored it.
+    let stored = indexer::RepoRecord {
+        id: short.clone(),
+        name: source.name(),
+        source: source.location(),
+        remote: false,
+        branch: None,
+        checkout: git.path().canonicalize().unwrap(),
+        status: JobState::Ready,
+        commit: None,
+        dirty: Vec::new(),
+        stats: Default::default(),
+        error: None,
+        indexed_at: None,
+        owner: None,
+    };
+    t.indexer.store().save_repo(&stored).await.unwrap();
+
+    let status = t.index(source.clone(), None).await;
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    assert_eq!(status.repo.id, short);
+    let ids: Vec<String> =
+        t.indexer.store().repos().await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, [short]);
+    // Another organization's repository of the same folder is its own, under a full id.
+    let theirs = indexer::finished(t.indexer.submit(source, None, Some(9)).await.unwrap()).await;
+    assert_eq!(theirs.repo.id.len(), 32);
+}

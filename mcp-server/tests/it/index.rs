@@ -195,3 +195,82 @@ fn without_the_embedding_model_search_is_lexical_and_says_why() {
         stderr(&semantic)
     );
 }
+
+/// A git token goes to the host it was configured for and to no other. The private repository
+/// sits on a real HTTPS server that asks for credentials (`tests/git/auth_probe.py`, trusted
+/// through `SSL_CERT_FILE`) and writes down what each request offered: with tokens configured
+/// for other hosts (the operator's for github.com, one for another forge), `agentwatch index`
+/// offers it nothing; with one configured for it, it is offered that one.
+#[test]
+fn a_git_token_is_offered_to_its_own_host_only() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
+    let sandbox = Sandbox::new();
+    let (cert, key) = (sandbox.path().join("cert.pem"), sandbox.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl tool (scripts/setup.sh installs it)");
+    assert!(made.status.success(), "{}", stderr(&made));
+    let probe_script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/git/auth_probe.py");
+    /// The probe server, stopped however the test ends.
+    struct Probe(std::process::Child);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut probe = Probe(
+        Command::new("python3")
+            .arg(probe_script)
+            .args([&cert, &key])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(probe.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port = first.strip_prefix("listening ").unwrap().to_owned();
+    let offered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let heard = Arc::clone(&offered);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            heard.lock().unwrap().push(line);
+        }
+    });
+    let url = format!("https://localhost:{port}/acme/private-app");
+    let index_with = |config: &str| {
+        let config = sandbox.write("agentwatch.toml", config);
+        let output = sandbox
+            .command()
+            .args(["index", &url])
+            .env("AGENTWATCH_CONFIG", config)
+            .env("SSL_CERT_FILE", &cert)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "the probe lets no one in");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::mem::take(&mut *offered.lock().unwrap())
+    };
+
+    let elsewhere = index_with(
+        "[index]\ngit_token = \"operator-token\"\n\n[[index.git_credentials]]\nhost = \"git.elsewhere.example\"\ntoken = \"elsewhere-token\"\n",
+    );
+    assert!(!elsewhere.is_empty(), "the clone reached the server over TLS");
+    assert!(elsewhere.iter().all(|line| line == "auth -"), "{elsewhere:?}");
+
+    let own = index_with(
+        "[index]\n\n[[index.git_credentials]]\nhost = \"localhost\"\ntoken = \"localhost-token\"\n",
+    );
+    assert!(own.contains(&"auth x-access-token:localhost-token".to_owned()), "{own:?}");
+    assert!(own.iter().all(|line| !line.contains("elsewhere") && !line.contains("operator")));
+}
