@@ -243,8 +243,7 @@ impl Indexer {
     }
 
     /// Whether an organization may index `source` as repository `id`: over https, to a host
-    /// that is not plainly this machine or its network, within its repository quota. (A host
-    /// name is checked again as the clone connects, by its egress proxy.)
+    /// that is not this machine or its network, within its repository quota.
     async fn admit(&self, source: &Source, id: &str, owner: i64) -> Result<(), IndexError> {
         if let Source::Remote { url } = source {
             let Some(rest) = url.strip_prefix("https://") else {
@@ -256,12 +255,10 @@ impl Indexer {
             let host = clone::host_of(rest);
             let egress = &self.config.clones.egress;
             let allowed = egress.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
-            if let Ok(ip) = host.parse::<std::net::IpAddr>()
-                && !allowed
-                && !netguard::is_public(ip)
-            {
+            if !allowed && !Self::may_be_public(host).await {
                 return Err(IndexError::Refused(format!(
-                    "{url}: {host} is not on the public internet; an operator can allow a \
+                    "{url}: {host} is not on the public internet (it is, or resolves only to, \
+                     loopback, private or link-local addresses); an operator can allow a \
                      self-hosted git server with index.allowed_hosts"
                 )));
             }
@@ -283,6 +280,24 @@ impl Indexer {
             return Err(IndexError::OverQuota(quota));
         }
         Ok(())
+    }
+
+    /// Whether `host` may be on the public internet: an address that is, or a name that
+    /// resolves to at least one public address. A name that does not resolve now may: the clone
+    /// will say why it failed. This is the early answer, for a clear 4xx; the clone's egress
+    /// proxy checks again as it connects, where a changed DNS answer cannot slip past.
+    async fn may_be_public(host: &str) -> bool {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return netguard::is_public(ip);
+        }
+        let lookup = tokio::net::lookup_host((host, 443));
+        match tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+            Ok(Ok(addrs)) => {
+                let addrs: Vec<std::net::SocketAddr> = addrs.collect();
+                addrs.is_empty() || addrs.iter().any(|a| netguard::is_public(a.ip()))
+            }
+            _ => true,
+        }
     }
 
     async fn run(

@@ -215,8 +215,9 @@ async fn reverting_an_uncommitted_change_is_noticed() {
 }
 
 /// An organization's clone aimed at this machine (here: a listener on loopback, named by address
-/// and by name) connects nowhere, and its job says why; the operator's own clone of the same URL
-/// does reach it, so the guard is what stops the other.
+/// and by name) is refused with the reason and connects nowhere; the operator's own clone of the
+/// same URL, and an organization's clone of a host the operator allows, do reach it, so the guard
+/// is what stops the other.
 #[tokio::test]
 async fn an_organization_s_clone_of_a_loopback_url_connects_nowhere() {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -236,20 +237,31 @@ async fn an_organization_s_clone_of_a_loopback_url_connects_nowhere() {
     let refused = t.indexer.submit(literal, None, Some(42)).await.unwrap_err().to_string();
     assert!(refused.contains("not on the public internet"), "{refused}");
     assert!(refused.contains("index.allowed_hosts"), "{refused}");
-    // Named by a host name, it is refused as the clone connects.
-    let source = Source::parse(&format!("https://localhost:{port}/acme/app")).unwrap();
-    let job = t.indexer.submit(source, None, Some(42)).await.unwrap();
-    let status = indexer::finished(job).await;
-    assert_eq!(status.repo.status, JobState::Failed);
-    let error = status.repo.error.unwrap_or_default();
-    assert!(error.contains("not on the public internet"), "{error}");
-    assert!(error.contains("index.allowed_hosts"), "{error}");
+    // Named by a host name that resolves to it, likewise. (Were the name to resolve elsewhere
+    // at first, the clone's egress proxy would refuse it as it connects: see `egress.rs`.)
+    let named = Source::parse(&format!("https://localhost:{port}/acme/app")).unwrap();
+    let refused = t.indexer.submit(named, None, Some(42)).await.unwrap_err().to_string();
+    assert!(refused.contains("resolves only to"), "{refused}");
     assert_eq!(knocks.load(Ordering::SeqCst), 0, "an organization's clone reached loopback");
+    // An operator may allow a self-hosted forge by name; its clone then connects.
+    let egress =
+        indexer::egress::Egress { allowed_hosts: vec!["localhost".into()], ..Default::default() };
+    let allowed =
+        TestIndexer::with_clones(CloneOptions { egress, ..CloneOptions::default() }).await;
+    let named = Source::parse(&format!("https://localhost:{port}/acme/app")).unwrap();
+    let job = allowed.indexer.submit(named, None, Some(42)).await.unwrap();
+    assert_eq!(
+        indexer::finished(job).await.repo.status,
+        JobState::Failed,
+        "nothing there speaks git"
+    );
+    assert!(knocks.load(Ordering::SeqCst) > 0, "the allowed host was reached");
+    let before = knocks.load(Ordering::SeqCst);
 
     let source = Source::parse(&format!("https://127.0.0.1:{port}/acme/app")).unwrap();
     let status = t.index(source, None).await;
     assert_eq!(status.repo.status, JobState::Failed, "nothing there speaks git");
-    assert!(knocks.load(Ordering::SeqCst) > 0, "the operator's clone went through");
+    assert!(knocks.load(Ordering::SeqCst) > before, "the operator's clone went through");
 }
 
 /// An organization's repositories come over https only; plain http is refused up front.

@@ -553,6 +553,7 @@ fn an_organization_s_clone_requests_are_refused_with_the_reason() {
         for (url, says) in [
             ("http://git.example.com/beta/app", "https only"),
             (private.as_str(), "not on the public internet"),
+            ("https://localhost/beta/app", "resolves only to"),
         ] {
             let (status, refused) = index(url).await;
             assert_eq!(status, 400, "{url}: {refused}");
