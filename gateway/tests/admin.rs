@@ -594,7 +594,7 @@ async fn bad_input_is_refused_with_the_field_named() {
         ),
     ] {
         let reply = h.post("/api/providers", &admin, body).await;
-        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
         assert!(reply.body["error"]["message"].as_str().unwrap().contains(field), "{}", reply.body);
     }
     // A field that cannot be null is refused as null, not ignored.
@@ -614,7 +614,7 @@ async fn bad_input_is_refused_with_the_field_named() {
             Some(json!({ "name": null })),
         )
         .await;
-    assert_eq!(null.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", null.body);
+    assert_eq!(null.status, StatusCode::BAD_REQUEST, "{}", null.body);
     assert!(null.body["error"]["message"].as_str().unwrap().contains("name"), "{}", null.body);
     // A role that may not call a route hears 403 before its body is even read.
     let (_, viewer) = h.user(&admin, "viewer").await;
@@ -702,6 +702,35 @@ async fn tenant_changes_are_live_on_the_llm_api_at_once() {
     assert_eq!(filtered.body.as_array().unwrap().len(), 0);
     let active = h.get("/api/tenants?status=active", &admin).await;
     assert_eq!(active.body[0]["monthly_budget"], 25.0);
+}
+
+/// A team's budget edit holds for its tenants' very next request: nothing else needs to change
+/// first.
+#[tokio::test]
+async fn a_team_s_budget_edit_takes_effect_at_once() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    // A provider whose port is closed: a request within budget reaches it and fails (502).
+    let provider =
+        json!({ "name": "local", "kind": "custom", "base_url": "http://127.0.0.1:9/v1" });
+    let p = created(&h.post("/api/providers", &admin, provider).await);
+    h.post(&format!("/api/providers/{p}/keys"), &admin, json!({ "key": "sk-0123456789abcdef" }))
+        .await;
+    let team = json!({ "name": "platform", "daily_budget": 100.0 });
+    let team = created(&h.post("/api/teams", &admin, team).await);
+    let tenant = h.post("/api/tenants", &admin, json!({ "name": "app", "team_id": team })).await;
+    let key = tenant.body["api_key"].as_str().unwrap().to_owned();
+    let chat = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
+    let ask = || h.call(Method::POST, "/v1/chat/completions", Some(&key), Some(chat.clone()));
+
+    let within = ask().await;
+    assert_eq!(within.status, StatusCode::BAD_GATEWAY, "{}", within.body);
+    let cut = json!({ "daily_budget": 0.000001 });
+    let edited =
+        h.call(Method::PATCH, &format!("/api/teams/{team}"), Some(&admin), Some(cut)).await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    let over = ask().await;
+    assert_eq!(over.status, StatusCode::PAYMENT_REQUIRED, "{}", over.body);
 }
 
 #[tokio::test]

@@ -316,13 +316,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// A body that cannot be read: 415 without a JSON content type, 413 when too large, and 400 for
+/// the rest — malformed JSON, or a field missing or of the wrong type (axum says 422 there; the
+/// contract's validation errors are 400 on both ports).
 fn invalid_body(rejection: &JsonRejection) -> ApiError {
     let status = rejection.status();
     let mut error = ApiError::invalid_field(None, rejection.body_text());
     if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         error.message = "send the body as JSON with `Content-Type: application/json`".to_owned();
     }
-    error.status = status;
+    if status != StatusCode::UNPROCESSABLE_ENTITY {
+        error.status = status;
+    }
     error
 }
 

@@ -237,6 +237,8 @@ pub(crate) async fn update_team(
     .map_err(sql_error("cannot update the team"))?;
     let detail = json!({ "name": name, "daily_budget": daily, "monthly_budget": monthly });
     audit::record(&gateway, &caller, "team.update", "team", id, detail).await;
+    // Its tenants' next requests are held to the new budgets.
+    reload(&gateway).await?;
     Ok(Json(team(&gateway, &caller, id).await?))
 }
 
