@@ -21,7 +21,7 @@ use git2::{
 };
 
 use crate::egress::{Egress, Proxy};
-use crate::source::{Checkout, SourceError, classify};
+use crate::source::{Checkout, SourceError, classify, paths_of};
 
 /// A git credential: a token offered to one host, for the operator's own clones or for one
 /// organization's.
@@ -343,15 +343,7 @@ pub(crate) fn changed_between(
     let tree = |commit: &str| Oid::from_str(commit).and_then(|oid| repo.find_commit(oid)?.tree());
     let (Ok(old), Ok(new)) = (tree(old), tree(new)) else { return Ok(None) };
     let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), Some(&mut DiffOptions::new()))?;
-    let mut paths: Vec<String> = diff
-        .deltas()
-        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
-        .flatten()
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    Ok(Some(paths))
+    Ok(Some(paths_of(&diff)))
 }
 
 #[cfg(test)]

@@ -343,6 +343,8 @@ impl Indexer {
                 }
                 graphs.insert(repo.id.clone(), graph);
                 drop(graphs);
+                // Hashes cached meanwhile may name the old tree: the next search reads anew.
+                self.indexed_files.write().await.remove(&repo.id);
                 last.repo = repo;
                 last.files_parsed = files_parsed;
                 last.progress = EMBEDDING_AT;

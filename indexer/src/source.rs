@@ -181,6 +181,11 @@ pub fn changed_since(dir: &Path, commit: &str) -> Result<Option<Vec<String>>, So
     let mut options = DiffOptions::new();
     options.include_untracked(true).recurse_untracked_dirs(true);
     let diff = repo.diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))?;
+    Ok(Some(paths_of(&diff)))
+}
+
+/// The paths a diff touches, both sides of a rename, sorted and once each.
+pub(crate) fn paths_of(diff: &git2::Diff<'_>) -> Vec<String> {
     let mut paths: Vec<String> = diff
         .deltas()
         .flat_map(|d| [d.old_file().path(), d.new_file().path()])
@@ -189,7 +194,7 @@ pub fn changed_since(dir: &Path, commit: &str) -> Result<Option<Vec<String>>, So
         .collect();
     paths.sort();
     paths.dedup();
-    Ok(Some(paths))
+    paths
 }
 
 #[cfg(test)]
