@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -236,19 +236,12 @@ impl Gateway {
     /// tenant API key (an active tenant) or a session token from `POST /api/auth/login` (a live
     /// session of an enabled account).
     pub async fn identify(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        let credential = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthenticated(
-                    "no credential: send a tenant API key, or a session token from the gateway's \
+        let credential = crate::secrets::presented(headers).ok_or_else(|| {
+            ApiError::unauthenticated(
+                "no credential: send a tenant API key, or a session token from the gateway's \
                      POST /api/auth/login, as `Authorization: Bearer <credential>`",
-                )
-            })?;
+            )
+        })?;
         if let Some(tenant) = self.directory().tenant(&hash_api_key(credential)) {
             if tenant.status != "active" {
                 return Err(ApiError::tenant_not_active(&tenant.status));

@@ -282,7 +282,7 @@ impl Metrics {
 
 pub(crate) async fn metrics(State(gateway): State<Gateway>, headers: HeaderMap) -> Response {
     if let Some(token) = &gateway.inner.metrics_token {
-        let presented = crate::admin::bearer(&headers).unwrap_or_default();
+        let presented = crate::secrets::bearer(&headers).unwrap_or_default();
         if !crate::secrets::constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
             return crate::error::ApiError::unauthorized(
                 "/metrics needs the gateway.metrics_token as `Authorization: Bearer <token>`",

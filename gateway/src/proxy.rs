@@ -617,19 +617,12 @@ impl Gateway {
     }
 
     pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
-        let key = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "no API key: send your tenant key as `Authorization: Bearer <key>` or \
+        let key = crate::secrets::presented(headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "no API key: send your tenant key as `Authorization: Bearer <key>` or \
                      `X-Api-Key: <key>`",
-                )
-            })?;
+            )
+        })?;
         let directory = self.directory();
         let tenant = directory
             .tenant(&hash_api_key(key))

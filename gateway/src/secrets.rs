@@ -1,15 +1,34 @@
 //! The gateway's secrets: tenant API keys (stored as SHA-256, shown once), provider keys (sealed
-//! with AES-256-GCM under the master key, shown masked) and the master key itself.
+//! with AES-256-GCM under the master key, shown masked) and the master key itself; and how a
+//! request presents a credential.
 
 use std::fmt;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 const NONCE_LEN: usize = 12;
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The credential a request presents: a bearer token, or else `X-Api-Key` (as Anthropic's SDKs
+/// send keys). A blank one is none.
+pub fn presented(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| {
+        let key = headers.get("x-api-key")?.to_str().ok()?.trim();
+        (!key.is_empty()).then_some(key)
+    })
+}
 
 /// A value that must never be printed or logged: `Debug` and `Serialize` show it masked.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -207,6 +226,28 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_is_read_from_a_bearer_token_or_else_x_api_key() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        let both = headers(&[("authorization", "Bearer  tok-1 "), ("x-api-key", "key-2")]);
+        assert_eq!(presented(&both), Some("tok-1"));
+        assert_eq!(presented(&headers(&[("authorization", "BEARER tok-1")])), Some("tok-1"));
+        assert_eq!(presented(&headers(&[("x-api-key", " key-2 ")])), Some("key-2"));
+        // Another scheme, or a blank token, is no bearer token.
+        let basic = headers(&[("authorization", "Basic dXNlcjpwdw=="), ("x-api-key", "key-2")]);
+        assert_eq!(bearer(&basic), None);
+        assert_eq!(presented(&basic), Some("key-2"));
+        assert_eq!(presented(&headers(&[("authorization", "Bearer   ")])), None);
+        assert_eq!(presented(&headers(&[("x-api-key", "  ")])), None);
+        assert_eq!(presented(&HeaderMap::new()), None);
+    }
 
     #[test]
     fn a_sealed_key_opens_only_under_its_master_key() {

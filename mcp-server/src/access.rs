@@ -157,13 +157,7 @@ impl Access {
 
     /// The caller presenting `headers`, or the 401 that says what to send.
     pub async fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
+        let presented = gateway::secrets::presented(headers);
         let Some(presented) = presented else {
             if self.anonymous {
                 return Ok(self.local_caller());

@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -227,7 +227,7 @@ impl FromRequestParts<Gateway> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Caller, ApiError> {
-        let token = bearer(&parts.headers).ok_or_else(|| {
+        let token = crate::secrets::bearer(&parts.headers).ok_or_else(|| {
             ApiError::unauthenticated(
                 "no session token: log in with POST /api/auth/login and send the token as \
                  `Authorization: Bearer <token>`",
@@ -272,16 +272,6 @@ impl FromRequestParts<Gateway> for Admin {
         caller.require(Role::Admin)?;
         Ok(Admin(caller))
     }
-}
-
-/// The token of `Authorization: Bearer <token>`, if there is one.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 /// The peer's address, as the audit log records it.
