@@ -50,12 +50,11 @@ impl fmt::Debug for GitCredential {
 #[derive(Debug, Clone)]
 pub struct CloneOptions {
     pub credentials: Vec<GitCredential>,
-    /// What an organization's clone may reach (the operator's own clones are not held to it).
+    /// What an organization's clone may reach (the operator's own clones are not held to it),
+    /// and at most how many bytes any clone may take up checked out (`egress.max_bytes`).
     pub egress: Egress,
     /// Most files a checked-out commit may have.
     pub max_files: u64,
-    /// Most bytes a checked-out commit may have.
-    pub max_bytes: u64,
     /// Most repositories one organization may have indexed.
     pub max_repos_per_org: usize,
 }
@@ -66,7 +65,6 @@ impl Default for CloneOptions {
             credentials: Vec::new(),
             egress: Egress::default(),
             max_files: 200_000,
-            max_bytes: 4 << 30,
             max_repos_per_org: 100,
         }
     }

@@ -18,7 +18,8 @@ use std::time::Duration;
 pub struct Egress {
     /// Hosts reachable on any address, private ones included (lower case).
     pub allowed_hosts: Vec<String>,
-    /// Most bytes the servers may send; beyond it the connection is cut.
+    /// Most bytes the servers may send, beyond which the connection is cut; and most bytes any
+    /// clone's commit may take up checked out.
     pub max_bytes: u64,
 }
 

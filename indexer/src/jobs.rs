@@ -333,7 +333,6 @@ impl Indexer {
         let result = self.index(&tx, &source, branch.as_deref(), previous.as_ref(), started).await;
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
-        self.indexed_files.write().await.remove(&last.repo.id);
         match result {
             Ok((repo, files_parsed, graph)) => {
                 // The new tree and the new graph are swapped in together.
@@ -343,7 +342,7 @@ impl Indexer {
                 }
                 graphs.insert(repo.id.clone(), graph);
                 drop(graphs);
-                // Hashes cached meanwhile may name the old tree: the next search reads anew.
+                // File hashes cached before now are the old tree's: the next search reads anew.
                 self.indexed_files.write().await.remove(&repo.id);
                 last.repo = repo;
                 last.files_parsed = files_parsed;
@@ -356,6 +355,7 @@ impl Indexer {
                 last.repo.error = Some(e.to_string());
                 // The store may hold part of this job's work; the next query or job reloads.
                 self.graphs.write().await.remove(&last.repo.id);
+                self.indexed_files.write().await.remove(&last.repo.id);
             }
         }
         if let Err(e) = self.store.save_repo(&last.repo).await {
@@ -456,7 +456,7 @@ impl Indexer {
                     self.config.repos_dir.clone(),
                     id.clone(),
                 );
-                let (max_files, max_bytes) = (clones.max_files, clones.max_bytes);
+                let (max_files, max_bytes) = (clones.max_files, clones.egress.max_bytes);
                 let progress_tx = tx.clone();
                 blocking(move || {
                     let request = clone::Sync {

@@ -126,7 +126,8 @@ pub struct GitCredentialConfig {
     pub organization: Option<i64>,
 }
 
-fn default_git_username() -> String {
+/// The user name sent with a git token unless one is given: GitHub's.
+pub(crate) fn default_git_username() -> String {
     "x-access-token".to_owned()
 }
 

@@ -44,7 +44,7 @@ fn clone_options(config: &Config) -> CloneOptions {
     let index = &config.index;
     let operator = index.git_token.as_ref().map(|token| GitCredential {
         host: index.git_token_host.to_ascii_lowercase(),
-        username: "x-access-token".to_owned(),
+        username: crate::config::default_git_username(),
         token: token.expose().to_owned(),
         organization: None,
     });
@@ -61,7 +61,6 @@ fn clone_options(config: &Config) -> CloneOptions {
             max_bytes: index.max_clone_mb << 20,
         },
         max_files: index.max_clone_files,
-        max_bytes: index.max_clone_mb << 20,
         max_repos_per_org: index.max_repos_per_org,
     }
 }

@@ -375,9 +375,8 @@ async fn a_clone_over_the_limits_is_refused_unwritten() {
 
     upstream.write("big.bin", &"x".repeat(3 << 20));
     upstream.commit("a large file");
-    let t =
-        TestIndexer::with_clones(CloneOptions { max_bytes: 2 << 20, ..CloneOptions::default() })
-            .await;
+    let egress = indexer::egress::Egress { max_bytes: 2 << 20, ..Default::default() };
+    let t = TestIndexer::with_clones(CloneOptions { egress, ..CloneOptions::default() }).await;
     let error = t.index(source, None).await.repo.error.unwrap();
     assert!(error.contains("more than 2 MiB checked out (index.max_clone_mb)"), "{error}");
 }

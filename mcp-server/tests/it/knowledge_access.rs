@@ -86,6 +86,16 @@ fn python() -> std::path::PathBuf {
     python
 }
 
+/// `agentwatch serve` on `config`, and clients of its gateway and its knowledge server.
+fn serve(sandbox: &Sandbox, config: &Path) -> (Server, Api, Api) {
+    let server =
+        Server::start_with(sandbox, &["serve"], &[("AGENTWATCH_CONFIG", config.to_str().unwrap())]);
+    let gw = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
+    let kn =
+        Api { base: format!("http://{}", server.address_of("knowledge server")), http: http() };
+    (server, gw, kn)
+}
+
 /// Polls `check` every 250 ms for up to 30 s, until it gives a value.
 async fn eventually<T>(what: &str, check: impl AsyncFn() -> Option<T>) -> T {
     let start = Instant::now();
@@ -125,16 +135,9 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
     );
     assert!(beta.status.success(), "{}", stderr(&beta));
     let config = config(&sandbox, &mock, "daily_budget = 50.0");
-    let server = Server::start_with(
-        &sandbox,
-        &["serve"],
-        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
-    );
-    let gateway = format!("http://{}", server.address_of("gateway"));
-    let knowledge = format!("http://{}", server.address_of("knowledge server"));
+    let (_server, gw, kn) = serve(&sandbox, &config);
+    let (gateway, knowledge) = (gw.base.clone(), kn.base.clone());
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let gw = Api { base: gateway.clone(), http: http() };
-    let kn = Api { base: knowledge.clone(), http: http() };
 
     let (repo_id, beta_key) = runtime.block_on(async {
         let ops = gw.login(ADMIN, PASSWORD).await;
@@ -441,15 +444,8 @@ fn a_viewer_reads_but_cannot_index_scan_remove_or_ask_and_people_are_rate_limite
     let viewer =
         create_user(&sandbox, &["--email", "viewer@example.com", "--role", "viewer"], PASSWORD);
     assert!(viewer.status.success(), "{}", stderr(&viewer));
-    let server = Server::start_with(
-        &sandbox,
-        &["serve"],
-        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
-    );
-    let gateway = format!("http://{}", server.address_of("gateway"));
-    let knowledge = format!("http://{}", server.address_of("knowledge server"));
-    let gw = Api { base: gateway, http: http() };
-    let kn = Api { base: knowledge.clone(), http: http() };
+    let (_server, gw, kn) = serve(&sandbox, &config);
+    let knowledge = kn.base.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let viewer = gw.login("viewer@example.com", PASSWORD).await;
@@ -535,14 +531,7 @@ fn an_organization_s_clone_requests_are_refused_with_the_reason() {
             "[gateway]\nadmin_email = \"{ADMIN}\"\nadmin_password = \"{PASSWORD}\"\n\n[index]\nmax_repos_per_org = 1\n"
         ),
     );
-    let server = Server::start_with(
-        &sandbox,
-        &["serve"],
-        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
-    );
-    let gw = Api { base: format!("http://{}", server.address_of("gateway")), http: http() };
-    let kn =
-        Api { base: format!("http://{}", server.address_of("knowledge server")), http: http() };
+    let (_server, gw, kn) = serve(&sandbox, &config);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let beta = gw.login("admin@beta.example", PASSWORD).await;
