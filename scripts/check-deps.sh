@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a crate depends on something DESIGN.md forbids it (normal and build dependencies):
-#   gateway never depends on indexer, scanner or mcp-server;
-#   grammars, indexer and scanner know nothing of HTTP or MCP (no axum, no rmcp).
+#   gateway never depends on indexer, scanner, knowledge or mcp-server;
+#   grammars, indexer, scanner and knowledge know nothing of HTTP servers or MCP (no axum, no
+#   rmcp): the knowledge core is behind the faces, not in them;
+#   knowledge never depends on gateway (it sees the gateway through `knowledge::Account`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +20,11 @@ forbid() {
   done
 }
 
-forbid gateway indexer scanner mcp-server
-for crate in grammars netguard indexer scanner; do
+forbid gateway indexer scanner knowledge mcp-server
+for crate in grammars netguard indexer scanner knowledge; do
   forbid "$crate" axum rmcp
 done
+forbid knowledge gateway mcp-server
 
 [ "$status" -eq 0 ] && echo "dependency rules hold"
 exit "$status"

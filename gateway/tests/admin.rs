@@ -494,7 +494,7 @@ async fn another_organizations_data_is_invisible_and_its_ids_are_404() {
     };
     assert_eq!(ids(&h.get("/api/providers", &beta).await.body), [beta_provider]);
     assert_eq!(ids(&h.get("/api/teams", &beta).await.body), Vec::<i64>::new());
-    assert_eq!(ids(&h.get("/api/tenants", &beta).await.body), Vec::<i64>::new());
+    assert_eq!(ids(&h.get("/api/tenants", &beta).await.body["data"]), Vec::<i64>::new());
     let users = h.get("/api/users", &beta).await.body;
     assert_eq!(users.as_array().unwrap().len(), 1);
     assert_eq!(users[0]["email"], "admin@beta.example");
@@ -622,8 +622,9 @@ async fn bad_input_is_refused_with_the_field_named() {
         h.call(Method::POST, "/api/providers", Some(&viewer), Some(json!("garbage"))).await;
     assert_eq!(garbage.status, StatusCode::FORBIDDEN, "{}", garbage.body);
 
+    // A limit above the most one page holds is clamped, as on every list of both ports.
     let limit = h.get("/api/usage?limit=5000", &admin).await;
-    assert_eq!(limit.body["error"]["param"], "limit");
+    assert_eq!((limit.status, &limit.body["limit"]), (StatusCode::OK, &json!(1000)));
     let date = h.get("/api/usage/summary?start_date=last-week", &admin).await;
     assert_eq!(date.body["error"]["param"], "start_date");
     let group = h.get("/api/usage/breakdown?group_by=colour", &admin).await;
@@ -699,9 +700,25 @@ async fn tenant_changes_are_live_on_the_llm_api_at_once() {
     assert_eq!(models(new_key).await, StatusCode::OK);
 
     let filtered = h.get("/api/tenants?status=suspended", &admin).await;
-    assert_eq!(filtered.body.as_array().unwrap().len(), 0);
+    assert_eq!(filtered.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(filtered.body["total"], 0);
     let active = h.get("/api/tenants?status=active", &admin).await;
-    assert_eq!(active.body[0]["monthly_budget"], 25.0);
+    assert_eq!(active.body["data"][0]["monthly_budget"], 25.0);
+
+    // The list pages like the other lists: `page`, `limit`, `total`, `has_more`.
+    for name in ["batch", "nightly"] {
+        let made = h.post("/api/tenants", &admin, json!({ "name": name })).await;
+        assert_eq!(made.status, StatusCode::CREATED);
+    }
+    let first = h.get("/api/tenants?limit=2", &admin).await.body;
+    let names = |page: &Value| -> Vec<Value> {
+        page["data"].as_array().unwrap().iter().map(|t| t["name"].clone()).collect()
+    };
+    assert_eq!(names(&first), [json!("app"), json!("batch")]);
+    assert_eq!((&first["total"], &first["has_more"]), (&json!(3), &json!(true)));
+    let second = h.get("/api/tenants?limit=2&page=2", &admin).await.body;
+    assert_eq!(names(&second), [json!("nightly")]);
+    assert_eq!(second["has_more"], false);
 }
 
 /// A team's budget edit holds for its tenants' very next request: nothing else needs to change
@@ -1254,7 +1271,7 @@ async fn providers_and_tenants_from_the_config_file_are_shown_but_not_changed() 
     let p = providers[0]["id"].as_i64().unwrap();
     let keys = h.get(&format!("/api/providers/{p}/keys"), &admin).await.body;
     let k = keys[0]["id"].as_i64().unwrap();
-    let tenant = h.get("/api/tenants", &admin).await.body[0]["id"].as_i64().unwrap();
+    let tenant = h.get("/api/tenants", &admin).await.body["data"][0]["id"].as_i64().unwrap();
     for (method, path, body) in [
         (Method::PATCH, format!("/api/providers/{p}"), Some(json!({ "priority": 1 }))),
         (Method::DELETE, format!("/api/providers/{p}"), None),

@@ -1,109 +1,124 @@
-//! Who calls the knowledge server, what they see, and what they are charged: the knowledge
-//! server draws on the gateway for identity (tenant API keys and admin session tokens), rate
-//! limits, metering and DLP.
+//! Who calls the knowledge server: the knowledge server draws on the gateway for identity
+//! (tenant API keys and admin session tokens), rate limits, metering and DLP, and hands the core
+//! a [`knowledge::Caller`] whose account is the gateway's. What each caller may see and do is the
+//! core's business (`knowledge::caller`).
 //!
-//! - A **member** of an organization (a tenant or a logged-in user) sees that organization's
-//!   repositories only, and what it indexes belongs to it. The `default` organization (the one
-//!   config tenants and the first admin belong to) owns the repositories indexed locally.
-//! - The **local** user — stdio MCP, the command line, a client presenting `knowledge.token`, or
-//!   any client on loopback when no token is set — sees every repository.
-//!
-//! Whatever the caller, code that leaves the server is screened by DLP: a member's by its
-//! tenant's or organization's policy, the local user's by the gateway's default.
+//! The **local** user — stdio MCP, the command line, a client presenting `knowledge.token`, or
+//! any client on loopback when no token is set — sees every repository; what leaves the server
+//! for it is screened by the gateway's default DLP policy, a member's by its own.
 
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gateway::Gateway;
 use gateway::access::{Principal, Surface, ToolCall, Who};
 use gateway::admin::Role;
+use gateway::dlp::Kind;
 use gateway::dlp::guard::Outcome;
 use gateway::dlp::policy::{Action, Policy};
 use gateway::ratelimit::Decision;
-use indexer::{IndexError, Indexer, RepoRecord, Source};
+use knowledge::caller::Pending;
+use knowledge::{Account, Answer, Call, Caller, Face, KnowledgeError, RateLimit, Screening};
 
 use crate::config::Secret;
 use crate::knowledge::ApiError;
 use crate::remote::RemoteGateway;
 
-/// One caller of the knowledge server.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// `None`: the local user.
-    pub principal: Option<Principal>,
-    /// The owner of the repositories a member sees and indexes (`None`: the default
-    /// organization's).
-    owner: Option<i64>,
-    /// What is returned to the caller is screened by this policy.
-    pub dlp: Arc<Policy>,
-    /// A member's credential (a tenant API key or a session token), as presented: what the
-    /// knowledge server shows the gateway on the member's behalf (a remote gateway's checks and
-    /// records, `ask_codebase` for a tenant, which is billed).
-    credential: Option<Secret>,
+/// A caller's account at the gateway: its rate limit, its DLP policy and its usage record. The
+/// local user's has only the policy.
+#[derive(Debug)]
+struct GatewayAccount {
+    link: Link,
+    /// A member, and the credential it presented (what this server shows the gateway on its
+    /// behalf: a remote gateway's checks and records, `ask_codebase` for a tenant).
+    member: Option<(Principal, Secret)>,
+    policy: Arc<Policy>,
 }
 
-impl Caller {
-    pub fn local(policy: Arc<Policy>) -> Caller {
-        Caller { principal: None, owner: None, dlp: policy, credential: None }
+impl Account for GatewayAccount {
+    fn admit<'a>(
+        &'a self,
+        call: &'a Call,
+    ) -> Pending<'a, Result<Option<RateLimit>, KnowledgeError>> {
+        let _ = call;
+        Box::pin(async move {
+            let Some((principal, credential)) = &self.member else { return Ok(None) };
+            let decision = match &self.link {
+                Link::None => return Ok(None),
+                Link::Local(gateway) => gateway
+                    .admit_call(principal)
+                    .map_err(|decision| Refused { message: decision.refusal().message, decision }),
+                Link::Remote(remote) => remote.admit(credential).await,
+            };
+            match decision {
+                Ok(decision) => Ok(decision.as_ref().map(rate_limit)),
+                Err(refused) => Err(KnowledgeError::RateLimited {
+                    message: refused.message,
+                    limit: Some(rate_limit(&refused.decision)),
+                }),
+            }
+        })
     }
 
-    /// The tenant API key the caller presented, if it is a tenant.
-    pub fn tenant_key(&self) -> Option<&Secret> {
-        self.principal.as_ref()?.tenant_id()?;
-        self.credential.as_ref()
+    fn screen(&self, value: &mut serde_json::Value) -> Screening {
+        let mut outcome = Outcome::default();
+        gateway::access::screen_output(&self.policy, value, &mut outcome);
+        let mut screening = Screening::default();
+        for ((kind, action), n) in &outcome.events {
+            let actions = screening.events.entry(kind.as_str().to_owned()).or_default();
+            actions.insert(action.as_str().to_owned(), *n);
+        }
+        screening.blocked = outcome.blocked.iter().map(|k| k.as_str().to_owned()).collect();
+        screening
     }
 
-    /// Whether the caller may change what the server holds or spend its organization's money:
-    /// index, scan, remove, ask. Tenants, members, admins and the local user may; a viewer
-    /// reads, as on the admin API.
-    pub fn may_change(&self) -> Result<(), String> {
-        match self.principal.as_ref().map(|p| &p.who) {
-            Some(Who::User { role: Role::Viewer, .. }) => Err(
-                "a viewer reads only: indexing, scans, removal and ask_codebase need the member or \
-                 admin role; ask an admin of your organization"
-                    .to_owned(),
-            ),
-            _ => Ok(()),
+    fn meter(&self, call: Call) {
+        let Some((principal, credential)) = &self.member else { return };
+        let mut outcome = Outcome::default();
+        for (kind, actions) in call.screening.iter().flat_map(|s| &s.events) {
+            for (action, n) in actions {
+                if let (Some(kind), Some(action)) = (Kind::parse(kind), Action::parse(action)) {
+                    outcome.events.insert((kind, action), *n);
+                }
+            }
+        }
+        let surface = match call.face {
+            Face::Mcp => Surface::Mcp,
+            Face::Rest => Surface::Rest,
+        };
+        let call = ToolCall {
+            surface,
+            tool: call.name,
+            request_id: call.request_id,
+            started: call.started,
+            status: call.status,
+            error: call.error,
+            result_bytes: call.result_bytes,
+            dlp: (!outcome.events.is_empty()).then_some(outcome),
+        };
+        match &self.link {
+            Link::None => {}
+            Link::Local(gateway) => gateway.meter(principal, call),
+            Link::Remote(remote) => remote.report(credential, call),
         }
     }
 
-    /// Whether the caller may see `repo`.
-    pub fn sees(&self, repo: &RepoRecord) -> bool {
-        self.principal.is_none() || repo.owner == self.owner
+    fn tenant_key(&self) -> Option<&str> {
+        let (principal, credential) = self.member.as_ref()?;
+        principal.tenant_id()?;
+        Some(credential.expose())
     }
+}
 
-    /// Who a repository the caller indexes belongs to.
-    pub fn owner(&self) -> Option<i64> {
-        self.owner
-    }
-
-    /// Whether the caller may index `source`: a git URL, anyone; a folder on this machine, only
-    /// its local user (a tenant must not read the server's own files).
-    pub fn may_index(&self, source: &Source) -> Result<(), String> {
-        if source.is_remote() || self.principal.is_none() {
-            return Ok(());
-        }
-        Err(format!(
-            "{} is a folder on the server's machine, which only its local user may index (stdio \
-             MCP, the command line, or knowledge.token); send an https git URL",
-            source.location()
-        ))
-    }
-
-    /// A repository by id, name, URL or path, among those the caller sees; the others are
-    /// unknown to it, as if they did not exist.
-    pub async fn find(&self, indexer: &Indexer, key: &str) -> Result<RepoRecord, IndexError> {
-        indexer.find_among(key, |r| self.sees(r)).await
-    }
-
-    /// The stored repositories the caller sees, by name.
-    pub async fn repos(&self, indexer: &Indexer) -> Result<Vec<RepoRecord>, IndexError> {
-        let mut repos = indexer.store().repos().await?;
-        repos.retain(|r| self.sees(r));
-        Ok(repos)
+fn rate_limit(decision: &Decision) -> RateLimit {
+    RateLimit {
+        limit: decision.limit,
+        remaining: decision.remaining,
+        reset: decision.reset,
+        retry_after: decision.retry_after,
     }
 }
 
@@ -152,7 +167,12 @@ impl Access {
     }
 
     pub fn local_caller(&self) -> Caller {
-        Caller::local(Arc::clone(&self.local_policy))
+        let account = GatewayAccount {
+            link: Link::None,
+            member: None,
+            policy: Arc::clone(&self.local_policy),
+        };
+        Caller::local(Arc::new(account))
     }
 
     /// The caller presenting `headers`, or the 401 that says what to send.
@@ -186,48 +206,14 @@ impl Access {
                 (Principal::from(view), default)
             }
         };
-        Ok(Caller {
-            owner: (!default_org).then_some(principal.org_id),
-            dlp: Arc::clone(&principal.dlp),
-            principal: Some(principal),
-            credential: Some(credential),
-        })
-    }
-
-    /// Takes one call from the caller's rate limit: `Err` is the 429 to answer, and the refused
-    /// `call` is metered as such.
-    pub async fn admit(
-        &self,
-        caller: &Caller,
-        call: &ToolCall,
-    ) -> Result<Option<Decision>, Refused> {
-        let (Some(principal), Some(credential)) = (&caller.principal, &caller.credential) else {
-            return Ok(None);
+        let owner = (!default_org).then_some(principal.org_id);
+        let viewer = matches!(principal.who, Who::User { role: Role::Viewer, .. });
+        let account = GatewayAccount {
+            link: self.link.clone(),
+            policy: Arc::clone(&principal.dlp),
+            member: Some((principal, credential)),
         };
-        let admitted = match &self.link {
-            Link::None => Ok(None),
-            Link::Local(gateway) => gateway
-                .admit_call(principal)
-                .map_err(|decision| Refused { message: decision.refusal().message, decision }),
-            Link::Remote(remote) => remote.admit(credential).await,
-        };
-        if let Err(refused) = &admitted {
-            self.meter(caller, call.refused(&refused.message));
-        }
-        admitted
-    }
-
-    /// Records a finished call of a member in the gateway's usage and metrics (off the caller's
-    /// path, for a remote gateway).
-    pub fn meter(&self, caller: &Caller, call: ToolCall) {
-        let (Some(principal), Some(credential)) = (&caller.principal, &caller.credential) else {
-            return;
-        };
-        match &self.link {
-            Link::None => {}
-            Link::Local(gateway) => gateway.meter(principal, call),
-            Link::Remote(remote) => remote.report(credential, call),
-        }
+        Ok(Caller::member(owner, viewer, Arc::new(account)))
     }
 }
 
@@ -238,65 +224,24 @@ pub struct Refused {
     pub decision: Decision,
 }
 
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let mut response =
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", self.message)
-                .into_response();
-        self.decision.apply(response.headers_mut());
-        response.headers_mut().insert(header::RETRY_AFTER, self.decision.retry_after.into());
-        response
-    }
-}
-
-/// What DLP did to a result, as the caller reads it: `None` when nothing was redacted.
-pub fn redaction_notice(outcome: &Outcome) -> Option<String> {
-    let redacted: Vec<String> = outcome
-        .events
-        .iter()
-        .filter(|((_, action), _)| *action == Action::Redact)
-        .map(|((kind, _), n)| format!("{} × {n}", kind.as_str()))
-        .collect();
-    if redacted.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "AgentWatch redacted secrets or personal data from this result under your \
-         organization's DLP policy: {}. Each is shown as [REDACTED:TYPE].",
-        redacted.join(", ")
-    ))
-}
-
-/// The message of a result refused because it holds a type the caller's policy blocks.
-pub fn blocked_message(outcome: &Outcome) -> Option<String> {
-    if outcome.blocked.is_empty() {
-        return None;
-    }
-    let kinds: Vec<&str> = outcome.blocked.iter().map(|k| k.as_str()).collect();
-    Some(format!(
-        "the result holds data your organization's DLP policy blocks ({}); ask for less (a \
-         narrower search, other lines), or ask an administrator about the policy",
-        kinds.join(", ")
-    ))
-}
-
 /// The most a REST answer is read into memory to be screened.
 const MAX_ANSWER: usize = 64 << 20;
 
-/// Every REST call of an identified caller: admitted under its tenant's rate limit (429 and
-/// `Retry-After` when over it, the `X-RateLimit-*` headers on every answer), its JSON answer
-/// screened by DLP (redacted values in place, and a `redactions` field and an
-/// `X-AgentWatch-Redacted` header saying so; a 403 `dlp_blocked` when it holds a blocked type),
-/// then metered as the route it matched (`GET /api/knowledge/search`).
-pub async fn govern_rest(
-    State(access): State<Arc<Access>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Every REST call of an identified caller, governed like every MCP call (`knowledge::govern`):
+/// admitted under its tenant's rate limit (429 and `Retry-After` when over it, the
+/// `X-RateLimit-*` headers on every answer), its JSON answer screened by DLP (redacted values in
+/// place, and a `redactions` field and an `X-AgentWatch-Redacted` header saying so; a 403
+/// `dlp_blocked` when it holds a blocked type), then metered as the route it matched
+/// (`GET /api/knowledge/search`).
+pub async fn govern_rest(request: Request, next: Next) -> Response {
     let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         let message = "the request reached the API unidentified";
-        return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            .into_response();
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            knowledge::Code::Internal,
+            message,
+        )
+        .into_response();
     };
     let route =
         request.extensions().get::<MatchedPath>().map_or("(unmatched)", MatchedPath::as_str);
@@ -305,91 +250,93 @@ pub async fn govern_rest(
     let method = request.method().as_str();
     let method =
         if gateway::access::KNOWLEDGE_METHODS.contains(&method) { method } else { "OTHER" };
-    let tool = format!("{method} {route}");
-    let mut call = ToolCall::new(Surface::Rest, tool, request_id.unwrap_or_default().to_owned());
-    let decision = match access.admit(&caller, &call).await {
-        Ok(decision) => decision,
-        Err(refused) => return refused.into_response(),
+    let call = Call::new(Face::Rest, format!("{method} {route}"), request_id.unwrap_or_default());
+    let run = async {
+        let (parts, body) = next.run(request).await.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_ANSWER)
+            .await
+            .map_err(|e| KnowledgeError::Internal(format!("the answer could not be read: {e}")))?;
+        Ok(RestAnswer { parts, bytes })
     };
-    // Every route that is not a read changes something, or spends (ask).
-    if !request.method().is_safe()
-        && let Err(message) = caller.may_change()
-    {
-        let mut refused =
-            ApiError::new(StatusCode::FORBIDDEN, "forbidden", message).into_response();
-        if let Some(decision) = decision {
-            decision.apply(refused.headers_mut());
-        }
-        call.status = StatusCode::FORBIDDEN.as_u16();
-        access.meter(&caller, call);
-        return refused;
-    }
-    let (parts, body) = next.run(request).await.into_parts();
-    let mut response = match axum::body::to_bytes(body, MAX_ANSWER).await {
-        Ok(bytes) if parts.status.is_success() => {
-            let mut outcome = Outcome::default();
-            let response = screen_answer(&caller, parts, bytes, &mut outcome);
-            call.dlp = Some(outcome);
-            response
-        }
-        Ok(bytes) => {
-            call.error = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned));
-            Response::from_parts(parts, axum::body::Body::from(bytes))
-        }
-        Err(e) => {
-            let message = format!("the answer could not be read: {e}");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message).into_response()
-        }
+    let governed = knowledge::govern(&caller, call, run).await;
+    let mut response = match governed.answer {
+        Ok(answer) => answer.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     };
-    if let Some(decision) = decision {
-        decision.apply(response.headers_mut());
+    if let Some(limit) = governed.limit {
+        apply_limit(&limit, response.headers_mut());
     }
-    call.status = response.status().as_u16();
-    call.result_bytes = axum::body::HttpBody::size_hint(response.body()).exact().unwrap_or(0);
-    access.meter(&caller, call);
     response
 }
 
-/// An answer with the caller's DLP policy applied: every string of a JSON answer (any other
-/// answer as one text).
-fn screen_answer(
-    caller: &Caller,
-    mut parts: axum::http::response::Parts,
+/// Sets the `X-RateLimit-*` headers.
+pub fn apply_limit(limit: &RateLimit, headers: &mut HeaderMap) {
+    headers.insert("x-ratelimit-limit", limit.limit.into());
+    headers.insert("x-ratelimit-remaining", limit.remaining.into());
+    headers.insert("x-ratelimit-reset", limit.reset.into());
+}
+
+/// A REST handler's answer, read whole to be screened.
+struct RestAnswer {
+    parts: axum::http::response::Parts,
     bytes: axum::body::Bytes,
-    outcome: &mut Outcome,
-) -> Response {
-    let parsed = serde_json::from_slice::<serde_json::Value>(&bytes);
-    let json = parsed.is_ok();
-    let mut value = parsed.unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into());
-    gateway::access::screen_output(&caller.dlp, &mut value, outcome);
-    if let Some(message) = blocked_message(outcome) {
-        return ApiError::new(StatusCode::FORBIDDEN, "dlp_blocked", message).into_response();
+}
+
+impl Answer for RestAnswer {
+    /// Every string of a JSON answer (any other answer as one text); errors are not screened.
+    fn screen(&mut self, account: &dyn Account) -> Screening {
+        if !self.parts.status.is_success() {
+            return Screening::default();
+        }
+        let parsed = serde_json::from_slice::<serde_json::Value>(&self.bytes);
+        let json = parsed.is_ok();
+        let text = || String::from_utf8_lossy(&self.bytes).into_owned().into();
+        let mut value = parsed.unwrap_or_else(|_| text());
+        let screening = account.screen(&mut value);
+        if screening.count() > 0 {
+            let body = match value {
+                serde_json::Value::String(text) if !json => text.into_bytes(),
+                value => serde_json::to_vec(&value).expect("a JSON value serializes"),
+            };
+            self.bytes = body.into();
+            self.parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        }
+        screening
     }
-    if outcome.count() == 0 {
-        return Response::from_parts(parts, axum::body::Body::from(bytes));
-    }
-    if let Some(notice) = redaction_notice(outcome) {
-        let redacted = outcome.events.iter().filter(|((_, action), _)| *action == Action::Redact);
-        let by_type: serde_json::Map<String, serde_json::Value> = redacted
-            .clone()
-            .map(|((kind, _), n)| (kind.as_str().to_owned(), (*n).into()))
-            .collect();
-        let count: u32 = redacted.map(|(_, n)| n).sum();
-        parts.headers.insert("x-agentwatch-redacted", count.into());
-        if let serde_json::Value::Object(fields) = &mut value {
+
+    /// A `redactions` field in a JSON object's answer, and the `X-AgentWatch-Redacted` header.
+    fn tell(&mut self, screening: &Screening) {
+        let Some(notice) = screening.notice() else { return };
+        let by_type = screening.redacted();
+        let count: u32 = by_type.values().sum();
+        self.parts.headers.insert("x-agentwatch-redacted", count.into());
+        if let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&self.bytes) {
             let redactions =
                 serde_json::json!({ "count": count, "by_type": by_type, "notice": notice });
             fields.insert("redactions".to_owned(), redactions);
+            self.bytes = serde_json::to_vec(&fields).expect("a JSON object serializes").into();
         }
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let body = match value {
-        serde_json::Value::String(text) if !json => text.into_bytes(),
-        value => serde_json::to_vec(&value).expect("a JSON value serializes"),
-    };
-    Response::from_parts(parts, axum::body::Body::from(body))
+
+    fn failure(&self) -> Option<(u16, String)> {
+        if self.parts.status.is_success() {
+            return None;
+        }
+        let message = serde_json::from_slice::<serde_json::Value>(&self.bytes)
+            .ok()
+            .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned));
+        Some((self.parts.status.as_u16(), message.unwrap_or_default()))
+    }
+
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+}
+
+impl IntoResponse for RestAnswer {
+    fn into_response(self) -> Response {
+        Response::from_parts(self.parts, axum::body::Body::from(self.bytes))
+    }
 }
 
 /// Identifies every request and puts its [`Caller`] in the request's extensions; 401 otherwise.
@@ -408,15 +355,16 @@ pub async fn authenticate(
 }
 
 fn from_gateway(error: gateway::error::ApiError) -> ApiError {
+    use knowledge::Code;
     let code = match error.status {
-        StatusCode::UNAUTHORIZED => "unauthorized",
-        StatusCode::FORBIDDEN => "forbidden",
-        status if status.is_server_error() => "internal",
-        _ => "invalid_request",
+        StatusCode::UNAUTHORIZED => Code::Unauthorized,
+        StatusCode::FORBIDDEN => Code::Forbidden,
+        status if status.is_server_error() => Code::Internal,
+        _ => Code::InvalidRequest,
     };
     ApiError::new(error.status, code, error.message)
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(StatusCode::UNAUTHORIZED, knowledge::Code::Unauthorized, message)
 }

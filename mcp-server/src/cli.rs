@@ -230,11 +230,12 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Mcp => runtime()?.block_on(async {
             let indexer = indexing::open_indexer(config, true).await?;
             indexer.resume_embedding().await?;
-            let scans = crate::scanning::Scans::open(config, indexer).await?;
+            let scans = crate::scanning::open(config, Arc::clone(&indexer)).await?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);
-            let asker = crate::ask::Asker::new(config, None)?;
-            crate::mcp::serve_stdio(scans, Arc::new(access), Arc::new(asker)).await
+            let asker = serve::asker(config, None)?;
+            let knowledge = knowledge::Knowledge::new(indexer).with_scans(scans).with_asker(asker);
+            crate::mcp::serve_stdio(knowledge, Arc::new(access)).await
         }),
         Command::Index { location, branch, json } => {
             runtime()?.block_on(indexing::index(config, &location, branch, json))
@@ -245,15 +246,15 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
                 SearchMode::Lexical => indexer::Mode::Lexical,
                 SearchMode::Hybrid => indexer::Mode::Hybrid,
             });
-            let request = indexing::SearchRequest {
+            let request = knowledge::SearchRequest {
                 text: query,
                 mode,
                 repos,
                 language,
                 path_glob: path,
                 kind,
-                limit,
-                offset,
+                limit: Some(limit),
+                offset: Some(offset),
             };
             runtime()?.block_on(indexing::search(config, request, json))
         }

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indexer::{
-    CloneOptions, Embedder, EmbedderConfig, GitCredential, Hit, IndexError, IndexOptions, Indexer,
-    IndexerConfig, JobState, Mode, RepoRecord, SearchQuery, Source, WalkOptions,
+    CloneOptions, Embedder, EmbedderConfig, GitCredential, IndexOptions, Indexer, IndexerConfig,
+    JobState, Mode, RepoRecord, Source, WalkOptions,
 };
+use knowledge::views::{JobView, RepoView};
+use knowledge::{Knowledge, SearchRequest};
 
-use crate::access::Caller;
+use crate::access::Access;
 use crate::config::Config;
-use crate::views::{HitView, JobView, RepoView};
 
 /// The indexing service over the configured data dir; with `embed`, also the embedding model
 /// (if it cannot be loaded, a warning says why and only lexical search works).
@@ -165,64 +166,13 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
     Ok(())
 }
 
-/// The search mode when none is asked for: hybrid, or lexical when the model is not loaded.
-pub fn default_mode(indexer: &Indexer) -> Mode {
-    if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
-}
-
-/// A search as every face (CLI, MCP, REST) reads it; each bounds `limit` its own way.
-#[derive(Debug)]
-pub struct SearchRequest {
-    pub text: String,
-    /// `None`: hybrid when the embedding model is loaded, else lexical.
-    pub mode: Option<Mode>,
-    /// Repository ids, names, URLs or paths; empty means all.
-    pub repos: Vec<String>,
-    pub language: Option<String>,
-    pub path_glob: Option<String>,
-    pub kind: Option<String>,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-/// Resolves the repositories among those `caller` sees, picks the mode, and searches: the hits,
-/// and the query as it ran.
-pub async fn search_code(
-    indexer: &Indexer,
-    caller: &Caller,
-    request: SearchRequest,
-) -> Result<(SearchQuery, Vec<Hit>), IndexError> {
-    let mut repos = Vec::new();
-    for key in &request.repos {
-        repos.push(caller.find(indexer, key).await?.id);
-    }
-    // No repository named: all of them for the local user, its own for a member.
-    let scoped = repos.is_empty() && caller.principal.is_some();
-    if scoped {
-        repos = caller.repos(indexer).await?.into_iter().map(|r| r.id).collect();
-    }
-    let nothing_to_search = scoped && repos.is_empty();
-    let query = SearchQuery {
-        text: request.text,
-        mode: request.mode.unwrap_or_else(|| default_mode(indexer)),
-        repos,
-        language: request.language,
-        path_glob: request.path_glob,
-        kind: request.kind,
-        limit: request.limit,
-        offset: request.offset,
-    };
-    let hits = if nothing_to_search { Vec::new() } else { indexer.search(&query).await? };
-    Ok((query, hits))
-}
-
 /// Searches the indexed code and prints the hits.
 pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyhow::Result<()> {
     let indexer = open_indexer(config, request.mode != Some(Mode::Lexical)).await?;
-    let local = Caller::local(Default::default());
-    let (query, hits) = search_code(&indexer, &local, request).await?;
+    let local = Access::new(&config.gateway.dlp, None, true).local_caller();
+    let offset = request.offset.unwrap_or(0);
+    let hits = Knowledge::new(indexer).for_caller(&local).search(request).await?.results;
     if json {
-        let hits: Vec<HitView> = hits.iter().map(HitView::from).collect();
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {
         println!("no matches");
@@ -233,7 +183,7 @@ pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyh
             let stale = if hit.stale { "  [changed since indexed]" } else { "" };
             println!(
                 "{}. {}:{}-{}{symbol}  score {:.2}{stale}",
-                rank + 1 + query.offset,
+                rank + 1 + offset,
                 hit.path,
                 hit.start_line,
                 hit.end_line,

@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use knowledge::{Code, KnowledgeError, RateLimit};
+
 use crate::access::{Access, authenticate};
 
 /// The knowledge server's routes: `/health`, `/openapi.json` (the document `openapi`), and `api`
@@ -139,23 +141,27 @@ fn is_local_host(host: &str) -> bool {
 async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     match guard.refuse(request.method(), request.headers()) {
         Some((status, message)) => {
-            let code =
-                if status == StatusCode::FORBIDDEN { "forbidden" } else { "invalid_request" };
+            let code = if status == StatusCode::FORBIDDEN {
+                Code::Forbidden
+            } else {
+                Code::InvalidRequest
+            };
             ApiError::new(status, code, message).into_response()
         }
         None => next.run(request).await,
     }
 }
 
-/// An error as every knowledge endpoint reports it.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
+    /// The caller's rate limit, reported with the error (and `Retry-After` on a 429).
+    pub limit: Option<RateLimit>,
 }
 
-/// The JSON body of every error.
+/// Every error of port 4000.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -163,20 +169,30 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable and machine-readable: `invalid_request`, `not_found`, `conflict`, `unauthorized`,
-    /// `forbidden`, `rate_limited`, `not_implemented`, `unavailable` or `internal`.
-    pub code: String,
-    /// What was wrong and what to do.
+    pub code: Code,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+    pub fn new(status: StatusCode, code: Code, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), limit: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        ApiError::new(StatusCode::BAD_REQUEST, Code::InvalidRequest, message)
+    }
+}
+
+/// The core's errors with the code and status it gives them.
+impl From<KnowledgeError> for ApiError {
+    fn from(error: KnowledgeError) -> ApiError {
+        let (code, status) = error.code();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let limit = match &error {
+            KnowledgeError::RateLimited { limit, .. } => *limit,
+            _ => None,
+        };
+        ApiError { status, code, message: error.to_string(), limit }
     }
 }
 
@@ -185,12 +201,18 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(status = %self.status, "{}", self.message);
         }
-        let detail = ErrorDetail { code: self.code.to_owned(), message: self.message };
-        (self.status, Json(ErrorBody { error: detail })).into_response()
+        let detail = ErrorDetail { code: self.code, message: self.message };
+        let mut response = (self.status, Json(ErrorBody { error: detail })).into_response();
+        if let Some(limit) = self.limit {
+            crate::access::apply_limit(&limit, response.headers_mut());
+            if self.status == StatusCode::TOO_MANY_REQUESTS {
+                response.headers_mut().insert(header::RETRY_AFTER, limit.retry_after.into());
+            }
+        }
+        response
     }
 }
 
-/// Whether the knowledge server is up.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`.
@@ -210,7 +232,7 @@ async fn not_found(request: Request) -> Response {
         request.method(),
         request.uri().path()
     );
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", message).into_response()
+    ApiError::new(StatusCode::NOT_FOUND, Code::NotFound, message).into_response()
 }
 
 #[cfg(test)]
@@ -347,6 +369,51 @@ mod tests {
         assert_eq!(
             status(router(open(), Router::new(), openapi()), path, None).await,
             StatusCode::NOT_FOUND
+        );
+    }
+
+    /// README's lists of error codes, as the two servers' error enums make them.
+    fn error_codes() -> String {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "**Gateway** (port 8787), in OpenAI's error shape `{\"error\": {\"message\", \"type\", \
+             \"param\", \"code\"}}`:\n\n| `code` | Status | `type` | When |\n| --- | --- | --- | --- |\n",
+        );
+        for code in gateway::error::Code::ALL {
+            let (status, kind) = (code.status().as_u16(), code.kind());
+            let _ =
+                writeln!(out, "| `{}` | {status} | `{kind}` | {} |", code.as_str(), code.meaning());
+        }
+        out += "\n**Knowledge server** (port 4000), as `{\"error\": {\"code\", \"message\"}}` over REST \
+                and as a tool error carrying the message over MCP:\n\n| `code` | Status | When |\n\
+                | --- | --- | --- |\n";
+        for code in Code::ALL {
+            let _ =
+                writeln!(out, "| `{}` | {} | {} |", code.as_str(), code.statuses(), code.meaning());
+        }
+        out
+    }
+
+    /// The codes README publishes are the ones the servers send, generated from their enums;
+    /// `UPDATE_DOCS=1` rewrites README's lists when an enum changes.
+    #[test]
+    fn readme_lists_every_error_code_of_both_ports() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (start, end) = ("<!-- error-codes -->\n", "<!-- /error-codes -->");
+        let from = readme.find(start).expect("README has an error-codes section") + start.len();
+        let to = readme.find(end).expect("the section ends");
+        let generated = error_codes();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let updated = format!("{}{generated}{}", &readme[..from], &readme[to..]);
+            std::fs::write(&path, updated).unwrap();
+            return;
+        }
+        assert_eq!(
+            &readme[from..to],
+            generated,
+            "README's error codes differ from the enums: run UPDATE_DOCS=1 cargo test -p \
+             mcp-server readme_lists_every_error_code"
         );
     }
 }

@@ -2,7 +2,6 @@
 //! `agentwatch` command line that runs it, the gateway, and the main jobs.
 
 pub mod access;
-pub mod ask;
 pub mod cli;
 pub mod config;
 pub mod indexing;
@@ -14,4 +13,3 @@ pub mod rest;
 pub mod scanning;
 mod serve;
 mod tools;
-pub mod views;

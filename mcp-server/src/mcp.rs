@@ -13,9 +13,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use gateway::access::{Surface, ToolCall, screen_output};
-use gateway::dlp::guard::Outcome;
-use indexer::Indexer;
+use knowledge::{Account, Answer, Call, Caller, Face, Knowledge, KnowledgeError, Screening};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
@@ -30,9 +28,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::access::{Access, Caller, blocked_message, redaction_notice};
-use crate::ask::Asker;
-use crate::scanning::Scans;
+use crate::access::Access;
 
 /// Resources listed per page.
 const RESOURCE_PAGE: usize = 500;
@@ -52,13 +48,11 @@ tokio::task_local! {
     static CALLER: Caller;
 }
 
-/// One MCP session's handler. Cheap to create: every session shares the indexer.
+/// One MCP session's handler. Cheap to create: every session shares the knowledge core.
 #[derive(Clone)]
 pub struct KnowledgeServer {
-    pub(crate) indexer: Arc<Indexer>,
-    pub(crate) scans: Arc<Scans>,
+    pub(crate) knowledge: Knowledge,
     pub(crate) access: Arc<Access>,
-    pub(crate) asker: Arc<Asker>,
     tool_router: ToolRouter<KnowledgeServer>,
 }
 
@@ -69,10 +63,9 @@ impl std::fmt::Debug for KnowledgeServer {
 }
 
 impl KnowledgeServer {
-    pub fn new(scans: Arc<Scans>, access: Arc<Access>, asker: Arc<Asker>) -> KnowledgeServer {
-        let indexer = Arc::clone(scans.indexer());
+    pub fn new(knowledge: Knowledge, access: Arc<Access>) -> KnowledgeServer {
         let tool_router = KnowledgeServer::tool_router();
-        KnowledgeServer { indexer, scans, access, asker, tool_router }
+        KnowledgeServer { knowledge, access, tool_router }
     }
 
     /// Who sent a request: over HTTP, the caller `access::authenticate` identified; over stdio,
@@ -94,29 +87,77 @@ impl KnowledgeServer {
     }
 }
 
-/// Screens a tool's result with the caller's DLP policy: redacted values in place and a notice
-/// saying so, or, when the result holds a blocked type, a tool error instead.
-fn screen_result(caller: &Caller, result: CallToolResult) -> (CallToolResult, Outcome) {
-    let mut outcome = Outcome::default();
-    let Ok(mut value) = serde_json::to_value(&result) else {
-        let message = "internal error: the result could not be screened";
-        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
-    };
-    screen_output(&caller.dlp, &mut value, &mut outcome);
-    if let Some(message) = blocked_message(&outcome) {
-        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
+/// A tool call's answer, governed like every call (`knowledge::govern`): a result is screened
+/// whole (its text and its structured content), and a notice of what was redacted is added to
+/// its content.
+struct ToolAnswer(Result<CallToolResponse, ErrorData>);
+
+impl Answer for ToolAnswer {
+    fn screen(&mut self, account: &dyn Account) -> Screening {
+        let Ok(CallToolResponse::Complete(result)) = &mut self.0 else {
+            return Screening::default();
+        };
+        match knowledge::screen_json(result, account) {
+            Ok(screening) => screening,
+            Err(error) => {
+                *result = CallToolResult::error(vec![ContentBlock::text(error.to_string())]);
+                Screening::default()
+            }
+        }
     }
-    if outcome.count() == 0 {
-        return (result, outcome);
+
+    fn tell(&mut self, screening: &Screening) {
+        if let (Ok(CallToolResponse::Complete(result)), Some(notice)) =
+            (&mut self.0, screening.notice())
+        {
+            result.content.push(ContentBlock::text(notice));
+        }
     }
-    let Ok(mut screened) = serde_json::from_value::<CallToolResult>(value) else {
-        let message = "internal error: the result could not be screened";
-        return (CallToolResult::error(vec![ContentBlock::text(message)]), outcome);
-    };
-    if let Some(notice) = redaction_notice(&outcome) {
-        screened.content.push(ContentBlock::text(notice));
+
+    fn failure(&self) -> Option<(u16, String)> {
+        match &self.0 {
+            Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
+                let message = result.content.first().and_then(|c| c.as_text());
+                Some((400, message.map(|t| t.text.clone()).unwrap_or_default()))
+            }
+            Ok(_) => None,
+            Err(error) => Some((400, error.message.to_string())),
+        }
     }
-    (screened, outcome)
+
+    fn size(&self) -> u64 {
+        match &self.0 {
+            Ok(CallToolResponse::Complete(result)) => {
+                serde_json::to_vec(result).map_or(0, |b| b.len() as u64)
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// A resource's text, governed like a tool call.
+struct ResourceText(String);
+
+impl Answer for ResourceText {
+    fn screen(&mut self, account: &dyn Account) -> Screening {
+        let mut value = serde_json::Value::String(std::mem::take(&mut self.0));
+        let screening = account.screen(&mut value);
+        if let serde_json::Value::String(text) = value {
+            self.0 = text;
+        }
+        screening
+    }
+
+    /// A resource has no place for a notice: the redactions show as `[REDACTED:TYPE]`.
+    fn tell(&mut self, _screening: &Screening) {}
+
+    fn failure(&self) -> Option<(u16, String)> {
+        None
+    }
+
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
 }
 
 fn request_id(context: &RequestContext<RoleServer>) -> String {
@@ -143,40 +184,15 @@ impl ServerHandler for KnowledgeServer {
             Some(_) => request.name.to_string(),
             None => "(unknown)".to_owned(),
         };
-        let mut call = ToolCall::new(Surface::Mcp, tool, request_id(&context));
-        if let Err(refused) = self.access.admit(&caller, &call).await {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(refused.message)]).into());
-        }
-        if CHANGING_TOOLS.contains(&call.tool.as_str())
-            && let Err(message) = caller.may_change()
-        {
-            call.status = 403;
-            call.error = Some(message.clone());
-            self.access.meter(&caller, call);
-            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]).into());
-        }
+        let call = Call::new(Face::Mcp, tool, request_id(&context));
         let run = self.tool_router.call(ToolCallContext::new(self, request, context));
-        let response = match CALLER.scope(caller.clone(), run).await {
-            Ok(CallToolResponse::Complete(result)) => {
-                let (result, outcome) = screen_result(&caller, result);
-                if result.is_error == Some(true) {
-                    call.status = 400;
-                    call.error =
-                        result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
-                }
-                call.result_bytes = serde_json::to_vec(&result).map_or(0, |b| b.len() as u64);
-                call.dlp = Some(outcome);
-                Ok(CallToolResponse::Complete(result))
-            }
-            Ok(other) => Ok(other),
+        let run = async { Ok(ToolAnswer(CALLER.scope(caller.clone(), run).await)) };
+        match knowledge::govern(&caller, call, run).await.answer {
+            Ok(ToolAnswer(answer)) => answer,
             Err(error) => {
-                call.status = 400;
-                call.error = Some(error.message.to_string());
-                Err(error)
+                Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())]).into())
             }
-        };
-        self.access.meter(&caller, call);
-        response
+        }
     }
 
     async fn list_tools(
@@ -220,19 +236,16 @@ impl ServerHandler for KnowledgeServer {
             })?,
             None => 0,
         };
-        let repos = caller.repos(&self.indexer).await.map_err(internal)?;
+        let scoped = self.knowledge.for_caller(&caller);
         let mut resources = Vec::new();
         let mut seen = 0;
-        for repo in &repos {
-            let files = self.indexer.store().file_hashes(&repo.id).await.map_err(internal)?;
-            let mut paths: Vec<&String> = files.keys().collect();
-            paths.sort();
+        for (repo, paths) in scoped.files().await.map_err(internal)? {
             for path in paths {
                 if seen >= start && resources.len() < RESOURCE_PAGE {
                     resources.push(
-                        Resource::new(file_uri(&repo.id, path), path.clone())
+                        Resource::new(file_uri(&repo.id, &path), path.clone())
                             .with_title(format!("{path} ({})", repo.name))
-                            .with_mime_type(mime_type(path)),
+                            .with_mime_type(mime_type(&path)),
                     );
                 }
                 seen += 1;
@@ -265,72 +278,31 @@ impl ServerHandler for KnowledgeServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let caller = self.caller_of(&context)?;
-        let tool = "read_resource".to_owned();
-        let mut call = ToolCall::new(Surface::Mcp, tool, request_id(&context));
-        if let Err(refused) = self.access.admit(&caller, &call).await {
-            return Err(ErrorData::invalid_request(refused.message, None));
-        }
-        let read = match self.read_file_resource(&caller, &request).await {
-            Ok((text, outcome)) => {
-                call.result_bytes = text.len() as u64;
-                call.dlp = Some(outcome);
-                Ok(text)
-            }
-            Err(error) => {
-                call.status = 404;
-                call.error = Some(error.message.to_string());
-                Err(error)
-            }
-        };
-        self.access.meter(&caller, call);
-        let text = read?;
+        let call = Call::new(Face::Mcp, "read_resource", request_id(&context));
         let uri = request.uri.clone();
-        Ok(ReadResourceResult::new(vec![
-            ResourceContents::text(text, uri.clone()).with_mime_type(mime_type(&uri)),
-        ])
-        .into())
-    }
-}
-
-impl KnowledgeServer {
-    async fn read_file_resource(
-        &self,
-        caller: &Caller,
-        request: &ReadResourceRequestParams,
-    ) -> Result<(String, Outcome), ErrorData> {
         let not_found = |why: &str| {
             ErrorData::resource_not_found(
-                format!("{}: {why}", request.uri),
-                Some(serde_json::json!({ "uri": request.uri })),
+                format!("{uri}: {why}"),
+                Some(serde_json::json!({ "uri": uri })),
             )
         };
-        let (repo_id, path) = request
-            .uri
-            .strip_prefix(URI_PREFIX)
-            .and_then(|rest| rest.split_once("/file/"))
-            .ok_or_else(|| not_found("use agentwatch://repo/{repo_id}/file/{path}"))?;
-        let repo = self
-            .indexer
-            .store()
-            .repo(repo_id)
-            .await
-            .map_err(internal)?
-            .filter(|repo| caller.sees(repo))
-            .ok_or_else(|| not_found("no such repository"))?;
-        // Only indexed files: never anything else under the checkout.
-        let files = self.indexer.store().file_hashes(repo_id).await.map_err(internal)?;
-        if !files.contains_key(path) {
-            return Err(not_found("not an indexed file of that repository"));
+        let Some((repo_id, path)) =
+            uri.strip_prefix(URI_PREFIX).and_then(|rest| rest.split_once("/file/"))
+        else {
+            return Err(not_found("use agentwatch://repo/{repo_id}/file/{path}"));
+        };
+        let scoped = self.knowledge.for_caller(&caller);
+        let read = async { scoped.file(repo_id, path).await.map(ResourceText) };
+        match knowledge::govern(&caller, call, read).await.answer {
+            Ok(ResourceText(text)) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(text, uri.clone()).with_mime_type(mime_type(&uri)),
+            ])
+            .into()),
+            Err(error @ (KnowledgeError::NotFound(_) | KnowledgeError::UnknownRepo(_))) => {
+                Err(not_found(&error.to_string()))
+            }
+            Err(error) => Err(ErrorData::invalid_request(error.to_string(), None)),
         }
-        let mut text = crate::tools::read_checkout(&repo.checkout, path)
-            .await
-            .map_err(|e| not_found(&format!("cannot read it ({e})")))?;
-        let mut outcome = Outcome::default();
-        gateway::access::screen_text(&caller.dlp, &mut text, &mut outcome);
-        if let Some(message) = blocked_message(&outcome) {
-            return Err(ErrorData::invalid_request(message, None));
-        }
-        Ok((text, outcome))
     }
 }
 
@@ -353,21 +325,11 @@ fn internal(error: impl std::fmt::Display) -> ErrorData {
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.
-pub async fn serve_stdio(
-    scans: Arc<Scans>,
-    access: Arc<Access>,
-    asker: Arc<Asker>,
-) -> anyhow::Result<()> {
-    let service =
-        KnowledgeServer::new(scans, access, asker).serve(rmcp::transport::stdio()).await?;
+pub async fn serve_stdio(knowledge: Knowledge, access: Arc<Access>) -> anyhow::Result<()> {
+    let service = KnowledgeServer::new(knowledge, access).serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }
-
-/// The tools that change what the server holds or spend the organization's money: a viewer may
-/// not call them (`Caller::may_change`).
-const CHANGING_TOOLS: [&str; 4] =
-    ["index_repository", "remove_repository", "run_security_scan", "ask_codebase"];
 
 /// The most a request body may hold (rmcp's own limit too).
 const MAX_BODY: usize = 4 * 1024 * 1024;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use gateway::access::{CallReport, PrincipalView, ToolCall};
 use gateway::ratelimit::Decision;
+use knowledge::Code;
 use serde_json::Value;
 
 use crate::access::Refused;
@@ -42,7 +43,7 @@ impl RemoteGateway {
         }
         serde_json::from_value(body).map_err(|e| {
             let message = format!("the gateway at {} answered identify oddly: {e}", self.base);
-            ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", message)
+            ApiError::new(StatusCode::BAD_GATEWAY, Code::Unavailable, message)
         })
     }
 
@@ -113,7 +114,7 @@ impl RemoteGateway {
     fn down(&self, error: reqwest::Error) -> ApiError {
         let message =
             format!("the gateway at {} cannot be reached ({error}); try again shortly", self.base);
-        ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", message)
+        ApiError::new(StatusCode::BAD_GATEWAY, Code::Unavailable, message)
     }
 }
 
@@ -142,11 +143,11 @@ fn refusal(status: StatusCode, body: &Value) -> ApiError {
         .unwrap_or("the gateway refused the credential")
         .to_owned();
     match status {
-        StatusCode::UNAUTHORIZED => ApiError::new(status, "unauthorized", message),
-        StatusCode::FORBIDDEN => ApiError::new(status, "forbidden", message),
+        StatusCode::UNAUTHORIZED => ApiError::new(status, Code::Unauthorized, message),
+        StatusCode::FORBIDDEN => ApiError::new(status, Code::Forbidden, message),
         _ => ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "unavailable",
+            Code::Unavailable,
             format!("the gateway answered {status}: {message}"),
         ),
     }

@@ -6,18 +6,23 @@
 // `#[utoipa::path(params(T))]` expands to `<T as IntoParams>::…`, which this lint flags.
 #![allow(unused_qualifications)]
 
-use std::sync::Arc;
-
 use axum::Extension;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
-use indexer::search::SearchError;
-use indexer::{IndexError, Indexer, Mode, NameMatch, Source, SymbolKind};
-use scanner::FindingFilter;
+use indexer::Mode;
+use knowledge::views::{
+    CallsOutput, DependenciesOutput, FileOutput, ImpactOutput, JobView, OutlineOutput,
+    ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput,
+    SymbolSourceOutput, SymbolsOutput,
+};
+use knowledge::{
+    AskView, Caller, Direction, FindingQuery, Imports, Knowledge, Page, SearchRequest, SymbolName,
+    SymbolQuery,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -26,56 +31,20 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::Caller;
-use crate::ask::{AskError, AskView, Asker};
-use crate::indexing::{SearchRequest, search_code};
 use crate::knowledge::{ApiError, ErrorBody};
-use crate::mcp::KnowledgeServer;
-use crate::scanning::{ScanError, Scans};
-use crate::views::{
-    HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput, SymbolView, SymbolsOutput,
-};
 
-type Indexed = State<Arc<Indexer>>;
-type Scanning = State<Arc<Scans>>;
+type Core = State<Knowledge>;
 
-/// What the handlers share: the indexer, the scans (which hold it too), and `ask_codebase`'s
-/// way to the gateway.
-#[derive(Clone)]
-struct Shared {
-    indexer: Arc<Indexer>,
-    scans: Arc<Scans>,
-    asker: Arc<Asker>,
-}
+/// Most items one REST page holds; a larger `limit` is clamped.
+const MAX_PAGE: usize = 1000;
 
-impl FromRef<Shared> for Arc<Asker> {
-    fn from_ref(shared: &Shared) -> Arc<Asker> {
-        Arc::clone(&shared.asker)
-    }
-}
-
-impl FromRef<Shared> for Arc<Indexer> {
-    fn from_ref(shared: &Shared) -> Arc<Indexer> {
-        Arc::clone(&shared.indexer)
-    }
-}
-
-impl FromRef<Shared> for Arc<Scans> {
-    fn from_ref(shared: &Shared) -> Arc<Scans> {
-        Arc::clone(&shared.scans)
-    }
-}
-
-/// The REST routes over what the MCP server has, governed by its `access`
+/// The REST routes over the knowledge core, each call governed like an MCP call
 /// (`access::govern_rest`), and the OpenAPI document describing them (and `/health`).
-pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
-    let api = routes();
-    let access = Arc::clone(&server.access);
-    let shared = Shared { indexer: server.indexer, scans: server.scans, asker: server.asker };
+pub fn router(knowledge: Knowledge) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
-        .nest("/api/knowledge", api)
-        .with_state(shared)
-        .layer(axum::middleware::from_fn_with_state(access, crate::access::govern_rest))
+        .nest("/api/knowledge", routes())
+        .with_state(knowledge)
+        .layer(axum::middleware::from_fn(crate::access::govern_rest))
         .split_for_parts();
     // After the routes are in: it adds to each of them.
     BearerToken.modify(&mut openapi);
@@ -83,7 +52,7 @@ pub fn router(server: KnowledgeServer) -> (Router, utoipa::openapi::OpenApi) {
 }
 
 /// Every REST route, before it is nested under `/api/knowledge`.
-fn routes() -> OpenApiRouter<Shared> {
+fn routes() -> OpenApiRouter<Knowledge> {
     OpenApiRouter::new()
         .routes(routes!(list_repositories, index_repository))
         .routes(routes!(get_repository, remove_repository))
@@ -92,6 +61,16 @@ fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(repository_findings))
         .routes(routes!(get_scan))
         .routes(routes!(list_symbols))
+        .routes(routes!(get_symbol))
+        .routes(routes!(get_callers))
+        .routes(routes!(get_callees))
+        .routes(routes!(get_references))
+        .routes(routes!(get_impact))
+        .routes(routes!(get_outline))
+        .routes(routes!(read_file))
+        .routes(routes!(get_dependencies))
+        .routes(routes!(get_dependents))
+        .routes(routes!(get_repo_map))
         .routes(routes!(search))
         .routes(routes!(ask))
 }
@@ -106,6 +85,7 @@ fn routes() -> OpenApiRouter<Shared> {
     tags(
         (name = "repositories", description = "Indexing jobs and stored repositories"),
         (name = "search", description = "Code search and symbols"),
+        (name = "graph", description = "A repository's files and symbols, and the call and import graph between them"),
         (name = "scans", description = "Security scans (Semgrep, Trivy) and their findings"),
     )
 )]
@@ -169,25 +149,18 @@ struct IndexRequest {
         (status = 202, description = "Indexing job queued", body = JobView,
             headers(("location" = String, description = "Where to follow the job"))),
         (status = 400, description = "Invalid URL or request body; for an organization, a URL that is not https or names an address that is not public", body = ErrorBody),
-        (status = 403, description = "A folder on the server's machine, sent by a tenant or user (only the local user may index one); or the organization is at its repository quota (`quota_exceeded`)", body = ErrorBody),
+        (status = 403, description = "A folder on the server's machine, sent by a tenant or user (only the local user may index one); a viewer; or the organization is at its repository quota (`quota_exceeded`)", body = ErrorBody),
         (status = 413, description = "The body is larger than 2 MiB", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
     )
 )]
 async fn index_repository(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
-    State(scans): Scanning,
+    State(knowledge): Core,
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let source = Source::parse(&request.url).map_err(|e| ApiError::invalid(e.to_string()))?;
-    caller
-        .may_index(&source)
-        .map_err(|message| ApiError::new(StatusCode::FORBIDDEN, "forbidden", message))?;
-    let job = indexer.submit(source, request.branch, caller.owner()).await.map_err(error)?;
-    if request.run_security_scan {
-        scans.scan_when_indexed(job.clone());
-    }
+    let scoped = knowledge.for_caller(&caller);
+    let job = scoped.index(&request.url, request.branch, request.run_security_scan).await?;
     let status = JobView::from(&*job.borrow());
     let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)))
@@ -196,10 +169,16 @@ async fn index_repository(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PageParams {
-    /// Items to return (default 50, at most 1000).
+    /// Items to return (default 50, at most 1000; more is clamped).
     limit: Option<usize>,
     /// Items to skip, for the next page.
     offset: Option<usize>,
+}
+
+impl PageParams {
+    fn page(&self) -> Page {
+        Page::new(self.offset, self.limit, 50, MAX_PAGE)
+    }
 }
 
 /// The stored repositories, in the order they were first indexed.
@@ -213,11 +192,11 @@ struct PageParams {
 )]
 async fn list_repositories(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Params(page): Params<PageParams>,
 ) -> Result<Json<ReposOutput>, ApiError> {
-    let repos = caller.repos(&indexer).await.map_err(error)?;
-    let (repos, total, next_offset) = paginate(repos, page.offset, page.limit, 50, 1000);
+    let repos = knowledge.for_caller(&caller).repositories().await?;
+    let (repos, total, next_offset) = page.page().of(repos);
     let repositories = repos.iter().map(RepoView::from).collect();
     Ok(Json(ReposOutput { repositories, total, next_offset }))
 }
@@ -236,10 +215,10 @@ async fn list_repositories(
 )]
 async fn get_repository(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Path(id): Path<String>,
 ) -> Result<Json<RepoView>, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
+    let repo = knowledge.for_caller(&caller).repository(Some(&id)).await?;
     Ok(Json(RepoView::from(&repo)))
 }
 
@@ -258,15 +237,10 @@ async fn get_repository(
 )]
 async fn repository_status(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
-    let view = match indexer.running(&repo.id) {
-        Some(status) => JobView::from(&status),
-        None => JobView::from(&repo),
-    };
-    Ok(Json(view))
+    Ok(Json(knowledge.for_caller(&caller).status(Some(&id)).await?))
 }
 
 /// Forgets a repository: its graph, its search index and, for a clone, its checkout. The source
@@ -279,17 +253,17 @@ async fn repository_status(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "A viewer, who reads only", body = ErrorBody),
         (status = 404, description = "No such repository", body = ErrorBody),
         (status = 409, description = "The repository is being indexed", body = ErrorBody),
     )
 )]
 async fn remove_repository(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
-    indexer.remove(&repo.id).await.map_err(error)?;
+    knowledge.for_caller(&caller).remove(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -305,18 +279,20 @@ async fn remove_repository(
     responses(
         (status = 202, description = "Scan started", body = ScanView,
             headers(("location" = String, description = "Where to follow the scan"))),
+        (status = 403, description = "A viewer, who reads only", body = ErrorBody),
         (status = 404, description = "Repository not indexed", body = ErrorBody),
     )
 )]
 async fn scan_repository(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
-    State(scans): Scanning,
+    State(knowledge): Core,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
-    let scan = scans.submit(&repo).await.map_err(scan_error)?;
-    let view = scans.view_of(&scan, &FindingFilter::default()).await.map_err(scan_error)?;
+    let scoped = knowledge.for_caller(&caller);
+    let (_, scan) = scoped.scan(Some(&id)).await?;
+    let view = scoped
+        .scan_by_id(&scan.id, FindingQuery::default(), Page::new(None, None, 50, MAX_PAGE))
+        .await?;
     let location = format!("/api/knowledge/scans/{}", scan.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view)))
 }
@@ -332,23 +308,17 @@ struct FindingParams {
     path: Option<String>,
     /// Only findings in symbols whose id or name contains this.
     symbol: Option<String>,
-    /// Findings to return (default 50, at most 1000).
+    /// Findings to return (default 50, at most 1000; more is clamped).
     limit: Option<usize>,
     /// Findings to skip, for the next page.
     offset: Option<usize>,
 }
 
 impl FindingParams {
-    fn filter(&self) -> Result<FindingFilter, ApiError> {
-        crate::scanning::finding_filter(
-            self.severity.as_deref(),
-            self.tool.as_deref(),
-            self.path.clone(),
-            self.symbol.clone(),
-            self.limit.unwrap_or(50).clamp(1, 1000),
-            self.offset.unwrap_or(0),
-        )
-        .map_err(ApiError::invalid)
+    fn query(self) -> (FindingQuery, Page) {
+        let page = Page::new(self.offset, self.limit, 50, MAX_PAGE);
+        let FindingParams { severity, tool, path, symbol, .. } = self;
+        (FindingQuery { severity, tool, path, symbol }, page)
     }
 }
 
@@ -368,13 +338,12 @@ impl FindingParams {
 )]
 async fn repository_findings(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
-    State(scans): Scanning,
+    State(knowledge): Core,
     Path(id): Path<String>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
-    let view = scans.view(&repo, None, &params.filter()?).await.map_err(scan_error)?;
+    let (query, page) = params.query();
+    let (_, view) = knowledge.for_caller(&caller).findings(Some(&id), None, query, page).await?;
     Ok(Json(view))
 }
 
@@ -393,30 +362,12 @@ async fn repository_findings(
 )]
 async fn get_scan(
     Extension(caller): Extension<Caller>,
-    State(scans): Scanning,
+    State(knowledge): Core,
     Path(scan_id): Path<String>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
-    let scan = scans.get(&scan_id).await.map_err(scan_error)?;
-    // Another organization's scan is as unknown as one that does not exist.
-    if caller.find(scans.indexer(), &scan.repo_id).await.is_err() {
-        return Err(scan_error(ScanError::Store(scanner::ScanStoreError::UnknownScan(scan_id))));
-    }
-    Ok(Json(scans.view_of(&scan, &params.filter()?).await.map_err(scan_error)?))
-}
-
-/// A scan error as a REST client should read it.
-fn scan_error(e: ScanError) -> ApiError {
-    match e {
-        ScanError::Index(e) => error(e),
-        ScanError::NotIndexed(_) | ScanError::NoScan(_) => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-        }
-        ScanError::Store(scanner::ScanStoreError::UnknownScan(_)) => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-        }
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
-    }
+    let (query, page) = params.query();
+    Ok(Json(knowledge.for_caller(&caller).scan_by_id(&scan_id, query, page).await?))
 }
 
 /// How a search matches.
@@ -446,7 +397,7 @@ struct SearchParams {
     path: Option<String>,
     /// Only chunks of this symbol kind (function, method, class, …) or `code` for top-level code.
     kind: Option<String>,
-    /// Results to return (default 10, at most 50).
+    /// Results to return (default 10, at most 50; more is clamped).
     limit: Option<usize>,
     /// Results to skip, for the next page.
     offset: Option<usize>,
@@ -469,7 +420,7 @@ struct SearchParams {
 )]
 async fn search(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchOutput>, ApiError> {
     let mode = params.mode.map(|mode| match mode {
@@ -485,14 +436,10 @@ async fn search(
         language: params.language,
         path_glob: params.path,
         kind: params.kind,
-        limit: params.limit.unwrap_or(10).clamp(1, 50),
-        offset: params.offset.unwrap_or(0),
+        limit: params.limit,
+        offset: params.offset,
     };
-    let (query, hits) = search_code(&indexer, &caller, request).await.map_err(error)?;
-    let (mode, limit, offset) = (query.mode, query.limit, query.offset);
-    let next_offset = (hits.len() == limit).then_some(offset + limit);
-    let results = hits.iter().map(HitView::from).collect();
-    Ok(Json(SearchOutput { mode: mode.as_str().to_owned(), results, next_offset }))
+    Ok(Json(knowledge.for_caller(&caller).search(request).await?))
 }
 
 /// A question about a repository's code.
@@ -521,62 +468,20 @@ struct AskRequest {
         (status = 200, description = "The answer, its citations and the passages it came from", body = AskView),
         (status = 400, description = "An empty question, or several repositories and none named", body = ErrorBody),
         (status = 402, description = "The tenant's budget cannot cover the question", body = ErrorBody),
-        (status = 403, description = "No tenant to bill: the caller is not one and knowledge.ask_api_key is not set", body = ErrorBody),
-        (status = 404, description = "No such repository", body = ErrorBody),
+        (status = 403, description = "No tenant to bill: the caller is not one and knowledge.ask_api_key is not set; or a viewer", body = ErrorBody),
+        (status = 404, description = "No such repository, or nothing in it matches the question", body = ErrorBody),
         (status = 429, description = "The tenant is over its rate limit", body = ErrorBody),
         (status = 502, description = "The gateway or its providers failed", body = ErrorBody),
     )
 )]
 async fn ask(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
-    State(asker): State<Arc<Asker>>,
+    State(knowledge): Core,
     Body(request): Body<AskRequest>,
 ) -> Result<Json<AskView>, ApiError> {
-    let question = request.question.trim();
-    if question.is_empty() {
-        return Err(ApiError::invalid("question is empty: ask something about the code"));
-    }
-    let repo = match &request.repo {
-        Some(key) => caller.find(&indexer, key).await.map_err(error)?,
-        None => {
-            let mut repos = caller.repos(&indexer).await.map_err(error)?;
-            if repos.len() != 1 {
-                return Err(ApiError::invalid(format!(
-                    "{} repositories are indexed: name one in `repo`",
-                    repos.len()
-                )));
-            }
-            repos.remove(0)
-        }
-    };
-    let key = asker.key_for(&caller).map_err(ask_error)?.clone();
-    let context = asker.retrieve(&indexer, &caller, &repo, question).await.map_err(ask_error)?;
-    Ok(Json(asker.answer(&key, &repo, question, &context).await.map_err(ask_error)?))
-}
-
-/// An `ask` failure as a REST client should read it: the gateway's own status when it refused.
-fn ask_error(e: AskError) -> ApiError {
-    match e {
-        AskError::Index(e) => error(e),
-        AskError::NoTenant | AskError::OwnTenantNeeded => {
-            ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-        }
-        AskError::Unreachable { .. } => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", e.to_string())
-        }
-        AskError::Gateway { status, .. } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let code = match status.as_u16() {
-                402 => "budget_exceeded",
-                429 => "rate_limited",
-                400 => "invalid_request",
-                _ => "unavailable",
-            };
-            let status = if status.is_server_error() { StatusCode::BAD_GATEWAY } else { status };
-            ApiError::new(status, code, e.to_string())
-        }
-    }
+    let scoped = knowledge.for_caller(&caller);
+    let question = scoped.prepare_question(request.repo.as_deref(), &request.question).await?;
+    Ok(Json(scoped.answer(&question).await?))
 }
 
 /// How a symbol name is matched.
@@ -605,7 +510,7 @@ struct SymbolParams {
     kind: Option<String>,
     /// Only symbols defined in this file (a path relative to the repository root).
     path: Option<String>,
-    /// Symbols to return (default 50, at most 1000).
+    /// Symbols to return (default 50, at most 1000; more is clamped).
     limit: Option<usize>,
     /// Symbols to skip, for the next page.
     offset: Option<usize>,
@@ -621,88 +526,340 @@ struct SymbolParams {
     responses(
         (status = 200, description = "One page of symbols", body = SymbolsOutput),
         (status = 400, description = "An invalid parameter", body = ErrorBody),
-        (status = 404, description = "No such repository", body = ErrorBody),
+        (status = 404, description = "No such repository, or no such file", body = ErrorBody),
     )
 )]
 async fn list_symbols(
     Extension(caller): Extension<Caller>,
-    State(indexer): Indexed,
+    State(knowledge): Core,
     Path(id): Path<String>,
     Params(params): Params<SymbolParams>,
 ) -> Result<Json<SymbolsOutput>, ApiError> {
-    let repo = caller.find(&indexer, &id).await.map_err(error)?;
-    let kind = params
-        .kind
-        .as_deref()
-        .map(str::parse::<SymbolKind>)
-        .transpose()
-        .map_err(ApiError::invalid)?;
-    let graph = indexer.graph(&repo.id).await.map_err(error)?;
-    let mut found = match params.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        Some(q) => {
-            let how = match params.how.unwrap_or_default() {
-                MatchMode::Fuzzy => NameMatch::Fuzzy,
-                MatchMode::Prefix => NameMatch::Prefix,
-                MatchMode::Exact => NameMatch::Exact,
-            };
-            graph.find_symbols(q, how, kind, usize::MAX)
-        }
-        None => {
-            graph.symbols().filter(|&s| kind.is_none_or(|k| graph.symbol(s).kind == k)).collect()
-        }
+    let how = params.how.map(|how| match how {
+        MatchMode::Fuzzy => "fuzzy",
+        MatchMode::Prefix => "prefix",
+        MatchMode::Exact => "exact",
+    });
+    let query = SymbolQuery {
+        name: params.q,
+        how: how.map(str::to_owned),
+        kind: params.kind,
+        path: params.path,
     };
-    if let Some(path) = &params.path {
-        if graph.file_index(path).is_none() {
-            return Err(ApiError::invalid(format!(
-                "{path} is not an indexed file of {}: paths are relative to the repository root",
-                repo.name
-            )));
-        }
-        found.retain(|s| graph.files[s.file].path == *path);
-    }
-    let (page, total, next_offset) = paginate(found, params.offset, params.limit, 50, 1000);
-    let symbols = page.into_iter().map(|s| SymbolView::new(&graph, s)).collect();
-    Ok(Json(SymbolsOutput { symbols, total, next_offset }))
+    let page = Page::new(params.offset, params.limit, 50, MAX_PAGE);
+    let (_, symbols) = knowledge.for_caller(&caller).symbols(Some(&id), query, page).await?;
+    Ok(Json(symbols))
 }
 
-/// A page of `items`, the number of items on all pages, and the next page's offset.
-fn paginate<T>(
-    items: Vec<T>,
-    offset: Option<usize>,
+/// A symbol, by name, and the file defining it when the name alone is ambiguous.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SymbolParam {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    symbol: String,
+    /// The file that defines it, when the name alone is ambiguous.
+    path: Option<String>,
+}
+
+impl SymbolParam {
+    fn name(&self) -> SymbolName<'_> {
+        SymbolName { name: &self.symbol, path: self.path.as_deref() }
+    }
+}
+
+/// One symbol in full: signature, documentation, location, enclosing symbol, and its source (cut
+/// at 400 lines; `/file` gives the rest).
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/symbol",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), SymbolParam),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The symbol and its source", body = SymbolSourceOutput),
+        (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
+        (status = 404, description = "No such repository, file or symbol", body = ErrorBody),
+    )
+)]
+async fn get_symbol(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<SymbolParam>,
+) -> Result<Json<SymbolSourceOutput>, ApiError> {
+    Ok(Json(knowledge.for_caller(&caller).symbol(Some(&id), params.name()).await?))
+}
+
+/// A walk of the call graph from a symbol.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct WalkParams {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    symbol: String,
+    /// The file that defines it, when the name alone is ambiguous.
+    path: Option<String>,
+    /// Hops to follow (default 1, at most 5).
+    depth: Option<usize>,
+    /// Items to return (default 50, at most 1000; more is clamped).
     limit: Option<usize>,
-    default: usize,
-    max: usize,
-) -> (Vec<T>, usize, Option<usize>) {
-    let total = items.len();
-    let offset = offset.unwrap_or(0).min(total);
-    let limit = limit.unwrap_or(default).clamp(1, max);
-    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let end = offset + page.len();
-    (page, total, (end < total).then_some(end))
+    /// Items to skip, for the next page.
+    offset: Option<usize>,
 }
 
-/// An indexer error as a REST client should read it.
-fn error(error: IndexError) -> ApiError {
-    match error {
-        IndexError::UnknownRepo(key) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!(
-                "no repository {key:?} is indexed: GET /api/knowledge/repositories lists them, POST there indexes one"
-            ),
-        ),
-        IndexError::Busy(_) => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
-        IndexError::OverQuota(_) => {
-            ApiError::new(StatusCode::FORBIDDEN, "quota_exceeded", error.to_string())
-        }
-        IndexError::NoEmbedder => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", error.to_string())
-        }
-        IndexError::Search(SearchError::BadGlob { .. } | SearchError::UnknownLanguage(_))
-        | IndexError::Source(_)
-        | IndexError::Refused(_) => ApiError::invalid(error.to_string()),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+impl WalkParams {
+    fn name(&self) -> SymbolName<'_> {
+        SymbolName { name: &self.symbol, path: self.path.as_deref() }
     }
+
+    fn page(&self) -> Page {
+        Page::new(self.offset, self.limit, 50, MAX_PAGE)
+    }
+}
+
+/// The functions and methods that call a symbol, up to `depth` hops away, nearest first, with the
+/// line of each call.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/callers",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of callers", body = CallsOutput),
+        (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
+        (status = 404, description = "No such repository, file or symbol", body = ErrorBody),
+    )
+)]
+async fn get_callers(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<WalkParams>,
+) -> Result<Json<CallsOutput>, ApiError> {
+    walk(&knowledge, &caller, &id, &params, Direction::Callers).await
+}
+
+/// The functions and methods a symbol calls, up to `depth` hops away, nearest first, with the
+/// line of each call.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/callees",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of callees", body = CallsOutput),
+        (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
+        (status = 404, description = "No such repository, file or symbol", body = ErrorBody),
+    )
+)]
+async fn get_callees(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<WalkParams>,
+) -> Result<Json<CallsOutput>, ApiError> {
+    walk(&knowledge, &caller, &id, &params, Direction::Callees).await
+}
+
+/// Callers or callees, as both routes answer them.
+async fn walk(
+    knowledge: &Knowledge,
+    caller: &Caller,
+    id: &str,
+    params: &WalkParams,
+    direction: Direction,
+) -> Result<Json<CallsOutput>, ApiError> {
+    let scoped = knowledge.for_caller(caller);
+    let (name, page) = (params.name(), params.page());
+    Ok(Json(scoped.calls(Some(id), name, direction, params.depth, page).await?))
+}
+
+/// Every place that refers to a symbol: resolved calls, inheritance and implementations first,
+/// then uses of the same name whose target could not be established (`resolved: false`).
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/references",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of references", body = ReferencesOutput),
+        (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
+        (status = 404, description = "No such repository, file or symbol", body = ErrorBody),
+    )
+)]
+async fn get_references(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<WalkParams>,
+) -> Result<Json<ReferencesOutput>, ApiError> {
+    let scoped = knowledge.for_caller(&caller);
+    Ok(Json(scoped.references(Some(&id), params.name(), params.page()).await?))
+}
+
+/// What a change to a symbol may break: its callers up to `depth` hops (default 3) and the files
+/// that hold them or import its file, transitively; at most `limit` of each.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/impact",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The callers and files a change may reach", body = ImpactOutput),
+        (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
+        (status = 404, description = "No such repository, file or symbol", body = ErrorBody),
+    )
+)]
+async fn get_impact(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<WalkParams>,
+) -> Result<Json<ImpactOutput>, ApiError> {
+    let scoped = knowledge.for_caller(&caller);
+    let limit = params.page().limit;
+    Ok(Json(scoped.impact(Some(&id), params.name(), params.depth, limit).await?))
+}
+
+/// A file of a repository, by its path relative to the repository root.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct FileParams {
+    /// Path relative to the repository root, as search results and outlines show it.
+    path: String,
+}
+
+/// The symbols a file defines, in order, each with how deeply it is nested.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/outline",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The file's symbols", body = OutlineOutput),
+        (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
+    )
+)]
+async fn get_outline(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<FileParams>,
+) -> Result<Json<OutlineOutput>, ApiError> {
+    Ok(Json(knowledge.for_caller(&caller).outline(Some(&id), &params.path).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReadParams {
+    /// Path relative to the repository root.
+    path: String,
+    /// First line to return, 1-based (default 1).
+    start_line: Option<usize>,
+    /// Last line to return, inclusive (default: 400 lines on, at most 400 per call).
+    end_line: Option<usize>,
+}
+
+/// Lines of an indexed file as it is on disk now, at most 400 per call; `next_line` says where
+/// the rest begins.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/file",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), ReadParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The lines asked for", body = FileOutput),
+        (status = 400, description = "Lines outside the file", body = ErrorBody),
+        (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
+    )
+)]
+async fn read_file(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<ReadParams>,
+) -> Result<Json<FileOutput>, ApiError> {
+    let scoped = knowledge.for_caller(&caller);
+    let (start, end) = (params.start_line, params.end_line);
+    Ok(Json(scoped.read(Some(&id), &params.path, start, end).await?))
+}
+
+/// What a file imports: other files of the repository, and external packages (`external:name`).
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/dependencies",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the file imports", body = DependenciesOutput),
+        (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
+    )
+)]
+async fn get_dependencies(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<FileParams>,
+) -> Result<Json<DependenciesOutput>, ApiError> {
+    let scoped = knowledge.for_caller(&caller);
+    Ok(Json(scoped.imports(Some(&id), &params.path, Imports::Of).await?))
+}
+
+/// The files of the repository that import a file.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/dependents",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The files importing it", body = DependenciesOutput),
+        (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
+    )
+)]
+async fn get_dependents(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<FileParams>,
+) -> Result<Json<DependenciesOutput>, ApiError> {
+    let scoped = knowledge.for_caller(&caller);
+    Ok(Json(scoped.imports(Some(&id), &params.path, Imports::By).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MapParams {
+    /// The map's size in tokens (default 1024, from 64 to 8192).
+    max_tokens: Option<usize>,
+}
+
+/// A map of the repository for orientation: its most central symbols (ranked by how much other
+/// code uses them), grouped by file, with signatures, within a token budget.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/map",
+    tag = "graph",
+    params(("id" = String, Path, description = "The repository's id (or name)"), MapParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The map", body = RepoMapOutput),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn get_repo_map(
+    Extension(caller): Extension<Caller>,
+    State(knowledge): Core,
+    Path(id): Path<String>,
+    Params(params): Params<MapParams>,
+) -> Result<Json<RepoMapOutput>, ApiError> {
+    Ok(Json(knowledge.for_caller(&caller).repo_map(Some(&id), params.max_tokens).await?))
 }
 
 /// A JSON body; a body that is not one is a 400 that says why.
@@ -717,12 +874,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             Err(rejection) => Err(match rejection {
                 JsonRejection::MissingJsonContentType(_) => ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "invalid_request",
+                    knowledge::Code::InvalidRequest,
                     "send the body as JSON, with `Content-Type: application/json`",
                 ),
                 other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "invalid_request",
+                    knowledge::Code::InvalidRequest,
                     other.body_text(),
                 ),
                 other => ApiError::invalid(other.body_text()),

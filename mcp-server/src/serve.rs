@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use knowledge::Knowledge;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -66,8 +67,8 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, true).await?;
         indexer.resume_embedding().await?;
-        let knowledge = crate::scanning::Scans::open(config, indexer).await?;
-        scans = Some(Arc::clone(&knowledge));
+        let scanning = crate::scanning::open(config, Arc::clone(&indexer)).await?;
+        scans = Some(Arc::clone(&scanning));
         // Bound to loopback without a token, a client with no credential is this machine's user.
         let token = config.knowledge.token.clone();
         let anonymous = config.bind.is_loopback() && token.is_none();
@@ -82,9 +83,10 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         };
         let access = Arc::new(access);
         // `ask_codebase` asks the same gateway, wherever it listens.
-        let asker = Arc::new(crate::ask::Asker::new(config, local_gateway)?);
-        let server = crate::mcp::KnowledgeServer::new(knowledge, Arc::clone(&access), asker);
-        let (rest, openapi) = crate::rest::router(server.clone());
+        let asker = asker(config, local_gateway)?;
+        let knowledge = Knowledge::new(indexer).with_scans(scanning).with_asker(asker);
+        let server = crate::mcp::KnowledgeServer::new(knowledge.clone(), Arc::clone(&access));
+        let (rest, openapi) = crate::rest::router(knowledge);
         let mcp = crate::mcp::http_router(
             server,
             config.bind.is_loopback(),
@@ -189,4 +191,30 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+}
+
+/// How `ask_codebase` reaches the gateway: through `knowledge.gateway_url`, or else the gateway
+/// of this process at `local` (the address it listens on), or else the configured gateway port
+/// on this machine.
+pub(crate) fn asker(
+    config: &Config,
+    local: Option<SocketAddr>,
+) -> anyhow::Result<Arc<knowledge::Asker>> {
+    gateway::install_tls();
+    let gateway = match (&config.knowledge.gateway_url, local) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(mut addr)) => {
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        }
+        (None, None) => format!("http://127.0.0.1:{}", config.gateway.port),
+    };
+    let settings = knowledge::AskSettings {
+        gateway,
+        model: config.knowledge.ask_model.clone(),
+        fallback_key: config.knowledge.ask_api_key.as_ref().map(|k| k.expose().to_owned()),
+    };
+    Ok(Arc::new(knowledge::Asker::new(settings)?))
 }

@@ -6,8 +6,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use indexer::{
-    IndexError, JobState, Mode, NameMatch, RepoGraph, RepoRecord, Source, SymbolKind, SymbolRef,
+use indexer::{JobState, Mode};
+use knowledge::views::{
+    CallsOutput, JobView, RepoView, ReposOutput, ScanView, SearchOutput, SymbolView,
+};
+use knowledge::{
+    AskView, Direction, FindingQuery, Imports, KnowledgeError, Page, Scoped, SearchRequest,
+    SymbolName, SymbolQuery,
 };
 use rmcp::handler::server::tool::schema_for_output;
 use rmcp::handler::server::wrapper::Parameters;
@@ -17,19 +22,44 @@ use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ask::AskView;
-use crate::indexing::{SearchRequest, search_code};
 use crate::mcp::KnowledgeServer;
-use crate::views::{HitView, JobView, RepoView, ReposOutput, ScanView, SearchOutput};
-use scanner::{FindingFilter, ScanState};
 
 /// Tool results: a success, or a tool error carrying its message.
-type Answer = Result<CallToolResult, String>;
+type Answer = Result<CallToolResult, ToolError>;
+
+/// A tool error: its message is what the agent reads.
+#[derive(Debug)]
+pub struct ToolError(String);
+
+impl From<KnowledgeError> for ToolError {
+    fn from(error: KnowledgeError) -> ToolError {
+        ToolError(error.to_string())
+    }
+}
+
+impl From<String> for ToolError {
+    fn from(message: String) -> ToolError {
+        ToolError(message)
+    }
+}
+
+impl From<&str> for ToolError {
+    fn from(message: &str) -> ToolError {
+        ToolError(message.to_owned())
+    }
+}
+
+/// The message as the tool error's content (rmcp marks the result `is_error`).
+impl rmcp::model::IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.0)]
+    }
+}
 
 /// Most items one call lists; more are a page away.
 const MAX_LIMIT: usize = 200;
-/// Most lines one call returns from a file or a symbol's source.
-const MAX_LINES: usize = 400;
+/// Most lines one call returns from a file, a symbol's source or an outline.
+const MAX_LINES: usize = knowledge::MAX_LINES;
 /// How long `index_repository` waits by default before answering with the job still running.
 const DEFAULT_WAIT_SECONDS: u64 = 60;
 /// How long `run_security_scan` waits by default before answering with the scan still running.
@@ -276,12 +306,8 @@ impl KnowledgeServer {
         Parameters(args): Parameters<IndexArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
-        let source = Source::parse(&args.url).map_err(|e| e.to_string())?;
         let caller = Self::caller()?;
-        caller.may_index(&source)?;
-        let owner = caller.owner();
-        let mut job =
-            self.indexer.submit(source, args.branch, owner).await.map_err(|e| message(&e))?;
+        let mut job = self.scoped(&caller).index(&args.url, args.branch, false).await?;
         let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS).min(600));
         let progress_token = ctx.meta.get_progress_token();
         let deadline = tokio::time::Instant::now() + wait;
@@ -301,14 +327,13 @@ impl KnowledgeServer {
                 let _ = ctx.peer.notify_progress(note).await;
             }
             // The structural index is usable once embedding starts.
-            let usable = matches!(status.repo.status, JobState::Embedding | JobState::Ready);
-            if usable || status.repo.status == JobState::Failed {
-                return job_answer(&status);
+            if knowledge::usable(&status) {
+                return job_answer(&JobView::from(&status));
             }
             tokio::select! {
-                changed = job.changed() => if changed.is_err() { return job_answer(&job.borrow()) },
-                () = tokio::time::sleep_until(deadline) => return job_answer(&status),
-                () = ctx.ct.cancelled() => return Err("cancelled: the job goes on; follow it with get_index_status".to_owned()),
+                changed = job.changed() => if changed.is_err() { return job_answer(&JobView::from(&*job.borrow())) },
+                () = tokio::time::sleep_until(deadline) => return job_answer(&JobView::from(&status)),
+                () = ctx.ct.cancelled() => return Err("cancelled: the job goes on; follow it with get_index_status".into()),
             }
         }
     }
@@ -318,14 +343,8 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_index_status(&self, Parameters(args): Parameters<RepoArg>) -> Answer {
-        let repo = self.repo(args.repo.as_deref()).await?;
-        match self.indexer.running(&repo.id) {
-            Some(status) => job_answer(&status),
-            None => {
-                let view = RepoView::from(&repo);
-                Ok(structured(repo_text(&view, None), &view))
-            }
-        }
+        let caller = Self::caller()?;
+        job_answer(&self.scoped(&caller).status(args.repo.as_deref()).await?)
     }
 
     #[tool(
@@ -334,7 +353,8 @@ impl KnowledgeServer {
         output_schema = schema_for_output::<ReposOutput>()
     )]
     async fn list_repositories(&self, Parameters(args): Parameters<PageArgs>) -> Answer {
-        let repos = Self::caller()?.repos(&self.indexer).await.map_err(|e| e.to_string())?;
+        let caller = Self::caller()?;
+        let repos = self.scoped(&caller).repositories().await?;
         if repos.is_empty() {
             let empty = ReposOutput { repositories: Vec::new(), total: 0, next_offset: None };
             return Ok(structured(
@@ -342,9 +362,9 @@ impl KnowledgeServer {
                 &empty,
             ));
         }
-        let total = repos.len();
-        let (page, notice) = paginate(repos, args.offset, args.limit, 50);
-        let views: Vec<RepoView> = page.iter().map(RepoView::from).collect();
+        let page = Page::new(args.offset, args.limit, 50, MAX_LIMIT);
+        let (repos, total, next_offset) = page.of(repos);
+        let views: Vec<RepoView> = repos.iter().map(RepoView::from).collect();
         let mut text = String::new();
         for view in &views {
             let commit = view.commit.as_deref().map_or("-", |c| &c[..12.min(c.len())]);
@@ -354,8 +374,8 @@ impl KnowledgeServer {
                 view.name, view.repo_id, view.source, view.status, view.files, view.symbols
             );
         }
-        text += &notice.text;
-        let output = ReposOutput { repositories: views, total, next_offset: notice.next_offset };
+        text += &page_notice(page, views.len(), total, next_offset);
+        let output = ReposOutput { repositories: views, total, next_offset };
         Ok(structured(text, &output))
     }
 
@@ -370,8 +390,8 @@ impl KnowledgeServer {
     )]
     async fn remove_repository(&self, Parameters(args): Parameters<RepoArg>) -> Answer {
         let key = args.repo.ok_or("pass `repo`: the id, name, URL or path to remove")?;
-        let repo = self.repo(Some(&key)).await?;
-        self.indexer.remove(&repo.id).await.map_err(|e| message(&e))?;
+        let caller = Self::caller()?;
+        let repo = self.scoped(&caller).remove(&key).await?;
         Ok(text(format!("Removed {} ({}).", repo.name, repo.id)))
     }
 
@@ -388,15 +408,14 @@ impl KnowledgeServer {
             language: args.language,
             path_glob: args.path_glob,
             kind: args.kind,
-            limit: args.limit.unwrap_or(10).clamp(1, 50),
-            offset: args.offset.unwrap_or(0),
+            limit: args.limit,
+            offset: args.offset,
         };
         let caller = Self::caller()?;
-        let (query, hits) =
-            search_code(&self.indexer, &caller, request).await.map_err(|e| message(&e))?;
-        let (mode, limit, offset) = (query.mode, query.limit, query.offset);
+        let output = self.scoped(&caller).search(request).await?;
+        let offset = args.offset.unwrap_or(0);
         let mut text = String::new();
-        for (rank, hit) in hits.iter().enumerate() {
+        for (rank, hit) in output.results.iter().enumerate() {
             let symbol = hit.symbol.as_deref().map_or(String::new(), |s| format!(" {s}"));
             let stale = if hit.stale { " [file changed since indexed]" } else { "" };
             let _ = writeln!(
@@ -416,20 +435,14 @@ impl KnowledgeServer {
                 let _ = writeln!(text, "    …");
             }
         }
-        let next_offset = (hits.len() == limit).then_some(offset + limit);
-        if hits.is_empty() {
-            text = format!("No matches in {} mode.", mode.as_str());
+        if output.results.is_empty() {
+            text = format!("No matches in {} mode.", output.mode);
             if offset > 0 {
                 text += " (past the last page)";
             }
-        } else if let Some(next) = next_offset {
+        } else if let Some(next) = output.next_offset {
             let _ = writeln!(text, "More may follow: pass offset={next}.");
         }
-        let output = SearchOutput {
-            mode: mode.as_str().to_owned(),
-            results: hits.iter().map(HitView::from).collect(),
-            next_offset,
-        };
         Ok(structured(text, &output))
     }
 
@@ -438,24 +451,23 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn find_symbol(&self, Parameters(args): Parameters<FindSymbolArgs>) -> Answer {
-        let (repo, graph) = self.graph(args.repo.as_deref()).await?;
-        let how = match args.how.as_deref().unwrap_or("fuzzy") {
-            "fuzzy" => NameMatch::Fuzzy,
-            "prefix" => NameMatch::Prefix,
-            "exact" => NameMatch::Exact,
-            other => return Err(format!("unknown match {other:?}: use fuzzy, prefix or exact")),
+        let caller = Self::caller()?;
+        let query = SymbolQuery {
+            name: Some(args.name.clone()),
+            how: args.how,
+            kind: args.kind,
+            path: None,
         };
-        let kind = args.kind.as_deref().map(str::parse::<SymbolKind>).transpose()?;
-        let limit = args.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
-        let found = graph.find_symbols(&args.name, how, kind, limit + 1);
-        if found.is_empty() {
+        let page = Page::new(None, args.limit, 20, MAX_LIMIT);
+        let (repo, found) = self.scoped(&caller).symbols(args.repo.as_deref(), query, page).await?;
+        if found.symbols.is_empty() {
             return Ok(text(format!("No symbol matches {:?} in {}.", args.name, repo.name)));
         }
         let mut out = String::new();
-        for &symbol in found.iter().take(limit) {
-            let _ = writeln!(out, "{}", symbol_line(&graph, symbol));
+        for symbol in &found.symbols {
+            let _ = writeln!(out, "{}", symbol_line(symbol));
         }
-        if found.len() > limit {
+        if found.next_offset.is_some() {
             let _ =
                 writeln!(out, "More match: raise limit (at most {MAX_LIMIT}) or refine the name.");
         }
@@ -467,37 +479,25 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_symbol(&self, Parameters(args): Parameters<SymbolArgs>) -> Answer {
-        let (repo, graph) = self.graph(args.repo.as_deref()).await?;
-        let symbol = resolve(&graph, &args.symbol, args.path.as_deref())?;
-        let s = graph.symbol(symbol);
-        let path = &graph.files[symbol.file].path;
-        let mut out = format!(
-            "{} {} — {path}:{}-{}\n",
-            s.kind.as_str(),
-            s.qualified,
-            s.start_line,
-            s.end_line
-        );
-        if let Some(parent) = s.parent {
-            let parent = graph.symbol(SymbolRef { file: symbol.file, symbol: parent as usize });
-            let _ = writeln!(out, "in {} {}", parent.kind.as_str(), parent.qualified);
+        let caller = Self::caller()?;
+        let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
+        let found = self.scoped(&caller).symbol(args.repo.as_deref(), name).await?;
+        let s = &found.symbol;
+        let mut out =
+            format!("{} {} — {}:{}-{}\n", s.kind, s.qualified, s.path, s.start_line, s.end_line);
+        if let Some(parent) = &s.parent {
+            let _ = writeln!(out, "in {parent}");
         }
         if let Some(doc) = &s.doc {
             let _ = writeln!(out, "{doc}");
         }
-        let source = graph.source(&repo.checkout, symbol).map_err(|e| e.to_string())?;
-        let lines: Vec<&str> = source.lines().collect();
-        out += "```\n";
-        for line in lines.iter().take(MAX_LINES) {
-            let _ = writeln!(out, "{line}");
-        }
-        out += "```\n";
-        if lines.len() > MAX_LINES {
-            let next = s.start_line as usize + MAX_LINES;
+        let _ = write!(out, "```\n{}```\n", found.source);
+        if found.total_lines > found.lines_shown {
+            let next = s.start_line as usize + found.lines_shown;
             let _ = writeln!(
                 out,
-                "Cut at {MAX_LINES} of {} lines: read_file path={path} start_line={next} for the rest.",
-                lines.len()
+                "Cut at {} of {} lines: read_file path={} start_line={next} for the rest.",
+                found.lines_shown, found.total_lines, s.path
             );
         }
         Ok(text(out))
@@ -508,26 +508,19 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_file_outline(&self, Parameters(args): Parameters<FileArgs>) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let file = file_index(&graph, &args.path)?;
-        let outline = graph.outline(file);
-        if outline.is_empty() {
+        let caller = Self::caller()?;
+        let outline = self.scoped(&caller).outline(args.repo.as_deref(), &args.path).await?;
+        if outline.symbols.is_empty() {
             return Ok(text(format!("{} defines no symbols.", args.path)));
         }
-        let mut out = format!("{} ({} symbols)\n", args.path, outline.len());
-        for (symbol, depth) in outline.iter().take(MAX_LINES) {
-            let s = graph.symbol(*symbol);
-            let _ = writeln!(
-                out,
-                "{}{}-{} {} {}",
-                "  ".repeat(*depth),
-                s.start_line,
-                s.end_line,
-                s.kind.as_str(),
-                s.signature
-            );
+        let mut out = format!("{} ({} symbols)\n", args.path, outline.symbols.len());
+        for entry in outline.symbols.iter().take(MAX_LINES) {
+            let s = &entry.symbol;
+            let indent = "  ".repeat(entry.depth);
+            let _ =
+                writeln!(out, "{indent}{}-{} {} {}", s.start_line, s.end_line, s.kind, s.signature);
         }
-        if outline.len() > MAX_LINES {
+        if outline.symbols.len() > MAX_LINES {
             let _ = writeln!(out, "Cut at {MAX_LINES} symbols.");
         }
         Ok(text(out))
@@ -538,29 +531,19 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn read_file(&self, Parameters(args): Parameters<ReadFileArgs>) -> Answer {
-        let (repo, graph) = self.graph(args.repo.as_deref()).await?;
-        file_index(&graph, &args.path)?;
-        let content = read_checkout(&repo.checkout, &args.path).await?;
-        let lines: Vec<&str> = content.lines().collect();
-        let start = args.start_line.unwrap_or(1).max(1);
-        if start > lines.len().max(1) {
-            return Err(format!(
-                "{} has {} lines: start_line must be at most that",
-                args.path,
-                lines.len()
-            ));
+        let caller = Self::caller()?;
+        let (start, end) = (args.start_line, args.end_line);
+        let file = self.scoped(&caller).read(args.repo.as_deref(), &args.path, start, end).await?;
+        let width = file.end_line.to_string().len();
+        let mut out = format!(
+            "{} lines {}-{} of {}\n",
+            file.path, file.start_line, file.end_line, file.total_lines
+        );
+        for (n, line) in file.lines.iter().enumerate() {
+            let _ = writeln!(out, "{:>width$}  {line}", file.start_line + n);
         }
-        let end = args.end_line.unwrap_or(usize::MAX).min(lines.len()).min(start + MAX_LINES - 1);
-        if end < start {
-            return Err("end_line must not be before start_line".to_owned());
-        }
-        let width = end.to_string().len();
-        let mut out = format!("{} lines {start}-{end} of {}\n", args.path, lines.len());
-        for (n, line) in lines[start - 1..end].iter().enumerate() {
-            let _ = writeln!(out, "{:>width$}  {line}", start + n);
-        }
-        if end < lines.len() && args.end_line.is_none_or(|e| e > end) {
-            let _ = writeln!(out, "More: start_line={}.", end + 1);
+        if let Some(next) = file.next_line {
+            let _ = writeln!(out, "More: start_line={next}.");
         }
         Ok(text(out))
     }
@@ -570,28 +553,20 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn find_references(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let symbol = resolve(&graph, &args.symbol, args.path.as_deref())?;
-        let sites = graph.references(symbol);
-        if sites.is_empty() {
-            return Ok(text(format!("No references to {} found.", graph.display(symbol))));
+        let caller = Self::caller()?;
+        let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
+        let page = Page::new(args.offset, args.limit, 50, MAX_LIMIT);
+        let found = self.scoped(&caller).references(args.repo.as_deref(), name, page).await?;
+        if found.references.is_empty() {
+            return Ok(text(format!("No references to {} found.", display(&found.symbol))));
         }
-        let (page, notice) = paginate(sites, args.offset, args.limit, 50);
         let mut out = String::new();
-        for site in page {
-            let from = site
-                .from
-                .map_or("top-level code".to_owned(), |f| graph.symbol(f).qualified.clone());
+        for site in &found.references {
+            let from = site.from.as_deref().unwrap_or("top-level code");
             let certainty = if site.resolved { "" } else { " (possible)" };
-            let _ = writeln!(
-                out,
-                "{}:{} {} in {from}{certainty}",
-                graph.files[site.file].path,
-                site.line,
-                site.kind.as_str()
-            );
+            let _ = writeln!(out, "{}:{} {} in {from}{certainty}", site.path, site.line, site.kind);
         }
-        out += &notice.text;
+        out += &page_notice(page, found.references.len(), found.total, found.next_offset);
         Ok(text(out))
     }
 
@@ -600,7 +575,7 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_callers(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
-        self.calls(args, true).await
+        self.calls(args, Direction::Callers).await
     }
 
     #[tool(
@@ -608,7 +583,7 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_callees(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
-        self.calls(args, false).await
+        self.calls(args, Direction::Callees).await
     }
 
     #[tool(
@@ -616,9 +591,10 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_dependencies(&self, Parameters(args): Parameters<FileArgs>) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let file = file_index(&graph, &args.path)?;
-        Ok(file_list(&format!("{} imports", args.path), graph.imports_of(file)))
+        let caller = Self::caller()?;
+        let found =
+            self.scoped(&caller).imports(args.repo.as_deref(), &args.path, Imports::Of).await?;
+        Ok(file_list(&format!("{} imports", args.path), &found.files))
     }
 
     #[tool(
@@ -626,9 +602,10 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_dependents(&self, Parameters(args): Parameters<FileArgs>) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let file = file_index(&graph, &args.path)?;
-        Ok(file_list(&format!("Imported by {}", args.path), graph.dependents_of(file)))
+        let caller = Self::caller()?;
+        let found =
+            self.scoped(&caller).imports(args.repo.as_deref(), &args.path, Imports::By).await?;
+        Ok(file_list(&format!("Imported by {}", args.path), &found.files))
     }
 
     #[tool(
@@ -636,29 +613,32 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn analyze_impact(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let symbol = resolve(&graph, &args.symbol, args.path.as_deref())?;
-        let impact = graph.impact(symbol, args.depth.unwrap_or(3).clamp(1, 5));
+        let caller = Self::caller()?;
+        let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
+        let limit = args.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+        let impact =
+            self.scoped(&caller).impact(args.repo.as_deref(), name, args.depth, limit).await?;
         let mut out = format!(
             "Changing {} may affect {} callers in {} other files.\n",
-            graph.display(symbol),
-            impact.callers.len(),
-            impact.files.len()
+            display(&impact.symbol),
+            impact.total_callers,
+            impact.total_files
         );
-        let limit = args.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
         out += "Callers (hops away):\n";
-        for (caller, distance) in impact.callers.iter().take(limit) {
-            let _ = writeln!(out, "  {distance} {}", symbol_line(&graph, *caller));
+        for caller in &impact.callers {
+            let _ = writeln!(out, "  {} {}", caller.distance, symbol_line(&caller.symbol));
         }
-        if impact.callers.len() > limit {
-            let _ = writeln!(out, "  … {} more callers", impact.callers.len() - limit);
+        if impact.total_callers > impact.callers.len() {
+            let _ =
+                writeln!(out, "  … {} more callers", impact.total_callers - impact.callers.len());
         }
         out += "Files:\n";
-        for file in impact.files.iter().take(limit) {
+        for file in &impact.files {
             let _ = writeln!(out, "  {file}");
         }
-        if impact.files.len() > limit {
-            let _ = writeln!(out, "  … {} more files (raise limit)", impact.files.len() - limit);
+        if impact.total_files > impact.files.len() {
+            let more = impact.total_files - impact.files.len();
+            let _ = writeln!(out, "  … {more} more files (raise limit)");
         }
         Ok(text(out))
     }
@@ -673,13 +653,8 @@ impl KnowledgeServer {
         Parameters(args): Parameters<AskArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
-        let question = args.question.trim();
-        if question.is_empty() {
-            return Err("question is empty: ask something about the code".to_owned());
-        }
         let caller = Self::caller()?;
-        let repo = self.repo(args.repo.as_deref()).await?;
-        let key = self.asker.key_for(&caller).map_err(|e| e.to_string())?.clone();
+        let scoped = self.scoped(&caller);
         let progress = |step: f64, message: String| {
             let ctx = &ctx;
             async move {
@@ -691,26 +666,16 @@ impl KnowledgeServer {
                 }
             }
         };
-        progress(0.0, format!("searching {} for the code behind the question", repo.name)).await;
         let work = async {
-            let context = self
-                .asker
-                .retrieve(&self.indexer, &caller, &repo, question)
-                .await
-                .map_err(|e| e.to_string())?;
-            if context.is_empty() {
-                return Err(format!(
-                    "nothing in {} matches the question: rephrase it with the words of the code, or check the index with get_index_status",
-                    repo.name
-                ));
-            }
-            progress(1.0, format!("asking the model with {} passages of code", context.len()))
-                .await;
-            self.asker.answer(&key, &repo, question, &context).await.map_err(|e| e.to_string())
+            progress(0.0, "searching for the code behind the question".to_owned()).await;
+            let question = scoped.prepare_question(args.repo.as_deref(), &args.question).await?;
+            let passages = question.context.len();
+            progress(1.0, format!("asking the model with {passages} passages of code")).await;
+            scoped.answer(&question).await
         };
         let view = tokio::select! {
             view = work => view?,
-            () = ctx.ct.cancelled() => return Err("cancelled".to_owned()),
+            () = ctx.ct.cancelled() => return Err("cancelled".into()),
         };
         progress(3.0, "answered".to_owned()).await;
         let mut out = format!("{}\n", view.answer.trim_end());
@@ -738,12 +703,12 @@ impl KnowledgeServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_repo_map(&self, Parameters(args): Parameters<RepoMapArgs>) -> Answer {
-        let (repo, graph) = self.graph(args.repo.as_deref()).await?;
-        let budget = args.max_tokens.unwrap_or(1024).clamp(64, 8192);
-        let map = tokio::task::spawn_blocking(move || graph.repo_map(budget))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(text(format!("{} ({}), most central symbols first:\n{map}", repo.name, repo.id)))
+        let caller = Self::caller()?;
+        let map = self.scoped(&caller).repo_map(args.repo.as_deref(), args.max_tokens).await?;
+        Ok(text(format!(
+            "{} ({}), most central symbols first:\n{}",
+            map.name, map.repo_id, map.map
+        )))
     }
 
     #[tool(
@@ -761,40 +726,35 @@ impl KnowledgeServer {
         Parameters(args): Parameters<RunScanArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
-        let repo = self.repo(args.repo.as_deref()).await?;
-        let scan = self.scans.submit(&repo).await.map_err(|e| scan_message(&e))?;
+        let caller = Self::caller()?;
+        let scoped = self.scoped(&caller);
+        let (repo, scan) = scoped.scan(args.repo.as_deref()).await?;
         let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_SCAN_WAIT).min(600));
         // The tools report no progress of their own: the notifications count the seconds, so a
         // client sees the call is alive (and may keep its timeout from firing).
         let progress_token = ctx.meta.get_progress_token();
         let started = tokio::time::Instant::now();
         let mut ticks = tokio::time::interval(Duration::from_secs(5));
-        let finished = self.scans.wait(&scan.id, wait);
+        let finished = scoped.wait_for_scan(&scan, wait, 20);
         tokio::pin!(finished);
-        let scan = loop {
+        let view = loop {
             tokio::select! {
-                scan = &mut finished => break scan.map_err(|e| scan_message(&e))?,
+                view = &mut finished => break view?,
                 _ = ticks.tick() => if let Some(token) = &progress_token {
                     let seconds = started.elapsed().as_secs();
                     let note = ProgressNotificationParam::new(token.clone(), seconds as f64)
                         .with_message(format!("scanning {} with semgrep, trivy and checkov: {seconds} s", repo.name));
                     let _ = ctx.peer.notify_progress(note).await;
                 },
-                () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id)),
+                () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id).into()),
             }
         };
-        let filter = FindingFilter { limit: Some(20), ..FindingFilter::default() };
-        let view = self.scans.view_of(&scan, &filter).await.map_err(|e| scan_message(&e))?;
-        if scan.state == ScanState::Failed {
-            return Err(format!("scan {} failed: {}", scan.id, scan.error.unwrap_or_default()));
-        }
         let mut text = crate::scanning::render(&repo.name, &view);
-        if !scan.state.is_final() {
+        if !matches!(view.status.as_str(), "done" | "failed") {
             let _ = write!(
                 text,
                 "The scan is still {}: call get_scan_findings with scan_id {} in a while.",
-                scan.state.as_str(),
-                scan.id
+                view.status, view.scan_id
             );
         } else if view.total_findings > view.findings.len() {
             let _ = write!(
@@ -813,29 +773,25 @@ impl KnowledgeServer {
         output_schema = schema_for_output::<ScanView>()
     )]
     async fn get_scan_findings(&self, Parameters(args): Parameters<FindingsArgs>) -> Answer {
-        let repo = self.repo(args.repo.as_deref()).await?;
-        let limit = args.limit.unwrap_or(20).clamp(1, MAX_LIMIT);
-        let offset = args.offset.unwrap_or(0);
-        let filter = crate::scanning::finding_filter(
-            args.severity.as_deref(),
-            args.tool.as_deref(),
-            args.path,
-            args.symbol,
-            limit,
-            offset,
-        )?;
-        let view = self
-            .scans
-            .view(&repo, args.scan_id.as_deref(), &filter)
-            .await
-            .map_err(|e| scan_message(&e))?;
+        let caller = Self::caller()?;
+        let page = Page::new(args.offset, args.limit, 20, MAX_LIMIT);
+        let query = FindingQuery {
+            severity: args.severity,
+            tool: args.tool,
+            path: args.path,
+            symbol: args.symbol,
+        };
+        let (repo, view) = self
+            .scoped(&caller)
+            .findings(args.repo.as_deref(), args.scan_id.as_deref(), query, page)
+            .await?;
         let mut text = crate::scanning::render(&repo.name, &view);
-        let end = offset + view.findings.len();
+        let end = page.offset + view.findings.len();
         if end < view.total_findings {
             let _ = write!(
                 text,
                 "Showing {}–{end} of {} matching findings: call again with offset {end} for more.",
-                offset + 1,
+                page.offset + 1,
                 view.total_findings
             );
         }
@@ -844,88 +800,62 @@ impl KnowledgeServer {
 }
 
 impl KnowledgeServer {
-    /// The repository a call names, or the only one when it names none.
-    async fn repo(&self, key: Option<&str>) -> Result<RepoRecord, String> {
+    /// What the caller of the running tool may reach.
+    fn scoped<'a>(&'a self, caller: &'a knowledge::Caller) -> Scoped<'a> {
+        self.knowledge.for_caller(caller)
+    }
+
+    async fn calls(&self, args: GraphWalkArgs, direction: Direction) -> Answer {
         let caller = Self::caller()?;
-        if let Some(key) = key {
-            return caller.find(&self.indexer, key).await.map_err(|e| message(&e));
-        }
-        let mut repos = caller.repos(&self.indexer).await.map_err(|e| e.to_string())?;
-        match repos.len() {
-            0 => Err("no repository is indexed yet: call index_repository first".to_owned()),
-            1 => Ok(repos.remove(0)),
-            n => {
-                let names: Vec<String> =
-                    repos.iter().map(|r| format!("{} ({})", r.name, r.id)).collect();
-                Err(format!("{n} repositories are indexed, pass `repo`: {}", names.join(", ")))
-            }
-        }
+        let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
+        let page = Page::new(args.offset, args.limit, 50, MAX_LIMIT);
+        let found = self
+            .scoped(&caller)
+            .calls(args.repo.as_deref(), name, direction, args.depth, page)
+            .await?;
+        Ok(text(render_calls(&found, page)))
     }
+}
 
-    async fn graph(
-        &self,
-        key: Option<&str>,
-    ) -> Result<(RepoRecord, std::sync::Arc<RepoGraph>), String> {
-        let repo = self.repo(key).await?;
-        let graph = self.indexer.graph(&repo.id).await.map_err(|e| message(&e))?;
-        if graph.files.is_empty() && !repo.status.is_final() {
-            return Err(format!(
-                "{} is still being indexed ({}): wait for it with get_index_status",
-                repo.name, repo.status
-            ));
-        }
-        Ok((repo, graph))
+fn render_calls(found: &CallsOutput, page: Page) -> String {
+    let symbol = display(&found.symbol);
+    if found.results.is_empty() && page.offset == 0 {
+        return match found.direction.as_str() {
+            "callers" => format!("Nothing calls {symbol} (that the graph can establish)."),
+            _ => format!("{symbol} calls nothing the graph can establish."),
+        };
     }
-
-    async fn calls(&self, args: GraphWalkArgs, callers: bool) -> Answer {
-        let (_, graph) = self.graph(args.repo.as_deref()).await?;
-        let symbol = resolve(&graph, &args.symbol, args.path.as_deref())?;
-        let depth = args.depth.unwrap_or(1).clamp(1, 5);
-        let found =
-            if callers { graph.callers(symbol, depth) } else { graph.callees(symbol, depth) };
-        let (what, none) = if callers { ("callers", "Nothing calls") } else { ("callees", "") };
-        if found.is_empty() {
-            return Ok(text(if callers {
-                format!("{none} {} (that the graph can establish).", graph.display(symbol))
-            } else {
-                format!("{} calls nothing the graph can establish.", graph.display(symbol))
-            }));
-        }
-        let (page, notice) = paginate(found, args.offset, args.limit, 50);
-        let mut out = format!("{what} of {} (hops, call line):\n", graph.display(symbol));
-        for (other, distance, line) in page {
-            let _ = writeln!(out, "{distance} line {line}: {}", symbol_line(&graph, other));
-        }
-        out += &notice.text;
-        Ok(text(out))
+    let mut out = format!("{} of {symbol} (hops, call line):\n", found.direction);
+    for call in &found.results {
+        let _ =
+            writeln!(out, "{} line {}: {}", call.distance, call.line, symbol_line(&call.symbol));
     }
+    out + &page_notice(page, found.results.len(), found.total, found.next_offset)
 }
 
 /// A job's state as a tool answer; a failed job is a tool error.
-fn job_answer(status: &indexer::JobStatus) -> Answer {
-    let view = JobView::from(status);
-    if status.repo.status == JobState::Failed {
+fn job_answer(job: &JobView) -> Answer {
+    if job.repo.status == "failed" {
         return Err(format!(
             "indexing {} failed: {}",
-            status.repo.source,
-            status.repo.error.as_deref().unwrap_or("no reason given")
-        ));
+            job.repo.source,
+            job.repo.error.as_deref().unwrap_or("no reason given")
+        )
+        .into());
     }
-    let text = repo_text(&view.repo, Some(&view));
-    Ok(structured(text, &view))
+    Ok(structured(repo_text(job), job))
 }
 
-fn repo_text(repo: &RepoView, job: Option<&JobView>) -> String {
-    let mut out = format!("{} — job id {}: {}", repo.name, repo.repo_id, repo.status);
-    if let Some(job) = job {
-        let _ = write!(out, " ({}%)", job.progress);
-        if repo.status == "embedding" {
-            let _ = write!(
-                out,
-                "; embedding {}/{} chunks, structural and lexical queries work now",
-                job.chunks_embedded, job.chunks_to_embed
-            );
-        }
+fn repo_text(job: &JobView) -> String {
+    let repo = &job.repo;
+    let mut out =
+        format!("{} — job id {}: {} ({}%)", repo.name, repo.repo_id, repo.status, job.progress);
+    if repo.status == "embedding" {
+        let _ = write!(
+            out,
+            "; embedding {}/{} chunks, structural and lexical queries work now",
+            job.chunks_embedded, job.chunks_to_embed
+        );
     }
     let _ = write!(
         out,
@@ -951,62 +881,19 @@ fn repo_text(repo: &RepoView, job: Option<&JobView>) -> String {
     out
 }
 
-fn symbol_line(graph: &RepoGraph, symbol: SymbolRef) -> String {
-    let s = graph.symbol(symbol);
+/// A symbol as the graph names it: `path::qualified`.
+fn display(symbol: &SymbolView) -> String {
+    format!("{}::{}", symbol.path, symbol.qualified)
+}
+
+fn symbol_line(s: &SymbolView) -> String {
     format!(
         "{}:{}-{} {} {} — {}",
-        graph.files[symbol.file].path,
-        s.start_line,
-        s.end_line,
-        s.kind.as_str(),
-        s.qualified,
-        s.signature
+        s.path, s.start_line, s.end_line, s.kind, s.qualified, s.signature
     )
 }
 
-/// The one symbol a name (and maybe a path) designates, or an error listing the candidates.
-fn resolve(graph: &RepoGraph, name: &str, path: Option<&str>) -> Result<SymbolRef, String> {
-    let mut found = graph.find_symbols(name, NameMatch::Exact, None, usize::MAX);
-    if let Some(path) = path {
-        file_index(graph, path)?;
-        found.retain(|s| graph.files[s.file].path == path);
-    }
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] => {
-            let near = graph.find_symbols(name, NameMatch::Fuzzy, None, 5);
-            let within = path.map_or(String::new(), |p| format!(" in {p}"));
-            if near.is_empty() {
-                return Err(format!("no symbol named {name:?}{within}: try find_symbol"));
-            }
-            let near: Vec<String> = near.iter().map(|&s| graph.display(s)).collect();
-            Err(format!("no symbol named {name:?}{within}; close matches: {}", near.join(", ")))
-        }
-        many => {
-            let shown: Vec<String> = many
-                .iter()
-                .take(10)
-                .map(|&s| format!("{}:{}", graph.display(s), graph.symbol(s).start_line))
-                .collect();
-            Err(format!(
-                "{} symbols are named {name:?}: {}{}; pass `path`, or a qualified name like `Type::method`",
-                many.len(),
-                shown.join(", "),
-                if many.len() > 10 { ", …" } else { "" }
-            ))
-        }
-    }
-}
-
-fn file_index(graph: &RepoGraph, path: &str) -> Result<usize, String> {
-    graph.file_index(path).ok_or_else(|| {
-        format!(
-            "{path} is not an indexed file of this repository: paths are relative to its root, as search_code and get_file_outline show them"
-        )
-    })
-}
-
-fn file_list(title: &str, files: Vec<String>) -> CallToolResult {
+fn file_list(title: &str, files: &[String]) -> CallToolResult {
     if files.is_empty() {
         return text(format!("{title}: nothing."));
     }
@@ -1021,32 +908,15 @@ fn file_list(title: &str, files: Vec<String>) -> CallToolResult {
     text(out)
 }
 
-/// A page of a list, and the line that says what was left out.
-struct Notice {
-    text: String,
-    next_offset: Option<usize>,
-}
-
-fn paginate<T>(
-    items: Vec<T>,
-    offset: Option<usize>,
-    limit: Option<usize>,
-    default: usize,
-) -> (Vec<T>, Notice) {
-    let total = items.len();
-    let offset = offset.unwrap_or(0).min(total);
-    let limit = limit.unwrap_or(default).clamp(1, MAX_LIMIT);
-    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
-    let end = offset + page.len();
-    let next_offset = (end < total).then_some(end);
-    let text = match next_offset {
-        Some(next) => {
-            format!("Showing {}-{end} of {total}: pass offset={next} for more.\n", offset + 1)
-        }
-        None if offset > 0 => format!("Showing {}-{end} of {total}.\n", offset + 1),
+/// The line that says what a page left out.
+fn page_notice(page: Page, shown: usize, total: usize, next_offset: Option<usize>) -> String {
+    let first = page.offset.min(total) + 1;
+    let end = page.offset.min(total) + shown;
+    match next_offset {
+        Some(next) => format!("Showing {first}-{end} of {total}: pass offset={next} for more.\n"),
+        None if page.offset > 0 => format!("Showing {first}-{end} of {total}.\n"),
         None => String::new(),
-    };
-    (page, Notice { text, next_offset })
+    }
 }
 
 fn text(text: String) -> CallToolResult {
@@ -1058,41 +928,4 @@ fn structured<T: Serialize>(text: String, value: &T) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = serde_json::to_value(value).ok();
     result
-}
-
-/// A scan error as an agent should read it.
-fn scan_message(error: &crate::scanning::ScanError) -> String {
-    match error {
-        crate::scanning::ScanError::Index(e) => message(e),
-        crate::scanning::ScanError::NotIndexed(repo) => format!(
-            "repository {repo} is not indexed yet: call index_repository, then run_security_scan"
-        ),
-        crate::scanning::ScanError::NoScan(repo) => {
-            format!("repository {repo} has no finished scan yet: call run_security_scan first")
-        }
-        other => other.to_string(),
-    }
-}
-
-/// An indexer error as an agent should read it.
-fn message(error: &IndexError) -> String {
-    match error {
-        IndexError::UnknownRepo(key) => format!(
-            "no repository {key:?} is indexed: call list_repositories to see them, or index_repository to add it"
-        ),
-        other => other.to_string(),
-    }
-}
-
-/// A file of a checkout, read off the async threads, beneath the checkout and never through a
-/// symlink (`indexer::beneath`).
-pub(crate) async fn read_checkout(
-    checkout: &std::path::Path,
-    path: &str,
-) -> Result<String, String> {
-    let (checkout, path) = (checkout.to_owned(), path.to_owned());
-    tokio::task::spawn_blocking(move || indexer::beneath::read_text(&checkout, &path))
-        .await
-        .map_err(|e| format!("cannot read the file: {e}"))?
-        .map_err(|e| e.to_string())
 }

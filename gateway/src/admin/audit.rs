@@ -84,7 +84,7 @@ pub(crate) struct AuditQuery {
     /// To this date, inclusive, or time.
     end_date: Option<String>,
     page: Option<i64>,
-    /// Entries per page: 50 by default, at most 1,000.
+    /// Entries per page: 50 by default, at most 1,000 (more is clamped).
     limit: Option<i64>,
 }
 

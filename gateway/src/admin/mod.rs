@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::{Scalar, Servable};
@@ -366,14 +366,17 @@ pub(crate) struct Page {
 }
 
 impl Page {
+    /// Most records one page holds.
+    pub const MAX_LIMIT: i64 = 1000;
+
+    /// Page `page` (from 1) of `limit` records (default 50). A `limit` outside 1 to
+    /// [`Page::MAX_LIMIT`] is clamped into it, as on every list of both ports; the answer's
+    /// `limit` says what was used.
     pub fn new(page: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
         let page = page.unwrap_or(1);
-        let limit = limit.unwrap_or(50);
+        let limit = limit.unwrap_or(50).clamp(1, Page::MAX_LIMIT);
         if page < 1 {
             return Err(ApiError::invalid("page", "page counts from 1"));
-        }
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::invalid("limit", "limit is from 1 to 1000"));
         }
         if (page - 1).checked_mul(limit).is_none() {
             return Err(ApiError::invalid("page", "page is past any possible result"));
@@ -383,6 +386,22 @@ impl Page {
 
     pub fn offset(self) -> i64 {
         (self.page - 1) * self.limit
+    }
+}
+
+/// Which page of a list to answer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// From 1.
+    pub page: Option<i64>,
+    /// Records per page: 50 by default, at most 1,000 (more is clamped).
+    pub limit: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        Page::new(self.page, self.limit)
     }
 }
 
@@ -549,7 +568,8 @@ mod tests {
     fn pages_are_bounded() {
         assert_eq!(Page::new(None, None).unwrap().limit, 50);
         assert_eq!(Page::new(Some(3), Some(10)).unwrap().offset(), 20);
-        assert_eq!(Page::new(None, Some(1001)).unwrap_err().param, Some("limit"));
+        assert_eq!(Page::new(None, Some(1001)).unwrap().limit, 1000, "clamped");
+        assert_eq!(Page::new(None, Some(0)).unwrap().limit, 1, "clamped");
         assert_eq!(Page::new(Some(0), None).unwrap_err().param, Some("page"));
         assert_eq!(Page::new(Some(i64::MAX), None).unwrap_err().param, Some("page"));
     }

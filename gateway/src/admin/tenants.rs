@@ -20,7 +20,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Body, Caller, Member, Params, Role, audit, iso, nullable, present};
+use super::{Body, Caller, Member, PageQuery, Paged, Params, Role, audit, iso, nullable, present};
 use crate::Gateway;
 use crate::budget::period_starts;
 use crate::dlp::Kind;
@@ -449,33 +449,55 @@ pub(crate) struct TenantQuery {
     status: Option<TenantStatus>,
 }
 
-/// The organization's tenants, with their key prefixes and spending today and this month.
+/// The organization's tenants, oldest first, with their key prefixes and spending today and
+/// this month, by page.
 #[utoipa::path(
     get,
     path = "/tenants",
     tag = "tenants",
-    params(TenantQuery),
-    responses((status = 200, description = "Tenants", body = Vec<Tenant>))
+    params(TenantQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of tenants", body = Paged<Tenant>),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
 )]
 pub(crate) async fn list_tenants(
     State(gateway): State<Gateway>,
     caller: Caller,
     Params(query): Params<TenantQuery>,
-) -> Result<Json<Vec<Tenant>>, ApiError> {
+    Params(paging): Params<PageQuery>,
+) -> Result<Json<Paged<Tenant>>, ApiError> {
+    let page = paging.page()?;
+    let status = query.status.map(TenantStatus::as_str);
+    let filter = "FROM tenants WHERE org_id = ? AND (? IS NULL OR team_id = ?) \
+                  AND (? IS NULL OR status = ?)";
+    let sql = |e| ApiError::internal("cannot read tenants", e);
+    let pool = gateway.store().pool();
+    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
+        .bind(caller.org_id)
+        .bind(query.team_id)
+        .bind(query.team_id)
+        .bind(status)
+        .bind(status)
+        .fetch_one(pool)
+        .await
+        .map_err(sql)?;
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM tenants WHERE org_id = ? AND (? IS NULL OR team_id = ?) \
-         AND (? IS NULL OR status = ?) ORDER BY id"
+        "SELECT {COLUMNS} {filter} ORDER BY id LIMIT ? OFFSET ?"
     )))
     .bind(caller.org_id)
     .bind(query.team_id)
     .bind(query.team_id)
-    .bind(query.status.map(TenantStatus::as_str))
-    .bind(query.status.map(TenantStatus::as_str))
-    .fetch_all(gateway.store().pool())
+    .bind(status)
+    .bind(status)
+    .bind(page.limit)
+    .bind(page.offset())
+    .fetch_all(pool)
     .await
-    .map_err(|e| ApiError::internal("cannot read tenants", e))?;
+    .map_err(sql)?;
     let usage = spending(&gateway, caller.org_id).await?;
-    Ok(Json(rows.iter().map(|r| tenant(r, &usage)).collect()))
+    let tenants = rows.iter().map(|r| tenant(r, &usage)).collect();
+    Ok(Json(Paged::new(tenants, page, total)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Caller, Page, Paged, Params, iso, parse_date};
+use super::{Caller, PageQuery, Paged, Params, iso, parse_date};
 use crate::Gateway;
 use crate::budget::period_starts;
 use crate::error::ApiError;
@@ -171,15 +171,6 @@ pub(crate) struct UsageRecord {
     created_at: String,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct PageQuery {
-    /// From 1.
-    page: Option<i64>,
-    /// Records per page: 50 by default, at most 1,000.
-    limit: Option<i64>,
-}
-
 /// Usage records, newest first, by page.
 #[utoipa::path(
     get,
@@ -197,7 +188,7 @@ pub(crate) async fn list_usage(
     Params(filter): Params<UsageFilter>,
     Params(paging): Params<PageQuery>,
 ) -> Result<Json<Paged<UsageRecord>>, ApiError> {
-    let page = Page::new(paging.page, paging.limit)?;
+    let page = paging.page()?;
     let scope = Scope::new(&caller, &filter)?;
     let mut count = QueryBuilder::new("SELECT COUNT(*) FROM usage u");
     scope.push_where(&mut count);

@@ -30,6 +30,13 @@ impl Action {
             Action::Block => "block",
         }
     }
+
+    /// The action named `name`, as [`Action::as_str`] spells it.
+    pub fn parse(name: &str) -> Option<Action> {
+        [Action::Log, Action::Redact, Action::MaskAndRestore, Action::Block]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
 }
 
 /// A DLP policy. Every field is optional, so that a tenant's policy can override only some of

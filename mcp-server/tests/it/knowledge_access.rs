@@ -238,7 +238,7 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
         // Every call is in the owner organization's usage, as the tenant's: tool, size, DLP.
         let ops = gw.login(ADMIN, PASSWORD).await;
         let (_, tenants) = gw.call("GET", "/api/tenants", &ops, None).await;
-        let acme = tenants
+        let acme = tenants["data"]
             .as_array()
             .unwrap()
             .iter()

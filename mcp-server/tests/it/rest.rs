@@ -223,6 +223,122 @@ async fn a_client_searches_the_code_and_lists_symbols() {
     api.check_against_openapi(&sandbox).await;
 }
 
+/// Every question an agent asks over MCP, a script can ask over REST: a symbol's source, its
+/// callers and callees, its references, the impact of changing it, a file's outline, lines and
+/// imports, and the repository's map.
+#[tokio::test]
+async fn a_client_walks_the_graph_as_an_agent_does() {
+    let sandbox = Sandbox::new();
+    let repo = python_repository(&sandbox);
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+    let base = format!("/api/knowledge/repositories/{id}");
+    let route = |name: &str| format!("/api/knowledge/repositories/{{id}}/{name}");
+
+    let symbol = api.get(&format!("{base}/symbol?symbol=price_with_tax"), &route("symbol")).await;
+    assert_eq!(symbol.status, StatusCode::OK, "{}", symbol.body);
+    assert_eq!(symbol.body["symbol"]["path"], "stockroom/pricing.py");
+    assert!(symbol.body["source"].as_str().unwrap().contains("def price_with_tax"));
+
+    let callers =
+        api.get(&format!("{base}/callers?symbol=price_with_tax"), &route("callers")).await;
+    assert_eq!(callers.status, StatusCode::OK, "{}", callers.body);
+    let names: Vec<&Value> = callers.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["symbol"]["qualified"])
+        .collect();
+    assert!(names.contains(&&json!("Inventory.total_value")), "{names:?}");
+    assert_eq!(callers.body["results"][0]["distance"], 1);
+
+    let callees =
+        api.get(&format!("{base}/callees?symbol=Inventory.total_value"), &route("callees")).await;
+    let names: Vec<&Value> =
+        callees.body["results"].as_array().unwrap().iter().map(|c| &c["symbol"]["name"]).collect();
+    assert!(names.contains(&&json!("price_with_tax")), "{}", callees.body);
+
+    let references =
+        api.get(&format!("{base}/references?symbol=price_with_tax"), &route("references")).await;
+    let paths: Vec<&Value> =
+        references.body["references"].as_array().unwrap().iter().map(|r| &r["path"]).collect();
+    assert!(paths.contains(&&json!("stockroom/inventory.py")), "{}", references.body);
+
+    let impact = api.get(&format!("{base}/impact?symbol=price_with_tax"), &route("impact")).await;
+    assert!(impact.body["total_callers"].as_u64().unwrap() >= 1, "{}", impact.body);
+    let files = impact.body["files"].as_array().unwrap();
+    assert!(files.contains(&json!("stockroom/inventory.py")), "{}", impact.body);
+
+    let outline =
+        api.get(&format!("{base}/outline?path=stockroom/pricing.py"), &route("outline")).await;
+    let outlined: Vec<(&Value, &Value)> = outline.body["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (&e["symbol"]["name"], &e["depth"]))
+        .collect();
+    assert_eq!(
+        outlined,
+        [
+            (&json!("TAX_RATE"), &json!(0)),
+            (&json!("cached"), &json!(0)),
+            (&json!("wrapper"), &json!(1)),
+            (&json!("price_with_tax"), &json!(0))
+        ]
+    );
+
+    let lines = api
+        .get(
+            &format!("{base}/file?path=stockroom/pricing.py&start_line=3&end_line=4"),
+            &route("file"),
+        )
+        .await;
+    assert_eq!(
+        lines.body["lines"],
+        json!(["import functools", "from stockroom.models import Item"])
+    );
+    assert_eq!(
+        (lines.body["start_line"].as_u64(), lines.body["end_line"].as_u64()),
+        (Some(3), Some(4))
+    );
+    let rest =
+        api.get(&format!("{base}/file?path=stockroom/pricing.py&end_line=2"), &route("file")).await;
+    assert_eq!(rest.body["next_line"], Value::Null, "only what was asked for: {}", rest.body);
+    let beyond = api
+        .get(&format!("{base}/file?path=stockroom/pricing.py&start_line=999"), &route("file"))
+        .await;
+    assert_eq!(beyond.status, StatusCode::BAD_REQUEST, "{}", beyond.body);
+
+    let imports = api
+        .get(&format!("{base}/dependencies?path=stockroom/inventory.py"), &route("dependencies"))
+        .await;
+    let imported = imports.body["files"].as_array().unwrap();
+    assert!(imported.contains(&json!("stockroom/pricing.py")), "{}", imports.body);
+    let dependents = api
+        .get(&format!("{base}/dependents?path=stockroom/pricing.py"), &route("dependents"))
+        .await;
+    assert!(
+        dependents.body["files"].as_array().unwrap().contains(&json!("stockroom/inventory.py"))
+    );
+
+    let map = api.get(&format!("{base}/map?max_tokens=256"), &route("map")).await;
+    assert_eq!(map.body["name"], "python-pkg");
+    assert!(map.body["map"].as_str().unwrap().contains("stockroom/"), "{}", map.body);
+
+    // A name two methods share, one nobody defines, a file that is not indexed.
+    let ambiguous = api.get(&format!("{base}/callers?symbol=add"), &route("callers")).await;
+    assert_eq!(ambiguous.status, StatusCode::BAD_REQUEST, "{}", ambiguous.body);
+    assert!(ambiguous.body["error"]["message"].as_str().unwrap().contains("pass `path`"));
+    let unknown = api.get(&format!("{base}/impact?symbol=no_such_thing"), &route("impact")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["error"]["code"], "not_found");
+    let missing = api.get(&format!("{base}/outline?path=nope.py"), &route("outline")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    api.check_against_openapi(&sandbox).await;
+}
+
 #[tokio::test]
 async fn a_bad_request_gets_a_400_that_says_what_was_wrong() {
     let sandbox = Sandbox::new();

@@ -8,20 +8,18 @@ use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use indexer::{Indexer, RepoGraph, RepoRecord, SymbolRef};
+use indexer::{RepoGraph, RepoRecord, SymbolRef};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::access::Caller;
-use crate::config::{Config, Secret};
-use crate::indexing::{SearchRequest, search_code};
-use crate::views::nullable_as_any_of;
+use crate::caller::Caller;
+use crate::views::{HitView, nullable_as_any_of};
 
 /// Search hits the graph is expanded from.
-const HITS: usize = 6;
+pub(crate) const HITS: usize = 6;
 /// Callers and callees taken around each hit.
 const NEIGHBOURS: usize = 2;
 /// Most lines of one passage.
@@ -32,13 +30,18 @@ const CONTEXT_CHARS: usize = 32_000;
 const ANSWER_TOKENS: u64 = 1_500;
 
 /// How `ask_codebase` reaches the gateway.
-#[derive(Debug)]
 pub struct Asker {
     http: reqwest::Client,
     completions: String,
     model: String,
     /// Billed for callers that are not tenants.
-    fallback_key: Option<Secret>,
+    fallback_key: Option<String>,
+}
+
+impl std::fmt::Debug for Asker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Asker").field("completions", &self.completions).finish_non_exhaustive()
+    }
 }
 
 /// A passage of code sent to the model, and why it was chosen.
@@ -130,67 +133,61 @@ pub enum AskError {
     Gateway { status: u16, code: Option<String>, message: String },
 }
 
+/// Where `ask` reaches the gateway, the model it asks, and the key billed for callers that are
+/// not tenants.
+#[derive(Clone)]
+pub struct AskSettings {
+    /// The gateway's base URL (`http://127.0.0.1:8787`).
+    pub gateway: String,
+    pub model: String,
+    /// `knowledge.ask_api_key`: the operator's tenant key.
+    pub fallback_key: Option<String>,
+}
+
+impl std::fmt::Debug for AskSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AskSettings")
+            .field("gateway", &self.gateway)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Asker {
-    /// Asks through `knowledge.gateway_url`, or else the gateway of this process at `local` (the
-    /// address it listens on), or else the configured gateway port on this machine.
-    pub fn new(config: &Config, local: Option<std::net::SocketAddr>) -> anyhow::Result<Asker> {
-        gateway::install_tls();
-        let base = match (&config.knowledge.gateway_url, local) {
-            (Some(url), _) => url.trim_end_matches('/').to_owned(),
-            (None, Some(mut addr)) => {
-                if addr.ip().is_unspecified() {
-                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-                }
-                format!("http://{addr}")
-            }
-            (None, None) => format!("http://127.0.0.1:{}", config.gateway.port),
-        };
+    pub fn new(settings: AskSettings) -> Result<Asker, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build()?;
         Ok(Asker {
             http,
-            completions: format!("{base}/v1/chat/completions"),
-            model: config.knowledge.ask_model.clone(),
-            fallback_key: config.knowledge.ask_api_key.clone(),
+            completions: format!("{}/v1/chat/completions", settings.gateway.trim_end_matches('/')),
+            model: settings.model,
+            fallback_key: settings.fallback_key,
         })
     }
 
     /// The key the question is billed to: the caller's own when it is a tenant; else
     /// `knowledge.ask_api_key`, the operator's, for the local user and people of the operator's
     /// organization only. Never another organization's.
-    pub fn key_for<'a>(&'a self, caller: &'a Caller) -> Result<&'a Secret, AskError> {
-        if let Some(key) = caller.tenant_key() {
+    pub fn key_for<'a>(&'a self, caller: &'a Caller) -> Result<&'a str, AskError> {
+        if let Some(key) = caller.account().tenant_key() {
             return Ok(key);
         }
         if caller.owner().is_some() {
             return Err(AskError::OwnTenantNeeded);
         }
-        self.fallback_key.as_ref().ok_or(AskError::NoTenant)
+        self.fallback_key.as_deref().ok_or(AskError::NoTenant)
     }
 
     /// The passages a question is answered from: the best search hits, then around each, its
     /// enclosing type, its callers and its callees, within [`CONTEXT_CHARS`].
-    pub async fn retrieve(
+    pub async fn gather(
         &self,
-        indexer: &Indexer,
-        caller: &Caller,
+        graph: Arc<RepoGraph>,
         repo: &RepoRecord,
-        question: &str,
+        hits: Vec<HitView>,
     ) -> Result<Context, AskError> {
-        let request = SearchRequest {
-            text: question.to_owned(),
-            mode: None,
-            repos: vec![repo.id.clone()],
-            language: None,
-            path_glob: None,
-            kind: None,
-            limit: HITS,
-            offset: 0,
-        };
-        let (_, hits) = search_code(indexer, caller, request).await?;
-        let graph = indexer.graph(&repo.id).await?;
         let checkout = repo.checkout.clone();
         let context = tokio::task::spawn_blocking(move || gather(&graph, &checkout, &hits))
             .await
@@ -201,7 +198,7 @@ impl Asker {
     /// Asks the model through the gateway with `key`, and checks the answer's citations.
     pub async fn answer(
         &self,
-        key: &Secret,
+        key: &str,
         repo: &RepoRecord,
         question: &str,
         context: &Context,
@@ -214,17 +211,10 @@ impl Asker {
                 { "role": "user", "content": prompt(question, context) },
             ],
         });
-        let response = self
-            .http
-            .post(&self.completions)
-            .bearer_auth(key.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| AskError::Unreachable {
-                url: self.completions.clone(),
-                error: e.to_string(),
-            })?;
+        let response =
+            self.http.post(&self.completions).bearer_auth(key).json(&body).send().await.map_err(
+                |e| AskError::Unreachable { url: self.completions.clone(), error: e.to_string() },
+            )?;
         let status = response.status();
         let reply: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -282,7 +272,7 @@ fn prompt(question: &str, context: &Context) -> String {
 
 /// Hits first, then the graph around them, each span once (a span found several ways says each
 /// way: `search; called by archive_invoices`), until the budget is spent.
-fn gather(graph: &RepoGraph, checkout: &std::path::Path, hits: &[indexer::Hit]) -> Context {
+fn gather(graph: &RepoGraph, checkout: &std::path::Path, hits: &[HitView]) -> Context {
     let mut picked: Vec<(String, u32, u32, Option<String>, String)> = Vec::new();
     let mut take =
         |path: &str, start: u32, end: u32, symbol: Option<String>, reason: String| match picked

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 /// MCP output schemas spell a nullable property `anyOf: [{type: T}, {type: null}]` rather than
 /// `type: [T, null]`: the same JSON Schema, but one `type` per branch, which clients that map
 /// schemas onto a single-type dialect can read.
-pub(crate) fn nullable_as_any_of(schema: &mut schemars::Schema) {
+pub fn nullable_as_any_of(schema: &mut schemars::Schema) {
     let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else {
         return;
     };
@@ -418,4 +418,133 @@ impl FindingView {
             new,
         }
     }
+}
+
+/// A symbol's callers or callees.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct CallsOutput {
+    /// The symbol asked about.
+    pub symbol: SymbolView,
+    /// `callers` or `callees`.
+    pub direction: String,
+    /// Nearest first.
+    pub results: Vec<CallView>,
+    /// Results on every page.
+    pub total: usize,
+    pub next_offset: Option<usize>,
+}
+
+/// A symbol reached through calls.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct CallView {
+    pub symbol: SymbolView,
+    /// Calls away: 1 calls it (or is called by it) directly.
+    pub distance: usize,
+    /// The line of the call.
+    pub line: u32,
+}
+
+/// Every place that refers to a symbol.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct ReferencesOutput {
+    pub symbol: SymbolView,
+    /// Resolved references first.
+    pub references: Vec<ReferenceView>,
+    pub total: usize,
+    pub next_offset: Option<usize>,
+}
+
+/// One place that refers to a symbol.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct ReferenceView {
+    pub path: String,
+    pub line: u32,
+    /// `call`, `inherits`, `implements`, …
+    pub kind: String,
+    /// The symbol the reference is in (none for top-level code).
+    pub from: Option<String>,
+    /// Whether the graph established the target; `false`: a use of the same name.
+    pub resolved: bool,
+}
+
+/// What a change to a symbol may break.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct ImpactOutput {
+    pub symbol: SymbolView,
+    /// Its callers up to the depth asked, nearest first (at most `limit`).
+    pub callers: Vec<ImpactCaller>,
+    pub total_callers: usize,
+    /// Other files that hold those callers or import its file, transitively (at most `limit`).
+    pub files: Vec<String>,
+    pub total_files: usize,
+}
+
+/// A caller a change may reach.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct ImpactCaller {
+    pub symbol: SymbolView,
+    pub distance: usize,
+}
+
+/// The symbols a file defines, in order.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct OutlineOutput {
+    pub path: String,
+    pub symbols: Vec<OutlineEntry>,
+}
+
+/// A symbol of an outline, and how deeply it is nested.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct OutlineEntry {
+    /// 0 for a top-level symbol.
+    pub depth: usize,
+    pub symbol: SymbolView,
+}
+
+/// Lines of a file, as it is on disk now.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct FileOutput {
+    pub path: String,
+    /// 1-based, inclusive.
+    pub start_line: usize,
+    pub end_line: usize,
+    /// Lines in the whole file.
+    pub total_lines: usize,
+    pub lines: Vec<String>,
+    /// The first line of the rest, when more was asked for than one call returns.
+    pub next_line: Option<usize>,
+}
+
+/// One symbol in full, with its source.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct SymbolSourceOutput {
+    pub symbol: SymbolView,
+    /// Its source, cut at `lines_shown` lines.
+    pub source: String,
+    pub lines_shown: usize,
+    pub total_lines: usize,
+}
+
+/// Files a file imports, or that import it.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct DependenciesOutput {
+    pub path: String,
+    /// `imports` or `dependents`.
+    pub direction: String,
+    /// Paths relative to the repository root; external packages as `external:name`.
+    pub files: Vec<String>,
+}
+
+/// A map of a repository for orientation.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct RepoMapOutput {
+    pub repo_id: String,
+    pub name: String,
+    /// Its most central symbols, grouped by file, within the token budget.
+    pub map: String,
 }

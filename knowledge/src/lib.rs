@@ -1,0 +1,798 @@
+//! The knowledge core: every question the faces (MCP, REST, the command line) can ask of the
+//! indexed code, scans and `ask`, answered as domain results and one [`KnowledgeError`]. It knows
+//! nothing of the protocols; the only way in is a caller's view, [`Knowledge::for_caller`], so
+//! what a tenant reaches is decided here once, not by each face.
+
+pub mod ask;
+pub mod caller;
+pub mod error;
+pub mod govern;
+pub mod scans;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexer::{
+    Indexer, JobState, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, SearchQuery, Source,
+    SymbolKind, SymbolRef,
+};
+use scanner::{FindingFilter, ScanRecord};
+use tokio::sync::watch;
+
+pub use crate::ask::{AskSettings, AskView, Asker};
+pub use crate::caller::{Account, Call, Caller, Face, RateLimit, Scope, Screening};
+pub use crate::error::{Code, KnowledgeError};
+pub use crate::govern::{Answer, Governed, govern, screen_json};
+pub use crate::scans::{ScanError, Scans};
+use crate::views::{
+    CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
+    JobView, OutlineEntry, OutlineOutput, ReferenceView, ReferencesOutput, RepoMapOutput, ScanView,
+    SearchOutput, SymbolSourceOutput, SymbolView, SymbolsOutput,
+};
+
+/// Most lines one answer holds of a file or a symbol's source.
+pub const MAX_LINES: usize = 400;
+
+type Result<T, E = KnowledgeError> = std::result::Result<T, E>;
+
+/// The indexer, and the scans and `ask` where this process runs them, shared by every face and
+/// every caller.
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    indexer: Arc<Indexer>,
+    scans: Option<Arc<Scans>>,
+    asker: Option<Arc<Asker>>,
+}
+
+impl Knowledge {
+    /// The code the indexer holds; no scans, no `ask` (see `with_scans`, `with_asker`).
+    pub fn new(indexer: Arc<Indexer>) -> Knowledge {
+        Knowledge { indexer, scans: None, asker: None }
+    }
+
+    pub fn with_scans(self, scans: Arc<Scans>) -> Knowledge {
+        Knowledge { scans: Some(scans), ..self }
+    }
+
+    pub fn with_asker(self, asker: Arc<Asker>) -> Knowledge {
+        Knowledge { asker: Some(asker), ..self }
+    }
+
+    /// What `caller` may ask: its own repositories only.
+    pub fn for_caller<'a>(&'a self, caller: &'a Caller) -> Scoped<'a> {
+        Scoped { knowledge: self, caller }
+    }
+
+    pub fn indexer(&self) -> &Arc<Indexer> {
+        &self.indexer
+    }
+
+    pub fn scans(&self) -> Result<&Arc<Scans>> {
+        self.scans.as_ref().ok_or_else(|| {
+            KnowledgeError::Unavailable("this process does not run security scans".to_owned())
+        })
+    }
+
+    fn asker(&self) -> Result<&Arc<Asker>> {
+        self.asker.as_ref().ok_or_else(|| {
+            KnowledgeError::Unavailable("this process does not reach a gateway to ask".to_owned())
+        })
+    }
+}
+
+/// How many items one page holds: `limit` (default `default`) within 1 and `max` — a larger
+/// limit is clamped, never refused, and the answer's `next_offset` says where the rest begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Page {
+    pub fn new(offset: Option<usize>, limit: Option<usize>, default: usize, max: usize) -> Page {
+        Page { offset: offset.unwrap_or(0), limit: limit.unwrap_or(default).clamp(1, max) }
+    }
+
+    /// This page of `items`, their total, and the next page's offset.
+    pub fn of<T>(self, items: Vec<T>) -> (Vec<T>, usize, Option<usize>) {
+        let total = items.len();
+        let offset = self.offset.min(total);
+        let page: Vec<T> = items.into_iter().skip(offset).take(self.limit).collect();
+        let end = offset + page.len();
+        (page, total, (end < total).then_some(end))
+    }
+}
+
+/// A search as every face reads it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub text: String,
+    /// `None`: hybrid when the embedding model is loaded, else lexical.
+    pub mode: Option<Mode>,
+    /// Repository ids, names, URLs or paths; empty means all the caller sees.
+    pub repos: Vec<String>,
+    pub language: Option<String>,
+    pub path_glob: Option<String>,
+    pub kind: Option<String>,
+    /// At most [`SearchRequest::MAX_LIMIT`] (default 10).
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+impl SearchRequest {
+    pub const MAX_LIMIT: usize = 50;
+}
+
+/// Symbols by name (or all of them), of a kind, in a file.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolQuery {
+    /// Without one, every symbol in file and position order.
+    pub name: Option<String>,
+    /// `fuzzy` (default), `prefix` or `exact`.
+    pub how: Option<String>,
+    pub kind: Option<String>,
+    pub path: Option<String>,
+}
+
+/// The symbol a question is about: a name or qualified name, and the file defining it when the
+/// name alone is ambiguous.
+#[derive(Debug, Clone)]
+pub struct SymbolName<'a> {
+    pub name: &'a str,
+    pub path: Option<&'a str>,
+}
+
+/// Which way a walk of the call graph goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Callers,
+    Callees,
+}
+
+/// Which way a walk of the import graph goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imports {
+    /// What a file imports.
+    Of,
+    /// The files importing it.
+    By,
+}
+
+/// A finding filter, in the caller's words.
+#[derive(Debug, Clone, Default)]
+pub struct FindingQuery {
+    /// This severe or worse.
+    pub severity: Option<String>,
+    pub tool: Option<String>,
+    pub path: Option<String>,
+    pub symbol: Option<String>,
+}
+
+impl FindingQuery {
+    fn filter(self, page: Page) -> Result<FindingFilter> {
+        let invalid = |e: &dyn std::fmt::Display| KnowledgeError::invalid(e.to_string());
+        Ok(FindingFilter {
+            min_severity: self
+                .severity
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownSeverity| invalid(&e))?,
+            tools: self
+                .tool
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: scanner::UnknownTool| invalid(&e))?
+                .into_iter()
+                .collect(),
+            path: self.path,
+            symbol: self.symbol,
+            limit: Some(page.limit),
+            offset: page.offset,
+        })
+    }
+}
+
+/// A question to `ask`, its repository and the code retrieved for it: ready to be sent.
+#[derive(Debug)]
+pub struct Question {
+    pub repo: RepoRecord,
+    pub text: String,
+    key: String,
+    pub context: ask::Context,
+}
+
+/// The knowledge one caller may reach. Every repository it names is looked up among its own;
+/// others are unknown to it, as if they did not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Scoped<'a> {
+    knowledge: &'a Knowledge,
+    caller: &'a Caller,
+}
+
+impl Scoped<'_> {
+    fn indexer(&self) -> &Arc<Indexer> {
+        &self.knowledge.indexer
+    }
+
+    /// The repositories the caller sees, in the order they were first indexed.
+    pub async fn repositories(&self) -> Result<Vec<RepoRecord>> {
+        let mut repos = self.indexer().store().repos().await.map_err(indexer::IndexError::from)?;
+        repos.retain(|r| self.caller.sees(r));
+        Ok(repos)
+    }
+
+    /// A repository by id, name, URL or path; without a key, the only one there is.
+    pub async fn repository(&self, key: Option<&str>) -> Result<RepoRecord> {
+        if let Some(key) = key {
+            return Ok(self.indexer().find_among(key, |r| self.caller.sees(r)).await?);
+        }
+        let mut repos = self.repositories().await?;
+        match repos.len() {
+            0 => Err(KnowledgeError::invalid(
+                "no repository is indexed yet: index one first (index_repository, POST \
+                 /api/knowledge/repositories)",
+            )),
+            1 => Ok(repos.remove(0)),
+            n => {
+                let names: Vec<String> =
+                    repos.iter().map(|r| format!("{} ({})", r.name, r.id)).collect();
+                Err(KnowledgeError::invalid(format!(
+                    "{n} repositories are indexed, pass `repo`: {}",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Submits `location` (an https git URL, or for the local user a folder) for indexing, or
+    /// joins its running job; with `then_scan`, scans it once its structure is indexed.
+    pub async fn index(
+        &self,
+        location: &str,
+        branch: Option<String>,
+        then_scan: bool,
+    ) -> Result<watch::Receiver<JobStatus>> {
+        self.caller.may_change()?;
+        let source = Source::parse(location).map_err(|e| KnowledgeError::invalid(e.to_string()))?;
+        self.caller.may_index(&source)?;
+        let scans = if then_scan { Some(self.knowledge.scans()?) } else { None };
+        let job = self.indexer().submit(source, branch, self.caller.owner()).await?;
+        if let Some(scans) = scans {
+            scans.scan_when_indexed(job.clone());
+        }
+        Ok(job)
+    }
+
+    /// A repository's job: running, or what its last one left.
+    pub async fn status(&self, key: Option<&str>) -> Result<JobView> {
+        let repo = self.repository(key).await?;
+        Ok(match self.indexer().running(&repo.id) {
+            Some(status) => JobView::from(&status),
+            None => JobView::from(&repo),
+        })
+    }
+
+    /// Forgets a repository: its graph, search index and, for a clone, its checkout.
+    pub async fn remove(&self, key: &str) -> Result<RepoRecord> {
+        self.caller.may_change()?;
+        let repo = self.repository(Some(key)).await?;
+        self.indexer().remove(&repo.id).await?;
+        Ok(repo)
+    }
+
+    /// Searches the caller's repositories (all of them, or those named).
+    pub async fn search(&self, request: SearchRequest) -> Result<SearchOutput> {
+        let mut repos = Vec::new();
+        for key in &request.repos {
+            repos.push(self.repository(Some(key)).await?.id);
+        }
+        // No repository named: all of them for the local user, its own for a member.
+        let scoped = repos.is_empty() && !self.caller.is_local();
+        if scoped {
+            repos = self.repositories().await?.into_iter().map(|r| r.id).collect();
+        }
+        let page = Page::new(request.offset, request.limit, 10, SearchRequest::MAX_LIMIT);
+        let query = SearchQuery {
+            text: request.text,
+            mode: request.mode.unwrap_or_else(|| default_mode(self.indexer())),
+            repos,
+            language: request.language,
+            path_glob: request.path_glob,
+            kind: request.kind,
+            limit: page.limit,
+            offset: page.offset,
+        };
+        let hits = if scoped && query.repos.is_empty() {
+            Vec::new()
+        } else {
+            self.indexer().search(&query).await?
+        };
+        let next_offset = (hits.len() == query.limit).then_some(query.offset + query.limit);
+        Ok(SearchOutput {
+            mode: query.mode.as_str().to_owned(),
+            results: hits.iter().map(HitView::from).collect(),
+            next_offset,
+        })
+    }
+
+    /// A repository and its graph, once its structure is indexed.
+    pub async fn graph(&self, key: Option<&str>) -> Result<(RepoRecord, Arc<RepoGraph>)> {
+        let repo = self.repository(key).await?;
+        let graph = self.indexer().graph(&repo.id).await?;
+        if graph.files.is_empty() && !repo.status.is_final() {
+            return Err(KnowledgeError::Conflict(format!(
+                "{} is still being indexed ({}): follow it with get_index_status (GET \
+                 /api/knowledge/repositories/{}/status)",
+                repo.name, repo.status, repo.id
+            )));
+        }
+        Ok((repo, graph))
+    }
+
+    /// A repository, its graph, and the one symbol `name` designates in it.
+    async fn symbol_in(
+        &self,
+        key: Option<&str>,
+        name: &SymbolName<'_>,
+    ) -> Result<(RepoRecord, Arc<RepoGraph>, SymbolRef)> {
+        let (repo, graph) = self.graph(key).await?;
+        let symbol = resolve(&graph, name)?;
+        Ok((repo, graph, symbol))
+    }
+
+    /// Symbols by name, kind and file: one page, best matches first (or in file order).
+    pub async fn symbols(
+        &self,
+        key: Option<&str>,
+        query: SymbolQuery,
+        page: Page,
+    ) -> Result<(RepoRecord, SymbolsOutput)> {
+        let (repo, graph) = self.graph(key).await?;
+        let kind = query
+            .kind
+            .as_deref()
+            .map(str::parse::<SymbolKind>)
+            .transpose()
+            .map_err(KnowledgeError::invalid)?;
+        let how = match query.how.as_deref().unwrap_or("fuzzy") {
+            "fuzzy" => NameMatch::Fuzzy,
+            "prefix" => NameMatch::Prefix,
+            "exact" => NameMatch::Exact,
+            other => {
+                return Err(KnowledgeError::invalid(format!(
+                    "unknown match {other:?}: use fuzzy, prefix or exact"
+                )));
+            }
+        };
+        let mut found = match query.name.as_deref().filter(|q| !q.trim().is_empty()) {
+            Some(name) => graph.find_symbols(name, how, kind, usize::MAX),
+            None => graph
+                .symbols()
+                .filter(|&s| kind.is_none_or(|k| graph.symbol(s).kind == k))
+                .collect(),
+        };
+        if let Some(path) = &query.path {
+            // A filter naming no indexed file is a parameter to correct.
+            file_index(&graph, path).map_err(|e| KnowledgeError::invalid(e.to_string()))?;
+            found.retain(|s| graph.files[s.file].path == *path);
+        }
+        let (page, total, next_offset) = page.of(found);
+        let symbols = page.into_iter().map(|s| SymbolView::new(&graph, s)).collect();
+        Ok((repo, SymbolsOutput { symbols, total, next_offset }))
+    }
+
+    /// One symbol in full, with its source (cut at [`MAX_LINES`]).
+    pub async fn symbol(
+        &self,
+        key: Option<&str>,
+        name: SymbolName<'_>,
+    ) -> Result<SymbolSourceOutput> {
+        let (repo, graph, symbol) = self.symbol_in(key, &name).await?;
+        let source = graph
+            .source(&repo.checkout, symbol)
+            .map_err(|e| KnowledgeError::NotFound(format!("cannot read the symbol's file: {e}")))?;
+        let lines: Vec<&str> = source.lines().collect();
+        let shown = lines.len().min(MAX_LINES);
+        let mut text = lines[..shown].join("\n");
+        text.push('\n');
+        Ok(SymbolSourceOutput {
+            symbol: SymbolView::new(&graph, symbol),
+            source: text,
+            lines_shown: shown,
+            total_lines: lines.len(),
+        })
+    }
+
+    /// The symbols a file defines, in order and nested.
+    pub async fn outline(&self, key: Option<&str>, path: &str) -> Result<OutlineOutput> {
+        let (_, graph) = self.graph(key).await?;
+        let file = file_index(&graph, path)?;
+        let symbols = graph
+            .outline(file)
+            .into_iter()
+            .map(|(symbol, depth)| OutlineEntry { depth, symbol: SymbolView::new(&graph, symbol) })
+            .collect();
+        Ok(OutlineOutput { path: path.to_owned(), symbols })
+    }
+
+    /// Lines `start..=end` of an indexed file (1-based; at most [`MAX_LINES`] of them), as the
+    /// file is on disk now.
+    pub async fn read(
+        &self,
+        key: Option<&str>,
+        path: &str,
+        start: Option<usize>,
+        end: Option<usize>,
+    ) -> Result<FileOutput> {
+        let (repo, graph) = self.graph(key).await?;
+        file_index(&graph, path)?;
+        let content = read_checkout(&repo.checkout, path).await?;
+        let lines: Vec<&str> = content.lines().collect();
+        let first = start.unwrap_or(1).max(1);
+        if first > lines.len().max(1) {
+            return Err(KnowledgeError::invalid(format!(
+                "{path} has {} lines: start_line must be at most that",
+                lines.len()
+            )));
+        }
+        let last = end.unwrap_or(usize::MAX).min(lines.len()).min(first + MAX_LINES - 1);
+        if last < first && !lines.is_empty() {
+            return Err(KnowledgeError::invalid("end_line must not be before start_line"));
+        }
+        let shown: Vec<String> = lines
+            .get(first - 1..last)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| (*l).to_owned())
+            .collect();
+        let more = last < lines.len() && end.is_none_or(|e| e > last);
+        Ok(FileOutput {
+            path: path.to_owned(),
+            start_line: first,
+            end_line: last,
+            total_lines: lines.len(),
+            lines: shown,
+            next_line: more.then_some(last + 1),
+        })
+    }
+
+    /// A whole indexed file of a repository by id (MCP's resources), as it is on disk now.
+    pub async fn file(&self, repo_id: &str, path: &str) -> Result<String> {
+        let repo = self
+            .indexer()
+            .store()
+            .repo(repo_id)
+            .await
+            .map_err(indexer::IndexError::from)?
+            .filter(|repo| self.caller.sees(repo))
+            .ok_or_else(|| KnowledgeError::NotFound("no such repository".to_owned()))?;
+        // Only indexed files: never anything else under the checkout.
+        let files = self
+            .indexer()
+            .store()
+            .file_hashes(&repo.id)
+            .await
+            .map_err(indexer::IndexError::from)?;
+        if !files.contains_key(path) {
+            return Err(KnowledgeError::NotFound(
+                "not an indexed file of that repository".to_owned(),
+            ));
+        }
+        read_checkout(&repo.checkout, path).await
+    }
+
+    /// The indexed files of the caller's repositories, repository by repository, paths sorted.
+    pub async fn files(&self) -> Result<Vec<(RepoRecord, Vec<String>)>> {
+        let mut all = Vec::new();
+        for repo in self.repositories().await? {
+            let files = self
+                .indexer()
+                .store()
+                .file_hashes(&repo.id)
+                .await
+                .map_err(indexer::IndexError::from)?;
+            let mut paths: Vec<String> = files.into_keys().collect();
+            paths.sort();
+            all.push((repo, paths));
+        }
+        Ok(all)
+    }
+
+    /// A symbol's callers or callees up to `depth` hops (1 to 5), nearest first.
+    pub async fn calls(
+        &self,
+        key: Option<&str>,
+        name: SymbolName<'_>,
+        direction: Direction,
+        depth: Option<usize>,
+        page: Page,
+    ) -> Result<CallsOutput> {
+        let (_, graph, symbol) = self.symbol_in(key, &name).await?;
+        let depth = depth.unwrap_or(1).clamp(1, 5);
+        let found = match direction {
+            Direction::Callers => graph.callers(symbol, depth),
+            Direction::Callees => graph.callees(symbol, depth),
+        };
+        let (page, total, next_offset) = page.of(found);
+        let results = page
+            .into_iter()
+            .map(|(other, distance, line)| CallView {
+                symbol: SymbolView::new(&graph, other),
+                distance,
+                line,
+            })
+            .collect();
+        let direction = match direction {
+            Direction::Callers => "callers",
+            Direction::Callees => "callees",
+        };
+        Ok(CallsOutput {
+            symbol: SymbolView::new(&graph, symbol),
+            direction: direction.to_owned(),
+            results,
+            total,
+            next_offset,
+        })
+    }
+
+    /// Every place that refers to a symbol: resolved references first.
+    pub async fn references(
+        &self,
+        key: Option<&str>,
+        name: SymbolName<'_>,
+        page: Page,
+    ) -> Result<ReferencesOutput> {
+        let (_, graph, symbol) = self.symbol_in(key, &name).await?;
+        let (page, total, next_offset) = page.of(graph.references(symbol));
+        let references = page
+            .into_iter()
+            .map(|site| ReferenceView {
+                path: graph.files[site.file].path.clone(),
+                line: site.line,
+                kind: site.kind.as_str().to_owned(),
+                from: site.from.map(|f| graph.symbol(f).qualified.clone()),
+                resolved: site.resolved,
+            })
+            .collect();
+        Ok(ReferencesOutput {
+            symbol: SymbolView::new(&graph, symbol),
+            references,
+            total,
+            next_offset,
+        })
+    }
+
+    /// What a change to a symbol may break: its callers up to `depth` hops (default 3) and the
+    /// files holding them or importing its file; at most `limit` of each.
+    pub async fn impact(
+        &self,
+        key: Option<&str>,
+        name: SymbolName<'_>,
+        depth: Option<usize>,
+        limit: usize,
+    ) -> Result<ImpactOutput> {
+        let (_, graph, symbol) = self.symbol_in(key, &name).await?;
+        let impact = graph.impact(symbol, depth.unwrap_or(3).clamp(1, 5));
+        let (total_callers, total_files) = (impact.callers.len(), impact.files.len());
+        let callers = impact
+            .callers
+            .into_iter()
+            .take(limit)
+            .map(|(caller, distance)| ImpactCaller {
+                symbol: SymbolView::new(&graph, caller),
+                distance,
+            })
+            .collect();
+        Ok(ImpactOutput {
+            symbol: SymbolView::new(&graph, symbol),
+            callers,
+            total_callers,
+            files: impact.files.into_iter().take(limit).collect(),
+            total_files,
+        })
+    }
+
+    /// What a file imports, or the files that import it.
+    pub async fn imports(
+        &self,
+        key: Option<&str>,
+        path: &str,
+        way: Imports,
+    ) -> Result<DependenciesOutput> {
+        let (_, graph) = self.graph(key).await?;
+        let file = file_index(&graph, path)?;
+        let (files, direction) = match way {
+            Imports::Of => (graph.imports_of(file), "imports"),
+            Imports::By => (graph.dependents_of(file), "dependents"),
+        };
+        Ok(DependenciesOutput { path: path.to_owned(), direction: direction.to_owned(), files })
+    }
+
+    /// The repository's most central symbols, grouped by file, within `max_tokens` (64 to 8192,
+    /// default 1024).
+    pub async fn repo_map(
+        &self,
+        key: Option<&str>,
+        max_tokens: Option<usize>,
+    ) -> Result<RepoMapOutput> {
+        let (repo, graph) = self.graph(key).await?;
+        let budget = max_tokens.unwrap_or(1024).clamp(64, 8192);
+        let map = tokio::task::spawn_blocking(move || graph.repo_map(budget))
+            .await
+            .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+        Ok(RepoMapOutput { repo_id: repo.id, name: repo.name, map })
+    }
+
+    /// Starts a scan of an indexed repository (or joins the one running at its commit).
+    pub async fn scan(&self, key: Option<&str>) -> Result<(RepoRecord, ScanRecord)> {
+        self.caller.may_change()?;
+        let repo = self.repository(key).await?;
+        let scan = self.knowledge.scans()?.submit(&repo).await?;
+        Ok((repo, scan))
+    }
+
+    /// Waits up to `wait` for a scan of the caller's to end; it as it is then, with its worst
+    /// `limit` findings.
+    pub async fn wait_for_scan(
+        &self,
+        scan: &ScanRecord,
+        wait: Duration,
+        limit: usize,
+    ) -> Result<ScanView> {
+        let scans = self.knowledge.scans()?;
+        let scan = scans.wait(&scan.id, wait).await?;
+        if scan.state == scanner::ScanState::Failed {
+            return Err(KnowledgeError::Internal(format!(
+                "scan {} failed: {}",
+                scan.id,
+                scan.error.unwrap_or_default()
+            )));
+        }
+        let filter = FindingFilter { limit: Some(limit), ..FindingFilter::default() };
+        Ok(scans.view_of(&scan, &filter).await?)
+    }
+
+    /// A repository's scan (`scan_id`, or its newest finished one) with a page of its findings.
+    pub async fn findings(
+        &self,
+        key: Option<&str>,
+        scan_id: Option<&str>,
+        query: FindingQuery,
+        page: Page,
+    ) -> Result<(RepoRecord, ScanView)> {
+        let filter = query.filter(page)?;
+        let repo = self.repository(key).await?;
+        let view = self.knowledge.scans()?.view(&repo, scan_id, &filter).await?;
+        Ok((repo, view))
+    }
+
+    /// A scan by id, if it is of one of the caller's repositories, with a page of its findings.
+    pub async fn scan_by_id(
+        &self,
+        scan_id: &str,
+        query: FindingQuery,
+        page: Page,
+    ) -> Result<ScanView> {
+        let filter = query.filter(page)?;
+        let scans = self.knowledge.scans()?;
+        let unknown = || {
+            KnowledgeError::from(ScanError::Store(scanner::ScanStoreError::UnknownScan(
+                scan_id.to_owned(),
+            )))
+        };
+        let scan = scans.get(scan_id).await?;
+        // Another organization's scan is as unknown as one that does not exist.
+        if self.repository(Some(&scan.repo_id)).await.is_err() {
+            return Err(unknown());
+        }
+        Ok(scans.view_of(&scan, &filter).await?)
+    }
+
+    /// Gets a question ready for the model: its repository, the key it is billed to, and the
+    /// code retrieved for it.
+    pub async fn prepare_question(&self, key: Option<&str>, question: &str) -> Result<Question> {
+        self.caller.may_change()?;
+        let text = question.trim();
+        if text.is_empty() {
+            return Err(KnowledgeError::invalid("question is empty: ask something about the code"));
+        }
+        let repo = self.repository(key).await?;
+        let asker = self.knowledge.asker()?;
+        let key = asker.key_for(self.caller)?.to_owned();
+        let request = SearchRequest {
+            text: text.to_owned(),
+            repos: vec![repo.id.clone()],
+            limit: Some(ask::HITS),
+            ..SearchRequest::default()
+        };
+        let hits = self.search(request).await?.results;
+        let graph = self.indexer().graph(&repo.id).await?;
+        let context = asker.gather(graph, &repo, hits).await?;
+        if context.is_empty() {
+            return Err(KnowledgeError::NotFound(format!(
+                "nothing in {} matches the question: rephrase it with the words of the code, or \
+                 check the index with get_index_status",
+                repo.name
+            )));
+        }
+        Ok(Question { repo, text: text.to_owned(), key, context })
+    }
+
+    /// Asks the model through the gateway, billed to the question's key.
+    pub async fn answer(&self, question: &Question) -> Result<AskView> {
+        let asker = self.knowledge.asker()?;
+        Ok(asker.answer(&question.key, &question.repo, &question.text, &question.context).await?)
+    }
+}
+
+/// The search mode when none is asked for: hybrid, or lexical when the model is not loaded.
+pub fn default_mode(indexer: &Indexer) -> Mode {
+    if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
+}
+
+/// Whether a job has got far enough to answer structural questions, or ended.
+pub fn usable(status: &JobStatus) -> bool {
+    matches!(status.repo.status, JobState::Embedding | JobState::Ready | JobState::Failed)
+}
+
+/// The one symbol a name (and maybe a path) designates, or an error listing the candidates.
+fn resolve(graph: &RepoGraph, name: &SymbolName<'_>) -> Result<SymbolRef> {
+    let SymbolName { name, path } = *name;
+    let mut found = graph.find_symbols(name, NameMatch::Exact, None, usize::MAX);
+    if let Some(path) = path {
+        file_index(graph, path)?;
+        found.retain(|s| graph.files[s.file].path == path);
+    }
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            let near = graph.find_symbols(name, NameMatch::Fuzzy, None, 5);
+            let within = path.map_or(String::new(), |p| format!(" in {p}"));
+            if near.is_empty() {
+                return Err(KnowledgeError::NotFound(format!(
+                    "no symbol named {name:?}{within}: try find_symbol"
+                )));
+            }
+            let near: Vec<String> = near.iter().map(|&s| graph.display(s)).collect();
+            Err(KnowledgeError::NotFound(format!(
+                "no symbol named {name:?}{within}; close matches: {}",
+                near.join(", ")
+            )))
+        }
+        many => {
+            let shown: Vec<String> = many
+                .iter()
+                .take(10)
+                .map(|&s| format!("{}:{}", graph.display(s), graph.symbol(s).start_line))
+                .collect();
+            Err(KnowledgeError::invalid(format!(
+                "{} symbols are named {name:?}: {}{}; pass `path`, or a qualified name like `Type::method`",
+                many.len(),
+                shown.join(", "),
+                if many.len() > 10 { ", …" } else { "" }
+            )))
+        }
+    }
+}
+
+fn file_index(graph: &RepoGraph, path: &str) -> Result<usize> {
+    graph.file_index(path).ok_or_else(|| {
+        KnowledgeError::NotFound(format!(
+            "{path} is not an indexed file of this repository: paths are relative to its root, \
+             as search_code and get_file_outline show them"
+        ))
+    })
+}
+
+/// A file of a checkout, read off the async threads, beneath the checkout and never through a
+/// symlink (`indexer::beneath`).
+async fn read_checkout(checkout: &std::path::Path, path: &str) -> Result<String> {
+    let (checkout, path) = (checkout.to_owned(), path.to_owned());
+    tokio::task::spawn_blocking(move || indexer::beneath::read_text(&checkout, &path))
+        .await
+        .map_err(|e| KnowledgeError::Internal(format!("cannot read the file: {e}")))?
+        .map_err(|e| KnowledgeError::NotFound(format!("cannot read it: {e}")))
+}
