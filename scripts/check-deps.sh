@@ -3,7 +3,8 @@
 #   gateway never depends on indexer, scanner, knowledge or mcp-server;
 #   grammars, indexer, scanner and knowledge know nothing of HTTP servers or MCP (no axum, no
 #   rmcp): the knowledge core is behind the faces, not in them;
-#   knowledge never depends on gateway (it sees the gateway through `knowledge::Account`).
+#   knowledge never depends on gateway (it sees the gateway through `knowledge::Account`);
+#   storage (the one database) depends on none of our crates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +22,11 @@ forbid() {
 }
 
 forbid gateway indexer scanner knowledge mcp-server
-for crate in grammars netguard indexer scanner knowledge; do
+for crate in grammars netguard storage indexer scanner knowledge; do
   forbid "$crate" axum rmcp
 done
 forbid knowledge gateway mcp-server
+forbid storage grammars netguard indexer scanner knowledge gateway mcp-server
 
 [ "$status" -eq 0 ] && echo "dependency rules hold"
 exit "$status"

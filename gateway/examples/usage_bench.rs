@@ -58,7 +58,8 @@ async fn main() {
     let size = args.next().unwrap_or(200);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let key = MasterKey::from_hex(&"11".repeat(32)).expect("a valid key");
-    let store = Store::open(&dir.path().join("gateway.db"), key).await.expect("the store opens");
+    let storage = gateway::Storage::open(&dir.path().join("gateway.db")).await.expect("it opens");
+    let store = Store::new(&storage, key);
 
     let all: Vec<Vec<UsageRecord>> =
         (0..batches).map(|b| (0..size).map(|i| record(b * size + i)).collect()).collect();

@@ -45,6 +45,7 @@ use crate::secrets::{MasterKey, Secret};
 use crate::settings::GatewaySettings;
 use crate::store::{Store, StoreError};
 use crate::usage::UsageSink;
+pub use storage::Storage;
 
 /// Makes ring the process's TLS provider (the build's reqwest has none of its own). Any HTTP
 /// client in the process needs it; calling it again is harmless.
@@ -102,11 +103,15 @@ struct Limits {
 }
 
 impl Gateway {
-    /// Opens the gateway's store in `data_dir/agentwatch.db`, seeds it from `settings`, and
-    /// starts the usage writer. Needs a Tokio runtime.
-    pub async fn open(settings: &GatewaySettings, data_dir: &Path) -> Result<Gateway, StoreError> {
+    /// Opens the gateway's tables in `storage`, seeds them from `settings`, and starts the usage
+    /// writer; its keys live in `data_dir`. Needs a Tokio runtime.
+    pub async fn open(
+        settings: &GatewaySettings,
+        data_dir: &Path,
+        storage: &Storage,
+    ) -> Result<Gateway, StoreError> {
         install_tls();
-        let store = Gateway::open_store(settings, data_dir).await?;
+        let store = Gateway::open_store(settings, data_dir, storage)?;
         store.seed(settings).await?;
         let auth = Auth::load(settings, data_dir)?;
         first_admin(&store, settings).await?;
@@ -171,16 +176,17 @@ impl Gateway {
         Ok(gateway)
     }
 
-    /// The gateway's store, migrated, without starting anything: for command-line tools.
-    pub async fn open_store(
+    /// The gateway's store, without starting anything: for command-line tools.
+    pub fn open_store(
         settings: &GatewaySettings,
         data_dir: &Path,
+        storage: &Storage,
     ) -> Result<Store, StoreError> {
         let master = match &settings.master_key {
             Some(key) => MasterKey::from_hex(key.expose())?,
             None => MasterKey::load_or_create(&data_dir.join("master.key"))?,
         };
-        Store::open(&data_dir.join("agentwatch.db"), master).await
+        Ok(Store::new(storage, master))
     }
 
     /// Re-seals every provider key under `new_key` (64 hex characters). When the master key
@@ -190,10 +196,11 @@ impl Gateway {
     pub async fn rotate_master_key(
         settings: &GatewaySettings,
         data_dir: &Path,
+        storage: &Storage,
         new_key: &str,
     ) -> Result<usize, StoreError> {
         let new = MasterKey::from_hex(new_key)?;
-        let store = Gateway::open_store(settings, data_dir).await?;
+        let store = Gateway::open_store(settings, data_dir, storage)?;
         if settings.master_key.is_some() {
             return store.reseal(&new).await;
         }

@@ -978,7 +978,8 @@ mod tests {
     #[tokio::test]
     async fn a_request_whose_client_left_is_recorded_as_499() {
         let dir = tempfile::tempdir().unwrap();
-        let gateway = Gateway::open(&Default::default(), dir.path()).await.unwrap();
+        let storage = crate::Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let gateway = Gateway::open(&Default::default(), dir.path(), &storage).await.unwrap();
         let tenant = Arc::new(Tenant {
             id: 7,
             org_id: 1,

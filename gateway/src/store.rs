@@ -3,12 +3,11 @@
 //! holds what routing and authentication need in memory.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use storage::Storage;
 
 use crate::dlp::policy::Policy;
 use crate::secrets::{MasterKey, SecretError, hash_api_key, key_prefix, mask};
@@ -21,20 +20,13 @@ pub const DEFAULT_ORG: &str = "default";
 /// small statement, a larger one in large ones. Only these two are ever prepared.
 const USAGE_SMALL: usize = 16;
 const USAGE_LARGE: usize = 256;
-/// SQLite virtual-machine instructions between two yields of the core, about every 8 rows of a
-/// usage insert (see [`Store::open`]).
-const YIELD_EVERY: i32 = 1000;
 /// Columns of a usage row, as [`Store::insert_usage`] binds them.
 const USAGE_COLUMNS: usize = 23;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the gateway database {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
     #[error("gateway database: {0}")]
     Sql(#[from] sqlx::Error),
-    #[error("gateway database migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error("{0}")]
@@ -140,38 +132,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub async fn open(path: &Path, master: MasterKey) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        // A statement's thread yields the core every YIELD_EVERY instructions. A usage batch takes
-        // about a millisecond of CPU, and Linux lets a running thread finish its slice (up to
-        // 1.5 ms on two cores) before a request that wakes gets the core: yielding hands it over
-        // at once, and costs a 1 µs system call when no one waits. Unlike a lower priority, it
-        // can never starve a transaction that holds the write lock (BENCHMARKS.md).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    connection.lock_handle().await?.set_progress_handler(YIELD_EVERY, || {
-                        std::thread::yield_now();
-                        true
-                    });
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
-        let mut migrator = sqlx::migrate!("./migrations");
-        // The indexer and the scanner keep their own migrations in the same database.
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await?;
-        Ok(Store { pool, master })
+    /// The gateway's tables of the data dir's database; provider keys sealed under `master`.
+    pub fn new(storage: &Storage, master: MasterKey) -> Store {
+        Store { pool: storage.pool().clone(), master }
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -690,7 +653,8 @@ mod tests {
     async fn a_batch_of_any_size_is_stored_exactly_as_given_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::from_hex(&"42".repeat(32)).unwrap();
-        let store = Store::open(&dir.path().join("agentwatch.db"), key).await.unwrap();
+        let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let store = Store::new(&storage, key);
         let mut stored = Vec::new();
         // Around the statements' sizes (16 and 256 rows), and across several large ones.
         for size in [1, 15, 16, 17, 255, 256, 257, 600] {

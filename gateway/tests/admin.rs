@@ -33,7 +33,8 @@ impl Harness {
         settings.admin_email = Some(ADMIN.to_owned());
         settings.admin_password = Some(Secret::new(PASSWORD));
         let dir = tempfile::tempdir().unwrap();
-        let gateway = Gateway::open(&settings, dir.path()).await.unwrap();
+        let storage = gateway::Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let gateway = Gateway::open(&settings, dir.path(), &storage).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();

@@ -56,7 +56,7 @@ async fn stored(root: &Path, touch: Option<&str>) {
     let data = tempfile::tempdir().unwrap();
     let config = IndexerConfig {
         repos_dir: data.path().join("repos"),
-        database: data.path().join("agentwatch.db"),
+        storage: storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap(),
         search_dir: data.path().join("lance"),
         options: IndexOptions::default(),
         clones: Default::default(),

@@ -193,7 +193,7 @@ impl Bare {
 async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
     let config = IndexerConfig {
         repos_dir: data.join("repos"),
-        database: data.join("agentwatch.db"),
+        storage: storage::Storage::open(&data.join("agentwatch.db")).await.unwrap(),
         search_dir: data.join("lance"),
         options: IndexOptions::default(),
         clones: Default::default(),

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use storage::Storage;
 use tokio::sync::{RwLock, watch};
 
 use crate::clone::{self, CloneOptions};
@@ -97,8 +98,8 @@ pub struct JobStatus {
 pub struct IndexerConfig {
     /// Where remote repositories are cloned (`<data_dir>/repos`).
     pub repos_dir: PathBuf,
-    /// The SQLite database (`<data_dir>/agentwatch.db`).
-    pub database: PathBuf,
+    /// The data dir's database.
+    pub storage: Storage,
     /// The LanceDB search index (`<data_dir>/lance`).
     pub search_dir: PathBuf,
     pub options: IndexOptions,
@@ -160,7 +161,7 @@ pub struct Indexer {
 
 impl Indexer {
     pub async fn open(config: IndexerConfig) -> Result<Arc<Indexer>, IndexError> {
-        let store = Store::open(&config.database).await?;
+        let store = Store::new(&config.storage);
         let search = SearchIndex::open(&config.search_dir).await?;
         Ok(Arc::new(Indexer {
             config,

@@ -5,14 +5,13 @@
 //! it when it is removed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use grammars::Language;
 use sqlx::query_builder::Separated;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use storage::Storage;
 
 use crate::graph::SourceFile;
 use crate::jobs::JobState;
@@ -23,10 +22,6 @@ use crate::walk::SkipReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
-    #[error("cannot update the database schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("the database holds a value this version does not understand: {0}")]
@@ -90,29 +85,9 @@ pub struct Store {
 const BATCH: usize = 1000;
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Open { path: path.to_owned(), source: e.into() })?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        let mut migrator = sqlx::migrate!("./migrations");
-        // The gateway keeps its own migrations in the same database.
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await?;
-        Ok(Store { pool })
+    /// The repositories' tables of the data dir's database.
+    pub fn new(storage: &Storage) -> Store {
+        Store { pool: storage.pool().clone() }
     }
 
     pub async fn save_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {

@@ -3,7 +3,6 @@
 //! commit. One service for every face.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use scanner::{
     EnclosingSymbol, Finding, ReportFormat, ScanRecord, ScanState, ScanStore, ScanStoreError,
     Scanners, ToolRun,
 };
+use storage::Storage;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -62,24 +62,23 @@ struct Running {
 }
 
 impl Scans {
-    /// The scan service over the database at `database`, running `scanners`, at most
+    /// The scan service over the data dir's database, running `scanners`, at most
     /// `max_concurrent` scans at once. The indexer must be open (it owns the repositories that
     /// scans belong to).
-    pub async fn open(
-        database: &Path,
+    pub fn open(
+        storage: &Storage,
         scanners: Scanners,
         max_concurrent: usize,
         indexer: Arc<Indexer>,
-    ) -> Result<Arc<Scans>, ScanError> {
-        let store = ScanStore::open(database).await?;
-        Ok(Arc::new(Scans {
+    ) -> Arc<Scans> {
+        Arc::new(Scans {
             indexer,
-            store,
+            store: ScanStore::new(storage),
             scanners,
             running: Mutex::default(),
             submitting: tokio::sync::Mutex::default(),
             permits: tokio::sync::Semaphore::new(max_concurrent),
-        }))
+        })
     }
 
     pub fn store(&self) -> &ScanStore {

@@ -79,7 +79,7 @@ async fn two_organizations() -> (tempfile::TempDir, Knowledge, String, String) {
     let data = tempfile::tempdir().unwrap();
     let indexer = Indexer::open(IndexerConfig {
         repos_dir: data.path().join("repos"),
-        database: data.path().join("agentwatch.db"),
+        storage: storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap(),
         search_dir: data.path().join("lance"),
         options: Default::default(),
         clones: Default::default(),

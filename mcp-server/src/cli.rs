@@ -228,9 +228,10 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
         Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
         Command::Mcp => runtime()?.block_on(async {
-            let indexer = indexing::open_indexer(config, true).await?;
+            let storage = config.storage().await?;
+            let indexer = indexing::open_indexer(config, &storage, true).await?;
             indexer.resume_embedding().await?;
-            let scans = crate::scanning::open(config, Arc::clone(&indexer)).await?;
+            let scans = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);
             let asker = serve::asker(config, None)?;
@@ -314,7 +315,8 @@ async fn create_user(
         return Err(invalid("--org: the organization needs a name".to_owned()).into());
     }
     let role = gateway::admin::Role::parse(role).expect("clap allows only known roles");
-    let store = gateway::Gateway::open_store(&config.gateway, &config.data_dir).await?;
+    let storage = config.storage().await?;
+    let store = gateway::Gateway::open_store(&config.gateway, &config.data_dir, &storage)?;
     let user = gateway::admin::CreateUser { org: org.clone(), email, password, role };
     let id = gateway::admin::create_user(&store, &user).await?;
     let shown = serde_json::json!({
@@ -333,8 +335,10 @@ async fn rotate_master_key(config: &Config) -> anyhow::Result<()> {
     let key = key.trim();
     gateway::secrets::MasterKey::from_hex(key)
         .map_err(|e| ConfigError::Invalid(format!("the new key on stdin: {e}")))?;
+    let storage = config.storage().await?;
     let resealed =
-        gateway::Gateway::rotate_master_key(&config.gateway, &config.data_dir, key).await?;
+        gateway::Gateway::rotate_master_key(&config.gateway, &config.data_dir, &storage, key)
+            .await?;
     let next = match config.gateway.master_key {
         Some(_) => {
             "set gateway.master_key (or AGENTWATCH_MASTER_KEY) to the new key before the \

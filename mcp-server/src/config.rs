@@ -536,6 +536,12 @@ pub struct Sources {
 }
 
 impl Config {
+    /// The data dir's database, opened (created and brought up to date if needed): once per
+    /// process, shared by the gateway, the indexer and the scans.
+    pub async fn storage(&self) -> Result<storage::Storage, storage::StorageError> {
+        storage::Storage::open(&self.data_dir.join("agentwatch.db")).await
+    }
+
     /// Loads the configuration: the file at `path` (if any), then the given environment.
     pub fn load(
         path: Option<&Path>,

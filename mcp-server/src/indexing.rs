@@ -13,17 +13,22 @@ use indexer::{
 };
 use knowledge::views::{JobView, RepoView};
 use knowledge::{Knowledge, SearchRequest};
+use storage::Storage;
 
 use crate::access::Access;
 use crate::config::Config;
 
 /// The indexing service over the configured data dir; with `embed`, also the embedding model
 /// (if it cannot be loaded, a warning says why and only lexical search works).
-pub async fn open_indexer(config: &Config, embed: bool) -> anyhow::Result<Arc<Indexer>> {
+pub async fn open_indexer(
+    config: &Config,
+    storage: &Storage,
+    embed: bool,
+) -> anyhow::Result<Arc<Indexer>> {
     let embedder = if embed { load_embedder(config) } else { None };
     let indexer = Indexer::open(IndexerConfig {
         repos_dir: config.data_dir.join("repos"),
-        database: config.data_dir.join("agentwatch.db"),
+        storage: storage.clone(),
         search_dir: config.data_dir.join("lance"),
         options: IndexOptions {
             walk: WalkOptions {
@@ -89,7 +94,7 @@ pub async fn index(
     as_json: bool,
 ) -> anyhow::Result<()> {
     let source = Source::parse(location)?;
-    let indexer = open_indexer(config, true).await?;
+    let indexer = open_indexer(config, &config.storage().await?, true).await?;
     let mut job = indexer.submit(source, branch, None).await?;
     let show_progress = std::io::stderr().is_terminal();
     let status = loop {
@@ -127,7 +132,7 @@ pub async fn index(
 
 /// Prints one repository (by id, name, URL or path) or all of them.
 pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyhow::Result<()> {
-    let indexer = open_indexer(config, false).await?;
+    let indexer = open_indexer(config, &config.storage().await?, false).await?;
     match repo {
         Some(key) => {
             let record = indexer.find(key).await?;
@@ -168,7 +173,8 @@ pub async fn status(config: &Config, repo: Option<&str>, as_json: bool) -> anyho
 
 /// Searches the indexed code and prints the hits.
 pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyhow::Result<()> {
-    let indexer = open_indexer(config, request.mode != Some(Mode::Lexical)).await?;
+    let embed = request.mode != Some(Mode::Lexical);
+    let indexer = open_indexer(config, &config.storage().await?, embed).await?;
     let local = Access::new(&config.gateway.dlp, None, true).local_caller();
     let offset = request.offset.unwrap_or(0);
     let hits = Knowledge::new(indexer).for_caller(&local).search(request).await?.results;

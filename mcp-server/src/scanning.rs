@@ -12,13 +12,17 @@ use scanner::checkov::Checkov;
 use scanner::semgrep::Semgrep;
 use scanner::trivy::Trivy;
 use scanner::{Finding, Limits, ReportFormat, ScanRecord, ScanState, Scanners, ToolRun};
+use storage::Storage;
 
 use crate::config::Config;
 
-/// The scan service over the configured data dir and tools.
-pub async fn open(config: &Config, indexer: Arc<Indexer>) -> Result<Arc<Scans>, ScanError> {
-    let database = config.data_dir.join("agentwatch.db");
-    Scans::open(&database, scanners(config)?, config.scan.max_concurrent, indexer).await
+/// The scan service over the data dir's database and the configured tools.
+pub fn open(
+    config: &Config,
+    storage: &Storage,
+    indexer: Arc<Indexer>,
+) -> Result<Arc<Scans>, ScanError> {
+    Ok(Scans::open(storage, scanners(config)?, config.scan.max_concurrent, indexer))
 }
 
 /// The configured tools: Semgrep with the bundled rule pack (written into the data dir) and
@@ -115,9 +119,10 @@ pub struct GateClosed(pub String);
 /// `agentwatch scan`: indexes the target if needed, scans it (or imports a report), stores the
 /// scan and prints it. Fails when the scan fails, and closes the gate when `fail_on` is met.
 pub async fn scan_command(config: &Config, args: ScanArgs) -> anyhow::Result<()> {
-    let indexer = crate::indexing::open_indexer(config, false).await?;
+    let storage = config.storage().await?;
+    let indexer = crate::indexing::open_indexer(config, &storage, false).await?;
     let repo = prepare(&indexer, &args.target).await?;
-    let scans = open(config, indexer).await?;
+    let scans = open(config, &storage, indexer)?;
     let scan = match &args.import {
         Some((path, format)) => scans.import(&repo, *format, &read_report(path)?).await?,
         None => scans.run(&repo).await?,

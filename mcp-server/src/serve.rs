@@ -38,6 +38,8 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         (Faces::Both, Some(url)) => Some(url.as_str()),
         _ => None,
     };
+    // One database, one pool, for every part of the process.
+    let storage = config.storage().await?;
     let mut servers = Vec::new();
     let gateway = match remote {
         Some(url) => {
@@ -45,7 +47,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
             None
         }
         None => {
-            let gateway = gateway::Gateway::open(&config.gateway, &config.data_dir)
+            let gateway = gateway::Gateway::open(&config.gateway, &config.data_dir, &storage)
                 .await
                 .context("cannot start the gateway")?;
             servers.push(Server {
@@ -65,9 +67,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut scans = None;
     if faces == Faces::Both {
-        let indexer = crate::indexing::open_indexer(config, true).await?;
+        let indexer = crate::indexing::open_indexer(config, &storage, true).await?;
         indexer.resume_embedding().await?;
-        let scanning = crate::scanning::open(config, Arc::clone(&indexer)).await?;
+        let scanning = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
         scans = Some(Arc::clone(&scanning));
         // Bound to loopback without a token, a client with no credential is this machine's user.
         let token = config.knowledge.token.clone();

@@ -3,13 +3,12 @@
 //! compared with the previous scan (new and fixed), and exported without running a tool again.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use storage::Storage;
 
 use crate::Severity;
 use crate::finding::{Category, EnclosingSymbol, Finding, Package, Tool};
@@ -17,10 +16,6 @@ use crate::run::{ToolRun, ToolStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanStoreError {
-    #[error("cannot open the database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
-    #[error("cannot update the database schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("the database holds a value this version does not understand: {0}")]
@@ -137,24 +132,9 @@ pub struct ScanStore {
 impl ScanStore {
     /// Opens the database at `path` and brings the scan tables up to date. The knowledge
     /// server's indexer owns the `repositories` table that scans belong to, and opens it first.
-    pub async fn open(path: &Path) -> Result<ScanStore, ScanStoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|source| ScanStoreError::Open { path: path.to_owned(), source })?;
-        let mut migrator = sqlx::migrate!("./migrations");
-        // The indexer and the gateway keep their own migrations in the same database.
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await?;
-        Ok(ScanStore { pool })
+    /// The scans' tables of the data dir's database (whose `repositories` they reference).
+    pub fn new(storage: &Storage) -> ScanStore {
+        ScanStore { pool: storage.pool().clone() }
     }
 
     /// Records a new scan of `repo_id`, queued.

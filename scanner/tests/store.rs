@@ -7,32 +7,24 @@ use scanner::{
     Category, EnclosingSymbol, Finding, FindingFilter, Origin, ScanState, ScanStore, Severity,
     Tool, ToolRun, ToolStatus,
 };
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use storage::Storage;
 
-/// A database with the knowledge server's `repositories` table (the indexer owns it; scans
-/// reference it) holding `repos`.
-async fn database(dir: &std::path::Path, repos: &[&str]) -> std::path::PathBuf {
-    let path = dir.join("agentwatch.db");
-    let mut db = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE repositories (id TEXT PRIMARY KEY NOT NULL)")
-        .execute(&mut db)
-        .await
-        .unwrap();
+/// The data dir's database holding the repositories `repos` (the indexer writes them; scans
+/// reference them).
+async fn database(dir: &std::path::Path, repos: &[&str]) -> Storage {
+    let storage = Storage::open(&dir.join("agentwatch.db")).await.unwrap();
     for repo in repos {
-        sqlx::query("INSERT INTO repositories (id) VALUES (?)")
-            .bind(repo)
-            .execute(&mut db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO repositories (id, name, source, remote, checkout, status) \
+             VALUES (?, ?, '/src', 0, '/src', 'ready')",
+        )
+        .bind(repo)
+        .bind(repo)
+        .execute(storage.pool())
+        .await
+        .unwrap();
     }
-    db.close().await.unwrap();
-    path
+    storage
 }
 
 fn finding(
@@ -74,7 +66,7 @@ fn run(tool: Tool, findings: Vec<Finding>) -> ToolRun {
 #[tokio::test]
 async fn a_scan_goes_from_queued_to_done_or_failed_and_the_newest_done_one_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ScanStore::open(&database(dir.path(), &["r1"]).await).await.unwrap();
+    let store = ScanStore::new(&database(dir.path(), &["r1"]).await);
     let first = store.create("r1", Some("abc"), Origin::Run).await.unwrap();
     assert_eq!(first.state, ScanState::Queued);
     store.start(&first.id).await.unwrap();
@@ -122,7 +114,7 @@ async fn a_scan_goes_from_queued_to_done_or_failed_and_the_newest_done_one_count
 #[tokio::test]
 async fn findings_are_filtered_worst_first_and_paged() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ScanStore::open(&database(dir.path(), &["r1"]).await).await.unwrap();
+    let store = ScanStore::new(&database(dir.path(), &["r1"]).await);
     let scan = store.create("r1", None, Origin::Run).await.unwrap();
     let findings = vec![
         finding(Tool::Semgrep, "weak-hash", Severity::Medium, "app/util.py", 9, Some("etag")),
@@ -190,7 +182,7 @@ async fn findings_are_filtered_worst_first_and_paged() {
 #[tokio::test]
 async fn a_scan_says_what_is_new_and_what_was_fixed_since_the_one_before() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ScanStore::open(&database(dir.path(), &["r1", "r2"]).await).await.unwrap();
+    let store = ScanStore::new(&database(dir.path(), &["r1", "r2"]).await);
     let scan_of = |repo: &'static str, findings: Vec<Finding>| {
         let store = store.clone();
         async move {
@@ -216,8 +208,8 @@ async fn a_scan_says_what_is_new_and_what_was_fixed_since_the_one_before() {
 #[tokio::test]
 async fn a_repositorys_scans_go_with_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = database(dir.path(), &["r1"]).await;
-    let store = ScanStore::open(&path).await.unwrap();
+    let storage = database(dir.path(), &["r1"]).await;
+    let store = ScanStore::new(&storage);
     let scan = store.create("r1", None, Origin::Import).await.unwrap();
     store
         .finish(
@@ -227,12 +219,11 @@ async fn a_repositorys_scans_go_with_it() {
         .await
         .unwrap();
 
-    let mut db =
-        SqliteConnectOptions::new().filename(&path).foreign_keys(true).connect().await.unwrap();
-    sqlx::query("DELETE FROM repositories WHERE id = 'r1'").execute(&mut db).await.unwrap();
+    let db = storage.pool();
+    sqlx::query("DELETE FROM repositories WHERE id = 'r1'").execute(db).await.unwrap();
     assert!(store.get(&scan.id).await.unwrap().is_none());
     let left: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM scan_findings").fetch_one(&mut db).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM scan_findings").fetch_one(db).await.unwrap();
     assert_eq!(left, 0);
 
     let orphan = store.create("nowhere", None, Origin::Run).await;

@@ -32,6 +32,7 @@ struct Metrics {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "slow tier (embeds the CoSQA dev set): scripts/test.sh runs it"]
 async fn search_quality_on_cosqa_stays_above_its_floors() {
     let data = dataset();
     let corpus: HashMap<String, usize> =

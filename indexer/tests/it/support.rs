@@ -146,7 +146,7 @@ pub fn embedder() -> Arc<Embedder> {
 async fn open(data: &Path, embedder: Option<Arc<Embedder>>, clones: CloneOptions) -> Arc<Indexer> {
     Indexer::open(IndexerConfig {
         repos_dir: data.join("repos"),
-        database: data.join("agentwatch.db"),
+        storage: storage::Storage::open(&data.join("agentwatch.db")).await.unwrap(),
         search_dir: data.join("lance"),
         options: Default::default(),
         clones,
