@@ -142,7 +142,8 @@ impl Code {
             Code::Unavailable => (
                 "unavailable",
                 "502, 503",
-                "the gateway failed (502), or semantic search without the model (503)",
+                "the gateway failed (502); or what the question needs is not running here: \
+                 the embedding model for semantic search, scans, or a gateway to ask (503)",
             ),
             Code::Internal => ("internal", "500", "a fault of this server"),
         }

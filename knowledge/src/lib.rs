@@ -64,11 +64,7 @@ impl Knowledge {
         Scoped { knowledge: self, caller }
     }
 
-    pub fn indexer(&self) -> &Arc<Indexer> {
-        &self.indexer
-    }
-
-    pub fn scans(&self) -> Result<&Arc<Scans>> {
+    fn scans(&self) -> Result<&Arc<Scans>> {
         self.scans.as_ref().ok_or_else(|| {
             KnowledgeError::Unavailable("this process does not run security scans".to_owned())
         })
@@ -222,6 +218,12 @@ impl Scoped<'_> {
         let mut repos = self.indexer().store().repos().await.map_err(indexer::IndexError::from)?;
         repos.retain(|r| self.caller.sees(r));
         Ok(repos)
+    }
+
+    /// Whether the repository with exactly this id is one the caller sees.
+    async fn owns(&self, repo_id: &str) -> Result<bool> {
+        let repo = self.indexer().store().repo(repo_id).await.map_err(indexer::IndexError::from)?;
+        Ok(repo.is_some_and(|r| self.caller.sees(&r)))
     }
 
     /// A repository by id, name, URL or path; without a key, the only one there is.
@@ -643,6 +645,10 @@ impl Scoped<'_> {
         limit: usize,
     ) -> Result<ScanView> {
         let scans = self.knowledge.scans()?;
+        if !self.owns(&scan.repo_id).await? {
+            let unknown = scanner::ScanStoreError::UnknownScan(scan.id.clone());
+            return Err(ScanError::Store(unknown).into());
+        }
         let scan = scans.wait(&scan.id, wait).await?;
         if scan.state == scanner::ScanState::Failed {
             return Err(KnowledgeError::Internal(format!(
@@ -685,7 +691,7 @@ impl Scoped<'_> {
         };
         let scan = scans.get(scan_id).await?;
         // Another organization's scan is as unknown as one that does not exist.
-        if self.repository(Some(&scan.repo_id)).await.is_err() {
+        if !self.owns(&scan.repo_id).await? {
             return Err(unknown());
         }
         Ok(scans.view_of(&scan, &filter).await?)

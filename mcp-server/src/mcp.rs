@@ -6,6 +6,7 @@
 //! and readable.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -46,6 +47,14 @@ tokio::task_local! {
     /// The caller of the tool call being run: set by `call_tool` around each call, so that every
     /// tool sees only what its caller may.
     static CALLER: Caller;
+    /// The status a tool's refusal of its caller is metered with (403, 429); unset, a tool
+    /// error is a 400.
+    static REFUSAL: Arc<AtomicU16>;
+}
+
+/// Records that the running tool refused its caller with `status`.
+pub(crate) fn note_status(status: u16) {
+    let _ = REFUSAL.try_with(|refusal| refusal.store(status, Ordering::Relaxed));
 }
 
 /// One MCP session's handler. Cheap to create: every session shares the knowledge core.
@@ -89,8 +98,8 @@ impl KnowledgeServer {
 
 /// A tool call's answer, governed like every call (`knowledge::govern`): a result is screened
 /// whole (its text and its structured content), and a notice of what was redacted is added to
-/// its content.
-struct ToolAnswer(Result<CallToolResponse, ErrorData>);
+/// its content. `refusal`: the status the tool refused its caller with, if it did.
+struct ToolAnswer(Result<CallToolResponse, ErrorData>, u16);
 
 impl Answer for ToolAnswer {
     fn screen(&mut self, account: &dyn Account) -> Screening {
@@ -118,7 +127,8 @@ impl Answer for ToolAnswer {
         match &self.0 {
             Ok(CallToolResponse::Complete(result)) if result.is_error == Some(true) => {
                 let message = result.content.first().and_then(|c| c.as_text());
-                Some((400, message.map(|t| t.text.clone()).unwrap_or_default()))
+                let status = if self.1 == 0 { 400 } else { self.1 };
+                Some((status, message.map(|t| t.text.clone()).unwrap_or_default()))
             }
             Ok(_) => None,
             Err(error) => Some((400, error.message.to_string())),
@@ -186,9 +196,11 @@ impl ServerHandler for KnowledgeServer {
         };
         let call = Call::new(Face::Mcp, tool, request_id(&context));
         let run = self.tool_router.call(ToolCallContext::new(self, request, context));
-        let run = async { Ok(ToolAnswer(CALLER.scope(caller.clone(), run).await)) };
+        let refusal = Arc::new(AtomicU16::new(0));
+        let run = REFUSAL.scope(Arc::clone(&refusal), CALLER.scope(caller.clone(), run));
+        let run = async { Ok(ToolAnswer(run.await, refusal.load(Ordering::Relaxed))) };
         match knowledge::govern(&caller, call, run).await.answer {
-            Ok(ToolAnswer(answer)) => answer,
+            Ok(ToolAnswer(answer, _)) => answer,
             Err(error) => {
                 Ok(CallToolResult::error(vec![ContentBlock::text(error.to_string())]).into())
             }
@@ -286,13 +298,16 @@ impl ServerHandler for KnowledgeServer {
                 Some(serde_json::json!({ "uri": uri })),
             )
         };
-        let Some((repo_id, path)) =
-            uri.strip_prefix(URI_PREFIX).and_then(|rest| rest.split_once("/file/"))
-        else {
-            return Err(not_found("use agentwatch://repo/{repo_id}/file/{path}"));
-        };
         let scoped = self.knowledge.for_caller(&caller);
-        let read = async { scoped.file(repo_id, path).await.map(ResourceText) };
+        let read = async {
+            let (repo_id, path) = uri
+                .strip_prefix(URI_PREFIX)
+                .and_then(|rest| rest.split_once("/file/"))
+                .ok_or_else(|| {
+                    KnowledgeError::NotFound("use agentwatch://repo/{repo_id}/file/{path}".into())
+                })?;
+            scoped.file(repo_id, path).await.map(ResourceText)
+        };
         match knowledge::govern(&caller, call, read).await.answer {
             Ok(ResourceText(text)) => Ok(ReadResourceResult::new(vec![
                 ResourceContents::text(text, uri.clone()).with_mime_type(mime_type(&uri)),

@@ -525,8 +525,9 @@ struct SymbolParams {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of symbols", body = SymbolsOutput),
-        (status = 400, description = "An invalid parameter", body = ErrorBody),
-        (status = 404, description = "No such repository, or no such file", body = ErrorBody),
+        (status = 400, description = "An invalid parameter: a kind, a match, or a path that is not an indexed file", body = ErrorBody),
+        (status = 404, description = "No such repository", body = ErrorBody),
+        (status = 409, description = "The repository's structure is still being indexed", body = ErrorBody),
     )
 )]
 async fn list_symbols(

@@ -33,6 +33,11 @@ pub struct ToolError(String);
 
 impl From<KnowledgeError> for ToolError {
     fn from(error: KnowledgeError) -> ToolError {
+        // A refusal of the caller is metered as such (403, 429), not as a plain tool error.
+        let (code, status) = error.code();
+        if matches!(code, knowledge::Code::Forbidden | knowledge::Code::RateLimited) {
+            crate::mcp::note_status(status);
+        }
         ToolError(error.to_string())
     }
 }
@@ -344,7 +349,9 @@ impl KnowledgeServer {
     )]
     async fn get_index_status(&self, Parameters(args): Parameters<RepoArg>) -> Answer {
         let caller = Self::caller()?;
-        job_answer(&self.scoped(&caller).status(args.repo.as_deref()).await?)
+        // A failed job is an answer to "how is it going", with its error line.
+        let job = self.scoped(&caller).status(args.repo.as_deref()).await?;
+        Ok(structured(repo_text(&job), &job))
     }
 
     #[tool(
@@ -557,7 +564,7 @@ impl KnowledgeServer {
         let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
         let page = Page::new(args.offset, args.limit, 50, MAX_LIMIT);
         let found = self.scoped(&caller).references(args.repo.as_deref(), name, page).await?;
-        if found.references.is_empty() {
+        if found.total == 0 {
             return Ok(text(format!("No references to {} found.", display(&found.symbol))));
         }
         let mut out = String::new();
@@ -819,7 +826,7 @@ impl KnowledgeServer {
 
 fn render_calls(found: &CallsOutput, page: Page) -> String {
     let symbol = display(&found.symbol);
-    if found.results.is_empty() && page.offset == 0 {
+    if found.total == 0 {
         return match found.direction.as_str() {
             "callers" => format!("Nothing calls {symbol} (that the graph can establish)."),
             _ => format!("{symbol} calls nothing the graph can establish."),

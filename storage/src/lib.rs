@@ -11,8 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 /// Every table's migrations, in one history: `migrations/`, versions are timestamps.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connections in the pool: one writer at a time (WAL), and readers beside it.
-const CONNECTIONS: u32 = 4;
+/// Connections in the pool: one writer at a time (WAL), and readers beside it. Enough that the
+/// indexer's and the scans' writers waiting on the write lock never hold every connection while
+/// the gateway's usage writer and admin reads wait for one.
+const CONNECTIONS: u32 = 8;
 
 /// SQLite virtual-machine instructions between two yields of the core: about every 8 rows of a
 /// usage insert. A statement that runs long hands the core to a request that wakes (on two cores,

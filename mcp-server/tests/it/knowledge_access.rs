@@ -491,6 +491,15 @@ fn a_viewer_reads_but_cannot_index_scan_remove_or_ask_and_people_are_rate_limite
             mcp_tool_call(&mcp, &viewer, "run_security_scan", json!({ "repo": id })).await;
         assert_eq!(refused["isError"], true, "{refused}");
         assert!(refused.to_string().contains("viewer reads only"), "{refused}");
+        // The refusal is in the organization's usage as one: a 403, not a failed tool.
+        let admin = gw.login(ADMIN, PASSWORD).await;
+        let recorded = eventually("the viewer's refused scan in the usage", async || {
+            let (_, usage) =
+                gw.call("GET", "/api/usage?tool=run_security_scan", &admin, None).await;
+            (usage["total"] == 1).then(|| usage["data"][0]["status"].clone())
+        })
+        .await;
+        assert_eq!(recorded, 403);
         let read = mcp_tool_call(&mcp, &viewer, "list_repositories", json!({})).await;
         assert_ne!(read["isError"], true, "{read}");
         // Still there, unscanned.
