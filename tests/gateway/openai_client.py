@@ -8,6 +8,7 @@ llmock processes behind it as providers. Run by mcp-server/tests/it/gateway.rs.
 every request left its usage record.
 """
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -37,6 +38,28 @@ def check(condition, what):
         raise AssertionError(what)
 
 
+FAILED = []
+
+
+@contextlib.contextmanager
+def step(name):
+    """One behaviour of a long scenario: a failure is reported under its name, and the steps
+    after it still run (a later one may fail only because of it; the first named is the cause)."""
+    try:
+        yield
+    except Exception as error:  # every failure of the step, the SDK's exceptions included
+        FAILED.append(f"{name}: {type(error).__name__}: {error}")
+        print(f"FAILED {name}: {type(error).__name__}: {error}", file=sys.stderr)
+    else:
+        print(f"ok {name}")
+
+
+def report():
+    if FAILED:
+        raise SystemExit(f"{len(FAILED)} behaviours failed:\n" + "\n".join(FAILED))
+    print("session ok")
+
+
 class Mock:
     """One llmock process, driven through its control API."""
 
@@ -59,201 +82,219 @@ def session(gateway, key, primary_url, secondary_url):
     # The SDK's own retries are off: each call is one request to the gateway.
     client = openai.OpenAI(base_url=f"{gateway}/v1", api_key=key, max_retries=0)
 
-    # Chat, not streamed: an OpenAI-shaped answer from the first provider.
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    reply = raw.parse()
-    check(raw.headers["x-agentwatch-provider"] == "primary", raw.headers)
-    check(reply.object == "chat.completion", reply)
-    check(reply.choices[0].message.content == "Mock response from gpt-4o-mini.", reply)
-    check(reply.usage.completion_tokens > 0, reply.usage)
-    check(raw.headers.get("x-request-id"), "every answer carries a request id")
+    with step("Chat, not streamed"):
+        # Chat, not streamed: an OpenAI-shaped answer from the first provider.
+        raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+        reply = raw.parse()
+        check(raw.headers["x-agentwatch-provider"] == "primary", raw.headers)
+        check(reply.object == "chat.completion", reply)
+        check(reply.choices[0].message.content == "Mock response from gpt-4o-mini.", reply)
+        check(reply.usage.completion_tokens > 0, reply.usage)
+        check(raw.headers.get("x-request-id"), "every answer carries a request id")
 
-    # An alias: the client asks for "fast", the provider is asked for its own name for it.
-    reply = client.chat.completions.create(model="fast", messages=HELLO)
-    check(reply.choices[0].message.content == "Mock response from gpt-4o-mini.", reply)
-    check(primary.requests()[-1]["body"]["model"] == "gpt-4o-mini", "the alias was resolved")
+    with step("An alias"):
+        # An alias: the client asks for "fast", the provider is asked for its own name for it.
+        reply = client.chat.completions.create(model="fast", messages=HELLO)
+        check(reply.choices[0].message.content == "Mock response from gpt-4o-mini.", reply)
+        check(primary.requests()[-1]["body"]["model"] == "gpt-4o-mini", "the alias was resolved")
 
-    # Every request field reaches the provider, unknown future ones too.
-    client.chat.completions.create(
-        model="gpt-4o-mini",
-        messages=HELLO,
-        seed=7,
-        n=1,
-        temperature=0.2,
-        logprobs=True,
-        top_logprobs=2,
-        response_format={"type": "json_object"},
-        extra_body={"x_future_field": {"nested": [1, 2]}},
-    )
-    sent = primary.requests()[-1]["body"]
-    for field, value in [
-        ("seed", 7),
-        ("n", 1),
-        ("temperature", 0.2),
-        ("logprobs", True),
-        ("top_logprobs", 2),
-        ("response_format", {"type": "json_object"}),
-        ("x_future_field", {"nested": [1, 2]}),
-    ]:
-        check(sent.get(field) == value, f"{field} was not passed through: {sent}")
-
-    # Streamed, with usage asked for: chunks as they come, usage in the last one.
-    chunks = list(
+    with step("Every request field reaches the provider, unknown future ones too"):
+        # Every request field reaches the provider, unknown future ones too.
         client.chat.completions.create(
             model="gpt-4o-mini",
             messages=HELLO,
-            stream=True,
-            stream_options={"include_usage": True},
+            seed=7,
+            n=1,
+            temperature=0.2,
+            logprobs=True,
+            top_logprobs=2,
+            response_format={"type": "json_object"},
+            extra_body={"x_future_field": {"nested": [1, 2]}},
         )
-    )
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    check(text == reply.choices[0].message.content, f"streamed text {text!r}")
-    check(len(chunks) > 3, f"the answer came in {len(chunks)} chunks")
-    check(chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0, chunks[-1])
+        sent = primary.requests()[-1]["body"]
+        for field, value in [
+            ("seed", 7),
+            ("n", 1),
+            ("temperature", 0.2),
+            ("logprobs", True),
+            ("top_logprobs", 2),
+            ("response_format", {"type": "json_object"}),
+            ("x_future_field", {"nested": [1, 2]}),
+        ]:
+            check(sent.get(field) == value, f"{field} was not passed through: {sent}")
 
-    # Streamed without asking for usage: the gateway asks the provider for it, and keeps the
-    # usage-only chunk from a client that did not ask.
-    chunks = list(
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
-    )
-    check(all(c.choices for c in chunks), "a chunk without choices reached the client")
-    check(primary.requests()[-1]["body"]["stream_options"] == {"include_usage": True}, "usage")
+    with step("Streamed, with usage asked for"):
+        # Streamed, with usage asked for: chunks as they come, usage in the last one.
+        chunks = list(
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=HELLO,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        check(text == reply.choices[0].message.content, f"streamed text {text!r}")
+        check(len(chunks) > 3, f"the answer came in {len(chunks)} chunks")
+        check(chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0, chunks[-1])
 
-    # Tools and tool_choice, answered with a tool call, streamed and not.
-    reply = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}],
-        tools=[WEATHER_TOOL], tool_choice="auto",
-    )
-    call = reply.choices[0].message.tool_calls[0]
-    check(reply.choices[0].finish_reason == "tool_calls", reply)
-    check(call.function.name == "get_weather" and "city" in json.loads(call.function.arguments), call)
-    arguments = ""
-    for chunk in client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}],
-        tools=[WEATHER_TOOL], stream=True,
-    ):
-        for delta in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
-            arguments += delta.function.arguments or ""
-    check("city" in json.loads(arguments), f"streamed tool arguments {arguments!r}")
+    with step("Streamed without asking for usage"):
+        # Streamed without asking for usage: the gateway asks the provider for it, and keeps the
+        # usage-only chunk from a client that did not ask.
+        chunks = list(
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
+        )
+        check(all(c.choices for c in chunks), "a chunk without choices reached the client")
+        check(primary.requests()[-1]["body"]["stream_options"] == {"include_usage": True}, "usage")
 
-    # Anthropic and Gemini behind the same OpenAI API: translated both ways, streams, tool calls
-    # and usage included.
-    for model, provider, path in [
-        ("claude-sonnet-4-5", "claude", "/anthropic/v1/messages"),
-        ("gemini-2.5-flash", "gemini", f"/gemini/v1beta/models/gemini-2.5-flash:generateContent"),
-    ]:
-        translated(client, primary, model, provider, path)
+    with step("Tools and tool_choice, answered with a tool call, streamed and not"):
+        # Tools and tool_choice, answered with a tool call, streamed and not.
+        reply = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}],
+            tools=[WEATHER_TOOL], tool_choice="auto",
+        )
+        call = reply.choices[0].message.tool_calls[0]
+        check(reply.choices[0].finish_reason == "tool_calls", reply)
+        check(call.function.name == "get_weather" and "city" in json.loads(call.function.arguments), call)
+        arguments = ""
+        for chunk in client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}],
+            tools=[WEATHER_TOOL], stream=True,
+        ):
+            for delta in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
+                arguments += delta.function.arguments or ""
+        check("city" in json.loads(arguments), f"streamed tool arguments {arguments!r}")
 
-    # Models, aggregated over both providers; embeddings.
-    models = {m.id: m.owned_by for m in client.models.list()}
-    check({"gpt-4o", "gpt-4o-mini", "text-embedding-3-small"} <= set(models), models)
-    vectors = client.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
-    check(len(vectors.data) == 2 and len(vectors.data[0].embedding) == 1536, "embeddings")
+    with step("Anthropic and Gemini behind the same OpenAI API"):
+        # Anthropic and Gemini behind the same OpenAI API: translated both ways, streams, tool calls
+        # and usage included.
+        for model, provider, path in [
+            ("claude-sonnet-4-5", "claude", "/anthropic/v1/messages"),
+            ("gemini-2.5-flash", "gemini", f"/gemini/v1beta/models/gemini-2.5-flash:generateContent"),
+        ]:
+            translated(client, primary, model, provider, path)
 
-    # Clients that cannot set a bearer token send the key as X-Api-Key.
-    r = httpx.post(f"{gateway}/v1/chat/completions", headers={"X-Api-Key": key},
-                   json={"model": "gpt-4o-mini", "messages": HELLO})
-    check(r.status_code == 200 and r.json()["object"] == "chat.completion", r.text)
+    with step("Models, aggregated over both providers"):
+        # Models, aggregated over both providers; embeddings.
+        models = {m.id: m.owned_by for m in client.models.list()}
+        check({"gpt-4o", "gpt-4o-mini", "text-embedding-3-small"} <= set(models), models)
+        vectors = client.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
+        check(len(vectors.data) == 2 and len(vectors.data[0].embedding) == 1536, "embeddings")
 
-    # Errors come as the SDK's own exception types.
-    expect_error(
-        openai.AuthenticationError, 401,
-        lambda: openai.OpenAI(base_url=f"{gateway}/v1", api_key="aw-nobody", max_retries=0)
-        .chat.completions.create(model="gpt-4o-mini", messages=HELLO),
-    )
-    expect_error(
-        openai.BadRequestError, 400,
-        lambda: client.chat.completions.create(model="gpt-4o-mini", messages=[]),
-    )
-    # A provider's 400 is the client's to fix: passed on, not retried elsewhere.
-    before = len(secondary.requests())
-    primary.script({"type": "fail", "status": 400, "message": "max_tokens is too large", "times": 1})
-    err = expect_error(
-        openai.BadRequestError, 400,
-        lambda: client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=10**9),
-    )
-    check("max_tokens is too large" in str(err), err)
-    check(len(secondary.requests()) == before, "a 400 was retried on another provider")
+    with step("Clients that cannot set a bearer token send the key as X-Api-Key"):
+        # Clients that cannot set a bearer token send the key as X-Api-Key.
+        r = httpx.post(f"{gateway}/v1/chat/completions", headers={"X-Api-Key": key},
+                       json={"model": "gpt-4o-mini", "messages": HELLO})
+        check(r.status_code == 200 and r.json()["object"] == "chat.completion", r.text)
 
-    # Failover: the first provider fails, the second answers (a provider that is down is left
-    # at once, though it has a second key).
-    primary.script({"type": "fail", "status": 503, "times": 1})
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    check(raw.headers["x-agentwatch-provider"] == "secondary", raw.headers)
-    check(raw.headers["x-agentwatch-attempts"] == "2", raw.headers)
+    with step("Errors come as the SDK's own exception types"):
+        # Errors come as the SDK's own exception types.
+        expect_error(
+            openai.AuthenticationError, 401,
+            lambda: openai.OpenAI(base_url=f"{gateway}/v1", api_key="aw-nobody", max_retries=0)
+            .chat.completions.create(model="gpt-4o-mini", messages=HELLO),
+        )
+        expect_error(
+            openai.BadRequestError, 400,
+            lambda: client.chat.completions.create(model="gpt-4o-mini", messages=[]),
+        )
+        # A provider's 400 is the client's to fix: passed on, not retried elsewhere.
+        before = len(secondary.requests())
+        primary.script({"type": "fail", "status": 400, "message": "max_tokens is too large", "times": 1})
+        err = expect_error(
+            openai.BadRequestError, 400,
+            lambda: client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=10**9),
+        )
+        check("max_tokens is too large" in str(err), err)
+        check(len(secondary.requests()) == before, "a 400 was retried on another provider")
 
-    # Both down: 502, as the SDK's InternalServerError.
-    primary.script({"type": "fail", "status": 500, "times": 5})
-    secondary.script({"type": "fail", "status": 500, "times": 5})
-    expect_error(
-        openai.InternalServerError, 502,
-        lambda: client.chat.completions.create(model="gpt-4o-mini", messages=HELLO),
-    )
-    primary.clear()
-    secondary.clear()
-
-    # The circuit breaker (2 failures open it for 2 s in this gateway's config). The failures
-    # above opened it: after the pause, one trial request closes it again.
-    check(circuit(gateway, "primary") == "open", "the failures above open the breaker")
-    wait_for_circuit(gateway, "primary", "half_open")
-    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
-    check(circuit(gateway, "primary") == "closed", "a good trial closes the breaker")
-    # Once open, the first provider is not even tried.
-    primary.script({"type": "fail", "status": 500, "times": None})
-    for _ in range(2):
+    with step("Failover"):
+        # Failover: the first provider fails, the second answers (a provider that is down is left
+        # at once, though it has a second key).
+        primary.script({"type": "fail", "status": 503, "times": 1})
         raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
         check(raw.headers["x-agentwatch-provider"] == "secondary", raw.headers)
-    check(circuit(gateway, "primary") == "open", "two failures open the breaker")
-    tried = len(primary.requests())
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    check(raw.headers["x-agentwatch-attempts"] == "1", "an open breaker skips the provider")
-    check(len(primary.requests()) == tried, "a request reached a provider whose breaker is open")
-    primary.clear()
-    wait_for_circuit(gateway, "primary", "half_open")
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
-    check(raw.headers["x-agentwatch-provider"] == "primary", "the trial goes to the recovered one")
-    check(circuit(gateway, "primary") == "closed", "a good trial closes the breaker")
+        check(raw.headers["x-agentwatch-attempts"] == "2", raw.headers)
 
-    # A stream that breaks after its first bytes is not retried: the client sees the error.
-    primary.script({"type": "stream_fault", "kind": "disconnect", "after_chunks": 2, "times": 1})
-    before = len(secondary.requests())
-    try:
-        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True):
+    with step("Both down"):
+        # Both down: 502, as the SDK's InternalServerError.
+        primary.script({"type": "fail", "status": 500, "times": 5})
+        secondary.script({"type": "fail", "status": 500, "times": 5})
+        expect_error(
+            openai.InternalServerError, 502,
+            lambda: client.chat.completions.create(model="gpt-4o-mini", messages=HELLO),
+        )
+        primary.clear()
+        secondary.clear()
+
+    with step("The circuit breaker"):
+        # The circuit breaker (2 failures open it for 2 s in this gateway's config). The failures
+        # above opened it: after the pause, one trial request closes it again.
+        check(circuit(gateway, "primary") == "open", "the failures above open the breaker")
+        wait_for_circuit(gateway, "primary", "half_open")
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        check(circuit(gateway, "primary") == "closed", "a good trial closes the breaker")
+        # Once open, the first provider is not even tried.
+        primary.script({"type": "fail", "status": 500, "times": None})
+        for _ in range(2):
+            raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+            check(raw.headers["x-agentwatch-provider"] == "secondary", raw.headers)
+        check(circuit(gateway, "primary") == "open", "two failures open the breaker")
+        tried = len(primary.requests())
+        raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+        check(raw.headers["x-agentwatch-attempts"] == "1", "an open breaker skips the provider")
+        check(len(primary.requests()) == tried, "a request reached a provider whose breaker is open")
+        primary.clear()
+        wait_for_circuit(gateway, "primary", "half_open")
+        raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+        check(raw.headers["x-agentwatch-provider"] == "primary", "the trial goes to the recovered one")
+        check(circuit(gateway, "primary") == "closed", "a good trial closes the breaker")
+
+    with step("A stream that breaks after its first bytes is not retried"):
+        # A stream that breaks after its first bytes is not retried: the client sees the error.
+        primary.script({"type": "stream_fault", "kind": "disconnect", "after_chunks": 2, "times": 1})
+        before = len(secondary.requests())
+        try:
+            for _ in client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True):
+                pass
+            raise AssertionError("a broken stream ended as if it were complete")
+        except openai.APIError as e:
+            check("broke off" in str(e), e)
+        check(len(secondary.requests()) == before, "a started stream was retried")
+
+    with step("A client that leaves mid-stream cancels the provider's request"):
+        # A client that leaves mid-stream cancels the provider's request.
+        primary.script({"type": "stream_fault", "kind": "stall", "after_chunks": 1, "stall_seconds": 30, "times": 1})
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
+        next(iter(stream))
+        stream.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            last = primary.requests()[-1]
+            if last.get("ended_at"):
+                break
+            time.sleep(0.2)
+        check(last.get("ended_at") and last["duration"] < 15, f"the provider kept streaming: {last}")
+
+    with step("A client that gives up before the answer is still accounted for"):
+        # A client that gives up before the answer is still accounted for (499).
+        primary.script({"type": "delay", "seconds": 3, "times": 1})
+        try:
+            httpx.post(f"{gateway}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                       json={"model": "gpt-4o-mini", "messages": HELLO}, timeout=0.5)
+            raise AssertionError("the delayed answer came early")
+        except httpx.TimeoutException:
             pass
-        raise AssertionError("a broken stream ended as if it were complete")
-    except openai.APIError as e:
-        check("broke off" in str(e), e)
-    check(len(secondary.requests()) == before, "a started stream was retried")
 
-    # A client that leaves mid-stream cancels the provider's request.
-    primary.script({"type": "stream_fault", "kind": "stall", "after_chunks": 1, "stall_seconds": 30, "times": 1})
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True)
-    next(iter(stream))
-    stream.close()
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        last = primary.requests()[-1]
-        if last.get("ended_at"):
-            break
-        time.sleep(0.2)
-    check(last.get("ended_at") and last["duration"] < 15, f"the provider kept streaming: {last}")
+    with step("Prometheus metrics"):
+        # Prometheus metrics: requests by tenant, model and status; circuit states.
+        metrics = httpx.get(f"{gateway}/metrics").text
+        check(re.search(r'agentwatch_gateway_requests_total\{tenant="\d+",model="gpt-4o-mini",status="200"\} \d+', metrics), metrics)
+        check('agentwatch_gateway_provider_circuit_state{provider="primary"} 0' in metrics, metrics)
+        check("agentwatch_gateway_time_to_first_token_seconds_bucket" in metrics, metrics)
+        check('agentwatch_gateway_tokens_total{tenant="1",model="claude-sonnet-4-5",kind="completion"}' in metrics, metrics)
 
-    # A client that gives up before the answer is still accounted for (499).
-    primary.script({"type": "delay", "seconds": 3, "times": 1})
-    try:
-        httpx.post(f"{gateway}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                   json={"model": "gpt-4o-mini", "messages": HELLO}, timeout=0.5)
-        raise AssertionError("the delayed answer came early")
-    except httpx.TimeoutException:
-        pass
-
-    # Prometheus metrics: requests by tenant, model and status; circuit states.
-    metrics = httpx.get(f"{gateway}/metrics").text
-    check(re.search(r'agentwatch_gateway_requests_total\{tenant="\d+",model="gpt-4o-mini",status="200"\} \d+', metrics), metrics)
-    check('agentwatch_gateway_provider_circuit_state{provider="primary"} 0' in metrics, metrics)
-    check("agentwatch_gateway_time_to_first_token_seconds_bucket" in metrics, metrics)
-    check('agentwatch_gateway_tokens_total{tenant="1",model="claude-sonnet-4-5",kind="completion"}' in metrics, metrics)
-    print("session ok")
+    report()
 
 
 def translated(client, mock, model, provider, path):
