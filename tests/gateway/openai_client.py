@@ -8,15 +8,18 @@ llmock processes behind it as providers. Run by mcp-server/tests/it/gateway.rs.
 every request left its usage record.
 """
 
-import contextlib
 import json
 import re
 import sqlite3
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import openai
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+from steps import report, step  # noqa: E402
 
 WEATHER_TOOL = {
     "type": "function",
@@ -36,28 +39,6 @@ HELLO = [{"role": "user", "content": "Say hello to the gateway, please."}]
 def check(condition, what):
     if not condition:
         raise AssertionError(what)
-
-
-FAILED = []
-
-
-@contextlib.contextmanager
-def step(name):
-    """One behaviour of a long scenario: a failure is reported under its name, and the steps
-    after it still run (a later one may fail only because of it; the first named is the cause)."""
-    try:
-        yield
-    except Exception as error:  # every failure of the step, the SDK's exceptions included
-        FAILED.append(f"{name}: {type(error).__name__}: {error}")
-        print(f"FAILED {name}: {type(error).__name__}: {error}", file=sys.stderr)
-    else:
-        print(f"ok {name}")
-
-
-def report():
-    if FAILED:
-        raise SystemExit(f"{len(FAILED)} behaviours failed:\n" + "\n".join(FAILED))
-    print("session ok")
 
 
 class Mock:
@@ -294,7 +275,7 @@ def session(gateway, key, primary_url, secondary_url):
         check("agentwatch_gateway_time_to_first_token_seconds_bucket" in metrics, metrics)
         check('agentwatch_gateway_tokens_total{tenant="1",model="claude-sonnet-4-5",kind="completion"}' in metrics, metrics)
 
-    report()
+    report("session ok")
 
 
 def translated(client, mock, model, provider, path):

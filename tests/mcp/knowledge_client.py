@@ -17,6 +17,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from steps import report, step  # noqa: E402
+
 CONTRACT_TOOLS = {
     "index_repository", "get_index_status", "list_repositories", "remove_repository",
     "search_code", "find_symbol", "get_symbol", "get_file_outline", "read_file",
@@ -36,117 +39,124 @@ async def call(client, name, arguments, expect_error=False, **kwargs):
 
 
 async def session(client, repository):
-    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert CONTRACT_TOOLS <= tools.keys(), f"missing tools: {CONTRACT_TOOLS - tools.keys()}"
-    for tool in tools.values():
-        assert tool.description and len(tool.description) > 30, f"{tool.name} is undocumented"
-        assert tool.input_schema["type"] == "object"
-    assert "url" in tools["index_repository"].input_schema["required"]
-    assert tools["search_code"].output_schema is not None
-    assert tools["remove_repository"].annotations.destructive_hint is True
-    assert tools["search_code"].annotations.read_only_hint is True
+    with step("The tools are listed with their documentation, schemas and hints"):
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert CONTRACT_TOOLS <= tools.keys(), f"missing tools: {CONTRACT_TOOLS - tools.keys()}"
+        for tool in tools.values():
+            assert tool.description and len(tool.description) > 30, f"{tool.name} is undocumented"
+            assert tool.input_schema["type"] == "object"
+        assert "url" in tools["index_repository"].input_schema["required"]
+        assert tools["search_code"].output_schema is not None
+        assert tools["remove_repository"].annotations.destructive_hint is True
+        assert tools["search_code"].annotations.read_only_hint is True
 
-    # Indexing reports progress and answers with the job once the structure is queryable.
-    progress = []
+    with step("Indexing reports progress and answers with the job once the structure is queryable"):
+        # Indexing reports progress and answers with the job once the structure is queryable.
+        progress = []
 
-    async def on_progress(value, total, message):
-        progress.append((value, total, message))
+        async def on_progress(value, total, message):
+            progress.append((value, total, message))
 
-    indexed = await call(client, "index_repository", {"url": repository},
-                         progress_callback=on_progress)
-    job = indexed.structured_content
-    assert job["status"] in ("embedding", "ready"), job
-    assert job["files"] == 5 and job["symbols"] > 20, job
-    assert job["repo_id"] in text_of(indexed)
-    assert progress, "no progress notifications while indexing"
-    assert all(total == 100 for _, total, _ in progress), progress
+        indexed = await call(client, "index_repository", {"url": repository},
+                             progress_callback=on_progress)
+        job = indexed.structured_content
+        assert job["status"] in ("embedding", "ready"), job
+        assert job["files"] == 5 and job["symbols"] > 20, job
+        assert job["repo_id"] in text_of(indexed)
+        assert progress, "no progress notifications while indexing"
+        assert all(total == 100 for _, total, _ in progress), progress
 
-    status = await call(client, "get_index_status", {"repo": job["repo_id"]})
-    assert status.structured_content["repo_id"] == job["repo_id"]
-    listed = await call(client, "list_repositories", {})
-    assert [r["repo_id"] for r in listed.structured_content["repositories"]] == [job["repo_id"]]
+        status = await call(client, "get_index_status", {"repo": job["repo_id"]})
+        assert status.structured_content["repo_id"] == job["repo_id"]
+        listed = await call(client, "list_repositories", {})
+        assert [r["repo_id"] for r in listed.structured_content["repositories"]] == [job["repo_id"]]
 
-    # Words find the code, in structured form with the contract's fields.
-    found = await call(client, "search_code",
-                       {"query": "price including tax", "mode": "lexical", "limit": 3})
-    results = found.structured_content["results"]
-    assert results and len(results) <= 3, found.structured_content
-    assert results[0]["path"] == "stockroom/pricing.py", results[0]
-    for field in ("repo_id", "path", "start_line", "end_line", "symbol", "kind", "score", "stale"):
-        assert field in results[0], field
-    assert "stockroom/pricing.py:" in text_of(found)
+    with step("Words find the code, in structured form with the contract's fields"):
+        # Words find the code, in structured form with the contract's fields.
+        found = await call(client, "search_code",
+                           {"query": "price including tax", "mode": "lexical", "limit": 3})
+        results = found.structured_content["results"]
+        assert results and len(results) <= 3, found.structured_content
+        assert results[0]["path"] == "stockroom/pricing.py", results[0]
+        for field in ("repo_id", "path", "start_line", "end_line", "symbol", "kind", "score", "stale"):
+            assert field in results[0], field
+        assert "stockroom/pricing.py:" in text_of(found)
 
-    # Names, sources, outlines and the call graph.
-    symbols = text_of(await call(client, "find_symbol", {"name": "price_with"}))
-    assert "stockroom/pricing.py" in symbols and "price_with_tax" in symbols, symbols
-    source = text_of(await call(client, "get_symbol", {"symbol": "price_with_tax"}))
-    assert "round(item.total * (1 + TAX_RATE), 2)" in source, source
-    callers = text_of(await call(client, "get_callers", {"symbol": "price_with_tax"}))
-    assert "Inventory.total_value" in callers and "line 31" in callers, callers
-    callees = text_of(await call(client, "get_callees", {"symbol": "Inventory.report"}))
-    assert "Inventory.total_value" in callees, callees
-    outline = text_of(await call(client, "get_file_outline", {"path": "stockroom/inventory.py"}))
-    assert "class Inventory" in outline and "def add(self, item: Item) -> None" in outline
-    lines = text_of(await call(client, "read_file",
-                               {"path": "stockroom/inventory.py", "start_line": 30,
-                                "end_line": 31}))
-    assert "30  " in lines and "def total_value" in lines and "32  " not in lines, lines
-    deps = text_of(await call(client, "get_dependencies", {"path": "stockroom/inventory.py"}))
-    assert "stockroom/pricing.py" in deps and "external:logging" in deps, deps
-    impact = text_of(await call(client, "analyze_impact", {"symbol": "price_with_tax"}))
-    assert "Inventory.total_value" in impact and "Inventory.report" in impact, impact
-    repo_map = text_of(await call(client, "get_repo_map", {"max_tokens": 200}))
-    assert "stockroom/" in repo_map
+    with step("Names, sources, outlines and the call graph"):
+        # Names, sources, outlines and the call graph.
+        symbols = text_of(await call(client, "find_symbol", {"name": "price_with"}))
+        assert "stockroom/pricing.py" in symbols and "price_with_tax" in symbols, symbols
+        source = text_of(await call(client, "get_symbol", {"symbol": "price_with_tax"}))
+        assert "round(item.total * (1 + TAX_RATE), 2)" in source, source
+        callers = text_of(await call(client, "get_callers", {"symbol": "price_with_tax"}))
+        assert "Inventory.total_value" in callers and "line 31" in callers, callers
+        callees = text_of(await call(client, "get_callees", {"symbol": "Inventory.report"}))
+        assert "Inventory.total_value" in callees, callees
+        outline = text_of(await call(client, "get_file_outline", {"path": "stockroom/inventory.py"}))
+        assert "class Inventory" in outline and "def add(self, item: Item) -> None" in outline
+        lines = text_of(await call(client, "read_file",
+                                   {"path": "stockroom/inventory.py", "start_line": 30,
+                                    "end_line": 31}))
+        assert "30  " in lines and "def total_value" in lines and "32  " not in lines, lines
+        deps = text_of(await call(client, "get_dependencies", {"path": "stockroom/inventory.py"}))
+        assert "stockroom/pricing.py" in deps and "external:logging" in deps, deps
+        impact = text_of(await call(client, "analyze_impact", {"symbol": "price_with_tax"}))
+        assert "Inventory.total_value" in impact and "Inventory.report" in impact, impact
+        repo_map = text_of(await call(client, "get_repo_map", {"max_tokens": 200}))
+        assert "stockroom/" in repo_map
 
-    # Security scans: each tool's outcome, then findings to filter and page through.
-    unknown_scan = await call(client, "get_scan_findings", {"scan_id": "scan-0"}, expect_error=True)
-    assert "no scan" in text_of(unknown_scan), text_of(unknown_scan)
-    scan_progress = []
+    with step("Security scans"):
+        # Security scans: each tool's outcome, then findings to filter and page through.
+        unknown_scan = await call(client, "get_scan_findings", {"scan_id": "scan-0"}, expect_error=True)
+        assert "no scan" in text_of(unknown_scan), text_of(unknown_scan)
+        scan_progress = []
 
-    async def on_scan_progress(value, total, message):
-        scan_progress.append(message)
+        async def on_scan_progress(value, total, message):
+            scan_progress.append(message)
 
-    scanned = await call(client, "run_security_scan", {"wait_seconds": 300},
-                         progress_callback=on_scan_progress)
-    assert scan_progress and scan_progress[0].startswith("scanning"), scan_progress
-    scan = scanned.structured_content
-    assert scan["status"] == "done", scan
-    assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok"), ("checkov", "ok")], scan
-    assert scan["scan_id"] in text_of(scanned)
-    found = await call(client, "get_scan_findings", {"scan_id": scan["scan_id"], "severity": "info"})
-    assert found.structured_content["total_findings"] == scan["total_findings"]
-    bad = await call(client, "get_scan_findings", {"severity": "urgent"}, expect_error=True)
-    assert "expected one of critical" in text_of(bad), text_of(bad)
+        scanned = await call(client, "run_security_scan", {"wait_seconds": 300},
+                             progress_callback=on_scan_progress)
+        assert scan_progress and scan_progress[0].startswith("scanning"), scan_progress
+        scan = scanned.structured_content
+        assert scan["status"] == "done", scan
+        assert [(t["tool"], t["status"]) for t in scan["tools"]] == [("semgrep", "ok"), ("trivy", "ok"), ("checkov", "ok")], scan
+        assert scan["scan_id"] in text_of(scanned)
+        found = await call(client, "get_scan_findings", {"scan_id": scan["scan_id"], "severity": "info"})
+        assert found.structured_content["total_findings"] == scan["total_findings"]
+        bad = await call(client, "get_scan_findings", {"severity": "urgent"}, expect_error=True)
+        assert "expected one of critical" in text_of(bad), text_of(bad)
 
-    # Mistakes come back as tool errors that say what to do.
-    ambiguous = await call(client, "get_symbol", {"symbol": "add"}, expect_error=True)
-    assert "pass `path`" in text_of(ambiguous), text_of(ambiguous)
-    missing = await call(client, "read_file", {"path": "../../etc/passwd"}, expect_error=True)
-    assert "not an indexed file" in text_of(missing)
-    unknown = await call(client, "get_index_status", {"repo": "nope"}, expect_error=True)
-    assert "list_repositories" in text_of(unknown)
-    wrong_type = await call(client, "search_code", {"query": 42}, expect_error=True)
-    assert "query" in text_of(wrong_type) or "string" in text_of(wrong_type)
-    try:
-        await client.call_tool("no_such_tool", {})
-        raise AssertionError("an unknown tool was accepted")
-    except MCPError as error:
-        assert "not found" in str(error).lower(), error
+    with step("Mistakes come back as tool errors that say what to do"):
+        # Mistakes come back as tool errors that say what to do.
+        ambiguous = await call(client, "get_symbol", {"symbol": "add"}, expect_error=True)
+        assert "pass `path`" in text_of(ambiguous), text_of(ambiguous)
+        missing = await call(client, "read_file", {"path": "../../etc/passwd"}, expect_error=True)
+        assert "not an indexed file" in text_of(missing)
+        unknown = await call(client, "get_index_status", {"repo": "nope"}, expect_error=True)
+        assert "list_repositories" in text_of(unknown)
+        wrong_type = await call(client, "search_code", {"query": 42}, expect_error=True)
+        assert "query" in text_of(wrong_type) or "string" in text_of(wrong_type)
+        try:
+            await client.call_tool("no_such_tool", {})
+            raise AssertionError("an unknown tool was accepted")
+        except MCPError as error:
+            assert "not found" in str(error).lower(), error
 
-    # Indexed files are resources.
-    resources = (await client.list_resources()).resources
-    uris = {str(r.uri) for r in resources}
-    uri = f"agentwatch://repo/{job['repo_id']}/file/stockroom/pricing.py"
-    assert uri in uris, uris
-    contents = (await client.read_resource(uri)).contents
-    assert "def price_with_tax" in contents[0].text
-    try:
-        await client.read_resource(f"agentwatch://repo/{job['repo_id']}/file/secret.env")
-        raise AssertionError("a file outside the index was readable")
-    except MCPError:
-        pass
-    templates = (await client.list_resource_templates()).resource_templates
-    assert templates[0].uri_template.endswith("{repo_id}/file/{path}")
+    with step("Indexed files are resources"):
+        # Indexed files are resources.
+        resources = (await client.list_resources()).resources
+        uris = {str(r.uri) for r in resources}
+        uri = f"agentwatch://repo/{job['repo_id']}/file/stockroom/pricing.py"
+        assert uri in uris, uris
+        contents = (await client.read_resource(uri)).contents
+        assert "def price_with_tax" in contents[0].text
+        try:
+            await client.read_resource(f"agentwatch://repo/{job['repo_id']}/file/secret.env")
+            raise AssertionError("a file outside the index was readable")
+        except MCPError:
+            pass
+        templates = (await client.list_resource_templates()).resource_templates
+        assert templates[0].uri_template.endswith("{repo_id}/file/{path}")
 
 
 async def main():
@@ -159,7 +169,7 @@ async def main():
     async with Client(server, mode=mode) as client:
         assert client.server_info.name == "agentwatch"
         await session(client, repository)
-    print(f"ok: {transport} {mode}")
+    report(f"ok: {transport} {mode}")
 
 
 asyncio.run(main())
