@@ -126,7 +126,7 @@ pub struct CallReport {
     pub dlp: BTreeMap<Kind, BTreeMap<Action, u32>>,
 }
 
-/// The knowledge server's MCP tools (and resource reads): with [`KNOWLEDGE_ROUTES`], the only
+/// The knowledge server's MCP tools (and resource lists and reads): with [`KNOWLEDGE_ROUTES`], the only
 /// names a call is metered under, so that no caller can add label values to `/metrics`. The
 /// knowledge server's tests check that these are exactly its own.
 pub const KNOWLEDGE_TOOLS: &[&str] = &[
@@ -149,6 +149,7 @@ pub const KNOWLEDGE_TOOLS: &[&str] = &[
     "get_repo_map",
     "run_security_scan",
     "get_scan_findings",
+    "list_resources",
     "read_resource",
     // A tool the server does not have, asked for by name.
     "(unknown)",
@@ -507,14 +508,6 @@ pub fn screen_output(policy: &Policy, value: &mut Value, outcome: &mut Outcome) 
     walk(&policy, value, outcome);
 }
 
-/// Screens one text, as [`screen_output`] does each string.
-pub fn screen_text(policy: &Policy, text: &mut String, outcome: &mut Outcome) {
-    let policy = without_masks(policy);
-    if let Some(screened) = outcome.guard(&policy, text) {
-        *text = screened;
-    }
-}
-
 fn without_masks(policy: &Policy) -> Policy {
     let redact = |a: Action| if a == Action::MaskAndRestore { Action::Redact } else { a };
     Policy {
@@ -564,19 +557,19 @@ mod tests {
     #[test]
     fn mask_and_restore_redacts_output_since_nothing_comes_back_to_restore() {
         let policy = Policy { secrets: Some(Action::MaskAndRestore), ..Policy::builtin() };
-        let mut text = format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u");
+        let mut text = json!(format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u"));
         let mut outcome = Outcome::default();
-        screen_text(&policy, &mut text, &mut outcome);
-        assert!(text.contains("[REDACTED:"), "{text}");
+        screen_output(&policy, &mut text, &mut outcome);
+        assert!(text.as_str().unwrap().contains("[REDACTED:"), "{text}");
         assert!(outcome.masks.is_empty());
     }
 
     #[test]
     fn a_blocked_type_is_reported_for_the_caller_to_refuse() {
         let policy = Policy { secrets: Some(Action::Block), ..Policy::builtin() };
-        let mut text = format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u");
+        let mut text = json!(format!("token = ghp_{}", "R8x2Kq7LmN4pT9vW3yZ6bC1dF5gH0jA2sE4u"));
         let mut outcome = Outcome::default();
-        screen_text(&policy, &mut text, &mut outcome);
+        screen_output(&policy, &mut text, &mut outcome);
         assert!(!outcome.blocked.is_empty());
     }
 }

@@ -4,8 +4,8 @@
 //! the real binary and the real OpenAI SDK.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
@@ -15,6 +15,7 @@ use axum::routing::post;
 use gateway::settings::GatewaySettings;
 use gateway::{Gateway, Storage};
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 const TENANT_KEY: &str = "tenant-key-for-the-proxy-tests";
 
@@ -27,57 +28,105 @@ enum Behaviour {
     Answer(&'static str),
     /// `text` streamed word by word as server-sent events.
     Stream(&'static str),
+    /// The last message it was sent, streamed back three characters at a time.
+    Echo,
+    /// A completion saying `text`, once the test lets it go (`Mock::release`).
+    Held(&'static str),
 }
 
-/// A provider on a port of this machine, counting the requests it gets.
+/// A provider on a port of this machine, counting the requests it gets and keeping the last.
 struct Mock {
     url: String,
     calls: Arc<AtomicUsize>,
+    last: Arc<Mutex<Value>>,
+    gate: Arc<Semaphore>,
+}
+
+impl Mock {
+    /// Lets `n` held answers go.
+    fn release(&self, n: usize) {
+        self.gate.add_permits(n);
+    }
+}
+
+#[derive(Clone)]
+struct Provider {
+    behaviour: Behaviour,
+    calls: Arc<AtomicUsize>,
+    last: Arc<Mutex<Value>>,
+    gate: Arc<Semaphore>,
 }
 
 async fn mock(behaviour: Behaviour) -> Mock {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let state = (behaviour, Arc::clone(&calls));
+    let (calls, last) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Value::Null)));
+    let gate = Arc::new(Semaphore::new(0));
+    let state = Provider {
+        behaviour,
+        calls: Arc::clone(&calls),
+        last: Arc::clone(&last),
+        gate: Arc::clone(&gate),
+    };
     let app = Router::new().route("/v1/chat/completions", post(answer)).with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Mock { url, calls }
+    Mock { url, calls, last, gate }
 }
 
-async fn answer(State((behaviour, calls)): State<(Behaviour, Arc<AtomicUsize>)>) -> Response {
-    calls.fetch_add(1, Ordering::SeqCst);
+/// `pieces` as a stream of chat completion chunks, then the usage and `[DONE]`.
+fn events<'a>(pieces: impl Iterator<Item = &'a str>, usage: &Value) -> Response {
+    let mut body = String::new();
+    for piece in pieces {
+        let chunk = json!({
+            "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [{ "index": 0, "delta": { "content": piece }, "finish_reason": null }],
+        });
+        body += &format!("data: {chunk}\n\n");
+    }
+    let last = json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }], "usage": usage,
+    });
+    body += &format!("data: {last}\n\ndata: [DONE]\n\n");
+    ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+}
+
+fn completion(text: &str, usage: Value) -> Response {
+    axum::Json(json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+        "choices": [{ "index": 0, "finish_reason": "stop",
+                      "message": { "role": "assistant", "content": text } }],
+        "usage": usage,
+    }))
+    .into_response()
+}
+
+async fn answer(
+    State(provider): State<Provider>,
+    axum::Json(request): axum::Json<Value>,
+) -> Response {
+    provider.calls.fetch_add(1, Ordering::SeqCst);
+    *provider.last.lock().unwrap() = request.clone();
     let usage = json!({ "prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8 });
-    match behaviour {
+    match provider.behaviour {
         Behaviour::Fail => {
             let error =
                 json!({ "error": { "message": "the model is down", "type": "server_error" } });
             (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(error)).into_response()
         }
-        Behaviour::Answer(text) => axum::Json(json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
-            "choices": [{ "index": 0, "finish_reason": "stop",
-                          "message": { "role": "assistant", "content": text } }],
-            "usage": usage,
-        }))
-        .into_response(),
-        Behaviour::Stream(text) => {
-            let mut body = String::new();
-            for word in text.split_inclusive(' ') {
-                let chunk = json!({
-                    "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
-                    "model": "gpt-4o-mini",
-                    "choices": [{ "index": 0, "delta": { "content": word }, "finish_reason": null }],
-                });
-                body += &format!("data: {chunk}\n\n");
-            }
-            let last = json!({
-                "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
-                "model": "gpt-4o-mini",
-                "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }], "usage": usage,
-            });
-            body += &format!("data: {last}\n\ndata: [DONE]\n\n");
-            ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+        Behaviour::Answer(text) => completion(text, usage),
+        Behaviour::Held(text) => {
+            provider.gate.acquire().await.unwrap().forget();
+            completion(text, usage)
+        }
+        Behaviour::Stream(text) => events(text.split_inclusive(' '), &usage),
+        Behaviour::Echo => {
+            let said = request["messages"][0]["content"].as_str().unwrap_or_default();
+            let chars: Vec<char> = said.chars().collect();
+            let pieces: Vec<String> = chars.chunks(3).map(|c| c.iter().collect()).collect();
+            events(pieces.iter().map(String::as_str), &usage)
         }
     }
 }
@@ -228,4 +277,59 @@ async fn personal_data_a_tenant_s_policy_blocks_never_reaches_a_provider() {
     let message = error["error"]["message"].as_str().unwrap();
     assert!(message.contains("email") && !message.contains("jane.doe"), "{message}");
     assert_eq!(provider.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn masked_personal_data_is_restored_in_a_stream_even_split_across_chunks() {
+    let echo = mock(Behaviour::Echo).await;
+    let proxy = proxy(&[&echo], "dlp = { actions = { email = \"mask_and_restore\" } }").await;
+    let said = "reply to jane.doe@example.com today";
+    let mut body = hello();
+    body["messages"][0]["content"] = json!(said);
+    body["stream"] = json!(true);
+    let (status, events) = proxy.chat(body).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+
+    let sent = echo.last.lock().unwrap()["messages"][0]["content"].clone();
+    let sent = sent.as_str().unwrap();
+    assert!(!sent.contains("jane.doe"), "the provider saw the address: {sent}");
+    assert!(sent.contains("[EMAIL_"), "the provider saw a placeholder: {sent}");
+    // The provider echoed the placeholder three characters a chunk, so it arrived in pieces;
+    // the app reads its own words back.
+    let mut text = String::new();
+    for event in events.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if let Ok(chunk) = serde_json::from_str::<Value>(event) {
+            text += chunk["choices"][0]["delta"]["content"].as_str().unwrap_or_default();
+        }
+    }
+    assert_eq!(text, said);
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_spend_past_a_budget() {
+    let held = mock(Behaviour::Held("ok")).await;
+    // Each request reserves what 10k output tokens could cost (0.6 cents): the budget covers
+    // two reservations, not three.
+    let proxy = Arc::new(proxy(&[&held], "monthly_budget = 0.015").await);
+    let mut body = hello();
+    body["max_tokens"] = json!(10_000);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (proxy, body) = (Arc::clone(&proxy), body.clone());
+        requests.spawn(async move { proxy.chat(body).await.0 });
+    }
+    // While two are held at the provider, their reservations stand: every other is refused.
+    for _ in 0..6 {
+        let status = requests.join_next().await.unwrap().unwrap();
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    }
+    held.release(2);
+    for status in requests.join_all().await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(held.calls.load(Ordering::SeqCst), 2, "refused requests are never sent");
+
+    // Settled at what they cost (8 tokens each), the two leave the budget almost whole.
+    held.release(1);
+    assert_eq!(proxy.chat(body).await.0, StatusCode::OK);
 }

@@ -53,6 +53,12 @@ impl JobState {
     pub fn is_final(self) -> bool {
         matches!(self, JobState::Ready | JobState::Failed)
     }
+
+    /// Whether the job has got far enough to answer structural and lexical questions (its
+    /// vectors may still be coming), or has ended.
+    pub fn is_usable(self) -> bool {
+        matches!(self, JobState::Embedding | JobState::Ready | JobState::Failed)
+    }
 }
 
 impl fmt::Display for JobState {

@@ -22,6 +22,19 @@ pub enum NameMatch {
     Fuzzy,
 }
 
+impl std::str::FromStr for NameMatch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fuzzy" => Ok(NameMatch::Fuzzy),
+            "prefix" => Ok(NameMatch::Prefix),
+            "exact" => Ok(NameMatch::Exact),
+            other => Err(format!("unknown match {other:?}: use fuzzy, prefix or exact")),
+        }
+    }
+}
+
 /// A place that refers to a symbol.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Site {

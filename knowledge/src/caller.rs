@@ -109,10 +109,7 @@ pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Account: Send + Sync + fmt::Debug {
     /// Takes one call from the caller's rate limit: the limit's state to report, or the
     /// refusal (`KnowledgeError::RateLimited`).
-    fn admit<'a>(
-        &'a self,
-        call: &'a Call,
-    ) -> Pending<'a, Result<Option<RateLimit>, KnowledgeError>>;
+    fn admit(&self) -> Pending<'_, Result<Option<RateLimit>, KnowledgeError>>;
 
     /// Applies the caller's DLP policy to every string of `value`.
     fn screen(&self, value: &mut serde_json::Value) -> Screening;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ask::AskError;
-use crate::caller::RateLimit;
+use crate::caller::{Face, RateLimit};
 use crate::scans::ScanError;
 
 /// Why a question could not be answered, in words the caller can act on.
@@ -38,11 +38,9 @@ pub enum KnowledgeError {
     RateLimited { message: String, limit: Option<RateLimit> },
     #[error("{0}")]
     BudgetExceeded(String),
-    /// The answer holds a type of data the caller's DLP policy blocks.
-    #[error(
-        "the result holds data your organization's DLP policy blocks ({0}); ask for less (a \
-         narrower search, other lines), or ask an administrator about the policy"
-    )]
+    /// The answer (or, for `ask`, the question sent to the model) holds a type of data the
+    /// caller's DLP policy blocks.
+    #[error("{0}")]
     DlpBlocked(String),
     /// Something this server needs is missing (the embedding model).
     #[error("{0}")]
@@ -136,9 +134,12 @@ impl Code {
             Code::RateLimited => {
                 ("rate_limited", "429", "over the tenant's rate limit (with `Retry-After`)")
             }
-            Code::DlpBlocked => {
-                ("dlp_blocked", "403", "the result holds data the caller's DLP policy blocks")
-            }
+            Code::DlpBlocked => (
+                "dlp_blocked",
+                "403",
+                "the result (or, for `ask`, the code sent to the model) holds data the caller's \
+                 DLP policy blocks",
+            ),
             Code::Unavailable => (
                 "unavailable",
                 "502, 503",
@@ -166,6 +167,29 @@ impl KnowledgeError {
             KnowledgeError::Upstream(_) => (Code::Unavailable, 502),
             KnowledgeError::Internal(_) => (Code::Internal, 500),
         }
+    }
+
+    /// The status a call that failed with this error is metered with, as it came through `face`:
+    /// REST's own status; over MCP, 403 and 429 for refusals of the caller, 400 for every other
+    /// tool error.
+    pub fn metered_status(&self, face: Face) -> u16 {
+        let (code, status) = self.code();
+        match face {
+            Face::Rest => status,
+            Face::Mcp => match code {
+                Code::Forbidden | Code::RateLimited => status,
+                _ => 400,
+            },
+        }
+    }
+
+    /// An answer holding the `types` of data the caller's DLP policy blocks.
+    pub fn blocked(types: &[String]) -> KnowledgeError {
+        KnowledgeError::DlpBlocked(format!(
+            "the result holds data your organization's DLP policy blocks ({}); ask for less (a \
+             narrower search, other lines), or ask an administrator about the policy",
+            types.join(", ")
+        ))
     }
 
     pub fn invalid(message: impl Into<String>) -> KnowledgeError {
@@ -210,11 +234,16 @@ impl From<AskError> for KnowledgeError {
                 KnowledgeError::Forbidden(error.to_string())
             }
             AskError::Unreachable { .. } => KnowledgeError::Upstream(error.to_string()),
-            AskError::Gateway { status, .. } => match status {
-                402 => KnowledgeError::BudgetExceeded(error.to_string()),
-                429 => KnowledgeError::RateLimited { message: error.to_string(), limit: None },
-                400 => KnowledgeError::Invalid(error.to_string()),
-                403 => KnowledgeError::Forbidden(error.to_string()),
+            // By the gateway's code where it tells one refusal from another: its 400 may be a
+            // DLP block, its 429 the tenant's rate limit or the providers' capacity.
+            AskError::Gateway { status, ref code, .. } => match (status, code.as_deref()) {
+                (_, Some("dlp_blocked")) => KnowledgeError::DlpBlocked(error.to_string()),
+                (429, Some("rate_limit_exceeded")) => {
+                    KnowledgeError::RateLimited { message: error.to_string(), limit: None }
+                }
+                (402, _) => KnowledgeError::BudgetExceeded(error.to_string()),
+                (400, _) => KnowledgeError::Invalid(error.to_string()),
+                (403, _) => KnowledgeError::Forbidden(error.to_string()),
                 _ => KnowledgeError::Upstream(error.to_string()),
             },
         }
@@ -227,6 +256,30 @@ mod tests {
 
     /// Every code is spelled as it is serialized, so the list README publishes and the OpenAPI
     /// enum are the same words.
+    fn refused(status: u16, code: &str) -> KnowledgeError {
+        let message = "refused".to_owned();
+        AskError::Gateway { status, code: Some(code.to_owned()), message }.into()
+    }
+
+    /// `ask`'s refusals by the gateway keep their meaning: a DLP block is not a bad request,
+    /// and the providers' capacity is not the tenant's rate limit.
+    #[test]
+    fn the_gateway_s_refusals_of_ask_keep_their_meaning() {
+        let codes = [
+            (refused(400, "dlp_blocked"), Code::DlpBlocked),
+            (refused(400, "invalid_request"), Code::InvalidRequest),
+            (refused(402, "budget_exceeded"), Code::BudgetExceeded),
+            (refused(429, "rate_limit_exceeded"), Code::RateLimited),
+            (refused(429, "upstream_rate_limited"), Code::Unavailable),
+            (refused(429, "provider_keys_busy"), Code::Unavailable),
+            (refused(403, "tenant_not_active"), Code::Forbidden),
+            (refused(502, "provider_error"), Code::Unavailable),
+        ];
+        for (error, code) in codes {
+            assert_eq!(error.code().0, code, "{error}");
+        }
+    }
+
     #[test]
     fn each_code_is_written_as_it_is_sent() {
         for code in Code::ALL {

@@ -6,8 +6,8 @@ use std::future::Future;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::caller::{Account, Call, Caller, Face, RateLimit, Screening};
-use crate::error::{Code, KnowledgeError};
+use crate::caller::{Account, Call, Caller, RateLimit, Screening};
+use crate::error::KnowledgeError;
 
 /// An answer as a face gives it: screened and measured by [`govern`].
 pub trait Answer: Sized {
@@ -37,10 +37,10 @@ pub async fn govern<A: Answer>(
     run: impl Future<Output = Result<A, KnowledgeError>>,
 ) -> Governed<A> {
     let account = caller.account();
-    let limit = match account.admit(&call).await {
+    let limit = match account.admit().await {
         Ok(limit) => limit,
         Err(error) => {
-            call.status = status(call.face, &error);
+            call.status = error.metered_status(call.face);
             call.error = Some(error.to_string());
             account.meter(call);
             return Governed { answer: Err(error), limit: None };
@@ -49,7 +49,7 @@ pub async fn govern<A: Answer>(
     let answer = run.await.and_then(|mut answer| {
         let screening = answer.screen(account);
         if !screening.blocked.is_empty() {
-            let blocked = KnowledgeError::DlpBlocked(screening.blocked.join(", "));
+            let blocked = KnowledgeError::blocked(&screening.blocked);
             call.screening = Some(screening);
             return Err(blocked);
         }
@@ -66,25 +66,12 @@ pub async fn govern<A: Answer>(
             call.result_bytes = answer.size();
         }
         Err(error) => {
-            call.status = status(call.face, error);
+            call.status = error.metered_status(call.face);
             call.error = Some(error.to_string());
         }
     }
     account.meter(call);
     Governed { answer, limit }
-}
-
-/// The status a failed call is metered with: REST's own; over MCP, 403 and 429 for refusals
-/// of the caller, 400 for every other tool error.
-fn status(face: Face, error: &KnowledgeError) -> u16 {
-    let (code, status) = error.code();
-    match face {
-        Face::Rest => status,
-        Face::Mcp => match code {
-            Code::Forbidden | Code::RateLimited => status,
-            _ => 400,
-        },
-    }
 }
 
 /// Screens any value that serializes to JSON and back: every string in it.

@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexer::{
-    Indexer, JobState, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, SearchQuery, Source,
-    SymbolKind, SymbolRef,
+    Indexer, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, SearchQuery, Source, SymbolKind,
+    SymbolRef,
 };
 use scanner::{FindingFilter, ScanRecord};
 use tokio::sync::watch;
 
 pub use crate::ask::{AskSettings, AskView, Asker};
-pub use crate::caller::{Account, Call, Caller, Face, RateLimit, Scope, Screening};
+pub use crate::caller::{Account, Call, Caller, Face, RateLimit, Screening};
 pub use crate::error::{Code, KnowledgeError};
 pub use crate::govern::{Answer, Governed, govern, screen_json};
 pub use crate::scans::{ScanError, Scans};
@@ -125,8 +125,8 @@ impl SearchRequest {
 pub struct SymbolQuery {
     /// Without one, every symbol in file and position order.
     pub name: Option<String>,
-    /// `fuzzy` (default), `prefix` or `exact`.
-    pub how: Option<String>,
+    /// Fuzzy by default.
+    pub how: Option<NameMatch>,
     pub kind: Option<String>,
     pub path: Option<String>,
 }
@@ -359,16 +359,7 @@ impl Scoped<'_> {
             .map(str::parse::<SymbolKind>)
             .transpose()
             .map_err(KnowledgeError::invalid)?;
-        let how = match query.how.as_deref().unwrap_or("fuzzy") {
-            "fuzzy" => NameMatch::Fuzzy,
-            "prefix" => NameMatch::Prefix,
-            "exact" => NameMatch::Exact,
-            other => {
-                return Err(KnowledgeError::invalid(format!(
-                    "unknown match {other:?}: use fuzzy, prefix or exact"
-                )));
-            }
-        };
+        let how = query.how.unwrap_or(NameMatch::Fuzzy);
         let mut found = match query.name.as_deref().filter(|q| !q.trim().is_empty()) {
             Some(name) => graph.find_symbols(name, how, kind, usize::MAX),
             None => graph
@@ -393,8 +384,10 @@ impl Scoped<'_> {
         name: SymbolName<'_>,
     ) -> Result<SymbolSourceOutput> {
         let (repo, graph, symbol) = self.symbol_in(key, &name).await?;
-        let source = graph
-            .source(&repo.checkout, symbol)
+        let (checkout, walked) = (repo.checkout.clone(), Arc::clone(&graph));
+        let source = tokio::task::spawn_blocking(move || walked.source(&checkout, symbol))
+            .await
+            .map_err(|e| KnowledgeError::Internal(format!("cannot read the symbol's file: {e}")))?
             .map_err(|e| KnowledgeError::NotFound(format!("cannot read the symbol's file: {e}")))?;
         let lines: Vec<&str> = source.lines().collect();
         let shown = lines.len().min(MAX_LINES);
@@ -636,27 +629,17 @@ impl Scoped<'_> {
         Ok((repo, scan))
     }
 
-    /// Waits up to `wait` for a scan of the caller's to end; it as it is then, with its worst
-    /// `limit` findings.
+    /// Waits up to `wait` for a scan of the caller's to end; it as it is then (a failed scan
+    /// included, with its error), with its worst `limit` findings.
     pub async fn wait_for_scan(
         &self,
-        scan: &ScanRecord,
+        scan_id: &str,
         wait: Duration,
         limit: usize,
     ) -> Result<ScanView> {
         let scans = self.knowledge.scans()?;
-        if !self.owns(&scan.repo_id).await? {
-            let unknown = scanner::ScanStoreError::UnknownScan(scan.id.clone());
-            return Err(ScanError::Store(unknown).into());
-        }
-        let scan = scans.wait(&scan.id, wait).await?;
-        if scan.state == scanner::ScanState::Failed {
-            return Err(KnowledgeError::Internal(format!(
-                "scan {} failed: {}",
-                scan.id,
-                scan.error.unwrap_or_default()
-            )));
-        }
+        self.own_scan(scan_id).await?;
+        let scan = scans.wait(scan_id, wait).await?;
         let filter = FindingFilter { limit: Some(limit), ..FindingFilter::default() };
         Ok(scans.view_of(&scan, &filter).await?)
     }
@@ -683,18 +666,19 @@ impl Scoped<'_> {
         page: Page,
     ) -> Result<ScanView> {
         let filter = query.filter(page)?;
-        let scans = self.knowledge.scans()?;
-        let unknown = || {
-            KnowledgeError::from(ScanError::Store(scanner::ScanStoreError::UnknownScan(
-                scan_id.to_owned(),
-            )))
-        };
-        let scan = scans.get(scan_id).await?;
-        // Another organization's scan is as unknown as one that does not exist.
+        let scan = self.own_scan(scan_id).await?;
+        Ok(self.knowledge.scans()?.view_of(&scan, &filter).await?)
+    }
+
+    /// The scan `scan_id`, if it is of one of the caller's repositories: another organization's
+    /// scan is as unknown as one that does not exist.
+    async fn own_scan(&self, scan_id: &str) -> Result<ScanRecord> {
+        let scan = self.knowledge.scans()?.get(scan_id).await?;
         if !self.owns(&scan.repo_id).await? {
-            return Err(unknown());
+            let unknown = scanner::ScanStoreError::UnknownScan(scan_id.to_owned());
+            return Err(ScanError::Store(unknown).into());
         }
-        Ok(scans.view_of(&scan, &filter).await?)
+        Ok(scan)
     }
 
     /// Gets a question ready for the model: its repository, the key it is billed to, and the
@@ -737,11 +721,6 @@ impl Scoped<'_> {
 /// The search mode when none is asked for: hybrid, or lexical when the model is not loaded.
 pub fn default_mode(indexer: &Indexer) -> Mode {
     if indexer.can_embed() { Mode::Hybrid } else { Mode::Lexical }
-}
-
-/// Whether a job has got far enough to answer structural questions, or ended.
-pub fn usable(status: &JobStatus) -> bool {
-    matches!(status.repo.status, JobState::Embedding | JobState::Ready | JobState::Failed)
 }
 
 /// The one symbol a name (and maybe a path) designates, or an error listing the candidates.

@@ -85,14 +85,13 @@ impl Scans {
         &self.store
     }
 
-    pub fn indexer(&self) -> &Arc<Indexer> {
-        &self.indexer
-    }
-
     /// Queues a scan of an indexed repository and returns it at once; it runs in the background.
     /// While a scan of the same repository and commit is queued or running, that scan is
     /// returned instead: a second request joins it.
-    pub async fn submit(self: &Arc<Self>, repo: &RepoRecord) -> Result<ScanRecord, ScanError> {
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        repo: &RepoRecord,
+    ) -> Result<ScanRecord, ScanError> {
         let _submitting = self.submitting.lock().await;
         if let Some(id) = self.running_scan_of(repo) {
             return self.get(&id).await;
@@ -150,12 +149,12 @@ impl Scans {
     }
 
     /// A scan as the store has it (a running scan's state is stored as it changes).
-    pub async fn get(&self, id: &str) -> Result<ScanRecord, ScanError> {
+    pub(crate) async fn get(&self, id: &str) -> Result<ScanRecord, ScanError> {
         Ok(self.store.get(id).await?.ok_or_else(|| ScanStoreError::UnknownScan(id.to_owned()))?)
     }
 
     /// Waits up to `timeout` for a scan to end, and returns it as it is then.
-    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<ScanRecord, ScanError> {
+    pub(crate) async fn wait(&self, id: &str, timeout: Duration) -> Result<ScanRecord, ScanError> {
         let rx = self.running.lock().expect("scans lock").get(id).map(|r| r.outcome.clone());
         if let Some(mut rx) = rx {
             let _ = tokio::time::timeout(timeout, rx.wait_for(|s| s.state.is_final())).await;
@@ -165,7 +164,7 @@ impl Scans {
 
     /// A scan of `repo` (the given one, or the newest finished) with the page of its findings
     /// that `filter` selects, marked new against the scan before it.
-    pub async fn view(
+    pub(crate) async fn view(
         &self,
         repo: &RepoRecord,
         scan_id: Option<&str>,
@@ -202,18 +201,13 @@ impl Scans {
 
     /// Scans the repository of an index job once its structure is indexed (the graph that
     /// findings attach to); nothing when the job fails.
-    pub fn scan_when_indexed(self: &Arc<Self>, mut job: watch::Receiver<indexer::JobStatus>) {
+    pub(crate) fn scan_when_indexed(
+        self: &Arc<Self>,
+        mut job: watch::Receiver<indexer::JobStatus>,
+    ) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let ready = job
-                .wait_for(|s| {
-                    matches!(
-                        s.repo.status,
-                        JobState::Embedding | JobState::Ready | JobState::Failed
-                    )
-                })
-                .await
-                .map(|s| s.clone());
+            let ready = job.wait_for(|s| s.repo.status.is_usable()).await.map(|s| s.clone());
             let Ok(status) = ready else { return };
             if status.repo.status == JobState::Failed {
                 return;
@@ -307,7 +301,7 @@ impl Scans {
 
 /// Ties each finding with a line to the innermost symbol holding it, and counts that symbol's
 /// direct callers.
-pub fn attach(graph: &RepoGraph, findings: &mut [Finding]) {
+fn attach(graph: &RepoGraph, findings: &mut [Finding]) {
     for finding in findings {
         let Some(line) = finding.start_line else { continue };
         let Some(symbol) = graph.symbol_at(&finding.path, line) else { continue };

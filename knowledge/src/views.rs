@@ -211,15 +211,15 @@ pub struct SymbolView {
     pub doc: Option<String>,
     /// The enclosing symbol's qualified name.
     pub parent: Option<String>,
+    /// The enclosing symbol's kind.
+    pub parent_kind: Option<String>,
 }
 
 impl SymbolView {
     pub fn new(graph: &RepoGraph, symbol: SymbolRef) -> SymbolView {
         let s = graph.symbol(symbol);
-        let parent = s.parent.map(|p| {
-            let parent = SymbolRef { file: symbol.file, symbol: p as usize };
-            graph.symbol(parent).qualified.clone()
-        });
+        let parent =
+            s.parent.map(|p| graph.symbol(SymbolRef { file: symbol.file, symbol: p as usize }));
         SymbolView {
             name: s.name.clone(),
             qualified: s.qualified.clone(),
@@ -229,7 +229,8 @@ impl SymbolView {
             end_line: s.end_line,
             signature: s.signature.clone(),
             doc: s.doc.clone(),
-            parent,
+            parent: parent.map(|p| p.qualified.clone()),
+            parent_kind: parent.map(|p| p.kind.as_str().to_owned()),
         }
     }
 }

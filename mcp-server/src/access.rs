@@ -39,11 +39,7 @@ struct GatewayAccount {
 }
 
 impl Account for GatewayAccount {
-    fn admit<'a>(
-        &'a self,
-        call: &'a Call,
-    ) -> Pending<'a, Result<Option<RateLimit>, KnowledgeError>> {
-        let _ = call;
+    fn admit(&self) -> Pending<'_, Result<Option<RateLimit>, KnowledgeError>> {
         Box::pin(async move {
             let Some((principal, credential)) = &self.member else { return Ok(None) };
             let decision = match &self.link {

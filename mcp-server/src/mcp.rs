@@ -170,6 +170,30 @@ impl Answer for ResourceText {
     }
 }
 
+/// A page of resources, governed like a tool call.
+struct ResourcePage(ListResourcesResult);
+
+impl Answer for ResourcePage {
+    /// A page that cannot be screened is not given: it is emptied.
+    fn screen(&mut self, account: &dyn Account) -> Screening {
+        knowledge::screen_json(&mut self.0.resources, account).unwrap_or_else(|_| {
+            self.0.resources.clear();
+            Screening::default()
+        })
+    }
+
+    /// A listing has no place for a notice: the redactions show as `[REDACTED:TYPE]`.
+    fn tell(&mut self, _screening: &Screening) {}
+
+    fn failure(&self) -> Option<(u16, String)> {
+        None
+    }
+
+    fn size(&self) -> u64 {
+        serde_json::to_vec(&self.0).map_or(0, |b| b.len() as u64)
+    }
+}
+
 fn request_id(context: &RequestContext<RoleServer>) -> String {
     context
         .extensions
@@ -236,38 +260,50 @@ impl ServerHandler for KnowledgeServer {
             .with_instructions(INSTRUCTIONS)
     }
 
+    /// The caller's files, a page at a time: governed like a tool call (metered as
+    /// `list_resources`, the paths screened by DLP).
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let caller = self.caller_of(&context)?;
-        let start: usize = match request.and_then(|r| r.cursor) {
-            Some(cursor) => cursor.parse().map_err(|_| {
-                ErrorData::invalid_params("the cursor is not one this server gave", None)
-            })?,
-            None => 0,
-        };
+        let call = Call::new(Face::Mcp, "list_resources", request_id(&context));
         let scoped = self.knowledge.for_caller(&caller);
-        let mut resources = Vec::new();
-        let mut seen = 0;
-        for (repo, paths) in scoped.files().await.map_err(internal)? {
-            for path in paths {
-                if seen >= start && resources.len() < RESOURCE_PAGE {
-                    resources.push(
-                        Resource::new(file_uri(&repo.id, &path), path.clone())
-                            .with_title(format!("{path} ({})", repo.name))
-                            .with_mime_type(mime_type(&path)),
-                    );
+        let list = async {
+            let start: usize = match request.and_then(|r| r.cursor) {
+                Some(cursor) => cursor.parse().map_err(|_| {
+                    KnowledgeError::invalid("the cursor is not one this server gave")
+                })?,
+                None => 0,
+            };
+            let mut resources = Vec::new();
+            let mut seen = 0;
+            for (repo, paths) in scoped.files().await? {
+                for path in paths {
+                    if seen >= start && resources.len() < RESOURCE_PAGE {
+                        resources.push(
+                            Resource::new(file_uri(&repo.id, &path), path.clone())
+                                .with_title(format!("{path} ({})", repo.name))
+                                .with_mime_type(mime_type(&path)),
+                        );
+                    }
+                    seen += 1;
                 }
-                seen += 1;
             }
+            let next = start + resources.len();
+            Ok(ResourcePage(ListResourcesResult {
+                next_cursor: (next < seen).then(|| next.to_string()),
+                ..ListResourcesResult::with_all_items(resources)
+            }))
+        };
+        match knowledge::govern(&caller, call, list).await.answer {
+            Ok(ResourcePage(page)) => Ok(page),
+            Err(error @ KnowledgeError::Invalid(_)) => {
+                Err(ErrorData::invalid_params(error.to_string(), None))
+            }
+            Err(error) => Err(ErrorData::invalid_request(error.to_string(), None)),
         }
-        let next = start + resources.len();
-        Ok(ListResourcesResult {
-            next_cursor: (next < seen).then(|| next.to_string()),
-            ..ListResourcesResult::with_all_items(resources)
-        })
     }
 
     async fn list_resource_templates(
@@ -333,10 +369,6 @@ fn mime_type(path: &str) -> &'static str {
         Some("js" | "jsx" | "mjs" | "cjs") => "text/javascript",
         _ => "text/plain",
     }
-}
-
-fn internal(error: impl std::fmt::Display) -> ErrorData {
-    ErrorData::internal_error(error.to_string(), None)
 }
 
 /// Serves MCP over stdin and stdout until the client closes them.

@@ -1,31 +1,34 @@
-//! REST under `/api/knowledge`, for scripts and services that do not speak MCP: submit a
-//! repository, follow its job, list, read and forget repositories, search the code, and list a
-//! repository's symbols. The OpenAPI document at `/openapi.json` is derived from these handlers
-//! and the types they take and return, so it cannot drift from what the server does.
+//! REST under `/api/knowledge`, for scripts and services that do not speak MCP: every question
+//! the MCP tools answer (repositories and their jobs, search, symbols, the call and import graph,
+//! impact, outlines, files, the repo map, scans and their findings, `ask`), as argument structs
+//! over the knowledge core and its views. The OpenAPI document at `/openapi.json` is derived from
+//! these handlers and the types they take and return, so it cannot drift from what the server
+//! does.
 
 // `#[utoipa::path(params(T))]` expands to `<T as IntoParams>::…`, which this lint flags.
 #![allow(unused_qualifications)]
 
-use axum::Extension;
+use std::time::Duration;
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
-use indexer::Mode;
+use indexer::{Mode, NameMatch};
 use knowledge::views::{
     CallsOutput, DependenciesOutput, FileOutput, ImpactOutput, JobView, OutlineOutput,
     ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput,
     SymbolSourceOutput, SymbolsOutput,
 };
 use knowledge::{
-    AskView, Caller, Direction, FindingQuery, Imports, Knowledge, Page, SearchRequest, SymbolName,
-    SymbolQuery,
+    AskView, Caller, Code, Direction, FindingQuery, Imports, Knowledge, Page, Scoped,
+    SearchRequest, SymbolName, SymbolQuery,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,10 +36,51 @@ use utoipa_axum::routes;
 
 use crate::knowledge::{ApiError, ErrorBody};
 
-type Core = State<Knowledge>;
+/// The knowledge core as the request's caller (identified by `access::authenticate`) may see it.
+struct Core {
+    knowledge: Knowledge,
+    caller: Caller,
+}
+
+impl Core {
+    fn scoped(&self) -> Scoped<'_> {
+        self.knowledge.for_caller(&self.caller)
+    }
+}
+
+impl FromRequestParts<Knowledge> for Core {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        knowledge: &Knowledge,
+    ) -> Result<Core, ApiError> {
+        let caller = parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::Internal,
+                "the request reached REST unidentified",
+            )
+        })?;
+        Ok(Core { knowledge: knowledge.clone(), caller })
+    }
+}
+
+/// A repository named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct RepoId {
+    /// The repository's id (or name).
+    id: String,
+}
 
 /// Most items one REST page holds; a larger `limit` is clamped.
 const MAX_PAGE: usize = 1000;
+
+/// A page of a REST list: 50 items unless `limit` says otherwise, at most `MAX_PAGE`.
+fn page(offset: Option<usize>, limit: Option<usize>) -> Page {
+    Page::new(offset, limit, 50, MAX_PAGE)
+}
 
 /// The REST routes over the knowledge core, each call governed like an MCP call
 /// (`access::govern_rest`), and the OpenAPI document describing them (and `/health`).
@@ -92,7 +136,7 @@ fn routes() -> OpenApiRouter<Knowledge> {
 struct Document;
 
 /// Declares the credential every route but `/health` and `/openapi.json` may require, and the
-/// 401 that answers a request without it.
+/// 401 that answers a request without it, on each of those routes.
 struct BearerToken;
 
 impl Modify for BearerToken {
@@ -110,13 +154,16 @@ impl Modify for BearerToken {
             .description("The credential is missing, or neither a tenant key nor a live session")
             .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
             .build();
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in &mut openapi.paths.paths {
+            if path == "/health" {
+                continue;
+            }
             let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
             for operation in operations.into_iter().flatten() {
-                if operation.security.is_some() {
-                    let responses = &mut operation.responses.responses;
-                    responses.insert("401".to_owned(), unauthorized.clone().into());
-                }
+                let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+                operation.security = Some(vec![bearer]);
+                let responses = &mut operation.responses.responses;
+                responses.insert("401".to_owned(), unauthorized.clone().into());
             }
         }
     }
@@ -144,7 +191,6 @@ struct IndexRequest {
     path = "/repositories",
     tag = "repositories",
     request_body = IndexRequest,
-    security(("bearer" = [])),
     responses(
         (status = 202, description = "Indexing job queued", body = JobView,
             headers(("location" = String, description = "Where to follow the job"))),
@@ -155,11 +201,10 @@ struct IndexRequest {
     )
 )]
 async fn index_repository(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
+    core: Core,
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+    let scoped = core.scoped();
     let job = scoped.index(&request.url, request.branch, request.run_security_scan).await?;
     let status = JobView::from(&*job.borrow());
     let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
@@ -177,7 +222,7 @@ struct PageParams {
 
 impl PageParams {
     fn page(&self) -> Page {
-        Page::new(self.offset, self.limit, 50, MAX_PAGE)
+        page(self.offset, self.limit)
     }
 }
 
@@ -187,15 +232,13 @@ impl PageParams {
     path = "/repositories",
     tag = "repositories",
     params(PageParams),
-    security(("bearer" = [])),
     responses((status = 200, description = "One page of repositories", body = ReposOutput))
 )]
 async fn list_repositories(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
+    core: Core,
     Params(page): Params<PageParams>,
 ) -> Result<Json<ReposOutput>, ApiError> {
-    let repos = knowledge.for_caller(&caller).repositories().await?;
+    let repos = core.scoped().repositories().await?;
     let (repos, total, next_offset) = page.page().of(repos);
     let repositories = repos.iter().map(RepoView::from).collect();
     Ok(Json(ReposOutput { repositories, total, next_offset }))
@@ -206,19 +249,17 @@ async fn list_repositories(
     get,
     path = "/repositories/{id}",
     tag = "repositories",
-    params(("id" = String, Path, description = "The repository's id (or name)")),
-    security(("bearer" = [])),
+    params(RepoId),
     responses(
         (status = 200, description = "The repository", body = RepoView),
         (status = 404, description = "No such repository", body = ErrorBody),
     )
 )]
 async fn get_repository(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
 ) -> Result<Json<RepoView>, ApiError> {
-    let repo = knowledge.for_caller(&caller).repository(Some(&id)).await?;
+    let repo = core.scoped().repository(Some(&id)).await?;
     Ok(Json(RepoView::from(&repo)))
 }
 
@@ -228,19 +269,17 @@ async fn get_repository(
     get,
     path = "/repositories/{id}/status",
     tag = "repositories",
-    params(("id" = String, Path, description = "The repository's id (or name)")),
-    security(("bearer" = [])),
+    params(RepoId),
     responses(
         (status = 200, description = "Status object", body = JobView),
         (status = 404, description = "No such repository", body = ErrorBody),
     )
 )]
 async fn repository_status(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(knowledge.for_caller(&caller).status(Some(&id)).await?))
+    Ok(Json(core.scoped().status(Some(&id)).await?))
 }
 
 /// Forgets a repository: its graph, its search index and, for a clone, its checkout. The source
@@ -249,8 +288,7 @@ async fn repository_status(
     delete,
     path = "/repositories/{id}",
     tag = "repositories",
-    params(("id" = String, Path, description = "The repository's id (or name)")),
-    security(("bearer" = [])),
+    params(RepoId),
     responses(
         (status = 204, description = "Removed"),
         (status = 403, description = "A viewer, who reads only", body = ErrorBody),
@@ -259,11 +297,10 @@ async fn repository_status(
     )
 )]
 async fn remove_repository(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
 ) -> Result<StatusCode, ApiError> {
-    knowledge.for_caller(&caller).remove(&id).await?;
+    core.scoped().remove(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,8 +311,7 @@ async fn remove_repository(
     post,
     path = "/repositories/{id}/scan",
     tag = "scans",
-    params(("id" = String, Path, description = "The repository's id (or name)")),
-    security(("bearer" = [])),
+    params(RepoId),
     responses(
         (status = 202, description = "Scan started", body = ScanView,
             headers(("location" = String, description = "Where to follow the scan"))),
@@ -284,15 +320,12 @@ async fn remove_repository(
     )
 )]
 async fn scan_repository(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+    let scoped = core.scoped();
     let (_, scan) = scoped.scan(Some(&id)).await?;
-    let view = scoped
-        .scan_by_id(&scan.id, FindingQuery::default(), Page::new(None, None, 50, MAX_PAGE))
-        .await?;
+    let view = scoped.wait_for_scan(&scan.id, Duration::ZERO, 50).await?;
     let location = format!("/api/knowledge/scans/{}", scan.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view)))
 }
@@ -316,7 +349,7 @@ struct FindingParams {
 
 impl FindingParams {
     fn query(self) -> (FindingQuery, Page) {
-        let page = Page::new(self.offset, self.limit, 50, MAX_PAGE);
+        let page = page(self.offset, self.limit);
         let FindingParams { severity, tool, path, symbol, .. } = self;
         (FindingQuery { severity, tool, path, symbol }, page)
     }
@@ -328,8 +361,7 @@ impl FindingParams {
     get,
     path = "/repositories/{id}/findings",
     tag = "scans",
-    params(("id" = String, Path, description = "The repository's id (or name)"), FindingParams),
-    security(("bearer" = [])),
+    params(RepoId, FindingParams),
     responses(
         (status = 200, description = "The scan and one page of its findings", body = ScanView),
         (status = 400, description = "An invalid parameter", body = ErrorBody),
@@ -337,13 +369,12 @@ impl FindingParams {
     )
 )]
 async fn repository_findings(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
     let (query, page) = params.query();
-    let (_, view) = knowledge.for_caller(&caller).findings(Some(&id), None, query, page).await?;
+    let (_, view) = core.scoped().findings(Some(&id), None, query, page).await?;
     Ok(Json(view))
 }
 
@@ -353,7 +384,6 @@ async fn repository_findings(
     path = "/scans/{scan_id}",
     tag = "scans",
     params(("scan_id" = String, Path, description = "The scan's id"), FindingParams),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The scan and one page of its findings", body = ScanView),
         (status = 400, description = "An invalid parameter", body = ErrorBody),
@@ -361,13 +391,12 @@ async fn repository_findings(
     )
 )]
 async fn get_scan(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
+    core: Core,
     Path(scan_id): Path<String>,
     Params(params): Params<FindingParams>,
 ) -> Result<Json<ScanView>, ApiError> {
     let (query, page) = params.query();
-    Ok(Json(knowledge.for_caller(&caller).scan_by_id(&scan_id, query, page).await?))
+    Ok(Json(core.scoped().scan_by_id(&scan_id, query, page).await?))
 }
 
 /// How a search matches.
@@ -410,7 +439,6 @@ struct SearchParams {
     path = "/search",
     tag = "search",
     params(SearchParams),
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of results, best first", body = SearchOutput),
         (status = 400, description = "An invalid parameter", body = ErrorBody),
@@ -419,8 +447,7 @@ struct SearchParams {
     )
 )]
 async fn search(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
+    core: Core,
     Params(params): Params<SearchParams>,
 ) -> Result<Json<SearchOutput>, ApiError> {
     let mode = params.mode.map(|mode| match mode {
@@ -439,7 +466,7 @@ async fn search(
         limit: params.limit,
         offset: params.offset,
     };
-    Ok(Json(knowledge.for_caller(&caller).search(request).await?))
+    Ok(Json(core.scoped().search(request).await?))
 }
 
 /// A question about a repository's code.
@@ -463,7 +490,6 @@ struct AskRequest {
     path = "/ask",
     tag = "search",
     request_body = AskRequest,
-    security(("bearer" = [])),
     responses(
         (status = 200, description = "The answer, its citations and the passages it came from", body = AskView),
         (status = 400, description = "An empty question, or several repositories and none named", body = ErrorBody),
@@ -474,12 +500,8 @@ struct AskRequest {
         (status = 502, description = "The gateway or its providers failed", body = ErrorBody),
     )
 )]
-async fn ask(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Body(request): Body<AskRequest>,
-) -> Result<Json<AskView>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+async fn ask(core: Core, Body(request): Body<AskRequest>) -> Result<Json<AskView>, ApiError> {
+    let scoped = core.scoped();
     let question = scoped.prepare_question(request.repo.as_deref(), &request.question).await?;
     Ok(Json(scoped.answer(&question).await?))
 }
@@ -521,8 +543,7 @@ struct SymbolParams {
     get,
     path = "/repositories/{id}/symbols",
     tag = "search",
-    params(("id" = String, Path, description = "The repository's id (or name)"), SymbolParams),
-    security(("bearer" = [])),
+    params(RepoId, SymbolParams),
     responses(
         (status = 200, description = "One page of symbols", body = SymbolsOutput),
         (status = 400, description = "An invalid parameter: a kind, a match, or a path that is not an indexed file", body = ErrorBody),
@@ -531,24 +552,18 @@ struct SymbolParams {
     )
 )]
 async fn list_symbols(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<SymbolParams>,
 ) -> Result<Json<SymbolsOutput>, ApiError> {
     let how = params.how.map(|how| match how {
-        MatchMode::Fuzzy => "fuzzy",
-        MatchMode::Prefix => "prefix",
-        MatchMode::Exact => "exact",
+        MatchMode::Fuzzy => NameMatch::Fuzzy,
+        MatchMode::Prefix => NameMatch::Prefix,
+        MatchMode::Exact => NameMatch::Exact,
     });
-    let query = SymbolQuery {
-        name: params.q,
-        how: how.map(str::to_owned),
-        kind: params.kind,
-        path: params.path,
-    };
-    let page = Page::new(params.offset, params.limit, 50, MAX_PAGE);
-    let (_, symbols) = knowledge.for_caller(&caller).symbols(Some(&id), query, page).await?;
+    let query = SymbolQuery { name: params.q, how, kind: params.kind, path: params.path };
+    let page = page(params.offset, params.limit);
+    let (_, symbols) = core.scoped().symbols(Some(&id), query, page).await?;
     Ok(Json(symbols))
 }
 
@@ -574,8 +589,7 @@ impl SymbolParam {
     get,
     path = "/repositories/{id}/symbol",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), SymbolParam),
-    security(("bearer" = [])),
+    params(RepoId, SymbolParam),
     responses(
         (status = 200, description = "The symbol and its source", body = SymbolSourceOutput),
         (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
@@ -583,12 +597,11 @@ impl SymbolParam {
     )
 )]
 async fn get_symbol(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<SymbolParam>,
 ) -> Result<Json<SymbolSourceOutput>, ApiError> {
-    Ok(Json(knowledge.for_caller(&caller).symbol(Some(&id), params.name()).await?))
+    Ok(Json(core.scoped().symbol(Some(&id), params.name()).await?))
 }
 
 /// A walk of the call graph from a symbol.
@@ -607,14 +620,32 @@ struct WalkParams {
     offset: Option<usize>,
 }
 
-impl WalkParams {
-    fn name(&self) -> SymbolName<'_> {
-        SymbolName { name: &self.symbol, path: self.path.as_deref() }
-    }
+/// A symbol's references, a page at a time.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReferenceParams {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    symbol: String,
+    /// The file that defines it, when the name alone is ambiguous.
+    path: Option<String>,
+    /// Items to return (default 50, at most 1000; more is clamped).
+    limit: Option<usize>,
+    /// Items to skip, for the next page.
+    offset: Option<usize>,
+}
 
-    fn page(&self) -> Page {
-        Page::new(self.offset, self.limit, 50, MAX_PAGE)
-    }
+/// What a change to a symbol may reach.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImpactParams {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    symbol: String,
+    /// The file that defines it, when the name alone is ambiguous.
+    path: Option<String>,
+    /// Hops of callers to follow (default 3, at most 5).
+    depth: Option<usize>,
+    /// Callers and files to list, of each (default 50, at most 1000; more is clamped).
+    limit: Option<usize>,
 }
 
 /// The functions and methods that call a symbol, up to `depth` hops away, nearest first, with the
@@ -623,8 +654,7 @@ impl WalkParams {
     get,
     path = "/repositories/{id}/callers",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
-    security(("bearer" = [])),
+    params(RepoId, WalkParams),
     responses(
         (status = 200, description = "One page of callers", body = CallsOutput),
         (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
@@ -632,12 +662,11 @@ impl WalkParams {
     )
 )]
 async fn get_callers(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<WalkParams>,
 ) -> Result<Json<CallsOutput>, ApiError> {
-    walk(&knowledge, &caller, &id, &params, Direction::Callers).await
+    walk(&core, &id, &params, Direction::Callers).await
 }
 
 /// The functions and methods a symbol calls, up to `depth` hops away, nearest first, with the
@@ -646,8 +675,7 @@ async fn get_callers(
     get,
     path = "/repositories/{id}/callees",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
-    security(("bearer" = [])),
+    params(RepoId, WalkParams),
     responses(
         (status = 200, description = "One page of callees", body = CallsOutput),
         (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
@@ -655,25 +683,23 @@ async fn get_callers(
     )
 )]
 async fn get_callees(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<WalkParams>,
 ) -> Result<Json<CallsOutput>, ApiError> {
-    walk(&knowledge, &caller, &id, &params, Direction::Callees).await
+    walk(&core, &id, &params, Direction::Callees).await
 }
 
 /// Callers or callees, as both routes answer them.
 async fn walk(
-    knowledge: &Knowledge,
-    caller: &Caller,
+    core: &Core,
     id: &str,
     params: &WalkParams,
     direction: Direction,
 ) -> Result<Json<CallsOutput>, ApiError> {
-    let scoped = knowledge.for_caller(caller);
-    let (name, page) = (params.name(), params.page());
-    Ok(Json(scoped.calls(Some(id), name, direction, params.depth, page).await?))
+    let name = SymbolName { name: &params.symbol, path: params.path.as_deref() };
+    let page = page(params.offset, params.limit);
+    Ok(Json(core.scoped().calls(Some(id), name, direction, params.depth, page).await?))
 }
 
 /// Every place that refers to a symbol: resolved calls, inheritance and implementations first,
@@ -682,8 +708,7 @@ async fn walk(
     get,
     path = "/repositories/{id}/references",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
-    security(("bearer" = [])),
+    params(RepoId, ReferenceParams),
     responses(
         (status = 200, description = "One page of references", body = ReferencesOutput),
         (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
@@ -691,13 +716,13 @@ async fn walk(
     )
 )]
 async fn get_references(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
-    Params(params): Params<WalkParams>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
+    Params(params): Params<ReferenceParams>,
 ) -> Result<Json<ReferencesOutput>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
-    Ok(Json(scoped.references(Some(&id), params.name(), params.page()).await?))
+    let name = SymbolName { name: &params.symbol, path: params.path.as_deref() };
+    let page = page(params.offset, params.limit);
+    Ok(Json(core.scoped().references(Some(&id), name, page).await?))
 }
 
 /// What a change to a symbol may break: its callers up to `depth` hops (default 3) and the files
@@ -706,8 +731,7 @@ async fn get_references(
     get,
     path = "/repositories/{id}/impact",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), WalkParams),
-    security(("bearer" = [])),
+    params(RepoId, ImpactParams),
     responses(
         (status = 200, description = "The callers and files a change may reach", body = ImpactOutput),
         (status = 400, description = "Several symbols have the name: pass `path`", body = ErrorBody),
@@ -715,14 +739,13 @@ async fn get_references(
     )
 )]
 async fn get_impact(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
-    Params(params): Params<WalkParams>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
+    Params(params): Params<ImpactParams>,
 ) -> Result<Json<ImpactOutput>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
-    let limit = params.page().limit;
-    Ok(Json(scoped.impact(Some(&id), params.name(), params.depth, limit).await?))
+    let name = SymbolName { name: &params.symbol, path: params.path.as_deref() };
+    let limit = params.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    Ok(Json(core.scoped().impact(Some(&id), name, params.depth, limit).await?))
 }
 
 /// A file of a repository, by its path relative to the repository root.
@@ -738,20 +761,18 @@ struct FileParams {
     get,
     path = "/repositories/{id}/outline",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
-    security(("bearer" = [])),
+    params(RepoId, FileParams),
     responses(
         (status = 200, description = "The file's symbols", body = OutlineOutput),
         (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
     )
 )]
 async fn get_outline(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<FileParams>,
 ) -> Result<Json<OutlineOutput>, ApiError> {
-    Ok(Json(knowledge.for_caller(&caller).outline(Some(&id), &params.path).await?))
+    Ok(Json(core.scoped().outline(Some(&id), &params.path).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -771,8 +792,7 @@ struct ReadParams {
     get,
     path = "/repositories/{id}/file",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), ReadParams),
-    security(("bearer" = [])),
+    params(RepoId, ReadParams),
     responses(
         (status = 200, description = "The lines asked for", body = FileOutput),
         (status = 400, description = "Lines outside the file", body = ErrorBody),
@@ -780,12 +800,11 @@ struct ReadParams {
     )
 )]
 async fn read_file(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<ReadParams>,
 ) -> Result<Json<FileOutput>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+    let scoped = core.scoped();
     let (start, end) = (params.start_line, params.end_line);
     Ok(Json(scoped.read(Some(&id), &params.path, start, end).await?))
 }
@@ -795,20 +814,18 @@ async fn read_file(
     get,
     path = "/repositories/{id}/dependencies",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
-    security(("bearer" = [])),
+    params(RepoId, FileParams),
     responses(
         (status = 200, description = "What the file imports", body = DependenciesOutput),
         (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
     )
 )]
 async fn get_dependencies(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<FileParams>,
 ) -> Result<Json<DependenciesOutput>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+    let scoped = core.scoped();
     Ok(Json(scoped.imports(Some(&id), &params.path, Imports::Of).await?))
 }
 
@@ -817,20 +834,18 @@ async fn get_dependencies(
     get,
     path = "/repositories/{id}/dependents",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), FileParams),
-    security(("bearer" = [])),
+    params(RepoId, FileParams),
     responses(
         (status = 200, description = "The files importing it", body = DependenciesOutput),
         (status = 404, description = "No such repository, or no such indexed file", body = ErrorBody),
     )
 )]
 async fn get_dependents(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<FileParams>,
 ) -> Result<Json<DependenciesOutput>, ApiError> {
-    let scoped = knowledge.for_caller(&caller);
+    let scoped = core.scoped();
     Ok(Json(scoped.imports(Some(&id), &params.path, Imports::By).await?))
 }
 
@@ -847,20 +862,18 @@ struct MapParams {
     get,
     path = "/repositories/{id}/map",
     tag = "graph",
-    params(("id" = String, Path, description = "The repository's id (or name)"), MapParams),
-    security(("bearer" = [])),
+    params(RepoId, MapParams),
     responses(
         (status = 200, description = "The map", body = RepoMapOutput),
         (status = 404, description = "No such repository", body = ErrorBody),
     )
 )]
 async fn get_repo_map(
-    Extension(caller): Extension<Caller>,
-    State(knowledge): Core,
-    Path(id): Path<String>,
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
     Params(params): Params<MapParams>,
 ) -> Result<Json<RepoMapOutput>, ApiError> {
-    Ok(Json(knowledge.for_caller(&caller).repo_map(Some(&id), params.max_tokens).await?))
+    Ok(Json(core.scoped().repo_map(Some(&id), params.max_tokens).await?))
 }
 
 /// A JSON body; a body that is not one is a 400 that says why.
@@ -938,7 +951,7 @@ mod tests {
             .into_iter()
             .map(|t| t.name.to_string())
             .collect();
-        tools.extend(["read_resource".to_owned(), "(unknown)".to_owned()]);
+        tools.extend(["list_resources", "read_resource", "(unknown)"].map(str::to_owned));
         tools.sort();
         let mut known: Vec<String> = KNOWLEDGE_TOOLS.iter().map(|t| t.to_string()).collect();
         known.sort();

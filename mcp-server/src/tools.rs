@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use indexer::{JobState, Mode};
+use indexer::{JobState, Mode, NameMatch};
 use knowledge::views::{
     CallsOutput, JobView, RepoView, ReposOutput, ScanView, SearchOutput, SymbolView,
 };
@@ -34,10 +34,7 @@ pub struct ToolError(String);
 impl From<KnowledgeError> for ToolError {
     fn from(error: KnowledgeError) -> ToolError {
         // A refusal of the caller is metered as such (403, 429), not as a plain tool error.
-        let (code, status) = error.code();
-        if matches!(code, knowledge::Code::Forbidden | knowledge::Code::RateLimited) {
-            crate::mcp::note_status(status);
-        }
+        crate::mcp::note_status(error.metered_status(knowledge::Face::Mcp));
         ToolError(error.to_string())
     }
 }
@@ -231,6 +228,42 @@ pub struct GraphWalkArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(transform = optional_not_null)]
+pub struct ReferencesArgs {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    pub symbol: String,
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The file that defines it, when the name alone is ambiguous.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Items to return (default 50, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Items to skip, for the next page.
+    #[serde(default)]
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct ImpactArgs {
+    /// The symbol's name or qualified name (`Shortener::shorten`, `Item.total`).
+    pub symbol: String,
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The file that defines it, when the name alone is ambiguous.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Hops of callers to follow (default 3, at most 5).
+    #[serde(default)]
+    pub depth: Option<usize>,
+    /// Callers and files to list, of each (default 50, at most 200).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
 pub struct FileArgs {
     /// Path relative to the repository root, as listed by search and outline results.
     pub path: String,
@@ -332,7 +365,7 @@ impl KnowledgeServer {
                 let _ = ctx.peer.notify_progress(note).await;
             }
             // The structural index is usable once embedding starts.
-            if knowledge::usable(&status) {
+            if status.repo.status.is_usable() {
                 return job_answer(&JobView::from(&status));
             }
             tokio::select! {
@@ -461,7 +494,7 @@ impl KnowledgeServer {
         let caller = Self::caller()?;
         let query = SymbolQuery {
             name: Some(args.name.clone()),
-            how: args.how,
+            how: args.how.as_deref().map(str::parse::<NameMatch>).transpose()?,
             kind: args.kind,
             path: None,
         };
@@ -492,8 +525,8 @@ impl KnowledgeServer {
         let s = &found.symbol;
         let mut out =
             format!("{} {} — {}:{}-{}\n", s.kind, s.qualified, s.path, s.start_line, s.end_line);
-        if let Some(parent) = &s.parent {
-            let _ = writeln!(out, "in {parent}");
+        if let (Some(parent), Some(kind)) = (&s.parent, &s.parent_kind) {
+            let _ = writeln!(out, "in {kind} {parent}");
         }
         if let Some(doc) = &s.doc {
             let _ = writeln!(out, "{doc}");
@@ -559,7 +592,7 @@ impl KnowledgeServer {
         description = "Every place that refers to a symbol: resolved calls, inheritance and implementations first, then uses of the same name whose target could not be established (marked possible).",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn find_references(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
+    async fn find_references(&self, Parameters(args): Parameters<ReferencesArgs>) -> Answer {
         let caller = Self::caller()?;
         let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
         let page = Page::new(args.offset, args.limit, 50, MAX_LIMIT);
@@ -619,7 +652,7 @@ impl KnowledgeServer {
         description = "What a change to a symbol may break: its callers up to `depth` hops (default 3) and the files that hold them or import its file, transitively.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
-    async fn analyze_impact(&self, Parameters(args): Parameters<GraphWalkArgs>) -> Answer {
+    async fn analyze_impact(&self, Parameters(args): Parameters<ImpactArgs>) -> Answer {
         let caller = Self::caller()?;
         let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
         let limit = args.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
@@ -742,7 +775,7 @@ impl KnowledgeServer {
         let progress_token = ctx.meta.get_progress_token();
         let started = tokio::time::Instant::now();
         let mut ticks = tokio::time::interval(Duration::from_secs(5));
-        let finished = scoped.wait_for_scan(&scan, wait, 20);
+        let finished = scoped.wait_for_scan(&scan.id, wait, 20);
         tokio::pin!(finished);
         let view = loop {
             tokio::select! {
@@ -756,8 +789,12 @@ impl KnowledgeServer {
                 () = ctx.ct.cancelled() => return Err(format!("cancelled: scan {} goes on; read it with get_scan_findings and scan_id", scan.id).into()),
             }
         };
+        if view.status == "failed" {
+            let error = view.error.as_deref().unwrap_or("no reason given");
+            return Err(format!("scan {} failed: {error}", view.scan_id).into());
+        }
         let mut text = crate::scanning::render(&repo.name, &view);
-        if !matches!(view.status.as_str(), "done" | "failed") {
+        if view.status != "done" {
             let _ = write!(
                 text,
                 "The scan is still {}: call get_scan_findings with scan_id {} in a while.",
@@ -917,6 +954,9 @@ fn file_list(title: &str, files: &[String]) -> CallToolResult {
 
 /// The line that says what a page left out.
 fn page_notice(page: Page, shown: usize, total: usize, next_offset: Option<usize>) -> String {
+    if shown == 0 && page.offset > 0 {
+        return format!("Nothing at offset {}: there are {total}.\n", page.offset);
+    }
     let first = page.offset.min(total) + 1;
     let end = page.offset.min(total) + shown;
     match next_offset {
