@@ -160,9 +160,25 @@ pub struct Indexer {
     store: Store,
     search: SearchIndex,
     jobs: Mutex<HashMap<String, watch::Receiver<JobStatus>>>,
-    graphs: RwLock<HashMap<String, Arc<RepoGraph>>>,
+    graphs: RwLock<HashMap<String, Loaded<RepoGraph>>>,
     /// Each repository's indexed file hashes, for the `stale` flag; dropped when a job ends.
-    indexed_files: RwLock<HashMap<String, Arc<IndexedFiles>>>,
+    indexed_files: RwLock<HashMap<String, Loaded<IndexedFiles>>>,
+}
+
+/// What this process holds in memory of a repository, and the generation of the stored tree it
+/// came from: when the store's generation is newer, another process on the same data dir has
+/// re-indexed the repository, and this is reloaded.
+#[derive(Debug)]
+struct Loaded<T> {
+    generation: i64,
+    value: Arc<T>,
+}
+
+impl<T> Loaded<T> {
+    /// The value, if it is of `generation`.
+    fn of(&self, generation: i64) -> Option<Arc<T>> {
+        (self.generation == generation).then(|| Arc::clone(&self.value))
+    }
 }
 
 impl Indexer {
@@ -347,7 +363,13 @@ impl Indexer {
                 if let Err(e) = self.store.save_repo(&repo).await {
                     tracing::warn!(repo = %repo.id, "cannot record the new index yet: {e}");
                 }
-                graphs.insert(repo.id.clone(), graph);
+                // Other processes on the data dir learn of the new tree by its generation; one
+                // that cannot be recorded (-1) matches nothing, so the next query reloads.
+                let generation = self.store.replaced(&repo.id).await.unwrap_or_else(|e| {
+                    tracing::warn!(repo = %repo.id, "cannot record the new tree's generation: {e}");
+                    -1
+                });
+                graphs.insert(repo.id.clone(), Loaded { generation, value: graph });
                 drop(graphs);
                 // File hashes cached before now are the old tree's: the next search reads anew.
                 self.indexed_files.write().await.remove(&repo.id);
@@ -688,7 +710,8 @@ impl Indexer {
     /// cache is missing or does not match) plus this pass's.
     async fn rebuild(&self, id: &str, pass: &Pass) -> Result<Arc<RepoGraph>, IndexError> {
         let unchanged: HashSet<&str> = pass.unchanged.iter().map(String::as_str).collect();
-        let cached = self.graphs.read().await.get(id).cloned();
+        let current = self.store.generation(id).await?.unwrap_or_default();
+        let cached = self.graphs.read().await.get(id).and_then(|g| g.of(current));
         let mut files: Vec<SourceFile> = match cached {
             Some(graph) => graph
                 .files
@@ -716,18 +739,25 @@ impl Indexer {
         Ok(Arc::new(blocking(move || RepoGraph::build(files)).await?))
     }
 
-    /// The graph of an indexed repository, loaded from the store on first use.
+    /// The graph of an indexed repository, loaded from the store on first use, and again once
+    /// another process has re-indexed it.
     pub async fn graph(&self, id: &str) -> Result<Arc<RepoGraph>, IndexError> {
-        if let Some(graph) = self.graphs.read().await.get(id) {
-            return Ok(Arc::clone(graph));
-        }
-        if self.store.repo(id).await?.is_none() {
+        let Some(generation) = self.store.generation(id).await? else {
             return Err(IndexError::UnknownRepo(id.to_owned()));
+        };
+        if let Some(graph) = self.graphs.read().await.get(id).and_then(|g| g.of(generation)) {
+            return Ok(graph);
         }
         let graph = self.load(id).await?;
-        // A job may have cached a newer graph while this one loaded: keep that one.
         let mut graphs = self.graphs.write().await;
-        Ok(Arc::clone(graphs.entry(id.to_owned()).or_insert(graph)))
+        match graphs.get(id) {
+            // A job of this process cached a newer graph while this one loaded: keep that one.
+            Some(newer) if newer.generation > generation => Ok(Arc::clone(&newer.value)),
+            _ => {
+                graphs.insert(id.to_owned(), Loaded { generation, value: Arc::clone(&graph) });
+                Ok(graph)
+            }
+        }
     }
 
     /// Finds a repository by id, name or location (URL or path): a stored one, or one whose
@@ -809,20 +839,18 @@ impl Indexer {
 }
 
 impl Indexer {
-    /// The indexed file hashes of a repository, read from the store on first use.
+    /// The indexed file hashes of a repository, read from the store on first use and again once
+    /// its tree has been replaced (by a job of this process or another's).
     async fn indexed_files(&self, id: &str) -> Result<Option<Arc<IndexedFiles>>, IndexError> {
-        if let Some(files) = self.indexed_files.read().await.get(id) {
-            return Ok(Some(Arc::clone(files)));
-        }
-        // Loading under the write lock orders it with a job's invalidation, so hashes read
-        // before a job saved new ones can never be cached after it.
-        let mut cache = self.indexed_files.write().await;
-        if let Some(files) = cache.get(id) {
-            return Ok(Some(Arc::clone(files)));
+        let Some(generation) = self.store.generation(id).await? else { return Ok(None) };
+        if let Some(files) = self.indexed_files.read().await.get(id).and_then(|f| f.of(generation))
+        {
+            return Ok(Some(files));
         }
         let Some(repo) = self.store.repo(id).await? else { return Ok(None) };
         let files = Arc::new(IndexedFiles::new(repo.checkout, self.store.file_hashes(id).await?));
-        cache.insert(id.to_owned(), Arc::clone(&files));
+        let loaded = Loaded { generation, value: Arc::clone(&files) };
+        self.indexed_files.write().await.insert(id.to_owned(), loaded);
         Ok(Some(files))
     }
 }

@@ -235,7 +235,12 @@ pub struct Unembedded {
 
 impl SearchIndex {
     pub async fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
-        let db = lancedb::connect(&dir.to_string_lossy()).execute().await?;
+        // Other processes on the same data dir write to the index too (`agentwatch index` while
+        // `serve` runs): a read more than a second after the last one looks for their versions.
+        let db = lancedb::connect(&dir.to_string_lossy())
+            .read_consistency_interval(std::time::Duration::from_secs(1))
+            .execute()
+            .await?;
         Ok(SearchIndex {
             db,
             table: OnceCell::new(),

@@ -140,6 +140,27 @@ impl Store {
         row.map(|r| repo_from_row(&r)).transpose()
     }
 
+    /// Records that a repository's indexed tree was replaced; its new generation.
+    pub async fn replaced(&self, id: &str) -> Result<i64, StoreError> {
+        let generation = sqlx::query_scalar(
+            "UPDATE repositories SET generation = generation + 1 WHERE id = ? RETURNING generation",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(generation.unwrap_or(0))
+    }
+
+    /// The generation of a repository's indexed tree (see [`Store::replaced`]), or `None` when
+    /// it is not stored.
+    pub async fn generation(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        let generation = sqlx::query_scalar("SELECT generation FROM repositories WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(generation)
+    }
+
     /// Every repository, by name.
     pub async fn repos(&self) -> Result<Vec<RepoRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM repositories ORDER BY name, id")

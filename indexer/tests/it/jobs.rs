@@ -114,6 +114,35 @@ async fn a_restart_loads_the_stored_graph_without_parsing() {
     assert_eq!(after, before);
 }
 
+/// Two processes on one data dir (a `serve` and `agentwatch index` from a terminal): what one
+/// re-indexes, the other answers from at its next question, though it had the old graph loaded.
+#[tokio::test]
+async fn another_process_s_re_index_reaches_this_one_s_graph_and_search() {
+    let git = GitRepo::from_fixture("rust-crate");
+    let t = TestIndexer::new().await;
+    let id = t.index(local(git.path()), None).await.repo.id;
+    let serving = t.restart().await;
+    let has_quokka = |graph: &indexer::RepoGraph| {
+        graph.symbols().any(|s| graph.symbol(s).name == "quokka_limit")
+    };
+    assert!(!has_quokka(&serving.graph(&id).await.unwrap()));
+    let search = crate::support::query("quokka", indexer::Mode::Lexical);
+    assert!(serving.search(&search).await.unwrap().is_empty());
+
+    let codec = std::fs::read_to_string(git.path().join("src/codec.rs")).unwrap();
+    git.write("src/codec.rs", &format!("{codec}\npub fn quokka_limit() -> usize {{ 11 }}\n"));
+    git.commit("add quokka_limit");
+    assert_eq!(t.index(local(git.path()), None).await.files_parsed, 1);
+
+    assert!(has_quokka(&serving.graph(&id).await.unwrap()), "the graph is reloaded at once");
+    // The search index is read again once its consistency interval (a second) has passed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while serving.search(&search).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the new chunk is never searched");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_remote_is_cloned_then_fetched() {
     let upstream = GitRepo::from_fixture("rust-crate");

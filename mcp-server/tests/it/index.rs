@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use serde_json::json;
+
 use crate::support::{Sandbox, stderr, stdout};
 
 fn fixture(name: &str) -> String {
@@ -273,4 +275,71 @@ fn a_git_token_is_offered_to_its_own_host_only() {
     );
     assert!(own.contains(&"auth x-access-token:localhost-token".to_owned()), "{own:?}");
     assert!(own.iter().all(|line| !line.contains("elsewhere") && !line.contains("operator")));
+}
+
+/// Processes on one data dir see each other's work: a `serve` that has answered from a
+/// repository's graph and search index answers from the new ones once `agentwatch index` (another
+/// process, as from a terminal or a git hook) has re-indexed it — without a restart or a request
+/// to re-index.
+#[test]
+fn a_re_index_from_the_command_line_reaches_a_running_serve() {
+    let sandbox = Sandbox::new();
+    let repo = crate::support::python_repository(&sandbox);
+    let repo = repo.to_str().unwrap();
+    let indexed = json(&sandbox.run(&["index", repo, "--json"]));
+    let id = indexed["repo_id"].as_str().unwrap().to_owned();
+
+    let server = crate::support::Server::start(&sandbox, &["serve"]);
+    let api = crate::support::Api {
+        base: format!("http://{}/api/knowledge", server.address_of("knowledge server")),
+        http: crate::support::http(),
+    };
+    let symbols = format!("/repositories/{id}/symbols?q=restocked_price&match=exact");
+    let callers = format!("/repositories/{id}/callers?symbol=price_with_tax");
+    let search = format!("/search?q=restocked&mode=lexical&repo={id}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (status, before) = api.call("GET", &symbols, "", None).await;
+        assert_eq!((status, &before["total"]), (200, &json!(0)), "{before}");
+        let (_, before) = api.call("GET", &callers, "", None).await;
+        assert!(!before.to_string().contains("restocked_price"), "{before}");
+        let (_, before) = api.call("GET", &search, "", None).await;
+        assert_eq!(before["results"], json!([]), "{before}");
+    });
+
+    let pricing = std::path::Path::new(repo).join("stockroom/pricing.py");
+    let mut code = std::fs::read_to_string(&pricing).unwrap();
+    code += "\n\ndef restocked_price(item: Item) -> float:\n    return price_with_tax(item) * 2\n";
+    std::fs::write(&pricing, code).unwrap();
+    let again = json(&sandbox.run(&["index", repo, "--json"]));
+    assert_eq!(again["files_parsed"], 1, "{again}");
+
+    runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, found) = api.call("GET", &symbols, "", None).await;
+            let (_, called) = api.call("GET", &callers, "", None).await;
+            let (_, hits) = api.call("GET", &search, "", None).await;
+            let caller_names: Vec<&str> = called["results"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|c| c["symbol"]["name"].as_str()).collect())
+                .unwrap_or_default();
+            let hit_paths: Vec<&str> = hits["results"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|h| h["path"].as_str()).collect())
+                .unwrap_or_default();
+            if found["total"] == 1
+                && caller_names.contains(&"restocked_price")
+                && hit_paths.contains(&"stockroom/pricing.py")
+            {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "serve still answers from the old index 20 s after the re-index:\n\
+                 symbols {found}\ncallers {called}\nsearch {hits}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
 }
