@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -163,6 +164,32 @@ pub struct Indexer {
     graphs: RwLock<HashMap<String, Loaded<RepoGraph>>>,
     /// Each repository's indexed file hashes, for the `stale` flag; dropped when a job ends.
     indexed_files: RwLock<HashMap<String, Loaded<IndexedFiles>>>,
+    /// Who this indexer's jobs claim repositories as (`Store::claim`): `pid N#k`.
+    holder: String,
+}
+
+/// How long a job's claim on its repository lasts unless renewed (a third of it before it runs
+/// out): a process that dies mid-job loses its claim this long after, and another process may
+/// then index the repository.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A job's claim on its repository among the processes sharing the data dir, renewed in the
+/// background while it is held.
+struct Lease {
+    store: Store,
+    repo: String,
+    holder: String,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+impl Lease {
+    async fn release(self) {
+        self.renewing.abort();
+        if let Err(e) = self.store.release(&self.repo, &self.holder).await {
+            // It runs out by itself.
+            tracing::warn!(repo = %self.repo, "cannot release the repository's claim: {e}");
+        }
+    }
 }
 
 /// What this process holds in memory of a repository, and the generation of the stored tree it
@@ -192,6 +219,11 @@ impl Indexer {
             jobs: Mutex::new(HashMap::new()),
             graphs: RwLock::new(HashMap::new()),
             indexed_files: RwLock::new(HashMap::new()),
+            holder: format!(
+                "pid {}#{}",
+                std::process::id(),
+                OPENED.fetch_add(1, Ordering::Relaxed)
+            ),
         }))
     }
 
@@ -323,12 +355,71 @@ impl Indexer {
         }
     }
 
+    /// Runs a job once its repository is claimed: while another process's job holds it, this
+    /// one stays `queued`, and then finds that job's work done.
     async fn run(
         self: Arc<Self>,
         tx: watch::Sender<JobStatus>,
         source: Source,
         branch: Option<String>,
     ) {
+        let id = tx.borrow().repo.id.clone();
+        let lease = match self.claim(&id).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tx.send_modify(|s| {
+                    s.repo.status = JobState::Failed;
+                    s.repo.error = Some(e.to_string());
+                });
+                return;
+            }
+        };
+        let last = Arc::clone(&self).run_claimed(&tx, source, branch).await;
+        // Released before the end is told, so a job that follows never finds it held.
+        lease.release().await;
+        tx.send_replace(last);
+    }
+
+    /// Claims repository `id` for a job of this indexer, waiting while another holds it.
+    async fn claim(&self, id: &str) -> Result<Lease, IndexError> {
+        let mut told = false;
+        loop {
+            if let Some(lease) = self.try_claim(id).await? {
+                return Ok(lease);
+            }
+            if !told {
+                tracing::info!(repo = id, "another process is indexing the repository; waiting");
+                told = true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Claims repository `id` if no other process's job holds it.
+    async fn try_claim(&self, id: &str) -> Result<Option<Lease>, IndexError> {
+        if self.store.claim(id, &self.holder, LEASE).await?.is_some() {
+            return Ok(None);
+        }
+        let (store, repo, holder) = (self.store.clone(), id.to_owned(), self.holder.clone());
+        let renewing = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                if let Err(e) = store.claim(&repo, &holder, LEASE).await {
+                    tracing::warn!(%repo, "cannot renew the repository's claim: {e}");
+                }
+            }
+        });
+        let (store, repo, holder) = (self.store.clone(), id.to_owned(), self.holder.clone());
+        Ok(Some(Lease { store, repo, holder, renewing }))
+    }
+
+    /// Runs a claimed job; its final status, for `run` to tell.
+    async fn run_claimed(
+        self: Arc<Self>,
+        tx: &watch::Sender<JobStatus>,
+        source: Source,
+        branch: Option<String>,
+    ) -> JobStatus {
         let started = Instant::now();
         // Read here, not in `submit`: no other job of this repository runs now, so this is the
         // outcome of the last one, whenever it ended.
@@ -336,11 +427,10 @@ impl Indexer {
         let previous = match self.store.repo(&id).await {
             Ok(previous) => previous,
             Err(e) => {
-                tx.send_modify(|s| {
-                    s.repo.status = JobState::Failed;
-                    s.repo.error = Some(e.to_string());
-                });
-                return;
+                let mut failed = tx.borrow().clone();
+                failed.repo.status = JobState::Failed;
+                failed.repo.error = Some(e.to_string());
+                return failed;
             }
         };
         if let Some(previous) = &previous {
@@ -353,7 +443,7 @@ impl Indexer {
                 s.repo.indexed_at = previous.indexed_at;
             });
         }
-        let result = self.index(&tx, &source, branch.as_deref(), previous.as_ref(), started).await;
+        let result = self.index(tx, &source, branch.as_deref(), previous.as_ref(), started).await;
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
         match result {
@@ -376,7 +466,7 @@ impl Indexer {
                 last.repo = repo;
                 last.files_parsed = files_parsed;
                 last.progress = EMBEDDING_AT;
-                last = self.embedding_stage(&tx, last).await;
+                last = self.embedding_stage(tx, last).await;
                 last.repo.stats.duration_ms = started.elapsed().as_millis() as u64;
             }
             Err(e) => {
@@ -404,7 +494,7 @@ impl Indexer {
                 "indexed"
             ),
         }
-        tx.send_replace(last);
+        last
     }
 
     /// Finishes the embedding a stopped server left undone: every stored repository still in the
@@ -423,10 +513,15 @@ impl Indexer {
             .collect();
         let mut resumed = 0;
         for repo in stuck {
-            let mut jobs = self.jobs.lock().expect("jobs lock");
-            if jobs.get(&repo.id).is_some_and(|rx| !rx.borrow().repo.status.is_final()) {
+            let id = repo.id.clone();
+            let running = |jobs: &HashMap<String, watch::Receiver<JobStatus>>| {
+                jobs.get(&id).is_some_and(|rx| !rx.borrow().repo.status.is_final())
+            };
+            if running(&self.jobs.lock().expect("jobs lock")) {
                 continue;
             }
+            // Another process sharing the data dir may be embedding it already.
+            let Some(lease) = self.try_claim(&repo.id).await? else { continue };
             let status = JobStatus {
                 repo,
                 progress: EMBEDDING_AT,
@@ -435,8 +530,19 @@ impl Indexer {
                 chunks_to_embed: 0,
             };
             let (tx, rx) = watch::channel(status.clone());
-            jobs.insert(status.repo.id.clone(), rx);
-            drop(jobs);
+            let taken = {
+                let mut jobs = self.jobs.lock().expect("jobs lock");
+                // A job of this process may have started while the claim was being taken.
+                let free = !running(&jobs);
+                if free {
+                    jobs.insert(status.repo.id.clone(), rx);
+                }
+                free
+            };
+            if !taken {
+                lease.release().await;
+                continue;
+            }
             tracing::info!(repo = %status.repo.id, "resuming the embedding of an interrupted job");
             let this = Arc::clone(self);
             tokio::spawn(async move {
@@ -445,6 +551,7 @@ impl Indexer {
                     last.repo.status = JobState::Failed;
                     last.repo.error = Some(format!("the index could not be saved: {e}"));
                 }
+                lease.release().await;
                 tx.send_replace(last);
             });
             resumed += 1;
@@ -860,6 +967,9 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, IndexError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| IndexError::Task(e.to_string()))
 }
+
+/// Indexers opened by this process, for their holder names.
+static OPENED: AtomicU64 = AtomicU64::new(0);
 
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

@@ -140,6 +140,48 @@ impl Store {
         row.map(|r| repo_from_row(&r)).transpose()
     }
 
+    /// Claims repository `id` for `holder` until `ttl` from now, or renews its claim: `None`
+    /// when it is `holder`'s, or the other holder whose claim has not expired.
+    pub async fn claim(
+        &self,
+        id: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let now = unix_ms();
+        let claimed: Option<String> = sqlx::query_scalar(
+            "INSERT INTO index_leases (repo_id, holder, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (repo_id) DO UPDATE SET
+                 holder = excluded.holder, expires_at = excluded.expires_at
+             WHERE index_leases.holder = excluded.holder OR index_leases.expires_at <= ?
+             RETURNING holder",
+        )
+        .bind(id)
+        .bind(holder)
+        .bind(now + ttl.as_millis() as i64)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if claimed.is_some() {
+            return Ok(None);
+        }
+        let other = sqlx::query_scalar("SELECT holder FROM index_leases WHERE repo_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(Some(other.unwrap_or_default()))
+    }
+
+    /// Gives up `holder`'s claim on repository `id`.
+    pub async fn release(&self, id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM index_leases WHERE repo_id = ? AND holder = ?")
+            .bind(id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records that a repository's indexed tree was replaced; its new generation.
     pub async fn replaced(&self, id: &str) -> Result<i64, StoreError> {
         let generation = sqlx::query_scalar(
@@ -508,4 +550,9 @@ fn decode_names(text: &str) -> Vec<ImportedName> {
             None => ImportedName { name: l.to_owned(), alias: None },
         })
         .collect()
+}
+
+fn unix_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_millis() as i64)
 }

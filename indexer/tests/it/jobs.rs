@@ -1,5 +1,7 @@
 //! Index jobs over real git repositories: what a user of `agentwatch index` can rely on.
 
+use std::time::Duration;
+
 use indexer::{CloneOptions, IndexError, JobState, Source};
 
 use crate::support::{GitRepo, TestIndexer, local};
@@ -136,11 +138,46 @@ async fn another_process_s_re_index_reaches_this_one_s_graph_and_search() {
 
     assert!(has_quokka(&serving.graph(&id).await.unwrap()), "the graph is reloaded at once");
     // The search index is read again once its consistency interval (a second) has passed.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while serving.search(&search).await.unwrap().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "the new chunk is never searched");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Two processes on one data dir asked to index the same repository at once (a `serve` and
+/// `agentwatch index`): one job parses it, the other waits for it and finds the work done.
+#[tokio::test]
+async fn two_processes_asked_to_index_one_repository_parse_it_once() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let t = TestIndexer::new().await;
+    let other = t.restart().await;
+    let here = t.indexer.submit(local(git.path()), None, None).await.unwrap();
+    let there = other.submit(local(git.path()), None, None).await.unwrap();
+    let (here, there) = tokio::join!(indexer::finished(here), indexer::finished(there));
+    assert_eq!((here.repo.status, there.repo.status), (JobState::Ready, JobState::Ready));
+    let mut parsed = [here.files_parsed, there.files_parsed];
+    parsed.sort();
+    assert_eq!(parsed, [0, 5], "one job parsed the five modules, the other none");
+}
+
+/// A job left by a process that died holds its repository only until its claim runs out; then
+/// the next job indexes it.
+#[tokio::test]
+async fn a_repository_claimed_by_a_process_that_died_is_indexed_once_the_claim_runs_out() {
+    let git = GitRepo::from_fixture("python-pkg");
+    let t = TestIndexer::new().await;
+    let id = t.index(local(git.path()), None).await.repo.id;
+    let gone = t.indexer.store().claim(&id, "pid 1#0 (died)", Duration::from_secs(3)).await;
+    assert_eq!(gone.unwrap(), None, "the claim is taken");
+
+    let job = t.indexer.submit(local(git.path()), None, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(job.borrow().repo.status, JobState::Queued, "it waits while the claim holds");
+    let status = indexer::finished(job).await;
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    let claim = t.indexer.store().claim(&id, "pid 2#0", Duration::from_secs(1)).await.unwrap();
+    assert_eq!(claim, None, "a finished job leaves no claim behind");
 }
 
 #[tokio::test]
@@ -339,7 +376,7 @@ async fn a_symlink_swapped_in_during_a_re_index_is_never_followed() {
         if ended {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let done = indexer::finished(job).await;
     assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
