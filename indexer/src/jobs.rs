@@ -171,7 +171,7 @@ pub struct Indexer {
 /// How long a job's claim on its repository lasts unless renewed (a third of it before it runs
 /// out): a process that dies mid-job loses its claim this long after, and another process may
 /// then index the repository.
-const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A job's claim on its repository among the processes sharing the data dir, renewed in the
 /// background while it is held.
@@ -495,6 +495,24 @@ impl Indexer {
             ),
         }
         last
+    }
+
+    /// Every `every` (a long-running process passes [`LEASE`]), resumes the embedding that a
+    /// process which died left undone, once its claim has run out: another process on the data
+    /// dir takes the repository over without being asked.
+    pub fn keep_resuming(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = this.resume_embedding().await {
+                    tracing::warn!("cannot look for embedding left undone: {e}");
+                }
+            }
+        })
     }
 
     /// Finishes the embedding a stopped server left undone: every stored repository still in the

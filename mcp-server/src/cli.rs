@@ -231,6 +231,7 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             let storage = config.storage().await?;
             let indexer = indexing::open_indexer(config, &storage, true).await?;
             indexer.resume_embedding().await?;
+            let _resuming = indexer.keep_resuming(indexer::LEASE);
             let scans = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);

@@ -66,9 +66,12 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let mut scans = None;
+    let mut resuming = None;
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, &storage, true).await?;
         indexer.resume_embedding().await?;
+        // What another process on the data dir leaves undone when it dies, this one takes over.
+        resuming = Some(indexer.keep_resuming(indexer::LEASE));
         let scanning = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
         scans = Some(Arc::clone(&scanning));
         // Bound to loopback without a token, a client with no credential is this machine's user.
@@ -138,6 +141,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
+    if let Some(resuming) = resuming {
+        resuming.abort();
+    }
     if let Some(scans) = scans {
         scans.cancel_all().await;
     }

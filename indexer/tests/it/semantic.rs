@@ -1,6 +1,8 @@
 //! Semantic and hybrid search: a job embeds its chunks after parsing, never embeds the same text
 //! twice, and questions in words find code by meaning.
 
+use std::time::Duration;
+
 use indexer::{Hit, IndexError, Indexer, JobState, Mode, SearchQuery};
 
 use crate::support::{GitRepo, TestIndexer, local, query, top};
@@ -203,6 +205,35 @@ async fn lexical_and_structural_queries_answer_while_the_job_embeds() {
     assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
     assert_eq!(done.chunks_embedded, done.chunks_to_embed);
     assert_eq!(done.repo.stats.embedded, done.repo.stats.chunks);
+}
+
+/// A process that died mid-embedding (its claim on the repository left behind) holds the
+/// repository until the claim runs out; then a running process takes it over unasked.
+#[tokio::test(flavor = "multi_thread")]
+async fn embedding_left_by_a_process_that_died_is_taken_over_once_its_claim_runs_out() {
+    let t = TestIndexer::new().await;
+    let repo = GitRepo::from_fixture("rust-crate");
+    let mut record = t.index(local(repo.path()), None).await.repo;
+    record.status = JobState::Embedding;
+    t.indexer.store().save_repo(&record).await.unwrap();
+    let ttl = Duration::from_secs(2);
+    let claim = t.indexer.store().claim(&record.id, "pid 1#0 (died)", ttl).await.unwrap();
+    assert_eq!(claim, None, "the dead process's claim is in place");
+
+    let indexer = t.restart_with_embedder().await;
+    assert_eq!(indexer.resume_embedding().await.unwrap(), 0, "not while the claim holds");
+    let sweeping = indexer.keep_resuming(Duration::from_millis(200));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = indexer.find(&record.id).await.unwrap();
+        if stored.status == JobState::Ready {
+            assert_eq!(stored.stats.embedded, stored.stats.chunks);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never taken over: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sweeping.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]
