@@ -54,14 +54,8 @@ fn main() {
 
 async fn stored(root: &Path, touch: Option<&str>) {
     let data = tempfile::tempdir().unwrap();
-    let config = IndexerConfig {
-        repos_dir: data.path().join("repos"),
-        storage: storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap(),
-        search_dir: data.path().join("lance"),
-        options: IndexOptions::default(),
-        clones: Default::default(),
-        embedder: None,
-    };
+    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let config = IndexerConfig::in_data_dir(data.path(), storage);
     let indexer = Indexer::open(config.clone()).await.unwrap();
     let source = Source::parse(root.to_str().unwrap()).unwrap();
     let timed = |label: &'static str| {

@@ -191,14 +191,9 @@ impl Bare {
 }
 
 async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
-    let config = IndexerConfig {
-        repos_dir: data.join("repos"),
-        storage: storage::Storage::open(&data.join("agentwatch.db")).await.unwrap(),
-        search_dir: data.join("lance"),
-        options: IndexOptions::default(),
-        clones: Default::default(),
-        embedder: Some(embedder),
-    };
+    let storage = storage::Storage::open(&data.join("agentwatch.db")).await.unwrap();
+    let config =
+        IndexerConfig { embedder: Some(embedder), ..IndexerConfig::in_data_dir(data, storage) };
     Indexer::open(config).await.unwrap()
 }
 

@@ -116,6 +116,22 @@ pub struct IndexerConfig {
     pub embedder: Option<Arc<Embedder>>,
 }
 
+impl IndexerConfig {
+    /// The indexer of the data dir at `data_dir` (clones in `repos/`, the search index in
+    /// `lance/`, facts in `storage`), with default options, no clone credentials and no
+    /// embedding model: set the rest with struct update syntax.
+    pub fn in_data_dir(data_dir: &std::path::Path, storage: Storage) -> IndexerConfig {
+        IndexerConfig {
+            repos_dir: data_dir.join("repos"),
+            storage,
+            search_dir: data_dir.join("lance"),
+            options: IndexOptions::default(),
+            clones: CloneOptions::default(),
+            embedder: None,
+        }
+    }
+}
+
 /// Chunks embedded per write to the search index: each page is one ONNX Runtime call (sorted by
 /// length inside it) and one LanceDB merge.
 const EMBED_PAGE: usize = 512;

@@ -74,16 +74,8 @@ impl Account for Ledger {
 /// organization 8 (structure and lexical search; no embedding model).
 async fn two_organizations() -> (tempfile::TempDir, Knowledge, String, String) {
     let data = tempfile::tempdir().unwrap();
-    let indexer = Indexer::open(IndexerConfig {
-        repos_dir: data.path().join("repos"),
-        storage: storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap(),
-        search_dir: data.path().join("lance"),
-        options: Default::default(),
-        clones: Default::default(),
-        embedder: None,
-    })
-    .await
-    .unwrap();
+    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let indexer = Indexer::open(IndexerConfig::in_data_dir(data.path(), storage)).await.unwrap();
     let mut ids = Vec::new();
     for (name, owner) in [("python-pkg", 7), ("rust-crate", 8)] {
         let source = Source::parse(fixture(name).to_str().unwrap()).unwrap();

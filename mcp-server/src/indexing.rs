@@ -27,9 +27,6 @@ pub async fn open_indexer(
 ) -> anyhow::Result<Arc<Indexer>> {
     let embedder = if embed { load_embedder(config) } else { None };
     let indexer = Indexer::open(IndexerConfig {
-        repos_dir: config.data_dir.join("repos"),
-        storage: storage.clone(),
-        search_dir: config.data_dir.join("lance"),
         options: IndexOptions {
             walk: WalkOptions {
                 max_file_bytes: config.index.max_file_size,
@@ -40,6 +37,7 @@ pub async fn open_indexer(
         },
         clones: clone_options(config),
         embedder,
+        ..IndexerConfig::in_data_dir(&config.data_dir, storage.clone())
     })
     .await?;
     Ok(indexer)

@@ -23,16 +23,8 @@ type Client = RunningService<RoleClient, ()>;
 /// lexical search; no embedding model), as the local user of `agentwatch mcp`.
 async fn connected() -> (tempfile::TempDir, Client) {
     let data = tempfile::tempdir().unwrap();
-    let indexer = Indexer::open(IndexerConfig {
-        repos_dir: data.path().join("repos"),
-        storage: storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap(),
-        search_dir: data.path().join("lance"),
-        options: Default::default(),
-        clones: Default::default(),
-        embedder: None,
-    })
-    .await
-    .unwrap();
+    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let indexer = Indexer::open(IndexerConfig::in_data_dir(data.path(), storage)).await.unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
     let source = Source::parse(fixture.to_str().unwrap()).unwrap();
     let status = indexer::finished(indexer.submit(source, None, None).await.unwrap()).await;

@@ -144,16 +144,10 @@ pub fn embedder() -> Arc<Embedder> {
 }
 
 async fn open(data: &Path, embedder: Option<Arc<Embedder>>, clones: CloneOptions) -> Arc<Indexer> {
-    Indexer::open(IndexerConfig {
-        repos_dir: data.join("repos"),
-        storage: storage::Storage::open(&data.join("agentwatch.db")).await.unwrap(),
-        search_dir: data.join("lance"),
-        options: Default::default(),
-        clones,
-        embedder,
-    })
-    .await
-    .unwrap()
+    let storage = storage::Storage::open(&data.join("agentwatch.db")).await.unwrap();
+    Indexer::open(IndexerConfig { clones, embedder, ..IndexerConfig::in_data_dir(data, storage) })
+        .await
+        .unwrap()
 }
 
 pub fn local(path: &Path) -> Source {
