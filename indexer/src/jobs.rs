@@ -417,15 +417,17 @@ impl Indexer {
             return Ok(None);
         }
         let (store, repo, holder) = (self.store.clone(), id.to_owned(), self.holder.clone());
-        let renewing = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(LEASE / 3).await;
-                if let Err(e) = store.claim(&repo, &holder, LEASE).await {
-                    tracing::warn!(%repo, "cannot renew the repository's claim: {e}");
+        let renewing = tokio::spawn({
+            let (store, repo, holder) = (store.clone(), repo.clone(), holder.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(LEASE / 3).await;
+                    if let Err(e) = store.claim(&repo, &holder, LEASE).await {
+                        tracing::warn!(%repo, "cannot renew the repository's claim: {e}");
+                    }
                 }
             }
         });
-        let (store, repo, holder) = (self.store.clone(), id.to_owned(), self.holder.clone());
         Ok(Some(Lease { store, repo, holder, renewing }))
     }
 
@@ -963,10 +965,15 @@ impl Indexer {
             None
         };
         let hits = self.search.search(query, vector.as_deref()).await?;
-        let mut checks = Vec::with_capacity(hits.len());
+        // Each repository's hashes once, however many of its chunks are hits.
+        let mut repos: HashMap<&str, Option<Arc<IndexedFiles>>> = HashMap::new();
         for hit in &hits {
-            checks.push(self.indexed_files(&hit.repo_id).await?);
+            if !repos.contains_key(hit.repo_id.as_str()) {
+                repos.insert(&hit.repo_id, self.indexed_files(&hit.repo_id).await?);
+            }
         }
+        let checks: Vec<Option<Arc<IndexedFiles>>> =
+            hits.iter().map(|hit| repos[hit.repo_id.as_str()].clone()).collect();
         let hits = blocking(move || {
             let mut hits = hits;
             for (hit, files) in hits.iter_mut().zip(checks) {

@@ -744,7 +744,7 @@ async fn get_impact(
     Params(params): Params<ImpactParams>,
 ) -> Result<Json<ImpactOutput>, ApiError> {
     let name = SymbolName { name: &params.symbol, path: params.path.as_deref() };
-    let limit = params.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let limit = page(None, params.limit).limit;
     Ok(Json(core.scoped().impact(Some(&id), name, params.depth, limit).await?))
 }
 

@@ -655,7 +655,7 @@ impl KnowledgeServer {
     async fn analyze_impact(&self, Parameters(args): Parameters<ImpactArgs>) -> Answer {
         let caller = Self::caller()?;
         let name = SymbolName { name: &args.symbol, path: args.path.as_deref() };
-        let limit = args.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+        let limit = Page::new(None, args.limit, 50, MAX_LIMIT).limit;
         let impact =
             self.scoped(&caller).impact(args.repo.as_deref(), name, args.depth, limit).await?;
         let mut out = format!(
