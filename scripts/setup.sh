@@ -74,6 +74,8 @@ APT_PROTOC_PKG=protobuf-compiler
 APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev openssl"
 # What the server needs at run time: bubblewrap, the sandbox the scanners run in (SECURITY.md).
 APT_RUN_PKGS="bubblewrap"
+# Services the tests start for themselves: Redis, where gateway replicas share their counters.
+APT_TEST_PKGS="redis-server"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -200,6 +202,9 @@ build_pkgs_ok() { [ -z "$(missing_build_pkgs)" ]; }
 # shellcheck disable=SC2086 # one word per package
 missing_run_pkgs() { missing_pkgs $APT_RUN_PKGS; }
 run_pkgs_ok() { [ -z "$(missing_run_pkgs)" ]; }
+# shellcheck disable=SC2086 # one word per package
+missing_test_pkgs() { missing_pkgs $APT_TEST_PKGS; }
+test_pkgs_ok() { [ -z "$(missing_test_pkgs)" ]; }
 
 manifest_content() {
   cat <<EOF
@@ -226,7 +231,7 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && manifest_ok; then
+if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && test_pkgs_ok && manifest_ok; then
   echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
@@ -566,6 +571,16 @@ else
   # shellcheck disable=SC2046 # one word per package
   apt_install "$(missing_run_pkgs)" $(missing_run_pkgs)
   run_pkgs_ok || die "$APT_RUN_PKGS did not install"
+  done_step installed
+fi
+
+step "test services ($APT_TEST_PKGS)"
+if test_pkgs_ok; then
+  done_step present
+else
+  # shellcheck disable=SC2046 # one word per package
+  apt_install "$(missing_test_pkgs)" $(missing_test_pkgs)
+  test_pkgs_ok || die "$APT_TEST_PKGS did not install"
   done_step installed
 fi
 

@@ -282,19 +282,25 @@ impl Gateway {
 
     /// Takes one call from the principal's rate limit: a tenant's is the same bucket and window
     /// as its LLM requests; a person's is a bucket of its own with the gateway's defaults
-    /// (`rate_burst`, `rate_refill_per_sec`). `Err` is the refusing decision: its `refusal()` is
-    /// the 429, and its headers go with it.
-    pub fn admit_call(&self, principal: &Principal) -> Result<Option<Decision>, Decision> {
+    /// (`rate_burst`, `rate_refill_per_sec`).
+    pub async fn admit_call(&self, principal: &Principal) -> Result<Option<Decision>, Refused> {
         let decision = match &principal.who {
             Who::Tenant { tenant_id, .. } => {
                 // A tenant removed since it was identified has no bucket left to take from.
-                let directory = self.directory();
-                let Some(tenant) = directory.tenant_by_id(*tenant_id) else { return Ok(None) };
-                self.take_token(tenant)
+                let Some(tenant) = self.directory().tenant_by_id(*tenant_id).cloned() else {
+                    return Ok(None);
+                };
+                self.take_token(&tenant).await
             }
-            Who::User { user_id, .. } => self.inner.people.check(*user_id, self.inner.bucket, None),
+            Who::User { user_id, .. } => {
+                self.inner.people.check(*user_id, self.inner.bucket, None).await
+            }
         };
-        if decision.allowed { Ok(Some(decision)) } else { Err(decision) }
+        match decision {
+            Ok(decision) if decision.allowed => Ok(Some(decision)),
+            Ok(decision) => Err(Refused::Limited(decision)),
+            Err(error) => Err(Refused::Unavailable(error)),
+        }
     }
 
     /// Owes the principal one call report: its call was admitted (or refused) here, and the
@@ -397,6 +403,28 @@ pub(crate) async fn identify_route(
     Ok(Json(PrincipalView::of(&gateway, &principal)))
 }
 
+/// A call [`Gateway::admit_call`] does not let through.
+#[derive(Debug)]
+pub enum Refused {
+    /// Over the rate limit: the decision's `refusal()` is the 429, its headers go with it.
+    Limited(Decision),
+    /// The limits are in Redis, and it does not answer: a 503.
+    Unavailable(ApiError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Limited(decision) => {
+                let mut response = decision.refusal().into_response();
+                decision.apply(response.headers_mut());
+                response
+            }
+            Refused::Unavailable(error) => error.into_response(),
+        }
+    }
+}
+
 /// As `/access/identify`, and takes one call from the tenant's rate limit: 429 with
 /// `Retry-After` when it is spent. The `X-RateLimit-*` headers say what is left.
 #[utoipa::path(
@@ -407,6 +435,7 @@ pub(crate) async fn identify_route(
         (status = 200, description = "Admitted: the principal and its DLP policy", body = PrincipalView),
         (status = 401, description = "Neither a tenant key nor a live session token", body = crate::admin::ErrorBody),
         (status = 429, description = "Over the tenant's rate limit", body = crate::admin::ErrorBody),
+        (status = 503, description = "Redis, where the rate limits are kept, does not answer", body = crate::admin::ErrorBody),
     )
 )]
 pub(crate) async fn admit_route(
@@ -415,18 +444,16 @@ pub(crate) async fn admit_route(
 ) -> Result<Response, ApiError> {
     let principal = gateway.identify(&headers).await?;
     gateway.owe_report(&principal);
-    let (decision, refused) = match gateway.admit_call(&principal) {
-        Ok(decision) => (decision, None),
-        Err(decision) => (Some(decision), Some(decision.refusal())),
-    };
-    let mut response = match refused {
-        Some(error) => error.into_response(),
-        None => Json(PrincipalView::of(&gateway, &principal)).into_response(),
-    };
-    if let Some(decision) = decision {
-        decision.apply(response.headers_mut());
-    }
-    Ok(response)
+    Ok(match gateway.admit_call(&principal).await {
+        Ok(decision) => {
+            let mut response = Json(PrincipalView::of(&gateway, &principal)).into_response();
+            if let Some(decision) = decision {
+                decision.apply(response.headers_mut());
+            }
+            response
+        }
+        Err(refused) => refused.into_response(),
+    })
 }
 
 /// Records a finished call of the credential's principal in usage and metrics.
@@ -468,11 +495,9 @@ pub(crate) async fn calls_route(
     // As many reports as calls admitted (`/access/admit`); beyond that, each one takes from the
     // caller's rate limit like a call.
     if !gateway.redeem_admission(&principal)
-        && let Err(decision) = gateway.admit_call(&principal)
+        && let Err(refused) = gateway.admit_call(&principal).await
     {
-        let mut refused = decision.refusal().into_response();
-        decision.apply(refused.headers_mut());
-        return Ok(refused);
+        return Ok(refused.into_response());
     }
     let mut outcome = Outcome::default();
     for (kind, actions) in &report.dlp {

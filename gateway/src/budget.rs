@@ -7,16 +7,21 @@
 //! Spending so far is summed from the usage table at start, so the counters survive a restart.
 //! Crossing 80% and 100% of a budget is written to the audit log, once per period.
 //!
-//! The state is one in-process map behind a mutex. Several gateway replicas would keep it in
-//! Redis instead (ARCHITECTURE.md): the reserve step is one check-and-add over a handful of keys,
-//! which a Lua script does atomically there.
+//! The state is one in-process map behind a mutex, or, with `storage.redis_url` set, a hash per
+//! budget and period in Redis shared by every replica: there the reserve step is one Lua script
+//! that checks and adds over all of a request's budgets atomically, and settling is another. A
+//! replica that dies with requests in flight leaves reservations that lapse once the request's
+//! deadline has passed, so they cannot hold a budget forever.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::Row;
+use storage::Redis;
+use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
 use crate::store::{Store, StoreError};
@@ -126,6 +131,8 @@ pub struct Crossing {
 struct Held {
     scopes: Vec<(Scope, Period, f64)>,
     amount: f64,
+    /// In Redis: the hash each budget's amount was reserved in (the period of the reservation).
+    keys: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -133,11 +140,57 @@ pub struct Budgets {
     accounts: Mutex<HashMap<Scope, Account>>,
     held: Mutex<HashMap<u64, Held>>,
     next: AtomicU64,
+    shared: Option<Shared>,
+}
+
+/// Budgets kept in Redis.
+#[derive(Debug)]
+struct Shared {
+    redis: Redis,
+    /// How long a reservation holds if it is never settled: longer than any request may take.
+    hold_for: Duration,
+    /// Settlements under way, which shutdown waits for.
+    settling: TaskTracker,
 }
 
 impl Budgets {
-    /// Budgets with this day's and month's spending read from the usage table.
-    pub async fn load(store: &Store) -> Result<Budgets, StoreError> {
+    /// Budgets with this day's and month's spending read from the usage table, kept in Redis when
+    /// `redis` is given: a budget's spending already there (another replica's) is kept as it is.
+    /// A reservation never settled lapses after `hold_for`.
+    pub async fn load(
+        store: &Store,
+        redis: Option<&Redis>,
+        hold_for: Duration,
+    ) -> Result<Budgets, StoreError> {
+        let budgets = Budgets::load_local(store).await?;
+        let Some(redis) = redis else { return Ok(budgets) };
+        let now = Utc::now();
+        let mut seed = redis::pipe();
+        let accounts = std::mem::take(&mut *budgets.accounts.lock().expect("budget lock"));
+        for (scope, account) in &accounts {
+            for (period, spent) in
+                [(Period::Daily, account.day.1), (Period::Monthly, account.month.1)]
+            {
+                let key = shared_key(*scope, period, now);
+                seed.hset_nx(&key, "spent", spent).ignore();
+                seed.expire(&key, ttl(period)).ignore();
+            }
+        }
+        let seeded = match accounts.is_empty() {
+            true => Ok(()),
+            false => seed.query_async(&mut redis.connection()).await,
+        };
+        seeded.map_err(|e| {
+            StoreError::Invalid(format!(
+                "cannot seed the budgets in Redis at {}: {e}",
+                redis.address()
+            ))
+        })?;
+        let shared = Shared { redis: redis.clone(), hold_for, settling: TaskTracker::new() };
+        Ok(Budgets { accounts: Mutex::default(), shared: Some(shared), ..Budgets::default() })
+    }
+
+    async fn load_local(store: &Store) -> Result<Budgets, StoreError> {
         let today = Utc::now().date_naive();
         let (day_start, month_start) = period_starts();
         let mut spending = Vec::new();
@@ -175,12 +228,32 @@ impl Budgets {
     }
 
     /// Reserves `amount` USD under every limit, or none of them: `Err` names the first budget it
-    /// would overrun. Returns the reservation's id, to settle with the actual cost.
-    pub fn reserve(&self, limits: &Limits, amount: f64) -> Result<Option<u64>, ApiError> {
+    /// would overrun (or, with Redis unreachable, says so: refused, never let through). Returns
+    /// the reservation's id, to settle with the actual cost.
+    pub async fn reserve(&self, limits: &Limits, amount: f64) -> Result<Option<u64>, ApiError> {
         if limits.limits.is_empty() {
             return Ok(None);
         }
         let now = Utc::now();
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let keys = match &self.shared {
+            Some(shared) => shared.reserve(id, limits, amount, now).await?,
+            None => {
+                self.reserve_local(limits, amount, now)?;
+                Vec::new()
+            }
+        };
+        let held = Held { scopes: limits.limits.clone(), amount, keys };
+        self.held.lock().expect("budget lock").insert(id, held);
+        Ok(Some(id))
+    }
+
+    fn reserve_local(
+        &self,
+        limits: &Limits,
+        amount: f64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
         let mut accounts = self.accounts.lock().expect("budget lock");
         for &(scope, period, budget) in &limits.limits {
             let account = accounts.entry(scope).or_default();
@@ -202,19 +275,40 @@ impl Budgets {
             let account = accounts.get_mut(&scope).expect("entered above");
             *account.period(period).1 += amount;
         }
-        drop(accounts);
-        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let held = Held { scopes: limits.limits.clone(), amount };
-        self.held.lock().expect("budget lock").insert(id, held);
-        Ok(Some(id))
+        Ok(())
     }
 
-    /// Settles reservation `id` to `cost`: its amount is released and the cost is spent.
-    /// Returns the thresholds this crossed. Settling twice does nothing.
-    pub fn settle(&self, id: u64, cost: f64) -> Vec<Crossing> {
-        let Some(held) = self.held.lock().expect("budget lock").remove(&id) else {
-            return Vec::new();
+    /// Settles reservation `id` to `cost`: its amount is released and the cost is spent; `then`
+    /// gets the thresholds this crossed. Settling twice does nothing. In-process budgets are
+    /// settled before this returns; in Redis, by a task of its own (retried a few times when
+    /// Redis does not answer), which [`Budgets::finish`] waits for.
+    pub fn settle(
+        self: &Arc<Self>,
+        id: u64,
+        cost: f64,
+        then: impl FnOnce(Vec<Crossing>) + Send + 'static,
+    ) {
+        let Some(held) = self.held.lock().expect("budget lock").remove(&id) else { return };
+        let Some(shared) = &self.shared else {
+            then(self.settle_local(held, cost));
+            return;
         };
+        let budgets = Arc::clone(self);
+        shared.settling.spawn(async move {
+            let shared = budgets.shared.as_ref().expect("shared budgets");
+            then(shared.settle(id, held, cost).await);
+        });
+    }
+
+    /// Waits for the settlements under way.
+    pub async fn finish(&self) {
+        if let Some(shared) = &self.shared {
+            shared.settling.close();
+            shared.settling.wait().await;
+        }
+    }
+
+    fn settle_local(&self, held: Held, cost: f64) -> Vec<Crossing> {
         let now = Utc::now();
         let mut crossings = Vec::new();
         let mut accounts = self.accounts.lock().expect("budget lock");
@@ -243,12 +337,216 @@ impl Budgets {
     }
 
     /// Spent and reserved for `scope` in `period`, now.
-    pub fn position(&self, scope: Scope, period: Period) -> (f64, f64) {
+    pub async fn position(&self, scope: Scope, period: Period) -> Result<(f64, f64), ApiError> {
+        if let Some(shared) = &self.shared {
+            return shared.position(scope, period).await;
+        }
         let mut accounts = self.accounts.lock().expect("budget lock");
         let account = accounts.entry(scope).or_default();
         account.roll(Utc::now());
         let (spent, reserved) = account.period(period);
-        (*spent, *reserved)
+        Ok((*spent, *reserved))
+    }
+}
+
+/// Checks every budget of a request and reserves its amount in all of them, or in none. KEYS: per
+/// budget its hash (`spent`, `reserved`, `r:<reservation>` = amount, `alerted:*`) and the sorted
+/// set of its reservations by deadline. ARGV: the amount, the reservation's name, how long it
+/// holds (ms), then per budget its limit and its hash's time to live (s). Reservations past their
+/// deadline (a replica that died before settling) are released first. Answers `{0}`, or the
+/// 1-based budget that would overrun with its spent and reserved amounts.
+static RESERVE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local time = redis.call('TIME')
+        local now = time[1] * 1000 + math.floor(time[2] / 1000)
+        local amount = tonumber(ARGV[1])
+        local budgets = #KEYS / 2
+        for i = 1, budgets do
+            local hash, deadlines = KEYS[2 * i - 1], KEYS[2 * i]
+            for _, lapsed in ipairs(redis.call('ZRANGEBYSCORE', deadlines, '-inf', now)) do
+                local held = redis.call('HGET', hash, 'r:' .. lapsed)
+                if held then
+                    redis.call('HINCRBYFLOAT', hash, 'reserved', -tonumber(held))
+                    redis.call('HDEL', hash, 'r:' .. lapsed)
+                end
+            end
+            redis.call('ZREMRANGEBYSCORE', deadlines, '-inf', now)
+            local spent = tonumber(redis.call('HGET', hash, 'spent') or '0')
+            local reserved = math.max(0, tonumber(redis.call('HGET', hash, 'reserved') or '0'))
+            if spent + reserved + amount > tonumber(ARGV[2 + 2 * i]) + 1e-9 then
+                return {tostring(i), tostring(spent), tostring(reserved)}
+            end
+        end
+        for i = 1, budgets do
+            local hash, deadlines = KEYS[2 * i - 1], KEYS[2 * i]
+            redis.call('HINCRBYFLOAT', hash, 'reserved', amount)
+            redis.call('HSET', hash, 'r:' .. ARGV[2], ARGV[1])
+            redis.call('ZADD', deadlines, now + tonumber(ARGV[3]), ARGV[2])
+            redis.call('EXPIRE', hash, ARGV[3 + 2 * i])
+            redis.call('EXPIRE', deadlines, ARGV[3 + 2 * i])
+        end
+        return {'0'}
+        ",
+    )
+});
+
+/// Releases a reservation and spends its cost. KEYS: per budget the hash and deadline set it was
+/// reserved in, then the hash of the period now (the same one unless the day or month turned).
+/// ARGV: the reservation's name, its amount, the cost, then per budget its limit and time to
+/// live. A reservation that already lapsed is not released twice. Answers each threshold crossed
+/// for the first time in its period, across replicas: the 1-based budget, threshold, spent.
+static SETTLE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local name, amount, cost = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+        local crossed = {}
+        for i = 1, #KEYS / 3 do
+            local held, deadlines, current = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+            if redis.call('HDEL', held, 'r:' .. name) == 1 then
+                redis.call('HINCRBYFLOAT', held, 'reserved', -amount)
+            end
+            redis.call('ZREM', deadlines, name)
+            local spent = tonumber(redis.call('HINCRBYFLOAT', current, 'spent', cost))
+            redis.call('EXPIRE', current, ARGV[3 + 2 * i])
+            local budget = ARGV[2 + 2 * i]
+            for _, threshold in ipairs({'0.8', '1'}) do
+                if spent >= tonumber(budget) * tonumber(threshold)
+                    and redis.call('HSETNX', current, 'alerted:' .. threshold .. ':' .. budget, 1) == 1 then
+                    table.insert(crossed, tostring(i))
+                    table.insert(crossed, threshold)
+                    table.insert(crossed, tostring(spent))
+                end
+            end
+        end
+        return crossed
+        ",
+    )
+});
+
+/// The Redis hash of `scope`'s budget in the `period` that holds `now`.
+fn shared_key(scope: Scope, period: Period, now: DateTime<Utc>) -> String {
+    let scope = match scope {
+        Scope::Tenant(id) => format!("tenant:{id}"),
+        Scope::Team(id) => format!("team:{id}"),
+    };
+    let when = match period {
+        Period::Daily => now.format("day:%Y-%m-%d"),
+        Period::Monthly => now.format("month:%Y-%m"),
+    };
+    format!("agentwatch:budget:{scope}:{when}")
+}
+
+/// How long a period's hash outlives the period's start: long enough to be read until it ends.
+fn ttl(period: Period) -> i64 {
+    match period {
+        Period::Daily => 2 * 86_400,
+        Period::Monthly => 32 * 86_400,
+    }
+}
+
+impl Shared {
+    async fn reserve(
+        &self,
+        id: u64,
+        limits: &Limits,
+        amount: f64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, ApiError> {
+        let keys: Vec<String> = limits
+            .limits
+            .iter()
+            .map(|&(scope, period, _)| shared_key(scope, period, now))
+            .collect();
+        let mut call = RESERVE.prepare_invoke();
+        for key in &keys {
+            call.key(key).key(format!("{key}:held"));
+        }
+        call.arg(amount).arg(self.name(id)).arg(self.hold_for.as_millis() as u64);
+        for &(_, period, budget) in &limits.limits {
+            call.arg(budget).arg(ttl(period));
+        }
+        let answer: Vec<String> = call
+            .invoke_async(&mut self.redis.connection())
+            .await
+            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
+        let overrun = answer.first().and_then(|i| i.parse::<usize>().ok()).unwrap_or(0);
+        if overrun == 0 {
+            return Ok(keys);
+        }
+        let (scope, period, budget) = limits.limits[overrun - 1];
+        let number = |i: usize| answer.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        Err(ApiError::budget_exceeded(
+            &scope.describe(),
+            period.as_str(),
+            budget,
+            number(1),
+            number(2),
+            amount,
+            &resets_at(now, period),
+        ))
+    }
+
+    async fn settle(&self, id: u64, held: Held, cost: f64) -> Vec<Crossing> {
+        let now = Utc::now();
+        let mut call = SETTLE.prepare_invoke();
+        for (key, &(scope, period, _)) in held.keys.iter().zip(&held.scopes) {
+            call.key(key).key(format!("{key}:held")).key(shared_key(scope, period, now));
+        }
+        call.arg(self.name(id)).arg(held.amount).arg(cost);
+        for &(_, period, budget) in &held.scopes {
+            call.arg(budget).arg(ttl(period));
+        }
+        let mut delay = Duration::from_millis(100);
+        let answer: Vec<String> = loop {
+            match call.invoke_async(&mut self.redis.connection()).await {
+                Ok(answer) => break answer,
+                Err(e) if delay < Duration::from_secs(5) => {
+                    tracing::warn!(error = %e, reservation = id, "cannot settle a budget reservation in Redis yet");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %e, reservation = id, cost, redis = self.redis.address(),
+                        "cannot settle a budget reservation: Redis holds it until it lapses, and \
+                         this cost is missing from the shared spending (it is in the usage table)"
+                    );
+                    return Vec::new();
+                }
+            }
+        };
+        answer
+            .chunks_exact(3)
+            .filter_map(|crossing| {
+                let i = crossing[0].parse::<usize>().ok()?.checked_sub(1)?;
+                let (scope, period, budget) = *held.scopes.get(i)?;
+                Some(Crossing {
+                    scope,
+                    period,
+                    threshold: crossing[1].parse().ok()?,
+                    spent: crossing[2].parse().ok()?,
+                    budget,
+                })
+            })
+            .collect()
+    }
+
+    async fn position(&self, scope: Scope, period: Period) -> Result<(f64, f64), ApiError> {
+        let key = shared_key(scope, period, Utc::now());
+        let (spent, reserved): (Option<f64>, Option<f64>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("spent")
+            .arg("reserved")
+            .query_async(&mut self.redis.connection())
+            .await
+            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
+        Ok((spent.unwrap_or(0.0), reserved.unwrap_or(0.0).max(0.0)))
+    }
+
+    /// Reservation `id`'s name in Redis.
+    fn name(&self, id: u64) -> String {
+        format!("{}-{id}", self.redis.process())
     }
 }
 
@@ -292,38 +590,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reservations_never_let_spending_pass_a_budget() {
-        let budgets = Budgets::default();
+    /// Settles in-process budgets, which is done before `settle` returns: what it crossed.
+    fn settle(budgets: &Arc<Budgets>, id: u64, cost: f64) -> Vec<Crossing> {
+        let crossed = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&crossed);
+        budgets.settle(id, cost, move |c| *into.lock().unwrap() = c);
+        std::mem::take(&mut *crossed.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn reservations_never_let_spending_pass_a_budget() {
+        let budgets = Arc::new(Budgets::default());
         let limits = limits(1.0);
-        let held: Vec<u64> =
-            (0..10).filter_map(|_| budgets.reserve(&limits, 0.3).ok().flatten()).collect();
+        let mut held = Vec::new();
+        for _ in 0..10 {
+            held.extend(budgets.reserve(&limits, 0.3).await.ok().flatten());
+        }
         assert_eq!(held.len(), 3, "three of 0.3 fit in 1.0, a fourth would not");
-        let (spent, reserved) = budgets.position(Scope::Tenant(1), Period::Daily);
+        let (spent, reserved) = budgets.position(Scope::Tenant(1), Period::Daily).await.unwrap();
         assert!(spent == 0.0 && (reserved - 0.9).abs() < 1e-9, "{reserved}");
         // Settled to less than reserved: room comes back.
         for id in &held {
-            budgets.settle(*id, 0.1);
+            settle(&budgets, *id, 0.1);
         }
-        let (spent, reserved) = budgets.position(Scope::Tenant(1), Period::Daily);
+        let (spent, reserved) = budgets.position(Scope::Tenant(1), Period::Daily).await.unwrap();
         assert!((spent - 0.3).abs() < 1e-9 && reserved.abs() < 1e-9);
-        assert!(budgets.reserve(&limits, 0.7).unwrap().is_some());
-        assert!(budgets.reserve(&limits, 0.01).is_err());
+        assert!(budgets.reserve(&limits, 0.7).await.unwrap().is_some());
+        assert!(budgets.reserve(&limits, 0.01).await.is_err());
     }
 
-    #[test]
-    fn crossing_80_and_100_percent_is_reported_once_per_budget() {
-        let budgets = Budgets::default();
+    #[tokio::test]
+    async fn crossing_80_and_100_percent_is_reported_once_per_budget() {
+        let budgets = Arc::new(Budgets::default());
         let limits = Limits { limits: vec![(Scope::Tenant(1), Period::Daily, 1.0)] };
-        let a = budgets.reserve(&limits, 0.5).unwrap().unwrap();
-        assert!(budgets.settle(a, 0.5).is_empty());
-        let b = budgets.reserve(&limits, 0.4).unwrap().unwrap();
-        let crossed = budgets.settle(b, 0.4);
+        let a = budgets.reserve(&limits, 0.5).await.unwrap().unwrap();
+        assert!(settle(&budgets, a, 0.5).is_empty());
+        let b = budgets.reserve(&limits, 0.4).await.unwrap().unwrap();
+        let crossed = settle(&budgets, b, 0.4);
         assert_eq!(crossed.len(), 1);
         assert_eq!(crossed[0].threshold, 0.8);
-        assert!(budgets.settle(b, 0.4).is_empty(), "settled once");
-        let c = budgets.reserve(&limits, 0.1).unwrap().unwrap();
-        assert_eq!(budgets.settle(c, 0.1)[0].threshold, 1.0);
+        assert!(settle(&budgets, b, 0.4).is_empty(), "settled once");
+        let c = budgets.reserve(&limits, 0.1).await.unwrap().unwrap();
+        assert_eq!(settle(&budgets, c, 0.1)[0].threshold, 1.0);
     }
 
     #[test]
@@ -341,10 +649,10 @@ mod tests {
         assert!(account.alerted.is_empty());
     }
 
-    #[test]
-    fn a_refusal_says_which_budget_and_when_it_resets() {
+    #[tokio::test]
+    async fn a_refusal_says_which_budget_and_when_it_resets() {
         let budgets = Budgets::default();
-        let error = budgets.reserve(&limits(0.05), 0.06).unwrap_err();
+        let error = budgets.reserve(&limits(0.05), 0.06).await.unwrap_err();
         assert_eq!(error.status.as_u16(), 402);
         assert!(
             error.message.contains("tenant 1") && error.message.contains("daily"),

@@ -4,8 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
+
+use storage::Redis;
 
 use crate::dlp::policy::Policy;
 use crate::store::{Provider, ProviderKey, Tenant};
@@ -178,9 +180,82 @@ impl Upstream {
         if slot.key.rpm_limit.is_some() {
             slot.recent.lock().expect("rpm window lock").push_back(now);
         }
-        Some(KeyLease { slot: Arc::clone(slot) })
+        Some(KeyLease { slot: Arc::clone(slot), shared: None })
+    }
+
+    /// As [`Upstream::acquire_key`], with every replica's requests counted: the keys' requests
+    /// in flight and of the last minute are kept in Redis, and one script picks and takes a key
+    /// atomically. A lease its replica never returned (it died) stops counting after
+    /// `hold_for`. `lease` names the lease, uniquely among replicas.
+    pub async fn acquire_shared_key(
+        &self,
+        tried: &[i64],
+        redis: &Redis,
+        lease: String,
+        hold_for: Duration,
+    ) -> Result<Option<KeyLease>, redis::RedisError> {
+        let candidates: Vec<&Arc<KeySlot>> =
+            self.keys.iter().filter(|k| !tried.contains(&k.key.id)).collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let mut call = TAKE_KEY.prepare_invoke();
+        for slot in &candidates {
+            call.key(slot.flight_key()).key(format!("agentwatch:key:{}:minute", slot.key.id));
+        }
+        call.arg(&lease).arg(hold_for.as_millis() as u64);
+        for slot in &candidates {
+            call.arg(slot.key.concurrency_limit).arg(slot.key.rpm_limit.unwrap_or(0));
+        }
+        let taken: usize = call.invoke_async(&mut redis.connection()).await?;
+        let Some(slot) = taken.checked_sub(1).and_then(|i| candidates.get(i)) else {
+            return Ok(None);
+        };
+        slot.in_flight.fetch_add(1, Ordering::Relaxed);
+        let shared = SharedLease { redis: redis.clone(), key: slot.flight_key(), lease };
+        Ok(Some(KeyLease { slot: Arc::clone(slot), shared: Some(shared) }))
     }
 }
+
+/// Picks the key with the fewest requests in flight among those under their limits, and takes a
+/// slot of it. KEYS: per key the sorted set of its leases in flight (by deadline) and of its
+/// requests of the last minute (by time). ARGV: the lease's name, how long it holds (ms), then
+/// per key its concurrency limit and per-minute limit (0 for none). Answers the 1-based key
+/// taken, or 0 when every one is full.
+static TAKE_KEY: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local time = redis.call('TIME')
+        local now = time[1] * 1000 + math.floor(time[2] / 1000)
+        local best, best_load = 0, nil
+        for i = 1, #KEYS / 2 do
+            local flight, minute = KEYS[2 * i - 1], KEYS[2 * i]
+            redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
+            local load = redis.call('ZCARD', flight)
+            local room = load < tonumber(ARGV[1 + 2 * i])
+            local rpm = tonumber(ARGV[2 + 2 * i])
+            if room and rpm > 0 then
+                redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - 60000)
+                room = redis.call('ZCARD', minute) < rpm
+            end
+            if room and (best_load == nil or load < best_load) then
+                best, best_load = i, load
+            end
+        end
+        if best > 0 then
+            local flight, minute = KEYS[2 * best - 1], KEYS[2 * best]
+            local hold = tonumber(ARGV[2])
+            redis.call('ZADD', flight, now + hold, ARGV[1])
+            redis.call('PEXPIRE', flight, hold)
+            if tonumber(ARGV[2 + 2 * best]) > 0 then
+                redis.call('ZADD', minute, now, ARGV[1])
+                redis.call('PEXPIRE', minute, 60000)
+            end
+        end
+        return best
+        ",
+    )
+});
 
 /// A provider key and its load.
 #[derive(Debug)]
@@ -208,8 +283,13 @@ impl KeySlot {
         (recent.len() as i64) < rpm
     }
 
+    /// This process's requests in flight with the key.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    fn flight_key(&self) -> String {
+        format!("agentwatch:key:{}:flight", self.key.id)
     }
 }
 
@@ -217,6 +297,15 @@ impl KeySlot {
 #[derive(Debug)]
 pub struct KeyLease {
     slot: Arc<KeySlot>,
+    shared: Option<SharedLease>,
+}
+
+/// A lease's entry among the key's leases in flight in Redis.
+#[derive(Debug)]
+struct SharedLease {
+    redis: Redis,
+    key: String,
+    lease: String,
 }
 
 impl KeyLease {
@@ -228,6 +317,18 @@ impl KeyLease {
 impl Drop for KeyLease {
     fn drop(&mut self) {
         self.slot.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // Returned in the background; one that cannot be lapses when its time is up.
+        if let Some(SharedLease { redis, key, lease }) = self.shared.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let removed: Result<i64, _> =
+                    redis::cmd("ZREM").arg(&key).arg(&lease).query_async(&mut redis.connection()).await;
+                if let Err(e) = removed {
+                    tracing::warn!(error = %e, key, "cannot return a provider key's slot to Redis; it lapses by itself");
+                }
+            });
+        }
     }
 }
 

@@ -38,11 +38,12 @@ pub enum Code {
     UpstreamRateLimited,
     ProviderKeysBusy,
     ProviderError,
+    CountersUnavailable,
     InternalError,
 }
 
 impl Code {
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::InvalidRequest,
         Code::DlpBlocked,
         Code::BudgetExceeded,
@@ -60,6 +61,7 @@ impl Code {
         Code::UpstreamRateLimited,
         Code::ProviderKeysBusy,
         Code::ProviderError,
+        Code::CountersUnavailable,
         Code::InternalError,
     ];
 
@@ -107,6 +109,9 @@ impl Code {
                 ("provider_keys_busy", S::TOO_MANY_REQUESTS, "rate_limit_error")
             }
             Code::ProviderError => ("provider_error", S::BAD_GATEWAY, "api_error"),
+            Code::CountersUnavailable => {
+                ("counters_unavailable", S::SERVICE_UNAVAILABLE, "api_error")
+            }
             Code::InternalError => ("internal_error", S::INTERNAL_SERVER_ERROR, "api_error"),
         };
         let meaning = match self {
@@ -134,6 +139,10 @@ impl Code {
                 "every provider key for the model is at its concurrency or per-minute limit"
             }
             Code::ProviderError => "the providers failed, or none could be tried",
+            Code::CountersUnavailable => {
+                "Redis, where replicas keep budgets and rate limits, does not answer: refused, \
+                 never let through (`Retry-After`)"
+            }
             Code::InternalError => "the gateway's own fault",
         };
         (code, status, kind, meaning)
@@ -310,6 +319,22 @@ impl ApiError {
     /// 502: the providers failed, or none could be tried.
     pub fn bad_gateway(message: impl Into<String>) -> Self {
         ApiError::new(Code::ProviderError, message.into())
+    }
+
+    /// 503: Redis, where replicas keep budgets, rate limits and key slots, does not answer. The
+    /// request is refused rather than let past limits nobody can check.
+    pub fn counters_unavailable(redis: &storage::Redis, error: &redis::RedisError) -> Self {
+        tracing::error!(%error, redis = redis.address(), "the shared counters do not answer");
+        let mut e = ApiError::new(
+            Code::CountersUnavailable,
+            format!(
+                "the gateway cannot reach Redis at {}, where budgets and rate limits are kept, so                  it refuses requests until Redis answers again; retry shortly, or tell the                  operator ({})",
+                redis.address(),
+                error.category()
+            ),
+        );
+        e.retry_after = Some(1);
+        e
     }
 
     /// 500: our own fault; the detail goes to the log, not to the client.

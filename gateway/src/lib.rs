@@ -45,7 +45,7 @@ use crate::secrets::{MasterKey, Secret};
 use crate::settings::GatewaySettings;
 use crate::store::{Store, StoreError};
 use crate::usage::UsageSink;
-pub use storage::Storage;
+pub use storage::{Redis, Storage};
 
 /// Makes ring the process's TLS provider (the build's reqwest has none of its own). Any HTTP
 /// client in the process needs it; calling it again is harmless.
@@ -79,6 +79,10 @@ struct Inner {
     rates: RateLimiter,
     /// People's calls to the knowledge server, by user id, each with the default bucket.
     people: RateLimiter,
+    /// Where replicas share budgets, rate limits and provider-key slots, when they do.
+    redis: Option<Redis>,
+    /// Numbers this process's provider-key leases in Redis.
+    leases: std::sync::atomic::AtomicU64,
     /// Call reports (`/api/access/calls`) owed for calls admitted through `/api/access/admit`.
     reports_owed: Mutex<HashMap<access::Subject, u32>>,
     /// Every tenant's token bucket unless its own says otherwise.
@@ -141,8 +145,17 @@ impl Gateway {
             },
         };
         let metrics = Arc::new(Metrics::default());
-        let budgets = Arc::new(Budgets::load(&store).await?);
-        let rates = RateLimiter::load(&store).await?;
+        // A reservation or key lease a dead replica never returned lapses once no request it
+        // could belong to may still be running.
+        let hold_for = limits.request_timeout + Duration::from_secs(60);
+        let redis = storage.redis().cloned();
+        let budgets = Arc::new(Budgets::load(&store, redis.as_ref(), hold_for).await?);
+        let (rates, people) = match &redis {
+            Some(redis) => {
+                (RateLimiter::shared(redis, "tenant"), RateLimiter::shared(redis, "person"))
+            }
+            None => (RateLimiter::load(&store).await?, RateLimiter::default()),
+        };
         let default_org = store.default_org().await?;
         let gateway = Gateway {
             inner: Arc::new(Inner {
@@ -150,7 +163,9 @@ impl Gateway {
                 usage: UsageSink::start(store.clone(), Arc::clone(&metrics), Arc::clone(&budgets)),
                 budgets,
                 rates,
-                people: RateLimiter::default(),
+                people,
+                redis,
+                leases: std::sync::atomic::AtomicU64::new(0),
                 reports_owed: Mutex::new(HashMap::new()),
                 bucket: Bucket {
                     burst: f64::from(settings.rate_burst),

@@ -133,7 +133,10 @@ pub(crate) async fn chat_completions(
         Err(e) => return e.into_response(),
     };
     // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
-    let limit = gateway.take_token(&tenant);
+    let limit = match gateway.take_token(&tenant).await {
+        Ok(limit) => limit,
+        Err(e) => return e.into_response(),
+    };
     let mut response = match gateway.admit(tenant, &headers, &body, "chat.completions") {
         Err(e) => e.into_response(),
         Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
@@ -320,7 +323,10 @@ pub(crate) async fn embeddings(
         Err(e) => return e.into_response(),
     };
     // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
-    let limit = gateway.take_token(&tenant);
+    let limit = match gateway.take_token(&tenant).await {
+        Ok(limit) => limit,
+        Err(e) => return e.into_response(),
+    };
     let mut response = match gateway.admit(tenant, &headers, &body, "embeddings") {
         Err(e) => e.into_response(),
         Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
@@ -402,7 +408,10 @@ pub(crate) async fn models(State(gateway): State<Gateway>, headers: HeaderMap) -
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    let limit = gateway.take_token(&tenant);
+    let limit = match gateway.take_token(&tenant).await {
+        Ok(limit) => limit,
+        Err(e) => return e.into_response(),
+    };
     let mut response = if limit.allowed {
         list_models(&gateway, tenant.org_id).await
     } else {
@@ -529,13 +538,33 @@ impl Gateway {
     }
 
     /// Takes one request from the tenant's rate limits: the decision, whose headers go on the
-    /// answer whatever it is.
-    pub(crate) fn take_token(&self, tenant: &Tenant) -> crate::ratelimit::Decision {
+    /// answer whatever it is (`Err`: the limits are in Redis and it does not answer).
+    pub(crate) async fn take_token(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<crate::ratelimit::Decision, ApiError> {
         let bucket = crate::ratelimit::Bucket {
             burst: tenant.rate_burst.map_or(self.inner.bucket.burst, f64::from),
             refill_per_sec: tenant.rate_refill.unwrap_or(self.inner.bucket.refill_per_sec),
         };
-        self.inner.rates.check(tenant.id, bucket, tenant.rate_limit)
+        self.inner.rates.check(tenant.id, bucket, tenant.rate_limit).await
+    }
+
+    /// A key of `upstream` under its limits, skipping `tried`: counted in this process, or in
+    /// Redis across replicas. `Err` when Redis does not answer.
+    async fn lease_key(
+        &self,
+        upstream: &Upstream,
+        tried: &[i64],
+    ) -> Result<Option<KeyLease>, ApiError> {
+        let Some(redis) = &self.inner.redis else { return Ok(upstream.acquire_key(tried)) };
+        let n = self.inner.leases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let lease = format!("{}-{n}", redis.process());
+        let hold_for = self.inner.limits.request_timeout + Duration::from_secs(60);
+        upstream
+            .acquire_shared_key(tried, redis, lease, hold_for)
+            .await
+            .map_err(|e| ApiError::counters_unavailable(redis, &e))
     }
 
     /// Reserves the request's largest possible cost against its tenant's and team's budgets
@@ -591,7 +620,7 @@ impl Gateway {
             .iter()
             .map(|(_, served)| prices.cost(served, prompt, completion))
             .fold(0.0, f64::max);
-        let reservation = self.inner.budgets.reserve(&limits, cost)?;
+        let reservation = self.inner.budgets.reserve(&limits, cost).await?;
         ctx.learnt.lock().expect("request context lock").reservation = reservation;
         Ok(())
     }
@@ -686,7 +715,7 @@ impl Gateway {
                         failures.push(format!("{name}: circuit open"));
                         break;
                     };
-                    let Some(lease) = upstream.acquire_key(&tried_keys) else {
+                    let Some(lease) = self.lease_key(upstream, &tried_keys).await? else {
                         if tried_keys.is_empty() {
                             saturated |= !upstream.keys.is_empty();
                             failures.push(if upstream.keys.is_empty() {
@@ -1005,7 +1034,7 @@ mod tests {
         let limits = crate::budget::Limits {
             limits: vec![(crate::budget::Scope::Tenant(7), crate::budget::Period::Daily, 1.0)],
         };
-        let reservation = gateway.inner.budgets.reserve(&limits, 0.75).unwrap();
+        let reservation = gateway.inner.budgets.reserve(&limits, 0.75).await.unwrap();
         ctx.learnt.lock().unwrap().reservation = reservation;
         drop(guard);
         gateway.shutdown().await;
@@ -1016,7 +1045,9 @@ mod tests {
         let held = gateway
             .inner
             .budgets
-            .position(crate::budget::Scope::Tenant(7), crate::budget::Period::Daily);
+            .position(crate::budget::Scope::Tenant(7), crate::budget::Period::Daily)
+            .await
+            .unwrap();
         assert_eq!(held, (0.0, 0.0), "the reservation was released");
     }
 }

@@ -6,16 +6,20 @@
 //! `Retry-After`.
 //!
 //! The state is in process, saved to the database at shutdown and read back at start, so a
-//! restart neither forgets the window nor hands out a fresh bucket. Several gateway replicas
-//! would keep it in Redis instead (ARCHITECTURE.md).
+//! restart neither forgets the window nor hands out a fresh bucket; or, with `storage.redis_url`
+//! set, in Redis, where one Lua script takes the request from the bucket and the window
+//! atomically, so replicas together admit exactly the configured rate.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
 use sqlx::Row;
+use storage::Redis;
 
+use crate::error::ApiError;
 use crate::store::{Store, StoreError, now_ms};
 
 const WINDOW: Duration = Duration::from_secs(60);
@@ -48,8 +52,8 @@ pub struct Decision {
 
 impl Decision {
     /// The 429 of a request this decision refuses.
-    pub fn refusal(&self) -> crate::error::ApiError {
-        crate::error::ApiError::rate_limited(
+    pub fn refusal(&self) -> ApiError {
+        ApiError::rate_limited(
             format!(
                 "over the rate limit of {} requests (X-RateLimit-Limit); retry in {} s",
                 self.limit, self.retry_after
@@ -65,15 +69,54 @@ impl Decision {
     }
 }
 
+/// What a check found, from which its [`Decision`] follows.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    bucket_ok: bool,
+    window_ok: bool,
+    tokens: f64,
+    /// Requests in the window, this one included when admitted.
+    window: usize,
+    /// Until the window's newest request leaves it.
+    newest_leaves: Duration,
+    /// Until the request leaves whose leaving brings the window under its limit.
+    blocking_leaves: Duration,
+}
+
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     tenants: Mutex<HashMap<i64, State>>,
+    shared: Option<Shared>,
+}
+
+/// Limits kept in Redis.
+#[derive(Debug)]
+struct Shared {
+    redis: Redis,
+    /// Whose limits these are in Redis's key space: `tenant` or `person`.
+    namespace: &'static str,
+    next: AtomicU64,
 }
 
 impl RateLimiter {
-    /// Takes one request from `tenant`'s limits, if both allow it.
-    pub fn check(&self, tenant: i64, bucket: Bucket, per_minute: Option<i64>) -> Decision {
-        self.check_at(tenant, bucket, per_minute, Instant::now())
+    /// Limits kept in Redis, under `namespace` (whose ids these are).
+    pub fn shared(redis: &Redis, namespace: &'static str) -> RateLimiter {
+        let shared = Shared { redis: redis.clone(), namespace, next: AtomicU64::new(0) };
+        RateLimiter { tenants: Mutex::default(), shared: Some(shared) }
+    }
+
+    /// Takes one request from `id`'s limits, if both allow it. `Err` only when the limits live
+    /// in Redis and it does not answer: a 503, never an admission.
+    pub async fn check(
+        &self,
+        id: i64,
+        bucket: Bucket,
+        per_minute: Option<i64>,
+    ) -> Result<Decision, ApiError> {
+        match &self.shared {
+            Some(shared) => shared.check(id, bucket, per_minute).await,
+            None => Ok(self.check_at(id, bucket, per_minute, Instant::now())),
+        }
     }
 
     fn check_at(
@@ -98,51 +141,35 @@ impl RateLimiter {
         let per_minute = per_minute.map(|r| r.max(1) as usize);
         let bucket_ok = state.tokens >= 1.0;
         let window_ok = per_minute.is_none_or(|r| state.window.len() < r);
-        let allowed = bucket_ok && window_ok;
-        if allowed {
+        if bucket_ok && window_ok {
             state.tokens -= 1.0;
             if per_minute.is_some() {
                 state.window.push_back(now);
             }
         }
-
-        let refill = bucket.refill_per_sec.max(f64::MIN_POSITIVE);
-        let by_bucket = Decision {
-            allowed,
-            limit: bucket.burst as u64,
-            remaining: state.tokens.floor().max(0.0) as u64,
-            reset: ((bucket.burst - state.tokens) / refill).ceil().max(0.0) as u64,
-            retry_after: ((1.0 - state.tokens) / refill).ceil().max(0.0) as u64,
-        };
-        let Some(per_minute) = per_minute else { return by_bucket };
-        let oldest_leaves = |i: usize| {
-            state.window.get(i).map_or(0, |t| {
-                WINDOW.saturating_sub(now.saturating_duration_since(*t)).as_secs_f64().ceil() as u64
+        let leaves = |i: usize| {
+            state.window.get(i).map_or(Duration::ZERO, |t| {
+                WINDOW.saturating_sub(now.saturating_duration_since(*t))
             })
         };
-        let by_window = Decision {
-            allowed,
-            limit: per_minute as u64,
-            remaining: per_minute.saturating_sub(state.window.len()) as u64,
-            reset: oldest_leaves(state.window.len().saturating_sub(1)),
-            // When the window holds more than the limit (it was lowered), the one to wait for is
-            // the one that brings it under.
-            retry_after: oldest_leaves(state.window.len().saturating_sub(per_minute)),
+        let window = state.window.len();
+        let reading = Reading {
+            bucket_ok,
+            window_ok,
+            tokens: state.tokens,
+            window,
+            newest_leaves: leaves(window.saturating_sub(1)),
+            blocking_leaves: leaves(window.saturating_sub(per_minute.unwrap_or(0))),
         };
-        // The one with less left speaks, and a refusal waits for both.
-        let tighter = if by_window.remaining < by_bucket.remaining { by_window } else { by_bucket };
-        Decision {
-            retry_after: if bucket_ok { 0 } else { by_bucket.retry_after }.max(if window_ok {
-                0
-            } else {
-                by_window.retry_after
-            }),
-            ..tighter
-        }
+        decide(bucket, per_minute, reading)
     }
 
-    /// Saves every tenant's state (wall-clock times) for the next start.
+    /// Saves every tenant's state (wall-clock times) for the next start; limits in Redis stay
+    /// there.
     pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
+        if self.shared.is_some() {
+            return Ok(());
+        }
         let now = Instant::now();
         let wall = now_ms();
         let ms_ago = |t: Instant| wall - now.saturating_duration_since(t).as_millis() as i64;
@@ -200,7 +227,123 @@ impl RateLimiter {
                 },
             );
         }
-        Ok(RateLimiter { tenants: Mutex::new(tenants) })
+        Ok(RateLimiter { tenants: Mutex::new(tenants), shared: None })
+    }
+}
+
+/// The decision a reading makes, with the headers of whichever limit is tighter.
+fn decide(bucket: Bucket, per_minute: Option<usize>, reading: Reading) -> Decision {
+    let Reading { bucket_ok, window_ok, tokens, window, .. } = reading;
+    let allowed = bucket_ok && window_ok;
+    let refill = bucket.refill_per_sec.max(f64::MIN_POSITIVE);
+    let by_bucket = Decision {
+        allowed,
+        limit: bucket.burst as u64,
+        remaining: tokens.floor().max(0.0) as u64,
+        reset: ((bucket.burst - tokens) / refill).ceil().max(0.0) as u64,
+        retry_after: ((1.0 - tokens) / refill).ceil().max(0.0) as u64,
+    };
+    let Some(per_minute) = per_minute else { return by_bucket };
+    let secs = |d: Duration| d.as_secs_f64().ceil() as u64;
+    let by_window = Decision {
+        allowed,
+        limit: per_minute as u64,
+        remaining: per_minute.saturating_sub(window) as u64,
+        reset: secs(reading.newest_leaves),
+        // When the window holds more than the limit (it was lowered), the one to wait for is
+        // the one that brings it under.
+        retry_after: secs(reading.blocking_leaves),
+    };
+    // The one with less left speaks, and a refusal waits for both.
+    let tighter = if by_window.remaining < by_bucket.remaining { by_window } else { by_bucket };
+    Decision {
+        retry_after: if bucket_ok { 0 } else { by_bucket.retry_after }.max(if window_ok {
+            0
+        } else {
+            by_window.retry_after
+        }),
+        ..tighter
+    }
+}
+
+/// One request taken from a bucket and a sliding window in Redis, by the server's clock. KEYS: the
+/// bucket's hash (`tokens`, `updated` ms) and the window's sorted set (entries by time). ARGV:
+/// burst, refill per second, the per-minute limit (0 for none), this entry's unique name. Answers
+/// bucket ok, window ok (1/0), tokens left, the window's size, and in ms until its newest entry
+/// leaves and until the entry leaves whose leaving brings it under the limit.
+static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local time = redis.call('TIME')
+        local now = time[1] * 1000 + math.floor(time[2] / 1000)
+        local burst, refill, per_minute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+        local tokens = tonumber(state[1]) or burst
+        local updated = tonumber(state[2]) or now
+        tokens = math.min(burst, tokens + math.max(0, now - updated) / 1000 * refill)
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
+        local window = redis.call('ZCARD', KEYS[2])
+        local bucket_ok = tokens >= 1
+        local window_ok = per_minute == 0 or window < per_minute
+        if bucket_ok and window_ok then
+            tokens = tokens - 1
+            if per_minute > 0 then
+                redis.call('ZADD', KEYS[2], now, ARGV[4])
+                window = window + 1
+            end
+        end
+        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', now)
+        redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / math.max(refill, 1e-9) * 1000) + 60000)
+        redis.call('PEXPIRE', KEYS[2], 60000)
+        local function leaves(i)
+            if i < 0 then i = 0 end
+            local entry = redis.call('ZRANGE', KEYS[2], i, i, 'WITHSCORES')
+            if #entry == 0 then return 0 end
+            return math.max(0, tonumber(entry[2]) + 60000 - now)
+        end
+        return {bucket_ok and 1 or 0, window_ok and 1 or 0, tostring(tokens), window,
+                leaves(window - 1), leaves(window - per_minute)}
+        ",
+    )
+});
+
+impl Shared {
+    async fn check(
+        &self,
+        id: i64,
+        bucket: Bucket,
+        per_minute: Option<i64>,
+    ) -> Result<Decision, ApiError> {
+        let per_minute = per_minute.map(|r| r.max(1) as usize);
+        let key = format!("agentwatch:rate:{}:{id}", self.namespace);
+        let entry =
+            format!("{}-{}", self.redis.process(), self.next.fetch_add(1, Ordering::Relaxed));
+        let (bucket_ok, window_ok, tokens, window, newest, blocking): (
+            u8,
+            u8,
+            String,
+            usize,
+            u64,
+            u64,
+        ) = CHECK
+            .key(&key)
+            .key(format!("{key}:window"))
+            .arg(bucket.burst)
+            .arg(bucket.refill_per_sec)
+            .arg(per_minute.unwrap_or(0))
+            .arg(entry)
+            .invoke_async(&mut self.redis.connection())
+            .await
+            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
+        let reading = Reading {
+            bucket_ok: bucket_ok == 1,
+            window_ok: window_ok == 1,
+            tokens: tokens.parse().unwrap_or(0.0),
+            window,
+            newest_leaves: Duration::from_millis(newest),
+            blocking_leaves: Duration::from_millis(blocking),
+        };
+        Ok(decide(bucket, per_minute, reading))
     }
 }
 

@@ -41,7 +41,8 @@ impl UsageSink {
     /// reservation in `budgets`.
     pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let observers = Observers { metrics, budgets: budgets.clone(), store: store.clone() };
+        let observers =
+            Observers { metrics, budgets: budgets.clone(), store: store.clone(), tx: tx.clone() };
         let writer = tokio::spawn(write_batches(store, rx, observers));
         UsageSink { tx, budgets, writer: Arc::new(Mutex::new(Some(writer))) }
     }
@@ -50,10 +51,7 @@ impl UsageSink {
     /// client's next request is weighed against what this one cost, not what it might have.
     pub fn record(&self, mut record: UsageRecord) {
         if let Some(reservation) = record.reservation.take() {
-            let crossings = self.budgets.settle(reservation, record.cost_usd);
-            if !crossings.is_empty() {
-                let _ = self.tx.send(Message::Crossings(record.org_id, crossings));
-            }
+            settle(&self.budgets, &self.tx, reservation, &record);
         }
         if self.tx.send(Message::Record(Box::new(record))).is_err() {
             tracing::error!("a usage record came after shutdown and is lost");
@@ -99,6 +97,8 @@ impl UsageSink {
     /// Stores every record queued so far and stops the writer. Call it once the servers have
     /// stopped taking requests.
     pub async fn flush_and_stop(&self) {
+        // Settlements still talking to Redis report their crossings before the writer stops.
+        self.budgets.finish().await;
         let writer = self.writer.lock().expect("usage writer lock").take();
         if let Some(writer) = writer {
             let _ = self.tx.send(Message::Stop);
@@ -114,14 +114,31 @@ struct Observers {
     metrics: Arc<Metrics>,
     budgets: Arc<Budgets>,
     store: Store,
+    /// The writer's own queue, where settled budgets' crossings come back to be audited.
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+/// Settles `record`'s reservation to its cost; the thresholds it crosses go to the audit log.
+fn settle(
+    budgets: &Arc<Budgets>,
+    tx: &mpsc::UnboundedSender<Message>,
+    reservation: u64,
+    record: &UsageRecord,
+) {
+    let (tx, org_id) = (tx.clone(), record.org_id);
+    budgets.settle(reservation, record.cost_usd, move |crossings| {
+        if !crossings.is_empty() && tx.send(Message::Crossings(org_id, crossings)).is_err() {
+            tracing::warn!("a budget threshold was crossed after shutdown; it is not audited");
+        }
+    });
 }
 
 impl Observers {
-    async fn observe(&self, record: &UsageRecord) {
+    fn observe(&self, record: &UsageRecord) {
         self.metrics.observe(record);
-        let Some(reservation) = record.reservation else { return };
-        let crossings = self.budgets.settle(reservation, record.cost_usd);
-        self.audit(record.org_id, crossings).await;
+        if let Some(reservation) = record.reservation {
+            settle(&self.budgets, &self.tx, reservation, record);
+        }
     }
 
     async fn audit(&self, org_id: i64, crossings: Vec<crate::budget::Crossing>) {
@@ -162,7 +179,7 @@ async fn write_batches(
 async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observers) -> bool {
     match message {
         Message::Record(r) => {
-            observers.observe(&r).await;
+            observers.observe(&r);
             batch.push(*r);
         }
         Message::Count(job, prices) => {
@@ -176,7 +193,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
             record.cost_usd = prices.cost(&record.model, p, c);
-            observers.observe(&record).await;
+            observers.observe(&record);
             batch.push(record);
         }
         Message::Crossings(org_id, crossings) => observers.audit(org_id, crossings).await,

@@ -4,6 +4,7 @@
 //! the real binary and the real OpenAI SDK.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use gateway::settings::GatewaySettings;
-use gateway::{Gateway, Storage};
+use gateway::{Gateway, Redis, Storage};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -136,10 +137,17 @@ async fn answer(
 struct Proxy {
     url: String,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn proxy(providers: &[&Mock], tenant: &str) -> Proxy {
+    let dir = tempfile::tempdir().unwrap();
+    let url = serve(&settings(providers, tenant), dir.path(), None).await;
+    Proxy { url, http: reqwest::Client::new(), _dir: Some(dir) }
+}
+
+/// The settings of a gateway with `providers` and the tenant.
+fn settings(providers: &[&Mock], tenant: &str) -> GatewaySettings {
     let mut config = format!(
         "breaker_failures = 2\nbreaker_open_secs = 60\n\
          [[tenants]]\nname = \"app\"\napi_key = \"{TENANT_KEY}\"\n{tenant}\n"
@@ -151,15 +159,21 @@ async fn proxy(providers: &[&Mock], tenant: &str) -> Proxy {
             provider.url
         );
     }
-    let settings: GatewaySettings = toml::from_str(&config).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
-    let gateway = Gateway::open(&settings, dir.path(), &storage).await.unwrap();
+    toml::from_str(&config).unwrap()
+}
+
+/// A gateway on `data_dir`, keeping its counters in `redis` if given, serving on a port: its URL.
+async fn serve(settings: &GatewaySettings, data_dir: &Path, redis: Option<&Redis>) -> String {
+    let mut storage = Storage::open(&data_dir.join("agentwatch.db")).await.unwrap();
+    if let Some(redis) = redis {
+        storage = storage.with_redis(redis.clone());
+    }
+    let gateway = Gateway::open(settings, data_dir, &storage).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
-    Proxy { url, http: reqwest::Client::new(), _dir: dir }
+    url
 }
 
 impl Proxy {
@@ -332,4 +346,238 @@ async fn concurrent_requests_never_spend_past_a_budget() {
     // Settled at what they cost (8 tokens each), the two leave the budget almost whole.
     held.release(1);
     assert_eq!(proxy.chat(body).await.0, StatusCode::OK);
+}
+
+/// A Redis server of the test's own on a free port of this machine (Debian's `redis-server`,
+/// which `scripts/setup.sh` installs), with nothing saved to disk; stopped when dropped.
+struct RedisServer {
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = RedisServer { port, process: None };
+        server.restart().await;
+        server
+    }
+
+    /// Starts the server (again, on the same port) and waits until it answers.
+    async fn restart(&mut self) {
+        let process = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is not installed: run scripts/setup.sh");
+        self.process = Some(process);
+        for _ in 0..100 {
+            if Redis::connect(&self.url()).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().unwrap();
+            process.wait().unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn connect(&self) -> Redis {
+        Redis::connect(&self.url()).await.unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Two gateway processes on one database, with these settings, sharing their counters through
+/// `redis`.
+async fn replicas(
+    settings: [&GatewaySettings; 2],
+    redis: &RedisServer,
+) -> (tempfile::TempDir, [Proxy; 2]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut replicas = Vec::new();
+    for settings in settings {
+        let url = serve(settings, dir.path(), Some(&redis.connect().await)).await;
+        replicas.push(Proxy { url, http: reqwest::Client::new(), _dir: None });
+    }
+    (dir, replicas.try_into().ok().unwrap())
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_never_spend_past_a_budget_together() {
+    let held = mock(Behaviour::Held("ok")).await;
+    let redis = RedisServer::start().await;
+    let settings = settings(&[&held], "monthly_budget = 0.015");
+    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
+    let replicas = Arc::new(replicas);
+    let mut body = hello();
+    body["max_tokens"] = json!(10_000);
+    // Eight requests at once, half to each replica: the budget covers two reservations in all,
+    // not two per replica.
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (replicas, body) = (Arc::clone(&replicas), body.clone());
+        requests.spawn(async move { replicas[n % 2].chat(body).await.0 });
+    }
+    for _ in 0..6 {
+        let status = requests.join_next().await.unwrap().unwrap();
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    }
+    held.release(2);
+    for status in requests.join_all().await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(held.calls.load(Ordering::SeqCst), 2, "refused requests are never sent");
+
+    // Settled at what they cost, through whichever replica served them: room for more on both.
+    held.release(2);
+    for replica in replicas.iter() {
+        let mut answered = replica.chat(body.clone()).await.0;
+        for _ in 0..50 {
+            if answered == StatusCode::OK {
+                break;
+            }
+            // A settlement reaches Redis from its own task, a moment after the answer.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            answered = replica.chat(body.clone()).await.0;
+        }
+        assert_eq!(answered, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_admit_exactly_the_rate_limit_in_total() {
+    let provider = mock(Behaviour::Answer("ok")).await;
+    let redis = RedisServer::start().await;
+    let settings = settings(&[&provider], "rate_limit = 5");
+    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
+    let replicas = Arc::new(replicas);
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..12 {
+        let replicas = Arc::clone(&replicas);
+        requests.spawn(async move {
+            let response = replicas[n % 2].send(hello()).await;
+            let header = |name: &str| {
+                response.headers().get(name).map(|v| v.to_str().unwrap().parse::<u64>().unwrap())
+            };
+            (response.status(), header("x-ratelimit-limit"), header("retry-after"))
+        });
+    }
+    let answers = requests.join_all().await;
+    let admitted = answers.iter().filter(|(status, ..)| *status == StatusCode::OK).count();
+    assert_eq!(admitted, 5, "five a minute in all: {answers:?}");
+    for (status, limit, retry_after) in &answers {
+        assert_eq!(*limit, Some(5), "every answer says the limit");
+        if *status != StatusCode::OK {
+            assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+            assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{retry_after:?}");
+        }
+    }
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_provider_key_s_concurrency_limit_holds_across_replicas() {
+    let held = mock(Behaviour::Held("ok")).await;
+    let redis = RedisServer::start().await;
+    let mut patient = settings(&[&held], "");
+    patient.providers[0].keys[0].concurrency_limit = 1;
+    // The second replica gives up on a busy key after two seconds.
+    let hasty = GatewaySettings { request_timeout_secs: 2, ..patient.clone() };
+    let (_dir, replicas) = replicas([&patient, &hasty], &redis).await;
+    let replicas = Arc::new(replicas);
+    // One request holds the key's only slot at the provider, through the first replica ...
+    let first = {
+        let replicas = Arc::clone(&replicas);
+        tokio::spawn(async move { replicas[0].chat(hello()).await.0 })
+    };
+    while held.calls.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // ... so the second replica finds the key busy, and never sends.
+    let (status, body) = replicas[1].chat(hello()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("provider_keys_busy"), "{body}");
+    assert_eq!(held.calls.load(Ordering::SeqCst), 1);
+    held.release(1);
+    assert_eq!(first.await.unwrap(), StatusCode::OK);
+    // The slot is given back when the answer is done: the second replica may use it now.
+    held.release(1);
+    let mut status = replicas[1].chat(hello()).await.0;
+    for _ in 0..50 {
+        if status == StatusCode::OK {
+            break;
+        }
+        held.release(1);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        status = replicas[1].chat(hello()).await.0;
+    }
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_replica_that_loses_redis_refuses_with_503_and_recovers_when_it_is_back() {
+    let provider = mock(Behaviour::Answer("ok")).await;
+    let mut redis = RedisServer::start().await;
+    let settings = settings(&[&provider], "monthly_budget = 5");
+    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
+    assert_eq!(replicas[0].chat(hello()).await.0, StatusCode::OK);
+
+    redis.stop();
+    let response = replicas[0].send(hello()).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "counters_unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("127.0.0.1:{}", redis.port)), "{message}");
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "nothing is let through unchecked");
+
+    redis.restart().await;
+    let mut status = replicas[0].chat(hello()).await.0;
+    for _ in 0..50 {
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = replicas[0].chat(hello()).await.0;
+    }
+    assert_eq!(status, StatusCode::OK, "the replica reconnects by itself");
+}
+
+#[tokio::test]
+async fn a_reservation_a_dead_replica_never_settled_lapses_once_its_request_could_not_be_running() {
+    use gateway::budget::{Budgets, Limits, Period, Scope};
+    let server = RedisServer::start().await;
+    let redis = server.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+    let store = Gateway::open_store(&GatewaySettings::default(), dir.path(), &storage).unwrap();
+    let hold_for = std::time::Duration::from_millis(500);
+    let limits = Limits { limits: vec![(Scope::Tenant(1), Period::Daily, 1.0)] };
+
+    let dead = Budgets::load(&store, Some(&redis), hold_for).await.unwrap();
+    assert!(dead.reserve(&limits, 0.8).await.unwrap().is_some());
+    drop(dead);
+
+    let alive = Budgets::load(&store, Some(&redis), hold_for).await.unwrap();
+    let refused = alive.reserve(&limits, 0.8).await.unwrap_err();
+    assert!(refused.message.contains("$0.8000 held by requests in flight"), "{}", refused.message);
+    tokio::time::sleep(hold_for).await;
+    assert!(alive.reserve(&limits, 0.8).await.unwrap().is_some(), "the dead one's hold lapsed");
 }

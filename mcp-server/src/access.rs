@@ -44,17 +44,24 @@ impl Account for GatewayAccount {
             let Some((principal, credential)) = &self.member else { return Ok(None) };
             let decision = match &self.link {
                 Link::None => return Ok(None),
-                Link::Local(gateway) => gateway
-                    .admit_call(principal)
-                    .map_err(|decision| Refused { message: decision.refusal().message, decision }),
+                Link::Local(gateway) => {
+                    gateway.admit_call(principal).await.map_err(|refused| match refused {
+                        gateway::access::Refused::Limited(decision) => {
+                            Refused::Limited { message: decision.refusal().message, decision }
+                        }
+                        gateway::access::Refused::Unavailable(error) => {
+                            Refused::Unavailable(error.message)
+                        }
+                    })
+                }
                 Link::Remote(remote) => remote.admit(credential).await,
             };
             match decision {
                 Ok(decision) => Ok(decision.as_ref().map(rate_limit)),
-                Err(refused) => Err(KnowledgeError::RateLimited {
-                    message: refused.message,
-                    limit: Some(rate_limit(&refused.decision)),
-                }),
+                Err(Refused::Limited { message, decision }) => {
+                    Err(KnowledgeError::RateLimited { message, limit: Some(rate_limit(&decision)) })
+                }
+                Err(Refused::Unavailable(message)) => Err(KnowledgeError::Unavailable(message)),
             }
         })
     }
@@ -213,11 +220,14 @@ impl Access {
     }
 }
 
-/// A call over its tenant's rate limit.
+/// A call the gateway does not admit.
 #[derive(Debug)]
-pub struct Refused {
-    pub message: String,
-    pub decision: Decision,
+pub enum Refused {
+    /// Over its tenant's rate limit.
+    Limited { message: String, decision: Decision },
+    /// The gateway cannot check the limit now (its Redis does not answer): refused, not let
+    /// through.
+    Unavailable(String),
 }
 
 /// The most a REST answer is read into memory to be screened.

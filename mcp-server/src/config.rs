@@ -40,6 +40,17 @@ pub struct Config {
     pub index: IndexConfig,
     pub scan: ScanConfig,
     pub assets: AssetsConfig,
+    pub storage: StorageConfig,
+}
+
+/// Where state lives besides the data dir, for several processes or replicas to share.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `redis://[user:password@]host[:port][/db]`: gateway replicas keep budgets, rate limits and
+    /// provider-key slots there, so that together they hold each limit once. Unset: in the
+    /// process (one gateway). Replicas sharing Redis must share the database too.
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +222,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             scan: ScanConfig::default(),
             assets: AssetsConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -315,6 +327,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         var: "AGENTWATCH_ADMIN_PASSWORD",
         key: "gateway.admin_password",
         apply: |c, v| parse_some(&mut c.gateway.admin_password, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_REDIS_URL",
+        key: "storage.redis_url",
+        apply: |c, v| parse_some(&mut c.storage.redis_url, v),
     },
     EnvOverride {
         var: "AGENTWATCH_KNOWLEDGE_TOKEN",
@@ -540,6 +557,17 @@ impl Config {
     /// process, shared by the gateway, the indexer and the scans.
     pub async fn storage(&self) -> Result<storage::Storage, storage::StorageError> {
         storage::Storage::open(&self.data_dir.join("agentwatch.db")).await
+    }
+
+    /// As [`Config::storage`], connected to Redis too when `storage.redis_url` is set: what a
+    /// gateway opens. An unreachable Redis stops the start with the setting to check.
+    pub async fn gateway_storage(&self) -> anyhow::Result<storage::Storage> {
+        let storage = self.storage().await?;
+        let Some(url) = &self.storage.redis_url else { return Ok(storage) };
+        let redis = storage::Redis::connect(url.expose()).await.context(
+            "storage.redis_url (AGENTWATCH_REDIS_URL) names a Redis that does not answer",
+        )?;
+        Ok(storage.with_redis(redis))
     }
 
     /// Loads the configuration: the file at `path` (if any), then the given environment.

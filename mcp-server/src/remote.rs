@@ -60,16 +60,22 @@ impl RemoteGateway {
         };
         let status = response.status();
         let decision = decision(response.headers(), status != StatusCode::TOO_MANY_REQUESTS);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = body
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("over the rate limit")
-                .to_owned();
-            return Err(Refused { message, decision: decision.unwrap_or(OVER) });
+        if status.is_success() {
+            return Ok(decision);
         }
-        Ok(decision)
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let message = |otherwise: &str| {
+            body.pointer("/error/message").and_then(Value::as_str).unwrap_or(otherwise).to_owned()
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let message = message("over the rate limit");
+            return Err(Refused::Limited { message, decision: decision.unwrap_or(OVER) });
+        }
+        // It answered, and did not admit the call (its counters are out of reach, say).
+        Err(Refused::Unavailable(message(&format!(
+            "the gateway at {} did not admit the call ({status})",
+            self.base
+        ))))
     }
 
     /// Records a finished call, off the caller's path; a failure is logged.

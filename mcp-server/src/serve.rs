@@ -38,8 +38,11 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         (Faces::Both, Some(url)) => Some(url.as_str()),
         _ => None,
     };
-    // One database, one pool, for every part of the process.
-    let storage = config.storage().await?;
+    // One database, one pool, for every part of the process; Redis for a gateway's counters.
+    let storage = match remote {
+        Some(_) => config.storage().await?,
+        None => config.gateway_storage().await?,
+    };
     let mut servers = Vec::new();
     let gateway = match remote {
         Some(url) => {

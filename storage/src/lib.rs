@@ -1,6 +1,9 @@
 //! The data dir's database, `agentwatch.db`: opened once per process, with one pool and one
 //! migration history for every crate's tables (the code graph, scans, the gateway's). The crates
 //! take a [`Storage`] and keep only their queries; a second backend plugs in here.
+//!
+//! Replicas also share counters that change on every request (budgets, rate limits, provider-key
+//! slots): with `storage.redis_url` set, [`Storage::redis`] is the connection they keep them in.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +30,8 @@ const YIELD_EVERY: i32 = 1000;
 pub enum StorageError {
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot reach Redis at {address}: {source}")]
+    Redis { address: String, source: redis::RedisError },
     #[error(
         "cannot bring the database schema up to date: {0} (is the data dir from a newer \
          AgentWatch? keep a copy of it and use that version)"
@@ -38,6 +43,7 @@ pub enum StorageError {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pool: SqlitePool,
+    redis: Option<Redis>,
 }
 
 impl Storage {
@@ -69,11 +75,85 @@ impl Storage {
             .await
             .map_err(open)?;
         MIGRATOR.run(&pool).await?;
-        Ok(Storage { pool })
+        Ok(Storage { pool, redis: None })
+    }
+
+    /// The same storage, with counters shared through `redis`.
+    pub fn with_redis(self, redis: Redis) -> Storage {
+        Storage { redis: Some(redis), ..self }
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Where replicas share their counters, when they do.
+    pub fn redis(&self) -> Option<&Redis> {
+        self.redis.as_ref()
+    }
+}
+
+/// A Redis server's connection, shared by every task of the process: it reconnects by itself, and
+/// a command that gets no answer within [`Redis::TIMEOUT`] fails, so that what waits on it can
+/// refuse its request instead of hanging (or letting it through unchecked).
+#[derive(Clone)]
+pub struct Redis {
+    connection: redis::aio::ConnectionManager,
+    address: String,
+    process: String,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// How long a command or a connection attempt may take.
+    pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Connects to `url` (`redis://[user:password@]host[:port][/db]` or `redis+unix:///path`;
+    /// TLS is not built in) and checks the server answers.
+    pub async fn connect(url: &str) -> Result<Redis, StorageError> {
+        let client = redis::Client::open(url).map_err(|source| StorageError::Redis {
+            address: "(an unreadable URL)".to_owned(),
+            source,
+        })?;
+        // The address without the password the URL may hold.
+        let address = client.get_connection_info().addr().to_string();
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Redis::TIMEOUT))
+            .set_response_timeout(Some(Redis::TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = redis::aio::ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|source| StorageError::Redis { address: address.clone(), source })?;
+        let process =
+            format!("{:016x}", getrandom::u64().unwrap_or_else(|_| std::process::id().into()));
+        let redis = Redis { connection, address, process };
+        let _: String = redis::cmd("PING")
+            .query_async(&mut redis.connection())
+            .await
+            .map_err(|source| StorageError::Redis { address: redis.address.clone(), source })?;
+        Ok(redis)
+    }
+
+    /// A handle on the shared connection (cheap: clones multiplex one connection).
+    pub fn connection(&self) -> redis::aio::ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// A name for this connection's process, unique among those sharing the server: what it
+    /// puts in a shared set (a reservation, a lease) starts with it.
+    pub fn process(&self) -> &str {
+        &self.process
+    }
+
+    /// `host:port`, for messages: never the password.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 }
 
