@@ -81,6 +81,8 @@ struct Inner {
     people: RateLimiter,
     /// Where replicas share budgets, rate limits and provider-key slots, when they do.
     redis: Option<Redis>,
+    /// The `directory_version` the directory was last built from.
+    loaded: std::sync::atomic::AtomicI64,
     /// Numbers this process's provider-key leases in Redis.
     leases: std::sync::atomic::AtomicU64,
     /// Call reports (`/api/access/calls`) owed for calls admitted through `/api/access/admit`.
@@ -97,6 +99,9 @@ struct Inner {
     /// The `default` organization's id.
     default_org: i64,
 }
+
+/// How often a gateway looks for changes other processes made to its directory.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -166,6 +171,7 @@ impl Gateway {
                 people,
                 redis,
                 leases: std::sync::atomic::AtomicU64::new(0),
+                loaded: std::sync::atomic::AtomicI64::new(-1),
                 reports_owed: Mutex::new(HashMap::new()),
                 bucket: Bucket {
                     burst: f64::from(settings.rate_burst),
@@ -187,7 +193,9 @@ impl Gateway {
                 default_org,
             }),
         };
-        gateway.reload().await?;
+        // What the config file seeded is news to the other processes on the database.
+        gateway.changed().await?;
+        gateway.follow_changes();
         Ok(gateway)
     }
 
@@ -243,9 +251,43 @@ impl Gateway {
         telemetry::observe(routes)
     }
 
+    /// Call after changing tenants, teams, providers, keys or policies in the store: this
+    /// gateway reloads now, every other one on the database within [`FOLLOW_EVERY`].
+    pub async fn changed(&self) -> Result<(), StoreError> {
+        self.inner.store.directory_changed().await?;
+        self.reload().await
+    }
+
+    /// Reloads the directory whenever another process changed what it is built from. It looks
+    /// every [`FOLLOW_EVERY`] (one read of one row), so a change lands within that whatever
+    /// the database, and a process that was away (a stalled disk, a lost connection) catches
+    /// up at its next look. Ends with the gateway.
+    fn follow_changes(&self) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(FOLLOW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let Some(inner) = inner.upgrade() else { break };
+                let gateway = Gateway { inner };
+                let loaded = gateway.inner.loaded.load(std::sync::atomic::Ordering::Acquire);
+                let outcome = match gateway.inner.store.directory_version().await {
+                    Ok(version) if version != loaded => gateway.reload().await,
+                    other => other.map(drop),
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, "cannot follow changes made by other gateways");
+                }
+            }
+        });
+    }
+
     /// Re-reads tenants and providers from the store; breakers and key load carry over.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.inner.reloading.lock().await;
+        // Read first: a change written while this reload reads is seen at the next look.
+        let version = self.inner.store.directory_version().await?;
         let mut tenants = self.inner.store.tenants().await?;
         let teams = self.inner.store.team_budgets().await?;
         // Policies layer: a tenant's own over its organization's over the gateway's default.
@@ -282,6 +324,7 @@ impl Gateway {
             .with_org_policies(orgs);
         *self.inner.directory.write().expect("directory lock") = Arc::new(next);
         self.inner.models.lock().expect("models cache lock").clear();
+        self.inner.loaded.store(version, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 

@@ -164,6 +164,24 @@ impl Store {
         Ok(rows.len())
     }
 
+    /// The version of what the directory is built from: it changes after every change to
+    /// tenants, teams, providers, keys or policies, whichever process made it.
+    pub async fn directory_version(&self) -> Result<i64, StoreError> {
+        let version = sqlx::query_scalar("SELECT version FROM directory_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    /// Marks the directory changed, once the change is written: every gateway on the database
+    /// reloads.
+    pub async fn directory_changed(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE directory_version SET version = version + 1 WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every team's budgets: (daily, monthly).
     pub async fn team_budgets(
         &self,

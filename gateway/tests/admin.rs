@@ -43,6 +43,32 @@ impl Harness {
         Harness { url, http: reqwest::Client::new(), gateway, dir }
     }
 
+    /// A second gateway on the same database, as another process or replica would be.
+    async fn replica(&self) -> Harness {
+        let storage = gateway::Storage::open(&self.dir.path().join("agentwatch.db")).await.unwrap();
+        let gateway =
+            Gateway::open(&GatewaySettings::default(), self.dir.path(), &storage).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+        Harness { url, http: reqwest::Client::new(), gateway, dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// The status `GET /v1/models` answers `key` with, once it is `expected` (looked at every
+    /// 50 ms for up to ten seconds): how long that took.
+    async fn models_turn(&self, key: &str, expected: StatusCode) -> Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.call(Method::GET, "/v1/models", Some(key), None).await.status;
+            if status == expected {
+                return started.elapsed();
+            }
+            assert!(started.elapsed().as_secs() < 10, "still {status}, not {expected}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -720,6 +746,31 @@ async fn tenant_changes_are_live_on_the_llm_api_at_once() {
     let second = h.get("/api/tenants?limit=2&page=2", &admin).await.body;
     assert_eq!(names(&second), [json!("nightly")]);
     assert_eq!(second["has_more"], false);
+}
+
+/// Replicas (or processes) on one database: what an admin changes through one is what every
+/// other one enforces within about a second (each looks every half second), and a logout ends
+/// the session everywhere at once.
+#[tokio::test]
+async fn an_admin_change_made_on_one_replica_reaches_the_others() {
+    let one = Harness::start(GatewaySettings::default()).await;
+    let other = one.replica().await;
+    let admin = one.token(ADMIN).await;
+    let created = one.post("/api/tenants", &admin, json!({ "name": "app" })).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["id"].as_i64().unwrap();
+    let key = created.body["api_key"].as_str().unwrap().to_owned();
+
+    let took = other.models_turn(&key, StatusCode::OK).await;
+    eprintln!("a new tenant reached the other replica in {took:?}");
+    one.post(&format!("/api/tenants/{id}/suspend"), &admin, json!({})).await;
+    let took = other.models_turn(&key, StatusCode::FORBIDDEN).await;
+    eprintln!("a suspension reached the other replica in {took:?}");
+
+    assert_eq!(other.get("/api/auth/me", &admin).await.status, StatusCode::OK);
+    let out = one.post("/api/auth/logout", &admin, json!({})).await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(other.get("/api/auth/me", &admin).await.status, StatusCode::UNAUTHORIZED);
 }
 
 /// A team's budget edit holds for its tenants' very next request: nothing else needs to change

@@ -99,7 +99,7 @@ pub(crate) async fn update_org(
             .map_err(|e| ApiError::internal("cannot update the organization", e))?;
         let detail = json!({ "dlp_policy": policy });
         audit::record(&gateway, &caller, "org.update", "org", caller.org_id, detail).await;
-        gateway.reload().await.map_err(|e| ApiError::internal("cannot reload policies", e))?;
+        gateway.changed().await.map_err(|e| ApiError::internal("cannot reload policies", e))?;
     }
     Ok(Json(find(&gateway, caller.org_id).await?))
 }

@@ -99,7 +99,7 @@ fn refuse_config(what: &str, name: &str) -> ApiError {
 }
 
 async fn reload(gateway: &Gateway) -> Result<(), ApiError> {
-    gateway.reload().await.map_err(|e| ApiError::internal("cannot reload routing", e))
+    gateway.changed().await.map_err(|e| ApiError::internal("cannot reload routing", e))
 }
 
 /// The organization's providers, by priority, with their circuit state and load.

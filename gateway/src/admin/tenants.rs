@@ -66,7 +66,7 @@ fn policy_json(policy: &Policy) -> String {
 }
 
 async fn reload(gateway: &Gateway) -> Result<(), ApiError> {
-    gateway.reload().await.map_err(|e| ApiError::internal("cannot reload tenants", e))
+    gateway.changed().await.map_err(|e| ApiError::internal("cannot reload tenants", e))
 }
 
 fn sql_error(context: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
