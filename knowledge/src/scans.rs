@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use indexer::{IndexError, Indexer, JobState, RepoGraph, RepoRecord};
 use scanner::{
-    EnclosingSymbol, Finding, ReportFormat, ScanRecord, ScanState, ScanStore, ScanStoreError,
-    Scanners, ToolRun,
+    Claimed, EnclosingSymbol, Finding, ReportFormat, ScanRecord, ScanState, ScanStore,
+    ScanStoreError, Scanners, ToolRun,
 };
 use storage::Storage;
 use tokio::sync::watch;
@@ -50,6 +50,11 @@ pub struct Scans {
     submitting: tokio::sync::Mutex<()>,
     /// One permit per scan that may run at once (`scan.max_concurrent`); the rest wait queued.
     permits: tokio::sync::Semaphore,
+    /// This process, as the holder of the scans it runs (`pid N`).
+    holder: String,
+    /// How long a scan stays held without a renewal: when the process running it is gone,
+    /// another may fail it and start anew.
+    lease: Duration,
 }
 
 /// A scan in flight: what it scans, its outcome once it ends, and how to stop it.
@@ -78,6 +83,8 @@ impl Scans {
             running: Mutex::default(),
             submitting: tokio::sync::Mutex::default(),
             permits: tokio::sync::Semaphore::new(max_concurrent),
+            holder: format!("pid {}", std::process::id()),
+            lease: indexer::LEASE,
         })
     }
 
@@ -86,8 +93,8 @@ impl Scans {
     }
 
     /// Queues a scan of an indexed repository and returns it at once; it runs in the background.
-    /// While a scan of the same repository and commit is queued or running, that scan is
-    /// returned instead: a second request joins it.
+    /// While a scan of the same repository and commit is queued or running, here or in another
+    /// process on the database, that scan is returned instead: a second request joins it.
     pub(crate) async fn submit(
         self: &Arc<Self>,
         repo: &RepoRecord,
@@ -96,7 +103,15 @@ impl Scans {
         if let Some(id) = self.running_scan_of(repo) {
             return self.get(&id).await;
         }
-        let record = self.create(repo).await?;
+        // Scans belong to a stored repository whose structure was indexed at least once.
+        if repo.indexed_at.is_none() {
+            return Err(ScanError::NotIndexed(repo.id.clone()));
+        }
+        let commit = repo.commit.as_deref();
+        let record = match self.store.claim(&repo.id, commit, &self.holder, self.lease).await? {
+            Claimed::New(record) => record,
+            Claimed::Joined(record) => return Ok(record),
+        };
         let (tx, outcome) = watch::channel(record.clone());
         let cancel = CancellationToken::new();
         let running = Running {
@@ -109,10 +124,26 @@ impl Scans {
         let this = Arc::clone(self);
         let (id, repo) = (record.id.clone(), repo.clone());
         tokio::spawn(async move {
+            let renewing = tokio::spawn(Arc::clone(&this).renew(id.clone()));
             let _ = tx.send(this.execute(&id, &repo, &cancel).await);
+            renewing.abort();
             this.running.lock().expect("scans lock").remove(&id);
         });
         Ok(record)
+    }
+
+    /// Renews this process's lease of scan `id` until it ends.
+    async fn renew(self: Arc<Self>, id: String) {
+        let mut every = tokio::time::interval(self.lease / 3);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match self.store.renew(&id, &self.holder, self.lease).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => tracing::warn!(scan = id, "cannot renew a scan's lease: {e}"),
+            }
+        }
     }
 
     /// Scans an indexed repository and returns the finished scan (joining one in flight).
@@ -153,13 +184,24 @@ impl Scans {
         Ok(self.store.get(id).await?.ok_or_else(|| ScanStoreError::UnknownScan(id.to_owned()))?)
     }
 
-    /// Waits up to `timeout` for a scan to end, and returns it as it is then.
+    /// Waits up to `timeout` for a scan to end, and returns it as it is then. A scan another
+    /// process runs is looked at in the store every quarter second.
     pub(crate) async fn wait(&self, id: &str, timeout: Duration) -> Result<ScanRecord, ScanError> {
         let rx = self.running.lock().expect("scans lock").get(id).map(|r| r.outcome.clone());
         if let Some(mut rx) = rx {
             let _ = tokio::time::timeout(timeout, rx.wait_for(|s| s.state.is_final())).await;
+            return self.get(id).await;
         }
-        self.get(id).await
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        loop {
+            let scan = self.get(id).await?;
+            let now = tokio::time::Instant::now();
+            if scan.state.is_final() || deadline.is_some_and(|d| now >= d) {
+                return Ok(scan);
+            }
+            let nap = Duration::from_millis(250);
+            tokio::time::sleep(deadline.map_or(nap, |d| nap.min(d - now))).await;
+        }
     }
 
     /// A scan of `repo` (the given one, or the newest finished) with the page of its findings
@@ -236,14 +278,6 @@ impl Scans {
             let ended = rx.wait_for(|s| s.state.is_final());
             let _ = tokio::time::timeout(Duration::from_secs(5), ended).await;
         }
-    }
-
-    async fn create(&self, repo: &RepoRecord) -> Result<ScanRecord, ScanError> {
-        // Scans belong to a stored repository whose structure was indexed at least once.
-        if repo.indexed_at.is_none() {
-            return Err(ScanError::NotIndexed(repo.id.clone()));
-        }
-        Ok(self.store.create(&repo.id, repo.commit.as_deref(), scanner::Origin::Run).await?)
     }
 
     /// Runs the tools, ties findings to the graph and stores the outcome. Never fails: a scan

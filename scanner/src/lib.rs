@@ -19,7 +19,8 @@ pub use run::{Limits, ToolRun, ToolStatus};
 pub use sandbox::{Isolation, Sandbox, SandboxMode, SandboxUnavailable};
 pub use scan::{ImportError, ReportFormat, Scanners, import};
 pub use store::{
-    FindingFilter, Origin, ScanDiff, ScanRecord, ScanState, ScanStore, ScanStoreError, ToolSummary,
+    Claimed, FindingFilter, Origin, ScanDiff, ScanRecord, ScanState, ScanStore, ScanStoreError,
+    ToolSummary,
 };
 
 use std::fmt;

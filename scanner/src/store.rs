@@ -129,6 +129,19 @@ pub struct ScanStore {
     pool: SqlitePool,
 }
 
+/// What [`ScanStore::claim`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    /// A new scan, queued and held by the caller, who runs it and renews its lease.
+    New(ScanRecord),
+    /// The scan of that repository and commit another process is running (or this one).
+    Joined(ScanRecord),
+}
+
+/// Why a scan whose holder stopped renewing its lease is failed.
+const ABANDONED: &str = "the process running this scan stopped before it finished (its lease ran \
+                         out); scan again";
+
 impl ScanStore {
     /// Opens the database at `path` and brings the scan tables up to date. The knowledge
     /// server's indexer owns the `repositories` table that scans belong to, and opens it first.
@@ -168,6 +181,100 @@ impl ScanStore {
         .execute(&self.pool)
         .await?;
         Ok(record)
+    }
+
+    /// Queues a scan of `repo_id` at `commit` held by `holder` for `lease`, unless one is queued
+    /// or running under a live lease already: then that one, to join. A held scan whose lease ran
+    /// out is failed first. One statement decides, so two processes asking at once get one scan.
+    pub async fn claim(
+        &self,
+        repo_id: &str,
+        commit: Option<&str>,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<Claimed, ScanStoreError> {
+        let now = unix_millis();
+        self.reap(
+            "repo_id = ? AND COALESCE(commit_sha, '') = COALESCE(?, '')",
+            &[Some(repo_id), commit],
+        )
+        .await?;
+        let record = ScanRecord {
+            id: new_id(repo_id),
+            repo_id: repo_id.to_owned(),
+            commit: commit.map(str::to_owned),
+            origin: Origin::Run,
+            state: ScanState::Queued,
+            error: None,
+            created_at: now,
+            finished_at: None,
+            tools: Vec::new(),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO scans (id, repo_id, commit_sha, origin, status, created_at, holder, \
+             lease_until) VALUES (?, ?, ?, 'run', 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&record.id)
+        .bind(repo_id)
+        .bind(commit)
+        .bind(now)
+        .bind(holder)
+        .bind(now + lease.as_millis() as i64)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Claimed::New(record));
+        }
+        let held = sqlx::query(
+            "SELECT * FROM scans WHERE repo_id = ? AND COALESCE(commit_sha, '') = COALESCE(?, '') \
+             AND status IN ('queued', 'running') AND holder IS NOT NULL",
+        )
+        .bind(repo_id)
+        .bind(commit)
+        .fetch_optional(&self.pool)
+        .await?;
+        match held {
+            Some(row) => Ok(Claimed::Joined(self.record(row).await?)),
+            // It ended between the two statements: ask again.
+            None => Box::pin(self.claim(repo_id, commit, holder, lease)).await,
+        }
+    }
+
+    /// Extends `holder`'s lease of scan `id` to `lease` from now; false once the scan has ended
+    /// (or was failed as abandoned).
+    pub async fn renew(
+        &self,
+        id: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, ScanStoreError> {
+        let renewed = sqlx::query(
+            "UPDATE scans SET lease_until = ? WHERE id = ? AND holder = ? \
+             AND status IN ('queued', 'running')",
+        )
+        .bind(unix_millis() + lease.as_millis() as i64)
+        .bind(id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    /// Fails the held scans matching `condition` whose lease ran out: their process is gone.
+    async fn reap(&self, condition: &str, binds: &[Option<&str>]) -> Result<(), ScanStoreError> {
+        let sql = format!(
+            "UPDATE scans SET status = 'failed', error = ?, finished_at = ? \
+             WHERE status IN ('queued', 'running') AND holder IS NOT NULL AND lease_until < ? \
+             AND {condition}"
+        );
+        let now = unix_millis();
+        // Audited: the conditions are the constant strings of this file's callers.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ABANDONED).bind(now).bind(now);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Marks a scan as running.
@@ -267,8 +374,9 @@ impl ScanStore {
         Ok(())
     }
 
-    /// A scan with its tools' outcomes.
+    /// A scan with its tools' outcomes (failed, saying why, if its process is gone).
     pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, ScanStoreError> {
+        self.reap("id = ?", &[Some(id)]).await?;
         let Some(row) = sqlx::query("SELECT * FROM scans WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -281,6 +389,7 @@ impl ScanStore {
 
     /// A repository's scans, newest first.
     pub async fn list(&self, repo_id: &str) -> Result<Vec<ScanRecord>, ScanStoreError> {
+        self.reap("repo_id = ?", &[Some(repo_id)]).await?;
         let rows = sqlx::query(
             "SELECT * FROM scans WHERE repo_id = ? ORDER BY created_at DESC, rowid DESC",
         )
