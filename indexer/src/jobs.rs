@@ -184,6 +184,9 @@ pub struct Indexer {
     holder: String,
 }
 
+/// The claim, among repositories' in `index_leases`, of the process tidying the search index.
+pub const TIDYING: &str = "(search index)";
+
 /// How long a job's claim on its repository lasts unless renewed (a third of it before it runs
 /// out): a process that dies mid-job loses its claim this long after, and another process may
 /// then index the repository.
@@ -245,6 +248,11 @@ impl Indexer {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Chunks in the search index not yet folded into its full-text index.
+    pub async fn untidied(&self) -> Result<usize, IndexError> {
+        Ok(self.search.untidied().await?)
     }
 
     /// Whether semantic and hybrid search are available.
@@ -533,9 +541,10 @@ impl Indexer {
         })
     }
 
-    /// Finishes the embedding a stopped server left undone: every stored repository still in the
-    /// `embedding` state gets a job that embeds the chunks without vectors (the structural index
-    /// is complete already). Returns how many were resumed. Without the model, nothing is.
+    /// Finishes the embedding a stopped server left undone, and that a process without the
+    /// model could not do: every stored repository still in the `embedding` state, or `ready`
+    /// with chunks that have no vector, gets a job that embeds those chunks (the structural
+    /// index is complete already). Returns how many were resumed. Without the model, nothing is.
     pub async fn resume_embedding(self: &Arc<Self>) -> Result<usize, IndexError> {
         if self.config.embedder.is_none() {
             return Ok(0);
@@ -545,7 +554,7 @@ impl Indexer {
             .repos()
             .await?
             .into_iter()
-            .filter(|r| r.status == JobState::Embedding)
+            .filter(|r| r.status == JobState::Embedding || r.awaits_vectors())
             .collect();
         let mut resumed = 0;
         for repo in stuck {
@@ -771,7 +780,14 @@ impl Indexer {
                 tx.send_replace(status.clone());
                 self.embed(tx, &id, Arc::clone(embedder)).await?;
             }
-            self.search.optimize().await?;
+            // One process at a time tidies the table all repositories share (two compactions or
+            // prunings at once conflict); one that finds it held leaves its new rows to the
+            // holder's next pass, and they are searched as they are until then.
+            if let Some(lease) = self.try_claim(TIDYING).await? {
+                let tidied = self.search.optimize().await;
+                lease.release().await;
+                tidied?;
+            }
             Ok::<_, IndexError>(())
         }
         .await;

@@ -25,7 +25,7 @@ pub use clone::{CloneOptions, GitCredential};
 pub use embed::{Embedder, EmbedderConfig};
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
-pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, LEASE, finished};
+pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, LEASE, TIDYING, finished};
 pub use model::{Chunk, FileFacts, Import, ImportedName, RefKind, Reference, Symbol, SymbolKind};
 pub use parse::parse_file;
 pub use pipeline::{IndexOptions, Indexed, index_directory};

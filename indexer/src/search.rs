@@ -430,6 +430,18 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Rows not yet folded into the full-text index (searched as they are until the next
+    /// tidying).
+    pub async fn untidied(&self) -> Result<usize, SearchError> {
+        let table = self.table().await?;
+        let indices = table.list_indices().await?;
+        let Some(text) = indices.iter().find(|i| i.columns.iter().any(|c| c == "text")) else {
+            return Ok(table.count_rows(None).await?);
+        };
+        let stats = table.index_stats(&text.name).await?;
+        Ok(stats.map_or(0, |s| s.num_unindexed_rows))
+    }
+
     /// How many chunks of a repository the index holds.
     pub async fn count(&self, repo: &str) -> Result<usize, SearchError> {
         Ok(self.table().await?.count_rows(Some(format!("repo_id = {}", sql_string(repo)))).await?)

@@ -50,6 +50,14 @@ pub struct RepoRecord {
     pub owner: Option<i64>,
 }
 
+impl RepoRecord {
+    /// Indexed by a process without the embedding model: ready for structural and lexical
+    /// questions, with chunks that semantic search cannot see yet.
+    pub fn awaits_vectors(&self) -> bool {
+        self.status == JobState::Ready && self.stats.embedded < self.stats.chunks
+    }
+}
+
 /// The counts of an index run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexStats {

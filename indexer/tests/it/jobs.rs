@@ -180,6 +180,31 @@ async fn a_repository_claimed_by_a_process_that_died_is_indexed_once_the_claim_r
     assert_eq!(claim, None, "a finished job leaves no claim behind");
 }
 
+/// The search index is one table for every repository: one process at a time tidies it, and a
+/// job that finds another process at it leaves its rows to be folded in later, still searchable.
+#[tokio::test]
+async fn while_another_process_tidies_the_search_index_a_job_leaves_it_alone() {
+    let t = TestIndexer::new().await;
+    let first = GitRepo::from_fixture("rust-crate");
+    t.index(local(first.path()), None).await;
+    assert_eq!(t.indexer.untidied().await.unwrap(), 0, "a job tidies what it wrote");
+
+    let tidying = Duration::from_secs(60);
+    let held = t.indexer.store().claim(indexer::TIDYING, "pid 1 (another process)", tidying);
+    assert_eq!(held.await.unwrap(), None);
+    let second = GitRepo::from_fixture("python-pkg");
+    let status = t.index(local(second.path()), None).await;
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    assert!(t.indexer.untidied().await.unwrap() > 0, "left to the other process");
+    let search = crate::support::query("inventory", indexer::Mode::Lexical);
+    assert!(!t.indexer.search(&search).await.unwrap().is_empty(), "searched as they are");
+
+    t.indexer.store().release(indexer::TIDYING, "pid 1 (another process)").await.unwrap();
+    let third = GitRepo::from_fixture("ts-app");
+    t.index(local(third.path()), None).await;
+    assert_eq!(t.indexer.untidied().await.unwrap(), 0, "the next tidying folds them all in");
+}
+
 #[tokio::test]
 async fn a_remote_is_cloned_then_fetched() {
     let upstream = GitRepo::from_fixture("rust-crate");

@@ -207,6 +207,33 @@ async fn lexical_and_structural_queries_answer_while_the_job_embeds() {
     assert_eq!(done.repo.stats.embedded, done.repo.stats.chunks);
 }
 
+/// A repository indexed by a process without the model (a CLI whose assets are elsewhere) is
+/// embedded by a running process that has it, unasked, once: the one embedding pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_made_by_a_process_without_the_model_is_embedded_by_one_with_it_unasked() {
+    let t = TestIndexer::new().await;
+    let repo = GitRepo::from_fixture("rust-crate");
+    let serving = t.restart_with_embedder().await;
+    let sweeping = serving.keep_resuming(Duration::from_millis(200));
+    let lexical_only = t.index(local(repo.path()), None).await.repo;
+    assert!(lexical_only.awaits_vectors(), "{:?}", lexical_only.stats);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let embedded = loop {
+        let stored = serving.find(&lexical_only.id).await.unwrap();
+        if stored.status == JobState::Ready && !stored.awaits_vectors() {
+            break stored;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never embedded: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    sweeping.abort();
+    assert_eq!(embedded.stats.embedded, lexical_only.stats.chunks);
+    assert_eq!(serving.resume_embedding().await.unwrap(), 0, "nothing left to embed");
+    let hits = ask(&serving, "look up the original url of a short code", Mode::Semantic).await;
+    assert_eq!(top(&hits)[0], "src/shortener.rs:Shortener::resolve");
+}
+
 /// A process that died mid-embedding (its claim on the repository left behind) holds the
 /// repository until the claim runs out; then a running process takes it over unasked.
 #[tokio::test(flavor = "multi_thread")]
