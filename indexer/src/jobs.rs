@@ -26,7 +26,7 @@ use crate::graph::SourceFile;
 use crate::pipeline::{IndexOptions, Pass, Previous, index_pass};
 use crate::search::{self, Hit, SearchError, SearchIndex, SearchQuery};
 use crate::source::{self, Checkout, Source, SourceError};
-use crate::store::{IndexStats, RepoRecord, Store, StoreError, StoredFile};
+use crate::store::{ClaimedJob, IndexStats, RepoRecord, Store, StoreError, StoredFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
@@ -387,8 +387,22 @@ impl Indexer {
         source: Source,
         branch: Option<String>,
     ) {
-        let id = tx.borrow().repo.id.clone();
-        let lease = match self.claim(&id).await {
+        let (id, owner) = {
+            let status = tx.borrow();
+            (status.repo.id.clone(), status.repo.owner)
+        };
+        let job = ClaimedJob { source: source.location(), branch: branch.clone(), owner };
+        let claimed = match self.claim(&id).await {
+            Ok(lease) => match self.store.record_job(&id, &self.holder, &job).await {
+                Ok(()) => Ok(lease),
+                Err(e) => {
+                    lease.release().await;
+                    Err(e.into())
+                }
+            },
+            Err(e) => Err(e),
+        };
+        let lease = match claimed {
             Ok(lease) => lease,
             Err(e) => {
                 tx.send_modify(|s| {
@@ -523,9 +537,9 @@ impl Indexer {
         last
     }
 
-    /// Every `every` (a long-running process passes [`LEASE`]), resumes the embedding that a
-    /// process which died left undone, once its claim has run out: another process on the data
-    /// dir takes the repository over without being asked.
+    /// Every `every` (a long-running process passes [`LEASE`]), resumes the jobs and the
+    /// embedding that a process which died left undone, once its claim has run out: another
+    /// process on the data dir takes the repository over without being asked.
     pub fn keep_resuming(
         self: &Arc<Self>,
         every: std::time::Duration,
@@ -534,11 +548,36 @@ impl Indexer {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                if let Err(e) = this.resume_abandoned().await {
+                    tracing::warn!("cannot look for jobs left undone: {e}");
+                }
                 if let Err(e) = this.resume_embedding().await {
                     tracing::warn!("cannot look for embedding left undone: {e}");
                 }
             }
         })
+    }
+
+    /// Runs again each job whose process died before it ended (its claim ran out, unreleased):
+    /// the same source, branch and owner, as if asked anew. Returns how many were started.
+    pub async fn resume_abandoned(self: &Arc<Self>) -> Result<usize, IndexError> {
+        let mut resumed = 0;
+        for (id, holder, job) in self.store.abandoned_jobs().await? {
+            tracing::info!(repo = id, %holder, "finishing a job whose process stopped");
+            let submitted = match Source::parse(&job.source) {
+                Ok(source) => self.submit(source, job.branch, job.owner).await.map(drop),
+                Err(e) => Err(e.into()),
+            };
+            match submitted {
+                Ok(()) => resumed += 1,
+                Err(e) => {
+                    // Asked anew, it would be refused the same way: it is let go.
+                    tracing::warn!(repo = id, "a job left undone cannot be run again: {e}");
+                    self.store.release(&id, &holder).await?;
+                }
+            }
+        }
+        Ok(resumed)
     }
 
     /// Finishes the embedding a stopped server left undone, and that a process without the

@@ -32,5 +32,5 @@ pub use pipeline::{IndexOptions, Indexed, index_directory};
 pub use query::{Impact, NameMatch, Site};
 pub use search::{Hit, Mode, SearchQuery};
 pub use source::{Source, SourceError};
-pub use store::{IndexStats, RepoRecord, Store, StoreError};
+pub use store::{ClaimedJob, IndexStats, RepoRecord, Store, StoreError};
 pub use walk::{SkipReason, WalkError, WalkOptions};

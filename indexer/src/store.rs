@@ -50,6 +50,15 @@ pub struct RepoRecord {
     pub owner: Option<i64>,
 }
 
+/// What a job was asked to index, kept with its claim (see [`Store::record_job`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    /// As in [`RepoRecord::source`]: a URL or a path, as `Source::parse` reads it.
+    pub source: String,
+    pub branch: Option<String>,
+    pub owner: Option<i64>,
+}
+
 impl RepoRecord {
     /// Indexed by a process without the embedding model: ready for structural and lexical
     /// questions, with chunks that semantic search cannot see yet.
@@ -181,6 +190,49 @@ impl Store {
     }
 
     /// Gives up `holder`'s claim on repository `id`.
+    /// Writes down, beside `holder`'s claim of repository `id`, the job it runs, for another
+    /// process to finish if this one dies.
+    pub async fn record_job(
+        &self,
+        id: &str,
+        holder: &str,
+        job: &ClaimedJob,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE index_leases SET source = ?, branch = ?, owner = ? WHERE repo_id = ? AND holder = ?",
+        )
+        .bind(&job.source)
+        .bind(&job.branch)
+        .bind(job.owner)
+        .bind(id)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The jobs whose claims ran out unreleased (their processes died), by repository id, with
+    /// the claim's last holder.
+    pub async fn abandoned_jobs(&self) -> Result<Vec<(String, String, ClaimedJob)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT repo_id, holder, source, branch, owner FROM index_leases
+             WHERE source IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(unix_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let job = ClaimedJob {
+                    source: row.try_get("source")?,
+                    branch: row.try_get("branch")?,
+                    owner: row.try_get("owner")?,
+                };
+                Ok((row.try_get("repo_id")?, row.try_get("holder")?, job))
+            })
+            .collect()
+    }
+
     pub async fn release(&self, id: &str, holder: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM index_leases WHERE repo_id = ? AND holder = ?")
             .bind(id)

@@ -180,6 +180,40 @@ async fn a_repository_claimed_by_a_process_that_died_is_indexed_once_the_claim_r
     assert_eq!(claim, None, "a finished job leaves no claim behind");
 }
 
+/// A process that died mid-job leaves its claim, with what it was asked, behind: once the claim
+/// runs out, a running process finishes the job without being asked.
+#[tokio::test]
+async fn a_job_whose_process_died_is_finished_by_a_running_one_unasked() {
+    let t = TestIndexer::new().await;
+    let git = GitRepo::from_fixture("rust-crate");
+    let before = t.index(local(git.path()), None).await.repo;
+    let codec = std::fs::read_to_string(git.path().join("src/codec.rs")).unwrap();
+    git.write("src/codec.rs", &format!("{codec}\npub fn wombat_count() -> u32 {{ 3 }}\n"));
+    let head = git.commit("add wombat_count");
+
+    let dead = "pid 1#0 (died)";
+    let store = t.indexer.store();
+    assert_eq!(store.claim(&before.id, dead, Duration::from_millis(500)).await.unwrap(), None);
+    let job = indexer::ClaimedJob { source: before.source.clone(), branch: None, owner: None };
+    store.record_job(&before.id, dead, &job).await.unwrap();
+
+    let serving = t.restart().await;
+    let sweeping = serving.keep_resuming(Duration::from_millis(200));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = serving.find(&before.id).await.unwrap();
+        if stored.commit.as_deref() == Some(head.as_str()) && stored.status == JobState::Ready {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never finished: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sweeping.abort();
+    let graph = serving.graph(&before.id).await.unwrap();
+    assert!(graph.symbols().any(|s| graph.symbol(s).name == "wombat_count"));
+    assert!(store.abandoned_jobs().await.unwrap().is_empty(), "its claim is released");
+}
+
 /// The search index is one table for every repository: one process at a time tidies it, and a
 /// job that finds another process at it leaves its rows to be folded in later, still searchable.
 #[tokio::test]
