@@ -187,6 +187,20 @@ impl Proxy {
         let response = self.send(body).await;
         (response.status(), response.text().await.unwrap())
     }
+
+    /// Sends `body` until it is answered 200, up to 50 times `nap` apart, calling `before` ahead
+    /// of each try: for what lands a moment after an answer. The last status.
+    async fn answered_soon(&self, body: &Value, nap: u64, mut before: impl FnMut()) -> StatusCode {
+        for _ in 0..50 {
+            before();
+            let status = self.chat(body.clone()).await.0;
+            if status == StatusCode::OK {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(nap)).await;
+        }
+        self.chat(body.clone()).await.0
+    }
 }
 
 fn hello() -> Value {
@@ -324,15 +338,25 @@ async fn concurrent_requests_never_spend_past_a_budget() {
     let held = mock(Behaviour::Held("ok")).await;
     // Each request reserves what 10k output tokens could cost (0.6 cents): the budget covers
     // two reservations, not three.
-    let proxy = Arc::new(proxy(&[&held], "monthly_budget = 0.015").await);
+    let proxy = Arc::new(vec![proxy(&[&held], "monthly_budget = 0.015").await]);
     let mut body = hello();
     body["max_tokens"] = json!(10_000);
+    two_of_eight_fit(&proxy, &held, &body).await;
+
+    // Settled at what they cost (8 tokens each), the two leave the budget almost whole.
+    held.release(1);
+    assert_eq!(proxy[0].chat(body).await.0, StatusCode::OK);
+}
+
+/// Eight requests of `body` at once, spread over `gateways`, under a budget that covers two
+/// reservations: while two are held at the provider, their reservations stand and every other
+/// is refused before any provider is asked; the two succeed once `held` lets them go.
+async fn two_of_eight_fit(gateways: &Arc<Vec<Proxy>>, held: &Mock, body: &Value) {
     let mut requests = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (proxy, body) = (Arc::clone(&proxy), body.clone());
-        requests.spawn(async move { proxy.chat(body).await.0 });
+    for n in 0..8 {
+        let (gateways, body) = (Arc::clone(gateways), body.clone());
+        requests.spawn(async move { gateways[n % gateways.len()].chat(body).await.0 });
     }
-    // While two are held at the provider, their reservations stand: every other is refused.
     for _ in 0..6 {
         let status = requests.join_next().await.unwrap().unwrap();
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
@@ -342,10 +366,6 @@ async fn concurrent_requests_never_spend_past_a_budget() {
         assert_eq!(status, StatusCode::OK);
     }
     assert_eq!(held.calls.load(Ordering::SeqCst), 2, "refused requests are never sent");
-
-    // Settled at what they cost (8 tokens each), the two leave the budget almost whole.
-    held.release(1);
-    assert_eq!(proxy.chat(body).await.0, StatusCode::OK);
 }
 
 /// A Redis server of the test's own on a free port of this machine (Debian's `redis-server`,
@@ -424,39 +444,16 @@ async fn replicas_sharing_redis_never_spend_past_a_budget_together() {
     let redis = RedisServer::start().await;
     let settings = settings(&[&held], "monthly_budget = 0.015");
     let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
-    let replicas = Arc::new(replicas);
+    let replicas = Arc::new(Vec::from(replicas));
     let mut body = hello();
     body["max_tokens"] = json!(10_000);
-    // Eight requests at once, half to each replica: the budget covers two reservations in all,
-    // not two per replica.
-    let mut requests = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let (replicas, body) = (Arc::clone(&replicas), body.clone());
-        requests.spawn(async move { replicas[n % 2].chat(body).await.0 });
-    }
-    for _ in 0..6 {
-        let status = requests.join_next().await.unwrap().unwrap();
-        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
-    }
-    held.release(2);
-    for status in requests.join_all().await {
-        assert_eq!(status, StatusCode::OK);
-    }
-    assert_eq!(held.calls.load(Ordering::SeqCst), 2, "refused requests are never sent");
+    // Half to each replica: the budget covers two reservations in all, not two per replica.
+    two_of_eight_fit(&replicas, &held, &body).await;
 
     // Settled at what they cost, through whichever replica served them: room for more on both.
-    held.release(2);
+    // (A settlement reaches Redis from its own task, a moment after the answer.)
     for replica in replicas.iter() {
-        let mut answered = replica.chat(body.clone()).await.0;
-        for _ in 0..50 {
-            if answered == StatusCode::OK {
-                break;
-            }
-            // A settlement reaches Redis from its own task, a moment after the answer.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            answered = replica.chat(body.clone()).await.0;
-        }
-        assert_eq!(answered, StatusCode::OK);
+        assert_eq!(replica.answered_soon(&body, 20, || held.release(1)).await, StatusCode::OK);
     }
 }
 
@@ -517,16 +514,7 @@ async fn a_provider_key_s_concurrency_limit_holds_across_replicas() {
     held.release(1);
     assert_eq!(first.await.unwrap(), StatusCode::OK);
     // The slot is given back when the answer is done: the second replica may use it now.
-    held.release(1);
-    let mut status = replicas[1].chat(hello()).await.0;
-    for _ in 0..50 {
-        if status == StatusCode::OK {
-            break;
-        }
-        held.release(1);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        status = replicas[1].chat(hello()).await.0;
-    }
+    let status = replicas[1].answered_soon(&hello(), 20, || held.release(1)).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -549,14 +537,7 @@ async fn a_replica_that_loses_redis_refuses_with_503_and_recovers_when_it_is_bac
     assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "nothing is let through unchecked");
 
     redis.restart().await;
-    let mut status = replicas[0].chat(hello()).await.0;
-    for _ in 0..50 {
-        if status == StatusCode::OK {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        status = replicas[0].chat(hello()).await.0;
-    }
+    let status = replicas[0].answered_soon(&hello(), 100, || ()).await;
     assert_eq!(status, StatusCode::OK, "the replica reconnects by itself");
 }
 
