@@ -120,6 +120,9 @@ pub struct IndexConfig {
     pub max_clone_files: u64,
     /// Most repositories one organization may have indexed.
     pub max_repos_per_org: usize,
+    /// Where the search index (LanceDB) lives: a folder, or `file://` and a folder. Unset:
+    /// `<data_dir>/lance`. Processes sharing it must share the database too.
+    pub lance_uri: Option<String>,
 }
 
 /// A git token offered to one host only.
@@ -155,6 +158,7 @@ impl Default for IndexConfig {
             max_clone_mb: 2048,
             max_clone_files: 200_000,
             max_repos_per_org: 100,
+            lance_uri: None,
         }
     }
 }
@@ -388,6 +392,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         },
     },
     EnvOverride {
+        var: "AGENTWATCH_LANCE_URI",
+        key: "index.lance_uri",
+        apply: |c, v| parse_some(&mut c.index.lance_uri, v),
+    },
+    EnvOverride {
         var: "AGENTWATCH_INDEX_MAX_CLONE_MB",
         key: "index.max_clone_mb",
         apply: |c, v| parse_into(&mut c.index.max_clone_mb, v),
@@ -559,6 +568,14 @@ impl Config {
         storage::Storage::open(&self.data_dir.join("agentwatch.db")).await
     }
 
+    /// The search index's folder: `index.lance_uri`, or `<data_dir>/lance`.
+    pub fn lance_dir(&self) -> PathBuf {
+        match &self.index.lance_uri {
+            Some(uri) => PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)),
+            None => self.data_dir.join("lance"),
+        }
+    }
+
     /// As [`Config::storage`], connected to Redis too when `storage.redis_url` is set: what a
     /// gateway opens. An unreachable Redis stops the start with the setting to check.
     pub async fn gateway_storage(&self) -> anyhow::Result<storage::Storage> {
@@ -631,6 +648,26 @@ impl Config {
                 "knowledge.gateway_url = {url:?}: expected the gateway's base URL, such as \
                  http://gateway.internal:8787"
             ));
+        }
+        if let Some(uri) = &self.index.lance_uri
+            && uri.contains("://")
+            && !uri.starts_with("file://")
+        {
+            return invalid(format!(
+                "index.lance_uri = {uri:?}: object stores (s3://, gs://, az://) are not built \
+                 into this binary; give a folder (on a shared file system, for several machines)"
+            ));
+        }
+        if let Some(url) = &self.storage.redis_url
+            && !["redis://", "rediss://", "redis+unix://", "unix://"]
+                .iter()
+                .any(|scheme| url.expose().starts_with(scheme))
+        {
+            return invalid(
+                "storage.redis_url: expected a Redis URL, such as redis://host:6379 or \
+                 redis://:password@host:6379/0"
+                    .to_owned(),
+            );
         }
         if self.knowledge.ask_model.is_empty() {
             return invalid("knowledge.ask_model is empty: name the model to ask".to_owned());
@@ -781,6 +818,26 @@ mod tests {
         assert_eq!(config.log.format, LogFormat::Json);
         assert_eq!(config.data_dir, PathBuf::from("/srv/aw"));
         assert_eq!(sources.env, ["AGENTWATCH_DATA_DIR", "AGENTWATCH_GATEWAY_PORT"]);
+    }
+
+    #[test]
+    fn shared_state_is_named_by_url_and_a_wrong_one_stops_the_start_saying_what_fits() {
+        let env = [
+            ("AGENTWATCH_REDIS_URL", "redis://:pw@cache.internal:6379/2"),
+            ("AGENTWATCH_LANCE_URI", "file:///mnt/shared/lance"),
+        ];
+        let (config, _) = load("", &env).unwrap();
+        let redis = config.storage.redis_url.as_ref().unwrap();
+        assert_eq!(redis.expose(), "redis://:pw@cache.internal:6379/2");
+        assert_eq!(config.lance_dir(), PathBuf::from("/mnt/shared/lance"));
+        let (config, _) = load("data_dir = \"/srv/aw\"\n", &[]).unwrap();
+        assert_eq!(config.lance_dir(), PathBuf::from("/srv/aw/lance"));
+
+        let msg = error("[index]\nlance_uri = \"s3://bucket/lance\"\n", &[]);
+        assert!(msg.contains("index.lance_uri") && msg.contains("give a folder"), "{msg}");
+        let msg = error("", &[("AGENTWATCH_REDIS_URL", "cache.internal:6379")]);
+        assert!(msg.contains("redis://host:6379"), "{msg}");
+        assert!(!msg.contains("cache.internal"), "a URL may hold a password: {msg}");
     }
 
     #[test]

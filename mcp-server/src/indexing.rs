@@ -37,6 +37,7 @@ pub async fn open_indexer(
         },
         clones: clone_options(config),
         embedder,
+        search_dir: config.lance_dir(),
         ..IndexerConfig::in_data_dir(&config.data_dir, storage.clone())
     })
     .await?;
