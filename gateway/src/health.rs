@@ -26,6 +26,9 @@ pub struct Health {
     pub uptime_seconds: u64,
     /// `ok` or `error`.
     pub database: &'static str,
+    /// `ok` or `error`, when budgets and rate limits are kept in Redis (`storage.redis_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<&'static str>,
     /// Resident memory of the process, when the platform tells it.
     pub memory_rss_bytes: Option<u64>,
     /// The operator's providers' circuit breakers and load (other organizations' are theirs to
@@ -52,11 +55,12 @@ pub struct ProviderHealth {
     tag = "health",
     responses(
         (status = 200, description = "Healthy", body = Health),
-        (status = 503, description = "Degraded: the database does not answer, or every enabled provider's circuit is open", body = Health),
+        (status = 503, description = "Degraded: the database or Redis does not answer, or every enabled provider's circuit is open", body = Health),
     )
 )]
 pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>) {
     let database = database_answers(&gateway).await;
+    let redis = gateway.redis_answers().await;
     let directory = gateway.directory();
     let providers: Vec<ProviderHealth> = operators(&gateway, &directory)
         .map(|u| ProviderHealth {
@@ -72,13 +76,14 @@ pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>
     let mut enabled = operators(&gateway, &directory).filter(|u| u.provider.enabled).peekable();
     let all_open =
         enabled.peek().is_some() && enabled.all(|u| u.breaker.state() == CircuitState::Open);
-    let degraded = !database || all_open;
+    let degraded = !database || redis == Some(false) || all_open;
     let status = if degraded { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     let health = Health {
         status: if degraded { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: gateway.uptime().as_secs(),
         database: if database { "ok" } else { "error" },
+        redis: redis.map(|up| if up { "ok" } else { "error" }),
         memory_rss_bytes: resident_memory_bytes(),
         providers,
     };
@@ -111,14 +116,16 @@ pub async fn healthz() -> Json<Alive> {
 pub struct Readiness {
     /// `ready` or `not_ready`.
     pub status: &'static str,
-    /// `database`: `ok` or `down`. `provider/<name>` for each enabled provider: `ok` (circuit
+    /// `database`: `ok` or `down`; `redis` too, when the counters are kept there.
+    /// `provider/<name>` for each enabled provider: `ok` (circuit
     /// closed), `reachable` (no key configured yet: it works once one is added), `down` (its
     /// circuit is open or half-open after consecutive failures).
     pub checks: BTreeMap<String, &'static str>,
 }
 
-/// Readiness, tri-state per provider (as in seed 002): 503 when the database does not answer or
-/// an enabled provider is `down`; `reachable` providers do not count as failures.
+/// Readiness, tri-state per provider (as in seed 002): 503 when the database (or Redis, where the
+/// counters are kept) does not answer or an enabled provider is `down`; `reachable` providers do
+/// not count as failures. A replica that lost Redis refuses requests, so it is not ready.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -132,6 +139,10 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
     let mut checks = BTreeMap::new();
     let database = database_answers(&gateway).await;
     checks.insert("database".to_owned(), if database { "ok" } else { "down" });
+    let redis = gateway.redis_answers().await;
+    if let Some(up) = redis {
+        checks.insert("redis".to_owned(), if up { "ok" } else { "down" });
+    }
     let directory = gateway.directory();
     let mut any_down = false;
     for upstream in operators(&gateway, &directory).filter(|u| u.provider.enabled) {
@@ -144,7 +155,7 @@ pub async fn readyz(State(gateway): State<Gateway>) -> (StatusCode, Json<Readine
         }
         checks.insert(key, state);
     }
-    let ready = database && !any_down;
+    let ready = database && redis != Some(false) && !any_down;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(Readiness { status: if ready { "ready" } else { "not_ready" }, checks }))
 }

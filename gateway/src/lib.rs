@@ -365,6 +365,14 @@ impl Gateway {
         Arc::clone(&self.inner.directory.read().expect("directory lock"))
     }
 
+    /// Whether Redis answers a ping within two seconds; `None` when the counters are in process.
+    async fn redis_answers(&self) -> Option<bool> {
+        let redis = self.inner.redis.as_ref()?;
+        let (ping, mut connection) = (redis::cmd("PING"), redis.connection());
+        let answer = ping.query_async::<String>(&mut connection);
+        Some(matches!(tokio::time::timeout(Duration::from_secs(2), answer).await, Ok(Ok(_))))
+    }
+
     fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
     }

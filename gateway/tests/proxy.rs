@@ -188,6 +188,12 @@ impl Proxy {
         (response.status(), response.text().await.unwrap())
     }
 
+    /// `GET /readyz`: its status and checks.
+    async fn readiness(&self) -> (StatusCode, Value) {
+        let response = self.http.get(format!("{}/readyz", self.url)).send().await.unwrap();
+        (response.status(), response.json::<Value>().await.unwrap()["checks"].clone())
+    }
+
     /// Sends `body` until it is answered 200, up to 50 times `nap` apart, calling `before` ahead
     /// of each try: for what lands a moment after an answer. The last status.
     async fn answered_soon(&self, body: &Value, nap: u64, mut before: impl FnMut()) -> StatusCode {
@@ -535,10 +541,15 @@ async fn a_replica_that_loses_redis_refuses_with_503_and_recovers_when_it_is_bac
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains(&format!("127.0.0.1:{}", redis.port)), "{message}");
     assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "nothing is let through unchecked");
+    // Its readiness says so, for a load balancer to send requests elsewhere.
+    let (ready, checks) = replicas[0].readiness().await;
+    assert_eq!((ready, checks["redis"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("down")));
 
     redis.restart().await;
     let status = replicas[0].answered_soon(&hello(), 100, || ()).await;
     assert_eq!(status, StatusCode::OK, "the replica reconnects by itself");
+    let (ready, checks) = replicas[0].readiness().await;
+    assert_eq!((ready, checks["redis"].as_str()), (StatusCode::OK, Some("ok")));
 }
 
 #[tokio::test]
