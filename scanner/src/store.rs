@@ -261,15 +261,25 @@ impl ScanStore {
     }
 
     /// Fails the held scans matching `condition` whose lease ran out: their process is gone.
+    /// Looks before it writes, so that reading scans never waits for the write lock.
     async fn reap(&self, condition: &str, binds: &[Option<&str>]) -> Result<(), ScanStoreError> {
-        let sql = format!(
-            "UPDATE scans SET status = 'failed', error = ?, finished_at = ? \
-             WHERE status IN ('queued', 'running') AND holder IS NOT NULL AND lease_until < ? \
-             AND {condition}"
-        );
+        const LAPSED: &str =
+            "status IN ('queued', 'running') AND holder IS NOT NULL AND lease_until < ?";
         let now = unix_millis();
         // Audited: the conditions are the constant strings of this file's callers.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ABANDONED).bind(now).bind(now);
+        let look = format!("SELECT EXISTS (SELECT 1 FROM scans WHERE {LAPSED} AND {condition})");
+        let mut any = sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(look)).bind(now);
+        for value in binds {
+            any = any.bind(*value);
+        }
+        if !any.fetch_one(&self.pool).await? {
+            return Ok(());
+        }
+        let fail = format!(
+            "UPDATE scans SET status = 'failed', error = ?, finished_at = ? \
+             WHERE {LAPSED} AND {condition}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(fail)).bind(ABANDONED).bind(now).bind(now);
         for value in binds {
             query = query.bind(*value);
         }
