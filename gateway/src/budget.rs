@@ -131,7 +131,15 @@ pub struct Crossing {
 struct Held {
     scopes: Vec<(Scope, Period, f64)>,
     amount: f64,
-    /// In Redis: the hash each budget's amount was reserved in (the period of the reservation).
+    /// Where it is held in Redis, when the budgets are kept there.
+    shared: Option<Reserved>,
+}
+
+/// A reservation in Redis: its name, and the hash each budget's amount was reserved in (the
+/// period of the reservation).
+#[derive(Debug)]
+struct Reserved {
+    name: String,
     keys: Vec<String>,
 }
 
@@ -236,14 +244,14 @@ impl Budgets {
         }
         let now = Utc::now();
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let keys = match &self.shared {
-            Some(shared) => shared.reserve(id, limits, amount, now).await?,
+        let shared = match &self.shared {
+            Some(shared) => Some(shared.reserve(limits, amount, now).await?),
             None => {
                 self.reserve_local(limits, amount, now)?;
-                Vec::new()
+                None
             }
         };
-        let held = Held { scopes: limits.limits.clone(), amount, keys };
+        let held = Held { scopes: limits.limits.clone(), amount, shared };
         self.held.lock().expect("budget lock").insert(id, held);
         Ok(Some(id))
     }
@@ -448,11 +456,11 @@ fn ttl(period: Period) -> i64 {
 impl Shared {
     async fn reserve(
         &self,
-        id: u64,
         limits: &Limits,
         amount: f64,
         now: DateTime<Utc>,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Reserved, ApiError> {
+        let name = self.redis.unique_name();
         let keys: Vec<String> = limits
             .limits
             .iter()
@@ -462,7 +470,7 @@ impl Shared {
         for key in &keys {
             call.key(key).key(format!("{key}:held"));
         }
-        call.arg(amount).arg(self.name(id)).arg(self.hold_for.as_millis() as u64);
+        call.arg(amount).arg(&name).arg(self.hold_for.as_millis() as u64);
         for &(_, period, budget) in &limits.limits {
             call.arg(budget).arg(ttl(period));
         }
@@ -472,7 +480,7 @@ impl Shared {
             .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
         let overrun = answer.first().and_then(|i| i.parse::<usize>().ok()).unwrap_or(0);
         if overrun == 0 {
-            return Ok(keys);
+            return Ok(Reserved { name, keys });
         }
         let (scope, period, budget) = limits.limits[overrun - 1];
         let number = |i: usize| answer.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -489,11 +497,12 @@ impl Shared {
 
     async fn settle(&self, id: u64, held: Held, cost: f64) -> Vec<Crossing> {
         let now = Utc::now();
+        let Some(reserved) = &held.shared else { return Vec::new() };
         let mut call = SETTLE.prepare_invoke();
-        for (key, &(scope, period, _)) in held.keys.iter().zip(&held.scopes) {
+        for (key, &(scope, period, _)) in reserved.keys.iter().zip(&held.scopes) {
             call.key(key).key(format!("{key}:held")).key(shared_key(scope, period, now));
         }
-        call.arg(self.name(id)).arg(held.amount).arg(cost);
+        call.arg(&reserved.name).arg(held.amount).arg(cost);
         for &(_, period, budget) in &held.scopes {
             call.arg(budget).arg(ttl(period));
         }
@@ -542,11 +551,6 @@ impl Shared {
             .await
             .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
         Ok((spent.unwrap_or(0.0), reserved.unwrap_or(0.0).max(0.0)))
-    }
-
-    /// Reservation `id`'s name in Redis.
-    fn name(&self, id: u64) -> String {
-        format!("{}-{id}", self.redis.process())
     }
 }
 

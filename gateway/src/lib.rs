@@ -83,8 +83,6 @@ struct Inner {
     redis: Option<Redis>,
     /// The `directory_version` the directory was last built from.
     loaded: std::sync::atomic::AtomicI64,
-    /// Numbers this process's provider-key leases in Redis.
-    leases: std::sync::atomic::AtomicU64,
     /// Call reports (`/api/access/calls`) owed for calls admitted through `/api/access/admit`.
     reports_owed: Mutex<HashMap<access::Subject, u32>>,
     /// Every tenant's token bucket unless its own says otherwise.
@@ -109,6 +107,15 @@ struct Limits {
     request_timeout: Duration,
     max_attempts: u32,
     breaker: BreakerSettings,
+}
+
+impl Limits {
+    /// How long a budget reservation or a provider-key lease in Redis holds unless returned:
+    /// one a dead replica never returned lapses once no request it could belong to may still
+    /// be running.
+    fn hold_for(&self) -> Duration {
+        self.request_timeout + Duration::from_secs(60)
+    }
 }
 
 impl Gateway {
@@ -150,11 +157,8 @@ impl Gateway {
             },
         };
         let metrics = Arc::new(Metrics::default());
-        // A reservation or key lease a dead replica never returned lapses once no request it
-        // could belong to may still be running.
-        let hold_for = limits.request_timeout + Duration::from_secs(60);
         let redis = storage.redis().cloned();
-        let budgets = Arc::new(Budgets::load(&store, redis.as_ref(), hold_for).await?);
+        let budgets = Arc::new(Budgets::load(&store, redis.as_ref(), limits.hold_for()).await?);
         let (rates, people) = match &redis {
             Some(redis) => {
                 (RateLimiter::shared(redis, "tenant"), RateLimiter::shared(redis, "person"))
@@ -170,7 +174,6 @@ impl Gateway {
                 rates,
                 people,
                 redis,
-                leases: std::sync::atomic::AtomicU64::new(0),
                 loaded: std::sync::atomic::AtomicI64::new(-1),
                 reports_owed: Mutex::new(HashMap::new()),
                 bucket: Bucket {

@@ -558,11 +558,8 @@ impl Gateway {
         tried: &[i64],
     ) -> Result<Option<KeyLease>, ApiError> {
         let Some(redis) = &self.inner.redis else { return Ok(upstream.acquire_key(tried)) };
-        let n = self.inner.leases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let lease = format!("{}-{n}", redis.process());
-        let hold_for = self.inner.limits.request_timeout + Duration::from_secs(60);
         upstream
-            .acquire_shared_key(tried, redis, lease, hold_for)
+            .acquire_shared_key(tried, redis, redis.unique_name(), self.inner.limits.hold_for())
             .await
             .map_err(|e| ApiError::counters_unavailable(redis, &e))
     }

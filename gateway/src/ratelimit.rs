@@ -11,7 +11,6 @@
 //! atomically, so replicas together admit exactly the configured rate.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -95,13 +94,12 @@ struct Shared {
     redis: Redis,
     /// Whose limits these are in Redis's key space: `tenant` or `person`.
     namespace: &'static str,
-    next: AtomicU64,
 }
 
 impl RateLimiter {
     /// Limits kept in Redis, under `namespace` (whose ids these are).
     pub fn shared(redis: &Redis, namespace: &'static str) -> RateLimiter {
-        let shared = Shared { redis: redis.clone(), namespace, next: AtomicU64::new(0) };
+        let shared = Shared { redis: redis.clone(), namespace };
         RateLimiter { tenants: Mutex::default(), shared: Some(shared) }
     }
 
@@ -316,8 +314,7 @@ impl Shared {
     ) -> Result<Decision, ApiError> {
         let per_minute = per_minute.map(|r| r.max(1) as usize);
         let key = format!("agentwatch:rate:{}:{id}", self.namespace);
-        let entry =
-            format!("{}-{}", self.redis.process(), self.next.fetch_add(1, Ordering::Relaxed));
+        let entry = self.redis.unique_name();
         let (bucket_ok, window_ok, tokens, window, newest, blocking): (
             u8,
             u8,

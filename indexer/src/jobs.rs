@@ -391,18 +391,7 @@ impl Indexer {
             let status = tx.borrow();
             (status.repo.id.clone(), status.repo.owner)
         };
-        let job = ClaimedJob { source: source.location(), branch: branch.clone(), owner };
-        let claimed = match self.claim(&id).await {
-            Ok(lease) => match self.store.record_job(&id, &self.holder, &job).await {
-                Ok(()) => Ok(lease),
-                Err(e) => {
-                    lease.release().await;
-                    Err(e.into())
-                }
-            },
-            Err(e) => Err(e),
-        };
-        let lease = match claimed {
+        let lease = match self.claim(&id).await {
             Ok(lease) => lease,
             Err(e) => {
                 tx.send_modify(|s| {
@@ -412,6 +401,12 @@ impl Indexer {
                 return;
             }
         };
+        // Written down so that another process finishes the job if this one dies; without it,
+        // the job still runs, only nobody would take it over.
+        let job = ClaimedJob { source: source.location(), branch: branch.clone(), owner };
+        if let Err(e) = self.store.record_job(&id, &self.holder, &job).await {
+            tracing::warn!(repo = id, "cannot record the job beside its claim: {e}");
+        }
         let last = Arc::clone(&self).run_claimed(&tx, source, branch).await;
         // Released before the end is told, so a job that follows never finds it held.
         lease.release().await;

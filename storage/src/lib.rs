@@ -101,6 +101,8 @@ pub struct Redis {
     connection: redis::aio::ConnectionManager,
     address: String,
     process: String,
+    /// Names handed out by [`Redis::unique_name`], shared by clones.
+    named: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -132,7 +134,8 @@ impl Redis {
             .map_err(|source| StorageError::Redis { address: address.clone(), source })?;
         let process =
             format!("{:016x}", getrandom::u64().unwrap_or_else(|_| std::process::id().into()));
-        let redis = Redis { connection, address, process };
+        let named = std::sync::Arc::default();
+        let redis = Redis { connection, address, process, named };
         let _: String = redis::cmd("PING")
             .query_async(&mut redis.connection())
             .await
@@ -145,10 +148,11 @@ impl Redis {
         self.connection.clone()
     }
 
-    /// A name for this connection's process, unique among those sharing the server: what it
-    /// puts in a shared set (a reservation, a lease) starts with it.
-    pub fn process(&self) -> &str {
-        &self.process
+    /// A name no other process sharing the server uses, nor this one again: what goes into a
+    /// shared set (a reservation, a lease, a window entry).
+    pub fn unique_name(&self) -> String {
+        let n = self.named.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}-{n}", self.process)
     }
 
     /// `host:port`, for messages: never the password.
