@@ -1,4 +1,4 @@
-// `sqlx::migrate!` reads `migrations/` when this crate compiles: a new migration must recompile it.
+// `sqlx::migrate!` reads `migrations/sqlite` and `migrations/postgres` when this crate compiles: a new migration must recompile it.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
 }

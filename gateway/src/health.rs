@@ -196,7 +196,7 @@ mod tests {
     #[tokio::test]
     async fn health_answers_ok_with_version_uptime_and_a_request_id() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = crate::Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let storage = storage::testing::open(dir.path()).await;
         let gateway = Gateway::open(&Default::default(), dir.path(), &storage).await.unwrap();
         let response = gateway
             .router()

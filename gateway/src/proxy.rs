@@ -1004,7 +1004,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_whose_client_left_is_recorded_as_499() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = crate::Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let storage = storage::testing::open(dir.path()).await;
         let gateway = Gateway::open(&Default::default(), dir.path(), &storage).await.unwrap();
         let tenant = Arc::new(Tenant {
             id: 7,

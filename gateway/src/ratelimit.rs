@@ -190,7 +190,7 @@ impl RateLimiter {
         sqlx::query("DELETE FROM rate_limits").execute(&mut *tx).await?;
         for (tenant, tokens, updated, window) in rows {
             sqlx::query(
-                "INSERT INTO rate_limits (tenant_id, tokens, updated_at, window) VALUES (?, ?, ?, ?)",
+                "INSERT INTO rate_limits (tenant_id, tokens, updated_at, \"window\") VALUES ($1, $2, $3, $4)",
             )
             .bind(tenant)
             .bind(tokens)
@@ -205,7 +205,7 @@ impl RateLimiter {
 
     /// The state saved at the last shutdown.
     pub async fn load(store: &Store) -> Result<RateLimiter, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, tokens, updated_at, window FROM rate_limits")
+        let rows = sqlx::query("SELECT tenant_id, tokens, updated_at, \"window\" FROM rate_limits")
             .fetch_all(store.pool())
             .await?;
         let now = Instant::now();

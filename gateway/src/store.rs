@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Any, QueryBuilder, Row};
+use storage::IntColumns;
+use storage::Pool;
 use storage::Storage;
 
 use crate::dlp::policy::Policy;
@@ -20,8 +22,6 @@ pub const DEFAULT_ORG: &str = "default";
 /// small statement, a larger one in large ones. Only these two are ever prepared.
 const USAGE_SMALL: usize = 16;
 const USAGE_LARGE: usize = 256;
-/// Columns of a usage row, as [`Store::insert_usage`] binds them.
-const USAGE_COLUMNS: usize = 23;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,18 +127,24 @@ pub struct UsageRecord {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
+    backend: storage::Backend,
     master: MasterKey,
 }
 
 impl Store {
     /// The gateway's tables of the data dir's database; provider keys sealed under `master`.
     pub fn new(storage: &Storage, master: MasterKey) -> Store {
-        Store { pool: storage.pool().clone(), master }
+        Store { pool: storage.pool().clone(), backend: storage.backend(), master }
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Which database the pool is on, for the few statements the dialects write differently.
+    pub(crate) fn backend(&self) -> storage::Backend {
+        self.backend
     }
 
     /// Seals a provider key under the master key.
@@ -154,7 +160,7 @@ impl Store {
             sqlx::query_as("SELECT id, sealed FROM provider_keys").fetch_all(&mut *tx).await?;
         for (id, sealed) in &rows {
             let secret = self.master.open(sealed)?;
-            sqlx::query("UPDATE provider_keys SET sealed = ? WHERE id = ?")
+            sqlx::query("UPDATE provider_keys SET sealed = $1 WHERE id = $2")
                 .bind(new.seal(&secret))
                 .bind(id)
                 .execute(&mut *tx)
@@ -211,7 +217,7 @@ impl Store {
         });
         sqlx::query(
             "INSERT INTO audit_log (org_id, action, target_type, target_id, detail, created_at) \
-             VALUES (?, 'budget.threshold', ?, ?, ?, ?)",
+             VALUES ($1, 'budget.threshold', $2, $3, $4, $5)",
         )
         .bind(org_id)
         .bind(target_type)
@@ -225,15 +231,22 @@ impl Store {
 
     /// Whether `email` has an account (emails are matched lower-cased).
     pub async fn has_user(&self, email: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?)")
-            .bind(email.trim().to_lowercase())
-            .fetch_one(&self.pool)
-            .await?)
+        let found: i64 = sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE email = $1) THEN 1 ELSE 0 END",
+        )
+        .bind(email.trim().to_lowercase())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(found == 1)
     }
 
     /// Whether anybody can log in to the admin API yet.
     pub async fn has_users(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)").fetch_one(&self.pool).await?)
+        let found: i64 =
+            sqlx::query_scalar("SELECT CASE WHEN EXISTS (SELECT 1 FROM users) THEN 1 ELSE 0 END")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(found == 1)
     }
 
     /// Makes the store hold the config's providers and tenants, in the `default` organization:
@@ -246,14 +259,15 @@ impl Store {
         let org_id = org_id(&mut tx, DEFAULT_ORG, now).await?;
 
         let names: Vec<&str> = settings.providers.iter().map(|p| p.name.as_str()).collect();
-        let existing: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, name FROM providers WHERE org_id = ? AND source = 'config'")
-                .bind(org_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let existing: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, name FROM providers WHERE org_id = $1 AND source = 'config'",
+        )
+        .bind(org_id)
+        .fetch_all(&mut *tx)
+        .await?;
         for (id, name) in existing {
             if !names.contains(&name.as_str()) {
-                sqlx::query("DELETE FROM providers WHERE id = ?")
+                sqlx::query("DELETE FROM providers WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -265,7 +279,7 @@ impl Store {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO providers (org_id, name, kind, base_url, priority, enabled, models, \
                  aliases, source, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'config', ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'config', $9, $10) \
                  ON CONFLICT (org_id, name) DO UPDATE SET kind = excluded.kind, \
                  base_url = excluded.base_url, priority = excluded.priority, \
                  enabled = excluded.enabled, models = excluded.models, aliases = excluded.aliases, \
@@ -277,49 +291,77 @@ impl Store {
             .bind(p.kind.as_str())
             .bind(p.base_url.trim_end_matches('/'))
             .bind(p.priority)
-            .bind(p.enabled)
+            .bind(storage::int(p.enabled))
             .bind(models)
             .bind(aliases)
             .bind(now)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM provider_keys WHERE provider_id = ? AND source = 'config'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for key in &p.keys {
+            // The config's keys keep their rows (and ids) from one start to the next, the n-th
+            // key the n-th row: a replica's counters in Redis and its in-memory directory name
+            // keys by id, so a replica starting must not renumber the keys the others hold.
+            let rows: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM provider_keys WHERE provider_id = $1 AND source = 'config' \
+                 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (n, key) in p.keys.iter().enumerate() {
                 let secret = key.resolve().map_err(StoreError::Invalid)?;
-                sqlx::query(
-                    "INSERT INTO provider_keys (provider_id, label, sealed, hint, \
-                     concurrency_limit, rpm_limit, source, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, 'config', ?)",
-                )
-                .bind(id)
-                .bind(&key.label)
-                .bind(self.master.seal(&secret))
-                .bind(mask(&secret))
-                .bind(key.concurrency_limit)
-                .bind(key.rpm_limit)
-                .bind(now)
+                let (sealed, hint) = (self.master.seal(&secret), mask(&secret));
+                let (limit, rpm) = (key.concurrency_limit, key.rpm_limit);
+                match rows.get(n) {
+                    Some(row) => sqlx::query(
+                        "UPDATE provider_keys SET label = $1, sealed = $2, hint = $3, \
+                         concurrency_limit = $4, rpm_limit = $5 WHERE id = $6",
+                    )
+                    .bind(&key.label)
+                    .bind(sealed)
+                    .bind(hint)
+                    .bind(limit)
+                    .bind(rpm)
+                    .bind(row),
+                    None => sqlx::query(
+                        "INSERT INTO provider_keys (label, sealed, hint, concurrency_limit, \
+                         rpm_limit, provider_id, source, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'config', $7)",
+                    )
+                    .bind(&key.label)
+                    .bind(sealed)
+                    .bind(hint)
+                    .bind(limit)
+                    .bind(rpm)
+                    .bind(id)
+                    .bind(now),
+                }
                 .execute(&mut *tx)
                 .await?;
+            }
+            for stale in rows.iter().skip(p.keys.len()) {
+                sqlx::query("DELETE FROM provider_keys WHERE id = $1")
+                    .bind(stale)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
 
         let names: Vec<&str> = settings.tenants.iter().map(|t| t.name.as_str()).collect();
         let existing: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, name FROM tenants WHERE org_id = ? AND source = 'config'")
+            sqlx::query_as("SELECT id, name FROM tenants WHERE org_id = $1 AND source = 'config'")
                 .bind(org_id)
                 .fetch_all(&mut *tx)
                 .await?;
         for (id, name) in existing {
             if !names.contains(&name.as_str()) {
-                sqlx::query("UPDATE tenants SET status = 'inactive', updated_at = ? WHERE id = ?")
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE tenants SET status = 'inactive', updated_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         for t in &settings.tenants {
@@ -332,7 +374,7 @@ impl Store {
                 "INSERT INTO tenants (org_id, team_id, name, key_hash, key_prefix, status, \
                  daily_budget, monthly_budget, rate_limit, rate_burst, rate_refill, dlp_policy, \
                  source, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 'config', ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, 'config', $12, $13) \
                  ON CONFLICT (org_id, name) DO UPDATE SET team_id = excluded.team_id, \
                  key_hash = excluded.key_hash, key_prefix = excluded.key_prefix, \
                  status = 'active', daily_budget = excluded.daily_budget, \
@@ -349,7 +391,7 @@ impl Store {
             .bind(t.daily_budget)
             .bind(t.monthly_budget)
             .bind(t.rate_limit)
-            .bind(t.rate_burst)
+            .bind(storage::int(t.rate_burst))
             .bind(t.rate_refill_per_sec)
             .bind(t.dlp.as_ref().map(|p| serde_json::to_string(p).expect("serializable")))
             .bind(now)
@@ -464,7 +506,7 @@ impl Store {
                     .ok_or_else(|| StoreError::Invalid(format!("unknown provider kind {kind}")))?,
                 base_url: r.get("base_url"),
                 priority: r.get("priority"),
-                enabled: r.get("enabled"),
+                enabled: r.int("enabled"),
                 models: models.and_then(|m| serde_json::from_str(&m).ok()),
                 aliases: serde_json::from_str(&aliases).unwrap_or_default(),
                 keys: provider_keys,
@@ -489,49 +531,45 @@ impl Store {
         let chunk = if records.len() <= USAGE_SMALL { USAGE_SMALL } else { USAGE_LARGE };
         let mut tx = if records.len() > chunk { Some(self.pool.begin().await?) } else { None };
         for rows in records.chunks(chunk) {
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut insert: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO usage (request_id, org_id, tenant_id, team_id, endpoint, \
                  provider_id, provider, model, prompt_tokens, completion_tokens, tokens_source, \
                  cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, \
                  dlp, tool, result_bytes, created_at) SELECT * FROM (",
             );
-            let padded = rows.iter().map(Some).chain(std::iter::repeat(None)).take(chunk);
-            insert.push_values(padded, |mut row, u| match u {
-                Some(u) => {
-                    row.push_bind(&u.request_id)
-                        .push_bind(u.org_id)
-                        .push_bind(u.tenant_id)
-                        .push_bind(u.team_id)
-                        .push_bind(u.endpoint)
-                        .push_bind(u.provider_id)
-                        .push_bind(&u.provider)
-                        .push_bind(&u.model)
-                        .push_bind(u.prompt_tokens as i64)
-                        .push_bind(u.completion_tokens as i64)
-                        .push_bind(u.tokens_source)
-                        .push_bind(u.cost_usd)
-                        .push_bind(u.latency_ms as i64)
-                        .push_bind(u.ttft_ms.map(|t| t as i64))
-                        .push_bind(i64::from(u.status))
-                        .push_bind(&u.error)
-                        .push_bind(u.streamed)
-                        .push_bind(i64::from(u.attempts))
-                        .push_bind(i64::from(u.dlp_events))
-                        .push_bind(&u.dlp)
-                        .push_bind(&u.tool)
-                        .push_bind(u.result_bytes.map(|b| b as i64))
-                        .push_bind(u.created_at_ms);
-                }
-                None => {
-                    for _ in 0..USAGE_COLUMNS {
-                        row.push_bind(None::<i64>);
-                    }
-                }
+            // Unused rows repeat the first with no request id, skipped by the `WHERE`: every
+            // column keeps one type, as Postgres wants of a `VALUES` list.
+            let real = rows.iter().map(|u| (u, true));
+            let padded = real.chain(std::iter::repeat((&rows[0], false))).take(chunk);
+            insert.push_values(padded, |mut row, (u, real)| {
+                row.push_bind(real.then_some(&u.request_id))
+                    .push_bind(u.org_id)
+                    .push_bind(u.tenant_id)
+                    .push_bind(u.team_id)
+                    .push_bind(u.endpoint)
+                    .push_bind(u.provider_id)
+                    .push_bind(&u.provider)
+                    .push_bind(&u.model)
+                    .push_bind(u.prompt_tokens as i64)
+                    .push_bind(u.completion_tokens as i64)
+                    .push_bind(u.tokens_source)
+                    .push_bind(u.cost_usd)
+                    .push_bind(u.latency_ms as i64)
+                    .push_bind(u.ttft_ms.map(|t| t as i64))
+                    .push_bind(i64::from(u.status))
+                    .push_bind(&u.error)
+                    .push_bind(storage::int(u.streamed))
+                    .push_bind(i64::from(u.attempts))
+                    .push_bind(i64::from(u.dlp_events))
+                    .push_bind(&u.dlp)
+                    .push_bind(&u.tool)
+                    .push_bind(u.result_bytes.map(|b| b as i64))
+                    .push_bind(u.created_at_ms);
             });
-            insert.push(") WHERE column1 IS NOT NULL");
+            insert.push(") AS batch WHERE column1 IS NOT NULL");
             match tx.as_mut() {
-                Some(tx) => insert.build().execute(&mut **tx).await?,
-                None => insert.build().execute(&self.pool).await?,
+                Some(tx) => storage::query(&mut insert).execute(&mut **tx).await?,
+                None => storage::query(&mut insert).execute(&self.pool).await?,
             };
         }
         if let Some(tx) = tx {
@@ -546,7 +584,7 @@ impl Store {
             "SELECT request_id, org_id, tenant_id, team_id, endpoint, provider_id, provider, \
              model, prompt_tokens, completion_tokens, tokens_source, cost_usd, latency_ms, \
              ttft_ms, status, error, streamed, attempts, dlp_events, dlp, tool, result_bytes, \
-             created_at FROM usage ORDER BY id DESC LIMIT ?",
+             created_at FROM usage ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -574,7 +612,7 @@ impl Store {
                 ttft_ms: r.get::<Option<i64>, _>("ttft_ms").map(|t| t as u64),
                 status: r.get::<i64, _>("status") as u16,
                 error: r.get("error"),
-                streamed: r.get("streamed"),
+                streamed: r.int("streamed"),
                 attempts: r.get::<i64, _>("attempts") as u32,
                 dlp_events: r.get::<i64, _>("dlp_events") as u32,
                 dlp: r.get("dlp"),
@@ -599,12 +637,12 @@ fn endpoint_name(stored: &str) -> &'static str {
 }
 
 async fn org_id(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut sqlx::Transaction<'_, Any>,
     name: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO orgs (name, created_at) VALUES (?, ?) \
+        "INSERT INTO orgs (name, created_at) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
     )
     .bind(name)
@@ -614,13 +652,13 @@ async fn org_id(
 }
 
 async fn team_id(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut sqlx::Transaction<'_, Any>,
     org_id: i64,
     name: &str,
     now: i64,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO teams (org_id, name, created_at) VALUES (?, ?, ?) \
+        "INSERT INTO teams (org_id, name, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (org_id, name) DO UPDATE SET name = excluded.name RETURNING id",
     )
     .bind(org_id)
@@ -671,7 +709,7 @@ mod tests {
     async fn a_batch_of_any_size_is_stored_exactly_as_given_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let key = MasterKey::from_hex(&"42".repeat(32)).unwrap();
-        let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let storage = storage::testing::open(dir.path()).await;
         let store = Store::new(&storage, key);
         let mut stored = Vec::new();
         // Around the statements' sizes (16 and 256 rows), and across several large ones.

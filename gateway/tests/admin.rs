@@ -19,6 +19,7 @@ struct Harness {
     url: String,
     http: reqwest::Client,
     gateway: Gateway,
+    storage: storage::Storage,
     dir: tempfile::TempDir,
 }
 
@@ -33,26 +34,27 @@ impl Harness {
         settings.admin_email = Some(ADMIN.to_owned());
         settings.admin_password = Some(Secret::new(PASSWORD));
         let dir = tempfile::tempdir().unwrap();
-        let storage = gateway::Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let storage = storage::testing::open(dir.path()).await;
         let gateway = Gateway::open(&settings, dir.path(), &storage).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
         gateway::install_tls();
-        Harness { url, http: reqwest::Client::new(), gateway, dir }
+        Harness { url, http: reqwest::Client::new(), gateway, storage, dir }
     }
 
     /// A second gateway on the same database, as another process or replica would be.
     async fn replica(&self) -> Harness {
-        let storage = gateway::Storage::open(&self.dir.path().join("agentwatch.db")).await.unwrap();
+        let storage = storage::testing::open(self.dir.path()).await;
         let gateway =
             Gateway::open(&GatewaySettings::default(), self.dir.path(), &storage).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
-        Harness { url, http: reqwest::Client::new(), gateway, dir: tempfile::tempdir().unwrap() }
+        let dir = tempfile::tempdir().unwrap();
+        Harness { url, http: reqwest::Client::new(), gateway, storage, dir }
     }
 
     /// The status `GET /v1/models` answers `key` with, once it is `expected` (looked at every
@@ -567,12 +569,27 @@ async fn provider_keys_are_shown_masked_and_never_stored_in_plain_text() {
     assert_eq!(provider.body["base_url"], "https://api.openai.com/v1", "trailing slash trimmed");
     assert_eq!(provider.body["circuit"], "closed");
 
-    // Nowhere in the API's answers, the audit log or the database files.
+    // Nowhere in the API's answers, the audit log or the database.
     let audit = h.get("/api/audit?limit=1000", &admin).await.body.to_string();
     assert!(!audit.contains(secret) && audit.contains("sk-p…6789"));
     let mut bytes = Vec::new();
-    for file in ["agentwatch.db", "agentwatch.db-wal"] {
-        bytes.extend(std::fs::read(h.dir.path().join(file)).unwrap_or_default());
+    match h.storage.backend() {
+        storage::Backend::Sqlite => {
+            for file in ["agentwatch.db", "agentwatch.db-wal"] {
+                bytes.extend(std::fs::read(h.dir.path().join(file)).unwrap_or_default());
+            }
+        }
+        storage::Backend::Postgres => {
+            let keys: Vec<(Vec<u8>, String)> =
+                sqlx::query_as("SELECT sealed, hint FROM provider_keys")
+                    .fetch_all(h.storage.pool())
+                    .await
+                    .unwrap();
+            for (sealed, hint) in keys {
+                bytes.extend(sealed);
+                bytes.extend(hint.into_bytes());
+            }
+        }
     }
     assert!(!bytes.is_empty());
     assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
@@ -1162,15 +1179,12 @@ async fn another_organization_s_provider_cannot_reach_the_operator_s_network() {
     .await;
     let urls = [format!("http://localhost:{port}/v1"), format!("http://127.0.0.1:{port}/v1")];
     for (i, base_url) in urls.iter().enumerate() {
-        let db = h.dir.path().join("agentwatch.db");
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("UPDATE providers SET base_url = ? WHERE id = ?")
+        sqlx::query("UPDATE providers SET base_url = $1 WHERE id = $2")
             .bind(base_url)
             .bind(p)
-            .execute(&pool)
+            .execute(h.storage.pool())
             .await
             .unwrap();
-        pool.close().await;
         h.gateway.reload().await.unwrap();
         let tenant = h.post("/api/tenants", &beta, json!({ "name": format!("app-{i}") })).await;
         let key = tenant.body["api_key"].as_str().unwrap();

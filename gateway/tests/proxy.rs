@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use gateway::settings::GatewaySettings;
-use gateway::{Gateway, Redis, Storage};
+use gateway::{Gateway, Redis};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -164,7 +164,7 @@ fn settings(providers: &[&Mock], tenant: &str) -> GatewaySettings {
 
 /// A gateway on `data_dir`, keeping its counters in `redis` if given, serving on a port: its URL.
 async fn serve(settings: &GatewaySettings, data_dir: &Path, redis: Option<&Redis>) -> String {
-    let mut storage = Storage::open(&data_dir.join("agentwatch.db")).await.unwrap();
+    let mut storage = storage::testing::open(data_dir).await;
     if let Some(redis) = redis {
         storage = storage.with_redis(redis.clone());
     }
@@ -558,7 +558,7 @@ async fn a_reservation_a_dead_replica_never_settled_lapses_once_its_request_coul
     let server = RedisServer::start().await;
     let redis = server.connect().await;
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(dir.path()).await;
     let store = Gateway::open_store(&GatewaySettings::default(), dir.path(), &storage).unwrap();
     let hold_for = std::time::Duration::from_millis(500);
     let limits = Limits { limits: vec![(Scope::Tenant(1), Period::Daily, 1.0)] };

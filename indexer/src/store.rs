@@ -10,8 +10,9 @@ use std::str::FromStr;
 
 use grammars::Language;
 use sqlx::query_builder::Separated;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Any, QueryBuilder, Row};
 use storage::Storage;
+use storage::{IntColumns, Pool};
 
 use crate::graph::SourceFile;
 use crate::jobs::JobState;
@@ -95,7 +96,7 @@ pub struct StoredFile {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
@@ -112,7 +113,7 @@ impl Store {
             "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha, dirty,
                  files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at,
                  chunks, embedded, owner)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
              ON CONFLICT (id) DO UPDATE SET
                  name = excluded.name, source = excluded.source, remote = excluded.remote,
                  branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
@@ -125,24 +126,24 @@ impl Store {
         .bind(&repo.id)
         .bind(&repo.name)
         .bind(&repo.source)
-        .bind(repo.remote)
+        .bind(storage::int(repo.remote))
         .bind(&repo.branch)
         .bind(repo.checkout.to_string_lossy().into_owned())
         .bind(repo.status.as_str())
         .bind(&repo.commit)
         .bind(repo.dirty.join("\n"))
-        .bind(repo.stats.files)
+        .bind(storage::int(repo.stats.files))
         .bind(encode_skipped(&repo.stats.skipped))
-        .bind(repo.stats.symbols)
-        .bind(repo.stats.nodes)
-        .bind(repo.stats.edges)
+        .bind(storage::int(repo.stats.symbols))
+        .bind(storage::int(repo.stats.nodes))
+        .bind(storage::int(repo.stats.edges))
         .bind(repo.stats.lines as i64)
         .bind(repo.stats.duration_ms as i64)
         .bind(repo.stats.errors.join("\n"))
         .bind(&repo.error)
         .bind(repo.indexed_at)
-        .bind(repo.stats.chunks)
-        .bind(repo.stats.embedded)
+        .bind(storage::int(repo.stats.chunks))
+        .bind(storage::int(repo.stats.embedded))
         .bind(repo.owner)
         .execute(&self.pool)
         .await?;
@@ -150,7 +151,7 @@ impl Store {
     }
 
     pub async fn repo(&self, id: &str) -> Result<Option<RepoRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM repositories WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM repositories WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -167,10 +168,10 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let now = unix_ms();
         let claimed: Option<String> = sqlx::query_scalar(
-            "INSERT INTO index_leases (repo_id, holder, expires_at) VALUES (?, ?, ?)
+            "INSERT INTO index_leases (repo_id, holder, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (repo_id) DO UPDATE SET
                  holder = excluded.holder, expires_at = excluded.expires_at
-             WHERE index_leases.holder = excluded.holder OR index_leases.expires_at <= ?
+             WHERE index_leases.holder = excluded.holder OR index_leases.expires_at <= $4
              RETURNING holder",
         )
         .bind(id)
@@ -182,7 +183,7 @@ impl Store {
         if claimed.is_some() {
             return Ok(None);
         }
-        let other = sqlx::query_scalar("SELECT holder FROM index_leases WHERE repo_id = ?")
+        let other = sqlx::query_scalar("SELECT holder FROM index_leases WHERE repo_id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -199,7 +200,7 @@ impl Store {
         job: &ClaimedJob,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE index_leases SET source = ?, branch = ?, owner = ? WHERE repo_id = ? AND holder = ?",
+            "UPDATE index_leases SET source = $1, branch = $2, owner = $3 WHERE repo_id = $4 AND holder = $5",
         )
         .bind(&job.source)
         .bind(&job.branch)
@@ -216,7 +217,7 @@ impl Store {
     pub async fn abandoned_jobs(&self) -> Result<Vec<(String, String, ClaimedJob)>, StoreError> {
         let rows = sqlx::query(
             "SELECT repo_id, holder, source, branch, owner FROM index_leases
-             WHERE source IS NOT NULL AND expires_at <= ?",
+             WHERE source IS NOT NULL AND expires_at <= $1",
         )
         .bind(unix_ms())
         .fetch_all(&self.pool)
@@ -234,7 +235,7 @@ impl Store {
     }
 
     pub async fn release(&self, id: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM index_leases WHERE repo_id = ? AND holder = ?")
+        sqlx::query("DELETE FROM index_leases WHERE repo_id = $1 AND holder = $2")
             .bind(id)
             .bind(holder)
             .execute(&self.pool)
@@ -245,7 +246,7 @@ impl Store {
     /// Records that a repository's indexed tree was replaced; its new generation.
     pub async fn replaced(&self, id: &str) -> Result<i64, StoreError> {
         let generation = sqlx::query_scalar(
-            "UPDATE repositories SET generation = generation + 1 WHERE id = ? RETURNING generation",
+            "UPDATE repositories SET generation = generation + 1 WHERE id = $1 RETURNING generation",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -256,7 +257,7 @@ impl Store {
     /// The generation of a repository's indexed tree (see [`Store::replaced`]), or `None` when
     /// it is not stored.
     pub async fn generation(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        let generation = sqlx::query_scalar("SELECT generation FROM repositories WHERE id = ?")
+        let generation = sqlx::query_scalar("SELECT generation FROM repositories WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -273,7 +274,7 @@ impl Store {
 
     /// Removes a repository and everything indexed from it. Returns whether it existed.
     pub async fn delete_repo(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM repositories WHERE id = ?")
+        let done = sqlx::query("DELETE FROM repositories WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -282,7 +283,7 @@ impl Store {
 
     /// Content hash of every stored file of a repository.
     pub async fn file_hashes(&self, repo: &str) -> Result<HashMap<String, String>, StoreError> {
-        let rows = sqlx::query("SELECT path, hash FROM files WHERE repo_id = ?")
+        let rows = sqlx::query("SELECT path, hash FROM files WHERE repo_id = $1")
             .bind(repo)
             .fetch_all(&self.pool)
             .await?;
@@ -299,17 +300,17 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let gone = deleted.iter().chain(changed.iter().map(|f| &f.path));
         for paths in gone.collect::<Vec<_>>().chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM files WHERE repo_id = ");
+            let mut q = QueryBuilder::<Any>::new("DELETE FROM files WHERE repo_id = ");
             q.push_bind(repo).push(" AND path IN (");
             let mut list = q.separated(", ");
             for path in paths {
                 list.push_bind(path.as_str());
             }
             q.push(")");
-            q.build().execute(&mut *tx).await?;
+            storage::query(&mut q).execute(&mut *tx).await?;
         }
         for files in changed.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = QueryBuilder::<Any>::new(
                 "INSERT INTO files (repo_id, path, language, hash, lines, diagnostics) ",
             );
             q.push_values(files, |mut row, f| {
@@ -317,10 +318,10 @@ impl Store {
                     .push_bind(f.path.as_str())
                     .push_bind(f.facts.language.name())
                     .push_bind(f.hash.as_str())
-                    .push_bind(f.facts.lines)
+                    .push_bind(storage::int(f.facts.lines))
                     .push_bind(f.facts.diagnostics.join("\n"));
             });
-            q.build().execute(&mut *tx).await?;
+            storage::query(&mut q).execute(&mut *tx).await?;
         }
         let facts = Facts { tx: &mut tx, repo, files: changed };
         facts
@@ -331,12 +332,12 @@ impl Store {
                     row.push_bind(s.name.as_str())
                         .push_bind(s.qualified.as_str())
                         .push_bind(s.kind.as_str())
-                        .push_bind(s.parent)
+                        .push_bind(storage::int(s.parent))
                         .push_bind(s.container.as_deref())
-                        .push_bind(s.start_line)
-                        .push_bind(s.end_line)
-                        .push_bind(s.start_byte)
-                        .push_bind(s.end_byte)
+                        .push_bind(storage::int(s.start_line))
+                        .push_bind(storage::int(s.end_line))
+                        .push_bind(storage::int(s.start_byte))
+                        .push_bind(storage::int(s.end_byte))
                         .push_bind(s.signature.as_str())
                         .push_bind(s.doc.as_deref());
                 },
@@ -351,8 +352,8 @@ impl Store {
                         .push_bind(r.scope.as_deref())
                         .push_bind(r.receiver.as_deref())
                         .push_bind(r.subject.as_deref())
-                        .push_bind(r.line)
-                        .push_bind(r.enclosing);
+                        .push_bind(storage::int(r.line))
+                        .push_bind(storage::int(r.enclosing));
                 },
             )
             .await?
@@ -360,18 +361,18 @@ impl Store {
                 row.push_bind(im.source.as_str())
                     .push_bind(im.alias.as_deref())
                     .push_bind(encode_names(&im.names))
-                    .push_bind(im.line);
+                    .push_bind(storage::int(im.line));
             })
             .await?
             .insert(
                 "chunks (repo_id, path, idx, start_line, end_line, start_byte, end_byte, symbol)",
                 |f| &f.chunks,
                 |row, c| {
-                    row.push_bind(c.start_line)
-                        .push_bind(c.end_line)
-                        .push_bind(c.start_byte)
-                        .push_bind(c.end_byte)
-                        .push_bind(c.symbol);
+                    row.push_bind(storage::int(c.start_line))
+                        .push_bind(storage::int(c.end_line))
+                        .push_bind(storage::int(c.start_byte))
+                        .push_bind(storage::int(c.end_byte))
+                        .push_bind(storage::int(c.symbol));
                 },
             )
             .await?;
@@ -385,7 +386,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut files: Vec<StoredFile> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics FROM files WHERE repo_id = ? ORDER BY path")
+        let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics FROM files WHERE repo_id = $1 ORDER BY path")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
@@ -401,7 +402,7 @@ impl Store {
                 hash: row.get("hash"),
                 facts: FileFacts {
                     language,
-                    lines: row.get("lines"),
+                    lines: row.int("lines"),
                     symbols: Vec::new(),
                     references: Vec::new(),
                     imports: Vec::new(),
@@ -417,7 +418,7 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("facts of unknown file {path}")))
         };
 
-        let rows = sqlx::query("SELECT * FROM symbols WHERE repo_id = ? ORDER BY path, idx")
+        let rows = sqlx::query("SELECT * FROM symbols WHERE repo_id = $1 ORDER BY path, idx")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
@@ -428,18 +429,18 @@ impl Store {
                 qualified: row.get("qualified"),
                 kind: SymbolKind::from_capture(&kind)
                     .ok_or_else(|| StoreError::Corrupt(format!("symbol kind {kind}")))?,
-                parent: row.get("parent"),
+                parent: row.int("parent"),
                 container: row.get("container"),
-                start_line: row.get("start_line"),
-                end_line: row.get("end_line"),
-                start_byte: row.get("start_byte"),
-                end_byte: row.get("end_byte"),
+                start_line: row.int("start_line"),
+                end_line: row.int("end_line"),
+                start_byte: row.int("start_byte"),
+                end_byte: row.int("end_byte"),
                 signature: row.get("signature"),
                 doc: row.get("doc"),
             };
             files[file_of(row.get("path"))?].facts.symbols.push(symbol);
         }
-        let rows = sqlx::query("SELECT * FROM refs WHERE repo_id = ? ORDER BY path, idx")
+        let rows = sqlx::query("SELECT * FROM refs WHERE repo_id = $1 ORDER BY path, idx")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
@@ -452,12 +453,12 @@ impl Store {
                 scope: row.get("scope"),
                 receiver: row.get("receiver"),
                 subject: row.get("subject"),
-                line: row.get("line"),
-                enclosing: row.get("enclosing"),
+                line: row.int("line"),
+                enclosing: row.int("enclosing"),
             };
             files[file_of(row.get("path"))?].facts.references.push(reference);
         }
-        let rows = sqlx::query("SELECT * FROM imports WHERE repo_id = ? ORDER BY path, idx")
+        let rows = sqlx::query("SELECT * FROM imports WHERE repo_id = $1 ORDER BY path, idx")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
@@ -467,21 +468,21 @@ impl Store {
                 source: row.get("source"),
                 names: decode_names(&names),
                 alias: row.get("alias"),
-                line: row.get("line"),
+                line: row.int("line"),
             };
             files[file_of(row.get("path"))?].facts.imports.push(import);
         }
-        let rows = sqlx::query("SELECT * FROM chunks WHERE repo_id = ? ORDER BY path, idx")
+        let rows = sqlx::query("SELECT * FROM chunks WHERE repo_id = $1 ORDER BY path, idx")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
         for row in rows {
             let chunk = Chunk {
-                start_line: row.get("start_line"),
-                end_line: row.get("end_line"),
-                start_byte: row.get("start_byte"),
-                end_byte: row.get("end_byte"),
-                symbol: row.get("symbol"),
+                start_line: row.int("start_line"),
+                end_line: row.int("end_line"),
+                start_byte: row.int("start_byte"),
+                end_byte: row.int("end_byte"),
+                symbol: row.int("symbol"),
             };
             files[file_of(row.get("path"))?].facts.chunks.push(chunk);
         }
@@ -492,7 +493,7 @@ impl Store {
 
 /// Writes the per-item facts of changed files (symbols, references, …) inside one transaction.
 struct Facts<'t, 'c> {
-    tx: &'t mut sqlx::Transaction<'c, Sqlite>,
+    tx: &'t mut sqlx::Transaction<'c, Any>,
     repo: &'t str,
     files: &'t [StoredFile],
 }
@@ -504,7 +505,7 @@ impl Facts<'_, '_> {
         self,
         table: &str,
         items: impl Fn(&FileFacts) -> &Vec<T>,
-        bind: impl Fn(&mut Separated<'_, Sqlite, &'static str>, &T),
+        bind: impl Fn(&mut Separated<'_, Any, &'static str>, &T),
     ) -> Result<Self, StoreError> {
         let rows: Vec<(&str, usize, &T)> = self
             .files
@@ -514,12 +515,12 @@ impl Facts<'_, '_> {
             })
             .collect();
         for batch in rows.chunks(BATCH) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+            let mut q = QueryBuilder::<Any>::new(format!("INSERT INTO {table} "));
             q.push_values(batch, |mut row, (path, i, item)| {
                 row.push_bind(self.repo).push_bind(*path).push_bind(*i as i64);
                 bind(&mut row, item);
             });
-            q.build().execute(&mut **self.tx).await?;
+            storage::query(&mut q).execute(&mut **self.tx).await?;
         }
         Ok(self)
     }
@@ -531,7 +532,7 @@ impl StoredFile {
     }
 }
 
-fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError> {
+fn repo_from_row(row: &sqlx::any::AnyRow) -> Result<RepoRecord, StoreError> {
     let status: String = row.get("status");
     let skipped: String = row.get("skipped");
     let errors: String = row.get("errors");
@@ -541,7 +542,7 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
         id: row.get("id"),
         name: row.get("name"),
         source: row.get("source"),
-        remote: row.get("remote"),
+        remote: row.int("remote"),
         branch: row.get("branch"),
         checkout: PathBuf::from(checkout),
         status: JobState::from_str(&status)
@@ -549,16 +550,16 @@ fn repo_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RepoRecord, StoreError
         commit: row.get("commit_sha"),
         dirty: lines(&dirty),
         stats: IndexStats {
-            files: row.get("files"),
+            files: row.int("files"),
             skipped: decode_skipped(&skipped)?,
-            symbols: row.get("symbols"),
-            nodes: row.get("nodes"),
-            edges: row.get("edges"),
+            symbols: row.int("symbols"),
+            nodes: row.int("nodes"),
+            edges: row.int("edges"),
             lines: row.get::<i64, _>("lines") as u64,
             duration_ms: row.get::<i64, _>("duration_ms") as u64,
             errors: lines(&errors),
-            chunks: row.get("chunks"),
-            embedded: row.get("embedded"),
+            chunks: row.int("chunks"),
+            embedded: row.int("embedded"),
         },
         error: row.get("error"),
         indexed_at: row.get("indexed_at"),

@@ -74,7 +74,7 @@ impl Account for Ledger {
 /// organization 8 (structure and lexical search; no embedding model).
 async fn two_organizations() -> (tempfile::TempDir, Knowledge, String, String) {
     let data = tempfile::tempdir().unwrap();
-    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(data.path()).await;
     let indexer = Indexer::open(IndexerConfig::in_data_dir(data.path(), storage)).await.unwrap();
     let mut ids = Vec::new();
     for (name, owner) in [("python-pkg", 7), ("rust-crate", 8)] {

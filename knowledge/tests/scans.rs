@@ -15,7 +15,7 @@ use scanner::{Claimed, ScanState, ScanStore, Scanners};
 /// a scan of its own ends at once) and the store as another process sees it.
 async fn data_dir() -> (tempfile::TempDir, Arc<Scans>, ScanStore, RepoRecord) {
     let data = tempfile::tempdir().unwrap();
-    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(data.path()).await;
     let indexer =
         Indexer::open(IndexerConfig::in_data_dir(data.path(), storage.clone())).await.unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
@@ -24,7 +24,7 @@ async fn data_dir() -> (tempfile::TempDir, Arc<Scans>, ScanStore, RepoRecord) {
     assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
     let repo = indexer.find(&status.repo.id).await.unwrap();
     let scans = Scans::open(&storage, Scanners::default(), 2, Arc::clone(&indexer));
-    let elsewhere = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let elsewhere = storage::testing::open(data.path()).await;
     (data, scans, ScanStore::new(&elsewhere), repo)
 }
 

@@ -47,6 +47,11 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    /// `postgres://user:password@host:port/database`: every table (usage, tenants, keys,
+    /// sessions, audit, repositories and their facts, scans) lives there instead of
+    /// `<data_dir>/agentwatch.db`, for several processes or machines to share. The database must
+    /// exist; AgentWatch creates and migrates its tables. Unset: SQLite in the data dir.
+    pub database_url: Option<Secret>,
     /// `redis://[user:password@]host[:port][/db]`: gateway replicas keep budgets, rate limits and
     /// provider-key slots there, so that together they hold each limit once. Unset: in the
     /// process (one gateway). Replicas sharing Redis must share the database too.
@@ -333,6 +338,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| parse_some(&mut c.gateway.admin_password, v),
     },
     EnvOverride {
+        var: "AGENTWATCH_DATABASE_URL",
+        key: "storage.database_url",
+        apply: |c, v| parse_some(&mut c.storage.database_url, v),
+    },
+    EnvOverride {
         var: "AGENTWATCH_REDIS_URL",
         key: "storage.redis_url",
         apply: |c, v| parse_some(&mut c.storage.redis_url, v),
@@ -565,7 +575,10 @@ impl Config {
     /// The data dir's database, opened (created and brought up to date if needed): once per
     /// process, shared by the gateway, the indexer and the scans.
     pub async fn storage(&self) -> Result<storage::Storage, storage::StorageError> {
-        storage::Storage::open(&self.data_dir.join("agentwatch.db")).await
+        match &self.storage.database_url {
+            Some(url) => storage::Storage::connect(url.expose()).await,
+            None => storage::Storage::open(&self.data_dir.join("agentwatch.db")).await,
+        }
     }
 
     /// The search index's folder: `index.lance_uri`, or `<data_dir>/lance`.
@@ -657,6 +670,16 @@ impl Config {
                 "index.lance_uri = {uri:?}: object stores (s3://, gs://, az://) are not built \
                  into this binary; give a folder (on a shared file system, for several machines)"
             ));
+        }
+        if let Some(url) = &self.storage.database_url
+            && !["postgres://", "postgresql://"].iter().any(|s| url.expose().starts_with(s))
+        {
+            return invalid(
+                "storage.database_url: expected a Postgres URL, such as \
+                 postgres://agentwatch:password@db:5432/agentwatch (unset it to keep SQLite in \
+                 the data dir)"
+                    .to_owned(),
+            );
         }
         if let Some(url) = &self.storage.redis_url
             && !["redis://", "rediss://", "redis+unix://", "unix://"]
@@ -825,8 +848,11 @@ mod tests {
         let env = [
             ("AGENTWATCH_REDIS_URL", "redis://:pw@cache.internal:6379/2"),
             ("AGENTWATCH_LANCE_URI", "file:///mnt/shared/lance"),
+            ("AGENTWATCH_DATABASE_URL", "postgres://aw:pw@db.internal:5432/agentwatch"),
         ];
         let (config, _) = load("", &env).unwrap();
+        let database = config.storage.database_url.as_ref().unwrap();
+        assert_eq!(database.expose(), "postgres://aw:pw@db.internal:5432/agentwatch");
         let redis = config.storage.redis_url.as_ref().unwrap();
         assert_eq!(redis.expose(), "redis://:pw@cache.internal:6379/2");
         assert_eq!(config.lance_dir(), PathBuf::from("/mnt/shared/lance"));
@@ -838,6 +864,9 @@ mod tests {
         let msg = error("", &[("AGENTWATCH_REDIS_URL", "cache.internal:6379")]);
         assert!(msg.contains("redis://host:6379"), "{msg}");
         assert!(!msg.contains("cache.internal"), "a URL may hold a password: {msg}");
+        let msg = error("[storage]\ndatabase_url = \"mysql://aw:pw@db.internal/aw\"\n", &[]);
+        assert!(msg.contains("storage.database_url") && msg.contains("postgres://"), "{msg}");
+        assert!(!msg.contains("db.internal"), "a URL may hold a password: {msg}");
     }
 
     #[test]

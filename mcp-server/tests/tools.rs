@@ -23,7 +23,7 @@ type Client = RunningService<RoleClient, ()>;
 /// lexical search; no embedding model), as the local user of `agentwatch mcp`.
 async fn connected() -> (tempfile::TempDir, Client) {
     let data = tempfile::tempdir().unwrap();
-    let storage = storage::Storage::open(&data.path().join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(data.path()).await;
     let indexer = Indexer::open(IndexerConfig::in_data_dir(data.path(), storage)).await.unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
     let source = Source::parse(fixture.to_str().unwrap()).unwrap();

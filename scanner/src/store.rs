@@ -7,8 +7,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Any, QueryBuilder, Row};
 use storage::Storage;
+use storage::{IntColumns, Pool};
 
 use crate::Severity;
 use crate::finding::{Category, EnclosingSymbol, Finding, Package, Tool};
@@ -126,7 +127,7 @@ pub struct ScanDiff {
 
 #[derive(Debug, Clone)]
 pub struct ScanStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// What [`ScanStore::claim`] found.
@@ -170,7 +171,7 @@ impl ScanStore {
         };
         sqlx::query(
             "INSERT INTO scans (id, repo_id, commit_sha, origin, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&record.id)
         .bind(&record.repo_id)
@@ -195,7 +196,7 @@ impl ScanStore {
     ) -> Result<Claimed, ScanStoreError> {
         let now = unix_millis();
         self.reap(
-            "repo_id = ? AND COALESCE(commit_sha, '') = COALESCE(?, '')",
+            "repo_id = $2 AND COALESCE(commit_sha, '') = COALESCE($3, '')",
             &[Some(repo_id), commit],
         )
         .await?;
@@ -212,7 +213,7 @@ impl ScanStore {
         };
         let inserted = sqlx::query(
             "INSERT INTO scans (id, repo_id, commit_sha, origin, status, created_at, holder, \
-             lease_until) VALUES (?, ?, ?, 'run', 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
+             lease_until) VALUES ($1, $2, $3, 'run', 'queued', $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&record.id)
         .bind(repo_id)
@@ -226,7 +227,7 @@ impl ScanStore {
             return Ok(Claimed::New(record));
         }
         let held = sqlx::query(
-            "SELECT * FROM scans WHERE repo_id = ? AND COALESCE(commit_sha, '') = COALESCE(?, '') \
+            "SELECT * FROM scans WHERE repo_id = $1 AND COALESCE(commit_sha, '') = COALESCE($2, '') \
              AND status IN ('queued', 'running') AND holder IS NOT NULL",
         )
         .bind(repo_id)
@@ -249,7 +250,7 @@ impl ScanStore {
         lease: Duration,
     ) -> Result<bool, ScanStoreError> {
         let renewed = sqlx::query(
-            "UPDATE scans SET lease_until = ? WHERE id = ? AND holder = ? \
+            "UPDATE scans SET lease_until = $1 WHERE id = $2 AND holder = $3 \
              AND status IN ('queued', 'running')",
         )
         .bind(unix_millis() + lease.as_millis() as i64)
@@ -260,29 +261,34 @@ impl ScanStore {
         Ok(renewed.rows_affected() == 1)
     }
 
-    /// Fails the held scans matching `condition` whose lease ran out: their process is gone.
-    /// Looks before it writes, so that reading scans never waits for the write lock.
+    /// Fails the held scans matching `condition` (its values numbered from `$2`) whose lease ran
+    /// out: their process is gone. Looks before it writes, so that reading scans never waits for the write lock.
     async fn reap(&self, condition: &str, binds: &[Option<&str>]) -> Result<(), ScanStoreError> {
         const LAPSED: &str =
-            "status IN ('queued', 'running') AND holder IS NOT NULL AND lease_until < ?";
+            "status IN ('queued', 'running') AND holder IS NOT NULL AND lease_until < $1";
         let now = unix_millis();
         // Audited: the conditions are the constant strings of this file's callers.
-        let look = format!("SELECT EXISTS (SELECT 1 FROM scans WHERE {LAPSED} AND {condition})");
-        let mut any = sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(look)).bind(now);
+        let look = format!(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM scans WHERE {LAPSED} AND {condition}) \
+             THEN 1 ELSE 0 END"
+        );
+        let mut any = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(look)).bind(now);
         for value in binds {
             any = any.bind(*value);
         }
-        if !any.fetch_one(&self.pool).await? {
+        if any.fetch_one(&self.pool).await? == 0 {
             return Ok(());
         }
         let fail = format!(
-            "UPDATE scans SET status = 'failed', error = ?, finished_at = ? \
-             WHERE {LAPSED} AND {condition}"
+            "UPDATE scans SET status = 'failed', finished_at = $1, error = ${} \
+             WHERE {LAPSED} AND {condition}",
+            binds.len() + 2
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(fail)).bind(ABANDONED).bind(now).bind(now);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(fail)).bind(now);
         for value in binds {
             query = query.bind(*value);
         }
+        let query = query.bind(ABANDONED);
         query.execute(&self.pool).await?;
         Ok(())
     }
@@ -305,7 +311,7 @@ impl ScanStore {
     ) -> Result<(), ScanStoreError> {
         let finished = state.is_final().then(unix_millis);
         let done =
-            sqlx::query("UPDATE scans SET status = ?, error = ?, finished_at = ? WHERE id = ?")
+            sqlx::query("UPDATE scans SET status = $1, error = $2, finished_at = $3 WHERE id = $4")
                 .bind(state.as_str())
                 .bind(error)
                 .bind(finished)
@@ -323,8 +329,10 @@ impl ScanStore {
         let mut tx = self.pool.begin().await?;
         for run in runs {
             sqlx::query(
-                "INSERT OR REPLACE INTO scan_tools (scan_id, tool, status, message, duration_ms)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scan_tools (scan_id, tool, status, message, duration_ms)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (scan_id, tool) DO UPDATE SET status = excluded.status,
+                     message = excluded.message, duration_ms = excluded.duration_ms",
             )
             .bind(id)
             .bind(run.tool.as_str())
@@ -337,7 +345,7 @@ impl ScanStore {
         let findings: Vec<&Finding> = runs.iter().flat_map(|r| &r.findings).collect();
         // 22 values a row: well under SQLite's limit of 32,766 bound values.
         for (batch_no, batch) in findings.chunks(500).enumerate() {
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut insert: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO scan_findings (scan_id, seq, tool, category, rule_id, severity, title,
                      message, path, start_line, end_line, cwe, cve, package_name, installed_version,
                      fixed_version, fingerprint, url, symbol_id, symbol_kind, symbol_name, callers) ",
@@ -354,8 +362,8 @@ impl ScanStore {
                     .push_bind(&f.title)
                     .push_bind(&f.message)
                     .push_bind(&f.path)
-                    .push_bind(f.start_line)
-                    .push_bind(f.end_line)
+                    .push_bind(storage::int(f.start_line))
+                    .push_bind(storage::int(f.end_line))
                     .push_bind(f.cwe.join(" "))
                     .push_bind(f.cve.join(" "))
                     .push_bind(package.map(|p| p.name.clone()))
@@ -366,12 +374,12 @@ impl ScanStore {
                     .push_bind(symbol.map(|s| s.id.clone()))
                     .push_bind(symbol.map(|s| s.kind.clone()))
                     .push_bind(symbol.map(|s| s.name.clone()))
-                    .push_bind(symbol.map(|s| s.callers));
+                    .push_bind(storage::int(symbol.map(|s| s.callers)));
             });
-            insert.build().execute(&mut *tx).await?;
+            storage::query(&mut insert).execute(&mut *tx).await?;
         }
         let done = sqlx::query(
-            "UPDATE scans SET status = 'done', error = NULL, finished_at = ? WHERE id = ?",
+            "UPDATE scans SET status = 'done', error = NULL, finished_at = $1 WHERE id = $2",
         )
         .bind(unix_millis())
         .bind(id)
@@ -386,8 +394,8 @@ impl ScanStore {
 
     /// A scan with its tools' outcomes (failed, saying why, if its process is gone).
     pub async fn get(&self, id: &str) -> Result<Option<ScanRecord>, ScanStoreError> {
-        self.reap("id = ?", &[Some(id)]).await?;
-        let Some(row) = sqlx::query("SELECT * FROM scans WHERE id = ?")
+        self.reap("id = $2", &[Some(id)]).await?;
+        let Some(row) = sqlx::query("SELECT * FROM scans WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -399,9 +407,9 @@ impl ScanStore {
 
     /// A repository's scans, newest first.
     pub async fn list(&self, repo_id: &str) -> Result<Vec<ScanRecord>, ScanStoreError> {
-        self.reap("repo_id = ?", &[Some(repo_id)]).await?;
+        self.reap("repo_id = $2", &[Some(repo_id)]).await?;
         let rows = sqlx::query(
-            "SELECT * FROM scans WHERE repo_id = ? ORDER BY created_at DESC, rowid DESC",
+            "SELECT * FROM scans WHERE repo_id = $1 ORDER BY created_at DESC, rowid DESC",
         )
         .bind(repo_id)
         .fetch_all(&self.pool)
@@ -416,7 +424,7 @@ impl ScanStore {
     /// A repository's newest finished scan: the one whose findings describe it now.
     pub async fn latest_done(&self, repo_id: &str) -> Result<Option<ScanRecord>, ScanStoreError> {
         let row = sqlx::query(
-            "SELECT * FROM scans WHERE repo_id = ? AND status = 'done'
+            "SELECT * FROM scans WHERE repo_id = $1 AND status = 'done'
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(repo_id)
@@ -428,13 +436,13 @@ impl ScanStore {
         }
     }
 
-    async fn record(&self, row: sqlx::sqlite::SqliteRow) -> Result<ScanRecord, ScanStoreError> {
+    async fn record(&self, row: sqlx::any::AnyRow) -> Result<ScanRecord, ScanStoreError> {
         let id: String = row.try_get("id")?;
         let tools = sqlx::query(
             "SELECT t.tool, t.status, t.message, t.duration_ms,
                  (SELECT count(*) FROM scan_findings f WHERE f.scan_id = t.scan_id AND f.tool = t.tool)
                      AS findings
-             FROM scan_tools t WHERE t.scan_id = ? ORDER BY t.tool",
+             FROM scan_tools t WHERE t.scan_id = $1 ORDER BY t.tool",
         )
         .bind(&id)
         .fetch_all(&self.pool)
@@ -477,8 +485,8 @@ impl ScanStore {
         scan_id: &str,
         filter: &FindingFilter,
     ) -> Result<(Vec<Finding>, usize), ScanStoreError> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("");
-        let narrow = |q: &mut QueryBuilder<Sqlite>| {
+        let mut query: QueryBuilder<Any> = QueryBuilder::new("");
+        let narrow = |q: &mut QueryBuilder<Any>| {
             q.push(" FROM scan_findings WHERE scan_id = ").push_bind(scan_id.to_owned());
             if let Some(severity) = filter.min_severity {
                 q.push(" AND severity >= ").push_bind(severity as i64);
@@ -494,7 +502,8 @@ impl ScanStore {
             if let Some(path) = &filter.path {
                 q.push(" AND (path = ").push_bind(path.clone());
                 let folder = format!("{}/", path.trim_end_matches('/'));
-                q.push(" OR substr(path, 1, ").push_bind(folder.len() as i64);
+                q.push(" OR substr(path, 1, CAST(").push_bind(folder.len() as i64);
+                q.push(" AS INTEGER)");
                 q.push(") = ").push_bind(folder).push(")");
             }
             if let Some(symbol) = &filter.symbol {
@@ -502,20 +511,23 @@ impl ScanStore {
                     "%{}%",
                     symbol.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
                 );
-                q.push(" AND (symbol_id LIKE ").push_bind(needle.clone());
-                q.push(" ESCAPE '\\' OR symbol_name LIKE ").push_bind(needle).push(" ESCAPE '\\')");
+                // Lower-cased: SQLite's LIKE ignores ASCII case, Postgres's does not.
+                let needle = needle.to_lowercase();
+                q.push(" AND (LOWER(symbol_id) LIKE ").push_bind(needle.clone());
+                q.push(" ESCAPE '\\' OR LOWER(symbol_name) LIKE ").push_bind(needle);
+                q.push(" ESCAPE '\\')");
             }
         };
         query.push("SELECT count(*)");
         narrow(&mut query);
-        let total: i64 = query.build().fetch_one(&self.pool).await?.try_get(0)?;
+        let total: i64 = storage::query(&mut query).fetch_one(&self.pool).await?.try_get(0)?;
 
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT *");
+        let mut query: QueryBuilder<Any> = QueryBuilder::new("SELECT *");
         narrow(&mut query);
-        query.push(" ORDER BY severity DESC, path, start_line, seq LIMIT ");
-        query.push_bind(filter.limit.map_or(-1, |l| l as i64));
+        query.push(" ORDER BY severity DESC, path, start_line NULLS FIRST, seq LIMIT ");
+        query.push_bind(filter.limit.map_or(i64::MAX, |l| l as i64));
         query.push(" OFFSET ").push_bind(filter.offset as i64);
-        let rows = query.build().fetch_all(&self.pool).await?;
+        let rows = storage::query(&mut query).fetch_all(&self.pool).await?;
         let findings = rows.into_iter().map(finding).collect::<Result<_, _>>()?;
         Ok((findings, total as usize))
     }
@@ -525,7 +537,7 @@ impl ScanStore {
         let mut counts: BTreeMap<Severity, u32> =
             Severity::ALL.into_iter().map(|s| (s, 0)).collect();
         let rows = sqlx::query(
-            "SELECT severity, count(*) AS n FROM scan_findings WHERE scan_id = ? GROUP BY severity",
+            "SELECT severity, count(*) AS n FROM scan_findings WHERE scan_id = $1 GROUP BY severity",
         )
         .bind(scan_id)
         .fetch_all(&self.pool)
@@ -544,8 +556,8 @@ impl ScanStore {
     /// findings that are gone.
     pub async fn diff(&self, scan: &ScanRecord) -> Result<ScanDiff, ScanStoreError> {
         let previous: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM scans WHERE repo_id = ? AND status = 'done' AND id != ?
-                 AND (created_at < ? OR (created_at = ? AND rowid < (SELECT rowid FROM scans WHERE id = ?)))
+            "SELECT id FROM scans WHERE repo_id = $1 AND status = 'done' AND id != $2
+                 AND (created_at < $3 OR (created_at = $4 AND rowid < (SELECT rowid FROM scans WHERE id = $5)))
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(&scan.repo_id)
@@ -559,8 +571,8 @@ impl ScanStore {
             return Ok(ScanDiff::default());
         };
         let new = sqlx::query_scalar(
-            "SELECT DISTINCT fingerprint FROM scan_findings WHERE scan_id = ?
-                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = ?)",
+            "SELECT DISTINCT fingerprint FROM scan_findings WHERE scan_id = $1
+                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = $2)",
         )
         .bind(&scan.id)
         .bind(&previous)
@@ -569,8 +581,8 @@ impl ScanStore {
         .into_iter()
         .collect();
         let fixed = sqlx::query(
-            "SELECT * FROM scan_findings WHERE scan_id = ?
-                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = ?)
+            "SELECT * FROM scan_findings WHERE scan_id = $1
+                 AND fingerprint NOT IN (SELECT fingerprint FROM scan_findings WHERE scan_id = $2)
              ORDER BY severity DESC, path, start_line, seq",
         )
         .bind(&previous)
@@ -584,7 +596,7 @@ impl ScanStore {
     }
 }
 
-fn finding(row: sqlx::sqlite::SqliteRow) -> Result<Finding, ScanStoreError> {
+fn finding(row: sqlx::any::AnyRow) -> Result<Finding, ScanStoreError> {
     let words = |column: &str| -> Result<Vec<String>, ScanStoreError> {
         let text: String = row.try_get(column)?;
         Ok(text.split_whitespace().map(str::to_owned).collect())
@@ -622,8 +634,8 @@ fn finding(row: sqlx::sqlite::SqliteRow) -> Result<Finding, ScanStoreError> {
         title: row.try_get("title")?,
         message: row.try_get("message")?,
         path: row.try_get("path")?,
-        start_line: row.try_get("start_line")?,
-        end_line: row.try_get("end_line")?,
+        start_line: row.try_int("start_line")?,
+        end_line: row.try_int("end_line")?,
         cwe: words("cwe")?,
         cve: words("cve")?,
         package,

@@ -12,11 +12,11 @@ use storage::Storage;
 /// The data dir's database holding the repositories `repos` (the indexer writes them; scans
 /// reference them).
 async fn database(dir: &std::path::Path, repos: &[&str]) -> Storage {
-    let storage = Storage::open(&dir.join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(dir).await;
     for repo in repos {
         sqlx::query(
             "INSERT INTO repositories (id, name, source, remote, checkout, status) \
-             VALUES (?, ?, '/src', 0, '/src', 'ready')",
+             VALUES ($1, $2, '/src', 0, '/src', 'ready')",
         )
         .bind(repo)
         .bind(repo)

@@ -1,6 +1,15 @@
-//! The data dir's database, `agentwatch.db`: opened once per process, with one pool and one
-//! migration history for every crate's tables (the code graph, scans, the gateway's). The crates
-//! take a [`Storage`] and keep only their queries; a second backend plugs in here.
+//! The database every crate keeps its tables in, opened once per process with one pool and one
+//! migration history. Two backends, one code path:
+//!
+//! - **SQLite** in the data dir (`agentwatch.db`), the embedded default: nothing to install;
+//! - **Postgres** (`storage.database_url` / `AGENTWATCH_DATABASE_URL`), for several processes or
+//!   replicas on several machines sharing one truth.
+//!
+//! Queries go through sqlx's `Any` driver, written once for both: placeholders are `$1, $2, …`
+//! (SQLite reads them too), integers are `BIGINT`s, flags are `0`/`1` integers and never booleans,
+//! and what differs between the two dialects (a date's formatting) asks [`Storage::backend`]. The
+//! crates take a [`Storage`] and keep only their queries; each backend has its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`), kept in step.
 //!
 //! Replicas also share counters that change on every request (budgets, rate limits, provider-key
 //! slots): with `storage.redis_url` set, [`Storage::redis`] is the connection they keep them in.
@@ -8,32 +17,49 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{Any, ConnectOptions, Connection, Execute, QueryBuilder};
 
-/// Every table's migrations, in one history: `migrations/`, versions are timestamps.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub use sqlx::AnyPool as Pool;
 
-/// Connections in the pool: one writer at a time (WAL), and readers beside it. Enough that the
-/// indexer's and the scans' writers waiting on the write lock never hold every connection while
-/// the gateway's usage writer and admin reads wait for one.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+/// SQLite's history: `migrations/sqlite`, versions are timestamps.
+pub static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// Postgres's history: `migrations/postgres`. Its first migration creates every table as SQLite's
+/// history left them on the day Postgres came; later ones come in pairs, one per backend.
+pub static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections in the pool. SQLite: one writer at a time (WAL), and readers beside it; enough that
+/// the indexer's and the scans' writers waiting on the write lock never hold every connection
+/// while the gateway's usage writer and admin reads wait for one. Postgres: as many, per process.
 const CONNECTIONS: u32 = 8;
 
-/// SQLite virtual-machine instructions between two yields of the core: about every 8 rows of a
-/// usage insert. A statement that runs long hands the core to a request that wakes (on two cores,
-/// Linux lets a running thread finish its slice first, up to 1.5 ms) for a 1 µs system call when
-/// no one waits; unlike a lower priority, it can never starve a transaction that holds the write
-/// lock (BENCHMARKS.md, "usage writes").
-const YIELD_EVERY: i32 = 1000;
+/// How long a statement waits for SQLite's write lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which database the tables live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error(
+        "cannot connect to the database at {address}: {source} (check `storage.database_url`; \
+         the server must be running and the database must exist)"
+    )]
+    Connect { address: String, source: sqlx::Error },
     #[error("cannot reach Redis at {address}: {source}")]
     Redis { address: String, source: redis::RedisError },
     #[error(
-        "cannot bring the database schema up to date: {0} (is the data dir from a newer \
+        "cannot bring the database schema up to date: {0} (is the database from a newer \
          AgentWatch? keep a copy of it and use that version)"
     )]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -42,40 +68,57 @@ pub enum StorageError {
 /// The open database. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    pool: SqlitePool,
+    pool: Pool,
+    backend: Backend,
     redis: Option<Redis>,
 }
 
 impl Storage {
-    /// Opens (creating if needed) the database at `path` and brings every table up to date.
+    /// Opens (creating if needed) the SQLite database at `path` and brings every table up to date.
     pub async fn open(path: &Path) -> Result<Storage, StorageError> {
+        sqlx::any::install_default_drivers();
         let open = |source| StorageError::Open { path: path.to_owned(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open(e.into()))?;
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        // WAL is a property of the file: set once here, every later connection finds it.
+        let first = options.clone().journal_mode(SqliteJournalMode::Wal).connect().await;
+        first.map_err(open)?.close().await.map_err(open)?;
+        let pool = AnyPoolOptions::new()
             .max_connections(CONNECTIONS)
             .after_connect(|connection, _| {
                 Box::pin(async move {
-                    connection.lock_handle().await?.set_progress_handler(YIELD_EVERY, || {
-                        std::thread::yield_now();
-                        true
-                    });
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                         PRAGMA busy_timeout = {}",
+                        BUSY_TIMEOUT.as_millis()
+                    )))
+                    .execute(connection)
+                    .await?;
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect(options.to_url_lossy().as_str())
             .await
             .map_err(open)?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Storage { pool, redis: None })
+        SQLITE.run(&pool).await?;
+        Ok(Storage { pool, backend: Backend::Sqlite, redis: None })
+    }
+
+    /// Connects to the Postgres database at `url` (`postgres://user:password@host:port/db`) and
+    /// brings every table up to date. The database must exist; the tables are created.
+    pub async fn connect(url: &str) -> Result<Storage, StorageError> {
+        sqlx::any::install_default_drivers();
+        let address = address(url);
+        let pool = AnyPoolOptions::new()
+            .max_connections(CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|source| StorageError::Connect { address, source })?;
+        POSTGRES.run(&pool).await?;
+        Ok(Storage { pool, backend: Backend::Postgres, redis: None })
     }
 
     /// The same storage, with counters shared through `redis`.
@@ -83,13 +126,148 @@ impl Storage {
         Storage { redis: Some(redis), ..self }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Where replicas share their counters, when they do.
     pub fn redis(&self) -> Option<&Redis> {
         self.redis.as_ref()
+    }
+}
+
+/// `host:port/database` of a database URL, for messages: never the user or the password.
+pub fn address(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    rest.split('?').next().unwrap_or(rest).to_owned()
+}
+
+/// The statement `builder` put together, ready to run on either backend (see [`numbered`]).
+pub fn query(builder: &mut QueryBuilder<Any>) -> sqlx::query::Query<'static, Any, AnyArguments> {
+    let (sql, arguments) = numbered(builder);
+    sqlx::query_with(sql, arguments)
+}
+
+/// [`query`], for a statement that returns one value.
+pub fn query_scalar<O>(
+    builder: &mut QueryBuilder<Any>,
+) -> sqlx::query::QueryScalar<'static, Any, O, AnyArguments>
+where
+    (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let (sql, arguments) = numbered(builder);
+    sqlx::query_scalar_with(sql, arguments)
+}
+
+/// The statement `builder` put together, its values numbered `$1, $2, …` as both backends read
+/// them (sqlx's builder writes `?` for `Any`, which Postgres does not take). Our SQL never holds a
+/// `?` of its own: every value is bound.
+pub fn numbered(builder: &mut QueryBuilder<Any>) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
+    let mut query = builder.build();
+    let arguments = query.take_arguments().ok().flatten().unwrap_or_default();
+    let mut sql = String::new();
+    let mut n = 0;
+    for (i, piece) in query.sql().as_str().split('?').enumerate() {
+        if i > 0 {
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push_str(piece);
+    }
+    (sqlx::AssertSqlSafe(sql), arguments)
+}
+
+/// Reads an integer column as the type the code keeps it in. `Any` decodes only `i16`, `i32`,
+/// `i64` (and `bool` only from a real boolean, which SQLite does not have): unsigned counts and
+/// 0/1 flags are read through here, with an error, not a wrap, for a value out of range.
+pub trait IntColumns {
+    /// Panics like [`sqlx::Row::get`] when the column is missing or out of range.
+    fn int<T: FromInt>(&self, column: &str) -> T {
+        self.try_int(column).unwrap_or_else(|e| panic!("{e}"))
+    }
+    fn try_int<T: FromInt>(&self, column: &str) -> Result<T, sqlx::Error>;
+}
+
+impl IntColumns for sqlx::any::AnyRow {
+    fn try_int<T: FromInt>(&self, column: &str) -> Result<T, sqlx::Error> {
+        let value: Option<i64> = sqlx::Row::try_get(self, column)?;
+        T::from_int(value).map_err(|message| sqlx::Error::ColumnDecode {
+            index: column.to_owned(),
+            source: message.into(),
+        })
+    }
+}
+
+/// A Rust type an integer column converts into (a `NULL` only into an `Option`).
+pub trait FromInt: Sized {
+    fn from_int(value: Option<i64>) -> Result<Self, String>;
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl FromInt for $t {
+            fn from_int(value: Option<i64>) -> Result<Self, String> {
+                let value = value.ok_or("unexpected NULL")?;
+                <$t>::try_from(value).map_err(|_| format!("{value} is out of range"))
+            }
+        }
+    )*};
+}
+from_int!(u16, u32, u64, usize, i64);
+
+impl FromInt for bool {
+    fn from_int(value: Option<i64>) -> Result<Self, String> {
+        match value {
+            Some(0) => Ok(false),
+            Some(1) => Ok(true),
+            other => Err(format!("{other:?} is not a 0/1 flag")),
+        }
+    }
+}
+
+impl<T: FromInt> FromInt for Option<T> {
+    fn from_int(value: Option<i64>) -> Result<Self, String> {
+        value.map(|v| T::from_int(Some(v))).transpose()
+    }
+}
+
+/// An unsigned count or a flag as the `BIGINT` both backends store it in (`Any` binds only `i16`,
+/// `i32`, `i64`, and a boolean is not an integer to Postgres); `None` binds `NULL`.
+pub fn int(value: impl IntoInt) -> Option<i64> {
+    value.into_int()
+}
+
+pub trait IntoInt {
+    fn into_int(self) -> Option<i64>;
+}
+
+macro_rules! into_int {
+    ($($t:ty),*) => {$(
+        impl IntoInt for $t {
+            fn into_int(self) -> Option<i64> {
+                // Counts this large do not occur; saturate rather than wrap if one did.
+                Some(i64::try_from(self).unwrap_or(i64::MAX))
+            }
+        }
+    )*};
+}
+into_int!(u16, u32, u64, usize);
+
+impl IntoInt for bool {
+    fn into_int(self) -> Option<i64> {
+        Some(i64::from(self))
+    }
+}
+
+impl<T: IntoInt> IntoInt for Option<T> {
+    fn into_int(self) -> Option<i64> {
+        self.and_then(IntoInt::into_int)
     }
 }
 
@@ -182,7 +360,7 @@ mod tests {
             .fetch_one(storage.pool())
             .await
             .unwrap();
-        assert_eq!(applied as usize, MIGRATOR.iter().count());
+        assert_eq!(applied as usize, SQLITE.iter().count());
         drop(storage);
         let again = Storage::open(&path).await.unwrap();
         let applied_again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
@@ -190,6 +368,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(applied, applied_again);
+    }
+
+    /// The two histories describe the same tables: every table, column and index SQLite has,
+    /// Postgres has under the same name (and nothing else but the `rowid` SQLite gives `scans`
+    /// implicitly), so that every query reads both.
+    #[tokio::test]
+    async fn postgres_has_the_tables_columns_and_indexes_sqlite_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
+        let postgres = Storage::connect(&testing::new_database().await).await.unwrap();
+        assert_eq!(postgres.backend(), Backend::Postgres);
+        let mut in_sqlite: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT LIKE '\\_%' ESCAPE '\\' \
+             UNION ALL SELECT 'index', name FROM sqlite_master \
+             WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'",
+        )
+        .fetch_all(sqlite.pool())
+        .await
+        .unwrap();
+        in_sqlite.push(("scans".to_owned(), "rowid".to_owned()));
+        in_sqlite.sort();
+        let mut in_postgres: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) \
+             FROM information_schema.columns WHERE table_schema = 'public' \
+             AND table_name NOT LIKE '\\_%' ESCAPE '\\' \
+             UNION ALL SELECT 'index', CAST(indexname AS TEXT) FROM pg_indexes \
+             WHERE schemaname = 'public' AND indexname NOT LIKE '%\\_pkey' ESCAPE '\\' \
+             AND indexname NOT LIKE '%\\_key' ESCAPE '\\'",
+        )
+        .fetch_all(postgres.pool())
+        .await
+        .unwrap();
+        in_postgres.sort();
+        assert_eq!(in_sqlite, in_postgres);
+        assert!(in_sqlite.len() > 150, "{in_sqlite:?}");
     }
 
     /// A data dir written before the histories were one — each crate ran its own migrator,
@@ -200,8 +414,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agentwatch.db");
         let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
-        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
         // The order a server ran them in: the indexer, the scanner, then the gateway.
         let crates: [&[&str]; 3] = [
             &["code_graph", "chunk_counts", "owner"],
@@ -228,6 +442,6 @@ mod tests {
             .fetch_one(storage.pool())
             .await
             .unwrap();
-        assert_eq!(applied as usize, MIGRATOR.iter().count());
+        assert_eq!(applied as usize, SQLITE.iter().count());
     }
 }

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Any, QueryBuilder, Row};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Admin, Caller, Page, Paged, Params, iso, parse_date};
@@ -34,7 +34,7 @@ pub(crate) struct Entry<'a> {
 pub(crate) async fn write(gateway: &Gateway, entry: Entry<'_>) {
     let result = sqlx::query(
         "INSERT INTO audit_log (org_id, user_id, user_email, action, target_type, target_id, \
-         detail, ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         detail, ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(entry.org_id)
     .bind(entry.actor.map(|a| a.0))
@@ -118,7 +118,7 @@ pub(crate) async fn list_audit(
 ) -> Result<Json<Paged<AuditEntry>>, ApiError> {
     let page = Page::new(query.page, query.limit)?;
     let filter = |select: &str| {
-        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(select);
+        let mut sql: QueryBuilder<Any> = QueryBuilder::new(select);
         sql.push(" FROM audit_log WHERE org_id = ").push_bind(caller.org_id);
         if let Some(action) = &query.action {
             sql.push(" AND action = ").push_bind(action.clone());
@@ -144,9 +144,8 @@ pub(crate) async fn list_audit(
     rows.push(" OFFSET ").push_bind(page.offset());
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read the audit log", e);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(sql)?;
-    let data = rows
-        .build()
+    let total: i64 = storage::query_scalar(&mut count).fetch_one(pool).await.map_err(sql)?;
+    let data = storage::query(&mut rows)
         .fetch_all(pool)
         .await
         .map_err(sql)?

@@ -14,6 +14,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use storage::IntColumns;
 use utoipa::ToSchema;
 
 use super::{Body, Caller, ClientIp, Role, audit, iso};
@@ -162,7 +163,7 @@ pub(crate) struct Session {
 pub(crate) async fn live_session(gateway: &Gateway, jti: &str) -> Result<Session, ApiError> {
     let row = sqlx::query(
         "SELECT u.id, u.org_id, u.email, u.role, u.disabled, s.expires_at, s.revoked_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?",
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
     )
     .bind(jti)
     .fetch_optional(gateway.store().pool())
@@ -175,7 +176,7 @@ pub(crate) async fn live_session(gateway: &Gateway, jti: &str) -> Result<Session
     if row.get::<i64, _>("expires_at") <= now_ms() {
         return Err(ApiError::unauthenticated("the session token expired: log in again"));
     }
-    if row.get::<bool, _>("disabled") {
+    if row.int::<bool>("disabled") {
         return Err(ApiError::unauthenticated("this account is disabled"));
     }
     Ok(Session {
@@ -251,11 +252,12 @@ pub(crate) async fn login(
     let auth = &gateway.inner.auth;
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read the user", e);
-    let user = sqlx::query("SELECT id, org_id, password_hash, disabled FROM users WHERE email = ?")
-        .bind(&email)
-        .fetch_optional(pool)
-        .await
-        .map_err(sql)?;
+    let user =
+        sqlx::query("SELECT id, org_id, password_hash, disabled FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(pool)
+            .await
+            .map_err(sql)?;
     let now = now_ms();
 
     // An attempt is counted before the password is checked, in one statement that also refuses
@@ -269,10 +271,12 @@ pub(crate) async fn login(
             let until = now + auth.lockout.as_millis() as i64;
             let counted: Option<(i64, Option<i64>)> = sqlx::query_as(
                 "INSERT INTO login_failures (user_id, ip, failures, locked_until) \
-                 VALUES (?3, ?5, 1, CASE WHEN 1 >= ?1 THEN ?2 END) \
-                 ON CONFLICT (user_id, ip) DO UPDATE SET failures = failures + 1, \
-                 locked_until = CASE WHEN failures + 1 >= ?1 THEN ?2 ELSE NULL END \
-                 WHERE locked_until IS NULL OR locked_until <= ?4 \
+                 VALUES ($3, $5, 1, CASE WHEN 1 >= $1 THEN $2 END) \
+                 ON CONFLICT (user_id, ip) DO UPDATE \
+                 SET failures = login_failures.failures + 1, \
+                 locked_until = CASE WHEN login_failures.failures + 1 >= $1 THEN $2 END \
+                 WHERE login_failures.locked_until IS NULL \
+                 OR login_failures.locked_until <= $4 \
                  RETURNING failures, locked_until",
             )
             .bind(i64::from(auth.lockout_attempts))
@@ -304,7 +308,7 @@ pub(crate) async fn login(
 
     if !matches {
         // What the admin API shows: the latest count and lock.
-        sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
             .bind(failures)
             .bind(locked_until)
             .bind(user_id)
@@ -329,23 +333,23 @@ pub(crate) async fn login(
     }
     // The right password: this attempt was one of those allowed, so it clears the count (and a
     // lock its own counting set).
-    sqlx::query("DELETE FROM login_failures WHERE user_id = ? AND ip = ?")
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND ip = $2")
         .bind(user_id)
         .bind(&address)
         .execute(pool)
         .await
         .map_err(sql)?;
     sqlx::query(
-        "UPDATE users SET failed_logins = 0, last_login_at = ?1, locked_until = (SELECT \
-         MAX(locked_until) FROM login_failures WHERE user_id = ?2 AND locked_until > ?1) \
-         WHERE id = ?2",
+        "UPDATE users SET failed_logins = 0, last_login_at = $1, locked_until = (SELECT \
+         MAX(locked_until) FROM login_failures WHERE user_id = $2 AND locked_until > $1) \
+         WHERE id = $2",
     )
     .bind(now)
     .bind(user_id)
     .execute(pool)
     .await
     .map_err(sql)?;
-    if user.get::<bool, _>("disabled") {
+    if user.int::<bool>("disabled") {
         gateway.inner.metrics.login("disabled");
         return Err(ApiError::forbidden(
             "this account is disabled; ask an admin of your organization",
@@ -355,7 +359,7 @@ pub(crate) async fn login(
     let jti = hex::encode(random_bytes::<16>());
     let expires_at = now + auth.session.as_millis() as i64;
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (id, user_id, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&jti)
     .bind(user_id)
@@ -393,12 +397,13 @@ pub(crate) async fn login(
 
 /// The 423 for an account found locked for this client address.
 async fn locked_now(gateway: &Gateway, user_id: i64, address: &str, now: i64) -> ApiError {
-    let until: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE user_id = ? AND ip = ?")
-            .bind(user_id)
-            .bind(address)
-            .fetch_one(gateway.store().pool())
-            .await;
+    let until: Result<Option<i64>, _> = sqlx::query_scalar(
+        "SELECT locked_until FROM login_failures WHERE user_id = $1 AND ip = $2",
+    )
+    .bind(user_id)
+    .bind(address)
+    .fetch_one(gateway.store().pool())
+    .await;
     gateway.inner.metrics.login("locked");
     match until {
         Ok(Some(until)) => locked(until, now),
@@ -421,7 +426,7 @@ fn locked(until: i64, now: i64) -> ApiError {
 async fn profile(gateway: &Gateway, user_id: i64) -> Result<UserProfile, ApiError> {
     let row = sqlx::query(
         "SELECT u.id, u.email, u.role, u.last_login_at, u.created_at, o.id AS org_id, \
-         o.name AS org_name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?",
+         o.name AS org_name FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1",
     )
     .bind(user_id)
     .fetch_one(gateway.store().pool())
@@ -467,7 +472,7 @@ pub(crate) async fn logout(
     State(gateway): State<Gateway>,
     caller: Caller,
 ) -> Result<Json<LoggedOut>, ApiError> {
-    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(&caller.session)
         .execute(gateway.store().pool())
@@ -480,7 +485,7 @@ pub(crate) async fn logout(
 
 /// Revokes every live session of a user (disabled, or given a new password).
 pub(crate) async fn revoke_sessions(gateway: &Gateway, user_id: i64) -> Result<(), ApiError> {
-    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(user_id)
         .execute(gateway.store().pool())

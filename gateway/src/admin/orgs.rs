@@ -29,7 +29,7 @@ pub(crate) struct Org {
 }
 
 async fn find(gateway: &Gateway, org_id: i64) -> Result<Org, ApiError> {
-    let row = sqlx::query("SELECT id, name, dlp_policy, created_at FROM orgs WHERE id = ?")
+    let row = sqlx::query("SELECT id, name, dlp_policy, created_at FROM orgs WHERE id = $1")
         .bind(org_id)
         .fetch_one(gateway.store().pool())
         .await
@@ -91,7 +91,7 @@ pub(crate) async fn update_org(
             return Err(ApiError::invalid("dlp_policy", format!("dlp_policy: {e}")));
         }
         let stored = policy.as_ref().map(|p| serde_json::to_string(p).expect("a policy"));
-        sqlx::query("UPDATE orgs SET dlp_policy = ? WHERE id = ?")
+        sqlx::query("UPDATE orgs SET dlp_policy = $1 WHERE id = $2")
             .bind(stored)
             .bind(caller.org_id)
             .execute(gateway.store().pool())

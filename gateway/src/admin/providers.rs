@@ -13,8 +13,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use storage::IntColumns;
 use utoipa::ToSchema;
 
 use super::{Admin, Body, Caller, Member, audit, iso, nullable, present};
@@ -52,7 +53,7 @@ pub(crate) struct Provider {
 const COLUMNS: &str =
     "id, name, kind, base_url, priority, enabled, models, aliases, source, created_at, updated_at";
 
-fn provider(gateway: &Gateway, row: &SqliteRow) -> Provider {
+fn provider(gateway: &Gateway, row: &AnyRow) -> Provider {
     let id: i64 = row.get("id");
     let upstream = live(gateway, id);
     Provider {
@@ -61,7 +62,7 @@ fn provider(gateway: &Gateway, row: &SqliteRow) -> Provider {
         kind: ProviderKind::parse(row.get("kind")).unwrap_or(ProviderKind::Custom),
         base_url: row.get("base_url"),
         priority: row.get("priority"),
-        enabled: row.get("enabled"),
+        enabled: row.int("enabled"),
         models: row.get::<Option<String>, _>("models").and_then(|m| serde_json::from_str(&m).ok()),
         aliases: serde_json::from_str(row.get("aliases")).unwrap_or_default(),
         source: row.get("source"),
@@ -80,7 +81,7 @@ fn live(gateway: &Gateway, id: i64) -> Option<std::sync::Arc<Upstream>> {
 
 async fn find(gateway: &Gateway, caller: &Caller, id: i64) -> Result<Provider, ApiError> {
     sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM providers WHERE id = ? AND org_id = ?"
+        "SELECT {COLUMNS} FROM providers WHERE id = $1 AND org_id = $2"
     )))
     .bind(id)
     .bind(caller.org_id)
@@ -114,7 +115,7 @@ pub(crate) async fn list_providers(
     caller: Caller,
 ) -> Result<Json<Vec<Provider>>, ApiError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM providers WHERE org_id = ? ORDER BY priority, id"
+        "SELECT {COLUMNS} FROM providers WHERE org_id = $1 ORDER BY priority, id"
     )))
     .bind(caller.org_id)
     .fetch_all(gateway.store().pool())
@@ -220,14 +221,14 @@ pub(crate) async fn create_provider(
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO providers (org_id, name, kind, base_url, priority, enabled, models, aliases, \
-         source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'api', ?, ?) RETURNING id",
+         source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'api', $9, $10) RETURNING id",
     )
     .bind(caller.org_id)
     .bind(name)
     .bind(new.kind.as_str())
     .bind(new.base_url.trim_end_matches('/'))
     .bind(new.priority)
-    .bind(new.enabled)
+    .bind(storage::int(new.enabled))
     .bind(new.models.as_ref().map(|m| json!(m).to_string()))
     .bind(json!(new.aliases).to_string())
     .bind(now)
@@ -329,7 +330,7 @@ pub(crate) async fn update_provider(
         .await
         .map_err(|e| ApiError::internal("cannot update the provider", e))?;
     let dropped_keys = if moved {
-        sqlx::query("DELETE FROM provider_keys WHERE provider_id = ?")
+        sqlx::query("DELETE FROM provider_keys WHERE provider_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -339,14 +340,14 @@ pub(crate) async fn update_provider(
         0
     };
     sqlx::query(
-        "UPDATE providers SET name = ?, kind = ?, base_url = ?, priority = ?, enabled = ?, \
-         models = ?, aliases = ?, updated_at = ? WHERE id = ? AND org_id = ?",
+        "UPDATE providers SET name = $1, kind = $2, base_url = $3, priority = $4, enabled = $5, \
+         models = $6, aliases = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
     )
     .bind(name.unwrap_or(&current.name))
     .bind(update.kind.unwrap_or(current.kind).as_str())
     .bind(update.base_url.as_deref().unwrap_or(&current.base_url).trim_end_matches('/'))
     .bind(update.priority.unwrap_or(current.priority))
-    .bind(update.enabled.unwrap_or(current.enabled))
+    .bind(storage::int(update.enabled.unwrap_or(current.enabled)))
     .bind(models.as_ref().map(|m| json!(m).to_string()))
     .bind(json!(update.aliases.as_ref().unwrap_or(&current.aliases)).to_string())
     .bind(now_ms())
@@ -392,7 +393,7 @@ pub(crate) async fn delete_provider(
     if current.source == "config" {
         return Err(refuse_config("provider", &current.name));
     }
-    sqlx::query("DELETE FROM providers WHERE id = ? AND org_id = ?")
+    sqlx::query("DELETE FROM providers WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(caller.org_id)
         .execute(gateway.store().pool())
@@ -474,7 +475,7 @@ async fn keys(gateway: &Gateway, provider_id: i64) -> Result<Vec<ProviderKey>, A
     let upstream = live(gateway, provider_id);
     let rows = sqlx::query(
         "SELECT id, label, hint, concurrency_limit, rpm_limit, source, created_at \
-         FROM provider_keys WHERE provider_id = ? ORDER BY id",
+         FROM provider_keys WHERE provider_id = $1 ORDER BY id",
     )
     .bind(provider_id)
     .fetch_all(gateway.store().pool())
@@ -574,7 +575,7 @@ pub(crate) async fn add_key(
     }
     let key_id: i64 = sqlx::query_scalar(
         "INSERT INTO provider_keys (provider_id, label, sealed, hint, concurrency_limit, \
-         rpm_limit, source, created_at) VALUES (?, ?, ?, ?, ?, ?, 'api', ?) RETURNING id",
+         rpm_limit, source, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'api', $7) RETURNING id",
     )
     .bind(id)
     .bind(&new.label)
@@ -622,7 +623,7 @@ pub(crate) async fn delete_key(
     if key.source == "config" {
         return Err(refuse_config("key", &key.key));
     }
-    sqlx::query("DELETE FROM provider_keys WHERE id = ? AND provider_id = ?")
+    sqlx::query("DELETE FROM provider_keys WHERE id = $1 AND provider_id = $2")
         .bind(key_id)
         .bind(id)
         .execute(gateway.store().pool())

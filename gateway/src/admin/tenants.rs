@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 use utoipa::{IntoParams, ToSchema};
 
@@ -96,7 +96,7 @@ async fn teams(gateway: &Gateway, org_id: i64, id: Option<i64>) -> Result<Vec<Te
     let rows = sqlx::query(
         "SELECT t.id, t.name, t.daily_budget, t.monthly_budget, t.created_at, \
          (SELECT COUNT(*) FROM tenants n WHERE n.team_id = t.id) AS tenants \
-         FROM teams t WHERE t.org_id = ? AND (? IS NULL OR t.id = ?) ORDER BY t.id",
+         FROM teams t WHERE t.org_id = $1 AND ($2 IS NULL OR t.id = $3) ORDER BY t.id",
     )
     .bind(org_id)
     .bind(id)
@@ -170,7 +170,7 @@ pub(crate) async fn create_team(
     check_budget("monthly_budget", new.monthly_budget)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO teams (org_id, name, daily_budget, monthly_budget, created_at) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(caller.org_id)
     .bind(name)
@@ -224,8 +224,8 @@ pub(crate) async fn update_team(
     check_budget("daily_budget", daily)?;
     check_budget("monthly_budget", monthly)?;
     sqlx::query(
-        "UPDATE teams SET name = ?, daily_budget = ?, monthly_budget = ? \
-         WHERE id = ? AND org_id = ?",
+        "UPDATE teams SET name = $1, daily_budget = $2, monthly_budget = $3 \
+         WHERE id = $4 AND org_id = $5",
     )
     .bind(name.unwrap_or(&current.name))
     .bind(daily)
@@ -259,7 +259,7 @@ pub(crate) async fn delete_team(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     let current = team(&gateway, &caller, id).await?;
-    sqlx::query("DELETE FROM teams WHERE id = ? AND org_id = ?")
+    sqlx::query("DELETE FROM teams WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(caller.org_id)
         .execute(gateway.store().pool())
@@ -348,7 +348,7 @@ const COLUMNS: &str = "id, name, team_id, status, key_prefix, daily_budget, mont
                        rate_limit, rate_burst, rate_refill, dlp_policy, source, created_at, \
                        updated_at";
 
-fn tenant(row: &SqliteRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
+fn tenant(row: &AnyRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
     let id: i64 = row.get("id");
     Tenant {
         id,
@@ -376,9 +376,9 @@ async fn spending(gateway: &Gateway, org_id: i64) -> Result<HashMap<i64, TenantU
     let (day_start, month_start) = period_starts();
     let rows = sqlx::query(
         "SELECT tenant_id, COUNT(*) AS requests, COALESCE(SUM(cost_usd), 0.0) AS cost, \
-         SUM(created_at >= ?) AS requests_today, \
-         COALESCE(SUM(CASE WHEN created_at >= ? THEN cost_usd ELSE 0.0 END), 0.0) AS cost_today \
-         FROM usage WHERE org_id = ? AND created_at >= ? AND tenant_id IS NOT NULL \
+         CAST(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) AS BIGINT) AS requests_today, \
+         COALESCE(SUM(CASE WHEN created_at >= $2 THEN cost_usd ELSE 0.0 END), 0.0) AS cost_today \
+         FROM usage WHERE org_id = $3 AND created_at >= $4 AND tenant_id IS NOT NULL \
          GROUP BY tenant_id",
     )
     .bind(day_start)
@@ -404,7 +404,7 @@ async fn spending(gateway: &Gateway, org_id: i64) -> Result<HashMap<i64, TenantU
 
 async fn find(gateway: &Gateway, caller: &Caller, id: i64) -> Result<Tenant, ApiError> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM tenants WHERE id = ? AND org_id = ?"
+        "SELECT {COLUMNS} FROM tenants WHERE id = $1 AND org_id = $2"
     )))
     .bind(id)
     .bind(caller.org_id)
@@ -469,26 +469,22 @@ pub(crate) async fn list_tenants(
 ) -> Result<Json<Paged<Tenant>>, ApiError> {
     let page = paging.page()?;
     let status = query.status.map(TenantStatus::as_str);
-    let filter = "FROM tenants WHERE org_id = ? AND (? IS NULL OR team_id = ?) \
-                  AND (? IS NULL OR status = ?)";
+    let filter = "FROM tenants WHERE org_id = $1 AND ($2 IS NULL OR team_id = $2) \
+                  AND ($3 IS NULL OR status = $3)";
     let sql = |e| ApiError::internal("cannot read tenants", e);
     let pool = gateway.store().pool();
     let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) {filter}")))
         .bind(caller.org_id)
         .bind(query.team_id)
-        .bind(query.team_id)
-        .bind(status)
         .bind(status)
         .fetch_one(pool)
         .await
         .map_err(sql)?;
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} {filter} ORDER BY id LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} {filter} ORDER BY id LIMIT $4 OFFSET $5"
     )))
     .bind(caller.org_id)
     .bind(query.team_id)
-    .bind(query.team_id)
-    .bind(status)
     .bind(status)
     .bind(page.limit)
     .bind(page.offset())
@@ -553,7 +549,7 @@ pub(crate) async fn create_tenant(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tenants (org_id, team_id, name, key_hash, key_prefix, daily_budget, \
          monthly_budget, rate_limit, rate_burst, rate_refill, dlp_policy, source, created_at, \
-         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'api', ?, ?) RETURNING id",
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'api', $12, $13) RETURNING id",
     )
     .bind(caller.org_id)
     .bind(new.team_id)
@@ -678,10 +674,10 @@ pub(crate) async fn update_tenant(
     let rate_refill = update.rate_refill_per_sec.unwrap_or(current.rate_refill_per_sec);
     check_bucket(rate_burst, rate_refill)?;
     sqlx::query(
-        "UPDATE tenants SET name = ?, team_id = ?, status = ?, daily_budget = ?, \
-         monthly_budget = ?, rate_limit = ?, rate_burst = ?, rate_refill = ?, dlp_policy = ?, \
-         updated_at = ? \
-         WHERE id = ? AND org_id = ?",
+        "UPDATE tenants SET name = $1, team_id = $2, status = $3, daily_budget = $4, \
+         monthly_budget = $5, rate_limit = $6, rate_burst = $7, rate_refill = $8, dlp_policy = $9, \
+         updated_at = $10 \
+         WHERE id = $11 AND org_id = $12",
     )
     .bind(name.unwrap_or(&current.name))
     .bind(team_id)
@@ -716,7 +712,7 @@ async fn set_status(
     action: &'static str,
 ) -> Result<Json<Tenant>, ApiError> {
     find_changeable(gateway, caller, id).await?;
-    sqlx::query("UPDATE tenants SET status = ?, updated_at = ? WHERE id = ? AND org_id = ?")
+    sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
         .bind(status.as_str())
         .bind(now_ms())
         .bind(id)
@@ -787,8 +783,8 @@ pub(crate) async fn rotate_tenant_key(
     find_changeable(&gateway, &caller, id).await?;
     let key = new_api_key();
     sqlx::query(
-        "UPDATE tenants SET key_hash = ?, key_prefix = ?, updated_at = ? \
-         WHERE id = ? AND org_id = ?",
+        "UPDATE tenants SET key_hash = $1, key_prefix = $2, updated_at = $3 \
+         WHERE id = $4 AND org_id = $5",
     )
     .bind(hash_api_key(&key))
     .bind(key_prefix(&key))

@@ -10,7 +10,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Any, QueryBuilder, Row};
+use storage::{Backend, IntColumns};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Caller, PageQuery, Paged, Params, iso, parse_date};
@@ -72,7 +73,7 @@ impl<'a> Scope<'a> {
     }
 
     /// `WHERE …` over the `usage` table aliased `u`.
-    fn push_where(&self, sql: &mut QueryBuilder<Sqlite>) {
+    fn push_where(&self, sql: &mut QueryBuilder<Any>) {
         sql.push(" WHERE u.org_id = ").push_bind(self.org_id);
         if let Some(start) = self.start {
             sql.push(" AND u.created_at >= ").push_bind(start);
@@ -98,13 +99,14 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Sums cast back to integers: Postgres sums `BIGINT`s as `NUMERIC`.
 const TOTALS: &str = "COUNT(*) AS requests, \
-     COALESCE(SUM(u.status >= 400), 0) AS errors, \
-     COALESCE(SUM(u.prompt_tokens), 0) AS prompt_tokens, \
-     COALESCE(SUM(u.completion_tokens), 0) AS completion_tokens, \
+     CAST(COALESCE(SUM(CASE WHEN u.status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+     CAST(COALESCE(SUM(u.prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
+     CAST(COALESCE(SUM(u.completion_tokens), 0) AS BIGINT) AS completion_tokens, \
      COALESCE(SUM(u.cost_usd), 0.0) AS cost_usd, \
-     COALESCE(SUM(u.dlp_events), 0) AS dlp_events, \
-     AVG(u.latency_ms) AS avg_latency_ms";
+     CAST(COALESCE(SUM(u.dlp_events), 0) AS BIGINT) AS dlp_events, \
+     CAST(AVG(u.latency_ms) AS DOUBLE PRECISION) AS avg_latency_ms";
 
 /// Requests, tokens and cost, summed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,7 +122,7 @@ pub(crate) struct Totals {
     avg_latency_ms: Option<f64>,
 }
 
-fn totals(row: &sqlx::sqlite::SqliteRow) -> Totals {
+fn totals(row: &sqlx::any::AnyRow) -> Totals {
     let prompt: i64 = row.get("prompt_tokens");
     let completion: i64 = row.get("completion_tokens");
     Totals {
@@ -204,9 +206,8 @@ pub(crate) async fn list_usage(
     rows.push(" OFFSET ").push_bind(page.offset());
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read usage", e);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await.map_err(sql)?;
-    let data = rows
-        .build()
+    let total: i64 = storage::query_scalar(&mut count).fetch_one(pool).await.map_err(sql)?;
+    let data = storage::query(&mut rows)
         .fetch_all(pool)
         .await
         .map_err(sql)?
@@ -233,7 +234,7 @@ pub(crate) async fn list_usage(
                 ttft_ms: r.get("ttft_ms"),
                 status: r.get("status"),
                 error: r.get("error"),
-                streamed: r.get("streamed"),
+                streamed: r.int("streamed"),
                 attempts: r.get("attempts"),
                 dlp_events: r.get("dlp_events"),
                 dlp: r.get::<Option<String>, _>("dlp").and_then(|d| serde_json::from_str(&d).ok()),
@@ -275,8 +276,7 @@ pub(crate) async fn usage_summary(
     let scope = Scope::new(&caller, &filter)?.this_month_by_default();
     let mut sql = QueryBuilder::new(format!("SELECT {TOTALS} FROM usage u"));
     scope.push_where(&mut sql);
-    let row = sql
-        .build()
+    let row = storage::query(&mut sql)
         .fetch_one(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot read usage", e))?;
@@ -362,17 +362,24 @@ pub(crate) async fn usage_breakdown(
             "cost_usd DESC, key",
         ),
         GroupBy::Tool => ("u.tool", "NULL", "", "requests DESC, key"),
-        GroupBy::Day => {
-            ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "", "key")
-        }
+        GroupBy::Day => match gateway.store().backend() {
+            Backend::Sqlite => {
+                ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "", "key")
+            }
+            Backend::Postgres => (
+                "to_char(to_timestamp(u.created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                "NULL",
+                "",
+                "key",
+            ),
+        },
     };
     let mut sql = QueryBuilder::new(format!(
         "SELECT {key} AS key, {name} AS name, {TOTALS} FROM usage u{join}"
     ));
     scope.push_where(&mut sql);
-    sql.push(format!(" GROUP BY 1 ORDER BY {order}"));
-    let groups = sql
-        .build()
+    sql.push(format!(" GROUP BY 1, 2 ORDER BY {order}"));
+    let groups = storage::query(&mut sql)
         .fetch_all(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot read usage", e))?

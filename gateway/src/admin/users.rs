@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use storage::IntColumns;
 use utoipa::ToSchema;
 
 use super::auth::{hash_password, hash_password_blocking, revoke_sessions};
@@ -39,7 +40,7 @@ pub async fn create_user(store: &Store, user: &CreateUser) -> Result<i64, StoreE
     let now = now_ms();
     let mut tx = store.pool().begin().await?;
     let org_id: i64 = sqlx::query_scalar(
-        "INSERT INTO orgs (name, created_at) VALUES (?, ?) \
+        "INSERT INTO orgs (name, created_at) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
     )
     .bind(user.org.trim())
@@ -48,7 +49,7 @@ pub async fn create_user(store: &Store, user: &CreateUser) -> Result<i64, StoreE
     .await?;
     let id = sqlx::query_scalar(
         "INSERT INTO users (org_id, email, password_hash, role, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(org_id)
     .bind(&email)
@@ -86,13 +87,13 @@ pub(crate) struct User {
 const COLUMNS: &str =
     "id, email, role, disabled, locked_until, failed_logins, last_login_at, created_at";
 
-fn user(row: &SqliteRow) -> User {
+fn user(row: &AnyRow) -> User {
     let now = now_ms();
     User {
         id: row.get("id"),
         email: row.get("email"),
         role: Role::parse(row.get("role")).unwrap_or(Role::Viewer),
-        disabled: row.get("disabled"),
+        disabled: row.int("disabled"),
         locked_until: row.get::<Option<i64>, _>("locked_until").filter(|t| *t > now).map(iso),
         failed_logins: row.get("failed_logins"),
         last_login_at: row.get::<Option<i64>, _>("last_login_at").map(iso),
@@ -101,7 +102,7 @@ fn user(row: &SqliteRow) -> User {
 }
 
 async fn find(gateway: &Gateway, caller: &Caller, id: i64) -> Result<User, ApiError> {
-    sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = ? AND org_id = ?")))
+    sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND org_id = $2")))
         .bind(id)
         .bind(caller.org_id)
         .fetch_optional(gateway.store().pool())
@@ -123,7 +124,7 @@ pub(crate) async fn list_users(
     Admin(caller): Admin,
 ) -> Result<Json<Vec<User>>, ApiError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE org_id = ? ORDER BY id"
+        "SELECT {COLUMNS} FROM users WHERE org_id = $1 ORDER BY id"
     )))
     .bind(caller.org_id)
     .fetch_all(gateway.store().pool())
@@ -165,7 +166,7 @@ pub(crate) async fn create_user_route(
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (org_id, email, password_hash, role, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(caller.org_id)
     .bind(&email)
@@ -250,16 +251,16 @@ pub(crate) async fn update_user(
     // cannot both succeed: either the user stays an enabled admin, or was not one, or another
     // enabled admin remains.
     let changed = sqlx::query(
-        "UPDATE users SET role = COALESCE(?1, role), disabled = COALESCE(?2, disabled), \
-         password_hash = COALESCE(?3, password_hash), updated_at = ?4 \
-         WHERE id = ?5 AND org_id = ?6 AND ( \
-           (COALESCE(?1, role) = 'admin' AND COALESCE(?2, disabled) = 0) \
+        "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled), \
+         password_hash = COALESCE($3, password_hash), updated_at = $4 \
+         WHERE id = $5 AND org_id = $6 AND ( \
+           (COALESCE($1, role) = 'admin' AND COALESCE($2, disabled) = 0) \
            OR role != 'admin' OR disabled = 1 \
-           OR EXISTS (SELECT 1 FROM users o WHERE o.org_id = ?6 AND o.role = 'admin' \
-                      AND o.disabled = 0 AND o.id != ?5))",
+           OR EXISTS (SELECT 1 FROM users o WHERE o.org_id = $6 AND o.role = 'admin' \
+                      AND o.disabled = 0 AND o.id != $5))",
     )
     .bind(update.role.map(Role::as_str))
-    .bind(update.disabled)
+    .bind(storage::int(update.disabled))
     .bind(&password)
     .bind(now_ms())
     .bind(id)
@@ -301,14 +302,14 @@ pub(crate) async fn unlock_user(
     Path(id): Path<i64>,
 ) -> Result<Json<User>, ApiError> {
     find(&gateway, &caller, id).await?;
-    sqlx::query("DELETE FROM login_failures WHERE user_id = ?")
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
         .bind(id)
         .execute(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot unlock the user", e))?;
     sqlx::query(
-        "UPDATE users SET locked_until = NULL, failed_logins = 0, updated_at = ? \
-         WHERE id = ? AND org_id = ?",
+        "UPDATE users SET locked_until = NULL, failed_logins = 0, updated_at = $1 \
+         WHERE id = $2 AND org_id = $3",
     )
     .bind(now_ms())
     .bind(id)

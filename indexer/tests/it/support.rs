@@ -144,7 +144,7 @@ pub fn embedder() -> Arc<Embedder> {
 }
 
 async fn open(data: &Path, embedder: Option<Arc<Embedder>>, clones: CloneOptions) -> Arc<Indexer> {
-    let storage = storage::Storage::open(&data.join("agentwatch.db")).await.unwrap();
+    let storage = storage::testing::open(data).await;
     Indexer::open(IndexerConfig { clones, embedder, ..IndexerConfig::in_data_dir(data, storage) })
         .await
         .unwrap()
