@@ -568,8 +568,8 @@ impl Store {
             });
             insert.push(") AS batch WHERE column1 IS NOT NULL");
             match tx.as_mut() {
-                Some(tx) => storage::query(&mut insert).execute(&mut **tx).await?,
-                None => storage::query(&mut insert).execute(&self.pool).await?,
+                Some(tx) => storage::query(self.backend, &mut insert).execute(&mut **tx).await?,
+                None => storage::query(self.backend, &mut insert).execute(&self.pool).await?,
             };
         }
         if let Some(tx) = tx {

@@ -97,6 +97,7 @@ pub struct StoredFile {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    backend: storage::Backend,
 }
 
 /// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
@@ -105,7 +106,7 @@ const BATCH: usize = 1000;
 impl Store {
     /// The repositories' tables of the data dir's database.
     pub fn new(storage: &Storage) -> Store {
-        Store { pool: storage.pool().clone() }
+        Store { pool: storage.pool().clone(), backend: storage.backend() }
     }
 
     pub async fn save_repo(&self, repo: &RepoRecord) -> Result<(), StoreError> {
@@ -307,7 +308,7 @@ impl Store {
                 list.push_bind(path.as_str());
             }
             q.push(")");
-            storage::query(&mut q).execute(&mut *tx).await?;
+            storage::query(self.backend, &mut q).execute(&mut *tx).await?;
         }
         for files in changed.chunks(BATCH) {
             let mut q = QueryBuilder::<Any>::new(
@@ -321,9 +322,9 @@ impl Store {
                     .push_bind(storage::int(f.facts.lines))
                     .push_bind(f.facts.diagnostics.join("\n"));
             });
-            storage::query(&mut q).execute(&mut *tx).await?;
+            storage::query(self.backend, &mut q).execute(&mut *tx).await?;
         }
-        let facts = Facts { tx: &mut tx, repo, files: changed };
+        let facts = Facts { tx: &mut tx, backend: self.backend, repo, files: changed };
         facts
             .insert(
                 "symbols (repo_id, path, idx, name, qualified, kind, parent, container, start_line, end_line, start_byte, end_byte, signature, doc)",
@@ -494,6 +495,7 @@ impl Store {
 /// Writes the per-item facts of changed files (symbols, references, …) inside one transaction.
 struct Facts<'t, 'c> {
     tx: &'t mut sqlx::Transaction<'c, Any>,
+    backend: storage::Backend,
     repo: &'t str,
     files: &'t [StoredFile],
 }
@@ -520,7 +522,7 @@ impl Facts<'_, '_> {
                 row.push_bind(self.repo).push_bind(*path).push_bind(*i as i64);
                 bind(&mut row, item);
             });
-            storage::query(&mut q).execute(&mut **self.tx).await?;
+            storage::query(self.backend, &mut q).execute(&mut **self.tx).await?;
         }
         Ok(self)
     }

@@ -128,6 +128,7 @@ pub struct ScanDiff {
 #[derive(Debug, Clone)]
 pub struct ScanStore {
     pool: Pool,
+    backend: storage::Backend,
 }
 
 /// What [`ScanStore::claim`] found.
@@ -148,7 +149,7 @@ impl ScanStore {
     /// server's indexer owns the `repositories` table that scans belong to, and opens it first.
     /// The scans' tables of the data dir's database (whose `repositories` they reference).
     pub fn new(storage: &Storage) -> ScanStore {
-        ScanStore { pool: storage.pool().clone() }
+        ScanStore { pool: storage.pool().clone(), backend: storage.backend() }
     }
 
     /// Records a new scan of `repo_id`, queued.
@@ -376,7 +377,7 @@ impl ScanStore {
                     .push_bind(symbol.map(|s| s.name.clone()))
                     .push_bind(storage::int(symbol.map(|s| s.callers)));
             });
-            storage::query(&mut insert).execute(&mut *tx).await?;
+            storage::query(self.backend, &mut insert).execute(&mut *tx).await?;
         }
         let done = sqlx::query(
             "UPDATE scans SET status = 'done', error = NULL, finished_at = $1 WHERE id = $2",
@@ -520,14 +521,15 @@ impl ScanStore {
         };
         query.push("SELECT count(*)");
         narrow(&mut query);
-        let total: i64 = storage::query(&mut query).fetch_one(&self.pool).await?.try_get(0)?;
+        let total: i64 =
+            storage::query(self.backend, &mut query).fetch_one(&self.pool).await?.try_get(0)?;
 
         let mut query: QueryBuilder<Any> = QueryBuilder::new("SELECT *");
         narrow(&mut query);
         query.push(" ORDER BY severity DESC, path, start_line NULLS FIRST, seq LIMIT ");
         query.push_bind(filter.limit.map_or(i64::MAX, |l| l as i64));
         query.push(" OFFSET ").push_bind(filter.offset as i64);
-        let rows = storage::query(&mut query).fetch_all(&self.pool).await?;
+        let rows = storage::query(self.backend, &mut query).fetch_all(&self.pool).await?;
         let findings = rows.into_iter().map(finding).collect::<Result<_, _>>()?;
         Ok((findings, total as usize))
     }

@@ -147,29 +147,41 @@ pub fn address(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
-/// The statement `builder` put together, ready to run on either backend (see [`numbered`]).
-pub fn query(builder: &mut QueryBuilder<Any>) -> sqlx::query::Query<'static, Any, AnyArguments> {
-    let (sql, arguments) = numbered(builder);
+/// The statement `builder` put together, ready to run on `backend` (see [`numbered`]).
+pub fn query(
+    backend: Backend,
+    builder: &mut QueryBuilder<Any>,
+) -> sqlx::query::Query<'static, Any, AnyArguments> {
+    let (sql, arguments) = numbered(backend, builder);
     sqlx::query_with(sql, arguments)
 }
 
 /// [`query`], for a statement that returns one value.
 pub fn query_scalar<O>(
+    backend: Backend,
     builder: &mut QueryBuilder<Any>,
 ) -> sqlx::query::QueryScalar<'static, Any, O, AnyArguments>
 where
     (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
 {
-    let (sql, arguments) = numbered(builder);
+    let (sql, arguments) = numbered(backend, builder);
     sqlx::query_scalar_with(sql, arguments)
 }
 
-/// The statement `builder` put together, its values numbered `$1, $2, …` as both backends read
-/// them (sqlx's builder writes `?` for `Any`, which Postgres does not take). Our SQL never holds a
-/// `?` of its own: every value is bound.
-pub fn numbered(builder: &mut QueryBuilder<Any>) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
+/// The statement `builder` put together for `backend`: sqlx's builder writes `?` for `Any`, which
+/// Postgres does not take, so there its values are numbered `$1, $2, …`. SQLite keeps the `?`s:
+/// it looks each `$N` up by name, in a list, which makes a statement of thousands of values (a
+/// batch insert) fifty times slower (BENCHMARKS.md, "Postgres"). Our SQL never holds a `?` of its
+/// own: every value is bound.
+pub fn numbered(
+    backend: Backend,
+    builder: &mut QueryBuilder<Any>,
+) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
     let mut query = builder.build();
     let arguments = query.take_arguments().ok().flatten().unwrap_or_default();
+    if backend == Backend::Sqlite {
+        return (sqlx::AssertSqlSafe(query.sql().as_str().to_owned()), arguments);
+    }
     let mut sql = String::new();
     let mut n = 0;
     for (i, piece) in query.sql().as_str().split('?').enumerate() {

@@ -144,8 +144,11 @@ pub(crate) async fn list_audit(
     rows.push(" OFFSET ").push_bind(page.offset());
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read the audit log", e);
-    let total: i64 = storage::query_scalar(&mut count).fetch_one(pool).await.map_err(sql)?;
-    let data = storage::query(&mut rows)
+    let total: i64 = storage::query_scalar(gateway.store().backend(), &mut count)
+        .fetch_one(pool)
+        .await
+        .map_err(sql)?;
+    let data = storage::query(gateway.store().backend(), &mut rows)
         .fetch_all(pool)
         .await
         .map_err(sql)?

@@ -206,8 +206,11 @@ pub(crate) async fn list_usage(
     rows.push(" OFFSET ").push_bind(page.offset());
     let pool = gateway.store().pool();
     let sql = |e| ApiError::internal("cannot read usage", e);
-    let total: i64 = storage::query_scalar(&mut count).fetch_one(pool).await.map_err(sql)?;
-    let data = storage::query(&mut rows)
+    let total: i64 = storage::query_scalar(gateway.store().backend(), &mut count)
+        .fetch_one(pool)
+        .await
+        .map_err(sql)?;
+    let data = storage::query(gateway.store().backend(), &mut rows)
         .fetch_all(pool)
         .await
         .map_err(sql)?
@@ -276,7 +279,7 @@ pub(crate) async fn usage_summary(
     let scope = Scope::new(&caller, &filter)?.this_month_by_default();
     let mut sql = QueryBuilder::new(format!("SELECT {TOTALS} FROM usage u"));
     scope.push_where(&mut sql);
-    let row = storage::query(&mut sql)
+    let row = storage::query(gateway.store().backend(), &mut sql)
         .fetch_one(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot read usage", e))?;
@@ -379,7 +382,7 @@ pub(crate) async fn usage_breakdown(
     ));
     scope.push_where(&mut sql);
     sql.push(format!(" GROUP BY 1, 2 ORDER BY {order}"));
-    let groups = storage::query(&mut sql)
+    let groups = storage::query(gateway.store().backend(), &mut sql)
         .fetch_all(gateway.store().pool())
         .await
         .map_err(|e| ApiError::internal("cannot read usage", e))?
