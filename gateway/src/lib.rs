@@ -394,8 +394,14 @@ async fn first_admin(store: &Store, settings: &GatewaySettings) -> Result<(), St
                 password: password.expose().to_owned(),
                 role: Role::Admin,
             };
-            admin::create_user(store, &user).await?;
-            tracing::info!(email = %email, "created the first admin from AGENTWATCH_ADMIN_EMAIL");
+            match admin::create_user(store, &user).await {
+                Ok(_) => {
+                    tracing::info!(email = %email, "created the first admin from AGENTWATCH_ADMIN_EMAIL");
+                }
+                // A replica starting at the same time made it first.
+                Err(StoreError::Invalid(_)) if store.has_user(email).await? => {}
+                Err(e) => return Err(e),
+            }
         }
         _ if store.has_users().await? => {}
         _ => tracing::warn!(

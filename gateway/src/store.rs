@@ -256,6 +256,12 @@ impl Store {
     pub async fn seed(&self, settings: &GatewaySettings) -> Result<(), StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        // Replicas starting at once seed one after the other: this write locks the row (Postgres)
+        // or the database (SQLite) until the seeding commits, so that the next one reads what
+        // this one wrote instead of adding the same keys again.
+        sqlx::query("UPDATE directory_version SET version = version WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         let org_id = org_id(&mut tx, DEFAULT_ORG, now).await?;
 
         let names: Vec<&str> = settings.providers.iter().map(|p| p.name.as_str()).collect();

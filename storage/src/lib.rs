@@ -52,8 +52,9 @@ pub enum StorageError {
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: sqlx::Error },
     #[error(
-        "cannot connect to the database at {address}: {source} (check `storage.database_url`; \
-         the server must be running and the database must exist)"
+        "cannot connect to the database at {address}: {source} (check `storage.database_url`: \
+         the server must be running and the database must exist; a server whose certificate a \
+         private authority signed needs `?sslmode=verify-full&sslrootcert=/path/to/ca.pem`)"
     )]
     Connect { address: String, source: sqlx::Error },
     #[error("cannot reach Redis at {address}: {source}")]
@@ -416,6 +417,33 @@ mod tests {
         in_postgres.sort();
         assert_eq!(in_sqlite, in_postgres);
         assert!(in_sqlite.len() > 150, "{in_sqlite:?}");
+    }
+
+    /// A database behind TLS is reached with `sslmode=verify-full` and the authority the URL
+    /// names, and not reached when its certificate is not one the URL trusts, nor without TLS.
+    #[tokio::test]
+    async fn a_postgres_behind_tls_is_verified_against_the_authority_the_url_names() {
+        let server = testing::PostgresServer::start(true);
+        let url = server.url("postgres");
+        let ca = server.ca().unwrap().display().to_string();
+        let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+        let storage = Storage::connect(&verified).await.unwrap();
+        let tls: bool = sqlx::query_scalar::<_, i64>(
+            "SELECT CASE WHEN ssl THEN 1 ELSE 0 END FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        )
+        .fetch_one(storage.pool())
+        .await
+        .unwrap()
+            == 1;
+        assert!(tls, "the connection is encrypted");
+
+        // The system's authorities do not know the test's.
+        let unknown = Storage::connect(&format!("{url}?sslmode=verify-full")).await.unwrap_err();
+        assert!(unknown.to_string().contains("cannot connect"), "{unknown}");
+        // The server takes nothing unencrypted.
+        let plain = Storage::connect(&format!("{url}?sslmode=disable")).await.unwrap_err();
+        assert!(plain.to_string().contains("127.0.0.1"), "{plain}");
+        assert!(!plain.to_string().contains("postgres@"), "no credentials in messages: {plain}");
     }
 
     /// A data dir written before the histories were one — each crate ran its own migrator,

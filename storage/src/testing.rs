@@ -52,7 +52,7 @@ static DATABASES: tokio::sync::Mutex<BTreeMap<PathBuf, String>> =
 /// The URL of an empty database on this binary's Postgres server, which it starts on first use.
 pub async fn new_database() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let server = SERVER.get_or_init(PostgresServer::start);
+    let server = SERVER.get_or_init(|| PostgresServer::start(false));
     let name = format!("test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let admin = server.url("postgres");
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
@@ -69,13 +69,17 @@ static SERVER: OnceLock<PostgresServer> = OnceLock::new();
 #[derive(Debug)]
 pub struct PostgresServer {
     port: u16,
+    /// With TLS: the certificate of the authority that signed the server's.
+    ca: Option<PathBuf>,
     /// The watchdog's stdin: when this process exits, the pipe closes and the watchdog stops the
     /// server (a static is never dropped).
     watchdog: Child,
 }
 
 impl PostgresServer {
-    fn start() -> PostgresServer {
+    /// A server of its own. With `tls`, it takes connections over TLS only, its certificate (for
+    /// `localhost` and `127.0.0.1`) signed by a throwaway authority: [`PostgresServer::ca`].
+    pub fn start(tls: bool) -> PostgresServer {
         let bin = binaries().unwrap_or_else(|| {
             panic!("Postgres is not installed (initdb not found): run scripts/setup.sh")
         });
@@ -102,15 +106,28 @@ impl PostgresServer {
         run(command("initdb")
             .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync", "-D"])
             .arg(&data));
+        let (ca, tls_settings) = if tls {
+            let ca = certificates(&dir, as_root);
+            std::fs::write(dir.join("hba.conf"), "hostssl all all 127.0.0.1/32 trust\n").unwrap();
+            let settings = format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.pem -c ssl_key_file={0}/server.key \
+                 -c hba_file={0}/hba.conf",
+                dir.display()
+            );
+            (Some(ca), settings)
+        } else {
+            (None, String::new())
+        };
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let postgres = bin.join("postgres");
         let script = format!(
             "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 & \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300{} & \
              server=$!; read _; kill -INT $server; wait $server; rm -rf {}",
             postgres.display(),
             data.display(),
             dir.display(),
+            tls_settings,
             dir.display(),
         );
         let mut shell = if as_root {
@@ -133,16 +150,21 @@ impl PostgresServer {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 // Accepting connections is not yet accepting logins; give it a moment.
                 std::thread::sleep(Duration::from_millis(100));
-                return PostgresServer { port, watchdog };
+                return PostgresServer { port, ca, watchdog };
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        drop(PostgresServer { port, watchdog });
+        drop(PostgresServer { port, ca, watchdog });
         panic!("postgres did not listen on port {port}");
     }
 
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The authority that signed a TLS server's certificate (readable by anyone).
+    pub fn ca(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 }
 
@@ -153,6 +175,67 @@ impl Drop for PostgresServer {
         }
         let _ = self.watchdog.wait();
     }
+}
+
+/// Makes an authority (`ca.pem`) and a server certificate it signed for `localhost` and
+/// `127.0.0.1` (`server.pem`, `server.key`) in `dir`; the key belongs to whoever runs the server,
+/// readable by it alone, as Postgres insists. Returns the authority's certificate.
+fn certificates(dir: &Path, as_root: bool) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        run(Command::new("openssl").args(args).current_dir(dir));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    if as_root {
+        run(Command::new("chown")
+            .args(["postgres:postgres", "server.key", "server.pem"])
+            .current_dir(dir));
+    }
+    run(Command::new("chmod").args(["600", "server.key"]).current_dir(dir));
+    dir.join("ca.pem")
 }
 
 /// Where `initdb` and `postgres` are: on the PATH, or in Debian's versioned folder.

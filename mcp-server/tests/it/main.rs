@@ -10,6 +10,7 @@ mod index;
 mod knowledge_access;
 mod mcp;
 mod mcp_tools;
+mod replicas;
 mod rest;
 mod scan;
 mod serve;
