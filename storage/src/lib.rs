@@ -5,8 +5,9 @@
 //! - **Postgres** (`storage.database_url` / `AGENTWATCH_DATABASE_URL`), for several processes or
 //!   replicas on several machines sharing one truth.
 //!
-//! Queries go through sqlx's `Any` driver, written once for both: placeholders are `$1, $2, …`
-//! (SQLite reads them too), integers are `BIGINT`s, flags are `0`/`1` integers and never booleans,
+//! Queries go through sqlx's `Any` driver, written once for both: written placeholders are `$N`
+//! (SQLite reads them too; statements put together at run time keep `?` there, see [`query`]),
+//! integers are `BIGINT`s, flags are `0`/`1` integers and never booleans,
 //! and what differs between the two dialects (a date's formatting) asks [`Storage::backend`]. The
 //! crates take a [`Storage`] and keep only their queries; each backend has its own migrations
 //! (`migrations/sqlite`, `migrations/postgres`), kept in step.
@@ -148,7 +149,7 @@ pub fn address(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
-/// The statement `builder` put together, ready to run on `backend` (see [`numbered`]).
+/// The statement `builder` put together, ready to run on `backend` (see `numbered`).
 pub fn query(
     backend: Backend,
     builder: &mut QueryBuilder<Any>,
@@ -174,25 +175,25 @@ where
 /// it looks each `$N` up by name, in a list, which makes a statement of thousands of values (a
 /// batch insert) fifty times slower (BENCHMARKS.md, "Postgres"). Our SQL never holds a `?` of its
 /// own: every value is bound.
-pub fn numbered(
+fn numbered(
     backend: Backend,
     builder: &mut QueryBuilder<Any>,
 ) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
     let mut query = builder.build();
-    let arguments = query.take_arguments().ok().flatten().unwrap_or_default();
-    if backend == Backend::Sqlite {
-        return (sqlx::AssertSqlSafe(query.sql().as_str().to_owned()), arguments);
-    }
-    let mut sql = String::new();
-    let mut n = 0;
-    for (i, piece) in query.sql().as_str().split('?').enumerate() {
-        if i > 0 {
-            n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
+    // `Any` encodes what it takes (integers, floats, text, bytes) without fail.
+    let arguments = query.take_arguments().expect("Any's encoders do not fail").unwrap_or_default();
+    let written = query.sql();
+    let sql = match backend {
+        Backend::Sqlite => written.as_str().to_owned(),
+        Backend::Postgres => {
+            let mut pieces = written.as_str().split('?');
+            let mut sql = pieces.next().unwrap_or_default().to_owned();
+            for (n, piece) in pieces.enumerate() {
+                sql.push_str(&format!("${}{piece}", n + 1));
+            }
+            sql
         }
-        sql.push_str(piece);
-    }
+    };
     (sqlx::AssertSqlSafe(sql), arguments)
 }
 

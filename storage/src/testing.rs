@@ -91,19 +91,18 @@ impl PostgresServer {
         if as_root {
             run(Command::new("chown").args(["postgres:postgres"]).arg(&dir));
         }
-        let command = |program: &str| {
-            let path = bin.join(program);
+        let command = |program: PathBuf| {
             let mut command = if as_root {
                 let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(path);
+                c.args(["-u", "postgres", "--"]).arg(program);
                 c
             } else {
-                Command::new(path)
+                Command::new(program)
             };
             command.current_dir(&dir);
             command
         };
-        run(command("initdb")
+        run(command(bin.join("initdb"))
             .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-sync", "-D"])
             .arg(&data));
         let (ca, tls_settings) = if tls {
@@ -130,17 +129,8 @@ impl PostgresServer {
             tls_settings,
             dir.display(),
         );
-        let mut shell = if as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "sh", "-c", &script]);
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.args(["-c", &script]);
-            c
-        };
-        let watchdog = shell
-            .current_dir(&dir)
+        let watchdog = command(PathBuf::from("sh"))
+            .args(["-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
