@@ -1,10 +1,12 @@
-//! What keeping the counters in Redis costs a request (BENCHMARKS.md, "Shared counters"): the
-//! three steps a budgeted, rate-limited request takes — a rate-limit check, a budget reservation,
-//! its settlement — in process and in a Redis server, one request at a time (latency) and from
-//! many tasks at once (throughput).
+//! What sharing the counters costs a request (BENCHMARKS.md, "Shared counters"): the three steps
+//! a budgeted, rate-limited request takes — a rate-limit check, a budget reservation, its
+//! settlement — in process, in a Redis server, and (with `AGENTWATCH_TEST_DATABASE=postgres`,
+//! which starts a Postgres of the example's own as the tests do) in Postgres without Redis, one
+//! request at a time (latency) and from many tasks at once (throughput).
 //!
 //! ```text
-//! cargo run --release -p gateway --example counters -- redis://127.0.0.1:6379 [requests]
+//! AGENTWATCH_TEST_DATABASE=postgres \
+//!   cargo run --release -p gateway --example counters -- redis://127.0.0.1:6379 [requests]
 //! ```
 //!
 //! Prints one line per backend and mode: requests, requests/s, and p50/p99 in µs.
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gateway::budget::{Budgets, Limits, Period, Scope};
+use gateway::counters::Counters;
 use gateway::ratelimit::{Bucket, RateLimiter};
 use gateway::settings::GatewaySettings;
 use gateway::{Gateway, Redis, Storage};
@@ -22,12 +25,12 @@ const TENANTS: i64 = 8;
 /// Tasks sending at once in the throughput mode.
 const TASKS: usize = 64;
 
-struct Counters {
+struct Steps {
     rates: RateLimiter,
     budgets: Arc<Budgets>,
 }
 
-impl Counters {
+impl Steps {
     /// One request's three steps, as the gateway takes them.
     async fn request(&self, tenant: i64) {
         let bucket = Bucket { burst: 1e12, refill_per_sec: 1e12 };
@@ -60,7 +63,7 @@ fn report(backend: &str, mode: &str, requests: usize, took: Duration, latencies:
     );
 }
 
-async fn measure(backend: &str, counters: Arc<Counters>, requests: usize) {
+async fn measure(backend: &str, counters: Arc<Steps>, requests: usize) {
     // One at a time: each request's own latency.
     let mut latencies = Vec::with_capacity(requests);
     let started = Instant::now();
@@ -91,6 +94,16 @@ async fn measure(backend: &str, counters: Arc<Counters>, requests: usize) {
     report(backend, &mode, latencies.len(), started.elapsed(), &mut latencies);
 }
 
+/// The three steps, counted in `counters`.
+async fn steps(storage: &Storage, dir: &std::path::Path, counters: Counters) -> Arc<Steps> {
+    let store = Gateway::open_store(&GatewaySettings::default(), dir, storage).unwrap();
+    let hold = Duration::from_secs(660);
+    Arc::new(Steps {
+        rates: RateLimiter::new(&counters, "bench"),
+        budgets: Arc::new(Budgets::load(&store, &counters, hold).await.unwrap()),
+    })
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -98,19 +111,17 @@ async fn main() {
     let requests: usize = args.next().map_or(20_000, |n| n.parse().expect("a number"));
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(&dir.path().join("agentwatch.db")).await.unwrap();
-    let store = Gateway::open_store(&GatewaySettings::default(), dir.path(), &storage).unwrap();
-    let hold = Duration::from_secs(660);
+    let local = steps(&storage, dir.path(), Counters::InProcess).await;
+    measure("in process", local, requests).await;
 
-    let local = Counters {
-        rates: RateLimiter::default(),
-        budgets: Arc::new(Budgets::load(&store, None, hold).await.unwrap()),
-    };
-    measure("in process", Arc::new(local), requests).await;
+    let redis = Counters::Redis(Redis::connect(&url).await.unwrap());
+    measure("redis", steps(&storage, dir.path(), redis).await, requests).await;
 
-    let redis = Redis::connect(&url).await.unwrap();
-    let shared = Counters {
-        rates: RateLimiter::shared(&redis, "bench"),
-        budgets: Arc::new(Budgets::load(&store, Some(&redis), hold).await.unwrap()),
-    };
-    measure("redis", Arc::new(shared), requests).await;
+    if storage::testing::backend() == storage::Backend::Postgres {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = storage::testing::open(dir.path()).await;
+        let counters = Counters::of(&postgres);
+        assert!(matches!(counters, Counters::Database(_)));
+        measure("postgres", steps(&postgres, dir.path(), counters).await, requests).await;
+    }
 }

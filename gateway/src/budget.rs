@@ -7,11 +7,12 @@
 //! Spending so far is summed from the usage table at start, so the counters survive a restart.
 //! Crossing 80% and 100% of a budget is written to the audit log, once per period.
 //!
-//! The state is one in-process map behind a mutex, or, with `storage.redis_url` set, a hash per
-//! budget and period in Redis shared by every replica: there the reserve step is one Lua script
-//! that checks and adds over all of a request's budgets atomically, and settling is another. A
-//! replica that dies with requests in flight leaves reservations that lapse once the request's
-//! deadline has passed, so they cannot hold a budget forever.
+//! The state is one in-process map behind a mutex, or, shared by replicas (see
+//! [`crate::counters`]), an account per budget and period in Redis or in Postgres: there the
+//! reserve step checks and adds over all of a request's budgets atomically (one Lua script, or one
+//! transaction holding the accounts' locks), and settling is another. A replica that dies with
+//! requests in flight leaves reservations that lapse once the request's deadline has passed, so
+//! they cannot hold a budget forever.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +24,9 @@ use sqlx::Row;
 use storage::Redis;
 use tokio_util::task::TaskTracker;
 
+use crate::counters::{Counters, Database, redis_unavailable, unique_name};
 use crate::error::ApiError;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, now_ms};
 
 /// The fractions of a budget whose crossing is recorded.
 const THRESHOLDS: [f64; 2] = [0.8, 1.0];
@@ -131,74 +133,105 @@ pub struct Crossing {
 struct Held {
     scopes: Vec<(Scope, Period, f64)>,
     amount: f64,
-    /// Where it is held in Redis, when the budgets are kept there.
+    /// Where it is held among the shared counters, when the budgets are kept there.
     shared: Option<Reserved>,
 }
 
-/// A reservation in Redis: its name, and the hash each budget's amount was reserved in (the
-/// period of the reservation).
+/// A reservation among the shared counters: its name, and the account each budget's amount was
+/// reserved in (the period of the reservation).
 #[derive(Debug)]
 struct Reserved {
     name: String,
     keys: Vec<String>,
 }
 
+/// The budget a reservation would overrun: its index among the request's, and its spent and
+/// reserved amounts.
+type Overrun = Option<(usize, f64, f64)>;
+
+/// A threshold a settlement crossed: the budget's index among the request's, the threshold, and
+/// the spending.
+type Crossed = (usize, f64, f64);
+
 #[derive(Debug, Default)]
 pub struct Budgets {
     accounts: Mutex<HashMap<Scope, Account>>,
     held: Mutex<HashMap<u64, Held>>,
     next: AtomicU64,
-    shared: Option<Shared>,
-}
-
-/// Budgets kept in Redis.
-#[derive(Debug)]
-struct Shared {
-    redis: Redis,
-    /// How long a reservation holds if it is never settled: longer than any request may take.
+    counters: Counters,
+    /// How long a shared reservation holds if it is never settled: longer than any request may
+    /// take.
     hold_for: Duration,
-    /// Settlements under way, which shutdown waits for.
+    /// Shared settlements under way, which shutdown waits for.
     settling: TaskTracker,
 }
 
 impl Budgets {
-    /// Budgets with this day's and month's spending read from the usage table, kept in Redis when
-    /// `redis` is given: a budget's spending already there (another replica's) is kept as it is.
-    /// A reservation never settled lapses after `hold_for`.
+    /// Budgets with this day's and month's spending read from the usage table, kept in
+    /// `counters`: a budget's spending already there (another replica's) is kept as it is.
+    /// A shared reservation never settled lapses after `hold_for`.
     pub async fn load(
         store: &Store,
-        redis: Option<&Redis>,
+        counters: &Counters,
         hold_for: Duration,
     ) -> Result<Budgets, StoreError> {
-        let budgets = Budgets::load_local(store).await?;
-        let Some(redis) = redis else { return Ok(budgets) };
+        let accounts = Budgets::spending(store).await?;
+        let budgets = Budgets { counters: counters.clone(), hold_for, ..Budgets::default() };
         let now = Utc::now();
-        let mut seed = redis::pipe();
-        let accounts = std::mem::take(&mut *budgets.accounts.lock().expect("budget lock"));
-        for (scope, account) in &accounts {
-            for (period, spent) in
-                [(Period::Daily, account.day.1), (Period::Monthly, account.month.1)]
-            {
-                let key = shared_key(*scope, period, now);
-                seed.hset_nx(&key, "spent", spent).ignore();
-                seed.expire(&key, ttl(period)).ignore();
+        let periods = accounts.iter().flat_map(|(scope, account)| {
+            [(Period::Daily, account.day.1), (Period::Monthly, account.month.1)]
+                .map(|(period, spent)| (shared_key(*scope, period, now), period, spent))
+        });
+        match counters {
+            Counters::InProcess => *budgets.accounts.lock().expect("budget lock") = accounts,
+            Counters::Redis(redis) => {
+                let mut seed = redis::pipe();
+                for (key, period, spent) in periods {
+                    seed.hset_nx(&key, "spent", spent).ignore();
+                    seed.expire(&key, ttl(period)).ignore();
+                }
+                let seeded = match accounts.is_empty() {
+                    true => Ok(()),
+                    false => seed.query_async(&mut redis.connection()).await,
+                };
+                seeded.map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "cannot seed the budgets in Redis at {}: {e}",
+                        redis.address()
+                    ))
+                })?;
+            }
+            Counters::Database(db) => {
+                let mut tx = db.pool().begin().await?;
+                for (key, _, spent) in periods {
+                    sqlx::query(
+                        "INSERT INTO shared_budgets (account, spent, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (account) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(spent)
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // Past periods' accounts, and what dead replicas held.
+                let month_and_more = 40 * 86_400_000;
+                sqlx::query("DELETE FROM shared_budgets WHERE created_at < $1")
+                    .bind(now_ms() - month_and_more)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM shared_budget_holds WHERE deadline <= $1")
+                    .bind(now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
             }
         }
-        let seeded = match accounts.is_empty() {
-            true => Ok(()),
-            false => seed.query_async(&mut redis.connection()).await,
-        };
-        seeded.map_err(|e| {
-            StoreError::Invalid(format!(
-                "cannot seed the budgets in Redis at {}: {e}",
-                redis.address()
-            ))
-        })?;
-        let shared = Shared { redis: redis.clone(), hold_for, settling: TaskTracker::new() };
-        Ok(Budgets { accounts: Mutex::default(), shared: Some(shared), ..Budgets::default() })
+        Ok(budgets)
     }
 
-    async fn load_local(store: &Store) -> Result<Budgets, StoreError> {
+    /// This day's and month's spending by tenant and team, from the usage table.
+    async fn spending(store: &Store) -> Result<HashMap<Scope, Account>, StoreError> {
         let today = Utc::now().date_naive();
         let (day_start, month_start) = period_starts();
         let mut spending = Vec::new();
@@ -232,28 +265,61 @@ impl Budgets {
                 (scope, account)
             })
             .collect();
-        Ok(Budgets { accounts: Mutex::new(accounts), ..Budgets::default() })
+        Ok(accounts)
     }
 
     /// Reserves `amount` USD under every limit, or none of them: `Err` names the first budget it
-    /// would overrun (or, with Redis unreachable, says so: refused, never let through). Returns
-    /// the reservation's id, to settle with the actual cost.
+    /// would overrun (or, with the shared counters unreachable, says so: refused, never let
+    /// through). Returns the reservation's id, to settle with the actual cost.
     pub async fn reserve(&self, limits: &Limits, amount: f64) -> Result<Option<u64>, ApiError> {
         if limits.limits.is_empty() {
             return Ok(None);
         }
         let now = Utc::now();
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        let shared = match &self.shared {
-            Some(shared) => Some(shared.reserve(limits, amount, now).await?),
-            None => {
+        let shared = match &self.counters {
+            Counters::InProcess => {
                 self.reserve_local(limits, amount, now)?;
                 None
+            }
+            Counters::Redis(_) | Counters::Database(_) => {
+                Some(self.reserve_shared(limits, amount, now).await?)
             }
         };
         let held = Held { scopes: limits.limits.clone(), amount, shared };
         self.held.lock().expect("budget lock").insert(id, held);
         Ok(Some(id))
+    }
+
+    async fn reserve_shared(
+        &self,
+        limits: &Limits,
+        amount: f64,
+        now: DateTime<Utc>,
+    ) -> Result<Reserved, ApiError> {
+        let keys = limits.limits.iter().map(|&(scope, period, _)| shared_key(scope, period, now));
+        let reserved = Reserved { name: unique_name(), keys: keys.collect() };
+        let hold_ms = self.hold_for.as_millis() as i64;
+        let overrun = match &self.counters {
+            Counters::Redis(redis) => reserve_in_redis(redis, &reserved, limits, amount, hold_ms)
+                .await
+                .map_err(|e| redis_unavailable(redis, &e))?,
+            Counters::Database(db) => reserve_in_database(db, &reserved, limits, amount, hold_ms)
+                .await
+                .map_err(|e| db.unavailable(&e))?,
+            Counters::InProcess => unreachable!("in-process budgets are reserved in place"),
+        };
+        let Some((i, spent, reserved_so_far)) = overrun else { return Ok(reserved) };
+        let (scope, period, budget) = limits.limits[i];
+        Err(ApiError::budget_exceeded(
+            &scope.describe(),
+            period.as_str(),
+            budget,
+            spent,
+            reserved_so_far,
+            amount,
+            &resets_at(now, period),
+        ))
     }
 
     fn reserve_local(
@@ -288,32 +354,67 @@ impl Budgets {
 
     /// Settles reservation `id` to `cost`: its amount is released and the cost is spent; `then`
     /// gets the thresholds this crossed. Settling twice does nothing. In-process budgets are
-    /// settled before this returns; in Redis, by a task of its own (retried a few times when
-    /// Redis does not answer), which [`Budgets::finish`] waits for.
+    /// settled before this returns; shared ones by a task of its own (retried a few times when
+    /// their store does not answer), which [`Budgets::finish`] waits for.
     pub fn settle(
         self: &Arc<Self>,
         id: u64,
         cost: f64,
         then: impl FnOnce(Vec<Crossing>) + Send + 'static,
     ) {
-        let Some(held) = self.held.lock().expect("budget lock").remove(&id) else { return };
-        let Some(shared) = &self.shared else {
+        let Some(mut held) = self.held.lock().expect("budget lock").remove(&id) else { return };
+        let Some(reserved) = held.shared.take() else {
             then(self.settle_local(held, cost));
             return;
         };
+        let now = Utc::now();
+        let current = held.scopes.iter().map(|&(scope, period, _)| shared_key(scope, period, now));
+        let current: Vec<String> = current.collect();
         let budgets = Arc::clone(self);
-        shared.settling.spawn(async move {
-            let shared = budgets.shared.as_ref().expect("shared budgets");
-            then(shared.settle(id, held, cost).await);
+        self.settling.spawn(async move {
+            let (name, mut delay) = (&reserved.name, Duration::from_millis(100));
+            let crossed = loop {
+                let attempt = match &budgets.counters {
+                    Counters::Redis(redis) => settle_in_redis(redis, &reserved, &current, &held, cost)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Counters::Database(db) => {
+                        settle_in_database(db, &reserved, &current, &held, cost)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    Counters::InProcess => unreachable!("in-process budgets are settled in place"),
+                };
+                match attempt {
+                    Ok(crossed) => break crossed,
+                    Err(e) if delay < Duration::from_secs(5) => {
+                        tracing::warn!(error = %e, reservation = name, "cannot settle a budget reservation yet");
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = %e, reservation = name, cost,
+                            "cannot settle a budget reservation: the shared counters hold it until \
+                             it lapses, and this cost is missing from the shared spending (it is \
+                             in the usage table)"
+                        );
+                        break Vec::new();
+                    }
+                }
+            };
+            let crossings = crossed.into_iter().filter_map(|(i, threshold, spent)| {
+                let (scope, period, budget) = *held.scopes.get(i)?;
+                Some(Crossing { scope, period, threshold, spent, budget })
+            });
+            then(crossings.collect());
         });
     }
 
     /// Waits for the settlements under way.
     pub async fn finish(&self) {
-        if let Some(shared) = &self.shared {
-            shared.settling.close();
-            shared.settling.wait().await;
-        }
+        self.settling.close();
+        self.settling.wait().await;
     }
 
     fn settle_local(&self, held: Held, cost: f64) -> Vec<Crossing> {
@@ -346,14 +447,30 @@ impl Budgets {
 
     /// Spent and reserved for `scope` in `period`, now.
     pub async fn position(&self, scope: Scope, period: Period) -> Result<(f64, f64), ApiError> {
-        if let Some(shared) = &self.shared {
-            return shared.position(scope, period).await;
+        let key = shared_key(scope, period, Utc::now());
+        match &self.counters {
+            Counters::InProcess => {
+                let mut accounts = self.accounts.lock().expect("budget lock");
+                let account = accounts.entry(scope).or_default();
+                account.roll(Utc::now());
+                let (spent, reserved) = account.period(period);
+                Ok((*spent, *reserved))
+            }
+            Counters::Redis(redis) => {
+                let (spent, reserved): (Option<f64>, Option<f64>) = redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("spent")
+                    .arg("reserved")
+                    .query_async(&mut redis.connection())
+                    .await
+                    .map_err(|e| redis_unavailable(redis, &e))?;
+                Ok((spent.unwrap_or(0.0), reserved.unwrap_or(0.0).max(0.0)))
+            }
+            Counters::Database(db) => {
+                let standing = standing(db.pool(), &key, now_ms());
+                standing.await.map_err(|e| db.unavailable(&e))
+            }
         }
-        let mut accounts = self.accounts.lock().expect("budget lock");
-        let account = accounts.entry(scope).or_default();
-        account.roll(Utc::now());
-        let (spent, reserved) = account.period(period);
-        Ok((*spent, *reserved))
     }
 }
 
@@ -453,105 +570,157 @@ fn ttl(period: Period) -> i64 {
     }
 }
 
-impl Shared {
-    async fn reserve(
-        &self,
-        limits: &Limits,
-        amount: f64,
-        now: DateTime<Utc>,
-    ) -> Result<Reserved, ApiError> {
-        let name = self.redis.unique_name();
-        let keys: Vec<String> = limits
-            .limits
-            .iter()
-            .map(|&(scope, period, _)| shared_key(scope, period, now))
-            .collect();
-        let mut call = RESERVE.prepare_invoke();
-        for key in &keys {
-            call.key(key).key(format!("{key}:held"));
-        }
-        call.arg(amount).arg(&name).arg(self.hold_for.as_millis() as u64);
-        for &(_, period, budget) in &limits.limits {
-            call.arg(budget).arg(ttl(period));
-        }
-        let answer: Vec<String> = call
-            .invoke_async(&mut self.redis.connection())
-            .await
-            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
-        let overrun = answer.first().and_then(|i| i.parse::<usize>().ok()).unwrap_or(0);
-        if overrun == 0 {
-            return Ok(Reserved { name, keys });
-        }
-        let (scope, period, budget) = limits.limits[overrun - 1];
-        let number = |i: usize| answer.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        Err(ApiError::budget_exceeded(
-            &scope.describe(),
-            period.as_str(),
-            budget,
-            number(1),
-            number(2),
-            amount,
-            &resets_at(now, period),
-        ))
+/// Reserves `amount` in every account of `reserved` in Redis, or in none: the one it would
+/// overrun.
+async fn reserve_in_redis(
+    redis: &Redis,
+    reserved: &Reserved,
+    limits: &Limits,
+    amount: f64,
+    hold_ms: i64,
+) -> Result<Overrun, redis::RedisError> {
+    let mut call = RESERVE.prepare_invoke();
+    for key in &reserved.keys {
+        call.key(key).key(format!("{key}:held"));
     }
+    call.arg(amount).arg(&reserved.name).arg(hold_ms);
+    for &(_, period, budget) in &limits.limits {
+        call.arg(budget).arg(ttl(period));
+    }
+    let answer: Vec<String> = call.invoke_async(&mut redis.connection()).await?;
+    let number = |i: usize| answer.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let overrun = answer.first().and_then(|i| i.parse::<usize>().ok()).unwrap_or(0);
+    Ok(overrun.checked_sub(1).map(|i| (i, number(1), number(2))))
+}
 
-    async fn settle(&self, id: u64, held: Held, cost: f64) -> Vec<Crossing> {
-        let now = Utc::now();
-        let Some(reserved) = &held.shared else { return Vec::new() };
-        let mut call = SETTLE.prepare_invoke();
-        for (key, &(scope, period, _)) in reserved.keys.iter().zip(&held.scopes) {
-            call.key(key).key(format!("{key}:held")).key(shared_key(scope, period, now));
+/// Releases `reserved` from the accounts it was made in and spends `cost` in the `current`
+/// ones (the same, unless the day or month turned): the thresholds crossed.
+async fn settle_in_redis(
+    redis: &Redis,
+    reserved: &Reserved,
+    current: &[String],
+    held: &Held,
+    cost: f64,
+) -> Result<Vec<Crossed>, redis::RedisError> {
+    let mut call = SETTLE.prepare_invoke();
+    for (key, current) in reserved.keys.iter().zip(current) {
+        call.key(key).key(format!("{key}:held")).key(current);
+    }
+    call.arg(&reserved.name).arg(held.amount).arg(cost);
+    for &(_, period, budget) in &held.scopes {
+        call.arg(budget).arg(ttl(period));
+    }
+    let answer: Vec<String> = call.invoke_async(&mut redis.connection()).await?;
+    let crossed = answer.chunks_exact(3).filter_map(|crossing| {
+        let i = crossing[0].parse::<usize>().ok()?.checked_sub(1)?;
+        Some((i, crossing[1].parse().ok()?, crossing[2].parse().ok()?))
+    });
+    Ok(crossed.collect())
+}
+
+/// An account's spending and what live reservations hold of it, at `now` (Unix ms).
+async fn standing<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    account: &str,
+    now: i64,
+) -> Result<(f64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE((SELECT spent FROM shared_budgets WHERE account = $1), \
+         CAST(0 AS DOUBLE PRECISION)), \
+         COALESCE((SELECT SUM(amount) FROM shared_budget_holds WHERE account = $1 \
+         AND deadline > $2), CAST(0 AS DOUBLE PRECISION))",
+    )
+    .bind(account)
+    .bind(now)
+    .fetch_one(db)
+    .await
+}
+
+/// As [`reserve_in_redis`], in one transaction holding the accounts' locks.
+async fn reserve_in_database(
+    db: &Database,
+    reserved: &Reserved,
+    limits: &Limits,
+    amount: f64,
+    hold_ms: i64,
+) -> Result<Overrun, sqlx::Error> {
+    let names: Vec<&str> = reserved.keys.iter().map(String::as_str).collect();
+    let (mut tx, now) = db.locked(&names).await?;
+    for (i, (key, &(_, _, budget))) in reserved.keys.iter().zip(&limits.limits).enumerate() {
+        let (spent, held) = standing(&mut *tx, key, now).await?;
+        if spent + held + amount > budget + 1e-9 {
+            return Ok(Some((i, spent, held)));
         }
-        call.arg(&reserved.name).arg(held.amount).arg(cost);
-        for &(_, period, budget) in &held.scopes {
-            call.arg(budget).arg(ttl(period));
-        }
-        let mut delay = Duration::from_millis(100);
-        let answer: Vec<String> = loop {
-            match call.invoke_async(&mut self.redis.connection()).await {
-                Ok(answer) => break answer,
-                Err(e) if delay < Duration::from_secs(5) => {
-                    tracing::warn!(error = %e, reservation = id, "cannot settle a budget reservation in Redis yet");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        error = %e, reservation = id, cost, redis = self.redis.address(),
-                        "cannot settle a budget reservation: Redis holds it until it lapses, and \
-                         this cost is missing from the shared spending (it is in the usage table)"
-                    );
-                    return Vec::new();
-                }
+    }
+    for key in &reserved.keys {
+        sqlx::query(
+            "WITH lapsed AS (DELETE FROM shared_budget_holds WHERE account = $1 AND deadline <= $4) \
+             INSERT INTO shared_budget_holds (account, reservation, amount, deadline) \
+             VALUES ($1, $2, $3, $4 + $5)",
+        )
+        .bind(key)
+        .bind(&reserved.name)
+        .bind(amount)
+        .bind(now)
+        .bind(hold_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(None)
+}
+
+/// As [`settle_in_redis`], in one transaction. Spending needs no advisory lock: each account's
+/// row is updated in place (in a fixed order), and a reservation reads spending and holds in one
+/// statement, so it sees this settlement whole or not at all.
+async fn settle_in_database(
+    db: &Database,
+    reserved: &Reserved,
+    current: &[String],
+    held: &Held,
+    cost: f64,
+) -> Result<Vec<Crossed>, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    for key in &reserved.keys {
+        sqlx::query("DELETE FROM shared_budget_holds WHERE account = $1 AND reservation = $2")
+            .bind(key)
+            .bind(&reserved.name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut order: Vec<usize> = (0..current.len()).collect();
+    order.sort_by_key(|&i| &current[i]);
+    let mut crossed = Vec::new();
+    for i in order {
+        let (spent, mut alerted): (f64, String) = sqlx::query_as(
+            "INSERT INTO shared_budgets (account, spent, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account) DO UPDATE SET spent = shared_budgets.spent + excluded.spent \
+             RETURNING spent, alerted",
+        )
+        .bind(&current[i])
+        .bind(cost)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        let budget = held.scopes[i].2;
+        let before = alerted.len();
+        for threshold in THRESHOLDS {
+            let mark = format!("{threshold}:{budget}");
+            if spent >= budget * threshold && !alerted.split(' ').any(|m| m == mark) {
+                alerted = format!("{alerted} {mark}").trim_start().to_owned();
+                crossed.push((i, threshold, spent));
             }
-        };
-        answer
-            .chunks_exact(3)
-            .filter_map(|crossing| {
-                let i = crossing[0].parse::<usize>().ok()?.checked_sub(1)?;
-                let (scope, period, budget) = *held.scopes.get(i)?;
-                Some(Crossing {
-                    scope,
-                    period,
-                    threshold: crossing[1].parse().ok()?,
-                    spent: crossing[2].parse().ok()?,
-                    budget,
-                })
-            })
-            .collect()
+        }
+        if alerted.len() != before {
+            sqlx::query("UPDATE shared_budgets SET alerted = $2 WHERE account = $1")
+                .bind(&current[i])
+                .bind(&alerted)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
-
-    async fn position(&self, scope: Scope, period: Period) -> Result<(f64, f64), ApiError> {
-        let key = shared_key(scope, period, Utc::now());
-        let (spent, reserved): (Option<f64>, Option<f64>) = redis::cmd("HMGET")
-            .arg(&key)
-            .arg("spent")
-            .arg("reserved")
-            .query_async(&mut self.redis.connection())
-            .await
-            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
-        Ok((spent.unwrap_or(0.0), reserved.unwrap_or(0.0).max(0.0)))
-    }
+    tx.commit().await?;
+    Ok(crossed)
 }
 
 /// The start of the current UTC day and calendar month, in Unix ms: the periods of daily and

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use storage::Redis;
 
+use crate::counters::{Counters, Database, redis_unavailable, unique_name};
 use crate::dlp::policy::Policy;
+use crate::error::ApiError;
 use crate::store::{Provider, ProviderKey, Tenant};
 
 /// A snapshot of tenants and upstreams.
@@ -183,38 +185,104 @@ impl Upstream {
         Some(KeyLease { slot: Arc::clone(slot), shared: None })
     }
 
-    /// As [`Upstream::acquire_key`], with every replica's requests counted: the keys' requests
-    /// in flight and of the last minute are kept in Redis, and one script picks and takes a key
-    /// atomically. A lease its replica never returned (it died) stops counting after
-    /// `hold_for`. `lease` names the lease, uniquely among replicas.
-    pub async fn acquire_shared_key(
+    /// As [`Upstream::acquire_key`], with the keys' requests counted in `counters`: with shared
+    /// counters, every replica's requests in flight and of the last minute, the key picked and
+    /// taken in one atomic step. A lease its replica never returned (it died) stops counting
+    /// after `hold_for`. `Err` when the shared counters do not answer.
+    pub async fn lease_key(
         &self,
         tried: &[i64],
-        redis: &Redis,
-        lease: String,
+        counters: &Counters,
         hold_for: Duration,
-    ) -> Result<Option<KeyLease>, redis::RedisError> {
+    ) -> Result<Option<KeyLease>, ApiError> {
         let candidates: Vec<&Arc<KeySlot>> =
             self.keys.iter().filter(|k| !tried.contains(&k.key.id)).collect();
         if candidates.is_empty() {
             return Ok(None);
         }
-        let mut call = TAKE_KEY.prepare_invoke();
-        for slot in &candidates {
-            call.key(slot.flight_key()).key(format!("agentwatch:key:{}:minute", slot.key.id));
-        }
-        call.arg(&lease).arg(hold_for.as_millis() as u64);
-        for slot in &candidates {
-            call.arg(slot.key.concurrency_limit).arg(slot.key.rpm_limit.unwrap_or(0));
-        }
-        let taken: usize = call.invoke_async(&mut redis.connection()).await?;
-        let Some(slot) = taken.checked_sub(1).and_then(|i| candidates.get(i)) else {
-            return Ok(None);
+        let lease = unique_name();
+        let taken = match counters {
+            Counters::InProcess => return Ok(self.acquire_key(tried)),
+            Counters::Redis(redis) => take_key_in_redis(redis, &candidates, &lease, hold_for)
+                .await
+                .map_err(|e| redis_unavailable(redis, &e))?,
+            Counters::Database(db) => take_key_in_database(db, &candidates, &lease, hold_for)
+                .await
+                .map_err(|e| db.unavailable(&e))?,
         };
+        let Some(slot) = taken.and_then(|i| candidates.get(i)) else { return Ok(None) };
         slot.in_flight.fetch_add(1, Ordering::Relaxed);
-        let shared = SharedLease { redis: redis.clone(), key: slot.flight_key(), lease };
+        let shared = SharedLease { counters: counters.clone(), key_id: slot.key.id, lease };
         Ok(Some(KeyLease { slot: Arc::clone(slot), shared: Some(shared) }))
     }
+}
+
+/// Takes a slot of the least loaded key among `candidates` with room in Redis: its index.
+async fn take_key_in_redis(
+    redis: &Redis,
+    candidates: &[&Arc<KeySlot>],
+    lease: &str,
+    hold_for: Duration,
+) -> Result<Option<usize>, redis::RedisError> {
+    let mut call = TAKE_KEY.prepare_invoke();
+    for slot in candidates {
+        call.key(flight_key(slot.key.id)).key(format!("agentwatch:key:{}:minute", slot.key.id));
+    }
+    call.arg(lease).arg(hold_for.as_millis() as u64);
+    for slot in candidates {
+        call.arg(slot.key.concurrency_limit).arg(slot.key.rpm_limit.unwrap_or(0));
+    }
+    let taken: usize = call.invoke_async(&mut redis.connection()).await?;
+    Ok(taken.checked_sub(1))
+}
+
+/// As [`take_key_in_redis`], in one transaction holding the candidates' locks.
+async fn take_key_in_database(
+    db: &Database,
+    candidates: &[&Arc<KeySlot>],
+    lease: &str,
+    hold_for: Duration,
+) -> Result<Option<usize>, sqlx::Error> {
+    let names: Vec<String> = candidates.iter().map(|slot| format!("key:{}", slot.key.id)).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (mut tx, now) = db.locked(&names).await?;
+    let mut best: Option<(usize, i64)> = None;
+    for (i, slot) in candidates.iter().enumerate() {
+        let (in_flight, last_minute): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE deadline > $2), \
+             COUNT(*) FILTER (WHERE started_at > $2 - 60000) \
+             FROM shared_key_leases WHERE key_id = $1",
+        )
+        .bind(slot.key.id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let room = in_flight < slot.key.concurrency_limit
+            && slot.key.rpm_limit.is_none_or(|rpm| last_minute < rpm);
+        if room && best.is_none_or(|(_, load)| in_flight < load) {
+            best = Some((i, in_flight));
+        }
+    }
+    let Some((i, _)) = best else { return Ok(None) };
+    sqlx::query(
+        "WITH done AS (DELETE FROM shared_key_leases WHERE key_id = $1 \
+         AND deadline <= $3 AND started_at <= $3 - 60000) \
+         INSERT INTO shared_key_leases (key_id, lease, started_at, deadline) \
+         VALUES ($1, $2, $3, $3 + $4)",
+    )
+    .bind(candidates[i].key.id)
+    .bind(lease)
+    .bind(now)
+    .bind(hold_for.as_millis() as i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(i))
+}
+
+/// The Redis sorted set of key `id`'s leases in flight.
+fn flight_key(id: i64) -> String {
+    format!("agentwatch:key:{id}:flight")
 }
 
 /// Picks the key with the fewest requests in flight among those under their limits, and takes a
@@ -287,10 +355,6 @@ impl KeySlot {
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
-
-    fn flight_key(&self) -> String {
-        format!("agentwatch:key:{}:flight", self.key.id)
-    }
 }
 
 /// A key in use by one request; dropping it frees the slot.
@@ -300,11 +364,11 @@ pub struct KeyLease {
     shared: Option<SharedLease>,
 }
 
-/// A lease's entry among the key's leases in flight in Redis.
+/// A lease's entry among a key's leases in flight in the shared counters.
 #[derive(Debug)]
 struct SharedLease {
-    redis: Redis,
-    key: String,
+    counters: Counters,
+    key_id: i64,
     lease: String,
 }
 
@@ -318,14 +382,31 @@ impl Drop for KeyLease {
     fn drop(&mut self) {
         self.slot.in_flight.fetch_sub(1, Ordering::Relaxed);
         // Returned in the background; one that cannot be lapses when its time is up.
-        if let Some(SharedLease { redis, key, lease }) = self.shared.take()
+        if let Some(SharedLease { counters, key_id, lease }) = self.shared.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             runtime.spawn(async move {
-                let removed: Result<i64, _> =
-                    redis::cmd("ZREM").arg(&key).arg(&lease).query_async(&mut redis.connection()).await;
-                if let Err(e) = removed {
-                    tracing::warn!(error = %e, key, "cannot return a provider key's slot to Redis; it lapses by itself");
+                let returned = match &counters {
+                    Counters::InProcess => Ok(()),
+                    Counters::Redis(redis) => redis::cmd("ZREM")
+                        .arg(flight_key(key_id))
+                        .arg(&lease)
+                        .query_async::<i64>(&mut redis.connection())
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                    Counters::Database(db) => sqlx::query(
+                        "UPDATE shared_key_leases SET deadline = 0 WHERE key_id = $1 AND lease = $2",
+                    )
+                    .bind(key_id)
+                    .bind(&lease)
+                    .execute(db.pool())
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                };
+                if let Err(error) = returned {
+                    tracing::warn!(%error, key_id, "cannot return a provider key's slot to the shared counters; it lapses by itself");
                 }
             });
         }

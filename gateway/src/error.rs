@@ -140,8 +140,8 @@ impl Code {
             }
             Code::ProviderError => "the providers failed, or none could be tried",
             Code::CountersUnavailable => {
-                "Redis, where replicas keep budgets and rate limits, does not answer: refused, \
-                 never let through (`Retry-After`)"
+                "Redis or the database, where replicas keep budgets and rate limits, does not \
+                 answer: refused, never let through (`Retry-After`)"
             }
             Code::InternalError => "the gateway's own fault",
         };
@@ -321,16 +321,17 @@ impl ApiError {
         ApiError::new(Code::ProviderError, message.into())
     }
 
-    /// 503: Redis, where replicas keep budgets, rate limits and key slots, does not answer. The
-    /// request is refused rather than let past limits nobody can check.
-    pub fn counters_unavailable(redis: &storage::Redis, error: &redis::RedisError) -> Self {
-        tracing::error!(%error, redis = redis.address(), "the shared counters do not answer");
+    /// 503: the store where replicas keep budgets, rate limits and key slots (`Redis at …`, `the
+    /// database at …`) does not answer. The request is refused rather than let past limits
+    /// nobody can check. `error` says why, briefly; it is logged in full.
+    pub fn counters_unavailable(store: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, store, "the shared counters do not answer");
         let mut e = ApiError::new(
             Code::CountersUnavailable,
             format!(
-                "the gateway cannot reach Redis at {}, where budgets and rate limits are kept, so                  it refuses requests until Redis answers again; retry shortly, or tell the                  operator ({})",
-                redis.address(),
-                error.category()
+                "the gateway cannot reach {store}, where budgets and rate limits are kept, so it \
+                 refuses requests until it answers again; retry shortly, or tell the operator \
+                 ({error})"
             ),
         );
         e.retry_after = Some(1);

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admin;
 pub mod budget;
+pub mod counters;
 pub mod dialect;
 pub mod directory;
 pub mod dlp;
@@ -36,6 +37,7 @@ use axum::routing::{get, post};
 
 use crate::admin::{Auth, CreateUser, Role};
 use crate::budget::Budgets;
+use crate::counters::Counters;
 use crate::directory::{BreakerSettings, Directory};
 use crate::dlp::policy::Policy;
 use crate::metrics::Metrics;
@@ -79,8 +81,9 @@ struct Inner {
     rates: RateLimiter,
     /// People's calls to the knowledge server, by user id, each with the default bucket.
     people: RateLimiter,
-    /// Where replicas share budgets, rate limits and provider-key slots, when they do.
-    redis: Option<Redis>,
+    /// Where budgets, rate limits and provider-key slots are counted: in process, or shared by
+    /// replicas.
+    counters: Counters,
     /// The `directory_version` the directory was last built from.
     loaded: std::sync::atomic::AtomicI64,
     /// Call reports (`/api/access/calls`) owed for calls admitted through `/api/access/admit`.
@@ -110,7 +113,7 @@ struct Limits {
 }
 
 impl Limits {
-    /// How long a budget reservation or a provider-key lease in Redis holds unless returned:
+    /// How long a shared budget reservation or provider-key lease holds unless returned:
     /// one a dead replica never returned lapses once no request it could belong to may still
     /// be running.
     fn hold_for(&self) -> Duration {
@@ -157,13 +160,11 @@ impl Gateway {
             },
         };
         let metrics = Arc::new(Metrics::default());
-        let redis = storage.redis().cloned();
-        let budgets = Arc::new(Budgets::load(&store, redis.as_ref(), limits.hold_for()).await?);
-        let (rates, people) = match &redis {
-            Some(redis) => {
-                (RateLimiter::shared(redis, "tenant"), RateLimiter::shared(redis, "person"))
-            }
-            None => (RateLimiter::load(&store).await?, RateLimiter::default()),
+        let counters = Counters::of(storage);
+        let budgets = Arc::new(Budgets::load(&store, &counters, limits.hold_for()).await?);
+        let (rates, people) = match &counters {
+            Counters::InProcess => (RateLimiter::load(&store).await?, RateLimiter::default()),
+            shared => (RateLimiter::new(shared, "tenant"), RateLimiter::new(shared, "person")),
         };
         let default_org = store.default_org().await?;
         let gateway = Gateway {
@@ -173,7 +174,7 @@ impl Gateway {
                 budgets,
                 rates,
                 people,
-                redis,
+                counters,
                 loaded: std::sync::atomic::AtomicI64::new(-1),
                 reports_owed: Mutex::new(HashMap::new()),
                 bucket: Bucket {
@@ -368,9 +369,10 @@ impl Gateway {
         Arc::clone(&self.inner.directory.read().expect("directory lock"))
     }
 
-    /// Whether Redis answers a ping within two seconds; `None` when the counters are in process.
+    /// Whether Redis answers a ping within two seconds; `None` when the counters are not kept
+    /// there.
     async fn redis_answers(&self) -> Option<bool> {
-        let redis = self.inner.redis.as_ref()?;
+        let Counters::Redis(redis) = &self.inner.counters else { return None };
         let (ping, mut connection) = (redis::cmd("PING"), redis.connection());
         let answer = ping.query_async::<String>(&mut connection);
         Some(matches!(tokio::time::timeout(Duration::from_secs(2), answer).await, Ok(Ok(_))))

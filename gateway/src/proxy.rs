@@ -550,18 +550,14 @@ impl Gateway {
         self.inner.rates.check(tenant.id, bucket, tenant.rate_limit).await
     }
 
-    /// A key of `upstream` under its limits, skipping `tried`: counted in this process, or in
-    /// Redis across replicas. `Err` when Redis does not answer.
+    /// A key of `upstream` under its limits, skipping `tried`, counted where the gateway keeps
+    /// its counters. `Err` when shared counters do not answer.
     async fn lease_key(
         &self,
         upstream: &Upstream,
         tried: &[i64],
     ) -> Result<Option<KeyLease>, ApiError> {
-        let Some(redis) = &self.inner.redis else { return Ok(upstream.acquire_key(tried)) };
-        upstream
-            .acquire_shared_key(tried, redis, redis.unique_name(), self.inner.limits.hold_for())
-            .await
-            .map_err(|e| ApiError::counters_unavailable(redis, &e))
+        upstream.lease_key(tried, &self.inner.counters, self.inner.limits.hold_for()).await
     }
 
     /// Reserves the request's largest possible cost against its tenant's and team's budgets

@@ -6,22 +6,25 @@
 //! `Retry-After`.
 //!
 //! The state is in process, saved to the database at shutdown and read back at start, so a
-//! restart neither forgets the window nor hands out a fresh bucket; or, with `storage.redis_url`
-//! set, in Redis, where one Lua script takes the request from the bucket and the window
-//! atomically, so replicas together admit exactly the configured rate.
+//! restart neither forgets the window nor hands out a fresh bucket; or, shared by replicas (see
+//! [`crate::counters`]), in Redis, where one Lua script takes the request from the bucket and the
+//! window atomically, or in Postgres, where one transaction does under a lock on the tenant's
+//! name: either way replicas together admit exactly the configured rate.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use sqlx::Row;
 use storage::Redis;
 
+use crate::counters::{Counters, Database, redis_unavailable, unique_name};
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, now_ms};
 
-const WINDOW: Duration = Duration::from_secs(60);
+/// The sliding window's length, in ms.
+const WINDOW: i64 = 60_000;
 
 /// A token bucket's size and refill rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,11 +33,64 @@ pub struct Bucket {
     pub refill_per_sec: f64,
 }
 
-#[derive(Debug)]
+/// One tenant's bucket and window, times in Unix ms.
+#[derive(Debug, Clone, PartialEq)]
 struct State {
     tokens: f64,
-    updated: Instant,
-    window: VecDeque<Instant>,
+    updated: i64,
+    /// When the requests of the last minute were admitted, oldest first.
+    window: VecDeque<i64>,
+}
+
+impl State {
+    fn full(bucket: Bucket, now: i64) -> State {
+        State { tokens: bucket.burst, updated: now, window: VecDeque::new() }
+    }
+
+    /// Takes one request at `now` if the bucket has a token and the window room: what it found.
+    /// A clock that went back refills nothing and empties nothing.
+    fn take(&mut self, bucket: Bucket, per_minute: Option<usize>, now: i64) -> Reading {
+        let elapsed = (now - self.updated).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * bucket.refill_per_sec).min(bucket.burst);
+        self.updated = self.updated.max(now);
+        while self.window.front().is_some_and(|t| now - t >= WINDOW) {
+            self.window.pop_front();
+        }
+        let bucket_ok = self.tokens >= 1.0;
+        let window_ok = per_minute.is_none_or(|r| self.window.len() < r);
+        if bucket_ok && window_ok {
+            self.tokens -= 1.0;
+            if per_minute.is_some() {
+                self.window.push_back(now);
+            }
+        }
+        let leaves = |i: usize| {
+            let left = self.window.get(i).map_or(0, |t| (t + WINDOW - now).clamp(0, WINDOW));
+            Duration::from_millis(left as u64)
+        };
+        let window = self.window.len();
+        Reading {
+            bucket_ok,
+            window_ok,
+            tokens: self.tokens,
+            window,
+            newest_leaves: leaves(window.saturating_sub(1)),
+            blocking_leaves: leaves(window.saturating_sub(per_minute.unwrap_or(0))),
+        }
+    }
+
+    fn window_json(&self) -> String {
+        serde_json::to_string(&self.window).expect("numbers")
+    }
+
+    fn from_row(row: &sqlx::any::AnyRow) -> State {
+        let window: Option<VecDeque<i64>> = serde_json::from_str(row.get("window")).ok();
+        State {
+            tokens: row.get("tokens"),
+            updated: row.get("updated_at"),
+            window: window.unwrap_or_default(),
+        }
+    }
 }
 
 /// The answer for one request, and what its headers say.
@@ -82,120 +138,74 @@ struct Reading {
     blocking_leaves: Duration,
 }
 
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    tenants: Mutex<HashMap<i64, State>>,
-    shared: Option<Shared>,
-}
-
-/// Limits kept in Redis.
+/// Rate limits by id: tenants', or people's.
 #[derive(Debug)]
-struct Shared {
-    redis: Redis,
-    /// Whose limits these are in Redis's key space: `tenant` or `person`.
+pub struct RateLimiter {
+    local: Mutex<HashMap<i64, State>>,
+    counters: Counters,
+    /// Whose limits these are among the shared counters: `tenant` or `person`.
     namespace: &'static str,
 }
 
+impl Default for RateLimiter {
+    fn default() -> RateLimiter {
+        RateLimiter::new(&Counters::InProcess, "tenant")
+    }
+}
+
 impl RateLimiter {
-    /// Limits kept in Redis, under `namespace` (whose ids these are).
-    pub fn shared(redis: &Redis, namespace: &'static str) -> RateLimiter {
-        let shared = Shared { redis: redis.clone(), namespace };
-        RateLimiter { tenants: Mutex::default(), shared: Some(shared) }
+    /// Limits kept in `counters`, under `namespace` (whose ids these are), starting from nothing.
+    pub fn new(counters: &Counters, namespace: &'static str) -> RateLimiter {
+        RateLimiter { local: Mutex::default(), counters: counters.clone(), namespace }
     }
 
-    /// Takes one request from `id`'s limits, if both allow it. `Err` only when the limits live
-    /// in Redis and it does not answer: a 503, never an admission.
+    /// Takes one request from `id`'s limits, if both allow it. `Err` only when the limits are
+    /// shared and their store does not answer: a 503, never an admission.
     pub async fn check(
         &self,
         id: i64,
         bucket: Bucket,
         per_minute: Option<i64>,
     ) -> Result<Decision, ApiError> {
-        match &self.shared {
-            Some(shared) => shared.check(id, bucket, per_minute).await,
-            None => Ok(self.check_at(id, bucket, per_minute, Instant::now())),
-        }
-    }
-
-    fn check_at(
-        &self,
-        tenant: i64,
-        bucket: Bucket,
-        per_minute: Option<i64>,
-        now: Instant,
-    ) -> Decision {
-        let mut tenants = self.tenants.lock().expect("rate limit lock");
-        let state = tenants.entry(tenant).or_insert_with(|| State {
-            tokens: bucket.burst,
-            updated: now,
-            window: VecDeque::new(),
-        });
-        let elapsed = now.saturating_duration_since(state.updated).as_secs_f64();
-        state.tokens = (state.tokens + elapsed * bucket.refill_per_sec).min(bucket.burst);
-        state.updated = now;
-        while state.window.front().is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW) {
-            state.window.pop_front();
-        }
         let per_minute = per_minute.map(|r| r.max(1) as usize);
-        let bucket_ok = state.tokens >= 1.0;
-        let window_ok = per_minute.is_none_or(|r| state.window.len() < r);
-        if bucket_ok && window_ok {
-            state.tokens -= 1.0;
-            if per_minute.is_some() {
-                state.window.push_back(now);
-            }
-        }
-        let leaves = |i: usize| {
-            state.window.get(i).map_or(Duration::ZERO, |t| {
-                WINDOW.saturating_sub(now.saturating_duration_since(*t))
-            })
+        let name = format!("{}:{id}", self.namespace);
+        let reading = match &self.counters {
+            Counters::InProcess => self.check_at(id, bucket, per_minute, now_ms()),
+            Counters::Redis(redis) => check_in_redis(redis, &name, bucket, per_minute)
+                .await
+                .map_err(|e| redis_unavailable(redis, &e))?,
+            Counters::Database(db) => check_in_database(db, &name, bucket, per_minute)
+                .await
+                .map_err(|e| db.unavailable(&e))?,
         };
-        let window = state.window.len();
-        let reading = Reading {
-            bucket_ok,
-            window_ok,
-            tokens: state.tokens,
-            window,
-            newest_leaves: leaves(window.saturating_sub(1)),
-            blocking_leaves: leaves(window.saturating_sub(per_minute.unwrap_or(0))),
-        };
-        decide(bucket, per_minute, reading)
+        Ok(decide(bucket, per_minute, reading))
     }
 
-    /// Saves every tenant's state (wall-clock times) for the next start; limits in Redis stay
-    /// there.
+    fn check_at(&self, id: i64, bucket: Bucket, per_minute: Option<usize>, now: i64) -> Reading {
+        let mut local = self.local.lock().expect("rate limit lock");
+        let state = local.entry(id).or_insert_with(|| State::full(bucket, now));
+        state.take(bucket, per_minute, now)
+    }
+
+    /// Saves every tenant's state for the next start; shared limits stay where they are.
     pub async fn save(&self, store: &Store) -> Result<(), StoreError> {
-        if self.shared.is_some() {
+        if !matches!(self.counters, Counters::InProcess) {
             return Ok(());
         }
-        let now = Instant::now();
-        let wall = now_ms();
-        let ms_ago = |t: Instant| wall - now.saturating_duration_since(t).as_millis() as i64;
-        let rows: Vec<(i64, f64, i64, String)> = {
-            let tenants = self.tenants.lock().expect("rate limit lock");
-            tenants
-                .iter()
-                .map(|(id, s)| {
-                    let window: Vec<i64> = s.window.iter().map(|t| ms_ago(*t)).collect();
-                    (
-                        *id,
-                        s.tokens,
-                        ms_ago(s.updated),
-                        serde_json::to_string(&window).expect("numbers"),
-                    )
-                })
-                .collect()
+        let states: Vec<(i64, State)> = {
+            let local = self.local.lock().expect("rate limit lock");
+            local.iter().map(|(id, state)| (*id, state.clone())).collect()
         };
         let mut tx = store.pool().begin().await?;
         sqlx::query("DELETE FROM rate_limits").execute(&mut *tx).await?;
-        for (tenant, tokens, updated, window) in rows {
+        for (tenant, state) in states {
             sqlx::query(
                 "INSERT INTO rate_limits (tenant_id, tokens, updated_at, \"window\") VALUES ($1, $2, $3, $4)",
             )
             .bind(tenant)
-            .bind(tokens)
-            .bind(updated)
-            .bind(window)
+            .bind(state.tokens)
+            .bind(state.updated)
+            .bind(state.window_json())
             .execute(&mut *tx)
             .await?;
         }
@@ -203,29 +213,13 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// The state saved at the last shutdown.
+    /// The tenants' limits in process, as they were saved at the last shutdown.
     pub async fn load(store: &Store) -> Result<RateLimiter, StoreError> {
         let rows = sqlx::query("SELECT tenant_id, tokens, updated_at, \"window\" FROM rate_limits")
             .fetch_all(store.pool())
             .await?;
-        let now = Instant::now();
-        let wall = now_ms();
-        let at = |ms: i64| {
-            now.checked_sub(Duration::from_millis((wall - ms).max(0) as u64)).unwrap_or(now)
-        };
-        let mut tenants = HashMap::new();
-        for row in rows {
-            let window: Vec<i64> = serde_json::from_str(row.get("window")).unwrap_or_default();
-            tenants.insert(
-                row.get::<i64, _>("tenant_id"),
-                State {
-                    tokens: row.get("tokens"),
-                    updated: at(row.get("updated_at")),
-                    window: window.into_iter().map(at).collect(),
-                },
-            );
-        }
-        Ok(RateLimiter { tenants: Mutex::new(tenants), shared: None })
+        let local = rows.iter().map(|row| (row.get("tenant_id"), State::from_row(row))).collect();
+        Ok(RateLimiter { local: Mutex::new(local), ..RateLimiter::default() })
     }
 }
 
@@ -305,43 +299,69 @@ static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-impl Shared {
-    async fn check(
-        &self,
-        id: i64,
-        bucket: Bucket,
-        per_minute: Option<i64>,
-    ) -> Result<Decision, ApiError> {
-        let per_minute = per_minute.map(|r| r.max(1) as usize);
-        let key = format!("agentwatch:rate:{}:{id}", self.namespace);
-        let entry = self.redis.unique_name();
-        let (bucket_ok, window_ok, tokens, window, newest, blocking): (
-            u8,
-            u8,
-            String,
-            usize,
-            u64,
-            u64,
-        ) = CHECK
-            .key(&key)
-            .key(format!("{key}:window"))
-            .arg(bucket.burst)
-            .arg(bucket.refill_per_sec)
-            .arg(per_minute.unwrap_or(0))
-            .arg(entry)
-            .invoke_async(&mut self.redis.connection())
-            .await
-            .map_err(|e| ApiError::counters_unavailable(&self.redis, &e))?;
-        let reading = Reading {
-            bucket_ok: bucket_ok == 1,
-            window_ok: window_ok == 1,
-            tokens: tokens.parse().unwrap_or(0.0),
-            window,
-            newest_leaves: Duration::from_millis(newest),
-            blocking_leaves: Duration::from_millis(blocking),
-        };
-        Ok(decide(bucket, per_minute, reading))
-    }
+/// One request taken from `name`'s bucket and window in Redis, by the server's clock.
+async fn check_in_redis(
+    redis: &Redis,
+    name: &str,
+    bucket: Bucket,
+    per_minute: Option<usize>,
+) -> Result<Reading, redis::RedisError> {
+    let key = format!("agentwatch:rate:{name}");
+    let (bucket_ok, window_ok, tokens, window, newest, blocking): (
+        u8,
+        u8,
+        String,
+        usize,
+        u64,
+        u64,
+    ) = CHECK
+        .key(&key)
+        .key(format!("{key}:window"))
+        .arg(bucket.burst)
+        .arg(bucket.refill_per_sec)
+        .arg(per_minute.unwrap_or(0))
+        .arg(unique_name())
+        .invoke_async(&mut redis.connection())
+        .await?;
+    Ok(Reading {
+        bucket_ok: bucket_ok == 1,
+        window_ok: window_ok == 1,
+        tokens: tokens.parse().unwrap_or(0.0),
+        window,
+        newest_leaves: Duration::from_millis(newest),
+        blocking_leaves: Duration::from_millis(blocking),
+    })
+}
+
+/// One request taken from `name`'s bucket and window in the database, by its clock: the same
+/// arithmetic as in process, on the row, under the name's lock.
+async fn check_in_database(
+    db: &Database,
+    name: &str,
+    bucket: Bucket,
+    per_minute: Option<usize>,
+) -> Result<Reading, sqlx::Error> {
+    let (mut tx, now) = db.locked(&[name]).await?;
+    let row =
+        sqlx::query("SELECT tokens, updated_at, \"window\" FROM shared_rates WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let mut state = row.as_ref().map_or_else(|| State::full(bucket, now), State::from_row);
+    let reading = state.take(bucket, per_minute, now);
+    sqlx::query(
+        "INSERT INTO shared_rates (name, tokens, updated_at, \"window\") VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, \
+         updated_at = excluded.updated_at, \"window\" = excluded.\"window\"",
+    )
+    .bind(name)
+    .bind(state.tokens)
+    .bind(state.updated)
+    .bind(state.window_json())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(reading)
 }
 
 #[cfg(test)]
@@ -349,35 +369,46 @@ mod tests {
     use super::*;
 
     const BUCKET: Bucket = Bucket { burst: 3.0, refill_per_sec: 1.0 };
+    const T0: i64 = 1_764_000_000_000;
+
+    /// A request at `now` (Unix ms), as [`RateLimiter::check`] decides it in process.
+    fn check(
+        limiter: &RateLimiter,
+        id: i64,
+        bucket: Bucket,
+        per_minute: Option<usize>,
+        now: i64,
+    ) -> Decision {
+        decide(bucket, per_minute, limiter.check_at(id, bucket, per_minute, now))
+    }
 
     #[test]
     fn a_bucket_allows_a_burst_then_refills_at_its_rate() {
         let limiter = RateLimiter::default();
-        let t0 = Instant::now();
         let decisions: Vec<Decision> =
-            (0..4).map(|_| limiter.check_at(1, BUCKET, None, t0)).collect();
+            (0..4).map(|_| check(&limiter, 1, BUCKET, None, T0)).collect();
         assert_eq!(decisions.iter().filter(|d| d.allowed).count(), 3);
         assert_eq!((decisions[2].remaining, decisions[3].retry_after), (0, 1));
         assert_eq!(decisions[0].limit, 3);
         // One second later, one token is back.
-        let later = limiter.check_at(1, BUCKET, None, t0 + Duration::from_secs(1));
-        assert!(later.allowed);
-        assert!(!limiter.check_at(1, BUCKET, None, t0 + Duration::from_secs(1)).allowed);
+        assert!(check(&limiter, 1, BUCKET, None, T0 + 1000).allowed);
+        assert!(!check(&limiter, 1, BUCKET, None, T0 + 1000).allowed);
+        // A clock that goes back refills nothing.
+        assert!(!check(&limiter, 1, BUCKET, None, T0).allowed);
         // Tenants do not share a bucket.
-        assert!(limiter.check_at(2, BUCKET, None, t0).allowed);
+        assert!(check(&limiter, 2, BUCKET, None, T0).allowed);
     }
 
     #[test]
     fn a_per_minute_limit_slides_and_speaks_when_it_is_tighter() {
         let limiter = RateLimiter::default();
         let big = Bucket { burst: 1000.0, refill_per_sec: 100.0 };
-        let t0 = Instant::now();
-        let first = limiter.check_at(1, big, Some(2), t0);
+        let first = check(&limiter, 1, big, Some(2), T0);
         assert_eq!((first.limit, first.remaining), (2, 1));
-        assert!(limiter.check_at(1, big, Some(2), t0 + Duration::from_secs(10)).allowed);
-        let refused = limiter.check_at(1, big, Some(2), t0 + Duration::from_secs(20));
+        assert!(check(&limiter, 1, big, Some(2), T0 + 10_000).allowed);
+        let refused = check(&limiter, 1, big, Some(2), T0 + 20_000);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after, 40, "the first request leaves the window at 60 s");
-        assert!(limiter.check_at(1, big, Some(2), t0 + Duration::from_secs(60)).allowed);
+        assert!(check(&limiter, 1, big, Some(2), T0 + 60_000).allowed);
     }
 }

@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use gateway::counters::Counters;
 use gateway::settings::GatewaySettings;
 use gateway::{Gateway, Redis};
 use serde_json::{Value, json};
@@ -429,107 +430,150 @@ impl Drop for RedisServer {
     }
 }
 
-/// Two gateway processes on one database, with these settings, sharing their counters through
-/// `redis`.
+/// Where two replicas share their counters in these tests: in Redis, and, when the suite runs on
+/// Postgres, in the database alone (no Redis).
+enum Sharing {
+    Redis(RedisServer),
+    Database,
+}
+
+impl Sharing {
+    /// Every way this run can share: Redis always, the database too on Postgres.
+    async fn all() -> Vec<Sharing> {
+        let mut all = vec![Sharing::Redis(RedisServer::start().await)];
+        if storage::testing::backend() == storage::Backend::Postgres {
+            all.push(Sharing::Database);
+        }
+        all
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Sharing::Redis(_) => "redis",
+            Sharing::Database => "database",
+        }
+    }
+
+    /// The counters of a gateway on `storage`, shared this way.
+    async fn counters(&self, storage: &storage::Storage) -> Counters {
+        match self {
+            Sharing::Redis(server) => Counters::Redis(server.connect().await),
+            Sharing::Database => Counters::of(storage),
+        }
+    }
+}
+
+/// Two gateway processes on one database, with these settings, sharing their counters as
+/// `sharing` says.
 async fn replicas(
     settings: [&GatewaySettings; 2],
-    redis: &RedisServer,
+    sharing: &Sharing,
 ) -> (tempfile::TempDir, [Proxy; 2]) {
     let dir = tempfile::tempdir().unwrap();
     let mut replicas = Vec::new();
     for settings in settings {
-        let url = serve(settings, dir.path(), Some(&redis.connect().await)).await;
+        let redis = match sharing {
+            Sharing::Redis(server) => Some(server.connect().await),
+            Sharing::Database => None,
+        };
+        let url = serve(settings, dir.path(), redis.as_ref()).await;
         replicas.push(Proxy { url, http: reqwest::Client::new(), _dir: None });
     }
     (dir, replicas.try_into().ok().unwrap())
 }
 
 #[tokio::test]
-async fn replicas_sharing_redis_never_spend_past_a_budget_together() {
-    let held = mock(Behaviour::Held("ok")).await;
-    let redis = RedisServer::start().await;
-    let settings = settings(&[&held], "monthly_budget = 0.015");
-    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
-    let replicas = Arc::new(Vec::from(replicas));
-    let mut body = hello();
-    body["max_tokens"] = json!(10_000);
-    // Half to each replica: the budget covers two reservations in all, not two per replica.
-    two_of_eight_fit(&replicas, &held, &body).await;
+async fn replicas_never_spend_past_a_budget_together() {
+    for sharing in Sharing::all().await {
+        let held = mock(Behaviour::Held("ok")).await;
+        let settings = settings(&[&held], "monthly_budget = 0.015");
+        let (_dir, replicas) = replicas([&settings, &settings], &sharing).await;
+        let replicas = Arc::new(Vec::from(replicas));
+        let mut body = hello();
+        body["max_tokens"] = json!(10_000);
+        // Half to each replica: the budget covers two reservations in all, not two per replica.
+        two_of_eight_fit(&replicas, &held, &body).await;
 
-    // Settled at what they cost, through whichever replica served them: room for more on both.
-    // (A settlement reaches Redis from its own task, a moment after the answer.)
-    for replica in replicas.iter() {
-        assert_eq!(replica.answered_soon(&body, 20, || held.release(1)).await, StatusCode::OK);
+        // Settled at what they cost, through whichever replica served them: room for more on
+        // both. (A shared settlement is made by its own task, a moment after the answer.)
+        for replica in replicas.iter() {
+            let status = replica.answered_soon(&body, 20, || held.release(1)).await;
+            assert_eq!(status, StatusCode::OK, "sharing in {}", sharing.name());
+        }
     }
 }
 
 #[tokio::test]
-async fn replicas_sharing_redis_admit_exactly_the_rate_limit_in_total() {
-    let provider = mock(Behaviour::Answer("ok")).await;
-    let redis = RedisServer::start().await;
-    let settings = settings(&[&provider], "rate_limit = 5");
-    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
-    let replicas = Arc::new(replicas);
-    let mut requests = tokio::task::JoinSet::new();
-    for n in 0..12 {
-        let replicas = Arc::clone(&replicas);
-        requests.spawn(async move {
-            let response = replicas[n % 2].send(hello()).await;
-            let header = |name: &str| {
-                response.headers().get(name).map(|v| v.to_str().unwrap().parse::<u64>().unwrap())
-            };
-            (response.status(), header("x-ratelimit-limit"), header("retry-after"))
-        });
-    }
-    let answers = requests.join_all().await;
-    let admitted = answers.iter().filter(|(status, ..)| *status == StatusCode::OK).count();
-    assert_eq!(admitted, 5, "five a minute in all: {answers:?}");
-    for (status, limit, retry_after) in &answers {
-        assert_eq!(*limit, Some(5), "every answer says the limit");
-        if *status != StatusCode::OK {
-            assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
-            assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{retry_after:?}");
+async fn replicas_admit_exactly_the_rate_limit_in_total() {
+    for sharing in Sharing::all().await {
+        let provider = mock(Behaviour::Answer("ok")).await;
+        let settings = settings(&[&provider], "rate_limit = 5");
+        let (_dir, replicas) = replicas([&settings, &settings], &sharing).await;
+        let replicas = Arc::new(replicas);
+        let mut requests = tokio::task::JoinSet::new();
+        for n in 0..12 {
+            let replicas = Arc::clone(&replicas);
+            requests.spawn(async move {
+                let response = replicas[n % 2].send(hello()).await;
+                let header = |name: &str| {
+                    let value = response.headers().get(name)?;
+                    Some(value.to_str().unwrap().parse::<u64>().unwrap())
+                };
+                (response.status(), header("x-ratelimit-limit"), header("retry-after"))
+            });
         }
+        let answers = requests.join_all().await;
+        let admitted = answers.iter().filter(|(status, ..)| *status == StatusCode::OK).count();
+        assert_eq!(admitted, 5, "five a minute in all, sharing in {}: {answers:?}", sharing.name());
+        for (status, limit, retry_after) in &answers {
+            assert_eq!(*limit, Some(5), "every answer says the limit");
+            if *status != StatusCode::OK {
+                assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+                assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{retry_after:?}");
+            }
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 5);
     }
-    assert_eq!(provider.calls.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test]
 async fn a_provider_key_s_concurrency_limit_holds_across_replicas() {
-    let held = mock(Behaviour::Held("ok")).await;
-    let redis = RedisServer::start().await;
-    let mut patient = settings(&[&held], "");
-    patient.providers[0].keys[0].concurrency_limit = 1;
-    // The second replica gives up on a busy key after two seconds.
-    let hasty = GatewaySettings { request_timeout_secs: 2, ..patient.clone() };
-    let (_dir, replicas) = replicas([&patient, &hasty], &redis).await;
-    let replicas = Arc::new(replicas);
-    // One request holds the key's only slot at the provider, through the first replica ...
-    let first = {
-        let replicas = Arc::clone(&replicas);
-        tokio::spawn(async move { replicas[0].chat(hello()).await.0 })
-    };
-    while held.calls.load(Ordering::SeqCst) == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    for sharing in Sharing::all().await {
+        let held = mock(Behaviour::Held("ok")).await;
+        let mut patient = settings(&[&held], "");
+        patient.providers[0].keys[0].concurrency_limit = 1;
+        // The second replica gives up on a busy key after two seconds.
+        let hasty = GatewaySettings { request_timeout_secs: 2, ..patient.clone() };
+        let (_dir, replicas) = replicas([&patient, &hasty], &sharing).await;
+        let replicas = Arc::new(replicas);
+        // One request holds the key's only slot at the provider, through the first replica ...
+        let first = {
+            let replicas = Arc::clone(&replicas);
+            tokio::spawn(async move { replicas[0].chat(hello()).await.0 })
+        };
+        while held.calls.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // ... so the second replica finds the key busy, and never sends.
+        let (status, body) = replicas[1].chat(hello()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "sharing in {}: {body}", sharing.name());
+        assert!(body.contains("provider_keys_busy"), "{body}");
+        assert_eq!(held.calls.load(Ordering::SeqCst), 1);
+        held.release(1);
+        assert_eq!(first.await.unwrap(), StatusCode::OK);
+        // The slot is given back when the answer is done: the second replica may use it now.
+        let status = replicas[1].answered_soon(&hello(), 20, || held.release(1)).await;
+        assert_eq!(status, StatusCode::OK);
     }
-    // ... so the second replica finds the key busy, and never sends.
-    let (status, body) = replicas[1].chat(hello()).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(body.contains("provider_keys_busy"), "{body}");
-    assert_eq!(held.calls.load(Ordering::SeqCst), 1);
-    held.release(1);
-    assert_eq!(first.await.unwrap(), StatusCode::OK);
-    // The slot is given back when the answer is done: the second replica may use it now.
-    let status = replicas[1].answered_soon(&hello(), 20, || held.release(1)).await;
-    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_replica_that_loses_redis_refuses_with_503_and_recovers_when_it_is_back() {
     let provider = mock(Behaviour::Answer("ok")).await;
-    let mut redis = RedisServer::start().await;
+    let mut sharing = Sharing::Redis(RedisServer::start().await);
     let settings = settings(&[&provider], "monthly_budget = 5");
-    let (_dir, replicas) = replicas([&settings, &settings], &redis).await;
+    let (_dir, replicas) = replicas([&settings, &settings], &sharing).await;
+    let Sharing::Redis(redis) = &mut sharing else { unreachable!("started above") };
     assert_eq!(replicas[0].chat(hello()).await.0, StatusCode::OK);
 
     redis.stop();
@@ -555,21 +599,65 @@ async fn a_replica_that_loses_redis_refuses_with_503_and_recovers_when_it_is_bac
 #[tokio::test]
 async fn a_reservation_a_dead_replica_never_settled_lapses_once_its_request_could_not_be_running() {
     use gateway::budget::{Budgets, Limits, Period, Scope};
-    let server = RedisServer::start().await;
-    let redis = server.connect().await;
+    for sharing in Sharing::all().await {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage::testing::open(dir.path()).await;
+        let store = Gateway::open_store(&GatewaySettings::default(), dir.path(), &storage).unwrap();
+        let hold_for = std::time::Duration::from_millis(500);
+        let limits = Limits { limits: vec![(Scope::Tenant(1), Period::Daily, 1.0)] };
+
+        let dead =
+            Budgets::load(&store, &sharing.counters(&storage).await, hold_for).await.unwrap();
+        assert!(dead.reserve(&limits, 0.8).await.unwrap().is_some());
+        drop(dead);
+
+        let alive =
+            Budgets::load(&store, &sharing.counters(&storage).await, hold_for).await.unwrap();
+        let refused = alive.reserve(&limits, 0.8).await.unwrap_err();
+        let message = refused.message;
+        assert!(
+            message.contains("$0.8000 held by requests in flight"),
+            "{}: {message}",
+            sharing.name()
+        );
+        tokio::time::sleep(hold_for).await;
+        let lapsed = alive.reserve(&limits, 0.8).await.unwrap();
+        assert!(lapsed.is_some(), "the dead one's hold lapsed, sharing in {}", sharing.name());
+    }
+}
+
+/// Replicas on Postgres without Redis keep their counters in the database: one whose database
+/// stops answering refuses every request with 503 rather than count nothing, and its readiness
+/// says why.
+#[tokio::test]
+async fn a_replica_whose_database_is_gone_refuses_with_503() {
+    let provider = mock(Behaviour::Answer("ok")).await;
+    let server = storage::testing::PostgresServer::start(false);
+    let storage = storage::Storage::connect(&server.url("postgres")).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let storage = storage::testing::open(dir.path()).await;
-    let store = Gateway::open_store(&GatewaySettings::default(), dir.path(), &storage).unwrap();
-    let hold_for = std::time::Duration::from_millis(500);
-    let limits = Limits { limits: vec![(Scope::Tenant(1), Period::Daily, 1.0)] };
+    let gateway = Gateway::open(&settings(&[&provider], "rate_limit = 100"), dir.path(), &storage)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let service = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let replica = Proxy { url, http: reqwest::Client::new(), _dir: None };
+    assert_eq!(replica.chat(hello()).await.0, StatusCode::OK);
 
-    let dead = Budgets::load(&store, Some(&redis), hold_for).await.unwrap();
-    assert!(dead.reserve(&limits, 0.8).await.unwrap().is_some());
-    drop(dead);
-
-    let alive = Budgets::load(&store, Some(&redis), hold_for).await.unwrap();
-    let refused = alive.reserve(&limits, 0.8).await.unwrap_err();
-    assert!(refused.message.contains("$0.8000 held by requests in flight"), "{}", refused.message);
-    tokio::time::sleep(hold_for).await;
-    assert!(alive.reserve(&limits, 0.8).await.unwrap().is_some(), "the dead one's hold lapsed");
+    let address = storage.address().to_owned();
+    drop(server);
+    let response = replica.send(hello()).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "counters_unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("the database at {address}")), "{message}");
+    assert_eq!(provider.calls.load(Ordering::SeqCst), 1, "nothing is let through unchecked");
+    let (ready, checks) = replica.readiness().await;
+    assert_eq!(
+        (ready, checks["database"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("down"))
+    );
 }
