@@ -3,18 +3,18 @@
 # the fast tier (`cargo test` alone: unit and in-process tests) and the slow tier (the real
 # binary against real clients, `--features mcp-server/e2e`; the CoSQA quality floor, ignored in
 # the fast tier). Then the suites whose tests open the database through `storage::testing` run
-# again on Postgres (a server each test binary starts for itself), so that both backends pass the
-# same tests.
+# again on Postgres (a server each test binary starts for itself), the end-to-end suite among
+# them, so that both backends pass the same tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cargo test --workspace --locked --features mcp-server/e2e -- --include-ignored
 
-# package:test-target pairs ("lib" for unit tests). The e2e suite of mcp-server is not among
-# them: the binaries it starts are configured as a user would, on SQLite in their data dirs.
+# package:test-target pairs ("lib" for unit tests). mcp-server:it is the e2e suite: each of its
+# sandboxes then gives the binaries it starts a database of its own on that server.
 POSTGRES_SUITES="storage:lib indexer:lib indexer:it scanner:store knowledge:core knowledge:scans \
-gateway:lib gateway:admin gateway:proxy mcp-server:tools"
+gateway:lib gateway:admin gateway:proxy mcp-server:tools mcp-server:it"
 echo "::: the storage-backed suites again, on Postgres"
 # The binaries the run above built (same flags: nothing is rebuilt), each run from its package's
 # folder as cargo runs it.

@@ -389,6 +389,7 @@ impl Store {
                  dlp_policy = excluded.dlp_policy, source = 'config', \
                  updated_at = excluded.updated_at",
             )
+            .persistent(false)
             .bind(org_id)
             .bind(team_id)
             .bind(&t.name)

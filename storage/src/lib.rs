@@ -8,7 +8,11 @@
 //! Queries go through sqlx's `Any` driver, written once for both: written placeholders are `$N`
 //! (SQLite reads them too; statements put together at run time keep `?` there, see [`query`]),
 //! integers are `BIGINT`s, flags are `0`/`1` integers and never booleans,
-//! and what differs between the two dialects (a date's formatting) asks [`Storage::backend`]. The
+//! and what differs between the two dialects (a date's formatting) asks [`Storage::backend`]. A
+//! statement that binds a float which may be NULL is run with `.persistent(false)`: sqlx 0.9's
+//! `Any` driver types a NULL `f64` as a `real` for Postgres (launchbadge/sqlx#4284), and a
+//! statement kept prepared keeps the types of its first run, so a number after a NULL would
+//! fail; unprepared, each run brings its own types (see the test that watches for the fix). The
 //! crates take a [`Storage`] and keep only their queries; each backend has its own migrations
 //! (`migrations/sqlite`, `migrations/postgres`), kept in step.
 //!
@@ -419,6 +423,38 @@ mod tests {
         in_postgres.sort();
         assert_eq!(in_sqlite, in_postgres);
         assert!(in_sqlite.len() > 150, "{in_sqlite:?}");
+    }
+
+    /// sqlx 0.9's `Any` driver sends a NULL `f64` to Postgres as a `real`, and a statement kept
+    /// prepared keeps the types of its first run: a number after a NULL then fails. Run
+    /// unprepared, as the statements binding a float that may be NULL are, each run brings its
+    /// own types. When the first assertion fails, sqlx has fixed launchbadge/sqlx#4284 and those
+    /// `.persistent(false)` can go.
+    #[tokio::test]
+    async fn a_float_that_may_be_null_is_bound_by_a_statement_not_kept_prepared() {
+        let postgres = Storage::connect(&testing::new_database().await).await.unwrap();
+        let mut connection = postgres.pool().acquire().await.unwrap();
+        let create = "CREATE TABLE budgets (amount DOUBLE PRECISION)";
+        sqlx::query(create).execute(&mut *connection).await.unwrap();
+        let kept = "INSERT INTO budgets (amount) VALUES ($1)";
+        let none: Option<f64> = None;
+        sqlx::query(kept).bind(none).execute(&mut *connection).await.unwrap();
+        let after_null = sqlx::query(kept).bind(Some(1.5)).execute(&mut *connection).await;
+        assert!(
+            after_null.is_err(),
+            "sqlx types a NULL f64 right now: `.persistent(false)` can go"
+        );
+
+        let unprepared = "INSERT INTO budgets (amount) VALUES ($1) RETURNING amount";
+        for amount in [None, Some(2.5), None, Some(4.0)] {
+            let stored: Option<f64> = sqlx::query_scalar(unprepared)
+                .bind(amount)
+                .persistent(false)
+                .fetch_one(&mut *connection)
+                .await
+                .unwrap();
+            assert_eq!(stored, amount);
+        }
     }
 
     /// A database behind TLS is reached with `sslmode=verify-full` and the authority the URL

@@ -63,6 +63,16 @@ pub async fn new_database() -> String {
     server.url(&name)
 }
 
+/// Everything the Postgres database at `url` holds, as `pg_dump` writes it (plain SQL): what a
+/// test searches for what must never be stored, such as a secret in plain text.
+pub fn dump(url: &str) -> Vec<u8> {
+    let bin = binaries().expect("Postgres is not installed: run scripts/setup.sh");
+    let output = Command::new(bin.join("pg_dump")).args(["--no-owner", "--dbname", url]).output();
+    let output = output.expect("pg_dump runs");
+    assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
 static SERVER: OnceLock<PostgresServer> = OnceLock::new();
 
 /// A throwaway Postgres cluster in a temporary folder, without durability (`fsync` off).
@@ -238,7 +248,13 @@ fn binaries() -> Option<PathBuf> {
         .flatten()
         .flatten()
         .map(|version| version.path().join("bin"));
-    on_path.chain(debian).find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+    let found = on_path
+        .chain(debian)
+        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())?;
+    // Where the programs really are (a link on `PATH` may name `initdb` alone), beside the
+    // other programs of the same installation (`pg_dump`).
+    let initdb = std::fs::canonicalize(found.join("initdb")).ok()?;
+    initdb.parent().map(Path::to_path_buf)
 }
 
 fn is_root() -> bool {

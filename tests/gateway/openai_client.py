@@ -2,15 +2,15 @@
 llmock processes behind it as providers. Run by mcp-server/tests/it/gateway.rs.
 
     openai_client.py session GATEWAY_URL TENANT_KEY PRIMARY_MOCK_URL SECONDARY_MOCK_URL
-    openai_client.py usage DATABASE_PATH
+    openai_client.py usage USAGE_ROWS_JSON
 
 `session` exercises the API and the routing; `usage` checks, after the gateway has stopped, that
-every request left its usage record.
+every request left its usage record (the test reads the table from whichever database the
+gateway wrote to, SQLite or Postgres, into a JSON list of rows).
 """
 
 import json
 import re
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -350,10 +350,9 @@ def wait_for_circuit(gateway, name, state):
         time.sleep(0.1)
 
 
-def usage(database):
-    db = sqlite3.connect(database)
-    db.row_factory = sqlite3.Row
-    rows = db.execute("SELECT * FROM usage ORDER BY id").fetchall()
+def usage(rows_json):
+    """Checks the usage rows the gateway recorded (a JSON list of the table's rows, in order)."""
+    rows = json.loads(Path(rows_json).read_text())
     by_status = {}
     for r in rows:
         by_status.setdefault(r["status"], []).append(r)

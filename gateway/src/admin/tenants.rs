@@ -172,6 +172,7 @@ pub(crate) async fn create_team(
         "INSERT INTO teams (org_id, name, daily_budget, monthly_budget, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
+    .persistent(false)
     .bind(caller.org_id)
     .bind(name)
     .bind(new.daily_budget)
@@ -227,6 +228,7 @@ pub(crate) async fn update_team(
         "UPDATE teams SET name = $1, daily_budget = $2, monthly_budget = $3 \
          WHERE id = $4 AND org_id = $5",
     )
+    .persistent(false)
     .bind(name.unwrap_or(&current.name))
     .bind(daily)
     .bind(monthly)
@@ -551,6 +553,7 @@ pub(crate) async fn create_tenant(
          monthly_budget, rate_limit, rate_burst, rate_refill, dlp_policy, source, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'api', $12, $13) RETURNING id",
     )
+    .persistent(false)
     .bind(caller.org_id)
     .bind(new.team_id)
     .bind(name)
@@ -679,6 +682,7 @@ pub(crate) async fn update_tenant(
          updated_at = $10 \
          WHERE id = $11 AND org_id = $12",
     )
+    .persistent(false)
     .bind(name.unwrap_or(&current.name))
     .bind(team_id)
     .bind(status.as_str())

@@ -135,11 +135,7 @@ fn an_operator_sets_up_a_provider_and_a_tenant_and_sees_its_traffic_in_usage_and
     });
 
     assert!(server.terminate().success());
-    let data = sandbox.path().join("data");
-    let mut bytes = Vec::new();
-    for file in ["agentwatch.db", "agentwatch.db-wal"] {
-        bytes.extend(std::fs::read(data.join(file)).unwrap_or_default());
-    }
+    let bytes = sandbox.stored_bytes();
     assert!(!bytes.is_empty());
     for secret in [PROVIDER_KEY, PASSWORD, &tenant_key] {
         assert!(

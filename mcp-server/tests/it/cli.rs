@@ -65,12 +65,18 @@ fn config_show_prints_effective_settings_with_secrets_masked() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let shown = stdout(&output);
     assert!(shown.contains(&format!("# config file: {}", config.display())), "{shown}");
-    assert!(
-        shown.contains(
-            "# environment overrides: AGENTWATCH_ASSETS_DIR, AGENTWATCH_DATA_DIR, AGENTWATCH_GATEWAY_PORT"
-        ),
-        "{shown}"
-    );
+    // The sandbox's own (data and assets dirs, and the database on a Postgres run), and the port.
+    let env = sandbox.agentwatch_env();
+    let mut overridden: Vec<&str> = env.iter().map(|(key, _)| *key).collect();
+    overridden.push("AGENTWATCH_GATEWAY_PORT");
+    overridden.sort_unstable();
+    let overrides = format!("# environment overrides: {}", overridden.join(", "));
+    assert!(shown.contains(&overrides), "{shown}");
+    for (key, value) in &env {
+        if *key == "AGENTWATCH_DATABASE_URL" {
+            assert!(!shown.contains(value.as_str()), "the database URL is masked: {shown}");
+        }
+    }
     assert!(shown.contains("port = 9999"), "{shown}");
     assert!(shown.contains("token = \"********\""), "{shown}");
     assert!(!shown.contains("file-secret"), "{shown}");

@@ -20,6 +20,41 @@ fn client(sandbox: &Sandbox, args: &[&str]) {
     );
 }
 
+/// The usage table's rows as JSON objects, in a file of the sandbox: what the client's `usage`
+/// step checks, whichever database the gateway wrote them to.
+fn usage_rows(sandbox: &Sandbox) -> std::path::PathBuf {
+    use sqlx::Row;
+    let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let storage = sandbox.storage().await;
+        sqlx::query(
+            "SELECT status, tenant_id, provider, latency_ms, request_id, endpoint, model, \
+             cost_usd, streamed, ttft_ms, tokens_source, attempts, prompt_tokens, \
+             completion_tokens FROM usage ORDER BY id",
+        )
+        .fetch_all(storage.pool())
+        .await
+        .unwrap()
+    });
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let int = |column: &str| row.get::<Option<i64>, _>(column);
+            let text = |column: &str| row.get::<Option<String>, _>(column);
+            serde_json::json!({
+                "status": int("status"), "tenant_id": int("tenant_id"),
+                "provider": text("provider"), "latency_ms": int("latency_ms"),
+                "request_id": text("request_id"), "endpoint": text("endpoint"),
+                "model": text("model"), "cost_usd": row.get::<f64, _>("cost_usd"),
+                "streamed": int("streamed"), "ttft_ms": int("ttft_ms"),
+                "tokens_source": text("tokens_source"), "attempts": int("attempts"),
+                "prompt_tokens": int("prompt_tokens"),
+                "completion_tokens": int("completion_tokens"),
+            })
+        })
+        .collect();
+    sandbox.write("usage.json", &serde_json::to_string(&rows).unwrap())
+}
+
 #[test]
 fn an_openai_sdk_app_gets_chat_streams_tools_models_embeddings_failover_and_usage() {
     let sandbox = Sandbox::new();
@@ -89,14 +124,11 @@ team = "platform"
     // Usage is written off the response path and flushed at shutdown: none is lost.
     let status = server.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
-    let database = sandbox.path().join("data/agentwatch.db");
-    client(&sandbox, &["usage", database.to_str().unwrap()]);
+    let rows = usage_rows(&sandbox);
+    client(&sandbox, &["usage", rows.to_str().unwrap()]);
 
     // Provider keys are sealed at rest: neither is in the database in plain text.
-    let mut bytes = std::fs::read(&database).unwrap();
-    for wal in ["agentwatch.db-wal", "agentwatch.db-shm"] {
-        bytes.extend(std::fs::read(sandbox.path().join("data").join(wal)).unwrap_or_default());
-    }
+    let bytes = sandbox.stored_bytes();
     for secret in [
         "sk-primary-0123456789abcdef",
         "sk-secondary-0123456789abcdef",

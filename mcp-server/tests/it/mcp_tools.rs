@@ -45,15 +45,15 @@ fn node(sandbox: &Sandbox, script: &str) -> Command {
 }
 
 /// `inspector --cli <target> <args>`; for stdio the target is `agentwatch mcp`, given the
-/// sandbox's data and assets dirs (the Inspector passes a server only the variables it is told).
+/// sandbox's environment (the Inspector passes a server only the variables it is told).
 fn inspector(sandbox: &Sandbox, target: &[&str], args: &[&str]) -> Output {
     let mut command =
         node(sandbox, "@modelcontextprotocol/inspector/clients/launcher/build/index.js");
     command.arg("--cli").args(target);
     if target.first() == Some(&env!("CARGO_BIN_EXE_agentwatch")) {
-        let data = format!("AGENTWATCH_DATA_DIR={}", sandbox.path().join("data").display());
-        let assets = format!("AGENTWATCH_ASSETS_DIR={}", assets_dir().display());
-        command.args(["-e", &data, "-e", &assets]);
+        for (key, value) in sandbox.agentwatch_env() {
+            command.args(["-e", &format!("{key}={value}")]);
+        }
     }
     command.args(args).output().unwrap()
 }

@@ -25,36 +25,79 @@ pub fn http() -> reqwest::Client {
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// The database its processes share when the suite runs on Postgres
+    /// (`AGENTWATCH_TEST_DATABASE=postgres`): a fresh one per sandbox. Else the data dir's SQLite.
+    database: Option<String>,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().unwrap() }
+        let postgres = storage::testing::backend() == storage::Backend::Postgres;
+        let database = postgres.then(|| {
+            // Made on a runtime of its own: a test may already be on one.
+            let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let made = std::thread::spawn(move || {
+                runtime().unwrap().block_on(storage::testing::new_database())
+            });
+            made.join().unwrap()
+        });
+        Sandbox { dir: tempfile::tempdir().unwrap(), database }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// What `agentwatch` is told in this sandbox: its data dir, where `scripts/setup.sh` put the
+    /// offline assets, and its database when that is not the data dir's SQLite.
+    pub fn agentwatch_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("AGENTWATCH_DATA_DIR", self.path().join("data").display().to_string()),
+            ("AGENTWATCH_ASSETS_DIR", assets_dir().display().to_string()),
+        ];
+        env.extend(self.database.iter().map(|url| ("AGENTWATCH_DATABASE_URL", url.clone())));
+        env
+    }
+
     /// `agentwatch` with this sandbox as its home and data dir, and nothing from the caller's
-    /// `AGENTWATCH_*` environment but where `scripts/setup.sh` put the offline assets.
+    /// `AGENTWATCH_*` environment but [`Sandbox::agentwatch_env`].
     pub fn command(&self) -> Command {
         self.command_for(Path::new(env!("CARGO_BIN_EXE_agentwatch")))
     }
 
     /// Any program, in the same environment as [`Sandbox::command`].
     pub fn command_for(&self, program: &Path) -> Command {
-        let assets = assets_dir();
         let mut cmd = Command::new(program);
         for (key, _) in std::env::vars() {
             if key.starts_with("AGENTWATCH_") || key.starts_with("XDG_") || key == "RUST_LOG" {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("HOME", self.path())
-            .env("AGENTWATCH_DATA_DIR", self.path().join("data"))
-            .env("AGENTWATCH_ASSETS_DIR", assets);
+        cmd.env("HOME", self.path()).envs(self.agentwatch_env());
         cmd
+    }
+
+    /// The database the sandbox's processes keep their tables in, opened.
+    pub async fn storage(&self) -> storage::Storage {
+        match &self.database {
+            Some(url) => storage::Storage::connect(url).await.unwrap(),
+            None => storage::Storage::open(&self.path().join("data/agentwatch.db")).await.unwrap(),
+        }
+    }
+
+    /// Everything the sandbox's processes stored in their database, as bytes: the SQLite files
+    /// (with the write-ahead log), or a dump of the Postgres database. What a test searches for
+    /// what must never be stored in plain text.
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        if let Some(url) = &self.database {
+            return storage::testing::dump(url);
+        }
+        let data = self.path().join("data");
+        let mut bytes = Vec::new();
+        for file in ["agentwatch.db", "agentwatch.db-wal", "agentwatch.db-shm"] {
+            bytes.extend(std::fs::read(data.join(file)).unwrap_or_default());
+        }
+        bytes
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
