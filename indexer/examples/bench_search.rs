@@ -366,7 +366,9 @@ async fn stages(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
     )
     .unwrap();
     let texts: Vec<&str> = queries.iter().map(|q| q["doc"].as_str().unwrap()).collect();
-    let index = indexer::search::SearchIndex::open(&data.join("lance")).await.unwrap();
+    let index = indexer::search::SearchIndex::open(&data.join("lance").display().to_string())
+        .await
+        .unwrap();
     let indexer = open(data, embedder.clone()).await;
     let query = |text: &str, mode| SearchQuery {
         text: text.to_owned(),

@@ -107,8 +107,9 @@ pub struct IndexerConfig {
     pub repos_dir: PathBuf,
     /// The data dir's database.
     pub storage: Storage,
-    /// The LanceDB search index (`<data_dir>/lance`).
-    pub search_dir: PathBuf,
+    /// Where the LanceDB search index lives: a folder (`<data_dir>/lance`) or an object-store
+    /// URL (`s3://bucket/prefix`).
+    pub search_uri: String,
     pub options: IndexOptions,
     /// Credentials, limits and quotas of remote clones.
     pub clones: CloneOptions,
@@ -124,7 +125,7 @@ impl IndexerConfig {
         IndexerConfig {
             repos_dir: data_dir.join("repos"),
             storage,
-            search_dir: data_dir.join("lance"),
+            search_uri: data_dir.join("lance").display().to_string(),
             options: IndexOptions::default(),
             clones: CloneOptions::default(),
             embedder: None,
@@ -184,7 +185,8 @@ pub struct Indexer {
     holder: String,
 }
 
-/// The claim, among repositories' in `index_leases`, of the process tidying the search index.
+/// The claim, among repositories' in `index_leases`, of the process making or tidying the search
+/// index's table.
 pub const TIDYING: &str = "(search index)";
 
 /// How long a job's claim on its repository lasts unless renewed (a third of it before it runs
@@ -230,8 +232,8 @@ impl<T> Loaded<T> {
 impl Indexer {
     pub async fn open(config: IndexerConfig) -> Result<Arc<Indexer>, IndexError> {
         let store = Store::new(&config.storage);
-        let search = SearchIndex::open(&config.search_dir).await?;
-        Ok(Arc::new(Indexer {
+        let search = SearchIndex::open(&config.search_uri).await?;
+        let indexer = Arc::new(Indexer {
             config,
             store,
             search,
@@ -243,7 +245,23 @@ impl Indexer {
                 std::process::id(),
                 OPENED.fetch_add(1, Ordering::Relaxed)
             ),
-        }))
+        });
+        indexer.make_search_table().await?;
+        Ok(indexer)
+    }
+
+    /// Makes the search index's table unless it exists, under the tidying claim: one process
+    /// at a time, since two makings at once would have the later replace the earlier's table.
+    async fn make_search_table(&self) -> Result<(), IndexError> {
+        while !self.search.has_table().await? {
+            if let Some(lease) = self.try_claim(TIDYING).await? {
+                let made = self.search.make_table().await;
+                lease.release().await;
+                return Ok(made?);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {

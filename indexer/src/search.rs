@@ -225,6 +225,44 @@ fn read_unembedded(batch: &RecordBatch, into: &mut Vec<Unembedded>) -> Result<()
     Ok(())
 }
 
+/// Whether `error` is another process's commit to the table getting there first (every process
+/// on the data dir, every replica, writes the one table): then the write can be made again on the
+/// table as it now is.
+fn lost_a_race(error: &lancedb::Error) -> bool {
+    use lance_core::Error as Lance;
+    matches!(
+        error,
+        lancedb::Error::Lance {
+            source: Lance::CommitConflict { .. }
+                | Lance::RetryableCommitConflict { .. }
+                | Lance::IncompatibleTransaction { .. }
+        }
+    )
+}
+
+/// Makes `write` again while it loses races to other processes' commits, a few times, waiting
+/// longer each time. Each write here means the same on the table as it now is (a delete by
+/// filter, an append, an upsert by id, an index built or a compaction of what is there), so
+/// making it again is right.
+async fn retrying<T, F, W>(mut write: W) -> Result<T, lancedb::Error>
+where
+    W: FnMut() -> F,
+    F: Future<Output = Result<T, lancedb::Error>>,
+{
+    let mut wait = std::time::Duration::from_millis(20);
+    for _ in 0..8 {
+        match write().await {
+            Err(e) if lost_a_race(&e) => {
+                tracing::debug!("another process committed to the search index first: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(1));
+            }
+            done => return done,
+        }
+    }
+    write().await
+}
+
 /// A chunk still waiting for its vector.
 #[derive(Debug, Clone)]
 pub struct Unembedded {
@@ -234,10 +272,12 @@ pub struct Unembedded {
 }
 
 impl SearchIndex {
-    pub async fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
-        // Other processes on the same data dir write to the index too (`agentwatch index` while
-        // `serve` runs): a read more than a second after the last one looks for their versions.
-        let db = lancedb::connect(&dir.to_string_lossy())
+    /// The index at `uri`: a folder, or an object-store URL (`s3://bucket/prefix`, with the
+    /// credentials, region and endpoint of the standard `AWS_*` environment).
+    pub async fn open(uri: &str) -> Result<SearchIndex, SearchError> {
+        // Other processes write to the index too (`agentwatch index` while `serve` runs, other
+        // replicas): a read more than a second after the last one looks for their versions.
+        let db = lancedb::connect(uri)
             .read_consistency_interval(std::time::Duration::from_secs(1))
             .execute()
             .await?;
@@ -255,6 +295,18 @@ impl SearchIndex {
         self
     }
 
+    /// Whether the table exists yet.
+    pub async fn has_table(&self) -> Result<bool, SearchError> {
+        Ok(self.db.table_names().execute().await?.iter().any(|t| t == TABLE))
+    }
+
+    /// Makes the table unless it exists. Two processes making it at once would have the later
+    /// one's making replace the earlier's table (in Lance a new table is an overwrite), so the
+    /// caller holds a claim that one process at a time may make it.
+    pub async fn make_table(&self) -> Result<(), SearchError> {
+        self.table().await.map(drop)
+    }
+
     /// The columns that have an index (`text`, and `vector` once trained).
     pub async fn indexed_columns(&self) -> Result<Vec<String>, SearchError> {
         let indices = self.table().await?.list_indices().await?;
@@ -265,9 +317,15 @@ impl SearchIndex {
         self.table
             .get_or_try_init(|| async {
                 if self.db.table_names().execute().await?.iter().any(|t| t == TABLE) {
-                    Ok(self.db.open_table(TABLE).execute().await?)
-                } else {
-                    Ok(self.db.create_empty_table(TABLE, schema()).execute().await?)
+                    return Ok(self.db.open_table(TABLE).execute().await?);
+                }
+                // Another process may make it between the look and the making: then it is
+                // theirs to use.
+                match self.db.create_empty_table(TABLE, schema()).execute().await {
+                    Err(lancedb::Error::TableAlreadyExists { .. }) => {
+                        Ok(self.db.open_table(TABLE).execute().await?)
+                    }
+                    made => Ok(made?),
                 }
             })
             .await
@@ -293,22 +351,26 @@ impl SearchIndex {
         let known = self.vectors(&hashes).await?;
         for batch in paths.chunks(500) {
             let list: Vec<String> = batch.iter().map(|p| sql_string(p)).collect();
-            table
-                .delete(
-                    format!("repo_id = {} AND path IN ({})", sql_string(repo), list.join(", "))
-                        .as_str(),
-                )
-                .await?;
+            let filter =
+                format!("repo_id = {} AND path IN ({})", sql_string(repo), list.join(", "));
+            retrying(|| table.delete(&filter)).await?;
         }
         if !rows.is_empty() {
-            table.add(batch(repo, commit, &rows, &hashes, &known)?).execute().await?;
+            let rows = batch(repo, commit, &rows, &hashes, &known)?;
+            retrying(|| table.add(rows.clone()).execute()).await?;
         }
-        let indexed =
-            table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "text"));
-        if !indexed && table.count_rows(None).await? > 0 {
-            table.create_index(&["text"], Index::FTS(text_index())).execute().await?;
+        // The first rows get the full-text index; another process may be making it too.
+        loop {
+            let indexed =
+                table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "text"));
+            if indexed || table.count_rows(None).await? == 0 {
+                return Ok(());
+            }
+            match table.create_index(&["text"], Index::FTS(text_index())).execute().await {
+                Err(e) if lost_a_race(&e) => continue,
+                made => return Ok(made?),
+            }
         }
-        Ok(())
     }
 
     /// The vectors already computed for these chunk texts (by blake3 hash): the embedding cache.
@@ -385,9 +447,13 @@ impl SearchIndex {
                 Arc::new(vector_array(vectors.iter().map(|v| Some(v.as_slice())))?),
             ],
         )?;
-        let mut merge = table.merge_insert(&["id"]);
-        merge.when_matched_update_all(None);
-        merge.execute(Box::new(RecordBatchIterator::new([Ok(batch)], schema))).await?;
+        retrying(|| {
+            let mut merge = table.merge_insert(&["id"]);
+            merge.when_matched_update_all(None);
+            let rows = RecordBatchIterator::new([Ok(batch.clone())], Arc::clone(&schema));
+            async move { merge.execute(Box::new(rows)).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -400,33 +466,30 @@ impl SearchIndex {
         if table.count_rows(None).await? == 0 {
             return Ok(());
         }
-        table
-            .optimize(OptimizeAction::Compact {
+        retrying(|| {
+            table.optimize(OptimizeAction::Compact {
                 options: CompactionOptions::default(),
                 remap_options: None,
             })
-            .await?;
+        })
+        .await?;
         let has_vector_index =
             table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "vector"));
         if !has_vector_index
             && table.count_rows(Some("vector IS NOT NULL".into())).await? >= self.vector_index_from
         {
-            table
-                .create_index(
-                    &["vector"],
-                    Index::IvfSq(IvfSqIndexBuilder::default().distance_type(DistanceType::Cosine)),
-                )
-                .execute()
-                .await?;
+            let ivf = || IvfSqIndexBuilder::default().distance_type(DistanceType::Cosine);
+            retrying(|| table.create_index(&["vector"], Index::IvfSq(ivf())).execute()).await?;
         }
-        table.optimize(OptimizeAction::Index(OptimizeOptions::default())).await?;
-        table
-            .optimize(OptimizeAction::Prune {
+        retrying(|| table.optimize(OptimizeAction::Index(OptimizeOptions::default()))).await?;
+        retrying(|| {
+            table.optimize(OptimizeAction::Prune {
                 older_than: Duration::try_minutes(1),
                 delete_unverified: None,
                 error_if_tagged_old_versions: None,
             })
-            .await?;
+        })
+        .await?;
         Ok(())
     }
 
@@ -451,7 +514,8 @@ impl SearchIndex {
     pub async fn remove_repo(&self, repo: &str) -> Result<(), SearchError> {
         let table = self.table().await?;
         let _writing = self.writes.lock().await;
-        table.delete(format!("repo_id = {}", sql_string(repo)).as_str()).await?;
+        let filter = format!("repo_id = {}", sql_string(repo));
+        retrying(|| table.delete(&filter)).await?;
         Ok(())
     }
 

@@ -125,8 +125,9 @@ pub struct IndexConfig {
     pub max_clone_files: u64,
     /// Most repositories one organization may have indexed.
     pub max_repos_per_org: usize,
-    /// Where the search index (LanceDB) lives: a folder, or `file://` and a folder. Unset:
-    /// `<data_dir>/lance`. Processes sharing it must share the database too.
+    /// Where the search index (LanceDB) lives: a folder, `file://` and a folder, or an S3 URL
+    /// (`s3://bucket/prefix`; credentials, region and endpoint from the `AWS_*` environment).
+    /// Unset: `<data_dir>/lance`. Processes sharing it must share the database too.
     pub lance_uri: Option<String>,
 }
 
@@ -581,11 +582,12 @@ impl Config {
         }
     }
 
-    /// The search index's folder: `index.lance_uri`, or `<data_dir>/lance`.
-    pub fn lance_dir(&self) -> PathBuf {
+    /// Where the search index lives: `index.lance_uri` (a folder, or an `s3://` URL as it is),
+    /// or `<data_dir>/lance`.
+    pub fn lance_uri(&self) -> String {
         match &self.index.lance_uri {
-            Some(uri) => PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)),
-            None => self.data_dir.join("lance"),
+            Some(uri) => uri.strip_prefix("file://").unwrap_or(uri).to_owned(),
+            None => self.data_dir.join("lance").display().to_string(),
         }
     }
 
@@ -663,12 +665,13 @@ impl Config {
             ));
         }
         if let Some(uri) = &self.index.lance_uri
-            && uri.contains("://")
-            && !uri.starts_with("file://")
+            && let Some((scheme, _)) = uri.split_once("://")
+            && !["file", "s3"].contains(&scheme)
         {
             return invalid(format!(
-                "index.lance_uri = {uri:?}: object stores (s3://, gs://, az://) are not built \
-                 into this binary; give a folder (on a shared file system, for several machines)"
+                "index.lance_uri = {uri:?}: expected a folder, or an S3 URL such as \
+                 s3://bucket/agentwatch/lance (S3-compatible stores too, with AWS_ENDPOINT_URL); \
+                 other object stores ({scheme}://) are not built into this binary"
             ));
         }
         if let Some(url) = &self.storage.database_url
@@ -855,12 +858,14 @@ mod tests {
         assert_eq!(database.expose(), "postgres://aw:pw@db.internal:5432/agentwatch");
         let redis = config.storage.redis_url.as_ref().unwrap();
         assert_eq!(redis.expose(), "redis://:pw@cache.internal:6379/2");
-        assert_eq!(config.lance_dir(), PathBuf::from("/mnt/shared/lance"));
+        assert_eq!(config.lance_uri(), "/mnt/shared/lance");
         let (config, _) = load("data_dir = \"/srv/aw\"\n", &[]).unwrap();
-        assert_eq!(config.lance_dir(), PathBuf::from("/srv/aw/lance"));
+        assert_eq!(config.lance_uri(), "/srv/aw/lance");
+        let (config, _) = load("[index]\nlance_uri = \"s3://bucket/aw/lance\"\n", &[]).unwrap();
+        assert_eq!(config.lance_uri(), "s3://bucket/aw/lance");
 
-        let msg = error("[index]\nlance_uri = \"s3://bucket/lance\"\n", &[]);
-        assert!(msg.contains("index.lance_uri") && msg.contains("give a folder"), "{msg}");
+        let msg = error("[index]\nlance_uri = \"gs://bucket/lance\"\n", &[]);
+        assert!(msg.contains("index.lance_uri") && msg.contains("gs://"), "{msg}");
         let msg = error("", &[("AGENTWATCH_REDIS_URL", "cache.internal:6379")]);
         assert!(msg.contains("redis://host:6379"), "{msg}");
         assert!(!msg.contains("cache.internal"), "a URL may hold a password: {msg}");

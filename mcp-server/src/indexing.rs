@@ -37,7 +37,7 @@ pub async fn open_indexer(
         },
         clones: clone_options(config),
         embedder,
-        search_dir: config.lance_dir(),
+        search_uri: config.lance_uri(),
         ..IndexerConfig::in_data_dir(&config.data_dir, storage.clone())
     })
     .await?;

@@ -89,6 +89,21 @@ impl Storage {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open(e.into()))?;
         }
+        // Processes starting on a fresh data dir at once (two IDE windows, `index` beside
+        // `serve`) would each make the file and its tables; SQLite has no lock for that, so a
+        // file lock beside it lets one process at a time set it up (the wait is the other's
+        // setup, at start only).
+        let lock =
+            std::fs::File::create(path.with_extension("db.lock")).map_err(|e| open(e.into()))?;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(open(e.into())),
+            }
+        }
         let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
         // WAL is a property of the file: set once here, every later connection finds it.
         let first = options.clone().journal_mode(SqliteJournalMode::Wal).connect().await;
@@ -111,6 +126,7 @@ impl Storage {
             .await
             .map_err(open)?;
         SQLITE.run(&pool).await?;
+        drop(lock);
         let address = path.display().to_string();
         Ok(Storage { pool, backend: Backend::Sqlite, address, redis: None })
     }
@@ -423,6 +439,19 @@ mod tests {
         in_postgres.sort();
         assert_eq!(in_sqlite, in_postgres);
         assert!(in_sqlite.len() > 150, "{in_sqlite:?}");
+    }
+
+    /// Processes that start on a fresh data dir at the same moment both come up: one creates the
+    /// tables while the other waits, then finds them made.
+    #[tokio::test]
+    async fn processes_opening_a_fresh_data_dir_at_once_both_start() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("agentwatch.db");
+            let (a, b) = tokio::join!(Storage::open(&path), Storage::open(&path));
+            a.unwrap();
+            b.unwrap();
+        }
     }
 
     /// sqlx 0.9's `Any` driver sends a NULL `f64` to Postgres as a `real`, and a statement kept
