@@ -130,7 +130,12 @@ fn a_second_scan_says_what_is_new_and_what_was_fixed_and_ci_gates_on_severity() 
         .args(["scan", path, "--format", "json", "--fail-on", "high"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(3), "high findings close a high gate");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "high findings close a high gate: {}",
+        stderr(&output)
+    );
     assert!(
         stderr(&output).contains("2 findings at or above high (--fail-on high)"),
         "the shell call and the Dockerfile's root user: {}",
