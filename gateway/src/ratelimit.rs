@@ -79,8 +79,20 @@ impl State {
         }
     }
 
-    fn window_json(&self) -> String {
-        serde_json::to_string(&self.window).expect("numbers")
+    /// Writes this state as row `key` of a table of rate limits: `sql` takes the key, `tokens`,
+    /// `updated_at` and `"window"` (a JSON array) as `$1` to `$4`.
+    async fn write<K>(
+        &self,
+        sql: &'static str,
+        key: K,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), sqlx::Error>
+    where
+        K: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'static,
+    {
+        let window = serde_json::to_string(&self.window).expect("numbers");
+        let query = sqlx::query(sql).bind(key).bind(self.tokens).bind(self.updated).bind(window);
+        query.execute(&mut **tx).await.map(drop)
     }
 
     fn from_row(row: &sqlx::any::AnyRow) -> State {
@@ -199,15 +211,9 @@ impl RateLimiter {
         let mut tx = store.pool().begin().await?;
         sqlx::query("DELETE FROM rate_limits").execute(&mut *tx).await?;
         for (tenant, state) in states {
-            sqlx::query(
-                "INSERT INTO rate_limits (tenant_id, tokens, updated_at, \"window\") VALUES ($1, $2, $3, $4)",
-            )
-            .bind(tenant)
-            .bind(state.tokens)
-            .bind(state.updated)
-            .bind(state.window_json())
-            .execute(&mut *tx)
-            .await?;
+            let sql = "INSERT INTO rate_limits (tenant_id, tokens, updated_at, \"window\") \
+                       VALUES ($1, $2, $3, $4)";
+            state.write(sql, tenant, &mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -349,17 +355,11 @@ async fn check_in_database(
             .await?;
     let mut state = row.as_ref().map_or_else(|| State::full(bucket, now), State::from_row);
     let reading = state.take(bucket, per_minute, now);
-    sqlx::query(
-        "INSERT INTO shared_rates (name, tokens, updated_at, \"window\") VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, \
-         updated_at = excluded.updated_at, \"window\" = excluded.\"window\"",
-    )
-    .bind(name)
-    .bind(state.tokens)
-    .bind(state.updated)
-    .bind(state.window_json())
-    .execute(&mut *tx)
-    .await?;
+    let sql = "INSERT INTO shared_rates (name, tokens, updated_at, \"window\") \
+               VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET \
+               tokens = excluded.tokens, updated_at = excluded.updated_at, \
+               \"window\" = excluded.\"window\"";
+    state.write(sql, name.to_owned(), &mut tx).await?;
     tx.commit().await?;
     Ok(reading)
 }
