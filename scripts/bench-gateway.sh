@@ -14,14 +14,25 @@
 # and the load generator on CPU 0, runs alternating direct and through the gateway, without
 # LiteLLM. It prints each run's added p50 and p99 and their medians.
 #
+#   scripts/bench-gateway.sh --replicas [runs] [seconds per run] [rate]   (default 3, 20, 1000)
+#
+# --replicas compares where the gateway keeps its state, for a tenant with a budget and a rate
+# limit (so every request reserves, settles and takes a token): embedded SQLite, Postgres with
+# Redis, Postgres alone — added p50/p99 at one rate, and throughput at 32 connections — and two
+# replicas on Postgres and Redis against one (two load generators of 16 connections each). It
+# starts a Postgres (Debian's, durable defaults) and a Redis of its own.
+#
 # Needs: nginx (apt-get install nginx-light) and a LiteLLM venv, both set up here on first run
 # (LiteLLM from PyPI, pinned below, into ~/.cache/agentwatch/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINNED=false
+PINNED=false REPLICAS=false
 if [ "${1:-}" = --pinned ]; then
   PINNED=true RUNS=${2:-5} SECONDS_PER_RUN=${3:-20} RATE=${4:-1000}
   ON_GATEWAY_CPU=(taskset -c 1) ON_CLIENT_CPU=(taskset -c 0)
+elif [ "${1:-}" = --replicas ]; then
+  REPLICAS=true RUNS=${2:-3} SECONDS_PER_RUN=${3:-20} RATE=${4:-1000}
+  ON_GATEWAY_CPU=() ON_CLIENT_CPU=()
 else
   SECONDS_PER_RUN=${1:-10}
   ON_GATEWAY_CPU=() ON_CLIENT_CPU=()
@@ -32,7 +43,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/age
 mkdir -p "$BENCH"
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { # stop everything, then let the servers finish writing before the folder goes
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f -- "-D $WORK/pg/data" 2>/dev/null || true
+  sleep 1
+  rm -rf "$WORK" 2>/dev/null || { sleep 2; rm -rf "$WORK"; }
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -41,7 +57,7 @@ wait_http() { for _ in $(seq 1200); do curl -fs -o /dev/null "$1" && return 0; s
 # --- what it needs --------------------------------------------------------------------------
 command -v nginx >/dev/null || { echo "installing nginx-light"; apt-get install -y -qq nginx-light >/dev/null; }
 LITELLM="$BENCH/litellm-venv"
-if ! $PINNED && [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
+if ! $PINNED && ! $REPLICAS && [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
   echo "installing litellm[proxy]==$LITELLM_VERSION into $LITELLM"
   python3 -m venv "$LITELLM"
   "$LITELLM/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION"
@@ -77,12 +93,15 @@ EOF
 wait_http "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" || true
 
 # --- AgentWatch ---------------------------------------------------------------------------------
-GW_PORT=$(free_port)
 KEY=aw-bench-tenant-key-0123456789abcdef
-cat > "$WORK/agentwatch.toml" <<EOF
-data_dir = "$WORK/data"
+# A gateway on PORT with its data in DIR, the tenant's extra settings in TENANT; the environment
+# says where its state lives. Its pid in GW_PID.
+start_gateway() {
+  local port=$1 dir=$2 tenant=${3:-}
+  cat > "$dir.toml" <<EOF
+data_dir = "$dir"
 [gateway]
-port = $GW_PORT
+port = $port
 [[gateway.providers]]
 name = "mock"
 kind = "custom"
@@ -94,10 +113,104 @@ api_key = "$KEY"
 # The limiter and DLP still run on every request; only the bucket is sized for the load.
 rate_burst = 1000000
 rate_refill_per_sec = 1000000.0
+$tenant
 EOF
-AGENTWATCH_CONFIG="$WORK/agentwatch.toml" "${ON_GATEWAY_CPU[@]}" "$AGENTWATCH" gateway \
-  2> "$WORK/agentwatch.log" & GW_PID=$!; PIDS+=($GW_PID)
-wait_http "http://127.0.0.1:$GW_PORT/health"
+  AGENTWATCH_CONFIG="$dir.toml" "${ON_GATEWAY_CPU[@]}" "$AGENTWATCH" gateway \
+    2> "$dir.log" & GW_PID=$!; PIDS+=($GW_PID)
+  wait_http "http://127.0.0.1:$port/health"
+}
+
+if $REPLICAS; then
+  # Postgres and Redis of the benchmark's own, as the tests start them.
+  PG_BIN=$(dirname "$(readlink -f "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")")
+  chmod 755 "$WORK"; mkdir -p "$WORK/pg"
+  AS_PG=(); if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$WORK/pg"; AS_PG=(runuser -u postgres --); fi
+  "${AS_PG[@]}" "$PG_BIN/initdb" --auth=trust --username=postgres -D "$WORK/pg/data" > /dev/null
+  PG_PORT=$(free_port)
+  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
+    -c listen_addresses=127.0.0.1 -c max_connections=200 > "$WORK/pg/log" 2>&1 & PIDS+=($!)
+  for _ in $(seq 100); do "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.1; done
+  REDIS_PORT=$(free_port)
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > /dev/null & PIDS+=($!)
+  for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
+  AGENTWATCH_MASTER_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+  export AGENTWATCH_MASTER_KEY AGENTWATCH_JWT_SECRET=bench-replicas-share-this-jwt-secret
+  TENANT='monthly_budget = 1000000.0
+rate_limit = 100000000'
+  database() { # a fresh database: its URL
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$1"
+    echo "postgres://postgres@127.0.0.1:$PG_PORT/$1"
+  }
+  declare -A URL
+  P=$(free_port); start_gateway "$P" "$WORK/sqlite" "$TENANT"; URL[sqlite]=http://127.0.0.1:$P
+  P=$(free_port)
+  AGENTWATCH_DATABASE_URL=$(database redis) AGENTWATCH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT \
+    start_gateway "$P" "$WORK/pg-redis" "$TENANT"
+  URL[postgres+redis]=http://127.0.0.1:$P
+  P=$(free_port)
+  AGENTWATCH_DATABASE_URL=$(database alone) start_gateway "$P" "$WORK/pg-alone" "$TENANT"
+  URL[postgres]=http://127.0.0.1:$P
+  # Two replicas on one Postgres database and one Redis database of their own.
+  SHARED_DB=$(database replicas)
+  for n in a b; do
+    P=$(free_port)
+    AGENTWATCH_DATABASE_URL=$SHARED_DB AGENTWATCH_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/1 \
+      start_gateway "$P" "$WORK/replica-$n" "$TENANT"
+    URL[replica-$n]=http://127.0.0.1:$P
+  done
+
+  RESULTS="$WORK/results.jsonl"
+  load() { # target url key args... -> one JSON line
+    local target=$1 url=$2 key=$3; shift 3
+    "$LOADGEN" --url "$url" --key "$key" --seconds "$SECONDS_PER_RUN" "$@" |
+      python3 -c "import json,sys; d=json.load(sys.stdin); d.update(target='$target', load='$*', run=$i); print(json.dumps(d))"
+  }
+  for i in $(seq "$RUNS"); do
+    load direct "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" none --rate "$RATE" | tee -a "$RESULTS"
+    for target in sqlite postgres+redis postgres; do
+      load "$target" "${URL[$target]}/v1/chat/completions" "$KEY" --rate "$RATE" | tee -a "$RESULTS"
+    done
+    for target in sqlite postgres+redis postgres; do
+      load "$target" "${URL[$target]}/v1/chat/completions" "$KEY" --concurrency 32 | tee -a "$RESULTS"
+    done
+    # One replica of the pair alone, then both at once with half the connections each.
+    load "one replica" "${URL[replica-a]}/v1/chat/completions" "$KEY" --concurrency 32 | tee -a "$RESULTS"
+    load "two replicas" "${URL[replica-a]}/v1/chat/completions" "$KEY" --concurrency 16 > "$WORK/a.json" &
+    load "two replicas" "${URL[replica-b]}/v1/chat/completions" "$KEY" --concurrency 16 > "$WORK/b.json"
+    wait "$!"
+    python3 -c "
+import json; a, b = (json.load(open(f)) for f in ('$WORK/a.json', '$WORK/b.json'))
+a.update(rps=round(a['rps'] + b['rps'], 1), errors=a['errors'] + b['errors'], p50_ms=max(a['p50_ms'], b['p50_ms']), p99_ms=max(a['p99_ms'], b['p99_ms']))
+print(json.dumps(a))" | tee -a "$RESULTS"
+  done
+  python3 - "$RESULTS" "$RATE" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+rate = f"--rate {sys.argv[2]}"
+runs = sorted({r["run"] for r in rows})
+direct = {r["run"]: r for r in rows if r["target"] == "direct"}
+print(f"\n| state at {sys.argv[2]} req/s | added p50 ms (runs) | added p99 ms (runs) | median added p50 / p99 ms | errors |")
+print("|---|---|---|---|---|")
+for target in ("sqlite", "postgres+redis", "postgres"):
+    mine = {r["run"]: r for r in rows if r["target"] == target and r["load"] == rate}
+    p50 = [mine[n]["p50_ms"] - direct[n]["p50_ms"] for n in runs]
+    p99 = [mine[n]["p99_ms"] - direct[n]["p99_ms"] for n in runs]
+    errors = sum(mine[n]["errors"] for n in runs)
+    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+    print(f"| {target} | {fmt(p50)} | {fmt(p99)} | {statistics.median(p50):.2f} / {statistics.median(p99):.2f} | {errors} |")
+print("\n| state, 32 connections | requests/s (runs) | median | p50 / p99 ms (median run) | errors |")
+print("|---|---|---|---|---|")
+for target in ("sqlite", "postgres+redis", "postgres", "one replica", "two replicas"):
+    mine = [r for r in rows if r["target"] == target and "concurrency" in r["load"]]
+    rps = [r["rps"] for r in mine]
+    mid = sorted(mine, key=lambda r: r["rps"])[len(mine) // 2]
+    print(f"| {target} | {', '.join(f'{x:,.0f}' for x in rps)} | {statistics.median(rps):,.0f} | {mid['p50_ms']:.2f} / {mid['p99_ms']:.2f} | {sum(r['errors'] for r in mine)} |")
+EOF
+  exit 0
+fi
+
+GW_PORT=$(free_port)
+start_gateway "$GW_PORT" "$WORK/data"
 
 if $PINNED; then
   RESULTS="$WORK/results.jsonl"
