@@ -195,6 +195,9 @@ impl Upstream {
         counters: &Counters,
         hold_for: Duration,
     ) -> Result<Option<KeyLease>, ApiError> {
+        if let Counters::InProcess = counters {
+            return Ok(self.acquire_key(tried));
+        }
         let candidates: Vec<&Arc<KeySlot>> =
             self.keys.iter().filter(|k| !tried.contains(&k.key.id)).collect();
         if candidates.is_empty() {
@@ -202,7 +205,7 @@ impl Upstream {
         }
         let lease = unique_name();
         let taken = match counters {
-            Counters::InProcess => return Ok(self.acquire_key(tried)),
+            Counters::InProcess => unreachable!("answered above"),
             Counters::Redis(redis) => take_key_in_redis(redis, &candidates, &lease, hold_for)
                 .await
                 .map_err(|e| redis_unavailable(redis, &e))?,

@@ -180,13 +180,13 @@ impl RateLimiter {
         per_minute: Option<i64>,
     ) -> Result<Decision, ApiError> {
         let per_minute = per_minute.map(|r| r.max(1) as usize);
-        let name = format!("{}:{id}", self.namespace);
+        let name = || format!("{}:{id}", self.namespace);
         let reading = match &self.counters {
             Counters::InProcess => self.check_at(id, bucket, per_minute, now_ms()),
-            Counters::Redis(redis) => check_in_redis(redis, &name, bucket, per_minute)
+            Counters::Redis(redis) => check_in_redis(redis, &name(), bucket, per_minute)
                 .await
                 .map_err(|e| redis_unavailable(redis, &e))?,
-            Counters::Database(db) => check_in_database(db, &name, bucket, per_minute)
+            Counters::Database(db) => check_in_database(db, &name(), bucket, per_minute)
                 .await
                 .map_err(|e| db.unavailable(&e))?,
         };
