@@ -131,6 +131,7 @@ pub struct CallReport {
 /// knowledge server's tests check that these are exactly its own.
 pub const KNOWLEDGE_TOOLS: &[&str] = &[
     "index_repository",
+    "refresh_repository",
     "get_index_status",
     "list_repositories",
     "remove_repository",
@@ -161,6 +162,8 @@ pub const KNOWLEDGE_ROUTES: &[&str] = &[
     "/api/knowledge/repositories",
     "/api/knowledge/repositories/{id}",
     "/api/knowledge/repositories/{id}/status",
+    "/api/knowledge/repositories/{id}/refresh",
+    "/api/knowledge/repositories/{id}/settings",
     "/api/knowledge/repositories/{id}/scan",
     "/api/knowledge/repositories/{id}/findings",
     "/api/knowledge/repositories/{id}/symbols",

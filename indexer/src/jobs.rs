@@ -183,6 +183,8 @@ pub struct Indexer {
     indexed_files: RwLock<HashMap<String, Loaded<IndexedFiles>>>,
     /// Who this indexer's jobs claim repositories as (`Store::claim`): `pid N#k`.
     holder: String,
+    /// Told the id of each repository whose job ends (for the watcher, `watch.rs`).
+    ended: tokio::sync::broadcast::Sender<String>,
 }
 
 /// The claim, among repositories' in `index_leases`, of the process making or tidying the search
@@ -245,6 +247,7 @@ impl Indexer {
                 std::process::id(),
                 OPENED.fetch_add(1, Ordering::Relaxed)
             ),
+            ended: tokio::sync::broadcast::channel(64).0,
         });
         indexer.make_search_table().await?;
         Ok(indexer)
@@ -268,6 +271,15 @@ impl Indexer {
         &self.store
     }
 
+    /// Tells the id of each repository whose job ends from now on.
+    pub(crate) fn ended(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.ended.subscribe()
+    }
+
+    pub(crate) fn walk_options(&self) -> &crate::walk::WalkOptions {
+        &self.config.options.walk
+    }
+
     /// Chunks in the search index not yet folded into its full-text index.
     pub async fn untidied(&self) -> Result<usize, IndexError> {
         Ok(self.search.untidied().await?)
@@ -286,6 +298,20 @@ impl Indexer {
         branch: Option<String>,
         owner: Option<i64>,
     ) -> Result<watch::Receiver<JobStatus>, IndexError> {
+        Ok(self.start(source, branch, owner, None).await?.0)
+    }
+
+    /// Starts a job as [`Indexer::submit`] does; for a plain folder (no git), `changed` names
+    /// the only files (or folders) that may differ from the index, as a watcher saw them. Also
+    /// says whether the job was started by this call (`false`: one already running was joined,
+    /// and `changed` was not used).
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        source: Source,
+        branch: Option<String>,
+        owner: Option<i64>,
+        changed: Option<HashSet<String>>,
+    ) -> Result<(watch::Receiver<JobStatus>, bool), IndexError> {
         let mut id = source.id(branch.as_deref(), owner);
         // A repository indexed when ids were shorter keeps its id, and so its checkout and rows.
         let legacy = Source::legacy_id(&id);
@@ -304,7 +330,7 @@ impl Indexer {
         if let Some(running) = jobs.get(&id)
             && !running.borrow().repo.status.is_final()
         {
-            return Ok(running.clone());
+            return Ok((running.clone(), false));
         }
         let checkout = match &source {
             Source::Remote { .. } => self.config.repos_dir.join(&id),
@@ -335,8 +361,8 @@ impl Indexer {
         jobs.insert(id, rx.clone());
         drop(jobs);
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.run(tx, source, branch).await });
-        Ok(rx)
+        tokio::spawn(async move { this.run(tx, source, branch, changed).await });
+        Ok((rx, true))
     }
 
     /// Whether an organization may index `source` as repository `id`: over https, to a host
@@ -404,6 +430,7 @@ impl Indexer {
         tx: watch::Sender<JobStatus>,
         source: Source,
         branch: Option<String>,
+        changed: Option<HashSet<String>>,
     ) {
         let (id, owner) = {
             let status = tx.borrow();
@@ -425,10 +452,12 @@ impl Indexer {
         if let Err(e) = self.store.record_job(&id, &self.holder, &job).await {
             tracing::warn!(repo = id, "cannot record the job beside its claim: {e}");
         }
-        let last = Arc::clone(&self).run_claimed(&tx, source, branch).await;
+        let last = Arc::clone(&self).run_claimed(&tx, source, branch, changed).await;
         // Released before the end is told, so a job that follows never finds it held.
         lease.release().await;
         tx.send_replace(last);
+        // Nobody listening is fine: only a watcher cares.
+        let _ = self.ended.send(id);
     }
 
     /// Claims repository `id` for a job of this indexer, waiting while another holds it.
@@ -472,6 +501,7 @@ impl Indexer {
         tx: &watch::Sender<JobStatus>,
         source: Source,
         branch: Option<String>,
+        changed: Option<HashSet<String>>,
     ) -> JobStatus {
         let started = Instant::now();
         // Read here, not in `submit`: no other job of this repository runs now, so this is the
@@ -496,7 +526,8 @@ impl Indexer {
                 s.repo.indexed_at = previous.indexed_at;
             });
         }
-        let result = self.index(tx, &source, branch.as_deref(), previous.as_ref(), started).await;
+        let result =
+            self.index(tx, &source, branch.as_deref(), previous.as_ref(), changed, started).await;
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
         match result {
@@ -649,7 +680,9 @@ impl Indexer {
                     last.repo.error = Some(format!("the index could not be saved: {e}"));
                 }
                 lease.release().await;
+                let id = last.repo.id.clone();
                 tx.send_replace(last);
+                let _ = this.ended.send(id);
             });
             resumed += 1;
         }
@@ -662,6 +695,7 @@ impl Indexer {
         source: &Source,
         branch: Option<&str>,
         previous: Option<&RepoRecord>,
+        hinted: Option<HashSet<String>>,
         started: Instant,
     ) -> Result<(RepoRecord, u32, Arc<RepoGraph>), IndexError> {
         let set_state = |state: JobState, progress: u8| {
@@ -737,6 +771,8 @@ impl Indexer {
                     changed
                 })
             }
+            // A plain folder: what its watcher saw change, if a watcher started the job.
+            (_, None) if !hashes.is_empty() => hinted,
             _ => None,
         };
         let previous_pass = Previous { hashes, changed };
@@ -1071,7 +1107,7 @@ impl Indexer {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, IndexError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| IndexError::Task(e.to_string()))

@@ -20,6 +20,7 @@ pub mod search;
 pub mod source;
 pub mod store;
 pub mod walk;
+pub mod watch;
 
 pub use clone::{CloneOptions, GitCredential};
 pub use embed::{Embedder, EmbedderConfig};
@@ -32,5 +33,6 @@ pub use pipeline::{IndexOptions, Indexed, index_directory};
 pub use query::{Impact, NameMatch, Site};
 pub use search::{Hit, Mode, SearchQuery};
 pub use source::{Source, SourceError};
-pub use store::{ClaimedJob, IndexStats, RepoRecord, Store, StoreError};
+pub use store::{ClaimedJob, IndexStats, RepoRecord, RepoSettings, Store, StoreError};
 pub use walk::{SkipReason, WalkError, WalkOptions};
+pub use watch::WatchOptions;

@@ -51,6 +51,14 @@ pub struct RepoRecord {
     pub owner: Option<i64>,
 }
 
+/// What a repository's user chose for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepoSettings {
+    /// Whether a local folder is watched and re-indexed as it changes; `None` follows the
+    /// server's default (`index.watch`).
+    pub watch: Option<bool>,
+}
+
 /// What a job was asked to index, kept with its claim (see [`Store::record_job`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedJob {
@@ -273,13 +281,45 @@ impl Store {
         rows.iter().map(repo_from_row).collect()
     }
 
-    /// Removes a repository and everything indexed from it. Returns whether it existed.
+    /// Removes a repository and everything indexed from it, and what was chosen for it. Returns
+    /// whether it existed.
     pub async fn delete_repo(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM repositories WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM repo_settings WHERE repo_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// What was chosen for every repository that has a choice recorded, by id.
+    pub async fn settings(&self) -> Result<HashMap<String, RepoSettings>, StoreError> {
+        let rows =
+            sqlx::query("SELECT repo_id, watch FROM repo_settings").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let watch = row.try_int("watch").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((row.get("repo_id"), RepoSettings { watch }))
+            })
+            .collect()
+    }
+
+    /// Records what was chosen for repository `id` (which need not be stored yet).
+    pub async fn save_settings(&self, id: &str, settings: &RepoSettings) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO repo_settings (repo_id, watch) VALUES ($1, $2)
+             ON CONFLICT (repo_id) DO UPDATE SET watch = excluded.watch",
+        )
+        .bind(id)
+        .bind(storage::int(settings.watch))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Content hash of every stored file of a repository.

@@ -132,22 +132,8 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<Walked, WalkError> {
     }
     let exclude = exclude_matcher(root, &options.exclude)?;
     let mut walked = Walked::default();
-    let vendored = options.vendored_dirs.clone();
-    let walker = WalkBuilder::new(root)
-        .hidden(false)
-        .require_git(false)
-        .follow_links(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(move |entry| {
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir
-                && entry.depth() > 0
-                && vendored.iter().any(|v| entry.file_name() == v.as_str()))
-        })
-        .build();
-
     let mut count = |reason, n: u32| *walked.skipped.entry(reason).or_insert(0) += n;
-    for entry in walker {
+    for entry in walker(root, options) {
         let Ok(entry) = entry else {
             count(SkipReason::Unreadable, 1);
             continue;
@@ -185,6 +171,37 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<Walked, WalkError> {
     walked.skipped.retain(|_, n| *n > 0);
     walked.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(walked)
+}
+
+/// The folders [`walk`] looks into: the root and every folder below it that is neither ignored
+/// nor vendored. What changes elsewhere is never indexed, so a watch needs only these.
+pub fn folders(root: &Path, options: &WalkOptions) -> Result<Vec<PathBuf>, WalkError> {
+    if !root.is_dir() {
+        return Err(WalkError::NotADirectory(root.to_owned()));
+    }
+    Ok(walker(root, options)
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_dir()))
+        .map(ignore::DirEntry::into_path)
+        .collect())
+}
+
+/// The walk over `root`: `.gitignore` and `.ignore` honoured, links not followed, vendored folders
+/// pruned unseen, in file name order.
+fn walker(root: &Path, options: &WalkOptions) -> ignore::Walk {
+    let vendored = options.vendored_dirs.clone();
+    WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(false)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && entry.depth() > 0
+                && vendored.iter().any(|v| entry.file_name() == v.as_str()))
+        })
+        .build()
 }
 
 /// How many vendored folders (other than `.git`, which is not worth a mention) `dir` holds.

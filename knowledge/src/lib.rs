@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexer::{
-    Indexer, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, SearchQuery, Source, SymbolKind,
-    SymbolRef,
+    IndexError, Indexer, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, RepoSettings,
+    SearchQuery, Source, SymbolKind, SymbolRef,
 };
 use scanner::{FindingFilter, ScanRecord};
 use tokio::sync::watch;
@@ -28,8 +28,15 @@ pub use crate::scans::{ScanError, Scans};
 use crate::views::{
     CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
     JobView, OutlineEntry, OutlineOutput, ReferenceView, ReferencesOutput, RepoMapOutput, ScanView,
-    SearchOutput, SymbolSourceOutput, SymbolView, SymbolsOutput,
+    SearchOutput, SettingsView, SymbolSourceOutput, SymbolView, SymbolsOutput,
 };
+
+fn not_watchable(location: &str) -> KnowledgeError {
+    KnowledgeError::invalid(format!(
+        "{location} is cloned, not a folder on this machine: only local folders are watched; bring \
+         a clone up to date with refresh_repository (POST /api/knowledge/repositories/{{id}}/refresh)"
+    ))
+}
 
 /// Most lines one answer holds of a file or a symbol's source.
 pub const MAX_LINES: usize = 400;
@@ -43,12 +50,19 @@ pub struct Knowledge {
     indexer: Arc<Indexer>,
     scans: Option<Arc<Scans>>,
     asker: Option<Arc<Asker>>,
+    /// Whether a local folder that has not chosen is watched (`index.watch`).
+    watch_by_default: bool,
 }
 
 impl Knowledge {
-    /// The code the indexer holds; no scans, no `ask` (see `with_scans`, `with_asker`).
+    /// The code the indexer holds; no scans, no `ask` (see `with_scans`, `with_asker`); local
+    /// folders watched unless they say otherwise (see `with_watch_by_default`).
     pub fn new(indexer: Arc<Indexer>) -> Knowledge {
-        Knowledge { indexer, scans: None, asker: None }
+        Knowledge { indexer, scans: None, asker: None, watch_by_default: true }
+    }
+
+    pub fn with_watch_by_default(self, watch_by_default: bool) -> Knowledge {
+        Knowledge { watch_by_default, ..self }
     }
 
     pub fn with_scans(self, scans: Arc<Scans>) -> Knowledge {
@@ -215,14 +229,14 @@ impl Scoped<'_> {
 
     /// The repositories the caller sees, in the order they were first indexed.
     pub async fn repositories(&self) -> Result<Vec<RepoRecord>> {
-        let mut repos = self.indexer().store().repos().await.map_err(indexer::IndexError::from)?;
+        let mut repos = self.indexer().store().repos().await.map_err(IndexError::from)?;
         repos.retain(|r| self.caller.sees(r));
         Ok(repos)
     }
 
     /// Whether the repository with exactly this id is one the caller sees.
     async fn owns(&self, repo_id: &str) -> Result<bool> {
-        let repo = self.indexer().store().repo(repo_id).await.map_err(indexer::IndexError::from)?;
+        let repo = self.indexer().store().repo(repo_id).await.map_err(IndexError::from)?;
         Ok(repo.is_some_and(|r| self.caller.sees(&r)))
     }
 
@@ -250,22 +264,74 @@ impl Scoped<'_> {
     }
 
     /// Submits `location` (an https git URL, or for the local user a folder) for indexing, or
-    /// joins its running job; with `then_scan`, scans it once its structure is indexed.
+    /// joins its running job; with `then_scan`, scans it once its structure is indexed. `watch`
+    /// chooses whether a folder is watched (`None`: as it was, or the server's default).
     pub async fn index(
         &self,
         location: &str,
         branch: Option<String>,
         then_scan: bool,
+        watch: Option<bool>,
     ) -> Result<watch::Receiver<JobStatus>> {
         self.caller.may_change()?;
         let source = Source::parse(location).map_err(|e| KnowledgeError::invalid(e.to_string()))?;
         self.caller.may_index(&source)?;
+        if watch == Some(true) && source.is_remote() {
+            return Err(not_watchable(location));
+        }
         let scans = if then_scan { Some(self.knowledge.scans()?) } else { None };
         let job = self.indexer().submit(source, branch, self.caller.owner()).await?;
+        if watch.is_some() {
+            // Saved while the job runs: a watcher looks at a repository once its job ends.
+            let id = job.borrow().repo.id.clone();
+            let store = self.indexer().store();
+            store.save_settings(&id, &RepoSettings { watch }).await.map_err(IndexError::from)?;
+        }
         if let Some(scans) = scans {
             scans.scan_when_indexed(job.clone());
         }
         Ok(job)
+    }
+
+    /// Brings a repository up to date: a job that fetches its remote or reads its folder again,
+    /// parsing only what changed (or the job already running).
+    pub async fn refresh(&self, key: Option<&str>) -> Result<watch::Receiver<JobStatus>> {
+        self.caller.may_change()?;
+        let repo = self.repository(key).await?;
+        let source =
+            Source::parse(&repo.source).map_err(|e| KnowledgeError::invalid(e.to_string()))?;
+        Ok(self.indexer().submit(source, repo.branch, repo.owner).await?)
+    }
+
+    /// What was chosen for a repository, and what holds for it.
+    pub async fn settings(&self, key: Option<&str>) -> Result<SettingsView> {
+        let repo = self.repository(key).await?;
+        let settings = self.indexer().store().settings().await.map_err(IndexError::from)?;
+        Ok(self.settings_view(&repo, settings.get(&repo.id).copied().unwrap_or_default()))
+    }
+
+    /// Chooses for a repository: whether its folder is watched (`None`: the server's default).
+    pub async fn configure(&self, key: Option<&str>, watch: Option<bool>) -> Result<SettingsView> {
+        self.caller.may_change()?;
+        let repo = self.repository(key).await?;
+        if watch == Some(true) && repo.remote {
+            return Err(not_watchable(&repo.source));
+        }
+        let settings = RepoSettings { watch };
+        self.indexer()
+            .store()
+            .save_settings(&repo.id, &settings)
+            .await
+            .map_err(IndexError::from)?;
+        Ok(self.settings_view(&repo, settings))
+    }
+
+    fn settings_view(&self, repo: &RepoRecord, settings: RepoSettings) -> SettingsView {
+        SettingsView {
+            repo_id: repo.id.clone(),
+            watch: settings.watch,
+            watched: !repo.remote && settings.watch.unwrap_or(self.knowledge.watch_by_default),
+        }
     }
 
     /// A repository's job: running, or what its last one left.
@@ -461,16 +527,11 @@ impl Scoped<'_> {
             .store()
             .repo(repo_id)
             .await
-            .map_err(indexer::IndexError::from)?
+            .map_err(IndexError::from)?
             .filter(|repo| self.caller.sees(repo))
             .ok_or_else(|| KnowledgeError::NotFound("no such repository".to_owned()))?;
         // Only indexed files: never anything else under the checkout.
-        let files = self
-            .indexer()
-            .store()
-            .file_hashes(&repo.id)
-            .await
-            .map_err(indexer::IndexError::from)?;
+        let files = self.indexer().store().file_hashes(&repo.id).await.map_err(IndexError::from)?;
         if !files.contains_key(path) {
             return Err(KnowledgeError::NotFound(
                 "not an indexed file of that repository".to_owned(),
@@ -483,12 +544,8 @@ impl Scoped<'_> {
     pub async fn files(&self) -> Result<Vec<(RepoRecord, Vec<String>)>> {
         let mut all = Vec::new();
         for repo in self.repositories().await? {
-            let files = self
-                .indexer()
-                .store()
-                .file_hashes(&repo.id)
-                .await
-                .map_err(indexer::IndexError::from)?;
+            let files =
+                self.indexer().store().file_hashes(&repo.id).await.map_err(IndexError::from)?;
             let mut paths: Vec<String> = files.into_keys().collect();
             paths.sort();
             all.push((repo, paths));

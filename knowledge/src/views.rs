@@ -182,6 +182,18 @@ pub struct SearchOutput {
     pub next_offset: Option<usize>,
 }
 
+/// What was chosen for a repository, and what holds for it.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct SettingsView {
+    pub repo_id: String,
+    /// Whether its folder is watched, as chosen; `null`: the server's default (`index.watch`).
+    pub watch: Option<bool>,
+    /// Whether `serve` and `mcp` watch it: a local folder, by its choice or the default. Edits
+    /// there are re-indexed within about a second, unasked.
+    pub watched: bool,
+}
+
 /// One page of the stored repositories.
 #[derive(Debug, Serialize, JsonSchema, ToSchema)]
 #[schemars(transform = nullable_as_any_of)]

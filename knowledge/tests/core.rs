@@ -141,7 +141,7 @@ async fn a_viewer_reads_and_a_tenant_may_not_index_the_server_s_own_folders() {
     assert_eq!(scoped.repositories().await.unwrap().len(), 1, "a viewer reads");
     let folder = fixture("ts-app");
     for refused in [
-        scoped.index(folder.to_str().unwrap(), None, false).await.map(|_| ()),
+        scoped.index(folder.to_str().unwrap(), None, false, None).await.map(|_| ()),
         scoped.remove(&python).await.map(|_| ()),
         scoped.prepare_question(None, "how is tax added?").await.map(|_| ()),
     ] {
@@ -151,7 +151,8 @@ async fn a_viewer_reads_and_a_tenant_may_not_index_the_server_s_own_folders() {
     }
 
     let (tenant, _) = member(7, false);
-    let err = knowledge.for_caller(&tenant).index(folder.to_str().unwrap(), None, false).await;
+    let err =
+        knowledge.for_caller(&tenant).index(folder.to_str().unwrap(), None, false, None).await;
     let err = err.unwrap_err();
     assert!(matches!(err, KnowledgeError::Forbidden(_)), "{err}");
     assert!(err.to_string().contains("send an https git URL"), "{err}");

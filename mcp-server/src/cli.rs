@@ -232,11 +232,15 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             let indexer = indexing::open_indexer(config, &storage, true).await?;
             indexer.resume_embedding().await?;
             let _resuming = indexer.keep_resuming(indexer::LEASE);
+            let _watching = indexer.keep_watching(config.watch_options());
             let scans = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);
             let asker = serve::asker(config, None)?;
-            let knowledge = knowledge::Knowledge::new(indexer).with_scans(scans).with_asker(asker);
+            let knowledge = knowledge::Knowledge::new(indexer)
+                .with_scans(scans)
+                .with_asker(asker)
+                .with_watch_by_default(config.index.watch);
             crate::mcp::serve_stdio(knowledge, Arc::new(access)).await
         }),
         Command::Index { location, branch, json } => {

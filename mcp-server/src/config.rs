@@ -129,6 +129,10 @@ pub struct IndexConfig {
     /// (`s3://bucket/prefix`; credentials, region and endpoint from the `AWS_*` environment).
     /// Unset: `<data_dir>/lance`. Processes sharing it must share the database too.
     pub lance_uri: Option<String>,
+    /// Whether `serve` and `mcp` watch indexed local folders and re-index what changes, for
+    /// repositories that have not chosen for themselves (`watch` when indexing, or
+    /// `PATCH /api/knowledge/repositories/{repo}`).
+    pub watch: bool,
 }
 
 /// A git token offered to one host only.
@@ -165,6 +169,7 @@ impl Default for IndexConfig {
             max_clone_files: 200_000,
             max_repos_per_org: 100,
             lance_uri: None,
+            watch: true,
         }
     }
 }
@@ -408,6 +413,11 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| parse_some(&mut c.index.lance_uri, v),
     },
     EnvOverride {
+        var: "AGENTWATCH_INDEX_WATCH",
+        key: "index.watch",
+        apply: |c, v| parse_into(&mut c.index.watch, v),
+    },
+    EnvOverride {
         var: "AGENTWATCH_INDEX_MAX_CLONE_MB",
         key: "index.max_clone_mb",
         apply: |c, v| parse_into(&mut c.index.max_clone_mb, v),
@@ -580,6 +590,11 @@ impl Config {
             Some(url) => storage::Storage::connect(url.expose()).await,
             None => storage::Storage::open(&self.data_dir.join("agentwatch.db")).await,
         }
+    }
+
+    /// How `serve` and `mcp` watch local folders.
+    pub fn watch_options(&self) -> indexer::WatchOptions {
+        indexer::WatchOptions { by_default: self.index.watch, ..Default::default() }
     }
 
     /// Where the search index lives: `index.lance_uri` (a folder, or an `s3://` URL as it is),

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use indexer::{Mode, NameMatch};
 use knowledge::views::{
     CallsOutput, DependenciesOutput, FileOutput, ImpactOutput, JobView, OutlineOutput,
-    ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput,
+    ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput, SettingsView,
     SymbolSourceOutput, SymbolsOutput,
 };
 use knowledge::{
@@ -101,6 +101,8 @@ fn routes() -> OpenApiRouter<Knowledge> {
         .routes(routes!(list_repositories, index_repository))
         .routes(routes!(get_repository, remove_repository))
         .routes(routes!(repository_status))
+        .routes(routes!(refresh_repository))
+        .routes(routes!(get_settings, set_settings))
         .routes(routes!(scan_repository))
         .routes(routes!(repository_findings))
         .routes(routes!(get_scan))
@@ -182,6 +184,10 @@ struct IndexRequest {
     /// `/repositories/{id}/findings`.
     #[serde(default)]
     run_security_scan: bool,
+    /// For a folder: whether to watch it and re-index what changes there, unasked. Default: as
+    /// chosen before, or the server's setting (on unless `index.watch = false`).
+    #[serde(default)]
+    watch: Option<bool>,
 }
 
 /// Submits a repository for indexing, or joins the job already running for it. Re-submitting a
@@ -205,7 +211,8 @@ async fn index_repository(
     Body(request): Body<IndexRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let scoped = core.scoped();
-    let job = scoped.index(&request.url, request.branch, request.run_security_scan).await?;
+    let IndexRequest { url, branch, run_security_scan, watch } = request;
+    let job = scoped.index(&url, branch, run_security_scan, watch).await?;
     let status = JobView::from(&*job.borrow());
     let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(status)))
@@ -280,6 +287,98 @@ async fn repository_status(
     Path(RepoId { id }): Path<RepoId>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(core.scoped().status(Some(&id)).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct WaitParams {
+    /// Seconds to wait for the structural index before answering with the job still running
+    /// (202); default 60, at most 600, 0 answers at once.
+    wait_seconds: Option<u64>,
+}
+
+/// Brings a repository up to date now: fetches a remote's branch or reads a folder again,
+/// re-parsing only what changed, and waits for the structure to be indexed, up to
+/// `wait_seconds`. Watched folders are kept up to date without it.
+#[utoipa::path(
+    post,
+    path = "/repositories/{id}/refresh",
+    tag = "repositories",
+    params(RepoId, WaitParams),
+    responses(
+        (status = 200, description = "Up to date: structural and lexical queries see the newest code", body = JobView),
+        (status = 202, description = "Still running when the wait ended", body = JobView,
+            headers(("location" = String, description = "Where to follow the job"))),
+        (status = 403, description = "A viewer, who reads only", body = ErrorBody),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn refresh_repository(
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
+    Params(WaitParams { wait_seconds }): Params<WaitParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut job = core.scoped().refresh(Some(&id)).await?;
+    let wait = Duration::from_secs(wait_seconds.unwrap_or(60).min(600));
+    // Usable once embedding starts; a job that ended said so.
+    let _ = tokio::time::timeout(wait, job.wait_for(|s| s.repo.status.is_usable())).await;
+    let status = JobView::from(&*job.borrow());
+    let code = match status.repo.status.as_str() {
+        "ready" | "embedding" | "failed" => StatusCode::OK,
+        _ => StatusCode::ACCEPTED,
+    };
+    let location = format!("/api/knowledge/repositories/{}/status", status.repo.repo_id);
+    Ok((code, [(header::LOCATION, location)], Json(status)))
+}
+
+/// What was chosen for a repository (whether its folder is watched), and what holds for it.
+#[utoipa::path(
+    get,
+    path = "/repositories/{id}/settings",
+    tag = "repositories",
+    params(RepoId),
+    responses(
+        (status = 200, description = "The repository's settings", body = SettingsView),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn get_settings(
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
+) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(core.scoped().settings(Some(&id)).await?))
+}
+
+/// A repository's choices.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SettingsRequest {
+    /// Whether its folder is watched and re-indexed as it changes; `null` or absent: the server's
+    /// default (`index.watch`). Only folders on the server's machine are watched.
+    #[serde(default)]
+    watch: Option<bool>,
+}
+
+/// Chooses for a repository: whether its folder is watched.
+#[utoipa::path(
+    put,
+    path = "/repositories/{id}/settings",
+    tag = "repositories",
+    params(RepoId),
+    request_body = SettingsRequest,
+    responses(
+        (status = 200, description = "The repository's settings now", body = SettingsView),
+        (status = 400, description = "Watching asked for a cloned repository", body = ErrorBody),
+        (status = 403, description = "A viewer, who reads only", body = ErrorBody),
+        (status = 404, description = "No such repository", body = ErrorBody),
+    )
+)]
+async fn set_settings(
+    core: Core,
+    Path(RepoId { id }): Path<RepoId>,
+    Body(request): Body<SettingsRequest>,
+) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(core.scoped().configure(Some(&id), request.watch).await?))
 }
 
 /// Forgets a repository: its graph, its search index and, for a clone, its checkout. The source

@@ -70,11 +70,13 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut scans = None;
     let mut resuming = None;
+    let mut watching = None;
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, &storage, true).await?;
         indexer.resume_embedding().await?;
         // What another process on the data dir leaves undone when it dies, this one takes over.
         resuming = Some(indexer.keep_resuming(indexer::LEASE));
+        watching = Some(indexer.keep_watching(config.watch_options()));
         let scanning = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
         scans = Some(Arc::clone(&scanning));
         // Bound to loopback without a token, a client with no credential is this machine's user.
@@ -92,7 +94,10 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         let access = Arc::new(access);
         // `ask_codebase` asks the same gateway, wherever it listens.
         let asker = asker(config, local_gateway)?;
-        let knowledge = Knowledge::new(indexer).with_scans(scanning).with_asker(asker);
+        let knowledge = Knowledge::new(indexer)
+            .with_scans(scanning)
+            .with_asker(asker)
+            .with_watch_by_default(config.index.watch);
         let server = crate::mcp::KnowledgeServer::new(knowledge.clone(), Arc::clone(&access));
         let (rest, openapi) = crate::rest::router(knowledge);
         let mcp = crate::mcp::http_router(
@@ -144,6 +149,9 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
+    if let Some(watching) = watching {
+        watching.abort();
+    }
     if let Some(resuming) = resuming {
         resuming.abort();
     }

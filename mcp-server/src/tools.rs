@@ -122,6 +122,23 @@ pub struct IndexArgs {
     /// semantic search continue in the background either way.
     #[serde(default)]
     pub wait_seconds: Option<u64>,
+    /// For a folder: whether to watch it and re-index what changes there, unasked. Default: as
+    /// chosen before, or the server's setting (on unless `index.watch = false`).
+    #[serde(default)]
+    pub watch: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct RefreshArgs {
+    /// The repository: its id, name, URL or path (see list_repositories). May be left out when
+    /// only one repository is indexed.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Seconds to wait for the structural index before answering with the job still running; 0
+    /// answers at once. Default 60, at most 600.
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -345,35 +362,27 @@ impl KnowledgeServer {
         ctx: RequestContext<RoleServer>,
     ) -> Answer {
         let caller = Self::caller()?;
-        let mut job = self.scoped(&caller).index(&args.url, args.branch, false).await?;
-        let wait = Duration::from_secs(args.wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS).min(600));
-        let progress_token = ctx.meta.get_progress_token();
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let status = job.borrow_and_update().clone();
-            if let Some(token) = &progress_token {
-                let mut note =
-                    ProgressNotificationParam::new(token.clone(), status.progress.into())
-                        .with_total(100.0)
-                        .with_message(status.repo.status.as_str());
-                if status.repo.status == JobState::Embedding {
-                    note = note.with_message(format!(
-                        "embedding {}/{} chunks",
-                        status.chunks_embedded, status.chunks_to_embed
-                    ));
-                }
-                let _ = ctx.peer.notify_progress(note).await;
-            }
-            // The structural index is usable once embedding starts.
-            if status.repo.status.is_usable() {
-                return job_answer(&JobView::from(&status));
-            }
-            tokio::select! {
-                changed = job.changed() => if changed.is_err() { return job_answer(&JobView::from(&*job.borrow())) },
-                () = tokio::time::sleep_until(deadline) => return job_answer(&JobView::from(&status)),
-                () = ctx.ct.cancelled() => return Err("cancelled: the job goes on; follow it with get_index_status".into()),
-            }
-        }
+        let job = self.scoped(&caller).index(&args.url, args.branch, false, args.watch).await?;
+        follow(job, args.wait_seconds, ctx).await
+    }
+
+    #[tool(
+        description = "Bring an indexed repository up to date now: fetch a remote's branch or read a folder again, re-parsing only what changed, and wait (reporting progress) up to wait_seconds. Watched folders are kept up to date without it.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn refresh_repository(
+        &self,
+        Parameters(args): Parameters<RefreshArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Answer {
+        let caller = Self::caller()?;
+        let job = self.scoped(&caller).refresh(args.repo.as_deref()).await?;
+        follow(job, args.wait_seconds, ctx).await
     }
 
     #[tool(
@@ -878,6 +887,42 @@ fn render_calls(found: &CallsOutput, page: Page) -> String {
 }
 
 /// A job's state as a tool answer; a failed job is a tool error.
+/// Follows a job for up to `wait_seconds` (default 60, at most 600), telling its progress, and
+/// answers once its structure is usable, or with its state when the time is up.
+async fn follow(
+    mut job: tokio::sync::watch::Receiver<indexer::JobStatus>,
+    wait_seconds: Option<u64>,
+    ctx: RequestContext<RoleServer>,
+) -> Answer {
+    let wait = Duration::from_secs(wait_seconds.unwrap_or(DEFAULT_WAIT_SECONDS).min(600));
+    let progress_token = ctx.meta.get_progress_token();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let status = job.borrow_and_update().clone();
+        if let Some(token) = &progress_token {
+            let mut note = ProgressNotificationParam::new(token.clone(), status.progress.into())
+                .with_total(100.0)
+                .with_message(status.repo.status.as_str());
+            if status.repo.status == JobState::Embedding {
+                note = note.with_message(format!(
+                    "embedding {}/{} chunks",
+                    status.chunks_embedded, status.chunks_to_embed
+                ));
+            }
+            let _ = ctx.peer.notify_progress(note).await;
+        }
+        // The structural index is usable once embedding starts.
+        if status.repo.status.is_usable() {
+            return job_answer(&JobView::from(&status));
+        }
+        tokio::select! {
+            changed = job.changed() => if changed.is_err() { return job_answer(&JobView::from(&*job.borrow())) },
+            () = tokio::time::sleep_until(deadline) => return job_answer(&JobView::from(&status)),
+            () = ctx.ct.cancelled() => return Err("cancelled: the job goes on; follow it with get_index_status".into()),
+        }
+    }
+}
+
 fn job_answer(job: &JobView) -> Answer {
     if job.repo.status == "failed" {
         return Err(format!(

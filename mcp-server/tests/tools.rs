@@ -29,7 +29,11 @@ async fn connected() -> (tempfile::TempDir, Client) {
     let source = Source::parse(fixture.to_str().unwrap()).unwrap();
     let status = indexer::finished(indexer.submit(source, None, None).await.unwrap()).await;
     assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    (data, client_of(indexer).await)
+}
 
+/// A client connected, as the local user of `agentwatch mcp`, to a server over `indexer`.
+async fn client_of(indexer: Arc<Indexer>) -> Client {
     let access = Arc::new(Access::new(&Policy::builtin(), None, false));
     let server = KnowledgeServer::new(Knowledge::new(indexer), access);
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
@@ -37,7 +41,7 @@ async fn connected() -> (tempfile::TempDir, Client) {
         let running = server.serve(server_io).await.expect("the server starts");
         let _ = running.waiting().await;
     });
-    (data, ().serve(client_io).await.expect("the client connects"))
+    ().serve(client_io).await.expect("the client connects")
 }
 
 /// A tool's answer: whether it is a tool error, and its text.
@@ -161,4 +165,35 @@ async fn indexed_files_are_resources_and_nothing_else_is() {
     }
     let bad_cursor = PaginatedRequestParams::default().with_cursor(Some("later".to_owned()));
     assert!(client.list_resources(Some(bad_cursor)).await.is_err());
+}
+
+#[tokio::test]
+async fn refresh_brings_a_folder_that_is_not_watched_up_to_date_and_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let storage = storage::testing::open(data.path()).await;
+    let indexer = Indexer::open(IndexerConfig::in_data_dir(data.path(), storage)).await.unwrap();
+    let client = client_of(indexer).await;
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("rates.py"), "def base_rate():\n    return 1\n").unwrap();
+    let url = folder.path().to_str().unwrap();
+    let indexed = answer(&client, "index_repository", json!({ "url": url, "watch": false })).await;
+    assert!(indexed.contains(": ready (100%)"), "{indexed}");
+
+    std::fs::write(
+        folder.path().join("rates.py"),
+        "def base_rate():\n    return 1\n\ndef surge_rate():\n    return 2 * base_rate()\n",
+    )
+    .unwrap();
+    let (_, before) = call(&client, "find_symbol", json!({ "name": "surge_rate" })).await;
+    assert!(!before.contains("rates.py"), "not re-indexed yet: {before}");
+    let refreshed = answer(&client, "refresh_repository", json!({ "wait_seconds": 30 })).await;
+    assert!(refreshed.contains(": ready (100%)"), "{refreshed}");
+    let callers = answer(&client, "get_callers", json!({ "symbol": "base_rate" })).await;
+    assert!(callers.contains("surge_rate"), "{callers}");
+
+    // Only folders on this machine are watched.
+    let clone = json!({ "url": "https://github.com/psf/requests", "watch": true });
+    let (failed, text) = call(&client, "index_repository", clone).await;
+    assert!(failed && text.contains("only local folders are watched"), "{text}");
+    assert!(text.contains("refresh_repository"), "says what to do instead: {text}");
 }

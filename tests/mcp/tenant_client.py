@@ -98,6 +98,7 @@ async def outsider(url, key, repo_id):
             for name, arguments in [
                 ("read_file", {"path": "stockroom/archive.py", "repo": repo_id}),
                 ("get_index_status", {"repo": repo_id}),
+                ("refresh_repository", {"repo": repo_id}),
                 ("ask_codebase", {"question": "How are invoices archived?", "repo": repo_id}),
             ]:
                 refused = await call(client, name, arguments, expect_error=True)

@@ -12,3 +12,4 @@ mod search;
 mod semantic;
 mod support;
 mod vector_index;
+mod watch;

@@ -637,3 +637,76 @@ async fn with_a_token_rest_needs_it_but_health_and_the_document_do_not() {
     // The document declares the token, and the 401 every protected route may answer.
     api.check_against_openapi(&sandbox).await;
 }
+
+/// An IDE user edits a working copy that `serve` indexed: search and the call graph answer from
+/// the edit without anyone asking for a re-index. A repository can opt out, and then `refresh`
+/// brings it up to date on demand.
+#[tokio::test]
+async fn a_watched_folder_answers_from_its_edits_unasked() {
+    let sandbox = Sandbox::new();
+    let repo = git_fixture(&sandbox, "python-pkg");
+    let server = Server::start(&sandbox, &["serve"]);
+    let mut api = Api::new(&server);
+    let id = api.index(&repo).await["repo_id"].as_str().unwrap().to_owned();
+    let base = format!("/api/knowledge/repositories/{id}");
+    let route = |name: &str| format!("/api/knowledge/repositories/{{id}}/{name}");
+    let settings = api.get(&format!("{base}/settings"), &route("settings")).await;
+    assert_eq!(settings.body, json!({ "repo_id": id, "watch": null, "watched": true }));
+
+    let pricing = repo.join("stockroom/pricing.py");
+    let edited = std::fs::read_to_string(&pricing).unwrap()
+        + "\n\ndef quokka_discount(item: Item) -> float:\n    return price_with_tax(item) * 0.9\n";
+    std::fs::write(&pricing, edited).unwrap();
+
+    let callers_path = format!("{base}/callers?symbol=price_with_tax");
+    let search_path = "/api/knowledge/search?q=quokka&mode=lexical";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let callers = api.get(&callers_path, &route("callers")).await;
+        let found = api.get(search_path, "/api/knowledge/search").await;
+        let callers = callers.body["results"].to_string();
+        let hit = &found.body["results"][0];
+        if callers.contains("quokka_discount") && hit["symbol"] == "quokka_discount" {
+            assert_eq!(hit["stale"], false, "the hit is of the indexed edit: {hit}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the edit never reached the answers: {callers}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Opted out, an edit waits for a refresh.
+    let off = api
+        .call(
+            Method::PUT,
+            &format!("{base}/settings"),
+            &route("settings"),
+            Some(json!({ "watch": false })),
+        )
+        .await;
+    assert_eq!(off.body, json!({ "repo_id": id, "watch": false, "watched": false }));
+    std::fs::write(repo.join("stockroom/wombat.py"), "def wombat_tally():\n    return 7\n")
+        .unwrap();
+    let symbols = format!("{base}/symbols?q=wombat_tally");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = api.get(&symbols, &route("symbols")).await;
+    assert_eq!(before.body["total"], 0, "not watched, not re-indexed: {}", before.body);
+    let refreshed = api
+        .call(Method::POST, &format!("{base}/refresh?wait_seconds=60"), &route("refresh"), None)
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert!(matches!(refreshed.body["status"].as_str(), Some("ready" | "embedding")));
+    let after = api.get(&symbols, &route("symbols")).await;
+    assert_eq!(after.body["total"], 1, "{}", after.body);
+
+    // Settings of a repository nobody indexed do not exist.
+    let bad = api
+        .call(
+            Method::PUT,
+            "/api/knowledge/repositories/nope/settings",
+            &route("settings"),
+            Some(json!({ "watch": true })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    api.check_against_openapi(&sandbox).await;
+}
