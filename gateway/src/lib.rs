@@ -209,11 +209,19 @@ impl Gateway {
         data_dir: &Path,
         storage: &Storage,
     ) -> Result<Store, StoreError> {
-        let master = match &settings.master_key {
-            Some(key) => MasterKey::from_hex(key.expose())?,
-            None => MasterKey::load_or_create(&data_dir.join("master.key"))?,
-        };
-        Ok(Store::new(storage, master))
+        Ok(Store::new(storage, Gateway::master_key(settings, data_dir)?))
+    }
+
+    /// The key secrets are sealed with at rest: `gateway.master_key`, or else
+    /// `<data_dir>/master.key` (made on first use).
+    pub fn master_key(
+        settings: &GatewaySettings,
+        data_dir: &Path,
+    ) -> Result<MasterKey, secrets::SecretError> {
+        match &settings.master_key {
+            Some(key) => MasterKey::from_hex(key.expose()),
+            None => MasterKey::load_or_create(&data_dir.join("master.key")),
+        }
     }
 
     /// Re-seals every provider key under `new_key` (64 hex characters). When the master key

@@ -531,7 +531,12 @@ impl Indexer {
         // Observers learn that the job ended only once its outcome is stored and queryable.
         let mut last = tx.borrow().clone();
         match result {
-            Ok((repo, files_parsed, graph)) => {
+            // A fetch that found nothing new: the index stands as it was.
+            Ok(None) => {
+                last.repo = previous.clone().expect("only a stored repository is up to date");
+                last.progress = 100;
+            }
+            Ok(Some((repo, files_parsed, graph))) => {
                 // The new tree and the new graph are swapped in together.
                 let mut graphs = self.graphs.write().await;
                 if let Err(e) = self.store.save_repo(&repo).await {
@@ -697,7 +702,7 @@ impl Indexer {
         previous: Option<&RepoRecord>,
         hinted: Option<HashSet<String>>,
         started: Instant,
-    ) -> Result<(RepoRecord, u32, Arc<RepoGraph>), IndexError> {
+    ) -> Result<Option<(RepoRecord, u32, Arc<RepoGraph>)>, IndexError> {
         let set_state = |state: JobState, progress: u8| {
             tx.send_modify(|s| {
                 s.repo.status = state;
@@ -750,6 +755,15 @@ impl Indexer {
                 blocking(move || source::open_local(&path)).await??
             }
         };
+        // A clone's fetch that brought no new commit costs that round trip and nothing more.
+        if let Some(previous) = previous
+            && source.is_remote()
+            && previous.status == JobState::Ready
+            && previous.commit == checkout.commit
+            && previous.checkout == checkout.dir
+        {
+            return Ok(None);
+        }
 
         set_state(JobState::Parsing, PARSING_AT);
         let hashes = self.store.file_hashes(&id).await?;
@@ -849,7 +863,7 @@ impl Indexer {
         repo.stats = stats;
         repo.error = None;
         repo.indexed_at = Some(unix_now());
-        Ok((repo, pass.parsed.len() as u32, graph))
+        Ok(Some((repo, pass.parsed.len() as u32, graph)))
     }
 
     /// Parsing is done: records that, so the graph and lexical search answer at once, then gives
@@ -1116,7 +1130,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// Indexers opened by this process, for their holder names.
 static OPENED: AtomicU64 = AtomicU64::new(0);
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 

@@ -16,6 +16,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod query;
 mod resolve;
+mod schedule;
 pub mod search;
 pub mod source;
 pub mod store;

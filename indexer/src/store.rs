@@ -52,11 +52,18 @@ pub struct RepoRecord {
 }
 
 /// What a repository's user chose for it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepoSettings {
     /// Whether a local folder is watched and re-indexed as it changes; `None` follows the
     /// server's default (`index.watch`).
     pub watch: Option<bool>,
+    /// The secret push webhooks are signed with, sealed by the caller (the store never sees it
+    /// in the clear); `None`: pushes are not taken.
+    pub webhook_secret: Option<Vec<u8>>,
+    /// Whether each pushed commit is scanned once indexed.
+    pub scan_on_push: bool,
+    /// Seconds between fetches of a clone; `None`: only when asked or pushed.
+    pub sync_every: Option<u64>,
 }
 
 /// What a job was asked to index, kept with its claim (see [`Store::record_job`]).
@@ -69,6 +76,14 @@ pub struct ClaimedJob {
 }
 
 impl RepoRecord {
+    /// Where it is indexed from, as the job that stored it was given it.
+    pub fn origin(&self) -> crate::source::Source {
+        match self.remote {
+            true => crate::source::Source::Remote { url: self.source.clone() },
+            false => crate::source::Source::Local { path: PathBuf::from(&self.source) },
+        }
+    }
+
     /// Indexed by a process without the embedding model: ready for structural and lexical
     /// questions, with chunks that semantic search cannot see yet.
     pub fn awaits_vectors(&self) -> bool {
@@ -299,24 +314,40 @@ impl Store {
 
     /// What was chosen for every repository that has a choice recorded, by id.
     pub async fn settings(&self) -> Result<HashMap<String, RepoSettings>, StoreError> {
-        let rows =
-            sqlx::query("SELECT repo_id, watch FROM repo_settings").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM repo_settings").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
-                let watch = row.try_int("watch").map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok((row.get("repo_id"), RepoSettings { watch }))
+                let corrupt = |e: sqlx::Error| StoreError::Corrupt(e.to_string());
+                let settings = RepoSettings {
+                    watch: row.try_int("watch").map_err(corrupt)?,
+                    webhook_secret: row.try_get("webhook_secret")?,
+                    scan_on_push: row.try_int("scan_on_push").map_err(corrupt)?,
+                    sync_every: row.try_int("sync_every").map_err(corrupt)?,
+                };
+                Ok((row.get("repo_id"), settings))
             })
             .collect()
+    }
+
+    /// What was chosen for repository `id` (the defaults when nothing was).
+    pub async fn settings_of(&self, id: &str) -> Result<RepoSettings, StoreError> {
+        Ok(self.settings().await?.remove(id).unwrap_or_default())
     }
 
     /// Records what was chosen for repository `id` (which need not be stored yet).
     pub async fn save_settings(&self, id: &str, settings: &RepoSettings) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO repo_settings (repo_id, watch) VALUES ($1, $2)
-             ON CONFLICT (repo_id) DO UPDATE SET watch = excluded.watch",
+            "INSERT INTO repo_settings (repo_id, watch, webhook_secret, scan_on_push, sync_every)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (repo_id) DO UPDATE SET watch = excluded.watch,
+                 webhook_secret = excluded.webhook_secret, scan_on_push = excluded.scan_on_push,
+                 sync_every = excluded.sync_every",
         )
         .bind(id)
         .bind(storage::int(settings.watch))
+        .bind(settings.webhook_secret.clone())
+        .bind(storage::int(settings.scan_on_push))
+        .bind(storage::int(settings.sync_every))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -27,9 +27,43 @@ pub use crate::govern::{Answer, Governed, govern, screen_json};
 pub use crate::scans::{ScanError, Scans};
 use crate::views::{
     CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
-    JobView, OutlineEntry, OutlineOutput, ReferenceView, ReferencesOutput, RepoMapOutput, ScanView,
-    SearchOutput, SettingsView, SymbolSourceOutput, SymbolView, SymbolsOutput,
+    JobView, OutlineEntry, OutlineOutput, PushView, ReferenceView, ReferencesOutput, RepoMapOutput,
+    ScanView, SearchOutput, SettingsView, SymbolSourceOutput, SymbolView, SymbolsOutput,
 };
+
+/// The shortest interval of a scheduled sync, in seconds.
+pub const MIN_SYNC_EVERY: u64 = 60;
+
+/// A change to what was chosen for a repository; `None` leaves a setting as it is.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    /// Whether its folder is watched (`Some(None)`: the server's default).
+    pub watch: Option<Option<bool>>,
+    /// The push webhook's secret (`Some(None)` removes it); kept sealed.
+    pub webhook_secret: Option<Option<String>>,
+    pub scan_on_push: Option<bool>,
+    /// Seconds between scheduled fetches (`Some(None)`: none).
+    pub sync_every: Option<Option<u64>>,
+}
+
+/// What a forge's push webhook says.
+#[derive(Debug, Clone)]
+pub struct Push {
+    /// The repository's URLs as the forge names them (clone and web URLs).
+    pub urls: Vec<String>,
+    /// The branch pushed; `None` for a ping.
+    pub branch: Option<String>,
+    /// The repository's default branch, for repositories indexed without one.
+    pub default_branch: Option<String>,
+    /// The branch was deleted.
+    pub deleted: bool,
+}
+
+/// A URL as two spellings of one repository compare: no scheme case, `.git` or trailing `/`.
+fn same_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    url.strip_suffix(".git").unwrap_or(url).to_ascii_lowercase()
+}
 
 fn not_watchable(location: &str) -> KnowledgeError {
     KnowledgeError::invalid(format!(
@@ -52,17 +86,31 @@ pub struct Knowledge {
     asker: Option<Arc<Asker>>,
     /// Whether a local folder that has not chosen is watched (`index.watch`).
     watch_by_default: bool,
+    /// Keeps webhook secrets sealed at rest.
+    sealer: Option<Arc<dyn Sealer>>,
+}
+
+/// Seals the secrets repositories are given (webhook secrets) before they are stored, and opens
+/// them to verify a request; the binary's is the gateway's master key.
+pub trait Sealer: std::fmt::Debug + Send + Sync {
+    fn seal(&self, secret: &str) -> Vec<u8>;
+    /// `None` when `sealed` was not sealed by this key.
+    fn open(&self, sealed: &[u8]) -> Option<String>;
 }
 
 impl Knowledge {
     /// The code the indexer holds; no scans, no `ask` (see `with_scans`, `with_asker`); local
     /// folders watched unless they say otherwise (see `with_watch_by_default`).
     pub fn new(indexer: Arc<Indexer>) -> Knowledge {
-        Knowledge { indexer, scans: None, asker: None, watch_by_default: true }
+        Knowledge { indexer, scans: None, asker: None, watch_by_default: true, sealer: None }
     }
 
     pub fn with_watch_by_default(self, watch_by_default: bool) -> Knowledge {
         Knowledge { watch_by_default, ..self }
+    }
+
+    pub fn with_sealer(self, sealer: Arc<dyn Sealer>) -> Knowledge {
+        Knowledge { sealer: Some(sealer), ..self }
     }
 
     pub fn with_scans(self, scans: Arc<Scans>) -> Knowledge {
@@ -76,6 +124,67 @@ impl Knowledge {
     /// What `caller` may ask: its own repositories only.
     pub fn for_caller<'a>(&'a self, caller: &'a Caller) -> Scoped<'a> {
         Scoped { knowledge: self, caller }
+    }
+
+    fn settings_view(&self, repo: &RepoRecord, settings: &RepoSettings) -> SettingsView {
+        SettingsView {
+            repo_id: repo.id.clone(),
+            watch: settings.watch,
+            watched: !repo.remote && settings.watch.unwrap_or(self.watch_by_default),
+            webhook: settings.webhook_secret.is_some(),
+            scan_on_push: settings.scan_on_push,
+            sync_every_secs: settings.sync_every,
+        }
+    }
+
+    /// A push a forge announced, to the repositories indexed from the pushed URL and branch
+    /// whose own webhook secret `verifies` the request (it is given each one's secret).
+    /// Nothing else is reached: this is the way in for a request that no caller sends, and
+    /// which only a repository's secret vouches for. Each verified repository is brought up to
+    /// date (and scanned, when it asks) unless `push.branch` is `None` (a ping) or the branch
+    /// was deleted. An empty answer means no repository's secret verified it.
+    pub async fn push(
+        &self,
+        push: &Push,
+        verifies: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Vec<PushView>> {
+        let sealer = self.sealer()?;
+        let store = self.indexer.store();
+        let repos = store.repos().await.map_err(IndexError::from)?;
+        let mut settings = store.settings().await.map_err(IndexError::from)?;
+        let urls: Vec<String> = push.urls.iter().map(|u| same_url(u)).collect();
+        let mut pushed = Vec::new();
+        for repo in repos.into_iter().filter(|r| r.remote && urls.contains(&same_url(&r.source))) {
+            let Some(settings) = settings.remove(&repo.id) else { continue };
+            let Some(sealed) = settings.webhook_secret.as_deref() else { continue };
+            // A secret sealed under another master key opens to nothing, and verifies nothing.
+            if !sealer.open(sealed).is_some_and(|secret| verifies(&secret)) {
+                continue;
+            }
+            let tracked = repo.branch.as_deref().or(push.default_branch.as_deref());
+            let job = match push.branch.as_deref() {
+                Some(branch) if !push.deleted && tracked == Some(branch) => {
+                    let (source, branch) = (repo.origin(), repo.branch.clone());
+                    let job = self.indexer.submit(source, branch, repo.owner).await?;
+                    if settings.scan_on_push {
+                        self.scans()?.scan_when_indexed(job.clone());
+                    }
+                    Some(JobView::from(&*job.borrow()))
+                }
+                _ => None,
+            };
+            pushed.push(PushView { repo_id: repo.id, job, scan: settings.scan_on_push });
+        }
+        Ok(pushed)
+    }
+
+    fn sealer(&self) -> Result<&Arc<dyn Sealer>> {
+        self.sealer.as_ref().ok_or_else(|| {
+            KnowledgeError::Unavailable(
+                "this process keeps no secrets (webhook secrets are set through `serve`)"
+                    .to_owned(),
+            )
+        })
     }
 
     fn scans(&self) -> Result<&Arc<Scans>> {
@@ -285,7 +394,9 @@ impl Scoped<'_> {
             // Saved while the job runs: a watcher looks at a repository once its job ends.
             let id = job.borrow().repo.id.clone();
             let store = self.indexer().store();
-            store.save_settings(&id, &RepoSettings { watch }).await.map_err(IndexError::from)?;
+            let settings = store.settings_of(&id).await.map_err(IndexError::from)?;
+            let settings = RepoSettings { watch, ..settings };
+            store.save_settings(&id, &settings).await.map_err(IndexError::from)?;
         }
         if let Some(scans) = scans {
             scans.scan_when_indexed(job.clone());
@@ -298,40 +409,67 @@ impl Scoped<'_> {
     pub async fn refresh(&self, key: Option<&str>) -> Result<watch::Receiver<JobStatus>> {
         self.caller.may_change()?;
         let repo = self.repository(key).await?;
-        let source =
-            Source::parse(&repo.source).map_err(|e| KnowledgeError::invalid(e.to_string()))?;
-        Ok(self.indexer().submit(source, repo.branch, repo.owner).await?)
+        Ok(self.indexer().submit(repo.origin(), repo.branch, repo.owner).await?)
     }
 
     /// What was chosen for a repository, and what holds for it.
     pub async fn settings(&self, key: Option<&str>) -> Result<SettingsView> {
         let repo = self.repository(key).await?;
-        let settings = self.indexer().store().settings().await.map_err(IndexError::from)?;
-        Ok(self.settings_view(&repo, settings.get(&repo.id).copied().unwrap_or_default()))
+        let settings = self.indexer().store().settings_of(&repo.id).await;
+        Ok(self.knowledge.settings_view(&repo, &settings.map_err(IndexError::from)?))
     }
 
-    /// Chooses for a repository: whether its folder is watched (`None`: the server's default).
-    pub async fn configure(&self, key: Option<&str>, watch: Option<bool>) -> Result<SettingsView> {
+    /// Changes what was chosen for a repository; what the change leaves out stays.
+    pub async fn configure(
+        &self,
+        key: Option<&str>,
+        change: SettingsChange,
+    ) -> Result<SettingsView> {
         self.caller.may_change()?;
         let repo = self.repository(key).await?;
-        if watch == Some(true) && repo.remote {
-            return Err(not_watchable(&repo.source));
+        let store = self.indexer().store();
+        let mut settings = store.settings_of(&repo.id).await.map_err(IndexError::from)?;
+        if let Some(watch) = change.watch {
+            if watch == Some(true) && repo.remote {
+                return Err(not_watchable(&repo.source));
+            }
+            settings.watch = watch;
         }
-        let settings = RepoSettings { watch };
-        self.indexer()
-            .store()
-            .save_settings(&repo.id, &settings)
-            .await
-            .map_err(IndexError::from)?;
-        Ok(self.settings_view(&repo, settings))
-    }
-
-    fn settings_view(&self, repo: &RepoRecord, settings: RepoSettings) -> SettingsView {
-        SettingsView {
-            repo_id: repo.id.clone(),
-            watch: settings.watch,
-            watched: !repo.remote && settings.watch.unwrap_or(self.knowledge.watch_by_default),
+        let for_clones = change.webhook_secret.as_ref().is_some_and(Option::is_some)
+            || change.scan_on_push == Some(true)
+            || change.sync_every.is_some_and(|s| s.is_some());
+        if for_clones && !repo.remote {
+            return Err(KnowledgeError::invalid(format!(
+                "{} is a folder on this machine: webhooks and scheduled syncs are for cloned \
+                 repositories; a folder is watched instead (\"watch\": true)",
+                repo.source
+            )));
         }
+        if let Some(Some(every)) = change.sync_every
+            && every < MIN_SYNC_EVERY
+        {
+            return Err(KnowledgeError::invalid(format!(
+                "sync_every_secs is {every}: fetch at most once a minute (60 or more), or use a \
+                 push webhook for changes as they happen"
+            )));
+        }
+        if let Some(secret) = change.webhook_secret {
+            settings.webhook_secret = match secret {
+                Some(secret) => Some(self.knowledge.sealer()?.seal(&secret)),
+                None => None,
+            };
+        }
+        if let Some(scan) = change.scan_on_push {
+            if scan {
+                self.knowledge.scans()?;
+            }
+            settings.scan_on_push = scan;
+        }
+        if let Some(every) = change.sync_every {
+            settings.sync_every = every;
+        }
+        store.save_settings(&repo.id, &settings).await.map_err(IndexError::from)?;
+        Ok(self.knowledge.settings_view(&repo, &settings))
     }
 
     /// A repository's job: running, or what its last one left.

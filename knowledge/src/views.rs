@@ -192,6 +192,24 @@ pub struct SettingsView {
     /// Whether `serve` and `mcp` watch it: a local folder, by its choice or the default. Edits
     /// there are re-indexed within about a second, unasked.
     pub watched: bool,
+    /// Whether a push webhook secret is set (the secret itself is never shown).
+    pub webhook: bool,
+    /// Whether each pushed commit is scanned once indexed.
+    pub scan_on_push: bool,
+    /// Seconds between scheduled fetches of a clone; `null`: none.
+    pub sync_every_secs: Option<u64>,
+}
+
+/// A repository a push webhook reached.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct PushView {
+    pub repo_id: String,
+    /// The job bringing it to the pushed commit; `null` for a ping, a deleted branch or a
+    /// branch it does not track.
+    pub job: Option<JobView>,
+    /// Whether the new commit is scanned once indexed.
+    pub scan: bool,
 }
 
 /// One page of the stored repositories.

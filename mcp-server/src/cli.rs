@@ -233,6 +233,7 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
             indexer.resume_embedding().await?;
             let _resuming = indexer.keep_resuming(indexer::LEASE);
             let _watching = indexer.keep_watching(config.watch_options());
+            let _syncing = indexer.keep_syncing(serve::SYNC_LOOKS);
             let scans = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
             // Over stdio the client is this machine's user; what it reads is still screened.
             let access = crate::access::Access::new(&config.gateway.dlp, None, true);

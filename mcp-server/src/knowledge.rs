@@ -24,6 +24,7 @@ pub fn router(
     access: Arc<Access>,
     guard: Guard,
     api: Router,
+    open: Router,
     openapi: utoipa::openapi::OpenApi,
 ) -> Router {
     let protected =
@@ -32,6 +33,7 @@ pub fn router(
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(move || async move { openapi.clone() }))
+        .merge(open)
         .merge(protected)
         .layer(middleware::from_fn_with_state(Arc::new(guard), guard_request));
     gateway::telemetry::observe(routes)
@@ -257,7 +259,7 @@ mod tests {
 
     fn router(access: Arc<Access>, api: Router, openapi: utoipa::openapi::OpenApi) -> Router {
         let guard = Guard { loopback: true, origins: vec!["https://ide.example.com".to_owned()] };
-        super::router(access, guard, api, openapi)
+        super::router(access, guard, api, Router::new(), openapi)
     }
 
     async fn send(request: axum::http::request::Builder) -> (StatusCode, String) {

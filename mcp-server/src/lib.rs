@@ -13,3 +13,4 @@ pub mod rest;
 pub mod scanning;
 mod serve;
 mod tools;
+pub mod webhooks;

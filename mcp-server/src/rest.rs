@@ -24,7 +24,7 @@ use knowledge::views::{
 };
 use knowledge::{
     AskView, Caller, Code, Direction, FindingQuery, Imports, Knowledge, Page, Scoped,
-    SearchRequest, SymbolName, SymbolQuery,
+    SearchRequest, SettingsChange, SymbolName, SymbolQuery,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -84,15 +84,20 @@ fn page(offset: Option<usize>, limit: Option<usize>) -> Page {
 
 /// The REST routes over the knowledge core, each call governed like an MCP call
 /// (`access::govern_rest`), and the OpenAPI document describing them (and `/health`).
-pub fn router(knowledge: Knowledge) -> (Router, utoipa::openapi::OpenApi) {
+///
+/// Also the push webhooks' routes, which take no credential (the request's signature is checked
+/// against the repositories' secrets instead): mount them outside the authentication.
+pub fn router(knowledge: Knowledge) -> (Router, Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(Document::openapi())
         .nest("/api/knowledge", routes())
-        .with_state(knowledge)
+        .with_state(knowledge.clone())
         .layer(axum::middleware::from_fn(crate::access::govern_rest))
         .split_for_parts();
     // After the routes are in: it adds to each of them.
     BearerToken.modify(&mut openapi);
-    (router, openapi)
+    let (webhooks, documented) = crate::webhooks::routes(knowledge).split_for_parts();
+    openapi.merge(documented);
+    (router, webhooks, openapi)
 }
 
 /// Every REST route, before it is nested under `/api/knowledge`.
@@ -349,26 +354,50 @@ async fn get_settings(
     Ok(Json(core.scoped().settings(Some(&id)).await?))
 }
 
-/// A repository's choices.
+/// A change to a repository's choices: what is left out stays as it is; `null` resets.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsRequest {
-    /// Whether its folder is watched and re-indexed as it changes; `null` or absent: the server's
-    /// default (`index.watch`). Only folders on the server's machine are watched.
+    /// Whether its folder is watched and re-indexed as it changes; `null`: the server's default
+    /// (`index.watch`). Only folders on the server's machine are watched.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>)]
+    watch: Option<Option<bool>>,
+    /// The secret its forge's push webhook is signed with (`POST /api/knowledge/webhooks/{forge}`);
+    /// `null` removes it. Kept sealed; never shown again. Cloned repositories only.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    webhook_secret: Option<Option<String>>,
+    /// Whether each pushed commit is scanned once indexed.
     #[serde(default)]
-    watch: Option<bool>,
+    scan_on_push: Option<bool>,
+    /// Seconds between scheduled fetches of a clone (60 or more); `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    sync_every_secs: Option<Option<u64>>,
 }
 
-/// Chooses for a repository: whether its folder is watched.
+/// A field that is present, `null` or not: `Some(None)` for `null`, `None` (by `default`) when
+/// left out.
+fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Changes a repository's choices: whether its folder is watched; for a clone, its push
+/// webhook's secret, whether pushes are scanned, and how often it is fetched.
 #[utoipa::path(
-    put,
+    patch,
     path = "/repositories/{id}/settings",
     tag = "repositories",
     params(RepoId),
     request_body = SettingsRequest,
     responses(
         (status = 200, description = "The repository's settings now", body = SettingsView),
-        (status = 400, description = "Watching asked for a cloned repository", body = ErrorBody),
+        (status = 400, description = "A setting that does not apply to this repository (watching a clone, a webhook for a folder), or a sync more often than once a minute", body = ErrorBody),
         (status = 403, description = "A viewer, who reads only", body = ErrorBody),
         (status = 404, description = "No such repository", body = ErrorBody),
     )
@@ -378,7 +407,13 @@ async fn set_settings(
     Path(RepoId { id }): Path<RepoId>,
     Body(request): Body<SettingsRequest>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    Ok(Json(core.scoped().configure(Some(&id), request.watch).await?))
+    let change = SettingsChange {
+        watch: request.watch,
+        webhook_secret: request.webhook_secret,
+        scan_on_push: request.scan_on_push,
+        sync_every: request.sync_every_secs,
+    };
+    Ok(Json(core.scoped().configure(Some(&id), change).await?))
 }
 
 /// Forgets a repository: its graph, its search index and, for a clone, its checkout. The source

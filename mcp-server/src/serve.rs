@@ -29,6 +29,9 @@ struct Server {
     router: Router,
 }
 
+/// How often `serve` and `mcp` look for clones due a scheduled fetch.
+pub const SYNC_LOOKS: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     crate::config::private_dir(&config.data_dir)?;
 
@@ -71,12 +74,14 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
     let mut scans = None;
     let mut resuming = None;
     let mut watching = None;
+    let mut syncing = None;
     if faces == Faces::Both {
         let indexer = crate::indexing::open_indexer(config, &storage, true).await?;
         indexer.resume_embedding().await?;
         // What another process on the data dir leaves undone when it dies, this one takes over.
         resuming = Some(indexer.keep_resuming(indexer::LEASE));
         watching = Some(indexer.keep_watching(config.watch_options()));
+        syncing = Some(indexer.keep_syncing(SYNC_LOOKS));
         let scanning = crate::scanning::open(config, &storage, Arc::clone(&indexer))?;
         scans = Some(Arc::clone(&scanning));
         // Bound to loopback without a token, a client with no credential is this machine's user.
@@ -94,12 +99,16 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         let access = Arc::new(access);
         // `ask_codebase` asks the same gateway, wherever it listens.
         let asker = asker(config, local_gateway)?;
+        // Webhook secrets are sealed with the key that seals provider keys.
+        let master = gateway::Gateway::master_key(&config.gateway, &config.data_dir)
+            .context("cannot read the master key (gateway.master_key or <data_dir>/master.key)")?;
         let knowledge = Knowledge::new(indexer)
             .with_scans(scanning)
             .with_asker(asker)
-            .with_watch_by_default(config.index.watch);
+            .with_watch_by_default(config.index.watch)
+            .with_sealer(Arc::new(crate::webhooks::Sealed(master)));
         let server = crate::mcp::KnowledgeServer::new(knowledge.clone(), Arc::clone(&access));
-        let (rest, openapi) = crate::rest::router(knowledge);
+        let (rest, webhooks, openapi) = crate::rest::router(knowledge);
         let mcp = crate::mcp::http_router(
             server,
             config.bind.is_loopback(),
@@ -120,7 +129,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(access, guard, api, openapi),
+            router: crate::knowledge::router(access, guard, api, webhooks, openapi),
         });
     }
 
@@ -149,8 +158,8 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
-    if let Some(watching) = watching {
-        watching.abort();
+    for task in [watching, syncing].into_iter().flatten() {
+        task.abort();
     }
     if let Some(resuming) = resuming {
         resuming.abort();

@@ -564,3 +564,36 @@ async fn a_repository_indexed_under_a_short_id_keeps_it() {
     let theirs = indexer::finished(t.indexer.submit(source, None, Some(9)).await.unwrap()).await;
     assert_eq!(theirs.repo.id.len(), 32);
 }
+
+/// A clone set to sync is fetched on schedule; a fetch that finds nothing new costs that round
+/// trip and leaves the index (and its generation, which other processes reload on) as it was.
+#[tokio::test]
+async fn a_clone_is_fetched_on_schedule_and_a_fetch_with_nothing_new_changes_nothing() {
+    let upstream = GitRepo::from_fixture("rust-crate");
+    let source = Source::Remote { url: format!("file://{}", upstream.path().display()) };
+    let t = TestIndexer::new().await;
+    let first = t.index(source.clone(), None).await;
+    let id = first.repo.id.clone();
+    let generation = t.indexer.store().generation(&id).await.unwrap();
+
+    let again = t.index(source, None).await;
+    assert_eq!((again.repo.status, again.files_parsed), (JobState::Ready, 0));
+    assert_eq!(again.repo.indexed_at, first.repo.indexed_at, "nothing was re-indexed");
+    assert_eq!(again.repo.stats, first.repo.stats);
+    assert_eq!(t.indexer.store().generation(&id).await.unwrap(), generation);
+
+    let every_second = indexer::RepoSettings { sync_every: Some(1), ..Default::default() };
+    t.indexer.store().save_settings(&id, &every_second).await.unwrap();
+    let _syncing = t.indexer.keep_syncing(Duration::from_millis(100));
+    upstream.write("src/extra.rs", "pub fn extra() {}\n");
+    let head = upstream.commit("add extra.rs");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let repo = t.indexer.find(&id).await.unwrap();
+        if repo.commit.as_deref() == Some(head.as_str()) && repo.status == JobState::Ready {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never fetched: {:?}", repo.commit);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -289,7 +289,9 @@ fn a_re_index_from_the_command_line_reaches_a_running_serve() {
     let indexed = json(&sandbox.run(&["index", repo, "--json"]));
     let id = indexed["repo_id"].as_str().unwrap().to_owned();
 
-    let server = crate::support::Server::start(&sandbox, &["serve"]);
+    // Not watching: here the other process's job is what brings the edit.
+    let unwatched = [("AGENTWATCH_INDEX_WATCH", "false")];
+    let server = crate::support::Server::start_with(&sandbox, &["serve"], &unwatched);
     let api = crate::support::Api {
         base: format!("http://{}/api/knowledge", server.address_of("knowledge server")),
         http: crate::support::http(),

@@ -16,3 +16,4 @@ mod rest;
 mod scan;
 mod serve;
 mod support;
+mod webhooks;

@@ -651,7 +651,11 @@ async fn a_watched_folder_answers_from_its_edits_unasked() {
     let base = format!("/api/knowledge/repositories/{id}");
     let route = |name: &str| format!("/api/knowledge/repositories/{{id}}/{name}");
     let settings = api.get(&format!("{base}/settings"), &route("settings")).await;
-    assert_eq!(settings.body, json!({ "repo_id": id, "watch": null, "watched": true }));
+    let defaults = json!({
+        "repo_id": id, "watch": null, "watched": true,
+        "webhook": false, "scan_on_push": false, "sync_every_secs": null,
+    });
+    assert_eq!(settings.body, defaults);
 
     let pricing = repo.join("stockroom/pricing.py");
     let edited = std::fs::read_to_string(&pricing).unwrap()
@@ -675,15 +679,16 @@ async fn a_watched_folder_answers_from_its_edits_unasked() {
     }
 
     // Opted out, an edit waits for a refresh.
-    let off = api
-        .call(
-            Method::PUT,
-            &format!("{base}/settings"),
-            &route("settings"),
-            Some(json!({ "watch": false })),
-        )
-        .await;
-    assert_eq!(off.body, json!({ "repo_id": id, "watch": false, "watched": false }));
+    let patch = Some(json!({ "watch": false }));
+    let off = api.call(Method::PATCH, &format!("{base}/settings"), &route("settings"), patch).await;
+    assert_eq!(off.body["watch"], false, "{}", off.body);
+    assert_eq!(off.body["watched"], false, "{}", off.body);
+    // A folder is watched; webhooks and schedules are for clones, and the answer says so.
+    let hook = Some(json!({ "webhook_secret": "abc" }));
+    let refused =
+        api.call(Method::PATCH, &format!("{base}/settings"), &route("settings"), hook).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("watched instead"));
     std::fs::write(repo.join("stockroom/wombat.py"), "def wombat_tally():\n    return 7\n")
         .unwrap();
     let symbols = format!("{base}/symbols?q=wombat_tally");
@@ -699,14 +704,9 @@ async fn a_watched_folder_answers_from_its_edits_unasked() {
     assert_eq!(after.body["total"], 1, "{}", after.body);
 
     // Settings of a repository nobody indexed do not exist.
-    let bad = api
-        .call(
-            Method::PUT,
-            "/api/knowledge/repositories/nope/settings",
-            &route("settings"),
-            Some(json!({ "watch": true })),
-        )
-        .await;
+    let watch = Some(json!({ "watch": true }));
+    let nope = "/api/knowledge/repositories/nope/settings";
+    let bad = api.call(Method::PATCH, nope, &route("settings"), watch).await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
     api.check_against_openapi(&sandbox).await;
 }
