@@ -1,7 +1,7 @@
 //! A forge's push webhooks, as GitHub and GitLab send them, against a repository `serve` cloned
 //! from a real git server over HTTP (`git http-backend`, `tests/git/http_backend.py`): a push
-//! signed with the repository's secret re-indexes the pushed branch unasked; a forged or tampered
-//! one changes nothing.
+//! signed with the repository's secret re-indexes the pushed branch unasked (and scans the new
+//! commit, as the repository asked); a forged or tampered one changes nothing.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -97,7 +97,7 @@ async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused(
     let secret = "a-webhook-secret-only-github-and-we-know";
     let settings = http()
         .patch(format!("{base}/api/knowledge/repositories/{id}/settings"))
-        .json(&json!({ "webhook_secret": secret }))
+        .json(&json!({ "webhook_secret": secret, "scan_on_push": true }))
         .send()
         .await
         .unwrap();
@@ -197,6 +197,17 @@ async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused(
         .await
         .unwrap();
     assert!(callers.to_string().contains("wombat_markdown"), "{callers}");
+    // scan_on_push: the pushed commit is scanned once indexed.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let url = format!("{base}/api/knowledge/repositories/{id}/findings");
+        let scan: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+        if scan["commit"] == head.as_str() && scan["status"] == "done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pushed commit was never scanned: {scan}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     // A push to another branch is acknowledged and fetches nothing for main.
     let payload = payload.replace("refs/heads/main", "refs/heads/experiment");
