@@ -344,90 +344,53 @@ fn a_teams_own_semgrep_rules_run_beside_the_bundled_pack() {
 async fn a_scan_whose_server_was_killed_is_failed_saying_so_and_the_next_one_runs() {
     use std::time::{Duration, Instant};
 
-    use crate::support::{Server, http};
+    use crate::support::{Api, Server, http};
+
+    /// Polls `path` until `done` holds of its answer, failing after `secs`.
+    async fn until(api: &Api, path: &str, done: impl Fn(&Value) -> bool, secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (_, now) = api.call("GET", path, "", None).await;
+            if done(&now) {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "{path} never got there: {now}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let api_of = |server: &Server| Api {
+        base: format!("http://{}/api/knowledge", server.address_of("knowledge server")),
+        http: http(),
+    };
 
     let sandbox = Sandbox::new();
     let repo = git_fixture(&sandbox, "vulnerable-app");
     let server = Server::start(&sandbox, &["serve"]);
-    let base = format!("http://{}/api/knowledge", server.address_of("knowledge server"));
-    let get = async |path: &str| -> Value {
-        http().get(format!("{base}{path}")).send().await.unwrap().json().await.unwrap()
-    };
-    let submitted: Value = http()
-        .post(format!("{base}/repositories"))
-        .json(&serde_json::json!({ "url": repo }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = api_of(&server);
+    let (_, submitted) =
+        api.call("POST", "/repositories", "", Some(serde_json::json!({ "url": repo }))).await;
     let id = submitted["repo_id"].as_str().unwrap().to_owned();
-    let until = async |what: &str, path: &str, done: &dyn Fn(&Value) -> bool, secs: u64| {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let now = get(path).await;
-            if done(&now) {
-                return now;
-            }
-            assert!(Instant::now() < deadline, "never {what}: {now}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    until("indexed", &format!("/repositories/{id}/status"), &|s| s["status"] == "ready", 60).await;
-    let scan: Value = http()
-        .post(format!("{base}/repositories/{id}/scan"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let scan_id = scan["scan_id"].as_str().unwrap().to_owned();
-    let scan_path = format!("/scans/{scan_id}");
-    until("running", &scan_path, &|s| s["status"] == "running", 60).await;
+    until(&api, &format!("/repositories/{id}/status"), |s| s["status"] == "ready", 60).await;
+    let (_, scan) = api.call("POST", &format!("/repositories/{id}/scan"), "", None).await;
+    let scan_path = format!("/scans/{}", scan["scan_id"].as_str().unwrap());
+    until(&api, &scan_path, |s| s["status"] == "running", 60).await;
     drop(server); // SIGKILL
 
     let server = Server::start(&sandbox, &["serve"]);
-    let base = format!("http://{}/api/knowledge", server.address_of("knowledge server"));
-    let get = async |path: &str| -> Value {
-        http().get(format!("{base}{path}")).send().await.unwrap().json().await.unwrap()
-    };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let failed = loop {
-        let now = get(&scan_path).await;
-        if now["status"] == "failed" {
-            break now;
-        }
-        assert_eq!(now["status"], "running", "a killed scan is running until its lease ends");
-        assert!(Instant::now() < deadline, "the killed scan was never failed: {now}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let api = api_of(&server);
+    let failed = until(&api, &scan_path, |s| s["status"] != "running", 90).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
     let error = failed["error"].as_str().unwrap();
     assert!(
         error.contains("stopped before it finished") && error.contains("scan again"),
         "{error}"
     );
 
-    let again: Value = http()
-        .post(format!("{base}/repositories/{id}/scan"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(again["scan_id"], scan_id.as_str(), "a new scan, not the dead one joined");
+    let (_, again) = api.call("POST", &format!("/repositories/{id}/scan"), "", None).await;
+    assert_ne!(again["scan_id"], scan["scan_id"], "a new scan, not the dead one joined");
     let path = format!("/scans/{}", again["scan_id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let now = get(&path).await;
-        if now["status"] == "done" {
-            assert!(now["total_findings"].as_u64().unwrap() > 0, "{now}");
-            break;
-        }
-        assert_ne!(now["status"], "failed", "{now}");
-        assert!(Instant::now() < deadline, "the new scan never ended: {now}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let done = until(&api, &path, |s| matches!(s["status"].as_str(), Some("done" | "failed")), 180);
+    let done = done.await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(done["total_findings"].as_u64().unwrap() > 0, "{done}");
 }

@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::support::{Sandbox, Server, commit, git_fixture, http};
+use crate::support::{Api, Sandbox, Server, commit, git_fixture, http};
 
 /// The git server, stopped however the test ends.
 struct Forge(Child);
@@ -60,11 +60,6 @@ async fn deliver(base: &str, forge: &str, headers: &[(&str, &str)], body: &[u8])
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn status(base: &str, id: &str) -> Value {
-    let url = format!("{base}/api/knowledge/repositories/{id}/status");
-    http().get(url).send().await.unwrap().json().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused() {
     let sandbox = Sandbox::new();
@@ -77,32 +72,22 @@ async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused(
 
     let server = Server::start(&sandbox, &["serve"]);
     let base = format!("http://{}", server.address_of("knowledge server"));
-    let submitted: Value = http()
-        .post(format!("{base}/api/knowledge/repositories"))
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = Api { base: format!("{base}/api/knowledge"), http: http() };
+    let (_, submitted) = api.call("POST", "/repositories", "", Some(json!({ "url": url }))).await;
     let id = submitted["repo_id"].as_str().unwrap().to_owned();
+    let status = async || api.call("GET", &format!("/repositories/{id}/status"), "", None).await.1;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while status(&base, &id).await["status"] != "ready" {
-        assert!(Instant::now() < deadline, "never indexed: {}", status(&base, &id).await);
+    while status().await["status"] != "ready" {
+        assert!(Instant::now() < deadline, "never indexed: {}", status().await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let first = status(&base, &id).await["commit"].clone();
+    let first = status().await["commit"].clone();
 
     let secret = "a-webhook-secret-only-github-and-we-know";
-    let settings = http()
-        .patch(format!("{base}/api/knowledge/repositories/{id}/settings"))
-        .json(&json!({ "webhook_secret": secret, "scan_on_push": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(settings.status(), 200);
-    let settings: Value = settings.json().await.unwrap();
+    let hook = json!({ "webhook_secret": secret, "scan_on_push": true });
+    let (code, settings) =
+        api.call("PATCH", &format!("/repositories/{id}/settings"), "", Some(hook)).await;
+    assert_eq!(code, 200, "{settings}");
     assert_eq!(settings["webhook"], true);
     assert!(!settings.to_string().contains(secret), "the secret is never shown: {settings}");
     let stored = sandbox.stored_bytes();
@@ -158,7 +143,7 @@ async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused(
     assert_eq!(code, 400);
     assert!(said["error"]["message"].as_str().unwrap().contains("no repository URL"), "{said}");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(status(&base, &id).await["commit"], first, "nothing was fetched");
+    assert_eq!(status().await["commit"], first, "nothing was fetched");
 
     // A ping, signed: acknowledged, nothing fetched.
     let ping = signed(secret, body);
@@ -181,27 +166,20 @@ async fn a_signed_push_re_indexes_the_pushed_branch_and_a_forged_one_is_refused(
     assert_eq!(accepted["repositories"][0]["repo_id"], id.as_str());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let now = status(&base, &id).await;
+        let now = status().await;
         if now["commit"] == head.as_str() && now["status"] != "queued" {
             break;
         }
         assert!(Instant::now() < deadline, "the push was never indexed: {now}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let callers: Value = http()
-        .get(format!("{base}/api/knowledge/repositories/{id}/callers?symbol=price_with_tax"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let callers = format!("/repositories/{id}/callers?symbol=price_with_tax");
+    let (_, callers) = api.call("GET", &callers, "", None).await;
     assert!(callers.to_string().contains("wombat_markdown"), "{callers}");
     // scan_on_push: the pushed commit is scanned once indexed.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let url = format!("{base}/api/knowledge/repositories/{id}/findings");
-        let scan: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+        let (_, scan) = api.call("GET", &format!("/repositories/{id}/findings"), "", None).await;
         if scan["commit"] == head.as_str() && scan["status"] == "done" {
             break;
         }
