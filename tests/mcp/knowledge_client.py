@@ -11,6 +11,8 @@ process's (the SDK would pass only a few variables). Every check is an assert: a
 import asyncio
 import os
 import sys
+import time
+import uuid
 
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -157,6 +159,26 @@ async def session(client, repository):
             pass
         templates = (await client.list_resource_templates()).resource_templates
         assert templates[0].uri_template.endswith("{repo_id}/file/{path}")
+
+    with step("An edit to the folder is answered from without asking for a re-index"):
+        # The server watches the folder it indexed: a new file reaches search and the graph.
+        name = f"clearance_{uuid.uuid4().hex[:8]}"
+        path = os.path.join(repository, "stockroom", f"{name}.py")
+        with open(path, "w") as new_file:
+            new_file.write("from stockroom.pricing import price_with_tax\n\n\n"
+                           f"def {name}(item):\n    return price_with_tax(item) / 2\n")
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                found = await call(client, "search_code", {"query": name, "mode": "lexical"})
+                callers = text_of(await call(client, "get_callers", {"symbol": "price_with_tax"}))
+                hits = [r["symbol"] for r in found.structured_content["results"]]
+                if name in hits and name in callers:
+                    break
+                assert time.monotonic() < deadline, f"the edit never reached the answers: {hits}"
+                await asyncio.sleep(0.2)
+        finally:
+            os.remove(path)
 
 
 async def main():
