@@ -183,8 +183,9 @@ pub struct Indexer {
     indexed_files: RwLock<HashMap<String, Loaded<IndexedFiles>>>,
     /// Who this indexer's jobs claim repositories as (`Store::claim`): `pid N#k`.
     holder: String,
-    /// Told the id of each repository whose job ends (for the watcher, `watch.rs`).
-    ended: tokio::sync::broadcast::Sender<String>,
+    /// Told the id of each repository whose job ends or whose settings change (for the
+    /// watcher, `watch.rs`).
+    changed: tokio::sync::broadcast::Sender<String>,
 }
 
 /// The claim, among repositories' in `index_leases`, of the process making or tidying the search
@@ -247,7 +248,7 @@ impl Indexer {
                 std::process::id(),
                 OPENED.fetch_add(1, Ordering::Relaxed)
             ),
-            ended: tokio::sync::broadcast::channel(64).0,
+            changed: tokio::sync::broadcast::channel(64).0,
         });
         indexer.make_search_table().await?;
         Ok(indexer)
@@ -271,9 +272,21 @@ impl Indexer {
         &self.store
     }
 
-    /// Tells the id of each repository whose job ends from now on.
-    pub(crate) fn ended(&self) -> tokio::sync::broadcast::Receiver<String> {
-        self.ended.subscribe()
+    /// Tells the id of each repository whose job ends, or whose settings change, from now on.
+    pub(crate) fn changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+
+    /// Records what was chosen for repository `id`; this process's watcher follows it at once
+    /// (others on the data dir at their next look, within seconds).
+    pub async fn save_settings(
+        &self,
+        id: &str,
+        settings: &crate::store::RepoSettings,
+    ) -> Result<(), IndexError> {
+        self.store.save_settings(id, settings).await?;
+        let _ = self.changed.send(id.to_owned());
+        Ok(())
     }
 
     pub(crate) fn walk_options(&self) -> &crate::walk::WalkOptions {
@@ -457,7 +470,7 @@ impl Indexer {
         lease.release().await;
         tx.send_replace(last);
         // Nobody listening is fine: only a watcher cares.
-        let _ = self.ended.send(id);
+        let _ = self.changed.send(id);
     }
 
     /// Claims repository `id` for a job of this indexer, waiting while another holds it.
@@ -687,7 +700,7 @@ impl Indexer {
                 lease.release().await;
                 let id = last.repo.id.clone();
                 tx.send_replace(last);
-                let _ = this.ended.send(id);
+                let _ = this.changed.send(id);
             });
             resumed += 1;
         }

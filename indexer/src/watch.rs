@@ -12,7 +12,8 @@
 //!   When the kernel dropped events (a full queue), the job reads every file instead.
 //! - Which folders are watched follows the store: local repositories whose setting
 //!   ([`crate::RepoSettings::watch`], or else [`WatchOptions::by_default`]) says so, looked at
-//!   again after every job and every [`WatchOptions::recheck`]. A folder newly watched gets one
+//!   again after every job and settings change of this process, and every
+//!   [`WatchOptions::recheck`] (for other processes'). A folder newly watched gets one
 //!   job first, for what changed while nobody watched.
 
 use std::collections::{HashMap, HashSet};
@@ -61,7 +62,7 @@ impl Indexer {
     pub fn keep_watching(self: &Arc<Self>, options: WatchOptions) -> tokio::task::JoinHandle<()> {
         let (events, seen) = mpsc::unbounded_channel();
         let watching = Watching {
-            ended: self.ended(),
+            changes: self.changes(),
             indexer: Arc::clone(self),
             options,
             events,
@@ -79,7 +80,8 @@ struct Watching {
     options: WatchOptions,
     /// Each folder's watcher sends here, from its own thread.
     events: mpsc::UnboundedSender<Seen>,
-    ended: broadcast::Receiver<String>,
+    /// Repositories whose job ended or whose settings changed: worth a look.
+    changes: broadcast::Receiver<String>,
     folders: HashMap<String, Folder>,
 }
 
@@ -91,7 +93,7 @@ impl Watching {
             tokio::select! {
                 Some((id, event)) = seen.recv() => self.saw(&id, event),
                 _ = recheck.tick() => self.reconcile().await,
-                ended = self.ended.recv() => match ended {
+                changed = self.changes.recv() => match changed {
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.reconcile().await,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },

@@ -396,7 +396,7 @@ impl Scoped<'_> {
             let store = self.indexer().store();
             let settings = store.settings_of(&id).await.map_err(IndexError::from)?;
             let settings = RepoSettings { watch, ..settings };
-            store.save_settings(&id, &settings).await.map_err(IndexError::from)?;
+            self.indexer().save_settings(&id, &settings).await?;
         }
         if let Some(scans) = scans {
             scans.scan_when_indexed(job.clone());
@@ -468,7 +468,7 @@ impl Scoped<'_> {
         if let Some(every) = change.sync_every {
             settings.sync_every = every;
         }
-        store.save_settings(&repo.id, &settings).await.map_err(IndexError::from)?;
+        self.indexer().save_settings(&repo.id, &settings).await?;
         Ok(self.knowledge.settings_view(&repo, &settings))
     }
 

@@ -583,7 +583,7 @@ async fn a_clone_is_fetched_on_schedule_and_a_fetch_with_nothing_new_changes_not
     assert_eq!(t.indexer.store().generation(&id).await.unwrap(), generation);
 
     let every_second = indexer::RepoSettings { sync_every: Some(1), ..Default::default() };
-    t.indexer.store().save_settings(&id, &every_second).await.unwrap();
+    t.indexer.save_settings(&id, &every_second).await.unwrap();
     let _syncing = t.indexer.keep_syncing(Duration::from_millis(100));
     upstream.write("src/extra.rs", "pub fn extra() {}\n");
     let head = upstream.commit("add extra.rs");

@@ -201,7 +201,7 @@ async fn a_repository_set_not_to_be_watched_is_left_alone_until_set_again() {
     let t = TestIndexer::new().await;
     let id = t.index(local(dir.path()), None).await.repo.id;
     let off = RepoSettings { watch: Some(false), ..Default::default() };
-    t.indexer.store().save_settings(&id, &off).await.unwrap();
+    t.indexer.save_settings(&id, &off).await.unwrap();
     let options = WatchOptions { recheck: Duration::from_millis(200), ..WatchOptions::default() };
     let _watching = t.indexer.keep_watching(options);
 
@@ -210,7 +210,7 @@ async fn a_repository_set_not_to_be_watched_is_left_alone_until_set_again() {
     no_pass_since(&t.indexer, &id, before).await;
 
     let on = RepoSettings { watch: Some(true), ..Default::default() };
-    t.indexer.store().save_settings(&id, &on).await.unwrap();
+    t.indexer.save_settings(&id, &on).await.unwrap();
     let indexer = &t.indexer;
     until("the edit made while unwatched indexed", async || {
         callers_of(indexer, &id, "a").await == ["b"]
@@ -228,7 +228,7 @@ async fn with_watching_off_by_default_only_repositories_that_ask_are_watched() {
     let asked = t.index(local(one.path()), None).await.repo.id;
     let silent = t.index(local(two.path()), None).await.repo.id;
     let on = RepoSettings { watch: Some(true), ..Default::default() };
-    t.indexer.store().save_settings(&asked, &on).await.unwrap();
+    t.indexer.save_settings(&asked, &on).await.unwrap();
     let options = WatchOptions { by_default: false, ..WatchOptions::default() };
     let _watching = t.indexer.keep_watching(options);
     let watched = caught_up(&t.indexer, &asked, generation(&t.indexer, &asked).await).await;
