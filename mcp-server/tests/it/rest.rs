@@ -511,7 +511,9 @@ async fn a_client_scans_a_repository_and_reads_its_findings() {
     assert_eq!(second["previous_scan_id"], first["scan_id"]);
     assert_eq!(
         (second["total_findings"].clone(), second["new_findings"].clone()),
-        (json!(8), json!(0))
+        (json!(8), json!(0)),
+        "each tool's outcome: {}",
+        second["tools"]
     );
     assert_eq!(second["fixed"], json!([]));
     assert!(!second.to_string().contains("AKIA2E0A8F3B244C9986"), "secrets stay masked");
