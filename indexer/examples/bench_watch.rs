@@ -149,8 +149,13 @@ async fn idle(files: usize) {
     let started = Instant::now();
     let status = finished(indexer.submit(source, None, None).await.unwrap()).await;
     assert!(status.repo.error.is_none(), "{:?}", status.repo.error);
+    let stats = &status.repo.stats;
     println!(
-        "idle tree           {files} files, indexed in {:.1} s",
+        "idle tree           {} files indexed ({} lines, {} symbols, {} chunks) in {:.1} s",
+        stats.files,
+        stats.lines,
+        stats.symbols,
+        stats.chunks,
         started.elapsed().as_secs_f64()
     );
     let id = status.repo.id;
