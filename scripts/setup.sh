@@ -14,7 +14,7 @@
 #   trivy/trivy                        the Trivy binary
 #   checkov/bin/checkov                Python venv with Checkov
 #   mcp-client/bin/python              Python venv with the MCP Python SDK (for the tests)
-#   llm-client/bin/python              Python venv with the openai SDK and llmock (for the gateway tests)
+#   llm-client/bin/python              Python venv with the openai and anthropic SDKs and llmock (for the gateway tests)
 #   s3-server/bin/moto_server          Python venv with moto, an S3-compatible server (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   manifest.env                       absolute paths, for `source` or env files
@@ -61,10 +61,12 @@ SEMGREP_SHA256=19a82868830389c039bb71bfc0aeebb28385e5b65740120710eff050324ad14f
 
 # The MCP Python SDK for the tests: every wheel hash-locked in scripts/requirements/mcp-client.txt.
 MCP_CLIENT_VERSION=2.3.0
-# The openai Python SDK and llmock (mock OpenAI/Anthropic/Gemini server) for the gateway tests:
+# The openai and anthropic Python SDKs and llmock (mock OpenAI/Anthropic/Gemini server) for the
+# gateway tests:
 # every wheel hash-locked in scripts/requirements/llm-client.txt.
 LLM_CLIENT_OPENAI_VERSION=3.57.0
 LLM_CLIENT_LLMOCK_VERSION=0.2.2
+LLM_CLIENT_ANTHROPIC_VERSION=2.16.0
 # moto's S3 server, where the tests keep a search index as replicas keep theirs in an object
 # store: every wheel hash-locked in scripts/requirements/s3-server.txt.
 S3_SERVER_MOTO_VERSION=5.2.5
@@ -174,7 +176,8 @@ mcp_client_stamp() {
 mcp_client_ok() { stamp_ok "$MCP_CLIENT_DIR" "$(mcp_client_stamp)" && [ -x "$MCP_CLIENT_DIR/bin/python" ]; }
 llm_client_stamp() {
   [ -f "$LLM_CLIENT_LOCK" ] || die "missing $LLM_CLIENT_LOCK (run this script from the AgentWatch checkout)"
-  printf 'llm-client openai=%s llmock=%s lock=%s\n' "$LLM_CLIENT_OPENAI_VERSION" "$LLM_CLIENT_LLMOCK_VERSION" \
+  printf 'llm-client openai=%s anthropic=%s llmock=%s lock=%s\n' "$LLM_CLIENT_OPENAI_VERSION" \
+    "$LLM_CLIENT_ANTHROPIC_VERSION" "$LLM_CLIENT_LLMOCK_VERSION" \
     "$(sha256_of "$LLM_CLIENT_LOCK")"
 }
 llm_client_ok() {
@@ -245,7 +248,7 @@ protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
 if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && protoc_ok && build_pkgs_ok && test_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION, anthropic sdk $LLM_CLIENT_ANTHROPIC_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
   exit 0
 fi
 
@@ -516,9 +519,10 @@ else
 fi
 
 # ----------------------------------------------------------- llm client -----
-# The official openai Python SDK, and llmock, a mock LLM provider (OpenAI, Anthropic and Gemini
-# APIs) run as a separate process: what the gateway's tests put the gateway between.
-step "llm client (openai $LLM_CLIENT_OPENAI_VERSION, llmock $LLM_CLIENT_LLMOCK_VERSION)"
+# The official openai and anthropic Python SDKs, and llmock, a mock LLM provider (OpenAI,
+# Anthropic and Gemini APIs) run as a separate process: what the gateway's tests put the gateway
+# between.
+step "llm client (openai $LLM_CLIENT_OPENAI_VERSION, anthropic $LLM_CLIENT_ANTHROPIC_VERSION, llmock $LLM_CLIENT_LLMOCK_VERSION)"
 if llm_client_ok; then
   done_step cached
 else
@@ -526,9 +530,10 @@ else
   py=$(locked_python "the LLM client's lock (scripts/requirements/llm-client.txt)")
   locked_venv "$py" "$LLM_CLIENT_DIR" "$LLM_CLIENT_LOCK" "$LLM_CLIENT_LOCK" \
     "$DL/llm-client-$LLM_CLIENT_OPENAI_VERSION-$LLM_CLIENT_LLMOCK_VERSION" "the LLM client"
-  got=$("$LLM_CLIENT_DIR/bin/python" -c 'import openai, llmock; print(openai.__version__)' 2>/dev/null) ||
-    die "the LLM client venv cannot import openai and llmock"
-  [ "$got" = "$LLM_CLIENT_OPENAI_VERSION" ] || die "the LLM client venv has openai $got, expected $LLM_CLIENT_OPENAI_VERSION"
+  got=$("$LLM_CLIENT_DIR/bin/python" -c 'import openai, anthropic, llmock; print(openai.__version__, anthropic.__version__)' 2>/dev/null) ||
+    die "the LLM client venv cannot import openai, anthropic and llmock"
+  [ "$got" = "$LLM_CLIENT_OPENAI_VERSION $LLM_CLIENT_ANTHROPIC_VERSION" ] ||
+    die "the LLM client venv has openai and anthropic $got, expected $LLM_CLIENT_OPENAI_VERSION $LLM_CLIENT_ANTHROPIC_VERSION"
   run_logged "$LLM_CLIENT_DIR/bin/llmock --help does not run" "$LLM_CLIENT_DIR/bin/llmock" --help
   llm_client_stamp >"$LLM_CLIENT_DIR/.stamp"
   result

@@ -28,6 +28,8 @@ fn record(n: usize) -> UsageRecord {
         model: "gpt-4o-mini".into(),
         prompt_tokens: 12 + (n % 50) as u64,
         completion_tokens: 20,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
         tokens_source: "provider",
         cost_usd: 0.000_032,
         latency_ms: 1,

@@ -367,6 +367,8 @@ impl Gateway {
             model: String::new(),
             prompt_tokens: 0,
             completion_tokens: 0,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
             tokens_source: "provider",
             cost_usd: 0.0,
             latency_ms: call.started.elapsed().as_millis() as u64,

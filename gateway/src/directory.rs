@@ -12,6 +12,7 @@ use storage::Redis;
 use crate::counters::{Counters, Database, redis_unavailable, unique_name};
 use crate::dlp::policy::Policy;
 use crate::error::ApiError;
+use crate::settings::ProviderKind;
 use crate::store::{Provider, ProviderKey, Tenant};
 
 /// A snapshot of tenants and upstreams.
@@ -30,6 +31,10 @@ pub struct Directory {
 pub enum Endpoint {
     ChatCompletions,
     Embeddings,
+    /// Anthropic's Messages API: natively by Anthropic providers, translated by the others.
+    Messages,
+    /// Its `count_tokens`, which only Anthropic providers count (the gateway counts for others).
+    CountTokens,
 }
 
 impl Directory {
@@ -142,7 +147,7 @@ impl Upstream {
     /// model itself when its model list matches (or it has none).
     pub fn serves(&self, model: &str) -> Option<String> {
         let target = self.resolve(model)?;
-        let safe = self.provider.kind != crate::settings::ProviderKind::Google
+        let safe = self.provider.kind != ProviderKind::Google
             || crate::dialect::google::is_safe_model(&target);
         safe.then_some(target)
     }
@@ -165,6 +170,8 @@ impl Upstream {
         match endpoint {
             Endpoint::ChatCompletions => true,
             Endpoint::Embeddings => self.provider.kind.is_openai_compatible(),
+            Endpoint::Messages => true,
+            Endpoint::CountTokens => self.provider.kind == ProviderKind::Anthropic,
         }
     }
 

@@ -357,6 +357,39 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error in Anthropic's shape, for `/v1/messages`: `{"type": "error", "error": {"type",
+    /// "message"}}` with Anthropic's error type for the status, so that Anthropic's SDKs raise
+    /// their usual exceptions; the gateway's `code` rides along.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        let kind = match self.status.as_u16() {
+            401 => "authentication_error",
+            402 => "billing_error",
+            403 | 423 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            500 | 502 => "api_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            _ => "invalid_request_error",
+        };
+        json!({
+            "type": "error",
+            "error": { "type": kind, "message": self.message, "code": self.code.as_str() },
+        })
+    }
+
+    /// The response for a `/v1/messages` client: [`ApiError::anthropic_body`], with the status
+    /// and `Retry-After` of the OpenAI one.
+    pub fn into_anthropic_response(self) -> Response {
+        let body = self.anthropic_body();
+        let mut response = self.into_response();
+        *response.body_mut() = axum::body::Body::from(body.to_string());
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod dlp;
 pub mod error;
 pub mod health;
+mod messages;
 pub mod metrics;
 pub mod net;
 pub mod pricing;
@@ -159,6 +160,8 @@ impl Gateway {
                 open_for: Duration::from_secs(settings.breaker_open_secs),
             },
         };
+        let prices = Prices::load(settings.price_file.as_deref(), &settings.prices)
+            .map_err(|e| StoreError::Invalid(format!("gateway.price_file: {e}")))?;
         let metrics = Arc::new(Metrics::default());
         let counters = Counters::of(storage);
         let budgets = Arc::new(Budgets::load(&store, &counters, limits.hold_for()).await?);
@@ -191,7 +194,7 @@ impl Gateway {
                 http,
                 guarded_http,
                 allow_private_providers: settings.allow_private_providers,
-                prices: Prices::new(&settings.prices),
+                prices,
                 limits,
                 models: Mutex::new(HashMap::new()),
                 default_org,
@@ -256,6 +259,8 @@ impl Gateway {
             .route("/metrics", get(metrics::metrics))
             .route("/v1/chat/completions", post(proxy::chat_completions))
             .route("/v1/embeddings", post(proxy::embeddings))
+            .route("/v1/messages", post(messages::messages))
+            .route("/v1/messages/count_tokens", post(messages::count_tokens))
             .route("/v1/models", get(proxy::models))
             // Long contexts and images: far above axum's 2 MiB default.
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))

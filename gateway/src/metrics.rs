@@ -129,7 +129,12 @@ impl Default for Metrics {
             "Time to the first streamed token by model",
             ttft.clone(),
         );
-        registry.register("tokens", "Tokens by tenant, model and kind", tokens.clone());
+        registry.register(
+            "tokens",
+            "Tokens by tenant, model and kind (prompt, completion; cache_read and cache_write \
+             are the parts of prompt read from and written to providers' prompt caches)",
+            tokens.clone(),
+        );
         registry.register("cost_usd", "Cost in USD by tenant and model", cost.clone());
         registry.register(
             "provider_answers",
@@ -263,9 +268,13 @@ impl Metrics {
         if let Some(ttft) = record.ttft_ms {
             self.ttft.get_or_create(&by_model).observe(ttft as f64 / 1000.0);
         }
-        for (kind, n) in
-            [("prompt", record.prompt_tokens), ("completion", record.completion_tokens)]
-        {
+        let kinds = [
+            ("prompt", record.prompt_tokens),
+            ("completion", record.completion_tokens),
+            ("cache_read", record.cache_read_tokens),
+            ("cache_write", record.cache_write_tokens),
+        ];
+        for (kind, n) in kinds {
             if n > 0 {
                 let labels = TokenLabels { tenant: tenant.clone(), model: model.clone(), kind };
                 self.tokens.get_or_create(&labels).inc_by(n);

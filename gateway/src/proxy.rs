@@ -16,18 +16,19 @@ use crate::Gateway;
 use crate::dialect::{StreamTranslator, anthropic, google};
 use crate::directory::{Breaker, Endpoint, KeyLease, Upstream};
 use crate::error::ApiError;
+use crate::pricing::Tokens;
 use crate::screen;
 use crate::secrets::hash_api_key;
 use crate::settings::ProviderKind;
 use crate::store::{Tenant, UsageRecord, now_ms};
-use crate::stream::{Relay, StreamContext};
+use crate::stream::{Relay, Restore, StreamContext, Wire};
 use crate::usage::tokens;
 
 /// The completion tokens reserved for (and allowed to) a request that sets no `max_tokens`.
 const DEFAULT_MAX_OUTPUT: u64 = 16_384;
 
 /// The tokens an image, audio clip or file part is reserved at (a high-detail image is ~1,100).
-const MEDIA_TOKENS: u64 = 1_600;
+pub(crate) const MEDIA_TOKENS: u64 = 1_600;
 
 /// An upper bound of a chat request's prompt tokens: its messages counted with `o200k_base`,
 /// everything else it sends (tools, schemas, predictions) as text, each media part at
@@ -105,6 +106,8 @@ impl RequestContext {
             model: self.model.clone(),
             prompt_tokens: 0,
             completion_tokens: 0,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
             tokens_source: "provider",
             cost_usd: 0.0,
             latency_ms: self.started.elapsed().as_millis() as u64,
@@ -248,7 +251,8 @@ async fn complete_chat(
                 deadline: sent.deadline,
                 usage: gateway.inner.usage.clone(),
                 prices: gateway.inner.prices.clone(),
-                restoring: masks.map(screen::Restoring::new),
+                wire: Wire::Chat,
+                restoring: masks.map(|m| Restore::Chat(screen::Restoring::new(m))),
             },
         );
         let mut response = Response::new(relay.into_body());
@@ -381,13 +385,13 @@ async fn complete_embeddings(
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut record = ctx.record(200);
     match usage_of(&parsed) {
-        Some((p, _)) => record.prompt_tokens = p,
+        Some(tokens) => record.prompt_tokens = tokens.prompt,
         None => {
             record.prompt_tokens = tokens::count_input(&request["input"]);
             record.tokens_source = "tokenizer";
         }
     }
-    record.cost_usd = gateway.inner.prices.cost(&ctx.model, record.prompt_tokens, 0);
+    record.cost_usd = gateway.inner.prices.cost(&ctx.model, &Tokens::new(record.prompt_tokens, 0));
     record.provider_id = Some(sent.upstream.provider.id);
     record.provider = Some(sent.upstream.provider.name.clone());
     record.attempts = sent.attempts;
@@ -464,24 +468,24 @@ async fn list_models(gateway: &Gateway, org: i64) -> Response {
 
 /// An OpenAI request body with the provider's model name, serialized without copying the rest.
 #[derive(serde::Serialize)]
-struct WithModel<'a> {
-    model: &'a str,
+pub(crate) struct WithModel<'a> {
+    pub model: &'a str,
     #[serde(flatten)]
-    rest: &'a Map<String, Value>,
+    pub rest: &'a Map<String, Value>,
 }
 
 /// Records a request whose client left before it was answered (the handler's future dropped),
 /// so that no request goes unaccounted.
-struct Unanswered {
+pub(crate) struct Unanswered {
     pending: Option<(RequestContext, crate::usage::UsageSink)>,
 }
 
 impl Unanswered {
-    fn watch(gateway: &Gateway, ctx: &RequestContext) -> Unanswered {
+    pub(crate) fn watch(gateway: &Gateway, ctx: &RequestContext) -> Unanswered {
         Unanswered { pending: Some((ctx.clone(), gateway.inner.usage.clone())) }
     }
 
-    fn answered(mut self) {
+    pub(crate) fn answered(mut self) {
         self.pending = None;
     }
 }
@@ -523,7 +527,7 @@ enum Failure {
 
 impl Gateway {
     /// A `/v1` request's tenant, body and model; errors here are not any tenant's usage.
-    fn admit(
+    pub(crate) fn admit(
         &self,
         tenant: Arc<Tenant>,
         headers: &HeaderMap,
@@ -565,7 +569,7 @@ impl Gateway {
     /// plus a margin for providers whose tokenizers count more), the most it may generate
     /// (`max_completion_tokens` or `max_tokens`, else [`DEFAULT_MAX_OUTPUT`], times `n`), at the
     /// dearest price among the providers that could serve it.
-    async fn reserve(
+    pub(crate) async fn reserve(
         &self,
         ctx: &mut RequestContext,
         request: &mut Map<String, Value>,
@@ -591,6 +595,15 @@ impl Gateway {
                 let n = request.get("n").and_then(Value::as_u64).unwrap_or(1).max(1);
                 (prompt, max.saturating_mul(n))
             }
+            Endpoint::Messages | Endpoint::CountTokens => {
+                let whole = Value::Object(request.clone());
+                let prompt =
+                    tokio::task::spawn_blocking(move || crate::messages::prompt_bound(&whole))
+                        .await
+                        .map_err(|e| ApiError::internal("cannot count the prompt's tokens", e))?;
+                // Anthropic requires `max_tokens` (checked on arrival); thinking is within it.
+                (prompt, request.get("max_tokens").and_then(Value::as_u64).unwrap_or(0))
+            }
             Endpoint::Embeddings => {
                 let input = request.get("input").cloned().unwrap_or(Value::Null);
                 let prompt = tokio::task::spawn_blocking(move || tokens::count_input(&input))
@@ -611,7 +624,7 @@ impl Gateway {
         }
         let cost = candidates
             .iter()
-            .map(|(_, served)| prices.cost(served, prompt, completion))
+            .map(|(_, served)| prices.most(served, prompt, completion))
             .fold(0.0, f64::max);
         let reservation = self.inner.budgets.reserve(&limits, cost).await?;
         ctx.learnt.lock().expect("request context lock").reservation = reservation;
@@ -620,7 +633,7 @@ impl Gateway {
 
     /// Takes what DLP did to a request into its context and metrics: the 400 when a blocked
     /// type was in it, or else the masks to put back into the answer, if any.
-    fn screened(
+    pub(crate) fn screened(
         &self,
         ctx: &mut RequestContext,
         outcome: crate::dlp::guard::Outcome,
@@ -656,11 +669,16 @@ impl Gateway {
     }
 
     /// Records a request that ends in an error, and answers it.
-    fn refuse(&self, ctx: &RequestContext, error: ApiError) -> Response {
+    pub(crate) fn refuse(&self, ctx: &RequestContext, error: ApiError) -> Response {
+        self.record_refusal(ctx, &error);
+        error.into_response()
+    }
+
+    /// Records a request that ends in `error`.
+    pub(crate) fn record_refusal(&self, ctx: &RequestContext, error: &ApiError) {
         let mut record = ctx.record(error.status.as_u16());
         record.error = Some(error.message.clone());
         self.inner.usage.record(record);
-        error.into_response()
     }
 
     /// Sends the request to the providers that serve its model, in priority order. A provider
@@ -669,7 +687,7 @@ impl Gateway {
     /// key; a provider that does not know the model gives way to the next provider. Once each was
     /// tried, the round starts over after a jittered backoff, within `max_attempts` and the
     /// deadline.
-    async fn send_with_failover(
+    pub(crate) async fn send_with_failover(
         &self,
         ctx: &RequestContext,
         endpoint: Endpoint,
@@ -938,7 +956,7 @@ fn summarize(failures: &[String]) -> String {
 }
 
 /// Reads a non-streamed body within the request's deadline.
-async fn read_body(
+pub(crate) async fn read_body(
     response: reqwest::Response,
     deadline: tokio::time::Instant,
 ) -> Result<Bytes, ApiError> {
@@ -978,15 +996,12 @@ fn completion_text(completion: &Value) -> String {
     text
 }
 
-/// `usage.prompt_tokens` and `usage.completion_tokens` of an OpenAI-shaped answer.
-pub(crate) fn usage_of(value: &Value) -> Option<(u64, u64)> {
-    let usage = value.get("usage")?;
-    let prompt = usage.get("prompt_tokens")?.as_u64()?;
-    let completion = usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0);
-    Some((prompt, completion))
+/// The tokens in the `usage` of an OpenAI-shaped answer or chunk, cache reads and writes included.
+pub(crate) fn usage_of(value: &Value) -> Option<Tokens> {
+    crate::dialect::tokens_of(value.get("usage")?)
 }
 
-fn provider_headers(headers: &mut HeaderMap, upstream: &Upstream, attempts: u32) {
+pub(crate) fn provider_headers(headers: &mut HeaderMap, upstream: &Upstream, attempts: u32) {
     if let Ok(name) = HeaderValue::from_str(&upstream.provider.name) {
         headers.insert("x-agentwatch-provider", name);
     }

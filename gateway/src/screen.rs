@@ -27,6 +27,13 @@ enum Place {
     Function,
     Tool,
     Text,
+    /// Anthropic's Messages API: the request, a message, a content block (of a message, of
+    /// `system`, of a tool result), a block's `source`, a `cache_control`.
+    MessagesTop,
+    AnthropicMessage,
+    Block,
+    Source,
+    CacheControl,
 }
 
 impl Place {
@@ -41,6 +48,12 @@ impl Place {
             (Place::Part, "image_url") => Place::ImageUrl,
             (Place::Part, "input_audio") => Place::InputAudio,
             (Place::Part, "file") => Place::File,
+            (Place::MessagesTop, "messages") => Place::AnthropicMessage,
+            (Place::MessagesTop, "system")
+            | (Place::AnthropicMessage | Place::Block, "content") => Place::Block,
+            (Place::MessagesTop, "tools") => Place::Tool,
+            (Place::Block, "source") => Place::Source,
+            (_, "cache_control") => Place::CacheControl,
             _ => Place::Text,
         }
     }
@@ -60,6 +73,24 @@ impl Place {
             (Place::ToolCall | Place::Tool, "type") => &["function", "custom"],
             (Place::ImageUrl, "detail") => &["auto", "low", "high"],
             (Place::InputAudio, "format") => &["wav", "mp3"],
+            (Place::MessagesTop, "model") => return true,
+            (Place::AnthropicMessage, "role") => &["user", "assistant"],
+            (Place::Block, "type") => &[
+                "text",
+                "image",
+                "document",
+                "tool_use",
+                "tool_result",
+                "thinking",
+                "redacted_thinking",
+                "search_result",
+                "server_tool_use",
+                "web_search_tool_result",
+            ],
+            (Place::Source, "type") => &["base64", "url", "text", "content", "file"],
+            (Place::Source, "media_type") => return true,
+            (Place::CacheControl, "type") => &["ephemeral"],
+            (Place::CacheControl, "ttl") => &["5m", "1h"],
             _ => return false,
         };
         known.contains(&value)
@@ -72,13 +103,26 @@ impl Place {
 /// (a base64 image, audio or binary file at the schema's media fields) is left alone; a textual
 /// data URL is decoded and screened.
 pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
+    request_text(policy, request, Place::Top)
+}
+
+/// Screens every piece of text an Anthropic Messages request sends upstream, in place: `system`,
+/// message contents (text, tool inputs, tool results, thinking, text documents), tools, stop
+/// sequences, `metadata`. Left alone: inline images and PDFs, and `cache_control`. Thinking
+/// signatures and redacted thinking are screened like any text (a field no check looks at is a
+/// way around DLP); the detectors' patterns do not occur in their base64.
+pub(crate) fn messages(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
+    request_text(policy, request, Place::MessagesTop)
+}
+
+fn request_text(policy: &Policy, request: &mut Map<String, Value>, top: Place) -> Outcome {
     let mut outcome = Outcome::default();
     if policy.may_mask() {
         // Placeholders must not be text the request already holds.
         outcome.masks.avoid(&serde_json::to_string(request).unwrap_or_default());
     }
     for (key, value) in request.iter_mut() {
-        walk(policy, value, Place::Top, key, &mut outcome);
+        walk(policy, value, top, key, &mut outcome);
     }
     outcome
 }
@@ -155,8 +199,15 @@ fn walk(
         }
         Value::Object(map) => {
             let inner = place.enter(key);
+            // An Anthropic image or PDF inline as base64 is not text.
+            let media = inner == Place::Source
+                && map.get("type").and_then(Value::as_str) == Some("base64")
+                && map.get("media_type").and_then(Value::as_str).is_some_and(|m| !textual(m));
             let mut changed = false;
             for (k, v) in map {
+                if media && k == "data" && v.as_str().is_some_and(|d| decode_base64(d).is_some()) {
+                    continue;
+                }
                 changed |= walk(policy, v, inner, k, outcome);
             }
             changed
@@ -177,17 +228,7 @@ fn screen_data_url(policy: &Policy, text: &mut String, outcome: &mut Outcome) ->
     let mut params = meta.split(';');
     let media = params.next().unwrap_or_default().trim().to_ascii_lowercase();
     let base64 = meta.rsplit(';').next().is_some_and(|p| p.eq_ignore_ascii_case("base64"));
-    let textual = media.is_empty()
-        || media.starts_with("text/")
-        || matches!(
-            media.as_str(),
-            "application/json"
-                | "application/xml"
-                | "application/javascript"
-                | "application/x-yaml"
-        )
-        || media.ends_with("+json")
-        || media.ends_with("+xml");
+    let textual = textual(&media);
     let decoded: Option<Vec<u8>> = if base64 {
         decode_base64(payload)
     } else {
@@ -210,6 +251,22 @@ fn screen_data_url(policy: &Policy, text: &mut String, outcome: &mut Outcome) ->
         },
         _ => screen(policy, text, outcome),
     }
+}
+
+/// Whether a media type is text: a file of it is screened, not skipped as media.
+fn textual(media: &str) -> bool {
+    let media = media.trim().to_ascii_lowercase();
+    media.is_empty()
+        || media.starts_with("text/")
+        || matches!(
+            media.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-yaml"
+        )
+        || media.ends_with("+json")
+        || media.ends_with("+xml")
 }
 
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
@@ -250,6 +307,94 @@ pub(crate) fn restore_answer(masks: &Masks, answer: &mut Value) {
                 // Inside JSON: the originals go back escaped.
                 *arguments = masks.restore_json(arguments);
             }
+        }
+    }
+}
+
+/// Puts masked values back into a whole Anthropic Messages answer: text, thinking and tool
+/// inputs.
+pub(crate) fn restore_message(masks: &Masks, answer: &mut Value) {
+    let blocks = answer.get_mut("content").and_then(Value::as_array_mut);
+    for block in blocks.into_iter().flatten() {
+        for field in ["text", "thinking"] {
+            if let Some(Value::String(text)) = block.get_mut(field) {
+                *text = masks.restore(text);
+            }
+        }
+        if let Some(input) = block.get_mut("input") {
+            restore_strings(masks, input);
+        }
+    }
+}
+
+/// Every string in `value`, restored.
+fn restore_strings(masks: &Masks, value: &mut Value) {
+    match value {
+        Value::String(text) => *text = masks.restore(text),
+        Value::Array(items) => items.iter_mut().for_each(|v| restore_strings(masks, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| restore_strings(masks, v)),
+        _ => {}
+    }
+}
+
+/// Puts masked values back into a stream of Anthropic Messages events: each content block's
+/// text, thinking or tool input restored by its own [`Restorer`], so that a placeholder split
+/// across deltas comes out whole; what a block's restorer still holds goes out as one more delta
+/// before the block stops.
+#[derive(Debug)]
+pub(crate) struct RestoringMessages {
+    masks: Masks,
+    /// By block index: the delta type and field it streams, and its restorer.
+    blocks: HashMap<u64, (&'static str, &'static str, Restorer)>,
+}
+
+impl RestoringMessages {
+    pub fn new(masks: Masks) -> RestoringMessages {
+        RestoringMessages { masks, blocks: HashMap::new() }
+    }
+
+    /// One event, rewritten: the events to send in its place.
+    pub fn event(&mut self, mut event: Value) -> Vec<Value> {
+        let index = event.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match event.get("type").and_then(Value::as_str) {
+            Some("content_block_delta") => {
+                let kind = event.pointer("/delta/type").and_then(Value::as_str);
+                let (kind, field) = match kind {
+                    Some("text_delta") => ("text_delta", "text"),
+                    Some("thinking_delta") => ("thinking_delta", "thinking"),
+                    Some("input_json_delta") => ("input_json_delta", "partial_json"),
+                    _ => return vec![event],
+                };
+                let masks = &self.masks;
+                let (_, _, restorer) = self.blocks.entry(index).or_insert_with(|| {
+                    let restorer = if field == "partial_json" {
+                        masks.json_restorer()
+                    } else {
+                        masks.restorer()
+                    };
+                    (kind, field, restorer)
+                });
+                if let Some(Value::String(piece)) = event["delta"].get_mut(field) {
+                    *piece = restorer.push(piece);
+                }
+                vec![event]
+            }
+            Some("content_block_stop") => match self.blocks.remove(&index) {
+                Some((kind, field, mut restorer)) => {
+                    let held = restorer.finish();
+                    if held.is_empty() {
+                        return vec![event];
+                    }
+                    let delta = json!({
+                        "type": "content_block_delta",
+                        "index": index,
+                        "delta": { "type": kind, field: held },
+                    });
+                    vec![delta, event]
+                }
+                None => vec![event],
+            },
+            _ => vec![event],
         }
     }
 }
@@ -383,6 +528,84 @@ mod tests {
         let arguments: Value = serde_json::from_str(arguments).unwrap();
         assert_eq!(arguments["cmd"], "aws --key [REDACTED:AWS_ACCESS_KEY]");
         assert_eq!(request["model"], "gpt-4o");
+    }
+
+    #[test]
+    fn an_anthropic_message_is_screened_everywhere_it_carries_text_but_its_images() {
+        use base64::Engine as _;
+        let redact = Policy { secrets: Some(Action::Redact), ..Policy::default() };
+        let key = "AKIAZ7QW3ERT5YUI2OPL";
+        let png = base64::engine::general_purpose::STANDARD.encode(format!("\u{89}PNG\r\n{key}"));
+        let mut request = json!({
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 1024,
+            "system": [{ "type": "text", "text": format!("deploy key {key}"),
+                         "cache_control": { "type": "ephemeral", "ttl": "1h" } }],
+            "tools": [{ "name": "deploy", "description": format!("uses {key}"),
+                        "input_schema": { "type": "object" } }],
+            "metadata": { "user_id": key },
+            "messages": [
+                { "role": "user", "content": [
+                    { "type": "text", "text": format!("use {key}") },
+                    { "type": "image", "source": { "type": "base64", "media_type": "image/png", "data": png } },
+                    { "type": "document", "source": { "type": "text", "media_type": "text/plain",
+                      "data": format!("notes: {key}") } },
+                ] },
+                { "role": "assistant", "content": [
+                    { "type": "thinking", "thinking": format!("the key is {key}"), "signature": "EqQBCgIYAhIM" },
+                    { "type": "tool_use", "id": "toolu_1", "name": "deploy", "input": { "key": key } },
+                ] },
+                { "role": "user", "content": [
+                    { "type": "tool_result", "tool_use_id": "toolu_1",
+                      "content": [{ "type": "text", "text": format!("deployed with {key}") }] },
+                ] },
+            ]
+        });
+        let outcome = messages(&redact, request.as_object_mut().unwrap());
+        let sent = request.to_string();
+        assert_eq!(outcome.count(), 8, "{sent}");
+        assert_eq!(sent.matches(key).count(), 0, "{sent}");
+        assert_eq!(
+            request["messages"][0]["content"][1]["source"]["data"], png,
+            "images are not text"
+        );
+        assert_eq!(
+            request["messages"][1]["content"][1]["input"]["key"],
+            "[REDACTED:AWS_ACCESS_KEY]"
+        );
+        assert_eq!(
+            request["system"][0]["cache_control"],
+            json!({ "type": "ephemeral", "ttl": "1h" })
+        );
+        assert_eq!(request["messages"][1]["content"][0]["signature"], "EqQBCgIYAhIM");
+    }
+
+    #[test]
+    fn an_anthropic_stream_gets_its_values_back_across_deltas_and_before_its_block_stops() {
+        let mut request = json!({ "max_tokens": 100,
+            "messages": [{ "role": "user", "content": "write to ada@lovelace.dev" }] });
+        let outcome = messages(&masking(), request.as_object_mut().unwrap());
+        assert_eq!(request["messages"][0]["content"], "write to [EMAIL_1]");
+        let mut restoring = RestoringMessages::new(outcome.masks);
+        let delta = |text: &str| {
+            json!({ "type": "content_block_delta", "index": 0,
+                                         "delta": { "type": "text_delta", "text": text } })
+        };
+        let mut text = String::new();
+        let mut events = Vec::new();
+        for event in [
+            delta("Mail [EM"),
+            delta("AIL_1] and [EMA"),
+            json!({ "type": "content_block_stop", "index": 0 }),
+        ] {
+            events.extend(restoring.event(event));
+        }
+        for event in &events {
+            text.push_str(event.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default());
+        }
+        assert_eq!(text, "Mail ada@lovelace.dev and [EMA");
+        assert_eq!(events.last().unwrap()["type"], "content_block_stop", "{events:?}");
+        assert_eq!(events.len(), 4, "the held-back text went out before the stop: {events:?}");
     }
 
     #[test]

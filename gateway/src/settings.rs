@@ -28,8 +28,12 @@ pub struct GatewaySettings {
     pub breaker_failures: u32,
     /// How long an open breaker keeps a provider out before one trial request is let through.
     pub breaker_open_secs: u64,
-    /// USD per million tokens by model id, on top of the built-in table (`pricing.rs`); a key
-    /// ending in `*` prices every model with that prefix.
+    /// A model price file in LiteLLM's format (`model_prices_and_context_window.json`) that
+    /// replaces the shipped table (`gateway/prices/model_prices.json`).
+    pub price_file: Option<std::path::PathBuf>,
+    /// USD per million tokens by model id (`input`, `output`, and optionally `cache_read` and
+    /// `cache_write`), over the price table; a key ending in `*` prices every model with that
+    /// prefix.
     pub prices: BTreeMap<String, Price>,
     /// Providers to create or update at start (by name, in the `default` organization).
     pub providers: Vec<ProviderSeed>,
@@ -76,6 +80,7 @@ impl Default for GatewaySettings {
             max_attempts: 3,
             breaker_failures: 5,
             breaker_open_secs: 30,
+            price_file: None,
             prices: BTreeMap::new(),
             providers: Vec::new(),
             tenants: Vec::new(),
@@ -271,9 +276,13 @@ impl GatewaySettings {
                 .map_err(|e| format!("gateway.master_key: {e}"))?;
         }
         for (model, price) in &self.prices {
-            if [price.input, price.output].iter().any(|p| p.is_nan() || *p < 0.0) {
+            if price.all().any(|p| !p.is_finite() || p < 0.0) {
                 return Err(format!("gateway.prices.{model:?}: prices must be 0 or more"));
             }
+        }
+        if let Some(file) = &self.price_file {
+            crate::pricing::Prices::load(Some(file), &self.prices)
+                .map_err(|e| format!("gateway.price_file: {e}"))?;
         }
         let mut names = std::collections::HashSet::new();
         for p in &self.providers {

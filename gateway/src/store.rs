@@ -101,8 +101,13 @@ pub struct UsageRecord {
     pub provider_id: Option<i64>,
     pub provider: Option<String>,
     pub model: String,
+    /// Every input token, cached ones included (OpenAI's reading).
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of the prompt tokens, those read from the provider's prompt cache…
+    pub cache_read_tokens: u64,
+    /// …and those written to it.
+    pub cache_write_tokens: u64,
     /// `provider` or `tokenizer`.
     pub tokens_source: &'static str,
     pub cost_usd: f64,
@@ -540,9 +545,10 @@ impl Store {
         for rows in records.chunks(chunk) {
             let mut insert: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO usage (request_id, org_id, tenant_id, team_id, endpoint, \
-                 provider_id, provider, model, prompt_tokens, completion_tokens, tokens_source, \
-                 cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, \
-                 dlp, tool, result_bytes, created_at) SELECT * FROM (",
+                 provider_id, provider, model, prompt_tokens, completion_tokens, cache_read_tokens, \
+                 cache_write_tokens, tokens_source, cost_usd, latency_ms, ttft_ms, status, error, \
+                 streamed, attempts, dlp_events, dlp, tool, result_bytes, created_at) \
+                 SELECT * FROM (",
             );
             // Unused rows repeat the first with no request id, skipped by the `WHERE`: every
             // column keeps one type, as Postgres wants of a `VALUES` list.
@@ -559,6 +565,8 @@ impl Store {
                     .push_bind(&u.model)
                     .push_bind(u.prompt_tokens as i64)
                     .push_bind(u.completion_tokens as i64)
+                    .push_bind(u.cache_read_tokens as i64)
+                    .push_bind(u.cache_write_tokens as i64)
                     .push_bind(u.tokens_source)
                     .push_bind(u.cost_usd)
                     .push_bind(u.latency_ms as i64)
@@ -589,8 +597,8 @@ impl Store {
     pub async fn recent_usage(&self, limit: i64) -> Result<Vec<UsageRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT request_id, org_id, tenant_id, team_id, endpoint, provider_id, provider, \
-             model, prompt_tokens, completion_tokens, tokens_source, cost_usd, latency_ms, \
-             ttft_ms, status, error, streamed, attempts, dlp_events, dlp, tool, result_bytes, \
+             model, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, \
+             tokens_source, cost_usd, latency_ms, ttft_ms, status, error, streamed, attempts, dlp_events, dlp, tool, result_bytes, \
              created_at FROM usage ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
@@ -609,6 +617,8 @@ impl Store {
                 model: r.get("model"),
                 prompt_tokens: r.get::<i64, _>("prompt_tokens") as u64,
                 completion_tokens: r.get::<i64, _>("completion_tokens") as u64,
+                cache_read_tokens: r.get::<i64, _>("cache_read_tokens") as u64,
+                cache_write_tokens: r.get::<i64, _>("cache_write_tokens") as u64,
                 tokens_source: if r.get::<String, _>("tokens_source") == "tokenizer" {
                     "tokenizer"
                 } else {
@@ -637,6 +647,8 @@ fn endpoint_name(stored: &str) -> &'static str {
     match stored {
         "chat.completions" => "chat.completions",
         "embeddings" => "embeddings",
+        "messages" => "messages",
+        "messages.count_tokens" => "messages.count_tokens",
         "mcp" => "mcp",
         "rest" => "rest",
         _ => "other",
@@ -695,6 +707,8 @@ mod tests {
             model: format!("model-{}", n % 4),
             prompt_tokens: n as u64,
             completion_tokens: 2 * n as u64,
+            cache_read_tokens: n as u64 / 2,
+            cache_write_tokens: n as u64 / 4,
             tokens_source: if n.is_multiple_of(3) { "tokenizer" } else { "provider" },
             cost_usd: n as f64 / 1000.0,
             latency_ms: 10 + n as u64,

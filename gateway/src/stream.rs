@@ -14,15 +14,31 @@ use serde_json::Value;
 use crate::dialect::StreamTranslator;
 use crate::directory::{Breaker, KeyLease};
 use crate::error::ApiError;
-use crate::pricing::Prices;
+use crate::pricing::{Prices, Tokens};
 use crate::proxy::{RequestContext, usage_of};
-use crate::screen::Restoring;
+use crate::screen::{Restoring, RestoringMessages};
 use crate::usage::UsageSink;
+
+/// The API the client streams in: OpenAI's chat completion chunks (`data:` lines, `[DONE]`), or
+/// Anthropic's Messages events (`event:` and `data:` lines, `message_stop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    Chat,
+    Messages,
+}
+
+/// Puts DLP-masked values back into the events of a stream, in its client's API.
+#[derive(Debug)]
+pub(crate) enum Restore {
+    Chat(Restoring),
+    Messages(RestoringMessages),
+}
 
 /// What the relay needs to know about its request.
 #[derive(Debug)]
 pub(crate) struct StreamContext {
     pub ctx: RequestContext,
+    pub wire: Wire,
     pub provider_id: i64,
     pub provider: String,
     pub breaker: Arc<Breaker>,
@@ -36,8 +52,8 @@ pub(crate) struct StreamContext {
     pub deadline: tokio::time::Instant,
     pub usage: UsageSink,
     pub prices: Prices,
-    /// Puts DLP-masked values back into the chunks, when the request had any.
-    pub restoring: Option<Restoring>,
+    /// Puts DLP-masked values back into the events, when the request had any.
+    pub restoring: Option<Restore>,
 }
 
 /// How long a client may stop reading a stream before the gateway gives up on it.
@@ -54,7 +70,7 @@ struct Tap {
     translator: Option<Box<dyn StreamTranslator>>,
     pending: Vec<u8>,
     first_token: Option<Instant>,
-    usage: Option<(u64, u64)>,
+    usage: Option<Tokens>,
     /// The streamed text and tool-call arguments, to count if no usage comes.
     completion: String,
     done: bool,
@@ -165,7 +181,7 @@ impl Tap {
             let event = &pending[start..start + end];
             let data = event_data(event);
             match (self.translator.as_mut(), data) {
-                // Masked values to put back: the chunk is rewritten on its way out.
+                // Masked values to put back: the event is rewritten on its way out.
                 (None, Some(data)) if self.context.restoring.is_some() => {
                     self.emit(vec![data], &mut out);
                 }
@@ -201,29 +217,83 @@ impl Tap {
         out
     }
 
-    /// Forwards translated payloads as OpenAI events.
+    /// Forwards payloads (translated, or to be restored) as events of the client's API.
     fn emit(&mut self, payloads: Vec<String>, out: &mut Vec<u8>) {
         for payload in payloads {
-            let payload = self.restore(&payload).unwrap_or(payload);
-            if self.keep(&payload) {
-                out.extend_from_slice(b"data: ");
-                out.extend_from_slice(payload.as_bytes());
-                out.extend_from_slice(b"\n\n");
+            for payload in self.restore(&payload).unwrap_or_else(|| vec![payload]) {
+                if self.keep(&payload) {
+                    write_event(self.context.wire, &payload, out);
+                }
             }
         }
     }
 
-    /// The chunk with DLP-masked values put back, when there are any to put back.
-    fn restore(&mut self, data: &str) -> Option<String> {
+    /// The event with DLP-masked values put back (an Anthropic one may become two), when there
+    /// are any to put back.
+    fn restore(&mut self, data: &str) -> Option<Vec<String>> {
         let restoring = self.context.restoring.as_mut()?;
-        let mut chunk: Value = serde_json::from_str(data).ok()?;
-        chunk.get("choices")?;
-        restoring.chunk(&mut chunk);
-        Some(chunk.to_string())
+        let mut event: Value = serde_json::from_str(data).ok()?;
+        match restoring {
+            Restore::Chat(restoring) => {
+                event.get("choices")?;
+                restoring.chunk(&mut event);
+                Some(vec![event.to_string()])
+            }
+            Restore::Messages(restoring) => {
+                Some(restoring.event(event).into_iter().map(|e| e.to_string()).collect())
+            }
+        }
     }
 
     /// Looks at one event's data; false drops it (the usage chunk the client did not ask for).
     fn keep(&mut self, data: &str) -> bool {
+        match self.context.wire {
+            Wire::Chat => self.keep_chunk(data),
+            Wire::Messages => {
+                self.observe_message_event(data);
+                true
+            }
+        }
+    }
+
+    /// Takes an Anthropic Messages event's usage, text, end or error.
+    fn observe_message_event(&mut self, data: &str) {
+        let Ok(event) = serde_json::from_str::<Value>(data) else { return };
+        let before = self.completion.len();
+        match event["type"].as_str() {
+            Some("message_start") => {
+                self.usage = Some(crate::dialect::anthropic::tokens(&event["message"]["usage"]));
+            }
+            Some("message_delta") => {
+                let usage = self.usage.get_or_insert_with(Tokens::default);
+                crate::dialect::anthropic::update(usage, &event["usage"]);
+            }
+            Some("content_block_start") => {
+                if let Some(name) = event.pointer("/content_block/name").and_then(Value::as_str) {
+                    self.completion.push_str(name);
+                }
+            }
+            Some("content_block_delta") => {
+                for field in ["text", "thinking", "partial_json"] {
+                    if let Some(text) = event["delta"].get(field).and_then(Value::as_str) {
+                        self.completion.push_str(text);
+                    }
+                }
+            }
+            Some("message_stop") => self.done = true,
+            Some("error") => {
+                let message = event.pointer("/error/message").and_then(Value::as_str);
+                self.error = Some(message.unwrap_or("stream error").to_owned());
+            }
+            _ => {}
+        }
+        if self.first_token.is_none() && self.completion.len() > before {
+            self.first_token = Some(Instant::now());
+        }
+    }
+
+    /// Looks at one OpenAI chunk; false drops it (the usage chunk the client did not ask for).
+    fn keep_chunk(&mut self, data: &str) -> bool {
         if data.trim() == "[DONE]" {
             self.done = true;
             return true;
@@ -261,12 +331,18 @@ impl Tap {
         !usage_only || self.context.client_wants_usage
     }
 
-    /// Ends the stream with an error event the OpenAI SDKs raise.
+    /// Ends the stream with an error event the client's SDK raises.
     fn fail(&mut self, message: &str) -> Vec<u8> {
         self.error = Some(message.to_owned());
         self.context.breaker.record_failure();
-        let body = ApiError::bad_gateway(message).body();
-        format!("data: {body}\n\n").into_bytes()
+        let error = ApiError::bad_gateway(message);
+        let body = match self.context.wire {
+            Wire::Chat => error.body(),
+            Wire::Messages => error.anthropic_body(),
+        };
+        let mut out = Vec::new();
+        write_event(self.context.wire, &body.to_string(), &mut out);
+        out
     }
 }
 
@@ -294,6 +370,21 @@ impl Drop for Tap {
             &self.context.prices,
         );
     }
+}
+
+/// One event as the client's API writes it: Anthropic's name each event's type on an `event:`
+/// line too.
+fn write_event(wire: Wire, payload: &str, out: &mut Vec<u8>) {
+    if wire == Wire::Messages
+        && let Some(kind) = serde_json::from_str::<Value>(payload)
+            .ok()
+            .and_then(|e| e.get("type").and_then(Value::as_str).map(str::to_owned))
+    {
+        out.extend_from_slice(format!("event: {kind}\n").as_bytes());
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(payload.as_bytes());
+    out.extend_from_slice(b"\n\n");
 }
 
 /// Where the first event in `buf` ends: (end of its content, start of the next event).

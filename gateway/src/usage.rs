@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::budget::Budgets;
 use crate::metrics::Metrics;
+use crate::pricing::Tokens;
 use crate::store::{Store, UsageRecord};
 
 /// Records at most this many per transaction.
@@ -63,16 +64,18 @@ impl UsageSink {
     pub fn settle(
         &self,
         mut record: UsageRecord,
-        reported: Option<(u64, u64)>,
+        reported: Option<Tokens>,
         prompt: serde_json::Value,
         completion: String,
         prices: &crate::pricing::Prices,
     ) {
         match reported {
-            Some((p, c)) => {
-                record.prompt_tokens = p;
-                record.completion_tokens = c;
-                record.cost_usd = prices.cost(&record.model, p, c);
+            Some(tokens) => {
+                record.prompt_tokens = tokens.prompt;
+                record.completion_tokens = tokens.completion;
+                record.cache_read_tokens = tokens.cache_read;
+                record.cache_write_tokens = tokens.cache_write;
+                record.cost_usd = prices.cost(&record.model, &tokens);
                 self.record(record);
             }
             None => self.record_counting(record, prompt, completion, prices.clone()),
@@ -192,7 +195,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
             record.prompt_tokens = p;
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
-            record.cost_usd = prices.cost(&record.model, p, c);
+            record.cost_usd = prices.cost(&record.model, &Tokens::new(p, c));
             observers.observe(&record);
             batch.push(record);
         }

@@ -159,6 +159,8 @@ fn usage(org_id: i64, tenant_id: i64, model: &str, cost: f64, day: &str) -> Usag
         model: model.to_owned(),
         prompt_tokens: 100,
         completion_tokens: 20,
+        cache_read_tokens: 60,
+        cache_write_tokens: 10,
         tokens_source: "provider",
         cost_usd: cost,
         latency_ms: 40,

@@ -671,3 +671,103 @@ async fn a_replica_whose_database_is_gone_refuses_with_503() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("down"))
     );
 }
+
+/// An Anthropic provider whose every answer read 90,000 prompt tokens from its cache and wrote
+/// 8,000 to it: an agent's turn in a long conversation.
+async fn anthropic_with_a_warm_cache() -> String {
+    let app = Router::new().route(
+        "/v1/messages",
+        post(|| async {
+            axum::Json(json!({
+                "id": "msg_1", "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-5", "stop_reason": "end_turn",
+                "content": [{ "type": "text", "text": "the bug is in parse()" }],
+                "usage": { "input_tokens": 2_000, "cache_read_input_tokens": 90_000,
+                           "cache_creation_input_tokens": 8_000, "output_tokens": 1_000 },
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The value of the `/metrics` sample whose name and labels start with `sample`, once the usage
+/// writer has counted it.
+async fn metric(proxy: &Proxy, sample: &str) -> f64 {
+    for _ in 0..100 {
+        let text = proxy.http.get(format!("{}/metrics", proxy.url)).send().await.unwrap();
+        let text = text.text().await.unwrap();
+        if let Some(value) = text.lines().find_map(|l| l.strip_prefix(sample)) {
+            return value.trim().parse().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{sample} never reached /metrics");
+}
+
+#[tokio::test]
+async fn prompt_cache_reads_and_writes_are_priced_at_the_cache_prices() {
+    let anthropic = anthropic_with_a_warm_cache().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings: GatewaySettings = toml::from_str(&format!(
+        "[[tenants]]\nname = \"agent\"\napi_key = \"{TENANT_KEY}\"\n\
+         [[providers]]\nname = \"claude\"\nkind = \"anthropic\"\nbase_url = \"{anthropic}\"\n\
+         models = [\"claude-*\"]\n[[providers.keys]]\nkey = \"sk-ant-test\"\n"
+    ))
+    .unwrap();
+    let url = serve(&settings, dir.path(), None).await;
+    let proxy = Proxy { url, http: reqwest::Client::new(), _dir: Some(dir) };
+
+    let mut ask = hello();
+    ask["model"] = json!("claude-sonnet-4-5");
+    let (status, body) = proxy.chat(ask).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let usage = serde_json::from_str::<Value>(&body).unwrap()["usage"].clone();
+    assert_eq!(usage["prompt_tokens"], 100_000, "{usage}");
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 90_000, "{usage}");
+    assert_eq!(usage["cache_creation_input_tokens"], 8_000, "{usage}");
+
+    // The shipped price table's claude-sonnet-4-5: $3 input, $0.30 cache read, $3.75 cache
+    // write, $15 output per million tokens.
+    let labels = "{tenant=\"1\",model=\"claude-sonnet-4-5\"";
+    let cost = metric(&proxy, &format!("agentwatch_gateway_cost_usd_total{labels}}} ")).await;
+    let expected = (2_000.0 * 3.0 + 90_000.0 * 0.30 + 8_000.0 * 3.75 + 1_000.0 * 15.0) / 1e6;
+    assert!((cost - expected).abs() < 1e-9, "cost {cost}, expected {expected}");
+    let at_full_price = (100_000.0 * 3.0 + 1_000.0 * 15.0) / 1e6;
+    assert!(at_full_price > 4.0 * cost, "not billed as if nothing were cached: {cost}");
+    for (kind, n) in [("cache_read", 90_000.0), ("cache_write", 8_000.0), ("prompt", 100_000.0)] {
+        let sample = format!("agentwatch_gateway_tokens_total{labels},kind=\"{kind}\"}} ");
+        assert_eq!(metric(&proxy, &sample).await, n, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn an_openai_compatible_providers_cached_tokens_are_priced_as_cache_reads() {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            let usage = json!({ "prompt_tokens": 10_000, "completion_tokens": 100,
+                                "total_tokens": 10_100,
+                                "prompt_tokens_details": { "cached_tokens": 8_000 } });
+            completion("cached", usage)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let provider = Mock {
+        url: format!("http://{}/v1", listener.local_addr().unwrap()),
+        calls: Arc::default(),
+        last: Arc::default(),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let proxy = proxy(&[&provider], "").await;
+    let (status, body) = proxy.chat(hello()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // gpt-4o-mini: $0.15 input, $0.075 cache read, $0.60 output per million tokens.
+    let sample = "agentwatch_gateway_cost_usd_total{tenant=\"1\",model=\"gpt-4o-mini\"} ";
+    let cost = metric(&proxy, sample).await;
+    let expected = (2_000.0 * 0.15 + 8_000.0 * 0.075 + 100.0 * 0.60) / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "cost {cost}, expected {expected}");
+}

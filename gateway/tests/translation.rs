@@ -137,3 +137,34 @@ fn a_model_name_cannot_leave_geminis_model_path() {
         assert!(!google::is_safe_model(bad), "{bad}");
     }
 }
+
+#[test]
+fn prompt_cache_reads_and_writes_reach_the_openai_usage_from_each_provider() {
+    // Anthropic leaves cached tokens out of `input_tokens`; OpenAI counts them in the prompt and
+    // names the cache reads `cached_tokens` (writes as LiteLLM does).
+    let sse = concat!(
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-sonnet-4-5\",",
+        "\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":9000,",
+        "\"cache_creation_input_tokens\":800,\"output_tokens\":1}}}\n\n",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":40}}\n\n",
+        "data: {\"type\":\"message_stop\"}\n\n",
+    );
+    let chunks = translate_stream(sse, anthropic::Stream::new("claude-sonnet-4-5"));
+    let usage = &chunks[chunks.len() - 2]["usage"];
+    assert_eq!(usage["prompt_tokens"], 9812, "{usage}");
+    assert_eq!(usage["completion_tokens"], 40, "{usage}");
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 9000, "{usage}");
+    assert_eq!(usage["cache_creation_input_tokens"], 800, "{usage}");
+
+    // Gemini counts cached content in the prompt already.
+    let answer: Value = serde_json::json!({
+        "candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 5000, "cachedContentTokenCount": 4096,
+                          "candidatesTokenCount": 3, "totalTokenCount": 5003},
+    });
+    let usage = &google::response(&answer, "gemini-2.5-flash")["usage"];
+    assert_eq!(usage["prompt_tokens"], 5000, "{usage}");
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 4096, "{usage}");
+    assert!(usage.get("cache_creation_input_tokens").is_none(), "{usage}");
+}

@@ -31,7 +31,8 @@ pub(crate) struct UsageFilter {
     team_id: Option<i64>,
     /// Only this model (as served).
     model: Option<String>,
-    /// Only this endpoint: `chat.completions`, `embeddings`, or the knowledge server's `mcp` and
+    /// Only this endpoint: `chat.completions`, `embeddings`, `messages`,
+    /// `messages.count_tokens`, or the knowledge server's `mcp` and
     /// `rest`.
     endpoint: Option<String>,
     /// Only calls to this knowledge tool (`search_code`) or route (`GET /api/knowledge/search`).
@@ -104,6 +105,8 @@ const TOTALS: &str = "COUNT(*) AS requests, \
      CAST(COALESCE(SUM(CASE WHEN u.status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
      CAST(COALESCE(SUM(u.prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
      CAST(COALESCE(SUM(u.completion_tokens), 0) AS BIGINT) AS completion_tokens, \
+     CAST(COALESCE(SUM(u.cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
+     CAST(COALESCE(SUM(u.cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
      COALESCE(SUM(u.cost_usd), 0.0) AS cost_usd, \
      CAST(COALESCE(SUM(u.dlp_events), 0) AS BIGINT) AS dlp_events, \
      CAST(AVG(u.latency_ms) AS DOUBLE PRECISION) AS avg_latency_ms";
@@ -117,6 +120,10 @@ pub(crate) struct Totals {
     prompt_tokens: i64,
     completion_tokens: i64,
     total_tokens: i64,
+    /// Of the prompt tokens, those read from providers' prompt caches…
+    cache_read_tokens: i64,
+    /// …and those written to them.
+    cache_write_tokens: i64,
     cost_usd: f64,
     dlp_events: i64,
     avg_latency_ms: Option<f64>,
@@ -131,6 +138,8 @@ fn totals(row: &sqlx::any::AnyRow) -> Totals {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: prompt + completion,
+        cache_read_tokens: row.get("cache_read_tokens"),
+        cache_write_tokens: row.get("cache_write_tokens"),
         cost_usd: row.get("cost_usd"),
         dlp_events: row.get("dlp_events"),
         avg_latency_ms: row.get("avg_latency_ms"),
@@ -144,7 +153,8 @@ pub(crate) struct UsageRecord {
     request_id: String,
     tenant_id: Option<i64>,
     team_id: Option<i64>,
-    /// `chat.completions` or `embeddings`; `mcp` or `rest` for a knowledge server call.
+    /// `chat.completions`, `embeddings`, `messages` or `messages.count_tokens`; `mcp` or `rest`
+    /// for a knowledge server call.
     endpoint: String,
     provider: Option<String>,
     /// The model served (an alias is recorded as its target); empty for a knowledge call.
@@ -153,9 +163,15 @@ pub(crate) struct UsageRecord {
     tool: Option<String>,
     /// The size in bytes of what that call returned.
     result_bytes: Option<i64>,
+    /// Every input token, cached ones included.
     prompt_tokens: i64,
     completion_tokens: i64,
     total_tokens: i64,
+    /// Of the prompt tokens, those read from the provider's prompt cache (priced at its cache
+    /// read price)…
+    cache_read_tokens: i64,
+    /// …and those written to it (at its cache write price).
+    cache_write_tokens: i64,
     /// `provider` when the provider reported the counts, `tokenizer` when the gateway counted.
     tokens_source: String,
     cost_usd: f64,
@@ -196,7 +212,8 @@ pub(crate) async fn list_usage(
     scope.push_where(&mut count);
     let mut rows = QueryBuilder::new(
         "SELECT u.id, u.request_id, u.tenant_id, u.team_id, u.endpoint, u.provider, u.model, \
-         u.prompt_tokens, u.completion_tokens, u.tokens_source, u.cost_usd, u.latency_ms, \
+         u.prompt_tokens, u.completion_tokens, u.cache_read_tokens, u.cache_write_tokens, \
+         u.tokens_source, u.cost_usd, u.latency_ms, \
          u.ttft_ms, u.status, u.error, u.streamed, u.attempts, u.dlp_events, u.dlp, u.tool, \
          u.result_bytes, u.created_at \
          FROM usage u",
@@ -231,6 +248,8 @@ pub(crate) async fn list_usage(
                 prompt_tokens: prompt,
                 completion_tokens: completion,
                 total_tokens: prompt + completion,
+                cache_read_tokens: r.get("cache_read_tokens"),
+                cache_write_tokens: r.get("cache_write_tokens"),
                 tokens_source: r.get("tokens_source"),
                 cost_usd: r.get("cost_usd"),
                 latency_ms: r.get("latency_ms"),

@@ -11,6 +11,7 @@ use super::{
     Chunks, StreamTranslator, arguments_object, max_tokens, now_secs, stop_sequences, text_of,
     usage,
 };
+use crate::pricing::Tokens;
 
 pub const VERSION: &str = "2023-06-01";
 /// `max_tokens` when the client sets none.
@@ -163,12 +164,30 @@ fn finish_reason(stop_reason: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// Input tokens as OpenAI counts them: cached and cache-writing tokens are prompt tokens too.
-fn prompt_tokens(usage: &Value) -> u64 {
-    ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]
-        .iter()
-        .filter_map(|k| usage.get(*k).and_then(Value::as_u64))
-        .sum()
+/// A Messages API `usage` in OpenAI's reading: Anthropic's `input_tokens` leave out the tokens
+/// read from and written to the prompt cache, OpenAI's `prompt_tokens` count them.
+pub(crate) fn tokens(usage: &Value) -> Tokens {
+    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let (cache_read, cache_write) =
+        (count("cache_read_input_tokens"), count("cache_creation_input_tokens"));
+    Tokens {
+        prompt: count("input_tokens") + cache_read + cache_write,
+        completion: count("output_tokens"),
+        cache_read,
+        cache_write,
+    }
+}
+
+/// Takes a `message_delta` event's `usage` into a stream's counts: the final output count, and
+/// the input ones only when Anthropic sends them again.
+pub(crate) fn update(counts: &mut Tokens, usage: &Value) {
+    let last = tokens(usage);
+    if usage.get("output_tokens").is_some() {
+        counts.completion = last.completion;
+    }
+    if last.prompt > 0 {
+        *counts = Tokens { completion: counts.completion, ..last };
+    }
 }
 
 /// The OpenAI `chat.completion` for a Messages API answer.
@@ -204,7 +223,7 @@ pub fn response(anthropic: &Value, model: &str) -> Value {
             "message": message,
             "finish_reason": finish_reason(anthropic["stop_reason"].as_str()),
         }],
-        "usage": usage(prompt_tokens(u), u["output_tokens"].as_u64().unwrap_or(0)),
+        "usage": usage(&tokens(u)),
     })
 }
 
@@ -212,8 +231,7 @@ pub fn response(anthropic: &Value, model: &str) -> Value {
 #[derive(Debug)]
 pub struct Stream {
     chunks: Chunks,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    tokens: Tokens,
     /// OpenAI tool-call index by Anthropic content-block index.
     tools: Vec<(u64, usize)>,
 }
@@ -222,8 +240,7 @@ impl Stream {
     pub fn new(model: &str) -> Stream {
         Stream {
             chunks: Chunks::new(String::new(), model),
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            tokens: Tokens::default(),
             tools: Vec::new(),
         }
     }
@@ -242,8 +259,7 @@ impl StreamTranslator for Stream {
                 if let Some(model) = message["model"].as_str() {
                     self.chunks.model = model.to_owned();
                 }
-                self.prompt_tokens = prompt_tokens(&message["usage"]);
-                self.completion_tokens = message["usage"]["output_tokens"].as_u64().unwrap_or(0);
+                self.tokens = tokens(&message["usage"]);
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
             }
             Some("content_block_start") if data["content_block"]["type"] == "tool_use" => {
@@ -282,22 +298,13 @@ impl StreamTranslator for Stream {
                 }
             }
             Some("message_delta") => {
-                if let Some(output) = data["usage"]["output_tokens"].as_u64() {
-                    self.completion_tokens = output;
-                }
-                let input = prompt_tokens(&data["usage"]);
-                if input > 0 {
-                    self.prompt_tokens = input;
-                }
+                update(&mut self.tokens, &data["usage"]);
                 match finish_reason(data["delta"]["stop_reason"].as_str()) {
                     Some(reason) => vec![self.chunk(json!({}), Some(reason))],
                     None => Vec::new(),
                 }
             }
-            Some("message_stop") => vec![
-                self.chunks.usage(self.prompt_tokens, self.completion_tokens),
-                "[DONE]".to_owned(),
-            ],
+            Some("message_stop") => vec![self.chunks.usage(&self.tokens), "[DONE]".to_owned()],
             Some("error") => vec![
                 json!({"error": {
                     "message": data["error"]["message"],

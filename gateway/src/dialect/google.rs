@@ -12,6 +12,7 @@ use super::{
     usage,
 };
 use crate::dialect::anthropic::data_url;
+use crate::pricing::Tokens;
 
 /// Whether a model name is safe in the request path: Gemini takes the model in the URL, so a
 /// name with `/`, `?`, `%` or `..` could reach another endpoint with the organization's key.
@@ -197,13 +198,16 @@ fn finish_reason(reason: Option<&str>, called_tools: bool) -> Option<&'static st
     })
 }
 
-fn token_counts(metadata: &Value) -> Option<(u64, u64)> {
-    let prompt = metadata.get("promptTokenCount")?.as_u64()?;
-    let completion = ["candidatesTokenCount", "thoughtsTokenCount"]
-        .iter()
-        .filter_map(|k| metadata.get(*k).and_then(Value::as_u64))
-        .sum();
-    Some((prompt, completion))
+/// Gemini's `usageMetadata` in OpenAI's reading: thoughts are completion tokens, and cached
+/// content is part of the prompt, as in OpenAI's.
+fn token_counts(metadata: &Value) -> Option<Tokens> {
+    let count = |key: &str| metadata.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(Tokens {
+        prompt: metadata.get("promptTokenCount")?.as_u64()?,
+        completion: count("candidatesTokenCount") + count("thoughtsTokenCount"),
+        cache_read: count("cachedContentTokenCount"),
+        cache_write: 0,
+    })
 }
 
 /// A tool-call id for a Gemini function call: random, so ids never repeat across turns, and
@@ -283,8 +287,8 @@ pub fn response(gemini: &Value, model: &str) -> Value {
         "choices": choices,
     });
     // No usage from Gemini means none here: the gateway then counts the tokens itself.
-    if let Some((prompt, completion)) = token_counts(&gemini["usageMetadata"]) {
-        out["usage"] = usage(prompt, completion);
+    if let Some(tokens) = token_counts(&gemini["usageMetadata"]) {
+        out["usage"] = usage(&tokens);
     }
     out
 }
@@ -296,7 +300,7 @@ pub struct Stream {
     chunks: Chunks,
     started: bool,
     calls: usize,
-    usage: Option<(u64, u64)>,
+    usage: Option<Tokens>,
     finished: bool,
 }
 
@@ -380,7 +384,7 @@ impl StreamTranslator for Stream {
         self.finished = true;
         // No usage from Gemini means no usage chunk: the gateway then counts the tokens itself.
         let mut out: Vec<String> =
-            self.usage.map(|(p, c)| self.chunks.usage(p, c)).into_iter().collect();
+            self.usage.map(|tokens| self.chunks.usage(&tokens)).into_iter().collect();
         out.push("[DONE]".to_owned());
         out
     }

@@ -5,8 +5,11 @@
 
 pub mod anthropic;
 pub mod google;
+pub mod messages;
 
 use serde_json::{Map, Value, json};
+
+use crate::pricing::Tokens;
 
 /// Turns one provider stream event into OpenAI chunk payloads (`data:` values, `[DONE]`
 /// included).
@@ -36,8 +39,8 @@ impl Chunks {
     }
 
     /// The usage-only last chunk that `stream_options.include_usage` asks for.
-    pub fn usage(&self, prompt: u64, completion: u64) -> String {
-        self.chunk(json!([]), Some(usage(prompt, completion)))
+    pub fn usage(&self, tokens: &Tokens) -> String {
+        self.chunk(json!([]), Some(usage(tokens)))
     }
 
     fn chunk(&self, choices: Value, usage: Option<Value>) -> String {
@@ -55,11 +58,33 @@ impl Chunks {
     }
 }
 
-pub(crate) fn usage(prompt: u64, completion: u64) -> Value {
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+/// OpenAI's `usage` object. Cache reads are `prompt_tokens_details.cached_tokens`, as OpenAI
+/// reports them; cache writes, which OpenAI has no field for, `cache_creation_input_tokens` (as
+/// LiteLLM reports them).
+pub(crate) fn usage(tokens: &Tokens) -> Value {
+    let mut usage = json!({
+        "prompt_tokens": tokens.prompt,
+        "completion_tokens": tokens.completion,
+        "total_tokens": tokens.prompt + tokens.completion,
+    });
+    if tokens.cache_read > 0 {
+        usage["prompt_tokens_details"] = json!({"cached_tokens": tokens.cache_read});
+    }
+    if tokens.cache_write > 0 {
+        usage["cache_creation_input_tokens"] = json!(tokens.cache_write);
+    }
+    usage
+}
+
+/// The tokens of an OpenAI-shaped `usage` object: what [`usage`] writes, and what
+/// OpenAI-compatible providers send.
+pub(crate) fn tokens_of(usage: &Value) -> Option<Tokens> {
+    let count = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
+    Some(Tokens {
+        prompt: usage.get("prompt_tokens")?.as_u64()?,
+        completion: count("/completion_tokens"),
+        cache_read: count("/prompt_tokens_details/cached_tokens"),
+        cache_write: count("/cache_creation_input_tokens"),
     })
 }
 

@@ -1,6 +1,6 @@
-//! The gateway as LLM apps use it: the official `openai` Python SDK against `agentwatch gateway`,
-//! with two real mock providers (llmock processes) behind it. The client's checks are in
-//! `tests/gateway/openai_client.py`.
+//! The gateway as LLM apps use it: the official `openai` and `anthropic` Python SDKs against
+//! `agentwatch gateway`, with real mock providers (llmock processes) behind it. The clients'
+//! checks are in `tests/gateway/openai_client.py` and `tests/gateway/anthropic_client.py`.
 
 use std::path::Path;
 
@@ -9,15 +9,14 @@ use crate::support::{Mock, Sandbox, Server, llm_client, stderr, stdout};
 const TENANT_KEY: &str = "aw-test-tenant-key-0123456789abcdef";
 
 fn client(sandbox: &Sandbox, args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/gateway/openai_client.py");
-    let output =
-        sandbox.command_for(&llm_client("python")).arg(script).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "the openai SDK client failed:\n{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    run_client(sandbox, "openai_client.py", args);
+}
+
+/// Runs `tests/gateway/<script>` with the SDKs' Python; it checks what it is asked to.
+fn run_client(sandbox: &Sandbox, script: &str, args: &[&str]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/gateway").join(script);
+    let output = sandbox.command_for(&llm_client("python")).arg(path).args(args).output().unwrap();
+    assert!(output.status.success(), "{script} failed:\n{}\n{}", stdout(&output), stderr(&output));
 }
 
 /// The usage table's rows as JSON objects, in a file of the sandbox: what the client's `usage`
@@ -141,6 +140,84 @@ team = "platform"
             "{secret} is stored in plain text"
         );
     }
+}
+
+#[test]
+fn an_anthropic_sdk_app_gets_messages_streams_tools_dlp_and_budgets_in_anthropics_shape() {
+    const POOR_KEY: &str = "aw-test-poor-tenant-key-0123456789";
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let config = sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            r#"
+[[gateway.providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "{0}/anthropic"
+priority = 1
+models = ["claude-*"]
+keys = [{{ key = "sk-ant-0123456789abcdef" }}]
+
+[[gateway.providers]]
+name = "openai"
+kind = "openai"
+base_url = "{0}/v1"
+priority = 2
+models = ["gpt-*"]
+aliases = {{ "claude-haiku-4-5" = "gpt-4o-mini" }}
+keys = [{{ key = "sk-openai-0123456789abcdef" }}]
+
+[[gateway.providers]]
+name = "gemini"
+kind = "google"
+base_url = "{0}/gemini"
+priority = 3
+models = ["gemini-*"]
+keys = [{{ key = "AIza0123456789abcdef" }}]
+
+[[gateway.tenants]]
+name = "claude-code"
+api_key = "{TENANT_KEY}"
+dlp = {{ actions = {{ aws_access_key = "block", email = "mask_and_restore" }} }}
+
+[[gateway.tenants]]
+name = "poor"
+api_key = "{POOR_KEY}"
+monthly_budget = 0.0001
+"#,
+            mock.url
+        ),
+    );
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    run_client(
+        &sandbox,
+        "anthropic_client.py",
+        &["session", &gateway, TENANT_KEY, POOR_KEY, &mock.url],
+    );
+
+    // Every message is the tenant's usage, recorded as `messages`.
+    assert!(server.terminate().success());
+    let rows = std::fs::read_to_string(usage_rows(&sandbox)).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
+    let messages: Vec<_> = rows.iter().filter(|r| r["endpoint"] == "messages").collect();
+    let answered = messages.iter().filter(|r| r["status"] == 200).count();
+    assert_eq!(answered, 9, "{messages:#?}");
+    assert!(
+        messages
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .all(|r| r["cost_usd"].as_f64().unwrap() > 0.0),
+        "{messages:#?}"
+    );
+    let refused: Vec<_> =
+        messages.iter().map(|r| r["status"].as_i64().unwrap()).filter(|s| *s >= 400).collect();
+    assert_eq!(refused, [400, 402], "{messages:#?}");
 }
 
 #[test]
