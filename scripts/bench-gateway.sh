@@ -22,12 +22,21 @@
 # replicas on Postgres and Redis against one (two load generators of 16 connections each). It
 # starts a Postgres (Debian's, durable defaults) and a Redis of its own.
 #
+#   scripts/bench-gateway.sh --messages [runs] [seconds per run] [rate]   (default 5, 10, 500)
+#
+# --messages measures Anthropic's Messages API beside chat completions, pinned as --pinned is:
+# /v1/messages to an Anthropic provider (native) and to an OpenAI one (translated both ways),
+# and /v1/chat/completions, each against the mock's own answer to the same upstream call.
+#
 # Needs: nginx (apt-get install nginx-light) and a LiteLLM venv, both set up here on first run
 # (LiteLLM from PyPI, pinned below, into ~/.cache/agentwatch/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PINNED=false REPLICAS=false
-if [ "${1:-}" = --pinned ]; then
+PINNED=false REPLICAS=false MESSAGES=false
+if [ "${1:-}" = --messages ]; then
+  MESSAGES=true RUNS=${2:-5} SECONDS_PER_RUN=${3:-10} RATE=${4:-500}
+  ON_GATEWAY_CPU=(taskset -c 1) ON_CLIENT_CPU=(taskset -c 0)
+elif [ "${1:-}" = --pinned ]; then
   PINNED=true RUNS=${2:-5} SECONDS_PER_RUN=${3:-20} RATE=${4:-1000}
   ON_GATEWAY_CPU=(taskset -c 1) ON_CLIENT_CPU=(taskset -c 0)
 elif [ "${1:-}" = --replicas ]; then
@@ -57,7 +66,7 @@ wait_http() { for _ in $(seq 1200); do curl -fs -o /dev/null "$1" && return 0; s
 # --- what it needs --------------------------------------------------------------------------
 command -v nginx >/dev/null || { echo "installing nginx-light"; apt-get install -y -qq nginx-light >/dev/null; }
 LITELLM="$BENCH/litellm-venv"
-if ! $PINNED && ! $REPLICAS && [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
+if ! $PINNED && ! $REPLICAS && ! $MESSAGES && [ "$("$LITELLM/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
   echo "installing litellm[proxy]==$LITELLM_VERSION into $LITELLM"
   python3 -m venv "$LITELLM"
   "$LITELLM/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION"
@@ -82,6 +91,10 @@ http {
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$MOCK_PORT;
+    location = /v1/messages {
+      default_type application/json;
+      return 200 '{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello!"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"output_tokens":2}}';
+    }
     location = /v1/chat/completions {
       default_type application/json;
       return 200 '{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}';
@@ -97,7 +110,7 @@ KEY=aw-bench-tenant-key-0123456789abcdef
 # A gateway on PORT with its data in DIR, the tenant's extra settings in TENANT; the environment
 # says where its state lives. Its pid in GW_PID.
 start_gateway() {
-  local port=$1 dir=$2 tenant=${3:-}
+  local port=$1 dir=$2 tenant=${3:-} more=${4:-}
   cat > "$dir.toml" <<EOF
 data_dir = "$dir"
 [gateway]
@@ -114,6 +127,7 @@ api_key = "$KEY"
 rate_burst = 1000000
 rate_refill_per_sec = 1000000.0
 $tenant
+$more
 EOF
   AGENTWATCH_CONFIG="$dir.toml" "${ON_GATEWAY_CPU[@]}" "$AGENTWATCH" gateway \
     2> "$dir.log" & GW_PID=$!; PIDS+=($GW_PID)
@@ -210,7 +224,55 @@ EOF
 fi
 
 GW_PORT=$(free_port)
-start_gateway "$GW_PORT" "$WORK/data"
+CLAUDE="[[gateway.providers]]
+name = \"claude\"
+kind = \"anthropic\"
+base_url = \"http://127.0.0.1:$MOCK_PORT\"
+priority = 1
+models = [\"claude-*\"]
+keys = [{ key = \"sk-ant-bench-0123456789abcdef\", concurrency_limit = 100000 }]"
+start_gateway "$GW_PORT" "$WORK/data" "" "$CLAUDE"
+
+if $MESSAGES; then
+  RESULTS="$WORK/results.jsonl"
+  CHAT='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}'
+  NATIVE='{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"Say hello."}]}'
+  TRANSLATED='{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Say hello."}]}'
+  GW=http://127.0.0.1:$GW_PORT MOCK=http://127.0.0.1:$MOCK_PORT
+  for i in $(seq "$RUNS"); do
+    while read -r target url key body; do
+      "${ON_CLIENT_CPU[@]}" "$LOADGEN" --url "$url" --key "$key" --body "$body" \
+        --seconds "$SECONDS_PER_RUN" --rate "$RATE" < /dev/null |
+        python3 -c "import json,sys; d=json.load(sys.stdin); d.update(target='$target', run=$i); print(json.dumps(d))" |
+        tee -a "$RESULTS"
+    done <<TARGETS
+direct-chat $MOCK/v1/chat/completions none $CHAT
+chat $GW/v1/chat/completions $KEY $CHAT
+direct-messages $MOCK/v1/messages none $NATIVE
+messages-native $GW/v1/messages $KEY $NATIVE
+messages-translated $GW/v1/messages $KEY $TRANSLATED
+TARGETS
+  done
+  python3 - "$RESULTS" "$RATE" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+runs = sorted({r["run"] for r in rows})
+at = lambda t, n: next(r for r in rows if r["target"] == t and r["run"] == n)
+print(f"\n| at {sys.argv[2]} req/s | upstream call | added p50 ms (runs) | added p99 ms (runs) | median added p50 / p99 ms | errors |")
+print("|---|---|---|---|---|---|")
+names = {"chat": "/v1/chat/completions", "messages-native": "/v1/messages (anthropic)",
+         "messages-translated": "/v1/messages (openai, translated)"}
+for target, base, upstream in (("chat", "direct-chat", "chat completions"),
+                               ("messages-native", "direct-messages", "messages"),
+                               ("messages-translated", "direct-chat", "chat completions")):
+    p50 = [at(target, n)["p50_ms"] - at(base, n)["p50_ms"] for n in runs]
+    p99 = [at(target, n)["p99_ms"] - at(base, n)["p99_ms"] for n in runs]
+    errors = sum(at(target, n)["errors"] for n in runs)
+    fmt = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+    print(f"| {names[target]} | {upstream} | {fmt(p50)} | {fmt(p99)} | {statistics.median(p50):.2f} / {statistics.median(p99):.2f} | {errors} |")
+EOF
+  exit 0
+fi
 
 if $PINNED; then
   RESULTS="$WORK/results.jsonl"

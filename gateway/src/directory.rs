@@ -35,6 +35,10 @@ pub enum Endpoint {
     Messages,
     /// Its `count_tokens`, which only Anthropic providers count (the gateway counts for others).
     CountTokens,
+    /// OpenAI's Responses API: natively by `openai` providers, translated by the others.
+    Responses,
+    /// A Responses request only a provider that keeps responses can serve (`openai` ones).
+    ResponsesNative,
 }
 
 impl Directory {
@@ -170,7 +174,8 @@ impl Upstream {
         match endpoint {
             Endpoint::ChatCompletions => true,
             Endpoint::Embeddings => self.provider.kind.is_openai_compatible(),
-            Endpoint::Messages => true,
+            Endpoint::Messages | Endpoint::Responses => true,
+            Endpoint::ResponsesNative => self.provider.kind == ProviderKind::OpenAI,
             Endpoint::CountTokens => self.provider.kind == ProviderKind::Anthropic,
         }
     }

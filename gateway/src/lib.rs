@@ -18,6 +18,7 @@ pub mod net;
 pub mod pricing;
 mod proxy;
 pub mod ratelimit;
+mod responses;
 mod screen;
 pub mod secrets;
 pub mod settings;
@@ -261,6 +262,7 @@ impl Gateway {
             .route("/v1/embeddings", post(proxy::embeddings))
             .route("/v1/messages", post(messages::messages))
             .route("/v1/messages/count_tokens", post(messages::count_tokens))
+            .route("/v1/responses", post(responses::responses))
             .route("/v1/models", get(proxy::models))
             // Long contexts and images: far above axum's 2 MiB default.
             .layer(axum::extract::DefaultBodyLimit::max(64 << 20))

@@ -398,9 +398,9 @@ fn answer_text(answer: &Value) -> String {
     text
 }
 
-/// An upper bound of a Messages request's prompt tokens: everything it sends, as text, with each
-/// inline or linked image at [`MEDIA_TOKENS`] (a document's data is counted as the text it is
-/// sent as, which bounds what its pages cost).
+/// An upper bound of a Messages (or Responses) request's prompt tokens: everything it sends, as
+/// text, with each inline or linked image at [`MEDIA_TOKENS`] (a document's data is counted as
+/// the text it is sent as, which bounds what its pages cost).
 pub(crate) fn prompt_bound(request: &Value) -> u64 {
     let mut request = request.clone();
     let images = strip_images(&mut request);
@@ -413,7 +413,7 @@ fn strip_images(value: &mut Value) -> u64 {
     match value {
         Value::Object(map) => {
             let kind = map.get("type").and_then(Value::as_str);
-            if matches!(kind, Some("image" | "image_url" | "file")) {
+            if matches!(kind, Some("image" | "image_url" | "input_image" | "file")) {
                 map.retain(|k, _| k == "type");
                 return 1;
             }

@@ -604,6 +604,19 @@ impl Gateway {
                 // Anthropic requires `max_tokens` (checked on arrival); thinking is within it.
                 (prompt, request.get("max_tokens").and_then(Value::as_u64).unwrap_or(0))
             }
+            Endpoint::Responses | Endpoint::ResponsesNative => {
+                let whole = Value::Object(request.clone());
+                let prompt =
+                    tokio::task::spawn_blocking(move || crate::messages::prompt_bound(&whole))
+                        .await
+                        .map_err(|e| ApiError::internal("cannot count the prompt's tokens", e))?;
+                let asked = request.get("max_output_tokens").and_then(Value::as_u64);
+                let max = asked.unwrap_or_else(|| {
+                    request.insert("max_output_tokens".into(), json!(DEFAULT_MAX_OUTPUT));
+                    DEFAULT_MAX_OUTPUT
+                });
+                (prompt, max)
+            }
             Endpoint::Embeddings => {
                 let input = request.get("input").cloned().unwrap_or(Value::Null);
                 let prompt = tokio::task::spawn_blocking(move || tokens::count_input(&input))

@@ -34,6 +34,10 @@ enum Place {
     Block,
     Source,
     CacheControl,
+    /// OpenAI's Responses API: the request, an input item, a content part.
+    ResponsesTop,
+    ResponseItem,
+    ResponsePart,
 }
 
 impl Place {
@@ -54,6 +58,9 @@ impl Place {
             (Place::MessagesTop, "tools") => Place::Tool,
             (Place::Block, "source") => Place::Source,
             (_, "cache_control") => Place::CacheControl,
+            (Place::ResponsesTop, "input") => Place::ResponseItem,
+            (Place::ResponsesTop, "tools") => Place::Tool,
+            (Place::ResponseItem, "content") => Place::ResponsePart,
             _ => Place::Text,
         }
     }
@@ -89,6 +96,18 @@ impl Place {
             ],
             (Place::Source, "type") => &["base64", "url", "text", "content", "file"],
             (Place::Source, "media_type") => return true,
+            (Place::ResponsesTop, "model") => return true,
+            (Place::ResponsesTop, "tool_choice") => &["none", "auto", "required"],
+            (Place::ResponsesTop, "truncation") => &["auto", "disabled"],
+            (Place::ResponseItem, "role") => &["system", "developer", "user", "assistant"],
+            (Place::ResponseItem, "type") => {
+                &["message", "function_call", "function_call_output", "reasoning", "item_reference"]
+            }
+            (Place::ResponseItem, "status") => &["in_progress", "completed", "incomplete"],
+            (Place::ResponsePart, "type") => {
+                &["input_text", "input_image", "input_file", "output_text", "refusal"]
+            }
+            (Place::ResponsePart, "detail") => &["auto", "low", "high"],
             (Place::CacheControl, "type") => &["ephemeral"],
             (Place::CacheControl, "ttl") => &["5m", "1h"],
             _ => return false,
@@ -113,6 +132,14 @@ pub(crate) fn chat(policy: &Policy, request: &mut Map<String, Value>) -> Outcome
 /// way around DLP); the detectors' patterns do not occur in their base64.
 pub(crate) fn messages(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
     request_text(policy, request, Place::MessagesTop)
+}
+
+/// Screens every piece of text a Responses request sends upstream, in place: `instructions`, the
+/// input (a string, or items: message parts, function call arguments as the JSON they are,
+/// function outputs, reasoning), tools, the text format's schema, `metadata`. Only real inline
+/// media (a base64 image or binary file) is left alone.
+pub(crate) fn responses(policy: &Policy, request: &mut Map<String, Value>) -> Outcome {
+    request_text(policy, request, Place::ResponsesTop)
 }
 
 fn request_text(policy: &Policy, request: &mut Map<String, Value>, top: Place) -> Outcome {
@@ -172,17 +199,21 @@ fn walk(
         Value::String(text) => match (place, key) {
             // Tool-call arguments are JSON: screened value by value, so that escapes cannot hide
             // a value and a redaction cannot break the JSON.
-            (Place::Function, "arguments") => match serde_json::from_str::<Value>(text) {
-                Ok(mut parsed) if parsed.is_object() || parsed.is_array() => {
-                    let changed = walk(policy, &mut parsed, Place::Text, "", outcome);
-                    if changed {
-                        *text = parsed.to_string();
+            (Place::Function | Place::ResponseItem, "arguments") => {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(mut parsed) if parsed.is_object() || parsed.is_array() => {
+                        let changed = walk(policy, &mut parsed, Place::Text, "", outcome);
+                        if changed {
+                            *text = parsed.to_string();
+                        }
+                        changed
                     }
-                    changed
+                    _ => screen(policy, text, outcome),
                 }
-                _ => screen(policy, text, outcome),
-            },
-            (Place::ImageUrl, "url") | (Place::File, "file_data") => {
+            }
+            (Place::ImageUrl, "url")
+            | (Place::File, "file_data")
+            | (Place::ResponsePart, "image_url" | "file_data") => {
                 screen_data_url(policy, text, outcome)
             }
             // Raw base64 audio: skipped only when it is that.
@@ -395,6 +426,102 @@ impl RestoringMessages {
                 None => vec![event],
             },
             _ => vec![event],
+        }
+    }
+}
+
+/// Puts masked values back into a whole Responses answer, or any piece of one: the text of its
+/// `output_text` parts and the arguments of its function calls.
+pub(crate) fn restore_response(masks: &Masks, value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            match map.get("type").and_then(Value::as_str) {
+                Some("output_text") => {
+                    if let Some(Value::String(text)) = map.get_mut("text") {
+                        *text = masks.restore(text);
+                    }
+                }
+                Some("function_call") => {
+                    if let Some(Value::String(arguments)) = map.get_mut("arguments") {
+                        *arguments = masks.restore_json(arguments);
+                    }
+                }
+                _ => {}
+            }
+            for (key, inner) in map.iter_mut() {
+                if key != "text" && key != "arguments" {
+                    restore_response(masks, inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| restore_response(masks, v)),
+        _ => {}
+    }
+}
+
+/// Puts masked values back into a stream of Responses events: each output item's text deltas
+/// and argument deltas restored by their own [`Restorer`], what one still holds sent as one more
+/// delta before the item's `.done` event, and the whole text in `.done` events and in the final
+/// response restored outright.
+#[derive(Debug)]
+pub(crate) struct RestoringResponses {
+    masks: Masks,
+    /// By item id: the delta event type, and its restorer.
+    items: HashMap<String, (&'static str, Restorer)>,
+}
+
+impl RestoringResponses {
+    pub fn new(masks: Masks) -> RestoringResponses {
+        RestoringResponses { masks, items: HashMap::new() }
+    }
+
+    /// One event, rewritten: the events to send in its place.
+    pub fn event(&mut self, mut event: Value) -> Vec<Value> {
+        let item = event.get("item_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        match kind.as_str() {
+            "response.output_text.delta" | "response.function_call_arguments.delta" => {
+                let masks = &self.masks;
+                let (_, restorer) = self.items.entry(item).or_insert_with(|| {
+                    if kind == "response.output_text.delta" {
+                        ("response.output_text.delta", masks.restorer())
+                    } else {
+                        ("response.function_call_arguments.delta", masks.json_restorer())
+                    }
+                });
+                if let Some(Value::String(piece)) = event.get_mut("delta") {
+                    *piece = restorer.push(piece);
+                }
+                vec![event]
+            }
+            "response.output_text.done" | "response.function_call_arguments.done" => {
+                let field = if kind == "response.output_text.done" { "text" } else { "arguments" };
+                if let Some(Value::String(whole)) = event.get_mut(field) {
+                    *whole = if field == "text" {
+                        self.masks.restore(whole)
+                    } else {
+                        self.masks.restore_json(whole)
+                    };
+                }
+                let Some((delta_kind, mut restorer)) = self.items.remove(&item) else {
+                    return vec![event];
+                };
+                let held = restorer.finish();
+                if held.is_empty() {
+                    return vec![event];
+                }
+                let mut delta = event.clone();
+                if let Some(fields) = delta.as_object_mut() {
+                    fields.remove(field);
+                    fields.insert("type".into(), json!(delta_kind));
+                    fields.insert("delta".into(), json!(held));
+                }
+                vec![delta, event]
+            }
+            _ => {
+                restore_response(&self.masks, &mut event);
+                vec![event]
+            }
         }
     }
 }

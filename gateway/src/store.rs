@@ -649,6 +649,7 @@ fn endpoint_name(stored: &str) -> &'static str {
         "embeddings" => "embeddings",
         "messages" => "messages",
         "messages.count_tokens" => "messages.count_tokens",
+        "responses" => "responses",
         "mcp" => "mcp",
         "rest" => "rest",
         _ => "other",

@@ -16,7 +16,7 @@ use crate::directory::{Breaker, KeyLease};
 use crate::error::ApiError;
 use crate::pricing::{Prices, Tokens};
 use crate::proxy::{RequestContext, usage_of};
-use crate::screen::{Restoring, RestoringMessages};
+use crate::screen::{Restoring, RestoringMessages, RestoringResponses};
 use crate::usage::UsageSink;
 
 /// The API the client streams in: OpenAI's chat completion chunks (`data:` lines, `[DONE]`), or
@@ -25,6 +25,8 @@ use crate::usage::UsageSink;
 pub(crate) enum Wire {
     Chat,
     Messages,
+    /// OpenAI's Responses events (`event:` and `data:` lines, `response.completed`).
+    Responses,
 }
 
 /// Puts DLP-masked values back into the events of a stream, in its client's API.
@@ -32,6 +34,7 @@ pub(crate) enum Wire {
 pub(crate) enum Restore {
     Chat(Restoring),
     Messages(RestoringMessages),
+    Responses(RestoringResponses),
 }
 
 /// What the relay needs to know about its request.
@@ -242,6 +245,9 @@ impl Tap {
             Restore::Messages(restoring) => {
                 Some(restoring.event(event).into_iter().map(|e| e.to_string()).collect())
             }
+            Restore::Responses(restoring) => {
+                Some(restoring.event(event).into_iter().map(|e| e.to_string()).collect())
+            }
         }
     }
 
@@ -253,6 +259,37 @@ impl Tap {
                 self.observe_message_event(data);
                 true
             }
+            Wire::Responses => {
+                self.observe_response_event(data);
+                true
+            }
+        }
+    }
+
+    /// Takes a Responses event's text, end, usage or error.
+    fn observe_response_event(&mut self, data: &str) {
+        let Ok(event) = serde_json::from_str::<Value>(data) else { return };
+        let before = self.completion.len();
+        match event["type"].as_str() {
+            Some("response.output_text.delta" | "response.function_call_arguments.delta") => {
+                self.completion.push_str(event["delta"].as_str().unwrap_or_default());
+            }
+            Some("response.completed" | "response.incomplete") => {
+                self.usage = crate::dialect::responses::tokens(&event["response"]["usage"]);
+                self.done = true;
+            }
+            Some("response.failed") => {
+                let message = event.pointer("/response/error/message").and_then(Value::as_str);
+                self.error = Some(message.unwrap_or("the response failed").to_owned());
+            }
+            Some("error") => {
+                let message = event["message"].as_str();
+                self.error = Some(message.unwrap_or("stream error").to_owned());
+            }
+            _ => {}
+        }
+        if self.first_token.is_none() && self.completion.len() > before {
+            self.first_token = Some(Instant::now());
         }
     }
 
@@ -339,6 +376,9 @@ impl Tap {
         let body = match self.context.wire {
             Wire::Chat => error.body(),
             Wire::Messages => error.anthropic_body(),
+            Wire::Responses => serde_json::json!({
+                "type": "error", "code": error.code.as_str(), "message": error.message, "param": null,
+            }),
         };
         let mut out = Vec::new();
         write_event(self.context.wire, &body.to_string(), &mut out);
@@ -372,10 +412,10 @@ impl Drop for Tap {
     }
 }
 
-/// One event as the client's API writes it: Anthropic's name each event's type on an `event:`
-/// line too.
+/// One event as the client's API writes it: Anthropic's and the Responses API's name each event's
+/// type on an `event:` line too.
 fn write_event(wire: Wire, payload: &str, out: &mut Vec<u8>) {
-    if wire == Wire::Messages
+    if wire != Wire::Chat
         && let Some(kind) = serde_json::from_str::<Value>(payload)
             .ok()
             .and_then(|e| e.get("type").and_then(Value::as_str).map(str::to_owned))

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod google;
 pub mod messages;
+pub mod responses;
 
 use serde_json::{Map, Value, json};
 

@@ -221,6 +221,74 @@ monthly_budget = 0.0001
 }
 
 #[test]
+fn an_openai_sdk_app_gets_the_responses_api_from_every_kind_of_provider() {
+    const POOR_KEY: &str = "aw-test-poor-tenant-key-0123456789";
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    let config = sandbox.write(
+        "agentwatch.toml",
+        &format!(
+            r#"
+[[gateway.providers]]
+name = "openai"
+kind = "openai"
+base_url = "{0}/v1"
+models = ["gpt-*"]
+keys = [{{ key = "sk-openai-0123456789abcdef" }}]
+
+[[gateway.providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "{0}/anthropic"
+models = ["claude-*"]
+keys = [{{ key = "sk-ant-0123456789abcdef" }}]
+
+[[gateway.providers]]
+name = "gemini"
+kind = "google"
+base_url = "{0}/gemini"
+models = ["gemini-*"]
+keys = [{{ key = "AIza0123456789abcdef" }}]
+
+[[gateway.tenants]]
+name = "codex"
+api_key = "{TENANT_KEY}"
+dlp = {{ actions = {{ email = "mask_and_restore" }} }}
+
+[[gateway.tenants]]
+name = "poor"
+api_key = "{POOR_KEY}"
+monthly_budget = 0.0001
+"#,
+            mock.url
+        ),
+    );
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    run_client(
+        &sandbox,
+        "responses_client.py",
+        &["session", &gateway, TENANT_KEY, POOR_KEY, &mock.url],
+    );
+
+    assert!(server.terminate().success());
+    let rows = std::fs::read_to_string(usage_rows(&sandbox)).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).unwrap();
+    let responses: Vec<_> = rows.iter().filter(|r| r["endpoint"] == "responses").collect();
+    let answered: Vec<_> = responses.iter().filter(|r| r["status"] == 200).collect();
+    // Two per provider, the function's result, and the masked stream.
+    assert_eq!(answered.len(), 8, "{responses:#?}");
+    assert!(answered.iter().all(|r| r["cost_usd"].as_f64().unwrap() > 0.0), "{responses:#?}");
+    let refused: Vec<_> =
+        responses.iter().map(|r| r["status"].as_i64().unwrap()).filter(|s| *s >= 400).collect();
+    assert_eq!(refused, [400, 402], "{responses:#?}");
+}
+
+#[test]
 fn a_provider_without_a_key_source_is_refused_at_start_with_the_setting_to_fix() {
     let sandbox = Sandbox::new();
     let config = sandbox.write(
