@@ -151,8 +151,13 @@ impl Upstream {
     /// model itself when its model list matches (or it has none).
     pub fn serves(&self, model: &str) -> Option<String> {
         let target = self.resolve(model)?;
-        let safe = self.provider.kind != ProviderKind::Google
-            || crate::dialect::google::is_safe_model(&target);
+        // Gemini and Azure's deployments API take the model in the URL's path.
+        let in_path = match self.provider.kind {
+            ProviderKind::Google => true,
+            ProviderKind::Azure => !self.provider.base_url.ends_with("/openai/v1"),
+            _ => false,
+        };
+        let safe = !in_path || crate::dialect::google::is_safe_model(&target);
         safe.then_some(target)
     }
 

@@ -23,7 +23,8 @@ use crate::dialect::{StreamTranslator, anthropic, google, messages as translate}
 use crate::directory::{Endpoint, Upstream};
 use crate::error::ApiError;
 use crate::proxy::{
-    MEDIA_TOKENS, RequestContext, Unanswered, WithModel, provider_headers, read_body,
+    MEDIA_TOKENS, RequestContext, Unanswered, WithModel, openai_compatible, provider_headers,
+    read_body,
 };
 use crate::screen::{self, RestoringMessages};
 use crate::settings::ProviderKind;
@@ -157,9 +158,7 @@ fn upstream_request(
                 .post(format!("{base}{}", google::path(model, stream)))
                 .header("x-goog-api-key", &key.secret)
                 .json(&google::request(&translated)),
-            _ => http
-                .post(format!("{base}/chat/completions"))
-                .bearer_auth(&key.secret)
+            _ => openai_compatible(http, upstream, "/chat/completions", model, &key.secret)
                 .json(&WithModel { model, rest: &translated }),
         }
     }

@@ -214,9 +214,7 @@ async fn complete_chat(
                     .post(format!("{base}{}", google::path(model, stream)))
                     .header("x-goog-api-key", &key.secret)
                     .json(&google::request(&request)),
-                _ => http
-                    .post(format!("{base}/chat/completions"))
-                    .bearer_auth(&key.secret)
+                _ => openai_compatible(http, upstream, "/chat/completions", model, &key.secret)
                     .json(&WithModel { model, rest: &request }),
             }
         })
@@ -366,10 +364,8 @@ async fn complete_embeddings(
     request.remove("model");
     let sent = match gateway
         .send_with_failover(&ctx, Endpoint::Embeddings, |upstream, model, key| {
-            gateway
-                .client_for(upstream)
-                .post(format!("{}/embeddings", upstream.provider.base_url))
-                .bearer_auth(&key.secret)
+            let http = gateway.client_for(upstream);
+            openai_compatible(http, upstream, "/embeddings", model, &key.secret)
                 .json(&WithModel { model, rest: &request })
         })
         .await
@@ -836,6 +832,13 @@ impl Gateway {
             ProviderKind::Google => {
                 http.get(format!("{base}/v1beta/models")).header("x-goog-api-key", key)
             }
+            ProviderKind::Azure if !base.ends_with("/openai/v1") => {
+                // The deployments API lists no deployments: its models are the config's.
+                return Err(
+                    "an Azure deployments provider lists its deployments in `models`".into()
+                );
+            }
+            ProviderKind::Azure => http.get(format!("{base}/models")).header("api-key", key),
             _ => http.get(format!("{base}/models")).bearer_auth(key),
         };
         let response =
@@ -860,6 +863,36 @@ impl Gateway {
                 .collect(),
         };
         Ok(ids)
+    }
+}
+
+/// The Azure OpenAI API version its deployments API is asked for: the latest GA one.
+pub(crate) const AZURE_API_VERSION: &str = "2024-10-21";
+
+/// A POST to an OpenAI-compatible provider's `path` (`/chat/completions`, `/embeddings`) for
+/// `model`, with `key`. Azure's deployments API takes the model as the deployment in the URL,
+/// with its API version, and the key as `api-key`; its v1 API (a base URL ending in
+/// `/openai/v1`) takes OpenAI's URLs and `api-key`; every other provider OpenAI's URLs and a
+/// bearer token.
+pub(crate) fn openai_compatible(
+    http: &reqwest::Client,
+    upstream: &Upstream,
+    path: &str,
+    model: &str,
+    key: &str,
+) -> reqwest::RequestBuilder {
+    let base = &upstream.provider.base_url;
+    match upstream.provider.kind {
+        ProviderKind::Azure if base.ends_with("/openai/v1") => {
+            http.post(format!("{base}{path}")).header("api-key", key)
+        }
+        // `Upstream::serves` lets only a model safe in a URL path reach here.
+        ProviderKind::Azure => http
+            .post(format!(
+                "{base}/openai/deployments/{model}{path}?api-version={AZURE_API_VERSION}"
+            ))
+            .header("api-key", key),
+        _ => http.post(format!("{base}{path}")).bearer_auth(key),
     }
 }
 

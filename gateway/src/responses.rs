@@ -20,7 +20,9 @@ use crate::dialect::messages::Chain;
 use crate::dialect::{StreamTranslator, anthropic, google, responses as translate};
 use crate::directory::{Endpoint, Upstream};
 use crate::error::ApiError;
-use crate::proxy::{RequestContext, Unanswered, WithModel, provider_headers, read_body};
+use crate::proxy::{
+    RequestContext, Unanswered, WithModel, openai_compatible, provider_headers, read_body,
+};
 use crate::screen::{self, RestoringResponses};
 use crate::settings::ProviderKind;
 use crate::store::ProviderKey;
@@ -106,9 +108,7 @@ fn upstream_request(
                 .post(format!("{base}{}", google::path(model, stream)))
                 .header("x-goog-api-key", &key.secret)
                 .json(&google::request(chat)),
-            _ => http
-                .post(format!("{base}/chat/completions"))
-                .bearer_auth(&key.secret)
+            _ => openai_compatible(http, upstream, "/chat/completions", model, &key.secret)
                 .json(&WithModel { model, rest: chat }),
         }
     }

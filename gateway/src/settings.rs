@@ -108,33 +108,69 @@ pub enum ProviderKind {
     OpenRouter,
     Google,
     Custom,
+    /// Azure OpenAI: OpenAI's API per deployment, the key as `api-key`.
+    Azure,
+    Mistral,
+    Cohere,
+    Groq,
+    Together,
+    #[serde(rename = "xai")]
+    XAi,
+    #[serde(rename = "deepseek")]
+    DeepSeek,
 }
 
 impl ProviderKind {
+    pub const ALL: [ProviderKind; 12] = [
+        ProviderKind::OpenAI,
+        ProviderKind::Anthropic,
+        ProviderKind::OpenRouter,
+        ProviderKind::Google,
+        ProviderKind::Custom,
+        ProviderKind::Azure,
+        ProviderKind::Mistral,
+        ProviderKind::Cohere,
+        ProviderKind::Groq,
+        ProviderKind::Together,
+        ProviderKind::XAi,
+        ProviderKind::DeepSeek,
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAI => "openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::OpenRouter => "openrouter",
-            ProviderKind::Google => "google",
-            ProviderKind::Custom => "custom",
-        }
+        self.describe().0
     }
 
     pub fn parse(s: &str) -> Option<ProviderKind> {
-        Some(match s {
-            "openai" => ProviderKind::OpenAI,
-            "anthropic" => ProviderKind::Anthropic,
-            "openrouter" => ProviderKind::OpenRouter,
-            "google" => ProviderKind::Google,
-            "custom" => ProviderKind::Custom,
-            _ => return None,
-        })
+        ProviderKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The API root a provider of this kind has unless its config says otherwise; none for
+    /// Azure (each resource has its own) and `custom`.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        self.describe().1
+    }
+
+    /// The name and the default base URL: the one place they are paired.
+    fn describe(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            ProviderKind::OpenAI => ("openai", Some("https://api.openai.com/v1")),
+            ProviderKind::Anthropic => ("anthropic", Some("https://api.anthropic.com")),
+            ProviderKind::OpenRouter => ("openrouter", Some("https://openrouter.ai/api/v1")),
+            ProviderKind::Google => ("google", Some("https://generativelanguage.googleapis.com")),
+            ProviderKind::Custom => ("custom", None),
+            ProviderKind::Azure => ("azure", None),
+            ProviderKind::Mistral => ("mistral", Some("https://api.mistral.ai/v1")),
+            ProviderKind::Cohere => ("cohere", Some("https://api.cohere.ai/compatibility/v1")),
+            ProviderKind::Groq => ("groq", Some("https://api.groq.com/openai/v1")),
+            ProviderKind::Together => ("together", Some("https://api.together.xyz/v1")),
+            ProviderKind::XAi => ("xai", Some("https://api.x.ai/v1")),
+            ProviderKind::DeepSeek => ("deepseek", Some("https://api.deepseek.com/v1")),
+        }
     }
 
     /// Speaks OpenAI's API itself, so requests and responses pass through unchanged.
     pub fn is_openai_compatible(self) -> bool {
-        matches!(self, ProviderKind::OpenAI | ProviderKind::OpenRouter | ProviderKind::Custom)
+        !matches!(self, ProviderKind::Anthropic | ProviderKind::Google)
     }
 }
 
@@ -143,8 +179,10 @@ impl ProviderKind {
 pub struct ProviderSeed {
     pub name: String,
     pub kind: ProviderKind,
-    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`.
-    pub base_url: String,
+    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`; unset, the
+    /// kind's own (Azure and `custom` need one).
+    #[serde(default)]
+    pub base_url: Option<String>,
     /// Lower is tried first.
     #[serde(default = "default_priority")]
     pub priority: i64,
@@ -159,6 +197,27 @@ pub struct ProviderSeed {
     pub aliases: BTreeMap<String, String>,
     #[serde(default)]
     pub keys: Vec<KeySeed>,
+}
+
+impl ProviderSeed {
+    /// Its API root: the one it names, or its kind's.
+    pub fn base_url(&self) -> Result<String, String> {
+        resolve_base_url(self.kind, self.base_url.as_deref())
+    }
+}
+
+/// A provider's API root: `given`, or `kind`'s own; an error naming what to set when it has none.
+pub fn resolve_base_url(kind: ProviderKind, given: Option<&str>) -> Result<String, String> {
+    match (given.map(str::trim).filter(|u| !u.is_empty()), kind.default_base_url()) {
+        (Some(url), _) => Ok(url.trim_end_matches('/').to_owned()),
+        (None, Some(url)) => Ok(url.to_owned()),
+        (None, None) if kind == ProviderKind::Azure => Err(
+            "an azure provider needs its resource's endpoint: `https://<resource>.openai.azure.com` \
+             (deployments API) or `https://<resource>.openai.azure.com/openai/v1` (v1 API)"
+                .to_owned(),
+        ),
+        (None, None) => Err(format!("a {} provider needs a base_url", kind.as_str())),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -293,7 +352,8 @@ impl GatewaySettings {
             if !names.insert(&p.name) {
                 return Err(format!("{at}: two providers have this name; names must be unique"));
             }
-            check_base_url(&p.base_url).map_err(|e| format!("{at}.base_url: {e}"))?;
+            let base_url = p.base_url().map_err(|e| format!("{at}.base_url: {e}"))?;
+            check_base_url(&base_url).map_err(|e| format!("{at}.base_url: {e}"))?;
             for key in &p.keys {
                 key.resolve().map_err(|e| format!("{at}.keys: {e}"))?;
                 if key.concurrency_limit < 1 || key.rpm_limit.is_some_and(|r| r < 1) {
@@ -362,4 +422,44 @@ pub fn check_base_url(url: &str) -> Result<(), String> {
         return Err(format!("{url:?} must not have a query or fragment"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_kind_is_named_one_way_in_config_api_and_database() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(ProviderKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        assert_eq!(ProviderKind::parse("azure-openai"), None);
+    }
+
+    #[test]
+    fn a_preset_provider_needs_no_base_url_and_azure_says_what_it_needs() {
+        let seed = |kind: &str, base_url: &str| -> ProviderSeed {
+            let base_url = if base_url.is_empty() {
+                String::new()
+            } else {
+                format!("base_url = \"{base_url}\"\n")
+            };
+            toml::from_str(&format!("name = \"p\"\nkind = \"{kind}\"\n{base_url}")).unwrap()
+        };
+        assert_eq!(seed("groq", "").base_url().unwrap(), "https://api.groq.com/openai/v1");
+        assert_eq!(seed("xai", "").base_url().unwrap(), "https://api.x.ai/v1");
+        assert_eq!(
+            seed("mistral", "https://eu.mistral.example/v1/").base_url().unwrap(),
+            "https://eu.mistral.example/v1"
+        );
+        let azure = seed("azure", "").base_url().unwrap_err();
+        assert!(azure.contains("openai.azure.com"), "{azure}");
+        assert!(seed("custom", "").base_url().unwrap_err().contains("base_url"));
+        for kind in ProviderKind::ALL {
+            if let Some(url) = kind.default_base_url() {
+                check_base_url(url).unwrap();
+            }
+        }
+    }
 }

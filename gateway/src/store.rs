@@ -287,6 +287,7 @@ impl Store {
         for p in &settings.providers {
             let models = p.models.as_ref().map(|m| serde_json::to_string(m).expect("strings"));
             let aliases = serde_json::to_string(&p.aliases).expect("strings");
+            let base_url = p.base_url().map_err(StoreError::Invalid)?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO providers (org_id, name, kind, base_url, priority, enabled, models, \
                  aliases, source, created_at, updated_at) \
@@ -300,7 +301,7 @@ impl Store {
             .bind(org_id)
             .bind(&p.name)
             .bind(p.kind.as_str())
-            .bind(p.base_url.trim_end_matches('/'))
+            .bind(base_url)
             .bind(p.priority)
             .bind(storage::int(p.enabled))
             .bind(models)

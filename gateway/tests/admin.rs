@@ -633,7 +633,7 @@ async fn bad_input_is_refused_with_the_field_named() {
     // Shape errors come from the JSON parser, which names the field.
     for (body, field) in [
         (json!({ "kind": "openai", "base_url": "https://a.example" }), "name"),
-        (json!({ "name": "x", "kind": "azure", "base_url": "https://a.example" }), "azure"),
+        (json!({ "name": "x", "kind": "bedrock", "base_url": "https://a.example" }), "bedrock"),
         (
             json!({ "name": "x", "kind": "openai", "base_url": "https://a.example", "colour": 1 }),
             "colour",

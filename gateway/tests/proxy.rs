@@ -771,3 +771,90 @@ async fn an_openai_compatible_providers_cached_tokens_are_priced_as_cache_reads(
     let expected = (2_000.0 * 0.15 + 8_000.0 * 0.075 + 100.0 * 0.60) / 1e6;
     assert!((cost - expected).abs() < 1e-12, "cost {cost}, expected {expected}");
 }
+
+/// What an Azure mock was asked, each time: the path and query, the `api-key`, the body.
+type Asked = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+/// An Azure OpenAI resource on a port of this machine, answering its deployments API and its v1
+/// API.
+async fn azure() -> (String, Asked) {
+    async fn answer(
+        State(asked): State<Asked>,
+        uri: axum::http::Uri,
+        headers: axum::http::HeaderMap,
+        axum::Json(body): axum::Json<Value>,
+    ) -> Response {
+        let key =
+            headers.get("api-key").map(|k| k.to_str().unwrap().to_owned()).unwrap_or_default();
+        asked.lock().unwrap().push((uri.to_string(), key, body.clone()));
+        if uri.path().ends_with("/embeddings") {
+            return axum::Json(json!({ "object": "list", "model": body["model"],
+                "data": [{ "object": "embedding", "index": 0, "embedding": [0.1, 0.2] }],
+                "usage": { "prompt_tokens": 3, "total_tokens": 3 } }))
+            .into_response();
+        }
+        completion("from azure", json!({ "prompt_tokens": 5, "completion_tokens": 3 }))
+    }
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/openai/deployments/{deployment}/chat/completions", post(answer))
+        .route("/openai/deployments/{deployment}/embeddings", post(answer))
+        .route("/openai/v1/chat/completions", post(answer))
+        .with_state(Arc::clone(&asked));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, asked)
+}
+
+#[tokio::test]
+async fn an_azure_deployment_is_asked_at_its_url_with_its_api_version_and_api_key() {
+    let (resource, asked) = azure().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings: GatewaySettings = toml::from_str(&format!(
+        "[[tenants]]\nname = \"app\"\napi_key = \"{TENANT_KEY}\"\n\
+         [[providers]]\nname = \"azure\"\nkind = \"azure\"\nbase_url = \"{resource}\"\n\
+         models = [\"prod-*\"]\naliases = {{ \"gpt-4o\" = \"prod-gpt4o\", \"text-embedding-3-small\" = \"prod-embed\" }}\n\
+         [[providers.keys]]\nkey = \"azure-key-0123456789\"\n\
+         [[providers]]\nname = \"azure-v1\"\nkind = \"azure\"\nbase_url = \"{resource}/openai/v1\"\n\
+         models = [\"v1-*\"]\n[[providers.keys]]\nkey = \"azure-v1-key-0123456789\"\n"
+    ))
+    .unwrap();
+    let url = serve(&settings, dir.path(), None).await;
+    let proxy = Proxy { url, http: reqwest::Client::new(), _dir: Some(dir) };
+
+    let mut chat = hello();
+    chat["model"] = json!("gpt-4o");
+    let (status, body) = proxy.chat(chat).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let embed = proxy
+        .http
+        .post(format!("{}/v1/embeddings", proxy.url))
+        .bearer_auth(TENANT_KEY)
+        .json(&json!({ "model": "text-embedding-3-small", "input": "hello" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), StatusCode::OK);
+    let mut v1 = hello();
+    v1["model"] = json!("v1-gpt-4o-mini");
+    assert_eq!(proxy.chat(v1).await.0, StatusCode::OK);
+    // A deployment name that would leave its URL path is not routed there at all.
+    let mut escape = hello();
+    escape["model"] = json!("prod-../../admin");
+    assert_eq!(proxy.chat(escape).await.0, StatusCode::NOT_FOUND);
+
+    let asked = asked.lock().unwrap().clone();
+    let (path, key, body) = &asked[0];
+    assert_eq!(path, "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21");
+    assert_eq!(key, "azure-key-0123456789");
+    assert_eq!(body["messages"][0]["content"], "hello");
+    assert_eq!(asked[1].0, "/openai/deployments/prod-embed/embeddings?api-version=2024-10-21");
+    assert_eq!(asked[2].0, "/openai/v1/chat/completions");
+    assert_eq!(asked[2].1, "azure-v1-key-0123456789");
+    assert_eq!(
+        asked[2].2["model"], "v1-gpt-4o-mini",
+        "the v1 API takes the deployment as the model"
+    );
+    assert_eq!(asked.len(), 3);
+}

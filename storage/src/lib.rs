@@ -513,6 +513,56 @@ mod tests {
         assert!(!plain.to_string().contains("postgres@"), "no credentials in messages: {plain}");
     }
 
+    /// A data dir from before provider kinds were added opens with its providers and their keys
+    /// as they were (SQLite rebuilds the providers table to change its CHECK), and takes the new
+    /// kinds.
+    #[tokio::test]
+    async fn providers_and_their_keys_survive_the_provider_kinds_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agentwatch.db");
+        let options =
+            SqliteConnectOptions::new().filename(&path).create_if_missing(true).foreign_keys(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        let before = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&source).unwrap() {
+            let file = entry.unwrap().path();
+            if file.file_name().unwrap().to_str().unwrap() < "20261210000002" {
+                std::fs::copy(&file, before.path().join(file.file_name().unwrap())).unwrap();
+            }
+        }
+        sqlx::migrate::Migrator::new(before.path()).await.unwrap().run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO orgs (id, name, created_at) VALUES (7, 'acme', 0)",
+            "INSERT INTO providers (id, org_id, name, kind, base_url, created_at, updated_at) \
+             VALUES (3, 7, 'openai', 'openai', 'https://api.openai.com/v1', 0, 0)",
+            "INSERT INTO provider_keys (id, provider_id, sealed, hint, created_at) \
+             VALUES (5, 3, x'00', 'sk-…abcd', 0)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let storage = Storage::open(&path).await.unwrap();
+        let key: (i64, i64) = sqlx::query_as("SELECT id, provider_id FROM provider_keys")
+            .fetch_one(storage.pool())
+            .await
+            .unwrap();
+        assert_eq!(key, (5, 3), "the key is still there, still the provider's");
+        let insert = "INSERT INTO providers (org_id, name, kind, base_url, created_at, updated_at) \
+                      VALUES (7, $1, $2, 'https://example.com', 0, 0)";
+        sqlx::query(insert).bind("azure").bind("azure").execute(storage.pool()).await.unwrap();
+        let unknown = sqlx::query(insert).bind("x").bind("nonsense").execute(storage.pool()).await;
+        assert!(unknown.is_err(), "the kinds are still checked");
+        // Foreign keys are enforced again: deleting the provider takes its key with it.
+        sqlx::query("DELETE FROM providers WHERE id = 3").execute(storage.pool()).await.unwrap();
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_keys")
+            .fetch_one(storage.pool())
+            .await
+            .unwrap();
+        assert_eq!(keys, 0);
+    }
+
     /// A data dir written before the histories were one — each crate ran its own migrator,
     /// ignoring the others' versions — opens as it is: the same versions and checksums, nothing
     /// applied twice, nothing missing.

@@ -23,7 +23,7 @@ use crate::Gateway;
 use crate::directory::Upstream;
 use crate::error::ApiError;
 use crate::secrets::mask;
-use crate::settings::{ProviderKind, check_base_url};
+use crate::settings::{ProviderKind, check_base_url, resolve_base_url};
 use crate::store::now_ms;
 
 /// A provider, with its live state.
@@ -129,8 +129,10 @@ pub(crate) async fn list_providers(
 pub(crate) struct NewProvider {
     name: String,
     kind: ProviderKind,
-    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`.
-    base_url: String,
+    /// The API root, e.g. `https://api.openai.com/v1` or `https://api.anthropic.com`; absent,
+    /// the kind's own (`azure` and `custom` need one).
+    #[serde(default)]
+    base_url: Option<String>,
     /// Lower is tried first; default 100.
     #[serde(default = "default_priority")]
     priority: i64,
@@ -215,8 +217,10 @@ pub(crate) async fn create_provider(
     Body(new): Body<NewProvider>,
 ) -> Result<(StatusCode, Json<Provider>), ApiError> {
     let name = check_name(&new.name)?;
-    check_base_url(&new.base_url).map_err(|e| ApiError::invalid("base_url", e))?;
-    check_reachable(&gateway, caller.org_id, &new.base_url).await?;
+    let base_url = resolve_base_url(new.kind, new.base_url.as_deref())
+        .map_err(|e| ApiError::invalid("base_url", e))?;
+    check_base_url(&base_url).map_err(|e| ApiError::invalid("base_url", e))?;
+    check_reachable(&gateway, caller.org_id, &base_url).await?;
     check_models(new.models.as_ref())?;
     let now = now_ms();
     let id: i64 = sqlx::query_scalar(
@@ -226,7 +230,7 @@ pub(crate) async fn create_provider(
     .bind(caller.org_id)
     .bind(name)
     .bind(new.kind.as_str())
-    .bind(new.base_url.trim_end_matches('/'))
+    .bind(&base_url)
     .bind(new.priority)
     .bind(storage::int(new.enabled))
     .bind(new.models.as_ref().map(|m| json!(m).to_string()))
@@ -241,7 +245,7 @@ pub(crate) async fn create_provider(
         }
         _ => ApiError::internal("cannot create the provider", e),
     })?;
-    let detail = json!({ "name": name, "kind": new.kind, "base_url": new.base_url });
+    let detail = json!({ "name": name, "kind": new.kind, "base_url": base_url });
     audit::record(&gateway, &caller, "provider.create", "provider", id, detail).await;
     reload(&gateway).await?;
     Ok((StatusCode::CREATED, Json(find(&gateway, &caller, id).await?)))

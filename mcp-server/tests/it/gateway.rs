@@ -289,6 +289,66 @@ monthly_budget = 0.0001
 }
 
 #[test]
+fn mistral_groq_together_and_xai_providers_serve_chat_messages_and_responses() {
+    let sandbox = Sandbox::new();
+    let mock = Mock::start();
+    // Each preset's base URL is the provider's own unless set: here, llmock's mock of it.
+    let presets = [
+        ("mistral", "mistral/v1", "mistral-large-latest"),
+        ("groq", "groq/openai/v1", "llama-3.3-70b-versatile"),
+        ("together", "together/v1", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+        ("xai", "xai/v1", "grok-4"),
+    ];
+    let mut config = String::new();
+    for (kind, path, model) in presets {
+        config += &format!(
+            "[[gateway.providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\nbase_url = \"{}/{path}\"\n\
+             models = [\"{model}\"]\nkeys = [{{ key = \"sk-{kind}-0123456789abcdef\" }}]\n\n",
+            mock.url
+        );
+    }
+    config += &format!("[[gateway.tenants]]\nname = \"app\"\napi_key = \"{TENANT_KEY}\"\n");
+    let config = sandbox.write("agentwatch.toml", &config);
+    let server = Server::start_with(
+        &sandbox,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", server.address_of("gateway"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let http = crate::support::http();
+        for (kind, _, model) in presets {
+            let hello = serde_json::json!([{ "role": "user", "content": "Say hello." }]);
+            for (path, body) in [
+                ("/v1/chat/completions", serde_json::json!({ "model": model, "messages": hello })),
+                (
+                    "/v1/messages",
+                    serde_json::json!({ "model": model, "max_tokens": 64, "messages": hello }),
+                ),
+                ("/v1/responses", serde_json::json!({ "model": model, "input": "Say hello." })),
+            ] {
+                let response = http
+                    .post(format!("{gateway}{path}"))
+                    .bearer_auth(TENANT_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "{kind} {path}");
+                assert_eq!(response.headers()["x-agentwatch-provider"], kind, "{path}");
+                let answer = response.text().await.unwrap();
+                assert!(
+                    answer.contains(&format!("Mock response from {model}")),
+                    "{kind} {path}: {answer}"
+                );
+            }
+        }
+    });
+    assert!(server.terminate().success());
+}
+
+#[test]
 fn a_provider_without_a_key_source_is_refused_at_start_with_the_setting_to_fix() {
     let sandbox = Sandbox::new();
     let config = sandbox.write(
