@@ -9,8 +9,6 @@
 //! settlement, failover across providers and keys (of any kind), and a usage record priced with
 //! the model's cache prices. Errors come in Anthropic's error shape.
 
-use std::sync::Arc;
-
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -23,13 +21,13 @@ use crate::dialect::{StreamTranslator, anthropic, google, messages as translate}
 use crate::directory::{Endpoint, Upstream};
 use crate::error::ApiError;
 use crate::proxy::{
-    MEDIA_TOKENS, RequestContext, Unanswered, WithModel, openai_compatible, provider_headers,
-    read_body,
+    MEDIA_TOKENS, RequestContext, Shape, Streaming, WithModel, answered, governed,
+    openai_compatible, relayed, whole_answer,
 };
 use crate::screen::{self, RestoringMessages};
 use crate::settings::ProviderKind;
 use crate::store::ProviderKey;
-use crate::stream::{Relay, Restore, StreamContext, Wire};
+use crate::stream::{Restore, Wire};
 use crate::usage::tokens;
 
 /// The headers of the client's request that go on to the provider: the API version it was
@@ -42,7 +40,8 @@ pub(crate) async fn messages(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    governed(&gateway, &headers, &body, "messages", complete).await
+    let handle = async |ctx, request| complete(&gateway, ctx, request, &headers).await;
+    governed(&gateway, &headers, &body, "messages", Shape::Anthropic, handle).await
 }
 
 /// `POST /v1/messages/count_tokens`: the provider's count of a request's input tokens, after
@@ -52,42 +51,8 @@ pub(crate) async fn count_tokens(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    governed(&gateway, &headers, &body, "messages.count_tokens", count).await
-}
-
-/// What every Messages request goes through before its own handling: the tenant's key, its rate
-/// limit (whose headers go on every answer), a JSON body naming a model, and the record of a
-/// client that leaves before the answer.
-async fn governed<'a, F>(
-    gateway: &'a Gateway,
-    headers: &'a HeaderMap,
-    body: &'a [u8],
-    endpoint: &'static str,
-    handle: fn(&'a Gateway, RequestContext, Map<String, Value>, &'a HeaderMap) -> F,
-) -> Response
-where
-    F: Future<Output = Response> + 'a,
-{
-    let tenant = match gateway.authenticate(headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_anthropic_response(),
-    };
-    let limit = match gateway.take_token(&tenant).await {
-        Ok(limit) => limit,
-        Err(e) => return e.into_anthropic_response(),
-    };
-    let mut response = match gateway.admit(tenant, headers, body, endpoint) {
-        Err(e) => e.into_anthropic_response(),
-        Ok((ctx, _)) if !limit.allowed => refuse(gateway, &ctx, limit.refusal()),
-        Ok((ctx, request)) => {
-            let unanswered = Unanswered::watch(gateway, &ctx);
-            let response = handle(gateway, ctx, request, headers).await;
-            unanswered.answered();
-            response
-        }
-    };
-    limit.apply(response.headers_mut());
-    response
+    let handle = async |ctx, request| count(&gateway, ctx, request, &headers).await;
+    governed(&gateway, &headers, &body, "messages.count_tokens", Shape::Anthropic, handle).await
 }
 
 /// Records a request that ends in `error`, and answers it in Anthropic's shape.
@@ -206,49 +171,21 @@ async fn complete(
             }
             _ => Some(Box::new(translate::Stream::new(&model))),
         };
-        let relay = Relay::new(
-            sent.response,
+        let streaming = Streaming {
+            wire: Wire::Messages,
             translator,
-            StreamContext {
-                ctx,
-                wire: Wire::Messages,
-                provider_id: sent.upstream.provider.id,
-                provider: sent.upstream.provider.name.clone(),
-                breaker: Arc::clone(&sent.upstream.breaker),
-                lease: sent.lease,
-                attempts: sent.attempts,
-                client_wants_usage: true,
-                prompt,
-                deadline: sent.deadline,
-                usage: gateway.inner.usage.clone(),
-                prices: gateway.inner.prices.clone(),
-                restoring: masks.map(|m| Restore::Messages(RestoringMessages::new(m))),
-            },
-        );
-        let mut response = Response::new(relay.into_body());
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        provider_headers(h, &sent.upstream, sent.attempts);
-        return response;
+            client_wants_usage: true,
+            prompt,
+            restoring: masks.map(|m| Restore::Messages(RestoringMessages::new(m))),
+        };
+        return relayed(gateway, ctx, sent, streaming);
     }
 
-    let body = match read_body(sent.response, sent.deadline).await {
-        Ok(b) => b,
-        Err(e) => {
-            sent.upstream.breaker.record_failure();
-            return refuse(gateway, &ctx, e);
-        }
+    let (body, parsed) = match whole_answer(sent.response, sent.deadline, &sent.upstream).await {
+        Ok(answer) => answer,
+        Err(e) => return refuse(gateway, &ctx, e),
     };
     drop(sent.lease);
-    let Ok(parsed) = serde_json::from_slice::<Value>(&body) else {
-        let message = format!(
-            "provider {} answered with a body that is not JSON",
-            sent.upstream.provider.name
-        );
-        return refuse(gateway, &ctx, ApiError::bad_gateway(message));
-    };
     let (mut answer, reported) = match kind {
         ProviderKind::Anthropic => {
             let reported = parsed.get("usage").map(anthropic::tokens);
@@ -263,10 +200,7 @@ async fn complete(
             (translate::response(&openai, &model), reported)
         }
     };
-    let mut record = ctx.record(200);
-    record.provider_id = Some(sent.upstream.provider.id);
-    record.provider = Some(sent.upstream.provider.name.clone());
-    record.attempts = sent.attempts;
+    let record = ctx.answered_by(&sent.upstream, sent.attempts);
     gateway.inner.usage.settle(
         record,
         reported,
@@ -284,11 +218,7 @@ async fn complete(
         None if kind == ProviderKind::Anthropic => body,
         None => Bytes::from(answer.to_string()),
     };
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    provider_headers(h, &sent.upstream, sent.attempts);
-    response
+    answered(body, &sent.upstream, sent.attempts)
 }
 
 /// A count of a message's input tokens, by the provider that would serve it.
@@ -322,13 +252,11 @@ async fn count(
         Err(e) => return refuse(gateway, &ctx, e),
     };
     ctx.model = sent.model.clone();
-    let body = match read_body(sent.response, sent.deadline).await {
-        Ok(b) => b,
+    let (body, parsed) = match whole_answer(sent.response, sent.deadline, &sent.upstream).await {
+        Ok(answer) => answer,
         Err(e) => return refuse(gateway, &ctx, e),
     };
-    let counted = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("input_tokens").and_then(Value::as_u64));
+    let counted = parsed.get("input_tokens").and_then(Value::as_u64);
     let Some(input_tokens) = counted else {
         let message = format!(
             "provider {} answered count_tokens without `input_tokens`",
@@ -336,17 +264,10 @@ async fn count(
         );
         return refuse(gateway, &ctx, ApiError::bad_gateway(message));
     };
-    let mut record = ctx.record(200);
-    record.provider_id = Some(sent.upstream.provider.id);
-    record.provider = Some(sent.upstream.provider.name.clone());
-    record.attempts = sent.attempts;
+    let mut record = ctx.answered_by(&sent.upstream, sent.attempts);
     record.prompt_tokens = input_tokens;
     gateway.inner.usage.record(record);
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    provider_headers(h, &sent.upstream, sent.attempts);
-    response
+    answered(body, &sent.upstream, sent.attempts)
 }
 
 /// The gateway's own count, for a model no Anthropic provider serves: the request as the

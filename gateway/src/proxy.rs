@@ -92,6 +92,16 @@ impl RequestContext {
         }
     }
 
+    /// The usage record of this request answered by `upstream` after `attempts`, its tokens
+    /// still to come.
+    pub fn answered_by(&self, upstream: &Upstream, attempts: u32) -> UsageRecord {
+        let mut record = self.record(200);
+        record.provider_id = Some(upstream.provider.id);
+        record.provider = Some(upstream.provider.name.clone());
+        record.attempts = attempts;
+        record
+    }
+
     /// A usage record of this request with no tokens yet.
     pub fn record(&self, status: u16) -> UsageRecord {
         let learnt = self.learnt.lock().expect("request context lock");
@@ -131,26 +141,135 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let tenant = match gateway.authenticate(&headers) {
+    let handle = async |ctx, request| complete_chat(&gateway, ctx, request).await;
+    governed(&gateway, &headers, &body, "chat.completions", Shape::OpenAI, handle).await
+}
+
+/// The API whose error shape a refusal takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Shape {
+    OpenAI,
+    Anthropic,
+}
+
+impl Shape {
+    pub(crate) fn error(self, error: ApiError) -> Response {
+        match self {
+            Shape::OpenAI => error.into_response(),
+            Shape::Anthropic => error.into_anthropic_response(),
+        }
+    }
+}
+
+/// What every `/v1` request goes through before its own handling (`handle`): the tenant's key,
+/// its rate limit — whose headers go on every answer to the tenant, a refusal of a malformed
+/// request too — a JSON body naming a model, and the record of a client that leaves before the
+/// answer. Refusals come in `shape`.
+pub(crate) async fn governed(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: &'static str,
+    shape: Shape,
+    handle: impl AsyncFnOnce(RequestContext, Map<String, Value>) -> Response,
+) -> Response {
+    let tenant = match gateway.authenticate(headers) {
         Ok(t) => t,
-        Err(e) => return e.into_response(),
+        Err(e) => return shape.error(e),
     };
-    // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
     let limit = match gateway.take_token(&tenant).await {
         Ok(limit) => limit,
-        Err(e) => return e.into_response(),
+        Err(e) => return shape.error(e),
     };
-    let mut response = match gateway.admit(tenant, &headers, &body, "chat.completions") {
-        Err(e) => e.into_response(),
-        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
+    let mut response = match gateway.admit(tenant, headers, body, endpoint) {
+        Err(e) => shape.error(e),
+        Ok((ctx, _)) if !limit.allowed => {
+            let refusal = limit.refusal();
+            gateway.record_refusal(&ctx, &refusal);
+            shape.error(refusal)
+        }
         Ok((ctx, request)) => {
-            let unanswered = Unanswered::watch(&gateway, &ctx);
-            let response = complete_chat(&gateway, ctx, request).await;
+            let unanswered = Unanswered::watch(gateway, &ctx);
+            let response = handle(ctx, request).await;
             unanswered.answered();
             response
         }
     };
     limit.apply(response.headers_mut());
+    response
+}
+
+/// The response that relays a provider's stream to the client as `streaming` says, making the
+/// usage record when it ends.
+pub(crate) fn relayed(
+    gateway: &Gateway,
+    ctx: RequestContext,
+    sent: Sent,
+    streaming: Streaming,
+) -> Response {
+    let Streaming { wire, translator, client_wants_usage, prompt, restoring } = streaming;
+    let relay = Relay::new(
+        sent.response,
+        translator,
+        StreamContext {
+            ctx,
+            wire,
+            provider_id: sent.upstream.provider.id,
+            provider: sent.upstream.provider.name.clone(),
+            breaker: Arc::clone(&sent.upstream.breaker),
+            lease: sent.lease,
+            attempts: sent.attempts,
+            client_wants_usage,
+            prompt,
+            deadline: sent.deadline,
+            usage: gateway.inner.usage.clone(),
+            prices: gateway.inner.prices.clone(),
+            restoring,
+        },
+    );
+    let mut response = Response::new(relay.into_body());
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    provider_headers(h, &sent.upstream, sent.attempts);
+    response
+}
+
+/// How a stream is relayed: in which API, translated by what, with what to count and restore.
+pub(crate) struct Streaming {
+    pub wire: Wire,
+    pub translator: Option<Box<dyn StreamTranslator>>,
+    /// Whether the client asked for the usage chunk (chat completions' `include_usage`).
+    pub client_wants_usage: bool,
+    /// The request's messages, to count prompt tokens if the provider reports none.
+    pub prompt: Value,
+    pub restoring: Option<Restore>,
+}
+
+/// A provider's whole answer: its bytes, and their JSON. `Err`: the body broke off (counted
+/// against the provider) or is not JSON.
+pub(crate) async fn whole_answer(
+    response: reqwest::Response,
+    deadline: tokio::time::Instant,
+    upstream: &Upstream,
+) -> Result<(Bytes, Value), ApiError> {
+    let body = read_body(response, deadline).await.inspect_err(|_| {
+        upstream.breaker.record_failure();
+    })?;
+    let parsed = serde_json::from_slice(&body).map_err(|_| {
+        let name = &upstream.provider.name;
+        ApiError::bad_gateway(format!("provider {name} answered with a body that is not JSON"))
+    })?;
+    Ok((body, parsed))
+}
+
+/// A whole JSON answer from `upstream`, after `attempts`.
+pub(crate) fn answered(body: Bytes, upstream: &Upstream, attempts: u32) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    provider_headers(h, upstream, attempts);
     response
 }
 
@@ -234,62 +353,27 @@ async fn complete_chat(
             ProviderKind::Google => Some(Box::new(google::Stream::new(&model))),
             _ => None,
         };
-        let relay = Relay::new(
-            sent.response,
+        let streaming = Streaming {
+            wire: Wire::Chat,
             translator,
-            StreamContext {
-                ctx,
-                provider_id: sent.upstream.provider.id,
-                provider: sent.upstream.provider.name.clone(),
-                breaker: Arc::clone(&sent.upstream.breaker),
-                lease: sent.lease,
-                attempts: sent.attempts,
-                client_wants_usage,
-                prompt,
-                deadline: sent.deadline,
-                usage: gateway.inner.usage.clone(),
-                prices: gateway.inner.prices.clone(),
-                wire: Wire::Chat,
-                restoring: masks.map(|m| Restore::Chat(screen::Restoring::new(m))),
-            },
-        );
-        let mut response = Response::new(relay.into_body());
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        provider_headers(h, &sent.upstream, sent.attempts);
-        return response;
+            client_wants_usage,
+            prompt,
+            restoring: masks.map(|m| Restore::Chat(screen::Restoring::new(m))),
+        };
+        return relayed(gateway, ctx, sent, streaming);
     }
 
-    let body = match read_body(sent.response, sent.deadline).await {
-        Ok(b) => b,
-        Err(e) => {
-            sent.upstream.breaker.record_failure();
-            return gateway.refuse(&ctx, e);
-        }
+    let (body, parsed) = match whole_answer(sent.response, sent.deadline, &sent.upstream).await {
+        Ok(answer) => answer,
+        Err(e) => return gateway.refuse(&ctx, e),
     };
     drop(sent.lease);
-    let mut parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => match kind {
-            ProviderKind::Anthropic => anthropic::response(&v, &model),
-            ProviderKind::Google => google::response(&v, &model),
-            _ => v,
-        },
-        Err(_) => {
-            return gateway.refuse(
-                &ctx,
-                ApiError::bad_gateway(format!(
-                    "provider {} answered with a body that is not JSON",
-                    sent.upstream.provider.name
-                )),
-            );
-        }
+    let mut parsed = match kind {
+        ProviderKind::Anthropic => anthropic::response(&parsed, &model),
+        ProviderKind::Google => google::response(&parsed, &model),
+        _ => parsed,
     };
-    let mut record = ctx.record(200);
-    record.provider_id = Some(sent.upstream.provider.id);
-    record.provider = Some(sent.upstream.provider.name.clone());
-    record.attempts = sent.attempts;
+    let record = ctx.answered_by(&sent.upstream, sent.attempts);
     gateway.inner.usage.settle(
         record,
         usage_of(&parsed),
@@ -308,11 +392,7 @@ async fn complete_chat(
         None if kind.is_openai_compatible() => body,
         None => Bytes::from(parsed.to_string()),
     };
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    provider_headers(h, &sent.upstream, sent.attempts);
-    response
+    answered(body, &sent.upstream, sent.attempts)
 }
 
 pub(crate) async fn embeddings(
@@ -320,27 +400,8 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let tenant = match gateway.authenticate(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    // Every answer to a tenant carries its rate limit, a refusal of a malformed request too.
-    let limit = match gateway.take_token(&tenant).await {
-        Ok(limit) => limit,
-        Err(e) => return e.into_response(),
-    };
-    let mut response = match gateway.admit(tenant, &headers, &body, "embeddings") {
-        Err(e) => e.into_response(),
-        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
-        Ok((ctx, request)) => {
-            let unanswered = Unanswered::watch(&gateway, &ctx);
-            let response = complete_embeddings(&gateway, ctx, request).await;
-            unanswered.answered();
-            response
-        }
-    };
-    limit.apply(response.headers_mut());
-    response
+    let handle = async |ctx, request| complete_embeddings(&gateway, ctx, request).await;
+    governed(&gateway, &headers, &body, "embeddings", Shape::OpenAI, handle).await
 }
 
 /// An embeddings request, from its first check to its answer.
@@ -379,7 +440,7 @@ async fn complete_embeddings(
         Err(e) => return gateway.refuse(&ctx, e),
     };
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut record = ctx.record(200);
+    let mut record = ctx.answered_by(&sent.upstream, sent.attempts);
     match usage_of(&parsed) {
         Some(tokens) => record.prompt_tokens = tokens.prompt,
         None => {
@@ -388,16 +449,8 @@ async fn complete_embeddings(
         }
     }
     record.cost_usd = gateway.inner.prices.cost(&ctx.model, &Tokens::new(record.prompt_tokens, 0));
-    record.provider_id = Some(sent.upstream.provider.id);
-    record.provider = Some(sent.upstream.provider.name.clone());
-    record.attempts = sent.attempts;
     gateway.inner.usage.record(record);
-
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    provider_headers(h, &sent.upstream, sent.attempts);
-    response
+    answered(body, &sent.upstream, sent.attempts)
 }
 
 /// `GET /v1/models`: the models of the tenant's organization, from every enabled provider —

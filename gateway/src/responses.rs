@@ -7,12 +7,10 @@
 //! field (masked values put back, streamed or not), budget reservation and settlement, failover,
 //! and a usage record (`endpoint` `responses`) priced with cache prices.
 
-use std::sync::Arc;
-
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Map, Value};
 
 use crate::Gateway;
@@ -21,12 +19,13 @@ use crate::dialect::{StreamTranslator, anthropic, google, responses as translate
 use crate::directory::{Endpoint, Upstream};
 use crate::error::ApiError;
 use crate::proxy::{
-    RequestContext, Unanswered, WithModel, openai_compatible, provider_headers, read_body,
+    RequestContext, Shape, Streaming, WithModel, answered, governed, openai_compatible, relayed,
+    whole_answer,
 };
 use crate::screen::{self, RestoringResponses};
 use crate::settings::ProviderKind;
 use crate::store::ProviderKey;
-use crate::stream::{Relay, Restore, StreamContext, Wire};
+use crate::stream::{Restore, Wire};
 
 /// `POST /v1/responses`.
 pub(crate) async fn responses(
@@ -34,26 +33,8 @@ pub(crate) async fn responses(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let tenant = match gateway.authenticate(&headers) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
-    let limit = match gateway.take_token(&tenant).await {
-        Ok(limit) => limit,
-        Err(e) => return e.into_response(),
-    };
-    let mut response = match gateway.admit(tenant, &headers, &body, "responses") {
-        Err(e) => e.into_response(),
-        Ok((ctx, _)) if !limit.allowed => gateway.refuse(&ctx, limit.refusal()),
-        Ok((ctx, request)) => {
-            let unanswered = Unanswered::watch(&gateway, &ctx);
-            let response = complete(&gateway, ctx, request).await;
-            unanswered.answered();
-            response
-        }
-    };
-    limit.apply(response.headers_mut());
-    response
+    let handle = async |ctx, request| complete(&gateway, ctx, request).await;
+    governed(&gateway, &headers, &body, "responses", Shape::OpenAI, handle).await
 }
 
 /// `input` a string or an array of items, `max_output_tokens` a whole number of at least 1.
@@ -178,49 +159,21 @@ async fn complete(
             ))),
             _ => Some(Box::new(translate::Stream::new(&model, echo))),
         };
-        let relay = Relay::new(
-            sent.response,
+        let streaming = Streaming {
+            wire: Wire::Responses,
             translator,
-            StreamContext {
-                ctx,
-                wire: Wire::Responses,
-                provider_id: sent.upstream.provider.id,
-                provider: sent.upstream.provider.name.clone(),
-                breaker: Arc::clone(&sent.upstream.breaker),
-                lease: sent.lease,
-                attempts: sent.attempts,
-                client_wants_usage: true,
-                prompt,
-                deadline: sent.deadline,
-                usage: gateway.inner.usage.clone(),
-                prices: gateway.inner.prices.clone(),
-                restoring: masks.map(|m| Restore::Responses(RestoringResponses::new(m))),
-            },
-        );
-        let mut response = Response::new(relay.into_body());
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        provider_headers(h, &sent.upstream, sent.attempts);
-        return response;
+            client_wants_usage: true,
+            prompt,
+            restoring: masks.map(|m| Restore::Responses(RestoringResponses::new(m))),
+        };
+        return relayed(gateway, ctx, sent, streaming);
     }
 
-    let body = match read_body(sent.response, sent.deadline).await {
-        Ok(b) => b,
-        Err(e) => {
-            sent.upstream.breaker.record_failure();
-            return gateway.refuse(&ctx, e);
-        }
+    let (body, parsed) = match whole_answer(sent.response, sent.deadline, &sent.upstream).await {
+        Ok(answer) => answer,
+        Err(e) => return gateway.refuse(&ctx, e),
     };
     drop(sent.lease);
-    let Ok(parsed) = serde_json::from_slice::<Value>(&body) else {
-        let message = format!(
-            "provider {} answered with a body that is not JSON",
-            sent.upstream.provider.name
-        );
-        return gateway.refuse(&ctx, ApiError::bad_gateway(message));
-    };
     let (mut answer, reported) = match kind {
         ProviderKind::OpenAI => {
             let reported = parsed.get("usage").and_then(translate::tokens);
@@ -236,10 +189,7 @@ async fn complete(
             (translate::response(&chat, &model, &echo), reported)
         }
     };
-    let mut record = ctx.record(200);
-    record.provider_id = Some(sent.upstream.provider.id);
-    record.provider = Some(sent.upstream.provider.name.clone());
-    record.attempts = sent.attempts;
+    let record = ctx.answered_by(&sent.upstream, sent.attempts);
     gateway.inner.usage.settle(
         record,
         reported,
@@ -257,11 +207,7 @@ async fn complete(
         None if kind == ProviderKind::OpenAI => body,
         None => Bytes::from(answer.to_string()),
     };
-    let mut response = Response::new(Body::from(body));
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    provider_headers(h, &sent.upstream, sent.attempts);
-    response
+    answered(body, &sent.upstream, sent.attempts)
 }
 
 /// The text of a response's output, to count if the provider reports no usage.

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import anthropic
-import httpx
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))
+from mock_provider import Mock, check  # noqa: E402
 from steps import report, step  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"
@@ -33,27 +33,6 @@ WEATHER_TOOL = {
 EMAIL = "jane.doe@example.com"
 AWS_KEY = "AKIAZ7QW3ERT5YUI2OPL"
 
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-class Mock:
-    """The llmock process, driven through its control API."""
-
-    def __init__(self, url):
-        self.url = url
-
-    def script(self, *behaviors):
-        r = httpx.post(f"{self.url}/_llmock/scenario", json={"behaviors": list(behaviors)})
-        r.raise_for_status()
-
-    def requests(self):
-        return httpx.get(f"{self.url}/_llmock/requests").json()["requests"]
-
-    def last_body(self):
-        return self.requests()[-1]["body"]
 
 
 def expect(error_type, status, call):
@@ -169,6 +148,12 @@ def session(gateway, key, poor_key, mock_url):
             check(len(calls) == 1 and calls[0].input == {"city": "Paris"}, final)
             check(final.stop_reason == "tool_use", final)
             check(final.usage.output_tokens > 0, final.usage)
+
+    with step("count_tokens for a model an OpenAI provider serves: the gateway's own count"):
+        short = client.messages.count_tokens(model="gpt-4o-mini", messages=HELLO).input_tokens
+        long = client.messages.count_tokens(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "many words " * 200}]).input_tokens
+        check(0 < short < long, (short, long))
 
     with step("A failing Anthropic provider gives way to an OpenAI one"):
         mock.script({"type": "fail", "status": 500, "times": 1})

@@ -19,6 +19,7 @@ import httpx
 import openai
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))
+from mock_provider import Mock, check  # noqa: E402
 from steps import report, step  # noqa: E402
 
 WEATHER_TOOL = {
@@ -35,27 +36,6 @@ WEATHER_TOOL = {
 }
 HELLO = [{"role": "user", "content": "Say hello to the gateway, please."}]
 
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-class Mock:
-    """One llmock process, driven through its control API."""
-
-    def __init__(self, url):
-        self.url = url
-
-    def script(self, *behaviors):
-        r = httpx.post(f"{self.url}/_llmock/scenario", json={"behaviors": list(behaviors)})
-        r.raise_for_status()
-
-    def clear(self):
-        httpx.delete(f"{self.url}/_llmock/scenario").raise_for_status()
-
-    def requests(self):
-        return httpx.get(f"{self.url}/_llmock/requests").json()["requests"]
 
 
 def session(gateway, key, primary_url, secondary_url):

@@ -12,10 +12,10 @@ cent.
 import sys
 from pathlib import Path
 
-import httpx
 import openai
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))
+from mock_provider import Mock, check  # noqa: E402
 from steps import report, step  # noqa: E402
 
 WEATHER_TOOL = {
@@ -30,24 +30,6 @@ WEATHER_TOOL = {
 }
 EMAIL = "jane.doe@example.com"
 
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-
-
-class Mock:
-    """The llmock process, driven through its control API."""
-
-    def __init__(self, url):
-        self.url = url
-
-    def script(self, *behaviors):
-        r = httpx.post(f"{self.url}/_llmock/scenario", json={"behaviors": list(behaviors)})
-        r.raise_for_status()
-
-    def requests(self):
-        return httpx.get(f"{self.url}/_llmock/requests").json()["requests"]
 
 
 def session(gateway, key, poor_key, mock_url):
