@@ -1,10 +1,11 @@
 //! The `agentwatch` command line: parses arguments, loads the configuration once, sets up logging,
 //! runs one command, and turns the outcome into an exit status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, LogFormat};
@@ -126,6 +127,33 @@ enum Command {
     /// Data loss prevention: what the gateway's detectors find.
     #[command(subcommand)]
     Dlp(DlpCommand),
+    /// Add AgentWatch to an AI client's MCP servers: its config file is merged, not replaced
+    /// (the other servers, comments and formatting stay), and a second run changes nothing.
+    Setup {
+        /// The client: claude-code, cursor, vscode, codex, windsurf or zed.
+        #[arg(required_unless_present = "print")]
+        client: Option<crate::setup::Client>,
+        /// Connect to a running server's MCP endpoint (e.g. http://localhost:4000/mcp) instead
+        /// of launching `agentwatch mcp`.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The bearer token for --url (knowledge.token or a tenant's key); it is written into
+        /// the client's file.
+        #[arg(long, requires = "url")]
+        token: Option<String>,
+        /// The server's name in the client.
+        #[arg(long, default_value = "agentwatch")]
+        name: String,
+        /// Another file than the client's own (a project's `.mcp.json`, `.vscode/mcp.json`…).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Show the change as a diff and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the `mcpServers` entry for a client not listed here, and write nothing.
+        #[arg(long, conflicts_with_all = ["client", "file", "dry_run"])]
+        print: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,10 +249,51 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
     // Whatever this process writes (databases, checkouts, keys, logs of the tools it runs) is
     // its user's alone; the data dir is closed to everyone else even where older files are not.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    if !matches!(command, Command::Config(_) | Command::Dlp(_)) {
+    if !matches!(command, Command::Config(_) | Command::Dlp(_) | Command::Setup { .. }) {
         crate::config::private_dir(&config.data_dir)?;
     }
     match command {
+        Command::Setup { client, url, token, name, file, dry_run, print } => {
+            let transport = match url {
+                Some(url) => crate::setup::Transport::Http { url, token },
+                None => {
+                    let command = std::env::current_exe()
+                        .and_then(std::fs::canonicalize)
+                        .context("cannot tell where the agentwatch binary is")?;
+                    let mut args = Vec::new();
+                    if let Some(file) = &sources.file {
+                        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+                        args.extend(["--config".to_owned(), file.display().to_string()]);
+                    }
+                    args.push("mcp".to_owned());
+                    let command = command.display().to_string();
+                    crate::setup::Transport::Stdio { command, args }
+                }
+            };
+            let Some(client) = client.filter(|_| !print) else {
+                println!("{}", crate::setup::snippet(&name, &transport));
+                return Ok(());
+            };
+            let path = match file {
+                Some(file) => file,
+                None => {
+                    let home = std::env::var_os("HOME")
+                        .filter(|h| !h.is_empty())
+                        .context("HOME is not set: give the client's file with --file")?;
+                    client.path(Path::new(&home))
+                }
+            };
+            let change = crate::setup::plan(client, &path, &name, &transport)?;
+            if change.is_empty() {
+                println!("{} already has {name}; nothing changed", path.display());
+            } else if dry_run {
+                print!("{}", change.diff());
+            } else {
+                change.write()?;
+                println!("added {name} to {}", path.display());
+            }
+            Ok(())
+        }
         Command::Serve => runtime()?.block_on(serve::run(config, Faces::Both)),
         Command::Gateway => runtime()?.block_on(serve::run(config, Faces::Gateway)),
         Command::Mcp => runtime()?.block_on(async {

@@ -12,5 +12,6 @@ pub mod remote;
 pub mod rest;
 pub mod scanning;
 mod serve;
+pub mod setup;
 mod tools;
 pub mod webhooks;

@@ -15,5 +15,6 @@ mod replicas;
 mod rest;
 mod scan;
 mod serve;
+mod setup;
 mod support;
 mod webhooks;
