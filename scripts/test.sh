@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+scripts/setup.sh --tests
 cargo test --workspace --locked --features mcp-server/e2e -- --include-ignored
 
 # package:test-target pairs ("lib" for unit tests). mcp-server:it is the e2e suite: each of its

@@ -407,7 +407,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("redis-server is not installed: run scripts/setup.sh");
+            .expect("redis-server is not installed: run scripts/setup.sh --tests");
         self.process = Some(process);
         for _ in 0..100 {
             if Redis::connect(&self.url()).await.is_ok() {

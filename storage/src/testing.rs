@@ -66,7 +66,7 @@ pub async fn new_database() -> String {
 /// Everything the Postgres database at `url` holds, as `pg_dump` writes it (plain SQL): what a
 /// test searches for what must never be stored, such as a secret in plain text.
 pub fn dump(url: &str) -> Vec<u8> {
-    let bin = binaries().expect("Postgres is not installed: run scripts/setup.sh");
+    let bin = binaries().expect("Postgres is not installed: run scripts/setup.sh --tests");
     let output = Command::new(bin.join("pg_dump")).args(["--no-owner", "--dbname", url]).output();
     let output = output.expect("pg_dump runs");
     assert!(output.status.success(), "pg_dump: {}", String::from_utf8_lossy(&output.stderr));
@@ -91,7 +91,7 @@ impl PostgresServer {
     /// `localhost` and `127.0.0.1`) signed by a throwaway authority: [`PostgresServer::ca`].
     pub fn start(tls: bool) -> PostgresServer {
         let bin = binaries().unwrap_or_else(|| {
-            panic!("Postgres is not installed (initdb not found): run scripts/setup.sh")
+            panic!("Postgres is not installed (initdb not found): run scripts/setup.sh --tests")
         });
         // Removed by the watchdog once the server has stopped.
         let dir = tempfile::tempdir().unwrap().keep();

@@ -82,7 +82,7 @@ api_key = "{ACME_KEY}"
 
 fn python() -> std::path::PathBuf {
     let python = assets_dir().join("mcp-client/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh --tests", python.display());
     python
 }
 

@@ -13,7 +13,7 @@ use crate::support::{
 /// The Python of the MCP client venv that `scripts/setup.sh` builds.
 fn python() -> PathBuf {
     let python = assets_dir().join("mcp-client/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh --tests", python.display());
     python
 }
 

@@ -1,7 +1,7 @@
 //! The search index in an object store: processes that share no folder keep it in S3 or an
 //! S3-compatible store (`index.lance_uri = "s3://bucket/prefix"`, with credentials, region and
 //! endpoint from the standard `AWS_*` environment), and what one indexed another searches. The
-//! store here is moto's S3 server (scripts/setup.sh installs it), conditional writes and all.
+//! store here is moto's S3 server (`scripts/setup.sh --tests` installs it), conditional writes and all.
 
 use std::net::TcpListener;
 use std::path::PathBuf;

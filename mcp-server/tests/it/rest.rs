@@ -109,7 +109,7 @@ impl Api {
         std::fs::write(&exchanges_file, Value::from(self.exchanges.clone()).to_string()).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/rest/check_openapi.py");
         let python = assets_dir().join("mcp-client/bin/python");
-        assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+        assert!(python.exists(), "{} is missing: run scripts/setup.sh --tests", python.display());
         let output = sandbox
             .command_for(&python)
             .arg(script)

@@ -248,10 +248,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The Python of the venv with the `openai` SDK and llmock that `scripts/setup.sh` builds.
+/// The Python of the venv with the `openai` and `anthropic` SDKs and llmock that `scripts/setup.sh --tests` builds.
 pub fn llm_client(program: &str) -> PathBuf {
     let path = assets_dir().join("llm-client/bin").join(program);
-    assert!(path.exists(), "{} is missing: run scripts/setup.sh", path.display());
+    assert!(path.exists(), "{} is missing: run scripts/setup.sh --tests", path.display());
     path
 }
 
