@@ -404,7 +404,8 @@ impl Drop for Tap {
             self.first_token.map(|t| t.duration_since(c.ctx.started).as_millis() as u64);
         self.context.usage.settle(
             record,
-            self.usage,
+            // A translated stream whose provider reported nothing says zeros: counted instead.
+            self.usage.filter(|tokens| *tokens != Tokens::default()),
             std::mem::take(&mut self.context.prompt),
             std::mem::take(&mut self.completion),
             &self.context.prices,

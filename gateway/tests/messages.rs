@@ -387,6 +387,51 @@ async fn count_tokens_is_the_providers_count_of_what_would_be_sent() {
     assert_eq!(seen.header("x-api-key").as_deref(), Some("sk-ant-provider-0"));
 }
 
+/// An OpenAI-compatible provider that streams its answer and reports no usage at all, as some
+/// servers do: its base URL.
+async fn openai_without_usage() -> String {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            let chunk = |delta: Value, finish: Value| {
+                json!({ "id": "c", "object": "chat.completion.chunk",
+                        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+            };
+            let chunks = [
+                chunk(
+                    json!({ "role": "assistant", "content": "a reply of several words" }),
+                    Value::Null,
+                ),
+                chunk(json!({}), json!("stop")),
+            ];
+            let mut body: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+            body += "data: [DONE]\n\n";
+            ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_translated_stream_without_usage_is_counted_not_recorded_as_free() {
+    let provider = openai_without_usage().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = gateway_of(&[("custom", &provider)], "", &dir).await;
+    let mut streamed = turn("count me");
+    streamed["stream"] = json!(true);
+    let (status, _, events) = post_as_claude_code(&url, "/v1/messages", &streamed).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    assert!(events.contains("event: message_stop"), "{events}");
+    let labels = "{tenant=\"1\",model=\"claude-sonnet-4-5\"";
+    for kind in ["prompt", "completion"] {
+        let sample = format!("agentwatch_gateway_tokens_total{labels},kind=\"{kind}\"}} ");
+        assert!(metric(&url, &sample).await > 0.0, "{kind} tokens counted by the gateway");
+    }
+}
+
 /// An OpenAI-compatible provider that answers every chat request with a call of `get_weather`,
 /// streamed when asked, reporting 64 of 100 prompt tokens as cached: its base URL.
 async fn openai_calling_a_tool(seen: &Seen) -> String {
