@@ -154,7 +154,7 @@ impl Upstream {
         // Gemini and Azure's deployments API take the model in the URL's path.
         let in_path = match self.provider.kind {
             ProviderKind::Google => true,
-            ProviderKind::Azure => !self.provider.base_url.ends_with("/openai/v1"),
+            ProviderKind::Azure => self.provider.azure_deployments(),
             _ => false,
         };
         let safe = !in_path || crate::dialect::google::is_safe_model(&target);

@@ -885,7 +885,7 @@ impl Gateway {
             ProviderKind::Google => {
                 http.get(format!("{base}/v1beta/models")).header("x-goog-api-key", key)
             }
-            ProviderKind::Azure if !base.ends_with("/openai/v1") => {
+            ProviderKind::Azure if upstream.provider.azure_deployments() => {
                 // The deployments API lists no deployments: its models are the config's.
                 return Err(
                     "an Azure deployments provider lists its deployments in `models`".into()
@@ -936,15 +936,13 @@ pub(crate) fn openai_compatible(
 ) -> reqwest::RequestBuilder {
     let base = &upstream.provider.base_url;
     match upstream.provider.kind {
-        ProviderKind::Azure if base.ends_with("/openai/v1") => {
-            http.post(format!("{base}{path}")).header("api-key", key)
-        }
         // `Upstream::serves` lets only a model safe in a URL path reach here.
-        ProviderKind::Azure => http
+        ProviderKind::Azure if upstream.provider.azure_deployments() => http
             .post(format!(
                 "{base}/openai/deployments/{model}{path}?api-version={AZURE_API_VERSION}"
             ))
             .header("api-key", key),
+        ProviderKind::Azure => http.post(format!("{base}{path}")).header("api-key", key),
         _ => http.post(format!("{base}{path}")).bearer_auth(key),
     }
 }

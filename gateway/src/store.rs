@@ -69,6 +69,14 @@ pub struct Provider {
     pub keys: Vec<ProviderKey>,
 }
 
+impl Provider {
+    /// An Azure provider on the classic deployments API (the deployment in the URL), rather
+    /// than on the v1 API (a base URL ending in `/openai/v1`, the deployment as the model).
+    pub fn azure_deployments(&self) -> bool {
+        self.kind == ProviderKind::Azure && !self.base_url.ends_with("/openai/v1")
+    }
+}
+
 /// A provider key, opened: only ever held in memory.
 #[derive(Clone)]
 pub struct ProviderKey {
