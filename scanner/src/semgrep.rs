@@ -255,7 +255,15 @@ impl RawError {
             _ => "error".to_owned(),
         };
         let text = if self.long_msg.is_empty() { &self.message } else { &self.long_msg };
-        let text = text.lines().next().unwrap_or_default();
+        let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+        // Most errors say it all on their first line; an engine failure says
+        // `Error while running rules: ` there and puts the reason (semgrep-core's stderr) below.
+        let text = match first.trim_end() {
+            first if first.ends_with(':') && !tail(rest).is_empty() => {
+                format!("{first} {}", tail(rest).replace('\n', " / "))
+            }
+            first => first.to_owned(),
+        };
         let place = match (&self.path, self.spans.first()) {
             (Some(path), _) => Some(path.clone()),
             (None, Some(span)) => Some(format!("{}:{}", span.file, span.start.line)),

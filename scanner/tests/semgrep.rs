@@ -135,3 +135,16 @@ async fn each_way_of_failing_says_what_happened() {
     cancel.cancel();
     assert_eq!(case.semgrep().scan(&case.code(), &cancel).await.status, ToolStatus::Cancelled);
 }
+
+#[test]
+fn an_engine_failure_reads_with_its_reason_not_an_empty_line() {
+    // What Semgrep's JSON says when semgrep-core dies mid-run: the reason is below the first line.
+    let report = br#"{"results": [], "errors": [{"type": "SemgrepError", "level": "error",
+        "message": "Error while running rules: \nsemgrep-core: out of memory\nFatal error: exception Out_of_memory\n"}]}"#;
+    let report = scanner::semgrep::parse(report, &[], Path::new("/src")).unwrap();
+    assert_eq!(
+        report.errors,
+        ["SemgrepError: Error while running rules: semgrep-core: out of memory / Fatal error: \
+          exception Out_of_memory"]
+    );
+}
