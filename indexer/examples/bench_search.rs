@@ -30,8 +30,8 @@ mod common;
 use common::{dir_size, peak_rss_kib};
 use indexer::search::chunk_rows;
 use indexer::{
-    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, Mode, SearchQuery,
-    Source, index_directory,
+    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, LocalModel, Mode,
+    SearchQuery, Source, index_directory,
 };
 use ort::session::Session;
 use ort::value::Tensor;
@@ -47,10 +47,11 @@ fn main() {
                  | fill <data> <cosqa dir> <chunks wanted> <folders>... | query <data> <cosqa dir> \
                  | stages <data> <cosqa dir>";
     let assets = assets();
-    let embedder = Arc::new(Embedder::load(&assets).unwrap_or_else(|e| panic!("{e}")));
+    let model = Arc::new(LocalModel::load(&assets).unwrap_or_else(|e| panic!("{e}")));
+    let embedder = Arc::new(Embedder::Local(Arc::clone(&model)));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     match args.as_slice() {
-        ["throughput", repo] => throughput(Path::new(repo), &embedder, &assets),
+        ["throughput", repo] => throughput(Path::new(repo), &model, &assets),
         ["index", data, repo, touch] => {
             runtime.block_on(index(Path::new(data), Path::new(repo), touch, embedder));
         }
@@ -65,7 +66,7 @@ fn main() {
             runtime.block_on(query(Path::new(data), Path::new(cosqa), embedder));
         }
         ["stages", data, cosqa] => {
-            runtime.block_on(stages(Path::new(data), Path::new(cosqa), embedder));
+            runtime.block_on(stages(Path::new(data), Path::new(cosqa), model));
         }
         _ => panic!("{usage}"),
     }
@@ -84,7 +85,7 @@ fn assets() -> EmbedderConfig {
 }
 
 /// Our embedding path against the bare runtime on the same inputs.
-fn throughput(repo: &Path, embedder: &Embedder, assets: &EmbedderConfig) {
+fn throughput(repo: &Path, embedder: &LocalModel, assets: &EmbedderConfig) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
     let mut texts = Vec::new();
@@ -360,16 +361,17 @@ async fn query(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
     );
 }
 
-async fn stages(data: &Path, cosqa: &Path, embedder: Arc<Embedder>) {
+async fn stages(data: &Path, cosqa: &Path, model: Arc<LocalModel>) {
     let queries: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(cosqa.join("cosqa-retrieval-dev-500.json")).unwrap(),
     )
     .unwrap();
     let texts: Vec<&str> = queries.iter().map(|q| q["doc"].as_str().unwrap()).collect();
-    let index = indexer::search::SearchIndex::open(&data.join("lance").display().to_string())
-        .await
-        .unwrap();
-    let indexer = open(data, embedder.clone()).await;
+    let lance = data.join("lance").display().to_string();
+    let index =
+        indexer::search::SearchIndex::open(&lance, &indexer::VectorSpace::local()).await.unwrap();
+    let indexer = open(data, Arc::new(Embedder::Local(Arc::clone(&model)))).await;
+    let embedder = model;
     let query = |text: &str, mode| SearchQuery {
         text: text.to_owned(),
         mode,

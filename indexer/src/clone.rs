@@ -112,10 +112,10 @@ pub(crate) fn git_dir(repos_dir: &Path, id: &str) -> PathBuf {
 }
 
 /// Fetches the branch's newest commit (cloning first if needed) and checks it out into a tree
-/// of its own. `progress` gets the share of objects received, 0–100.
+/// of its own. `progress` gets the objects received, and of how many.
 pub(crate) fn sync(
     request: &Sync<'_>,
-    progress: &mut impl FnMut(u8),
+    progress: &mut impl FnMut(u64, u64),
 ) -> Result<Checkout, SourceError> {
     // An organization's clone connects only through its own checking proxy.
     let proxy = request
@@ -140,7 +140,7 @@ pub(crate) fn sync(
 fn fetch(
     request: &Sync<'_>,
     proxy: Option<String>,
-    progress: &mut impl FnMut(u8),
+    progress: &mut impl FnMut(u64, u64),
 ) -> Result<Oid, SourceError> {
     let (url, branch) = (request.url, request.branch);
     let mut callbacks = RemoteCallbacks::new();
@@ -160,7 +160,7 @@ fn fetch(
     }
     callbacks.transfer_progress(|stats| {
         if stats.total_objects() > 0 {
-            progress((stats.received_objects() * 100 / stats.total_objects()) as u8);
+            progress(stats.received_objects() as u64, stats.total_objects() as u64);
         }
         true
     });

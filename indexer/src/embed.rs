@@ -1,18 +1,62 @@
-//! Code embeddings: all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) through fastembed, with ONNX
-//! Runtime loaded from a file the caller names (the offline assets fetched by `scripts/setup.sh`).
+//! Code embeddings: by default all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) through fastembed,
+//! with ONNX Runtime loaded from a file the caller names (the offline assets fetched by
+//! `scripts/setup.sh`); or a model behind an OpenAI-compatible endpoint (`remote`).
+//!
+//! Vectors of two models never meet: each model has its own [`VectorSpace`], and each space its
+//! own table in the search index.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
 };
 
-/// Length of every vector.
+mod remote;
+pub use remote::{RemoteConfig, RemoteModel};
+
+/// Length of the local model's vectors.
 pub const DIMENSIONS: usize = 384;
 
-/// Names the model in the embedding cache: vectors of another model are never mixed in.
+/// Names the local model in the embedding cache: vectors of another model are never mixed in.
 pub const MODEL_ID: &str = "all-MiniLM-L6-v2/int8/mean";
+
+/// Which model's vectors a search table holds, and how long they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorSpace {
+    pub model: String,
+    pub dimensions: usize,
+}
+
+impl VectorSpace {
+    /// The local model's.
+    pub fn local() -> VectorSpace {
+        VectorSpace { model: MODEL_ID.to_owned(), dimensions: DIMENSIONS }
+    }
+
+    /// The search index's table of this space: `chunks` for the local model (as it always was),
+    /// `chunks_<model>_<dimensions>_<hash>` for others (the hash keeps two model names that
+    /// read alike once cut to a table name's characters apart).
+    pub fn table(&self) -> String {
+        if *self == VectorSpace::local() {
+            return "chunks".to_owned();
+        }
+        let readable: String = self
+            .model
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .take(64)
+            .collect();
+        let id = blake3::hash(format!("{}\n{}", self.model, self.dimensions).as_bytes());
+        format!("chunks_{readable}_{}_{}", self.dimensions, &id.to_hex()[..8])
+    }
+}
+
+impl std::fmt::Display for VectorSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} dimensions)", self.model, self.dimensions)
+    }
+}
 
 /// The model reads at most this many tokens of a text.
 const MAX_TOKENS: usize = 256;
@@ -43,18 +87,101 @@ pub enum EmbedError {
     Runtime { path: PathBuf, message: String },
     #[error("the embedding model failed: {0}")]
     Model(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("the embeddings endpoint {url} (model {model:?}) failed: {message}")]
+    Remote { url: String, model: String, message: String },
 }
 
-/// Two sessions over the same model: one for the indexer's batches, one for queries, so a query
+/// Told how many texts of a call are embedded so far.
+pub type Progress = Arc<dyn Fn(usize) + Send + Sync>;
+
+/// What turns text into vectors: the local model, or a remote endpoint.
+#[derive(Debug)]
+pub enum Embedder {
+    Local(Arc<LocalModel>),
+    Remote(RemoteModel),
+}
+
+impl Embedder {
+    /// The local model, from the files `config` names.
+    pub fn local(config: &EmbedderConfig) -> Result<Embedder, EmbedError> {
+        Ok(Embedder::Local(Arc::new(LocalModel::load(config)?)))
+    }
+
+    /// A model behind an OpenAI-compatible endpoint.
+    pub fn remote(config: RemoteConfig) -> Result<Embedder, EmbedError> {
+        Ok(Embedder::Remote(RemoteModel::new(config)?))
+    }
+
+    /// The vectors this embedder makes.
+    pub fn space(&self) -> VectorSpace {
+        match self {
+            Embedder::Local(_) => VectorSpace::local(),
+            Embedder::Remote(model) => VectorSpace {
+                model: model.config().model.clone(),
+                dimensions: model.config().dimensions,
+            },
+        }
+    }
+
+    /// One unit-length vector per text, in order.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_reporting(texts, Arc::new(|_| ())).await
+    }
+
+    /// As [`Embedder::embed`], telling `progress` how many texts are embedded so far as batches
+    /// end.
+    pub async fn embed_reporting(
+        &self,
+        texts: Vec<String>,
+        progress: Progress,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        match self {
+            Embedder::Local(model) => {
+                let model = Arc::clone(model);
+                on_a_blocking_thread(move || {
+                    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    model.embed_reporting(&texts, &*progress)
+                })
+                .await
+            }
+            Embedder::Remote(model) => model.embed(&texts, &*progress).await,
+        }
+    }
+
+    /// A search query's vector.
+    pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        match self {
+            Embedder::Local(model) => {
+                let (model, text) = (Arc::clone(model), text.to_owned());
+                on_a_blocking_thread(move || model.embed_query(&text)).await
+            }
+            Embedder::Remote(model) => {
+                Ok(model.embed(&[text.to_owned()], &|_| ()).await?.pop().unwrap_or_default())
+            }
+        }
+    }
+}
+
+async fn on_a_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EmbedError> + Send + 'static,
+) -> Result<T, EmbedError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EmbedError::Model(format!("the embedding task failed: {e}")))?
+}
+
+/// The local model, in two sessions: one for the indexer's batches, one for queries, so a query
 /// never waits behind a batch.
-pub struct Embedder {
+pub struct LocalModel {
     documents: Mutex<TextEmbedding>,
     queries: Mutex<TextEmbedding>,
 }
 
-impl std::fmt::Debug for Embedder {
+impl std::fmt::Debug for LocalModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedder").field("model", &MODEL_ID).finish()
+        f.debug_struct("LocalModel").field("model", &MODEL_ID).finish()
     }
 }
 
@@ -80,8 +207,8 @@ pub fn runtime(path: &Path) -> Result<ort::environment::Environment, EmbedError>
         .map_err(|message| EmbedError::Runtime { path: path.to_owned(), message })
 }
 
-impl Embedder {
-    pub fn load(config: &EmbedderConfig) -> Result<Embedder, EmbedError> {
+impl LocalModel {
+    pub fn load(config: &EmbedderConfig) -> Result<LocalModel, EmbedError> {
         let environment = runtime(&config.onnxruntime)?;
         let read = |name: &str| {
             let path = config.model_dir.join(name);
@@ -112,11 +239,21 @@ impl Embedder {
         };
         // A query is one short text: a single thread runs it as fast as many, and leaves the
         // other cores to the indexer.
-        Ok(Embedder { documents: session(config.threads)?, queries: session(Some(1))? })
+        Ok(LocalModel { documents: session(config.threads)?, queries: session(Some(1))? })
     }
 
     /// Embeds `texts`, returning one unit-length vector per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_reporting(texts, &|_| ())
+    }
+
+    /// As [`LocalModel::embed`], telling `progress` how many are done after each batch.
+    pub fn embed_reporting(
+        &self,
+        texts: &[&str],
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut done = 0;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut vectors = vec![Vec::new(); texts.len()];
@@ -128,6 +265,8 @@ impl Embedder {
             for (&i, vector) in batch.iter().zip(embedded) {
                 vectors[i] = normalized(vector);
             }
+            done += batch.len();
+            progress(done);
         }
         Ok(vectors)
     }

@@ -19,7 +19,7 @@ use storage::Storage;
 use tokio::sync::{RwLock, watch};
 
 use crate::clone::{self, CloneOptions};
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::{Embedder, VectorSpace};
 use crate::fresh::IndexedFiles;
 use crate::graph::RepoGraph;
 use crate::graph::SourceFile;
@@ -98,6 +98,37 @@ pub struct JobStatus {
     /// While embedding: chunks given vectors so far, of how many.
     pub chunks_embedded: u32,
     pub chunks_to_embed: u32,
+    /// The running stage's own count: objects received while cloning, files parsed while
+    /// parsing, chunks embedded while embedding.
+    pub stage: Stage,
+}
+
+/// How far the running stage is, and how fast it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Stage {
+    pub done: u64,
+    /// 0 while not known yet.
+    pub total: u64,
+    pub started: Instant,
+}
+
+impl Stage {
+    pub fn start() -> Stage {
+        Stage { done: 0, total: 0, started: Instant::now() }
+    }
+
+    /// Units a second so far, once there is something to go by.
+    pub fn rate(&self) -> Option<f64> {
+        let seconds = self.started.elapsed().as_secs_f64();
+        (self.done > 0 && seconds >= 0.2).then(|| self.done as f64 / seconds)
+    }
+
+    /// What is left at the rate so far.
+    pub fn eta(&self) -> Option<std::time::Duration> {
+        let left = self.total.checked_sub(self.done)?;
+        let rate = self.rate()?;
+        Some(std::time::Duration::from_secs_f64(left as f64 / rate))
+    }
 }
 
 /// What the service needs; filled in by the binary from its configuration.
@@ -115,6 +146,9 @@ pub struct IndexerConfig {
     pub clones: CloneOptions,
     /// The embedding model; without it, jobs end after parsing and only lexical search works.
     pub embedder: Option<Arc<Embedder>>,
+    /// The model whose vectors the search index holds (its table is this model's), whether or
+    /// not this process loads it: `embedder`'s, when there is one.
+    pub vectors: VectorSpace,
 }
 
 impl IndexerConfig {
@@ -129,6 +163,7 @@ impl IndexerConfig {
             options: IndexOptions::default(),
             clones: CloneOptions::default(),
             embedder: None,
+            vectors: VectorSpace::local(),
         }
     }
 }
@@ -159,7 +194,7 @@ pub enum IndexError {
     #[error("repository {0} is being indexed: wait for the job to end, then remove it")]
     Busy(String),
     #[error(transparent)]
-    Embed(#[from] EmbedError),
+    Embed(#[from] crate::embed::EmbedError),
     #[error("{0}")]
     Refused(String),
     #[error(
@@ -234,8 +269,17 @@ impl<T> Loaded<T> {
 
 impl Indexer {
     pub async fn open(config: IndexerConfig) -> Result<Arc<Indexer>, IndexError> {
+        if let Some(embedder) = &config.embedder
+            && embedder.space() != config.vectors
+        {
+            return Err(IndexError::Task(format!(
+                "the embedder makes vectors of {}, but the index is configured for {}",
+                embedder.space(),
+                config.vectors
+            )));
+        }
         let store = Store::new(&config.storage);
-        let search = SearchIndex::open(&config.search_uri).await?;
+        let search = SearchIndex::open(&config.search_uri, &config.vectors).await?;
         let indexer = Arc::new(Indexer {
             config,
             store,
@@ -363,6 +407,7 @@ impl Indexer {
             error: None,
             indexed_at: None,
             owner,
+            vectors: None,
         };
         let (tx, rx) = watch::channel(JobStatus {
             repo,
@@ -370,6 +415,7 @@ impl Indexer {
             files_parsed: 0,
             chunks_embedded: 0,
             chunks_to_embed: 0,
+            stage: Stage::start(),
         });
         jobs.insert(id, rx.clone());
         drop(jobs);
@@ -650,15 +696,20 @@ impl Indexer {
         if self.config.embedder.is_none() {
             return Ok(0);
         }
-        let stuck: Vec<RepoRecord> = self
-            .store
-            .repos()
-            .await?
-            .into_iter()
-            .filter(|r| r.status == JobState::Embedding || r.awaits_vectors())
-            .collect();
+        let mut stuck: Vec<(RepoRecord, bool)> = Vec::new();
+        for repo in self.store.repos().await? {
+            // Last written to another model's table (or this one went missing): its chunks are
+            // written to this one first.
+            let elsewhere = repo.status == JobState::Ready
+                && repo.stats.chunks > 0
+                && (repo.vector_table() != self.search.table_name()
+                    || self.search.count(&repo.id).await? == 0);
+            if repo.status == JobState::Embedding || repo.awaits_vectors() || elsewhere {
+                stuck.push((repo, elsewhere));
+            }
+        }
         let mut resumed = 0;
-        for repo in stuck {
+        for (repo, elsewhere) in stuck {
             let id = repo.id.clone();
             let running = |jobs: &HashMap<String, watch::Receiver<JobStatus>>| {
                 jobs.get(&id).is_some_and(|rx| !rx.borrow().repo.status.is_final())
@@ -668,12 +719,15 @@ impl Indexer {
             }
             // Another process sharing the data dir may be embedding it already.
             let Some(lease) = self.try_claim(&repo.id).await? else { continue };
+            // Live from here on, whatever was stored: the job is running.
+            let repo = RepoRecord { status: JobState::Embedding, ..repo };
             let status = JobStatus {
                 repo,
                 progress: EMBEDDING_AT,
                 files_parsed: 0,
                 chunks_embedded: 0,
                 chunks_to_embed: 0,
+                stage: Stage::start(),
             };
             let (tx, rx) = watch::channel(status.clone());
             let taken = {
@@ -689,10 +743,33 @@ impl Indexer {
                 lease.release().await;
                 continue;
             }
-            tracing::info!(repo = %status.repo.id, "resuming the embedding of an interrupted job");
+            if elsewhere {
+                let model = &self.config.vectors;
+                tracing::info!(repo = %status.repo.id, "embedding with {model}, a model the repository was not embedded with");
+            } else {
+                tracing::info!(repo = %status.repo.id, "resuming the embedding of an interrupted job");
+            }
             let this = Arc::clone(self);
             tokio::spawn(async move {
-                let mut last = this.embedding_stage(&tx, status).await;
+                let mut last = match elsewhere {
+                    true => match this.fill_table(&status.repo).await {
+                        Ok(()) => {
+                            let mut status = status;
+                            status.repo.vectors = Some(this.search.table_name().to_owned());
+                            this.embedding_stage(&tx, status).await
+                        }
+                        Err(e) => {
+                            let mut failed = status;
+                            failed.repo.status = JobState::Failed;
+                            failed.repo.error = Some(format!(
+                                "the chunks could not be written to {}'s search table: {e}; the code graph is up to date, and indexing again writes them",
+                                this.config.vectors
+                            ));
+                            failed
+                        }
+                    },
+                    false => this.embedding_stage(&tx, status).await,
+                };
                 if let Err(e) = this.store.save_repo(&last.repo).await {
                     last.repo.status = JobState::Failed;
                     last.repo.error = Some(format!("the index could not be saved: {e}"));
@@ -707,6 +784,23 @@ impl Indexer {
         Ok(resumed)
     }
 
+    /// Writes every chunk of a repository indexed into another model's table into this one,
+    /// from its stored facts and checkout (no parse): lexical search answers for it again, and
+    /// the embedding stage gives the chunks this model's vectors.
+    async fn fill_table(&self, repo: &RepoRecord) -> Result<(), IndexError> {
+        let graph = self.graph(&repo.id).await?;
+        let hashes = self.store.file_hashes(&repo.id).await?;
+        let paths: Vec<String> = graph.files.iter().map(|f| f.path.clone()).collect();
+        let (rows_graph, root, wanted) = (Arc::clone(&graph), repo.checkout.clone(), paths.clone());
+        let rows = blocking(move || {
+            let wanted: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+            search::rows_for(&rows_graph, &root, &wanted, &hashes)
+        })
+        .await?;
+        self.search.replace(&repo.id, repo.commit.as_deref(), &paths, rows).await?;
+        Ok(())
+    }
+
     async fn index(
         &self,
         tx: &watch::Sender<JobStatus>,
@@ -718,6 +812,9 @@ impl Indexer {
     ) -> Result<Option<(RepoRecord, u32, Arc<RepoGraph>)>, IndexError> {
         let set_state = |state: JobState, progress: u8| {
             tx.send_modify(|s| {
+                if s.repo.status != state {
+                    s.stage = Stage::start();
+                }
                 s.repo.status = state;
                 s.progress = progress;
             });
@@ -755,9 +852,13 @@ impl Indexer {
                         max_bytes,
                         current: current.as_deref(),
                     };
-                    clone::sync(&request, &mut |p| {
-                        progress_tx.send_modify(|s| {
-                            s.progress = (u16::from(p) * u16::from(PARSING_AT) / 100) as u8;
+                    clone::sync(&request, &mut |received, total| {
+                        progress_tx.send_if_modified(|s| {
+                            let progress = (received * u64::from(PARSING_AT) / total.max(1)) as u8;
+                            // git reports every object; a watcher needs a word per percent.
+                            let moved = s.progress != progress || received == total;
+                            (s.stage.done, s.stage.total, s.progress) = (received, total, progress);
+                            moved
                         });
                     })
                 })
@@ -768,12 +869,14 @@ impl Indexer {
                 blocking(move || source::open_local(&path)).await??
             }
         };
-        // A clone's fetch that brought no new commit costs that round trip and nothing more.
+        // A clone's fetch that brought no new commit costs that round trip and nothing more
+        // (unless its chunks are in another model's table only).
         if let Some(previous) = previous
             && source.is_remote()
             && previous.status == JobState::Ready
             && previous.commit == checkout.commit
             && previous.checkout == checkout.dir
+            && previous.vector_table() == self.search.table_name()
         {
             return Ok(None);
         }
@@ -810,7 +913,8 @@ impl Indexer {
                 let span = (WRITING_AT - PARSING_AT) as usize;
                 let progress = PARSING_AT + (done * span / total.max(1)) as u8;
                 progress_tx.send_if_modified(|s| {
-                    let moved = s.progress != progress;
+                    let moved = s.progress != progress || done == total;
+                    (s.stage.done, s.stage.total) = (done as u64, total as u64);
                     s.progress = progress;
                     moved
                 });
@@ -833,7 +937,8 @@ impl Indexer {
         let graph = self.rebuild(&id, &pass).await?;
 
         // The search index: the changed files' chunks, or every chunk when it has none of this
-        // repository yet (a first index, or a write that failed last time).
+        // repository yet (a first index, or a write that failed last time) or the repository was
+        // last written to another embedding model's table.
         let mut hashes: HashMap<String, String> = HashMap::new();
         let mut paths: Vec<String> = pass
             .parsed
@@ -841,7 +946,8 @@ impl Indexer {
             .map(|f| f.path.clone())
             .chain(pass.deleted.iter().cloned())
             .collect();
-        if self.search.count(&id).await? == 0 {
+        let elsewhere = previous.is_some_and(|p| p.vector_table() != self.search.table_name());
+        if elsewhere || self.search.count(&id).await? == 0 {
             hashes = self.store.file_hashes(&id).await?;
             paths = graph.files.iter().map(|f| f.path.clone()).collect();
         }
@@ -876,6 +982,7 @@ impl Indexer {
         repo.stats = stats;
         repo.error = None;
         repo.indexed_at = Some(unix_now());
+        repo.vectors = Some(self.search.table_name().to_owned());
         Ok(Some((repo, pass.parsed.len() as u32, graph)))
     }
 
@@ -943,6 +1050,7 @@ impl Indexer {
         tx.send_modify(|s| {
             s.chunks_to_embed = total as u32;
             s.chunks_embedded = 0;
+            s.stage = Stage { total: total as u64, ..Stage::start() };
         });
         let mut pages = self.search.unembedded(id, EMBED_PAGE).await?;
         let mut done = 0;
@@ -957,14 +1065,15 @@ impl Indexer {
                     missing.push((chunk.hash.clone(), chunk.text.clone()));
                 }
             }
-            let embedder = Arc::clone(&embedder);
-            let embedded = blocking(move || {
-                let texts: Vec<&str> = missing.iter().map(|(_, text)| text.as_str()).collect();
-                let vectors = embedder.embed(&texts)?;
-                Ok::<_, EmbedError>(missing.into_iter().map(|(hash, _)| hash).zip(vectors))
-            })
-            .await??;
-            vectors.extend(embedded);
+            let (hashes, texts): (Vec<String>, Vec<String>) = missing.into_iter().unzip();
+            // The page's chunks that needed no new vector count as done at once.
+            let before = (done + page.len() - texts.len()) as u64;
+            let progress_tx = tx.clone();
+            let progress: crate::embed::Progress = Arc::new(move |embedded| {
+                progress_tx.send_modify(|s| s.stage.done = before + embedded as u64);
+            });
+            vectors
+                .extend(hashes.into_iter().zip(embedder.embed_reporting(texts, progress).await?));
             let (ids, page_vectors): (Vec<String>, Vec<Vec<f32>>) = page
                 .into_iter()
                 .filter_map(|c| vectors.get(&c.hash).map(|v| (c.id, v.clone())))
@@ -974,6 +1083,7 @@ impl Indexer {
             let span = (100 - EMBEDDING_AT) as usize;
             tx.send_modify(|s| {
                 s.chunks_embedded = done as u32;
+                s.stage.done = done as u64;
                 s.progress = EMBEDDING_AT + (done * span / total.max(1)).min(span) as u8;
             });
         }
@@ -1089,9 +1199,8 @@ impl Indexer {
     /// Searches the indexed code. Each hit says whether its file changed since it was indexed.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
         let vector = if query.mode.needs_vector() {
-            let embedder = self.config.embedder.clone().ok_or(IndexError::NoEmbedder)?;
-            let text = query.text.clone();
-            Some(blocking(move || embedder.embed_query(&text)).await??)
+            let embedder = self.config.embedder.as_ref().ok_or(IndexError::NoEmbedder)?;
+            Some(embedder.embed_query(&query.text).await?)
         } else {
             None
         };

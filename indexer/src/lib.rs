@@ -24,7 +24,7 @@ pub mod walk;
 pub mod watch;
 
 pub use clone::{CloneOptions, GitCredential};
-pub use embed::{Embedder, EmbedderConfig};
+pub use embed::{Embedder, EmbedderConfig, LocalModel, RemoteConfig, VectorSpace};
 pub use grammars::Language;
 pub use graph::{Edge, Node, RepoGraph, SourceFile, SymbolRef, Unresolved};
 pub use jobs::{IndexError, Indexer, IndexerConfig, JobState, JobStatus, LEASE, TIDYING, finished};

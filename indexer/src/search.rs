@@ -2,11 +2,13 @@
 //! with a full-text index whose code tokenizer splits identifiers (`parseHttpResponse`,
 //! `parse_http_response` → parse, http, response) and keeps them whole too.
 //!
-//! Layout of the `chunks` table, one row per chunk:
+//! Layout of the table, one row per chunk (`chunks`, or one of its own per remote embedding
+//! model: `VectorSpace::table`):
 //! `id` (`<repo>:<path>#<n>`), `repo_id`, `path`, `language`, `start_line`, `end_line`,
 //! `symbol` (qualified name, if the chunk belongs to one), `kind` (the symbol's kind, or `code`),
 //! `commit`, `hash` (blake3 of `text`), `text` (a `path · symbol` header line, then the code), and
-//! `vector` (384 floats, filled in by the embedding stage; null until then).
+//! `vector` (the model's length, 384 for the local one, filled in by the embedding stage; null
+//! until then).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -28,11 +30,9 @@ use lancedb::table::{CompactionOptions, Duration, OptimizeAction, OptimizeOption
 use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::embed::DIMENSIONS;
+use crate::embed::VectorSpace;
 use crate::graph::RepoGraph;
 use crate::model::FileFacts;
-
-const TABLE: &str = "chunks";
 
 /// The vector index is trained once this many chunks have vectors; below, an exact scan is as
 /// fast.
@@ -164,6 +164,9 @@ pub struct ChunkRow {
 
 pub struct SearchIndex {
     db: Connection,
+    /// The table of the configured model's vectors (`VectorSpace::table`).
+    name: String,
+    dimensions: usize,
     table: OnceCell<Table>,
     /// One writer at a time: jobs of different repositories share the table.
     writes: Mutex<()>,
@@ -172,7 +175,7 @@ pub struct SearchIndex {
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("table", &TABLE).finish_non_exhaustive()
+        f.debug_struct("SearchIndex").field("table", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -273,8 +276,9 @@ pub struct Unembedded {
 
 impl SearchIndex {
     /// The index at `uri`: a folder, or an object-store URL (`s3://bucket/prefix`, with the
-    /// credentials, region and endpoint of the standard `AWS_*` environment).
-    pub async fn open(uri: &str) -> Result<SearchIndex, SearchError> {
+    /// credentials, region and endpoint of the standard `AWS_*` environment); the table of
+    /// `space`'s vectors.
+    pub async fn open(uri: &str, space: &VectorSpace) -> Result<SearchIndex, SearchError> {
         // Other processes write to the index too (`agentwatch index` while `serve` runs, other
         // replicas): a read more than a second after the last one looks for their versions.
         let db = lancedb::connect(uri)
@@ -283,10 +287,17 @@ impl SearchIndex {
             .await?;
         Ok(SearchIndex {
             db,
+            name: space.table(),
+            dimensions: space.dimensions,
             table: OnceCell::new(),
             writes: Mutex::new(()),
             vector_index_from: VECTOR_INDEX_MIN_ROWS,
         })
+    }
+
+    /// The table this index reads and writes (`VectorSpace::table`).
+    pub fn table_name(&self) -> &str {
+        &self.name
     }
 
     /// Trains the vector index from `rows` vectors instead of [`VECTOR_INDEX_MIN_ROWS`].
@@ -297,7 +308,7 @@ impl SearchIndex {
 
     /// Whether the table exists yet.
     pub async fn has_table(&self) -> Result<bool, SearchError> {
-        Ok(self.db.table_names().execute().await?.iter().any(|t| t == TABLE))
+        Ok(self.db.table_names().execute().await?.contains(&self.name))
     }
 
     /// Makes the table unless it exists. Two processes making it at once would have the later
@@ -316,14 +327,19 @@ impl SearchIndex {
     async fn table(&self) -> Result<&Table, SearchError> {
         self.table
             .get_or_try_init(|| async {
-                if self.db.table_names().execute().await?.iter().any(|t| t == TABLE) {
-                    return Ok(self.db.open_table(TABLE).execute().await?);
+                if self.db.table_names().execute().await?.contains(&self.name) {
+                    return Ok(self.db.open_table(&self.name).execute().await?);
                 }
                 // Another process may make it between the look and the making: then it is
                 // theirs to use.
-                match self.db.create_empty_table(TABLE, schema()).execute().await {
+                match self
+                    .db
+                    .create_empty_table(&self.name, schema(self.dimensions))
+                    .execute()
+                    .await
+                {
                     Err(lancedb::Error::TableAlreadyExists { .. }) => {
-                        Ok(self.db.open_table(TABLE).execute().await?)
+                        Ok(self.db.open_table(&self.name).execute().await?)
                     }
                     made => Ok(made?),
                 }
@@ -356,7 +372,7 @@ impl SearchIndex {
             retrying(|| table.delete(&filter)).await?;
         }
         if !rows.is_empty() {
-            let rows = batch(repo, commit, &rows, &hashes, &known)?;
+            let rows = batch(self.dimensions, repo, commit, &rows, &hashes, &known)?;
             retrying(|| table.add(rows.clone()).execute()).await?;
         }
         // The first rows get the full-text index; another process may be making it too.
@@ -438,13 +454,18 @@ impl SearchIndex {
         }
         let table = self.table().await?;
         let _writing = self.writes.lock().await;
-        let schema =
-            Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false), vector_field()]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            vector_field(self.dimensions),
+        ]));
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
             vec![
                 Arc::new(StringArray::from(ids)),
-                Arc::new(vector_array(vectors.iter().map(|v| Some(v.as_slice())))?),
+                Arc::new(vector_array(
+                    self.dimensions,
+                    vectors.iter().map(|v| Some(v.as_slice())),
+                )?),
             ],
         )?;
         retrying(|| {
@@ -665,7 +686,7 @@ fn text_index() -> FtsIndexBuilder {
         .remove_stop_words(true)
 }
 
-fn schema() -> SchemaRef {
+fn schema(dimensions: usize) -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Utf8, false),
         Field::new("repo_id", DataType::Utf8, false),
@@ -678,16 +699,16 @@ fn schema() -> SchemaRef {
         Field::new("commit", DataType::Utf8, true),
         Field::new("hash", DataType::Utf8, false),
         Field::new("text", DataType::Utf8, false),
-        vector_field(),
+        vector_field(dimensions),
     ]))
 }
 
-fn vector_field() -> Field {
+fn vector_field(dimensions: usize) -> Field {
     Field::new(
         "vector",
         DataType::FixedSizeList(
             Arc::new(Field::new("item", DataType::Float32, true)),
-            DIMENSIONS as i32,
+            dimensions as i32,
         ),
         true,
     )
@@ -695,24 +716,25 @@ fn vector_field() -> Field {
 
 /// A vector column; `None` stands for a chunk not embedded yet.
 fn vector_array<'a>(
+    dimensions: usize,
     vectors: impl ExactSizeIterator<Item = Option<&'a [f32]>>,
 ) -> Result<FixedSizeListArray, SearchError> {
-    let mut values = Vec::with_capacity(vectors.len() * DIMENSIONS);
+    let mut values = Vec::with_capacity(vectors.len() * dimensions);
     let mut valid = Vec::with_capacity(vectors.len());
     for vector in vectors {
         match vector {
-            Some(v) if v.len() == DIMENSIONS => values.extend_from_slice(v),
+            Some(v) if v.len() == dimensions => values.extend_from_slice(v),
             Some(v) => {
                 return Err(lancedb::Error::InvalidInput {
-                    message: format!("a vector has {} dimensions, not {DIMENSIONS}", v.len()),
+                    message: format!("a vector has {} dimensions, not {dimensions}", v.len()),
                 }
                 .into());
             }
-            None => values.extend(std::iter::repeat_n(0.0, DIMENSIONS)),
+            None => values.extend(std::iter::repeat_n(0.0, dimensions)),
         }
         valid.push(vector.is_some());
     }
-    let DataType::FixedSizeList(item, size) = vector_field().data_type().clone() else {
+    let DataType::FixedSizeList(item, size) = vector_field(dimensions).data_type().clone() else {
         unreachable!("the vector column is a fixed-size list")
     };
     Ok(FixedSizeListArray::try_new(
@@ -724,6 +746,7 @@ fn vector_array<'a>(
 }
 
 fn batch(
+    dimensions: usize,
     repo: &str,
     commit: Option<&str>,
     rows: &[ChunkRow],
@@ -745,9 +768,12 @@ fn batch(
         Arc::new(StringArray::from_iter(rows.iter().map(|_| commit))),
         Arc::new(StringArray::from_iter_values(hashes)),
         strings(&|r| r.text.clone()),
-        Arc::new(vector_array(hashes.iter().map(|h| vectors.get(h).map(Vec::as_slice)))?),
+        Arc::new(vector_array(
+            dimensions,
+            hashes.iter().map(|h| vectors.get(h).map(Vec::as_slice)),
+        )?),
     ];
-    Ok(RecordBatch::try_new(schema(), columns)?)
+    Ok(RecordBatch::try_new(schema(dimensions), columns)?)
 }
 
 /// A SQL filter for the query's repositories, language, kind and the literal prefix of its glob.

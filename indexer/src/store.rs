@@ -49,6 +49,9 @@ pub struct RepoRecord {
     /// Who it belongs to (the knowledge server gives organization ids); `None`: indexed without
     /// an owner. Part of its id: two owners indexing one source get two repositories.
     pub owner: Option<i64>,
+    /// The search index's table (one per embedding model, `VectorSpace::table`) its chunks were
+    /// last written to; `None`: not recorded yet (saving `None` keeps what is stored).
+    pub vectors: Option<String>,
 }
 
 /// What a repository's user chose for it.
@@ -86,6 +89,12 @@ impl RepoRecord {
 
     /// Indexed by a process without the embedding model: ready for structural and lexical
     /// questions, with chunks that semantic search cannot see yet.
+    /// The table its chunks are in: as recorded, else the local model's (the only one before
+    /// this was recorded).
+    pub fn vector_table(&self) -> &str {
+        self.vectors.as_deref().unwrap_or("chunks")
+    }
+
     pub fn awaits_vectors(&self) -> bool {
         self.status == JobState::Ready && self.stats.embedded < self.stats.chunks
     }
@@ -136,8 +145,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO repositories (id, name, source, remote, branch, checkout, status, commit_sha, dirty,
                  files, skipped, symbols, nodes, edges, lines, duration_ms, errors, error, indexed_at,
-                 chunks, embedded, owner)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                 chunks, embedded, owner, vector_table)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
              ON CONFLICT (id) DO UPDATE SET
                  name = excluded.name, source = excluded.source, remote = excluded.remote,
                  branch = excluded.branch, checkout = excluded.checkout, status = excluded.status,
@@ -145,7 +154,8 @@ impl Store {
                  symbols = excluded.symbols, nodes = excluded.nodes, edges = excluded.edges,
                  lines = excluded.lines, duration_ms = excluded.duration_ms, errors = excluded.errors,
                  error = excluded.error, indexed_at = excluded.indexed_at,
-                 chunks = excluded.chunks, embedded = excluded.embedded",
+                 chunks = excluded.chunks, embedded = excluded.embedded,
+                 vector_table = COALESCE(excluded.vector_table, repositories.vector_table)",
         )
         .bind(&repo.id)
         .bind(&repo.name)
@@ -169,6 +179,7 @@ impl Store {
         .bind(storage::int(repo.stats.chunks))
         .bind(storage::int(repo.stats.embedded))
         .bind(repo.owner)
+        .bind(&repo.vectors)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -637,6 +648,7 @@ fn repo_from_row(row: &sqlx::any::AnyRow) -> Result<RepoRecord, StoreError> {
         error: row.get("error"),
         indexed_at: row.get("indexed_at"),
         owner: row.get("owner"),
+        vectors: row.get("vector_table"),
     })
 }
 

@@ -70,6 +70,7 @@ async fn one_url_two_organizations() -> (tempfile::TempDir, Knowledge, String, S
             error: None,
             indexed_at: Some(1),
             owner: Some(owner),
+            vectors: None,
         };
         indexer.store().save_repo(&record).await.unwrap();
         let member = Caller::member(Some(owner), false, Arc::new(Open));

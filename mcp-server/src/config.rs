@@ -133,6 +133,99 @@ pub struct IndexConfig {
     /// repositories that have not chosen for themselves (`watch` when indexing, or
     /// `PATCH /api/knowledge/repositories/{repo}`).
     pub watch: bool,
+    /// What embeds code for semantic search: `"local"` (the offline model, all-MiniLM-L6-v2), or
+    /// an OpenAI-compatible endpoint, `{ url, model, dimensions }` (the gateway's own `/v1`,
+    /// OpenAI, Ollama, TEI). Each model's vectors live in a table of their own; switching
+    /// models embeds every repository again with the new one, in the background.
+    pub embeddings: Embeddings,
+}
+
+/// `index.embeddings`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Embeddings {
+    #[default]
+    Local,
+    Remote(RemoteEmbeddings),
+}
+
+/// An OpenAI-compatible `/embeddings` endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEmbeddings {
+    /// The API's base URL, such as `http://127.0.0.1:8787/v1` (the gateway) or
+    /// `https://api.openai.com/v1`; `/embeddings` is added.
+    pub url: String,
+    /// The model, as the endpoint names it (`text-embedding-3-small`, `nomic-embed-text`).
+    pub model: String,
+    /// The length of the model's vectors (1536 for `text-embedding-3-small`).
+    pub dimensions: usize,
+    /// The bearer token (a gateway tenant's key, an OpenAI key); or
+    /// `AGENTWATCH_EMBEDDINGS_API_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// Ask the model for `dimensions` (models that can shorten their vectors, such as OpenAI's
+    /// `text-embedding-3-*`); servers whose models cannot refuse the field.
+    #[serde(default)]
+    pub send_dimensions: bool,
+    /// Texts per request.
+    #[serde(default = "default_embeddings_batch")]
+    pub batch: usize,
+    /// Requests in flight at once.
+    #[serde(default = "default_embeddings_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_embeddings_batch() -> usize {
+    indexer::RemoteConfig::DEFAULT_BATCH
+}
+
+fn default_embeddings_concurrency() -> usize {
+    indexer::RemoteConfig::DEFAULT_CONCURRENCY
+}
+
+impl Embeddings {
+    /// The model whose vectors the search index holds.
+    pub fn space(&self) -> indexer::VectorSpace {
+        match self {
+            Embeddings::Local => indexer::VectorSpace::local(),
+            Embeddings::Remote(remote) => {
+                indexer::VectorSpace { model: remote.model.clone(), dimensions: remote.dimensions }
+            }
+        }
+    }
+}
+
+impl Serialize for Embeddings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Embeddings::Local => serializer.serialize_str("local"),
+            Embeddings::Remote(remote) => remote.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Embeddings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A table is read on its own, so that a mistake in it is reported as itself.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Name(String),
+            Table(toml::Table),
+        }
+        let expected = "\"local\", or an endpoint: { url = \"http://127.0.0.1:8787/v1\", model = \"text-embedding-3-small\", dimensions = 1536 }";
+        match Raw::deserialize(deserializer) {
+            Ok(Raw::Name(name)) if name == "local" => Ok(Embeddings::Local),
+            Ok(Raw::Name(name)) => Err(serde::de::Error::custom(format!(
+                "{name:?} is not an embedder: expected {expected}"
+            ))),
+            Ok(Raw::Table(table)) => toml::Value::Table(table)
+                .try_into()
+                .map(Embeddings::Remote)
+                .map_err(|e: toml::de::Error| serde::de::Error::custom(e.message())),
+            Err(_) => Err(serde::de::Error::custom(format!("expected {expected}"))),
+        }
+    }
 }
 
 /// A git token offered to one host only.
@@ -170,6 +263,7 @@ impl Default for IndexConfig {
             max_repos_per_org: 100,
             lance_uri: None,
             watch: true,
+            embeddings: Embeddings::Local,
         }
     }
 }
@@ -413,6 +507,18 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| parse_some(&mut c.index.lance_uri, v),
     },
     EnvOverride {
+        var: "AGENTWATCH_EMBEDDINGS_API_KEY",
+        key: "index.embeddings.api_key",
+        apply: |c, v| match &mut c.index.embeddings {
+            Embeddings::Remote(remote) => parse_some(&mut remote.api_key, v),
+            Embeddings::Local => {
+                Err("index.embeddings is \"local\", which needs no key: configure an endpoint \
+                 (index.embeddings = { url, model, dimensions }) or unset the variable"
+                    .to_owned())
+            }
+        },
+    },
+    EnvOverride {
         var: "AGENTWATCH_INDEX_WATCH",
         key: "index.watch",
         apply: |c, v| parse_into(&mut c.index.watch, v),
@@ -542,6 +648,16 @@ fn parse_into<T: serde::de::DeserializeOwned>(field: &mut T, value: &str) -> Res
     Ok(())
 }
 
+/// A variable's value as an error may quote it: never a secret's (a key, a token, a password,
+/// a URL that may hold one).
+fn shown(var: &str, value: &str) -> String {
+    let secret = ["KEY", "TOKEN", "PASSWORD", "SECRET", "DATABASE_URL", "REDIS_URL"];
+    match secret.iter().any(|s| var.contains(s)) {
+        true => "(hidden)".to_owned(),
+        false => value.to_owned(),
+    }
+}
+
 fn parse_some<T: serde::de::DeserializeOwned>(
     field: &mut Option<T>,
     value: &str,
@@ -635,7 +751,7 @@ impl Config {
                 Some(o) => {
                     (o.apply)(&mut config, &value).map_err(|reason| ConfigError::Env {
                         var: o.var,
-                        value: value.clone(),
+                        value: shown(o.var, &value),
                         reason,
                     })?;
                     sources.env.push(o.var);
@@ -688,6 +804,22 @@ impl Config {
                  s3://bucket/agentwatch/lance (S3-compatible stores too, with AWS_ENDPOINT_URL); \
                  other object stores ({scheme}://) are not built into this binary"
             ));
+        }
+        if let Embeddings::Remote(remote) = &self.index.embeddings {
+            if !(remote.url.starts_with("http://") || remote.url.starts_with("https://")) {
+                return invalid(format!(
+                    "index.embeddings.url = {:?}: expected the API's base URL, such as \
+                     http://127.0.0.1:8787/v1 (the gateway) or https://api.openai.com/v1",
+                    remote.url
+                ));
+            }
+            if remote.model.trim().is_empty() || remote.dimensions == 0 {
+                return invalid(
+                    "index.embeddings needs the model's name and the length of its vectors, \
+                     such as model = \"text-embedding-3-small\", dimensions = 1536"
+                        .to_owned(),
+                );
+            }
         }
         if let Some(url) = &self.storage.database_url
             && !["postgres://", "postgresql://"].iter().any(|s| url.expose().starts_with(s))
@@ -887,6 +1019,47 @@ mod tests {
         let msg = error("[storage]\ndatabase_url = \"mysql://aw:pw@db.internal/aw\"\n", &[]);
         assert!(msg.contains("storage.database_url") && msg.contains("postgres://"), "{msg}");
         assert!(!msg.contains("db.internal"), "a URL may hold a password: {msg}");
+    }
+
+    #[test]
+    fn embeddings_are_local_or_an_endpoint_and_a_mistake_says_what_fits() {
+        let (config, _) = load("", &[]).unwrap();
+        assert_eq!(config.index.embeddings, Embeddings::Local);
+        assert_eq!(config.index.embeddings.space(), indexer::VectorSpace::local());
+
+        let file = "[index]\nembeddings = { url = \"http://gw:8787/v1\", model = \"text-embedding-3-small\", dimensions = 1536 }\n";
+        let (config, _) = load(file, &[("AGENTWATCH_EMBEDDINGS_API_KEY", "aw-team-key")]).unwrap();
+        let Embeddings::Remote(remote) = &config.index.embeddings else { panic!("{config:?}") };
+        assert_eq!((remote.url.as_str(), remote.dimensions), ("http://gw:8787/v1", 1536));
+        assert_eq!(remote.api_key.as_ref().map(Secret::expose), Some("aw-team-key"));
+        assert_eq!((remote.batch, remote.concurrency, remote.send_dimensions), (64, 4, false));
+        let shown = toml::to_string(&config).unwrap();
+        assert!(
+            shown.contains("text-embedding-3-small") && !shown.contains("aw-team-key"),
+            "{shown}"
+        );
+
+        let msg = error("[index]\nembeddings = \"openai\"\n", &[]);
+        assert!(
+            msg.contains("\"openai\" is not an embedder: expected \"local\", or an endpoint"),
+            "{msg}"
+        );
+        let msg = error(
+            "[index]\nembeddings = { url = \"http://gw/v1\", model = \"m\", dimension = 8 }\n",
+            &[],
+        );
+        assert!(msg.contains("unknown field `dimension`"), "{msg}");
+        let msg = error(
+            "[index]\nembeddings = { url = \"gw:8787\", model = \"m\", dimensions = 8 }\n",
+            &[],
+        );
+        assert!(
+            msg.contains("index.embeddings.url") && msg.contains("http://127.0.0.1:8787/v1"),
+            "{msg}"
+        );
+        let msg = error("", &[("AGENTWATCH_EMBEDDINGS_API_KEY", "aw-team-key")]);
+        assert!(msg.contains("index.embeddings is \"local\", which needs no key"), "{msg}");
+        assert!(!msg.contains("aw-team-key"), "{msg}");
     }
 
     #[test]

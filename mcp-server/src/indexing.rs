@@ -9,14 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use indexer::{
     CloneOptions, Embedder, EmbedderConfig, GitCredential, IndexOptions, Indexer, IndexerConfig,
-    JobState, Mode, RepoRecord, Source, WalkOptions,
+    JobState, Mode, RemoteConfig, RepoRecord, Source, WalkOptions,
 };
 use knowledge::views::{JobView, RepoView};
 use knowledge::{Knowledge, SearchRequest};
 use storage::Storage;
 
 use crate::access::Access;
-use crate::config::Config;
+use crate::config::{Config, Embeddings};
 
 /// The indexing service over the configured data dir; with `embed`, also the embedding model
 /// (if it cannot be loaded, a warning says why and only lexical search works).
@@ -25,7 +25,7 @@ pub async fn open_indexer(
     storage: &Storage,
     embed: bool,
 ) -> anyhow::Result<Arc<Indexer>> {
-    let embedder = if embed { load_embedder(config) } else { None };
+    let embedder = if embed { load_embedder(config)? } else { None };
     let indexer = Indexer::open(IndexerConfig {
         options: IndexOptions {
             walk: WalkOptions {
@@ -37,6 +37,7 @@ pub async fn open_indexer(
         },
         clones: clone_options(config),
         embedder,
+        vectors: config.index.embeddings.space(),
         search_uri: config.lance_uri(),
         ..IndexerConfig::in_data_dir(&config.data_dir, storage.clone())
     })
@@ -70,19 +71,37 @@ fn clone_options(config: &Config) -> CloneOptions {
     }
 }
 
-fn load_embedder(config: &Config) -> Option<Arc<Embedder>> {
-    let assets = EmbedderConfig {
-        onnxruntime: config.assets.onnxruntime_path(),
-        model_dir: config.assets.model_path(),
-        threads: None,
-    };
-    match Embedder::load(&assets) {
-        Ok(embedder) => Some(Arc::new(embedder)),
-        Err(e) => {
-            tracing::warn!("semantic search is off: {e}");
-            None
+/// The configured embedder. The local model missing is a warning (lexical search works
+/// without it); an endpoint is not reached here, so nothing about it fails until it is used.
+fn load_embedder(config: &Config) -> anyhow::Result<Option<Arc<Embedder>>> {
+    let remote = match &config.index.embeddings {
+        Embeddings::Remote(remote) => remote,
+        Embeddings::Local => {
+            let assets = EmbedderConfig {
+                onnxruntime: config.assets.onnxruntime_path(),
+                model_dir: config.assets.model_path(),
+                threads: None,
+            };
+            return Ok(match Embedder::local(&assets) {
+                Ok(embedder) => Some(Arc::new(embedder)),
+                Err(e) => {
+                    tracing::warn!("semantic search is off: {e}");
+                    None
+                }
+            });
         }
-    }
+    };
+    gateway::install_tls();
+    let embedder = Embedder::remote(RemoteConfig {
+        url: remote.url.clone(),
+        model: remote.model.clone(),
+        dimensions: remote.dimensions,
+        api_key: remote.api_key.as_ref().map(|k| k.expose().to_owned()),
+        send_dimensions: remote.send_dimensions,
+        batch: remote.batch,
+        concurrency: remote.concurrency,
+    })?;
+    Ok(Some(Arc::new(embedder)))
 }
 
 /// Indexes `location` and prints the outcome. Fails (exit 1) when the job fails.

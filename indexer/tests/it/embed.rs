@@ -1,7 +1,7 @@
 //! The offline embedding model, as fetched by `scripts/setup.sh`, gives vectors that rank code by
 //! meaning.
 
-use indexer::embed::{DIMENSIONS, Embedder, EmbedderConfig};
+use indexer::embed::{DIMENSIONS, EmbedderConfig, LocalModel};
 
 use crate::support::assets;
 
@@ -11,7 +11,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn vectors_rank_code_by_meaning() {
-    let embedder = Embedder::load(&EmbedderConfig { threads: Some(1), ..assets() })
+    let embedder = LocalModel::load(&EmbedderConfig { threads: Some(1), ..assets() })
         .unwrap_or_else(|e| panic!("{e}"));
     let texts = [
         "retry a failed upload with exponential backoff",
@@ -38,7 +38,7 @@ fn vectors_rank_code_by_meaning() {
 fn a_missing_runtime_names_the_setup_command() {
     let config =
         EmbedderConfig { onnxruntime: "/nonexistent/libonnxruntime.so".into(), ..assets() };
-    let err = Embedder::load(&config).unwrap_err().to_string();
+    let err = LocalModel::load(&config).unwrap_err().to_string();
     assert_eq!(
         err,
         "ONNX Runtime not found at /nonexistent/libonnxruntime.so: run scripts/setup.sh, or set AGENTWATCH_ONNXRUNTIME"
@@ -47,7 +47,7 @@ fn a_missing_runtime_names_the_setup_command() {
 
 #[test]
 fn a_query_is_embedded_like_a_document() {
-    let embedder = Embedder::load(&EmbedderConfig { threads: Some(1), ..assets() })
+    let embedder = LocalModel::load(&EmbedderConfig { threads: Some(1), ..assets() })
         .unwrap_or_else(|e| panic!("{e}"));
     let text = "where do we retry failed uploads?";
     let as_query = embedder.embed_query(text).unwrap();

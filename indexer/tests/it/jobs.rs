@@ -551,6 +551,7 @@ async fn a_repository_indexed_under_a_short_id_keeps_it() {
         error: None,
         indexed_at: None,
         owner: None,
+        vectors: None,
     };
     t.indexer.store().save_repo(&stored).await.unwrap();
 

@@ -8,6 +8,7 @@ mod golden;
 mod jobs;
 mod quality;
 mod queries;
+mod remote_embeddings;
 mod search;
 mod semantic;
 mod support;

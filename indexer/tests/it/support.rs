@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use git2::{Repository, Signature};
 use indexer::{
     CloneOptions, Embedder, EmbedderConfig, Hit, Indexer, IndexerConfig, JobStatus, Mode,
-    SearchQuery, Source, finished,
+    SearchQuery, Source, VectorSpace, finished,
 };
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -103,6 +103,19 @@ impl TestIndexer {
         TestIndexer { data, indexer }
     }
 
+    /// With this embedder (a remote endpoint's, say).
+    pub async fn with(embedder: Arc<Embedder>) -> TestIndexer {
+        let data = tempfile::tempdir().unwrap();
+        let indexer = open(data.path(), Some(embedder), Default::default()).await;
+        TestIndexer { data, indexer }
+    }
+
+    /// Another indexer over the same data dir with this embedder, as after a restart with
+    /// another `index.embeddings`.
+    pub async fn restart_with(&self, embedder: Arc<Embedder>) -> Arc<Indexer> {
+        open(self.data.path(), Some(embedder), Default::default()).await
+    }
+
     /// Another indexer over the same data dir, as after a restart.
     pub async fn restart(&self) -> Arc<Indexer> {
         open(self.data.path(), None, Default::default()).await
@@ -139,15 +152,16 @@ pub fn embedder() -> Arc<Embedder> {
     static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
     Arc::clone(
         EMBEDDER
-            .get_or_init(|| Arc::new(Embedder::load(&assets()).unwrap_or_else(|e| panic!("{e}")))),
+            .get_or_init(|| Arc::new(Embedder::local(&assets()).unwrap_or_else(|e| panic!("{e}")))),
     )
 }
 
 async fn open(data: &Path, embedder: Option<Arc<Embedder>>, clones: CloneOptions) -> Arc<Indexer> {
     let storage = storage::testing::open(data).await;
-    Indexer::open(IndexerConfig { clones, embedder, ..IndexerConfig::in_data_dir(data, storage) })
-        .await
-        .unwrap()
+    let vectors = embedder.as_ref().map_or_else(VectorSpace::local, |e| e.space());
+    let config =
+        IndexerConfig { clones, embedder, vectors, ..IndexerConfig::in_data_dir(data, storage) };
+    Indexer::open(config).await.unwrap()
 }
 
 pub fn local(path: &Path) -> Source {

@@ -37,10 +37,11 @@ fn row(i: usize) -> ChunkRow {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_vector_index_is_trained_once_enough_vectors_exist_and_finds_exact_neighbours() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(&dir.path().display().to_string())
-        .await
-        .unwrap()
-        .with_vector_index_from(300);
+    let index =
+        SearchIndex::open(&dir.path().display().to_string(), &indexer::VectorSpace::local())
+            .await
+            .unwrap()
+            .with_vector_index_from(300);
     let n = 400;
     let rows: Vec<ChunkRow> = (0..n).map(row).collect();
     let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();
@@ -85,10 +86,11 @@ async fn the_vector_index_is_trained_once_enough_vectors_exist_and_finds_exact_n
 #[tokio::test(flavor = "multi_thread")]
 async fn chunks_not_embedded_yet_never_appear_in_semantic_results() {
     let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(&dir.path().display().to_string())
-        .await
-        .unwrap()
-        .with_vector_index_from(300);
+    let index =
+        SearchIndex::open(&dir.path().display().to_string(), &indexer::VectorSpace::local())
+            .await
+            .unwrap()
+            .with_vector_index_from(300);
     let write = async |range: std::ops::Range<usize>| {
         let rows: Vec<ChunkRow> = range.map(row).collect();
         let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();

@@ -388,6 +388,98 @@ fn a_knowledge_server_draws_on_a_gateway_in_another_process() {
     });
 }
 
+/// `index.embeddings` pointed at a gateway: the repository's chunks are embedded by whatever
+/// provider the gateway routes the model to (llmock here), billed to the tenant whose key the
+/// indexer sends, and a semantic search's question goes the same way.
+#[test]
+fn a_repository_is_embedded_through_the_gateway_and_searched_by_those_vectors() {
+    let gateway_host = Sandbox::new();
+    let knowledge_host = Sandbox::new();
+    let mock = Mock::start();
+    let config = config(&gateway_host, &mock, "");
+    let gateway_server = Server::start_with(
+        &gateway_host,
+        &["gateway"],
+        &[("AGENTWATCH_CONFIG", config.to_str().unwrap())],
+    );
+    let gateway = format!("http://{}", gateway_server.address_of("gateway"));
+    let repo = python_repository(&knowledge_host);
+    let settings = knowledge_host.write(
+        "agentwatch.toml",
+        &format!(
+            "[index]\nembeddings = {{ url = \"{gateway}/v1\", model = \"text-embedding-3-small\", dimensions = 1536 }}\n"
+        ),
+    );
+    let agentwatch = |args: &[&str]| {
+        let output = knowledge_host
+            .command()
+            .args(args)
+            .env("AGENTWATCH_CONFIG", &settings)
+            .env("AGENTWATCH_EMBEDDINGS_API_KEY", ACME_KEY)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        serde_json::from_str::<Value>(&stdout(&output)).unwrap()
+    };
+
+    let job = agentwatch(&["index", repo.to_str().unwrap(), "--json"]);
+    assert_eq!(job["status"], "ready", "{job}");
+    let chunks = job["chunks"].as_u64().unwrap();
+    assert!(chunks > 5, "{job}");
+    assert_eq!(job["embedded"], chunks, "{job}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The texts reached the provider through the gateway, in batches of the indexer's choosing.
+    let sent: Vec<String> = runtime.block_on(async {
+        let journal: Value = http()
+            .get(format!("{}/_llmock/requests", mock.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let requests = journal["requests"].as_array().unwrap().clone();
+        requests
+            .iter()
+            .filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/embeddings")))
+            .flat_map(|r| r["body"]["input"].as_array().cloned().unwrap_or_default())
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    });
+    assert!(
+        !sent.is_empty() && sent.len() as u64 <= chunks,
+        "{} texts for {chunks} chunks",
+        sent.len()
+    );
+    let text = sent.iter().find(|t| t.contains("def ")).expect("a function's chunk was embedded");
+    let header = text.lines().next().unwrap();
+    let path = header.split(" · ").next().unwrap();
+
+    // A question embedded the same way finds the chunk whose text it is (the same vector).
+    let found = agentwatch(&["search", text, "--mode", "semantic", "--json", "--limit", "3"]);
+    let hits = found.as_array().unwrap_or_else(|| found["results"].as_array().unwrap());
+    assert_eq!(hits[0]["path"], path, "{found}");
+    assert!(hits[0]["score"].as_f64().unwrap() > 0.99, "{found}");
+
+    // Every request is in the gateway's usage, as the tenant's embeddings.
+    let gw = Api { base: gateway.clone(), http: http() };
+    runtime.block_on(async {
+        let ops = gw.login(ADMIN, PASSWORD).await;
+        let (_, tenants) = gw.call("GET", "/api/tenants", &ops, None).await;
+        let tenants = tenants["data"].as_array().unwrap().clone();
+        let acme = tenants.iter().find(|t| t["name"] == "acme-agents").unwrap()["id"].clone();
+        let rows = eventually("the embeddings in usage", async || {
+            let path = "/api/usage?endpoint=embeddings&limit=500";
+            let (_, usage) = gw.call("GET", path, &ops, None).await;
+            let rows = usage["data"].as_array().cloned().unwrap_or_default();
+            (rows.len() >= 2).then_some(rows)
+        })
+        .await;
+        assert!(rows.iter().all(|r| r["tenant_id"] == acme), "{rows:?}");
+    });
+}
+
 /// One MCP tool call over streamable HTTP with `token`, in a session of its own: the result.
 async fn mcp_tool_call(url: &str, token: &str, tool: &str, arguments: Value) -> Value {
     async fn post(
