@@ -157,9 +157,7 @@ impl Embedder {
                 let (model, text) = (Arc::clone(model), text.to_owned());
                 on_a_blocking_thread(move || model.embed_query(&text)).await
             }
-            Embedder::Remote(model) => {
-                Ok(model.embed(&[text.to_owned()], &|_| ()).await?.pop().unwrap_or_default())
-            }
+            Embedder::Remote(model) => model.embed_query(text).await,
         }
     }
 }

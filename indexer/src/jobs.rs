@@ -1070,7 +1070,10 @@ impl Indexer {
             let before = (done + page.len() - texts.len()) as u64;
             let progress_tx = tx.clone();
             let progress: crate::embed::Progress = Arc::new(move |embedded| {
-                progress_tx.send_modify(|s| s.stage.done = before + embedded as u64);
+                progress_tx.send_modify(|s| {
+                    s.stage.done = before + embedded as u64;
+                    s.chunks_embedded = s.stage.done as u32;
+                });
             });
             vectors
                 .extend(hashes.into_iter().zip(embedder.embed_reporting(texts, progress).await?));

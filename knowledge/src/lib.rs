@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indexer::{
-    IndexError, Indexer, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, RepoSettings,
+    IndexError, Indexer, JobState, JobStatus, Mode, NameMatch, RepoGraph, RepoRecord, RepoSettings,
     SearchQuery, Source, SymbolKind, SymbolRef,
 };
 use scanner::{FindingFilter, ScanRecord};
@@ -28,7 +28,8 @@ pub use crate::scans::{ScanError, Scans};
 use crate::views::{
     CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
     JobView, OutlineEntry, OutlineOutput, PushView, ReferenceView, ReferencesOutput, RepoMapOutput,
-    ScanView, SearchOutput, SettingsView, SymbolSourceOutput, SymbolView, SymbolsOutput,
+    ScanView, SearchOutput, SettingsView, StageView, SymbolSourceOutput, SymbolView, SymbolsOutput,
+    WarmingView,
 };
 
 /// The shortest interval of a scheduled sync, in seconds.
@@ -517,11 +518,46 @@ impl Scoped<'_> {
             self.indexer().search(&query).await?
         };
         let next_offset = (hits.len() == query.limit).then_some(query.offset + query.limit);
+        let warming_up = match query.mode.needs_vector() {
+            true => self.warming_up(&query.repos).await?,
+            false => Vec::new(),
+        };
         Ok(SearchOutput {
             mode: query.mode.as_str().to_owned(),
             results: hits.iter().map(HitView::from).collect(),
             next_offset,
+            warming_up,
         })
+    }
+
+    /// Which of the repositories `ids` (none: all the caller sees) still have chunks without a
+    /// vector, and when they should have them all.
+    async fn warming_up(&self, ids: &[String]) -> Result<Vec<WarmingView>> {
+        let mut warming = Vec::new();
+        for repo in self.repositories().await? {
+            if !ids.is_empty() && !ids.contains(&repo.id) {
+                continue;
+            }
+            let view = match self.indexer().running(&repo.id) {
+                Some(job) if job.repo.status == JobState::Embedding => WarmingView {
+                    repo_id: repo.id.clone(),
+                    name: repo.name.clone(),
+                    embedded: job.chunks_embedded,
+                    chunks: job.chunks_to_embed,
+                    eta_secs: StageView::of(&job).and_then(|s| s.eta_secs),
+                },
+                _ if repo.status == JobState::Embedding || repo.awaits_vectors() => WarmingView {
+                    repo_id: repo.id.clone(),
+                    name: repo.name.clone(),
+                    embedded: repo.stats.embedded,
+                    chunks: repo.stats.chunks,
+                    eta_secs: None,
+                },
+                _ => continue,
+            };
+            warming.push(view);
+        }
+        Ok(warming)
     }
 
     /// A repository and its graph, once its structure is indexed.

@@ -140,6 +140,85 @@ pub struct JobView {
     /// While embedding: chunks given vectors so far, of how many.
     pub chunks_embedded: u32,
     pub chunks_to_embed: u32,
+    /// The running stage's own count, rate and time left; `null` when no job runs.
+    pub stage: Option<StageView>,
+}
+
+/// How far a job's running stage is.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct StageView {
+    /// `cloning`, `parsing` or `embedding`.
+    pub name: String,
+    /// What it counts: `objects` (received), `files` (parsed) or `chunks` (embedded).
+    pub unit: String,
+    pub done: u64,
+    /// 0 while not known yet.
+    pub total: u64,
+    /// Units a second so far; `null` until there is something to go by.
+    pub per_second: Option<f64>,
+    /// Seconds left at that rate; `null` until it is known.
+    pub eta_secs: Option<u64>,
+}
+
+impl StageView {
+    /// The stage of a running job, if it counts anything.
+    pub fn of(status: &JobStatus) -> Option<StageView> {
+        let unit = match status.repo.status {
+            JobState::Cloning => "objects",
+            JobState::Parsing => "files",
+            JobState::Embedding => "chunks",
+            _ => return None,
+        };
+        let stage = &status.stage;
+        Some(StageView {
+            name: status.repo.status.as_str().to_owned(),
+            unit: unit.to_owned(),
+            done: stage.done,
+            total: stage.total,
+            per_second: stage.rate().map(|r| (r * 10.0).round() / 10.0),
+            eta_secs: stage.eta().map(|d| d.as_secs_f64().ceil() as u64),
+        })
+    }
+
+    /// `embedding 120/480 chunks, 18.2/s, about 20 s left`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} {}", self.name, self.done);
+        if self.total > 0 {
+            text += &format!("/{}", self.total);
+        }
+        text += &format!(" {}", self.unit);
+        if let Some(rate) = self.per_second {
+            text += &format!(", {rate}/s");
+        }
+        if let Some(eta) = self.eta_secs {
+            text += &format!(", about {} left", duration(eta));
+        }
+        text
+    }
+}
+
+/// `45 s`, `3 min`, `1 h 20 min`.
+pub fn duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// A repository whose chunks are not all embedded yet: semantic search sees only those that
+/// are.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+#[schemars(transform = nullable_as_any_of)]
+pub struct WarmingView {
+    pub repo_id: String,
+    pub name: String,
+    pub embedded: u32,
+    pub chunks: u32,
+    /// Seconds until all are embedded, at the rate so far; `null` when not known (no job of
+    /// this server is embedding it, or it has only just begun).
+    pub eta_secs: Option<u64>,
 }
 
 /// A repository with no job running: what its last job left.
@@ -155,6 +234,7 @@ impl From<&RepoRecord> for JobView {
             files_parsed: 0,
             chunks_embedded: repo.stats.embedded,
             chunks_to_embed: repo.stats.chunks,
+            stage: None,
         }
     }
 }
@@ -167,6 +247,7 @@ impl From<&JobStatus> for JobView {
             files_parsed: status.files_parsed,
             chunks_embedded: status.chunks_embedded,
             chunks_to_embed: status.chunks_to_embed,
+            stage: StageView::of(status),
         }
     }
 }
@@ -180,6 +261,39 @@ pub struct SearchOutput {
     pub results: Vec<HitView>,
     /// The offset of the next page, when there may be one.
     pub next_offset: Option<usize>,
+    /// For a semantic or hybrid search: the repositories searched whose chunks are still being
+    /// embedded. Their other chunks are found by words only (hybrid), or not at all (semantic).
+    pub warming_up: Vec<WarmingView>,
+}
+
+impl SearchOutput {
+    /// A sentence for people and agents when semantic search is still warming up.
+    pub fn warming_notice(&self) -> Option<String> {
+        if self.warming_up.is_empty() {
+            return None;
+        }
+        let repos: Vec<String> = self
+            .warming_up
+            .iter()
+            .map(|w| {
+                let eta = w.eta_secs.map(|s| format!(", about {} left", duration(s)));
+                format!(
+                    "{} {}/{} chunks embedded{}",
+                    w.name,
+                    w.embedded,
+                    w.chunks,
+                    eta.unwrap_or_default()
+                )
+            })
+            .collect();
+        let rest = match self.mode.as_str() {
+            "semantic" => {
+                "chunks without a vector are not found by meaning yet; lexical mode sees them all"
+            }
+            _ => "chunks without a vector are found by their words only for now",
+        };
+        Some(format!("semantic search is still warming up ({}): {rest}", repos.join("; ")))
+    }
 }
 
 /// What was chosen for a repository, and what holds for it.

@@ -195,7 +195,11 @@ pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyh
     let indexer = open_indexer(config, &config.storage().await?, embed).await?;
     let local = Access::new(&config.gateway.dlp, None, true).local_caller();
     let offset = request.offset.unwrap_or(0);
-    let hits = Knowledge::new(indexer).for_caller(&local).search(request).await?.results;
+    let output = Knowledge::new(indexer).for_caller(&local).search(request).await?;
+    if let Some(notice) = output.warming_notice() {
+        eprintln!("note: {notice}");
+    }
+    let hits = output.results;
     if json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
     } else if hits.is_empty() {

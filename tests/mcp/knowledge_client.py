@@ -10,6 +10,7 @@ process's (the SDK would pass only a few variables). Every check is an assert: a
 
 import asyncio
 import os
+import re
 import sys
 import time
 import uuid
@@ -67,6 +68,12 @@ async def session(client, repository):
         assert job["repo_id"] in text_of(indexed)
         assert progress, "no progress notifications while indexing"
         assert all(total == 100 for _, total, _ in progress), progress
+        # Each says the state, or the stage with its count, rate and time left once known:
+        # "parsing 3/5 files, 41.2/s, about 1 s left".
+        stage = re.compile(r"(queued|cloning|parsing|embedding|ready)"
+                           r"|(cloning|parsing|embedding) \d+(/\d+)? (objects|files|chunks)"
+                           r"(, [\d.]+/s)?(, about \d+ (s|min) left)?")
+        assert all(stage.fullmatch(message) for _, _, message in progress), progress
 
         status = await call(client, "get_index_status", {"repo": job["repo_id"]})
         assert status.structured_content["repo_id"] == job["repo_id"]

@@ -38,8 +38,17 @@ impl RemoteConfig {
     pub const DEFAULT_CONCURRENCY: usize = 4;
 }
 
-/// Attempts per batch before its error is the job's.
-const ATTEMPTS: u32 = 6;
+/// How long the indexer's batches may take: it waits out a busy endpoint.
+const BATCHES: Patience = Patience { attempts: 6, timeout: Duration::from_secs(120) };
+/// How long a search's question may take: someone is waiting for the answer.
+const QUERIES: Patience = Patience { attempts: 2, timeout: Duration::from_secs(15) };
+
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    attempts: u32,
+    /// Per request.
+    timeout: Duration,
+}
 /// A text is cut to this many bytes: far more than a chunk holds, and under every hosted model's
 /// input limit (8k tokens and up), so one odd chunk cannot fail a batch.
 const MAX_TEXT_BYTES: usize = 8 * 1024;
@@ -76,7 +85,6 @@ impl RemoteModel {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| EmbedError::Config(format!("cannot make an HTTP client: {e}")))?;
         let config = RemoteConfig {
@@ -102,7 +110,7 @@ impl RemoteModel {
         // Made up front: a stream mapping borrowed batches to futures is not `Send` to the
         // compiler's satisfaction.
         let requests: Vec<_> =
-            texts.chunks(self.config.batch).map(|batch| self.embed_batch(batch)).collect();
+            texts.chunks(self.config.batch).map(|batch| self.embed_batch(batch, BATCHES)).collect();
         let batches: Vec<Vec<Vec<f32>>> = futures::stream::iter(requests)
             .buffered(self.config.concurrency)
             .inspect_ok(|vectors| {
@@ -114,7 +122,17 @@ impl RemoteModel {
         Ok(batches.into_iter().flatten().collect())
     }
 
-    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// A search query's vector, sooner given up on than a batch.
+    pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut vectors = self.embed_batch(&[text.to_owned()], QUERIES).await?;
+        Ok(vectors.pop().unwrap_or_default())
+    }
+
+    async fn embed_batch(
+        &self,
+        texts: &[String],
+        patience: Patience,
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let input: Vec<&str> = texts.iter().map(|t| cut(t, MAX_TEXT_BYTES)).collect();
         let mut body = serde_json::json!({
             "model": self.config.model,
@@ -125,10 +143,10 @@ impl RemoteModel {
             body["dimensions"] = self.config.dimensions.into();
         }
         let mut wait = Duration::from_millis(250);
-        for attempt in 1..=ATTEMPTS {
-            match self.post(&body).await {
+        for attempt in 1..=patience.attempts {
+            match self.post(&body, patience.timeout).await {
                 Ok(answer) => return self.vectors(answer, texts.len()),
-                Err(Failure::Passing { message, retry_after }) if attempt < ATTEMPTS => {
+                Err(Failure::Passing { message, retry_after }) if attempt < patience.attempts => {
                     let pause = retry_after.unwrap_or(wait).min(Duration::from_secs(30));
                     tracing::debug!(%message, ?pause, attempt, "the embeddings endpoint failed; trying again");
                     tokio::time::sleep(pause).await;
@@ -142,8 +160,8 @@ impl RemoteModel {
         unreachable!("the last attempt returns")
     }
 
-    async fn post(&self, body: &serde_json::Value) -> Result<Answer, Failure> {
-        let mut request = self.http.post(self.endpoint.clone()).json(body);
+    async fn post(&self, body: &serde_json::Value, timeout: Duration) -> Result<Answer, Failure> {
+        let mut request = self.http.post(self.endpoint.clone()).timeout(timeout).json(body);
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
         }

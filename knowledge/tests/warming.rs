@@ -1,0 +1,150 @@
+//! While a repository's code is being embedded, every face can say how far it is and when it
+//! will be done: a job's stage with its count, rate and time left, and a semantic search that
+//! names the repositories still warming up. The embeddings come from a real HTTP endpoint here,
+//! held back on cue so that the test sees the stage in the middle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::post;
+use indexer::{Embedder, Indexer, IndexerConfig, JobState, JobStatus, Mode, RemoteConfig, Source};
+use knowledge::caller::Pending;
+use knowledge::views::JobView;
+use knowledge::{
+    Account, Call, Caller, Knowledge, KnowledgeError, RateLimit, Screening, SearchRequest,
+};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+#[derive(Debug)]
+struct Open;
+
+impl Account for Open {
+    fn admit(&self) -> Pending<'_, Result<Option<RateLimit>, KnowledgeError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn screen(&self, _: &mut Value) -> Screening {
+        Screening::default()
+    }
+
+    fn meter(&self, _: Call) {}
+}
+
+const DIMENSIONS: usize = 16;
+
+/// An embeddings endpoint answering the indexer's batches one per permit, each after 300 ms,
+/// and a search's question (one text) at once.
+async fn endpoint(permits: Arc<Semaphore>) -> String {
+    let app = axum::Router::new().route(
+        "/v1/embeddings",
+        post(move |Json(body): Json<Value>| {
+            let permits = Arc::clone(&permits);
+            async move {
+                let inputs = body["input"].as_array().unwrap();
+                if inputs.len() > 1 {
+                    permits.acquire().await.unwrap().forget();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                let data: Vec<Value> = (0..inputs.len())
+                    .map(|i| {
+                        let mut v = vec![0.0f32; DIMENSIONS];
+                        v[(inputs[i].as_str().unwrap().len()) % DIMENSIONS] = 1.0;
+                        json!({ "index": i, "embedding": v })
+                    })
+                    .collect();
+                Json(json!({ "data": data }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn until(
+    job: &mut tokio::sync::watch::Receiver<JobStatus>,
+    what: impl Fn(&JobStatus) -> bool,
+) -> JobStatus {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let status = job.borrow_and_update().clone();
+            if what(&status) {
+                return status;
+            }
+            job.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the job never got there")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedding_job_tells_its_rate_and_time_left_and_search_says_it_is_warming_up() {
+    let permits = Arc::new(Semaphore::new(2));
+    let embedder = Embedder::remote(RemoteConfig {
+        url: endpoint(Arc::clone(&permits)).await,
+        model: "slow".into(),
+        dimensions: DIMENSIONS,
+        api_key: None,
+        send_dimensions: false,
+        batch: 4,
+        concurrency: 1,
+    })
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let storage = storage::testing::open(data.path()).await;
+    let config = IndexerConfig {
+        vectors: embedder.space(),
+        embedder: Some(Arc::new(embedder)),
+        ..IndexerConfig::in_data_dir(data.path(), storage)
+    };
+    let indexer: Arc<Indexer> = Indexer::open(config).await.unwrap();
+    let knowledge = Knowledge::new(Arc::clone(&indexer));
+    let local = Caller::local(Arc::new(Open));
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
+    let source = Source::parse(fixture.to_str().unwrap()).unwrap();
+    let mut job = indexer.submit(source, None, None).await.unwrap();
+
+    // Two batches of four are embedded; the third waits for its permit.
+    let status =
+        until(&mut job, |s| s.repo.status == JobState::Embedding && s.stage.done >= 8).await;
+    let view = JobView::from(&status);
+    let stage = view.stage.as_ref().expect("a running job has a stage");
+    assert_eq!((stage.name.as_str(), stage.unit.as_str()), ("embedding", "chunks"));
+    assert_eq!((stage.done, stage.total), (8, u64::from(status.chunks_to_embed)));
+    assert!(stage.total > 8, "{stage:?}");
+    let rate = stage.per_second.expect("a rate once chunks are done");
+    assert!(rate > 0.0 && rate < 30.0, "about 4 chunks per 300 ms: {rate}");
+    let eta = stage.eta_secs.expect("a time left once there is a rate");
+    let left = (stage.total - stage.done) as f64 / rate;
+    assert!((eta as f64 - left).abs() <= 1.0, "{eta} s for {left:.1} s");
+    let described = stage.describe();
+    assert!(described.starts_with(&format!("embedding 8/{} chunks, ", stage.total)), "{described}");
+    assert!(described.contains(" left"), "{described}");
+
+    let hybrid =
+        SearchRequest { text: "inventory".into(), mode: Some(Mode::Hybrid), ..Default::default() };
+    let found = knowledge.for_caller(&local).search(hybrid.clone()).await.unwrap();
+    assert_eq!(found.warming_up.len(), 1, "{:?}", found.warming_up);
+    let warming = &found.warming_up[0];
+    assert_eq!((warming.embedded, u64::from(warming.chunks)), (8, stage.total));
+    assert!(warming.eta_secs.is_some());
+    let notice = found.warming_notice().unwrap();
+    assert!(notice.starts_with("semantic search is still warming up (python-pkg 8/"), "{notice}");
+    assert!(notice.contains("found by their words only for now"), "{notice}");
+    assert!(!found.results.is_empty(), "words find the code meanwhile");
+    let lexical = SearchRequest { mode: Some(Mode::Lexical), ..hybrid.clone() };
+    let found = knowledge.for_caller(&local).search(lexical).await.unwrap();
+    assert!(found.warming_up.is_empty(), "a lexical search is not waiting for anything");
+
+    permits.add_permits(1000);
+    let status = until(&mut job, |s| s.repo.status.is_final()).await;
+    assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
+    let found = knowledge.for_caller(&local).search(hybrid).await.unwrap();
+    assert!(found.warming_up.is_empty(), "{:?}", found.warming_up);
+    assert_eq!(found.warming_notice(), None);
+}
