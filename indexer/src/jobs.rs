@@ -997,6 +997,7 @@ impl Indexer {
         let outcome = async {
             if let Some(embedder) = &self.config.embedder {
                 status.repo.status = JobState::Embedding;
+                status.stage = Stage::start();
                 self.count_chunks(&mut status.repo).await?;
                 self.store.save_repo(&status.repo).await?;
                 tx.send_replace(status.clone());

@@ -2,7 +2,6 @@
 //! repositories, and search their code — as text for people or as JSON for scripts (the shapes
 //! are in `views`, a public contract).
 
-use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use storage::Storage;
 
 use crate::access::Access;
 use crate::config::{Config, Embeddings};
+use crate::progress::Progress;
 
 /// The indexing service over the configured data dir; with `embed`, also the embedding model
 /// (if it cannot be loaded, a warning says why and only lexical search works).
@@ -114,26 +114,15 @@ pub async fn index(
     let source = Source::parse(location)?;
     let indexer = open_indexer(config, &config.storage().await?, true).await?;
     let mut job = indexer.submit(source, branch, None).await?;
-    let show_progress = std::io::stderr().is_terminal();
+    let mut progress = Progress::on_stderr();
     let status = loop {
         let status = job.borrow_and_update().clone();
-        if show_progress {
-            let chunks = match status.repo.status {
-                JobState::Embedding => {
-                    format!("  {}/{} chunks", status.chunks_embedded, status.chunks_to_embed)
-                }
-                _ => String::new(),
-            };
-            eprint!("\r\x1b[2K{:<9} {:>3}%{chunks}", status.repo.status.as_str(), status.progress);
-            let _ = std::io::stderr().flush();
-        }
+        progress.job(&status);
         if status.repo.status.is_final() || job.changed().await.is_err() {
             break job.borrow().clone();
         }
     };
-    if show_progress {
-        eprint!("\r\x1b[2K");
-    }
+    progress.end();
     if as_json {
         println!("{}", serde_json::to_string_pretty(&JobView::from(&status))?);
     } else {

@@ -8,6 +8,7 @@ pub mod indexing;
 pub mod knowledge;
 mod logging;
 pub mod mcp;
+mod progress;
 pub mod remote;
 pub mod rest;
 pub mod scanning;

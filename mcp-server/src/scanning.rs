@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indexer::{IndexError, Indexer, JobState, RepoRecord, Source};
 use knowledge::views::ScanView;
@@ -15,6 +15,7 @@ use scanner::{Finding, Limits, ReportFormat, ScanRecord, ScanState, Scanners, To
 use storage::Storage;
 
 use crate::config::Config;
+use crate::progress::Progress;
 
 /// The scan service over the data dir's database and the configured tools.
 pub fn open(
@@ -125,7 +126,26 @@ pub async fn scan_command(config: &Config, args: ScanArgs) -> anyhow::Result<()>
     let scans = open(config, &storage, indexer)?;
     let scan = match &args.import {
         Some((path, format)) => scans.import(&repo, *format, &read_report(path)?).await?,
-        None => scans.run(&repo).await?,
+        None => {
+            // How long the last scan of this repository took says how long this one may.
+            let last = scans.store().latest_done(&repo.id).await?;
+            let expected = last.and_then(|s| {
+                let took = s.finished_at? - s.created_at;
+                Some(Duration::from_millis(u64::try_from(took).ok()?))
+            });
+            let (started, mut progress) = (Instant::now(), Progress::on_stderr());
+            let run = scans.run(&repo);
+            tokio::pin!(run);
+            let mut ticks = tokio::time::interval(Duration::from_millis(250));
+            let scan = loop {
+                tokio::select! {
+                    scan = &mut run => break scan?,
+                    _ = ticks.tick() => progress.timed("scanning", started, expected),
+                }
+            };
+            progress.end();
+            scan
+        }
     };
     let view = scans.view_of(&scan, &scanner::FindingFilter::default()).await?;
     match args.format {

@@ -64,7 +64,10 @@ fn index_prints_a_readable_summary() {
     assert!(text.starts_with("ts-app ("), "{text}");
     assert!(text.contains("— ready, a plain directory"), "{text}");
     assert!(text.contains("skipped   vendored 2, unsupported 3"), "{text}");
-    assert!(stderr(&output).is_empty(), "one-shot commands log only warnings: {}", stderr(&output));
+    // Besides the stages' progress lines, one-shot commands log only warnings.
+    let log = stderr(&output);
+    let progress = |l: &&str| ["parsing: ", "embedding: "].iter().any(|s| l.starts_with(s));
+    assert!(log.lines().all(|l| progress(&l)), "{log}");
 }
 
 #[test]
@@ -344,4 +347,37 @@ fn a_re_index_from_the_command_line_reaches_a_running_serve() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     });
+}
+
+/// On a terminal (a pty, as `script` gives one) each stage is a live bar with its count, rate
+/// and time left; in a log or a pipe the same stages are plain lines. Both end each stage with
+/// a line saying what it did and how long it took.
+#[test]
+fn index_shows_bars_on_a_terminal_and_plain_lines_in_a_log() {
+    let sandbox = Sandbox::new();
+    let piped = sandbox.run(&["index", &fixture("python-pkg")]);
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    let log = stderr(&piped);
+    assert!(!log.contains('\x1b'), "no terminal codes in a log: {log:?}");
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.contains(&"parsing: started"), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("parsing: 5 files in ")), "{log}");
+    assert!(lines.iter().any(|l| l.starts_with("embedding: started")), "{log}");
+    let embedded = lines.iter().find(|l| l.starts_with("embedding: ") && l.contains(" chunks in "));
+    assert!(embedded.is_some(), "{log}");
+
+    let terminal = Sandbox::new();
+    let command = format!("{} index {}", env!("CARGO_BIN_EXE_agentwatch"), fixture("python-pkg"));
+    let output = terminal
+        .command_for(std::path::Path::new("script"))
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let screen = stdout(&output);
+    assert!(screen.contains("\x1b[2K"), "a bar is drawn and redrawn: {screen:?}");
+    assert!(screen.contains("] 5/5 files, "), "the parse bar counts files: {screen:?}");
+    assert!(screen.contains(" chunks, ") && screen.contains("/s, "), "with a rate: {screen:?}");
+    assert!(screen.contains("parsing: 5 files in "), "{screen:?}");
+    assert!(screen.contains("search    "), "then the summary: {screen:?}");
 }
