@@ -307,10 +307,8 @@ daily_budget = 0.5
             assert_eq!(error["error"]["param"], field, "{body}: {error}");
         }
         // Nothing reached the provider, and nothing was reserved or spent.
-        let journal: Value =
-            http.get(format!("{}/_llmock/requests", mock.url)).send().await.unwrap().json().await.unwrap();
-        let sent = journal.get("requests").unwrap_or(&journal).as_array().unwrap().len();
-        assert_eq!(sent, 0, "{journal}");
+        let sent = mock.requests().await;
+        assert!(sent.is_empty(), "{sent:?}");
         let ok = json!({ "model": "gpt-4o-mini", "max_tokens": 5, "messages": [{ "role": "user", "content": "Say hi" }] });
         let answered = http
             .post(format!("{gateway}/v1/chat/completions"))

@@ -376,7 +376,8 @@ fn index_shows_bars_on_a_terminal_and_plain_lines_in_a_log() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let screen = stdout(&output);
     assert!(screen.contains("\x1b[2K"), "a bar is drawn and redrawn: {screen:?}");
-    assert!(screen.contains("] 5/5 files, "), "the parse bar counts files: {screen:?}");
+    // How far each bar got before its stage ended depends on the machine; what it counts not.
+    assert!(screen.contains("files, ") && screen.contains("parsing"), "{screen:?}");
     assert!(screen.contains(" chunks, ") && screen.contains("/s, "), "with a rate: {screen:?}");
     assert!(screen.contains("parsing: 5 files in "), "{screen:?}");
     assert!(screen.contains("search    "), "then the summary: {screen:?}");

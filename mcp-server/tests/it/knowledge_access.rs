@@ -222,15 +222,7 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
 
     runtime.block_on(async {
         // What the model was sent: the retrieved code, with the secret redacted by the gateway.
-        let journal: Value = http()
-            .get(format!("{}/_llmock/requests", mock.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let requests = journal.get("requests").unwrap_or(&journal).as_array().unwrap().clone();
+        let requests = mock.requests().await;
         let sent = requests.last().unwrap()["body"].to_string();
         assert!(sent.contains("def archive_invoices"), "{sent}");
         assert!(!sent.contains(&secret()), "the secret reached the model: {sent}");
@@ -431,16 +423,8 @@ fn a_repository_is_embedded_through_the_gateway_and_searched_by_those_vectors() 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The texts reached the provider through the gateway, in batches of the indexer's choosing.
     let sent: Vec<String> = runtime.block_on(async {
-        let journal: Value = http()
-            .get(format!("{}/_llmock/requests", mock.url))
-            .send()
+        mock.requests()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let requests = journal["requests"].as_array().unwrap().clone();
-        requests
             .iter()
             .filter(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/embeddings")))
             .flat_map(|r| r["body"]["input"].as_array().cloned().unwrap_or_default())

@@ -281,6 +281,14 @@ impl Mock {
         mock
     }
 
+    /// Every request llmock served, oldest first, each with its `method`, `path` and `body`.
+    pub async fn requests(&self) -> Vec<serde_json::Value> {
+        let url = format!("{}/_llmock/requests", self.url);
+        let journal: serde_json::Value =
+            http().get(url).send().await.unwrap().json().await.unwrap();
+        journal["requests"].as_array().cloned().unwrap_or_default()
+    }
+
     fn ready(&self) -> bool {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
