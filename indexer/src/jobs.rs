@@ -1072,7 +1072,8 @@ impl Indexer {
             let progress_tx = tx.clone();
             let progress: crate::embed::Progress = Arc::new(move |embedded| {
                 progress_tx.send_modify(|s| {
-                    s.stage.done = before + embedded as u64;
+                    // Batches may end on several threads (a remote endpoint's): never count back.
+                    s.stage.done = s.stage.done.max(before + embedded as u64);
                     s.chunks_embedded = s.stage.done as u32;
                 });
             });

@@ -203,7 +203,10 @@ impl From<IndexError> for KnowledgeError {
             IndexError::UnknownRepo(key) => KnowledgeError::UnknownRepo(key),
             IndexError::Busy(_) => KnowledgeError::Conflict(error.to_string()),
             IndexError::OverQuota(_) => KnowledgeError::QuotaExceeded(error.to_string()),
-            IndexError::NoEmbedder => KnowledgeError::Unavailable(error.to_string()),
+            IndexError::NoEmbedder
+            | IndexError::Embed(indexer::embed::EmbedError::Remote { .. }) => {
+                KnowledgeError::Unavailable(error.to_string())
+            }
             IndexError::Search(SearchError::BadGlob { .. } | SearchError::UnknownLanguage(_))
             | IndexError::Source(_)
             | IndexError::Refused(_) => KnowledgeError::Invalid(error.to_string()),

@@ -502,7 +502,7 @@ impl Scoped<'_> {
             repos = self.repositories().await?.into_iter().map(|r| r.id).collect();
         }
         let page = Page::new(request.offset, request.limit, 10, SearchRequest::MAX_LIMIT);
-        let query = SearchQuery {
+        let mut query = SearchQuery {
             text: request.text,
             mode: request.mode.unwrap_or_else(|| default_mode(self.indexer())),
             repos,
@@ -512,10 +512,20 @@ impl Scoped<'_> {
             limit: page.limit,
             offset: page.offset,
         };
-        let hits = if scoped && query.repos.is_empty() {
-            Vec::new()
+        let (hits, fallback) = if scoped && query.repos.is_empty() {
+            (Vec::new(), None)
         } else {
-            self.indexer().search(&query).await?
+            match self.indexer().search(&query).await {
+                // Words still answer when the question cannot be embedded (an endpoint down).
+                Err(IndexError::Embed(e)) if query.mode == Mode::Hybrid => {
+                    tracing::warn!("a hybrid search runs on words only: {e}");
+                    query.mode = Mode::Lexical;
+                    let why =
+                        format!("searched by words only: the question could not be embedded ({e})");
+                    (self.indexer().search(&query).await?, Some(why))
+                }
+                found => (found?, None),
+            }
         };
         let next_offset = (hits.len() == query.limit).then_some(query.offset + query.limit);
         let warming_up = match query.mode.needs_vector() {
@@ -527,6 +537,7 @@ impl Scoped<'_> {
             results: hits.iter().map(HitView::from).collect(),
             next_offset,
             warming_up,
+            fallback,
         })
     }
 

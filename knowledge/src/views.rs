@@ -264,11 +264,18 @@ pub struct SearchOutput {
     /// For a semantic or hybrid search: the repositories searched whose chunks are still being
     /// embedded. Their other chunks are found by words only (hybrid), or not at all (semantic).
     pub warming_up: Vec<WarmingView>,
+    /// Why the search ran in another mode than asked: a hybrid search whose question could not
+    /// be embedded (the embeddings endpoint is down) runs on words only. `null`: as asked.
+    pub fallback: Option<String>,
 }
 
 impl SearchOutput {
-    /// A sentence for people and agents when semantic search is still warming up.
-    pub fn warming_notice(&self) -> Option<String> {
+    /// A sentence for people and agents when the search is not all it was asked to be: it ran
+    /// on words only, or semantic search is still warming up.
+    pub fn notice(&self) -> Option<String> {
+        if let Some(fallback) = &self.fallback {
+            return Some(fallback.clone());
+        }
         if self.warming_up.is_empty() {
             return None;
         }

@@ -133,7 +133,7 @@ async fn an_embedding_job_tells_its_rate_and_time_left_and_search_says_it_is_war
     let warming = &found.warming_up[0];
     assert_eq!((warming.embedded, u64::from(warming.chunks)), (8, stage.total));
     assert!(warming.eta_secs.is_some());
-    let notice = found.warming_notice().unwrap();
+    let notice = found.notice().unwrap();
     assert!(notice.starts_with("semantic search is still warming up (python-pkg 8/"), "{notice}");
     assert!(notice.contains("found by their words only for now"), "{notice}");
     assert!(!found.results.is_empty(), "words find the code meanwhile");
@@ -146,5 +146,84 @@ async fn an_embedding_job_tells_its_rate_and_time_left_and_search_says_it_is_war
     assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
     let found = knowledge.for_caller(&local).search(hybrid).await.unwrap();
     assert!(found.warming_up.is_empty(), "{:?}", found.warming_up);
-    assert_eq!(found.warming_notice(), None);
+    assert_eq!(found.notice(), None);
+}
+
+/// An embeddings endpoint that can be taken down: then it answers 503 to everything.
+async fn fickle_endpoint(down: Arc<std::sync::atomic::AtomicBool>) -> String {
+    let app = axum::Router::new().route(
+        "/v1/embeddings",
+        post(move |Json(body): Json<Value>| {
+            let down = Arc::clone(&down);
+            async move {
+                if down.load(std::sync::atomic::Ordering::SeqCst) {
+                    let busy = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                    return Err((busy, "the GPU box is rebooting"));
+                }
+                let inputs = body["input"].as_array().unwrap();
+                let data: Vec<Value> = (0..inputs.len())
+                    .map(|i| {
+                        let mut v = vec![0.0f32; DIMENSIONS];
+                        v[inputs[i].as_str().unwrap().len() % DIMENSIONS] = 1.0;
+                        json!({ "index": i, "embedding": v })
+                    })
+                    .collect();
+                Ok(Json(json!({ "data": data })))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_endpoint_down_hybrid_search_answers_by_words_and_says_why() {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let embedder = Embedder::remote(RemoteConfig {
+        url: fickle_endpoint(Arc::clone(&down)).await,
+        model: "fickle".into(),
+        dimensions: DIMENSIONS,
+        api_key: None,
+        send_dimensions: false,
+        batch: 64,
+        concurrency: 1,
+    })
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let storage = storage::testing::open(data.path()).await;
+    let config = IndexerConfig {
+        vectors: embedder.space(),
+        embedder: Some(Arc::new(embedder)),
+        ..IndexerConfig::in_data_dir(data.path(), storage)
+    };
+    let indexer: Arc<Indexer> = Indexer::open(config).await.unwrap();
+    let knowledge = Knowledge::new(Arc::clone(&indexer));
+    let local = Caller::local(Arc::new(Open));
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
+    let source = Source::parse(fixture.to_str().unwrap()).unwrap();
+    let done = indexer::finished(indexer.submit(source, None, None).await.unwrap()).await;
+    assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
+
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let hybrid = SearchRequest { text: "inventory".into(), ..Default::default() };
+    let found = knowledge.for_caller(&local).search(hybrid.clone()).await.unwrap();
+    assert_eq!(found.mode, "lexical", "it says which mode ran");
+    assert!(!found.results.is_empty());
+    let notice = found.notice().unwrap();
+    assert!(
+        notice.starts_with("searched by words only: the question could not be embedded"),
+        "{notice}"
+    );
+    assert!(notice.contains("503 Service Unavailable: the GPU box is rebooting"), "{notice}");
+
+    let semantic = SearchRequest { mode: Some(Mode::Semantic), ..hybrid.clone() };
+    let error = knowledge.for_caller(&local).search(semantic.clone()).await.unwrap_err();
+    assert!(matches!(error, KnowledgeError::Unavailable(_)), "{error:?}");
+    assert!(error.to_string().contains("/v1/embeddings"), "{error}");
+
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    let found = knowledge.for_caller(&local).search(hybrid).await.unwrap();
+    assert_eq!((found.mode.as_str(), found.fallback), ("hybrid", None));
 }

@@ -185,7 +185,7 @@ pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyh
     let local = Access::new(&config.gateway.dlp, None, true).local_caller();
     let offset = request.offset.unwrap_or(0);
     let output = Knowledge::new(indexer).for_caller(&local).search(request).await?;
-    if let Some(notice) = output.warming_notice() {
+    if let Some(notice) = output.notice() {
         eprintln!("note: {notice}");
     }
     let hits = output.results;

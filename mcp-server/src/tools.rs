@@ -492,7 +492,7 @@ impl KnowledgeServer {
         } else if let Some(next) = output.next_offset {
             let _ = writeln!(text, "More may follow: pass offset={next}.");
         }
-        if let Some(notice) = output.warming_notice() {
+        if let Some(notice) = output.notice() {
             text = format!("Note: {notice}.\n{text}");
         }
         Ok(structured(text, &output))

@@ -41,7 +41,7 @@ impl RemoteConfig {
 /// How long the indexer's batches may take: it waits out a busy endpoint.
 const BATCHES: Patience = Patience { attempts: 6, timeout: Duration::from_secs(120) };
 /// How long a search's question may take: someone is waiting for the answer.
-const QUERIES: Patience = Patience { attempts: 2, timeout: Duration::from_secs(15) };
+const QUERIES: Patience = Patience { attempts: 2, timeout: Duration::from_secs(10) };
 
 #[derive(Debug, Clone, Copy)]
 struct Patience {
