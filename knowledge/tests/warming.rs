@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -38,31 +39,68 @@ const DIMENSIONS: usize = 16;
 /// An embeddings endpoint answering the indexer's batches one per permit, each after 300 ms,
 /// and a search's question (one text) at once.
 async fn endpoint(permits: Arc<Semaphore>) -> String {
-    let app = axum::Router::new().route(
-        "/v1/embeddings",
-        post(move |Json(body): Json<Value>| {
-            let permits = Arc::clone(&permits);
-            async move {
-                let inputs = body["input"].as_array().unwrap();
-                if inputs.len() > 1 {
-                    permits.acquire().await.unwrap().forget();
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                let data: Vec<Value> = (0..inputs.len())
-                    .map(|i| {
-                        let mut v = vec![0.0f32; DIMENSIONS];
-                        v[(inputs[i].as_str().unwrap().len()) % DIMENSIONS] = 1.0;
-                        json!({ "index": i, "embedding": v })
-                    })
-                    .collect();
-                Json(json!({ "data": data }))
+    serve(post(move |Json(body): Json<Value>| {
+        let permits = Arc::clone(&permits);
+        async move {
+            if body["input"].as_array().unwrap().len() > 1 {
+                permits.acquire().await.unwrap().forget();
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
-        }),
-    );
+            Json(vectors(&body))
+        }
+    }))
+    .await
+}
+
+/// An OpenAI-style answer: one vector per input, pointing by the text's length.
+fn vectors(body: &Value) -> Value {
+    let inputs = body["input"].as_array().unwrap();
+    let data: Vec<Value> = (0..inputs.len())
+        .map(|i| {
+            let mut v = vec![0.0f32; DIMENSIONS];
+            v[inputs[i].as_str().unwrap().len() % DIMENSIONS] = 1.0;
+            json!({ "index": i, "embedding": v })
+        })
+        .collect();
+    json!({ "data": data })
+}
+
+/// Serves `route` as `/v1/embeddings` on a port of its own; the API's base URL.
+async fn serve(route: axum::routing::MethodRouter) -> String {
+    let app = axum::Router::new().route("/v1/embeddings", route);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
+}
+
+/// An indexer embedding through the endpoint at `url`, in batches of `batch`, one at a time; the
+/// knowledge core over it, and the data dir they keep.
+async fn knowledge_over(url: String, batch: usize) -> (tempfile::TempDir, Arc<Indexer>, Knowledge) {
+    let embedder = Embedder::remote(RemoteConfig {
+        url,
+        model: "test".into(),
+        dimensions: DIMENSIONS,
+        api_key: None,
+        send_dimensions: false,
+        batch,
+        concurrency: 1,
+    })
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let storage = storage::testing::open(data.path()).await;
+    let config = IndexerConfig {
+        vectors: embedder.space(),
+        embedder: Some(Arc::new(embedder)),
+        ..IndexerConfig::in_data_dir(data.path(), storage)
+    };
+    let indexer = Indexer::open(config).await.unwrap();
+    (data, Arc::clone(&indexer), Knowledge::new(indexer))
+}
+
+fn python_fixture() -> Source {
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
+    Source::parse(fixture.to_str().unwrap()).unwrap()
 }
 
 async fn until(
@@ -85,29 +123,9 @@ async fn until(
 #[tokio::test(flavor = "multi_thread")]
 async fn an_embedding_job_tells_its_rate_and_time_left_and_search_says_it_is_warming_up() {
     let permits = Arc::new(Semaphore::new(2));
-    let embedder = Embedder::remote(RemoteConfig {
-        url: endpoint(Arc::clone(&permits)).await,
-        model: "slow".into(),
-        dimensions: DIMENSIONS,
-        api_key: None,
-        send_dimensions: false,
-        batch: 4,
-        concurrency: 1,
-    })
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let storage = storage::testing::open(data.path()).await;
-    let config = IndexerConfig {
-        vectors: embedder.space(),
-        embedder: Some(Arc::new(embedder)),
-        ..IndexerConfig::in_data_dir(data.path(), storage)
-    };
-    let indexer: Arc<Indexer> = Indexer::open(config).await.unwrap();
-    let knowledge = Knowledge::new(Arc::clone(&indexer));
+    let (_data, indexer, knowledge) = knowledge_over(endpoint(Arc::clone(&permits)).await, 4).await;
     let local = Caller::local(Arc::new(Open));
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
-    let source = Source::parse(fixture.to_str().unwrap()).unwrap();
-    let mut job = indexer.submit(source, None, None).await.unwrap();
+    let mut job = indexer.submit(python_fixture(), None, None).await.unwrap();
 
     // Two batches of four are embedded; the third waits for its permit.
     let status =
@@ -150,63 +168,30 @@ async fn an_embedding_job_tells_its_rate_and_time_left_and_search_says_it_is_war
 }
 
 /// An embeddings endpoint that can be taken down: then it answers 503 to everything.
-async fn fickle_endpoint(down: Arc<std::sync::atomic::AtomicBool>) -> String {
-    let app = axum::Router::new().route(
-        "/v1/embeddings",
-        post(move |Json(body): Json<Value>| {
-            let down = Arc::clone(&down);
-            async move {
-                if down.load(std::sync::atomic::Ordering::SeqCst) {
-                    let busy = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-                    return Err((busy, "the GPU box is rebooting"));
-                }
-                let inputs = body["input"].as_array().unwrap();
-                let data: Vec<Value> = (0..inputs.len())
-                    .map(|i| {
-                        let mut v = vec![0.0f32; DIMENSIONS];
-                        v[inputs[i].as_str().unwrap().len() % DIMENSIONS] = 1.0;
-                        json!({ "index": i, "embedding": v })
-                    })
-                    .collect();
-                Ok(Json(json!({ "data": data })))
+async fn fickle_endpoint(down: Arc<AtomicBool>) -> String {
+    serve(post(move |Json(body): Json<Value>| {
+        let down = Arc::clone(&down);
+        async move {
+            if down.load(Ordering::SeqCst) {
+                let busy = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                return Err((busy, "the GPU box is rebooting"));
             }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+            Ok(Json(vectors(&body)))
+        }
+    }))
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_endpoint_down_hybrid_search_answers_by_words_and_says_why() {
-    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let embedder = Embedder::remote(RemoteConfig {
-        url: fickle_endpoint(Arc::clone(&down)).await,
-        model: "fickle".into(),
-        dimensions: DIMENSIONS,
-        api_key: None,
-        send_dimensions: false,
-        batch: 64,
-        concurrency: 1,
-    })
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let storage = storage::testing::open(data.path()).await;
-    let config = IndexerConfig {
-        vectors: embedder.space(),
-        embedder: Some(Arc::new(embedder)),
-        ..IndexerConfig::in_data_dir(data.path(), storage)
-    };
-    let indexer: Arc<Indexer> = Indexer::open(config).await.unwrap();
-    let knowledge = Knowledge::new(Arc::clone(&indexer));
+    let down = Arc::new(AtomicBool::new(false));
+    let (_data, indexer, knowledge) =
+        knowledge_over(fickle_endpoint(Arc::clone(&down)).await, 64).await;
     let local = Caller::local(Arc::new(Open));
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/repos/python-pkg");
-    let source = Source::parse(fixture.to_str().unwrap()).unwrap();
-    let done = indexer::finished(indexer.submit(source, None, None).await.unwrap()).await;
+    let done = indexer::finished(indexer.submit(python_fixture(), None, None).await.unwrap()).await;
     assert_eq!(done.repo.status, JobState::Ready, "{:?}", done.repo.error);
 
-    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    down.store(true, Ordering::SeqCst);
     let hybrid = SearchRequest { text: "inventory".into(), ..Default::default() };
     let found = knowledge.for_caller(&local).search(hybrid.clone()).await.unwrap();
     assert_eq!(found.mode, "lexical", "it says which mode ran");
@@ -223,7 +208,7 @@ async fn with_the_endpoint_down_hybrid_search_answers_by_words_and_says_why() {
     assert!(matches!(error, KnowledgeError::Unavailable(_)), "{error:?}");
     assert!(error.to_string().contains("/v1/embeddings"), "{error}");
 
-    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    down.store(false, Ordering::SeqCst);
     let found = knowledge.for_caller(&local).search(hybrid).await.unwrap();
     assert_eq!((found.mode.as_str(), found.fallback), ("hybrid", None));
 }
