@@ -698,12 +698,10 @@ impl Indexer {
         }
         let mut stuck: Vec<(RepoRecord, bool)> = Vec::new();
         for repo in self.store.repos().await? {
-            // Last written to another model's table (or this one went missing): its chunks are
-            // written to this one first.
+            // Last written to another model's table: its chunks are written to this one first.
             let elsewhere = repo.status == JobState::Ready
                 && repo.stats.chunks > 0
-                && (repo.vector_table() != self.search.table_name()
-                    || self.search.count(&repo.id).await? == 0);
+                && repo.vector_table() != self.search.table_name();
             if repo.status == JobState::Embedding || repo.awaits_vectors() || elsewhere {
                 stuck.push((repo, elsewhere));
             }

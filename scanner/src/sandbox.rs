@@ -8,8 +8,11 @@
 //! - its working directory is a fresh empty folder, its `HOME` a private one inside it, so no
 //!   configuration file in the scanned tree, the server's folder or the user's home is picked up
 //!   (each tool also gets arguments that keep it from reading the tree's own configuration);
-//! - address space, file size and core dumps are capped (`prlimit`, from util-linux), and its
-//!   whole process group is killed on a timeout or a cancellation.
+//! - address space, stack, file size and core dumps are capped (`prlimit`, from util-linux), and
+//!   its whole process group is killed on a timeout or a cancellation. The stack's hard limit
+//!   matters for the address space: a tool may raise its own soft limit to the hard one, and each
+//!   thread it starts then reserves that much (Semgrep sets 1 GB for its engine, whose every
+//!   worker domain is a thread: three of them alone filled 4 GiB).
 //!
 //! With [`Isolation::Bubblewrap`] (Linux namespaces through `bwrap`), the tool also sees only a
 //! read-only view of the system (`/usr`, the libraries, a few files of `/etc`), its own
@@ -87,6 +90,9 @@ impl Default for Sandbox {
 impl Sandbox {
     pub const DEFAULT_MEMORY: u64 = 4 << 30;
     pub const DEFAULT_MAX_FILE: u64 = 256 << 20;
+    /// The most stack a tool may raise its own to: enough for a parser's deep recursion, small
+    /// enough that a thread per core fits the address space.
+    pub const MAX_STACK: u64 = 256 << 20;
 
     /// The sandbox `mode` asks for, checking once per process that bubblewrap works here.
     pub fn new(mode: SandboxMode) -> Result<Sandbox, SandboxUnavailable> {
@@ -112,8 +118,9 @@ impl Sandbox {
     pub fn describe(&self) -> String {
         let limits = match &self.prlimit {
             Some(_) => format!(
-                "{} MiB of address space and {} MiB files per process",
+                "{} MiB of address space, {} MiB of stack and {} MiB files per process",
                 self.memory >> 20,
+                Sandbox::MAX_STACK >> 20,
                 self.max_file >> 20
             ),
             None => "no memory or file-size limits (prlimit, from util-linux, is missing)".into(),
@@ -143,6 +150,8 @@ impl Sandbox {
         if let Some(prlimit) = &self.prlimit {
             argv.push(prlimit.to_string_lossy().into_owned());
             argv.push(format!("--as={}", self.memory));
+            let (soft, hard) = stack_limits();
+            argv.push(format!("--stack={soft}:{hard}"));
             argv.push(format!("--fsize={}", self.max_file));
             argv.push("--core=0".to_owned());
             argv.push("--".to_owned());
@@ -343,6 +352,15 @@ fn path(p: &Path) -> String {
 }
 
 /// `bwrap`, if it is installed and the kernel lets it make namespaces here; checked once.
+/// The stack limits a tool gets: the server's own, with the hard one at most [`Sandbox::MAX_STACK`]
+/// (lowering a hard limit needs no privilege; raising one would).
+fn stack_limits() -> (u64, u64) {
+    use nix::sys::resource::{Resource, getrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_STACK).unwrap_or((8 << 20, Sandbox::MAX_STACK));
+    let hard = hard.min(Sandbox::MAX_STACK);
+    (soft.min(hard), hard)
+}
+
 fn bubblewrap() -> Result<&'static PathBuf, &'static String> {
     static BWRAP: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BWRAP
@@ -508,6 +526,15 @@ mod tests {
         let out = run_in(sandbox, &bash(script, tree.path())).await;
         assert_ne!(out.code, Some(0));
         assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+
+    #[tokio::test]
+    async fn a_scanner_cannot_raise_its_stack_past_the_cap() {
+        let tree = tempfile::tempdir().unwrap();
+        // What Semgrep does before starting its engine: as much stack as it is allowed.
+        let script = "ulimit -s unlimited 2>/dev/null || echo refused; ulimit -Hs; ulimit -s 262144; ulimit -s";
+        let out = run_in(bubblewrap(), &bash(script, tree.path())).await;
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "refused\n262144\n262144\n");
     }
 
     #[tokio::test]

@@ -136,6 +136,19 @@ async fn each_way_of_failing_says_what_happened() {
     assert_eq!(case.semgrep().scan(&case.code(), &cancel).await.status, ToolStatus::Cancelled);
 }
 
+#[tokio::test]
+async fn semgrep_s_engine_runs_a_worker_per_core_within_a_tight_memory_cap() {
+    // Semgrep's engine raises its stack limit as far as allowed and runs a worker thread per
+    // core; with a 1 GB stack each, three workers alone filled a 4 GiB cap and the engine died
+    // now and then mid-scan. The sandbox caps the stack, so even half that cap is room enough.
+    let case = Case::new(CODE);
+    let mut semgrep = case.semgrep();
+    semgrep.limits.sandbox.memory = 2 << 30;
+    let run = scan(&semgrep, &case.code()).await;
+    assert_eq!(run.status, ToolStatus::Ok);
+    assert_eq!(run.findings.len(), 2);
+}
+
 #[test]
 fn an_engine_failure_reads_with_its_reason_not_an_empty_line() {
     // What Semgrep's JSON says when semgrep-core dies mid-run: the reason is below the first line.
