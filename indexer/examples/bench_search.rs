@@ -2,6 +2,7 @@
 //! phases over one data directory, so the long fill can run apart from the timed phases:
 //!
 //!     bench_search throughput <checkout>
+//!     bench_search shapes <checkout>
 //!     bench_search index <data dir> <checkout> <file to touch>
 //!     bench_search fill <data dir> <cosqa dir> <chunks wanted> <folders>...
 //!     bench_search query <data dir> <cosqa dir>
@@ -9,6 +10,9 @@
 //!
 //! - `throughput`: 512 chunks of the checkout through `Embedder::embed`, against a bare ONNX
 //!   Runtime session on the same model, tokenizer, batches and threads (best of 3 each).
+//! - `shapes`: how long the checkout's chunks are in tokens, how much of each batch is padding
+//!   when batches are cut by bytes, by tokens or to a token budget, and the bare runtime's
+//!   chunks/s for each way (a sample of 768 chunks from across the checkout, best of 2).
 //! - `index`: a full index of the checkout with embeddings into a new data directory (parsing and
 //!   embedding timed apart), then the re-index after appending a function to one file (restored
 //!   afterwards).
@@ -43,7 +47,7 @@ const BATCH: usize = indexer::embed::BATCH;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let usage = "usage: bench_search throughput <checkout> | index <data> <checkout> <file to touch> \
+    let usage = "usage: bench_search throughput <checkout> | shapes <checkout> | index <data> <checkout> <file to touch> \
                  | fill <data> <cosqa dir> <chunks wanted> <folders>... | query <data> <cosqa dir> \
                  | stages <data> <cosqa dir>";
     let assets = assets();
@@ -52,6 +56,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     match args.as_slice() {
         ["throughput", repo] => throughput(Path::new(repo), &model, &assets),
+        ["shapes", repo] => shapes(Path::new(repo), &assets),
         ["index", data, repo, touch] => {
             runtime.block_on(index(Path::new(data), Path::new(repo), touch, embedder));
         }
@@ -126,8 +131,122 @@ fn throughput(repo: &Path, embedder: &LocalModel, assets: &EmbedderConfig) {
     println!("same vectors        min cosine {agreement:.5}");
 }
 
+/// Indices sorted by `key`, cut into batches of `size`.
+fn sorted_batches(key: &[usize], size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..key.len()).collect();
+    order.sort_by_key(|&i| key[i]);
+    order.chunks(size).map(<[usize]>::to_vec).collect()
+}
+
+/// Indices sorted by token count, each batch as large as fits `budget` padded tokens.
+fn budget_batches(tokens: &[usize], budget: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..tokens.len()).collect();
+    order.sort_by_key(|&i| tokens[i]);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        // Sorted ascending, so the newest text is the longest of the batch.
+        if !current.is_empty() && (current.len() + 1) * tokens[i] > budget {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    batches.extend((!current.is_empty()).then_some(current));
+    batches
+}
+
+/// Padded tokens the model runs over for `batches`, per real token.
+fn padding(tokens: &[usize], batches: &[Vec<usize>]) -> f64 {
+    let real: usize = tokens.iter().sum();
+    let padded: usize =
+        batches.iter().map(|b| b.len() * b.iter().map(|&i| tokens[i]).max().unwrap_or(0)).sum();
+    padded as f64 / real as f64
+}
+
+/// Token lengths of the checkout's chunks, and batching by bytes, tokens and budget compared.
+fn shapes(repo: &Path, assets: &EmbedderConfig) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
+    let mut texts = Vec::new();
+    for file in &indexed.graph.files {
+        let Ok(source) = std::fs::read_to_string(repo.join(&file.path)) else { continue };
+        texts.extend(chunk_rows(&file.path, &source, &file.facts).into_iter().map(|r| r.text));
+    }
+    let all: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut bare = Bare::new(assets, threads);
+    let tokens = bare.tokens(&all);
+    let mut sorted = tokens.clone();
+    sorted.sort_unstable();
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+    let full = tokens.iter().filter(|&&t| t >= 256).count();
+    let mean = tokens.iter().sum::<usize>() as f64 / tokens.len() as f64;
+    let short = tokens.iter().filter(|&&t| t <= 24).count();
+    println!("chunks              {} ({} lines of source)", all.len(), indexed.lines);
+    println!(
+        "tokens per chunk    mean {mean:.0}, p10 {}, p50 {}, p90 {}, max {}; {:.1}% cut at 256, \
+         {short} of 24 or fewer",
+        at(0.1),
+        at(0.5),
+        at(0.9),
+        at(1.0),
+        100.0 * full as f64 / all.len() as f64
+    );
+    let bytes: Vec<usize> = all.iter().map(|t| t.len()).collect();
+    // Each way of batching: its name, its batches of every chunk, and of the sample.
+    type Batches = Vec<Vec<usize>>;
+    let mut plans: Vec<(String, Batches, Batches)> = Vec::new();
+    let step = (all.len() / 768).max(1);
+    let sample: Vec<usize> = (0..all.len()).step_by(step).take(768).collect();
+    let sample_texts: Vec<&str> = sample.iter().map(|&i| all[i]).collect();
+    let sample_tokens: Vec<usize> = sample.iter().map(|&i| tokens[i]).collect();
+    let sample_bytes: Vec<usize> = sample.iter().map(|&i| bytes[i]).collect();
+    for size in [1, 2, 4, 8, 16, 32, 64] {
+        if size >= 8 {
+            plans.push((
+                format!("by bytes, {size}"),
+                sorted_batches(&bytes, size),
+                sorted_batches(&sample_bytes, size),
+            ));
+        }
+        plans.push((
+            format!("by tokens, {size}"),
+            sorted_batches(&tokens, size),
+            sorted_batches(&sample_tokens, size),
+        ));
+    }
+    for budget in [512, 1024, 2048, 4096] {
+        plans.push((
+            format!("to {budget} tokens"),
+            budget_batches(&tokens, budget),
+            budget_batches(&sample_tokens, budget),
+        ));
+    }
+    println!("sample              {} chunks, {threads} threads, best of 2", sample.len());
+    // Batching as it was before `shapes` was measured: 32 sorted by bytes.
+    let reference = bare.embed_in(&sample_texts, &sorted_batches(&sample_bytes, 32));
+    for (name, whole, part) in &plans {
+        let mut best = Duration::MAX;
+        let mut vectors = Vec::new();
+        for _ in 0..2 {
+            let started = Instant::now();
+            vectors = bare.embed_in(&sample_texts, part);
+            best = best.min(started.elapsed());
+        }
+        let agreement = vectors
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+            .fold(f32::MAX, f32::min);
+        println!(
+            "{name:<19} padding x{:.3}, {:.1} chunks/s, min cosine to 32 by bytes {agreement:.5}",
+            padding(&tokens, whole),
+            sample.len() as f64 / best.as_secs_f64()
+        );
+    }
+}
+
 /// The model run by hand: the tokenizer as fastembed configures it (truncation at 256 tokens,
-/// padding to the longest of the batch), texts sorted by length, mean pooling, unit length.
+/// padding to the longest of the batch), texts in batches of `BATCH` sorted by tokens, mean pooling, unit length.
 struct Bare {
     tokenizer: Tokenizer,
     session: Session,
@@ -150,11 +269,25 @@ impl Bare {
         Bare { tokenizer, session }
     }
 
+    /// As `LocalModel` batches: sorted by tokens, [`BATCH`] at a time.
     fn embed(&mut self, texts: &[&str]) -> Vec<Vec<f32>> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
+        let tokens = self.tokens(texts);
+        self.embed_in(texts, &sorted_batches(&tokens, BATCH))
+    }
+
+    /// Tokens per text, as the model reads it (truncated, with its two special tokens).
+    fn tokens(&self, texts: &[&str]) -> Vec<usize> {
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).unwrap();
+        encodings
+            .iter()
+            .map(|e| e.get_attention_mask().iter().filter(|&&m| m == 1).count())
+            .collect()
+    }
+
+    /// Embeds `texts` in the given batches (indices into `texts`).
+    fn embed_in(&mut self, texts: &[&str], batches: &[Vec<usize>]) -> Vec<Vec<f32>> {
         let mut vectors = vec![Vec::new(); texts.len()];
-        for batch in order.chunks(BATCH) {
+        for batch in batches {
             let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
             let encodings = self.tokenizer.encode_batch(inputs, true).unwrap();
             let (rows, len) = (encodings.len(), encodings[0].get_ids().len());

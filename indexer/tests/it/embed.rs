@@ -1,7 +1,7 @@
 //! The offline embedding model, as fetched by `scripts/setup.sh`, gives vectors that rank code by
 //! meaning.
 
-use indexer::embed::{DIMENSIONS, EmbedderConfig, LocalModel};
+use indexer::embed::{BATCH, DIMENSIONS, EmbedderConfig, LocalModel};
 
 use crate::support::assets;
 
@@ -32,6 +32,25 @@ fn vectors_rank_code_by_meaning() {
     // Order in, order out, whatever the batching by length did.
     let single = embedder.embed(&[texts[2]]).unwrap();
     assert!(cosine(&single[0], &vectors[2]) > 0.9999);
+}
+
+#[test]
+fn each_text_gets_its_own_vector_however_the_batches_are_cut() {
+    let embedder = LocalModel::load(&EmbedderConfig { threads: Some(1), ..assets() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Several batches' worth, long and short mixed, so batching by token count reorders them.
+    let words = ["retry", "the", "upload", "parse_color", "SELECT", "user_id", "backoff"];
+    let texts: Vec<String> = (0..BATCH * 3 + 1)
+        .map(|i| (0..(i * 7) % 40 + 1).map(|j| words[(i + j) % words.len()]).collect::<Vec<_>>())
+        .map(|text| text.join(" "))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let together = embedder.embed(&texts).unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (text, vector) in texts.iter().zip(&together) {
+        let alone = embedder.embed(&[text]).unwrap();
+        assert!(cosine(&alone[0], vector) > 0.9999, "{text}");
+    }
 }
 
 #[test]
