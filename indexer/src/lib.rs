@@ -11,6 +11,8 @@ pub mod embed;
 mod fresh;
 pub mod graph;
 pub mod jobs;
+pub mod locate;
+pub mod mentions;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

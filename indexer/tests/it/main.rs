@@ -6,6 +6,7 @@ mod chunks;
 mod embed;
 mod golden;
 mod jobs;
+mod mentions;
 mod quality;
 mod queries;
 mod remote_embeddings;

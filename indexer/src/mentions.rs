@@ -1,0 +1,277 @@
+//! What a free text — an issue, a stack trace, a log, a test failure — names in the code: stack
+//! frames, file paths, exception types and identifiers. Localisation starts from these: each can
+//! be looked up in the graph and the file list, where the text's other words can only be ranked.
+//!
+//! Frames are read in the forms runtimes print them: Python's `File "…", line N, in f`, V8's
+//! `at f (file:line:col)`, Firefox and Safari's `f@file:line:col`, and Rust's panics and
+//! backtraces (`N: path::to::f` then `at file:line:col`).
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A place in a source file the text names: a frame's file, or a path written in prose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMention {
+    /// As written, less a leading `./`; absolute paths stay absolute (a checkout elsewhere, an
+    /// installed package) and are matched against the repository by their ends.
+    pub path: String,
+    pub line: Option<u32>,
+}
+
+/// One frame of a stack trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The function as the runtime names it, qualified as far as it says (`Client.send`,
+    /// `tokio::runtime::park`); `None` for an anonymous frame.
+    pub function: Option<String>,
+    pub path: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// Everything a text names, in the order it first names it, without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    /// Innermost-last, as Python prints them; V8 and Rust print innermost first, and are kept in
+    /// their own order.
+    pub frames: Vec<Frame>,
+    pub paths: Vec<PathMention>,
+    /// `KeyError`, `requests.exceptions.ConnectionError`, `TypeError`; a Rust panic is `panic`.
+    pub exceptions: Vec<String>,
+    /// Names that read as code: in backticks or code blocks, `snake_case`, `CamelCase`,
+    /// `dotted.names`, `paths::like::this`, `calls()`.
+    pub identifiers: Vec<String>,
+}
+
+/// Source file extensions a path mention must end with, when it has no `/` to show it is one.
+const EXTENSIONS: &[&str] =
+    &["py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+
+/// Projects whose names end in `.js`.
+const PROJECTS: &[&str] = &[
+    "node", "vue", "next", "nuxt", "react", "express", "three", "d3", "chart", "ember", "angular",
+];
+
+static PYTHON_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>[^\s]+))?"#)
+        .expect("valid")
+});
+/// `at f (file:1:2)`, `at async f (file:1:2)`, `at new F (file:1:2)`, `at file:1:2`.
+static V8_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*at (?:(?:async|new) )?(?:(?P<function>[^\s(]+) \((?P<path>[^()\s]+?):(?P<line>\d+)(?::\d+)?\)|(?P<bare>[^()\s]+?):(?P<bline>\d+)(?::\d+)?)\s*$",
+    )
+    .expect("valid")
+});
+/// `f@file:1:2`, `@file:1:2`.
+static GECKO_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?P<function>[^\s@]*)@(?P<path>\S+?):(?P<line>\d+)(?::\d+)?\s*$")
+        .expect("valid")
+});
+/// `  12: crate::module::function` (optionally `0x…- ` first), then `at ./src/lib.rs:4:5`.
+static RUST_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*\d+:\s+(?:0x[0-9a-f]+ - )?(?P<function>[^\s]+)\s*$(?:\n\s+at (?P<path>[^\n]+?):(?P<line>\d+)(?::\d+)?\s*$)?",
+    )
+    .expect("valid")
+});
+/// `thread 'main' panicked at src/main.rs:4:5:`
+static RUST_PANIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"panicked at (?:'[^']*', )?(?P<path>[^\s:]+):(?P<line>\d+)(?::\d+)?")
+        .expect("valid")
+});
+/// `KeyError: 'x'`, `requests.exceptions.ConnectionError: …`, `Uncaught TypeError: …`, at a
+/// line's start.
+static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*(?:Uncaught |raise |E\s+)?(?P<name>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning|Interrupt|Exit))\b(?::|$)",
+    )
+    .expect("valid")
+});
+static BACKTICKS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"`([^`\n]{1,200})`").expect("valid"));
+static FENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)```[^\n]*\n(.*?)```").expect("valid"));
+/// A path in prose: something with a slash or a source extension, maybe `:line` after it.
+static PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<path>[A-Za-z0-9_.~/\\-]*[A-Za-z0-9_-]\.[A-Za-z]{1,4})(?::(?P<line>\d+))?")
+        .expect("valid")
+});
+/// A word that reads as code.
+static WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*(?:\(\))?")
+        .expect("valid")
+});
+
+/// Reads what `text` names.
+pub fn mentions(text: &str) -> Mentions {
+    let mut found = Found::default();
+    for caps in PYTHON_FRAME.captures_iter(text) {
+        found.frame(caps.name("function").map(|m| m.as_str()), &caps["path"], &caps["line"]);
+    }
+    for caps in V8_FRAME.captures_iter(text) {
+        match caps.name("bare") {
+            Some(path) => found.frame(None, path.as_str(), &caps["bline"]),
+            None => found.frame(Some(&caps["function"]), &caps["path"], &caps["line"]),
+        }
+    }
+    for caps in GECKO_FRAME.captures_iter(text) {
+        let function = caps.name("function").map(|m| m.as_str()).filter(|f| !f.is_empty());
+        found.frame(function, &caps["path"], &caps["line"]);
+    }
+    for caps in RUST_PANIC.captures_iter(text) {
+        found.exception("panic");
+        found.path(&caps["path"], caps.name("line").map(|m| m.as_str()));
+    }
+    for caps in RUST_FRAME.captures_iter(text) {
+        let function = rust_function(&caps["function"]);
+        match (caps.name("path"), caps.name("line")) {
+            (Some(path), Some(line)) => found.frame(Some(function), path.as_str(), line.as_str()),
+            _ => found.frames.push(Frame {
+                function: Some(function.to_owned()),
+                path: None,
+                line: None,
+            }),
+        }
+    }
+    for caps in EXCEPTION.captures_iter(text) {
+        found.exception(&caps["name"]);
+    }
+    for caps in PATH.captures_iter(text) {
+        let path = &caps["path"];
+        let (stem, extension) = path.rsplit_once('.').unwrap_or_default();
+        // "Node.js" and its kind are names of projects, not files.
+        let project = extension == "js"
+            && !path.contains('/')
+            && PROJECTS.contains(&&*stem.to_ascii_lowercase());
+        if EXTENSIONS.contains(&extension) && !project {
+            found.path(path, caps.name("line").map(|m| m.as_str()));
+        }
+    }
+    let code: Vec<&str> = FENCE
+        .captures_iter(text)
+        .chain(BACKTICKS.captures_iter(text))
+        .map(|caps| caps.get(1).map_or("", |m| m.as_str()))
+        .collect();
+    for span in &code {
+        for word in WORD.find_iter(span) {
+            found.identifier(word.as_str(), true);
+        }
+    }
+    for word in WORD.find_iter(text) {
+        found.identifier(word.as_str(), false);
+    }
+    found.into_mentions()
+}
+
+/// A Rust frame's function without its hash suffix and generic arguments:
+/// `tokio::runtime::park::CachedParkThread::block_on::h3c4f…` → `…::block_on`.
+fn rust_function(name: &str) -> &str {
+    let name = name.split('<').next().unwrap_or(name);
+    match name.rsplit_once("::h") {
+        Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            head
+        }
+        _ => name,
+    }
+}
+
+#[derive(Default)]
+struct Found {
+    frames: Vec<Frame>,
+    paths: Vec<PathMention>,
+    exceptions: Vec<String>,
+    identifiers: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Found {
+    fn frame(&mut self, function: Option<&str>, path: &str, line: &str) {
+        // Node's own modules (`node:internal/…`) are not the repository's.
+        if path.starts_with("node:") {
+            return;
+        }
+        let function = function.map(|f| f.trim_start_matches("Object.").to_owned());
+        self.path(path, Some(line));
+        let line = line.parse().ok();
+        self.frames.push(Frame { function, path: Some(clean_path(path)), line });
+    }
+
+    /// A path once, with the first line given for it.
+    fn path(&mut self, path: &str, line: Option<&str>) {
+        let path = clean_path(path);
+        let line = line.and_then(|l| l.parse().ok());
+        match self.paths.iter_mut().find(|p| p.path == path) {
+            Some(known) => known.line = known.line.or(line),
+            None => self.paths.push(PathMention { path, line }),
+        }
+    }
+
+    fn exception(&mut self, name: &str) {
+        if !self.exceptions.iter().any(|e| e == name) {
+            self.exceptions.push(name.to_owned());
+        }
+    }
+
+    /// A word from prose counts only if it reads as code; one from a code span always does
+    /// (unless it is a keyword-length scrap).
+    fn identifier(&mut self, word: &str, in_code: bool) {
+        let word = word.trim_end_matches("()");
+        let looks_like_code = word.contains('_')
+            || word.contains("::")
+            || word.contains('.') && !word.ends_with('.')
+            || word.chars().skip(1).any(|c| c.is_ascii_uppercase())
+                && word.chars().any(|c| c.is_ascii_lowercase());
+        let keep = if in_code { word.len() > 2 } else { looks_like_code && word.len() > 3 };
+        let extension = word.rsplit('.').next().unwrap_or_default();
+        if keep && !EXTENSIONS.contains(&extension) && self.seen.insert(word.to_owned()) {
+            self.identifiers.push(word.to_owned());
+        }
+    }
+
+    fn into_mentions(self) -> Mentions {
+        Mentions {
+            frames: self.frames,
+            paths: self.paths,
+            exceptions: self.exceptions,
+            identifiers: self.identifiers,
+        }
+    }
+}
+
+/// `./src/x.rs` → `src/x.rs`; `file:///a/b.js` → `/a/b.js`; backslashes → slashes.
+fn clean_path(path: &str) -> String {
+    let path = path.trim_start_matches("file://").replace('\\', "/");
+    path.strip_prefix("./").unwrap_or(&path).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_firefox_stack_reads_like_a_v8_one() {
+        // The form Firefox and Safari print: `function@url:line:column`, anonymous ones bare.
+        let found = mentions(
+            "TypeError: cart.items is undefined\ntotal@http://localhost:8080/src/cart.js:12:5\n@http://localhost:8080/src/main.js:3:1\n",
+        );
+        assert_eq!(found.exceptions, ["TypeError"]);
+        let frames: Vec<(Option<&str>, Option<u32>)> =
+            found.frames.iter().map(|f| (f.function.as_deref(), f.line)).collect();
+        assert_eq!(frames, [(Some("total"), Some(12)), (None, Some(3))]);
+    }
+
+    #[test]
+    fn a_rust_symbol_loses_its_hash_and_generics() {
+        assert_eq!(
+            rust_function("tokio::runtime::park::CachedParkThread::block_on::h3c4f0a1b2c3d4e5f"),
+            "tokio::runtime::park::CachedParkThread::block_on"
+        );
+        assert_eq!(
+            rust_function("core::ops::function::FnOnce::call_once<F>"),
+            "core::ops::function::FnOnce::call_once"
+        );
+        assert_eq!(rust_function("app::hello"), "app::hello");
+    }
+}
