@@ -89,18 +89,33 @@ fn assets() -> EmbedderConfig {
     }
 }
 
-/// Our embedding path against the bare runtime on the same inputs.
-fn throughput(repo: &Path, embedder: &LocalModel, assets: &EmbedderConfig) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// The texts of the checkout's chunks, file by file until there are at least `wanted`, and the
+/// lines of source indexed.
+fn chunk_texts(repo: &Path, wanted: usize) -> (Vec<String>, u64) {
     let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
     let mut texts = Vec::new();
     for file in &indexed.graph.files {
         let Ok(source) = std::fs::read_to_string(repo.join(&file.path)) else { continue };
         texts.extend(chunk_rows(&file.path, &source, &file.facts).into_iter().map(|r| r.text));
-        if texts.len() >= SAMPLE {
+        if texts.len() >= wanted {
             break;
         }
     }
+    (texts, indexed.lines)
+}
+
+/// The least cosine between two lists of unit vectors, pair by pair: 1.00000 is the same vectors.
+fn min_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
+        .fold(f32::MAX, f32::min)
+}
+
+/// Our embedding path against the bare runtime on the same inputs.
+fn throughput(repo: &Path, embedder: &LocalModel, assets: &EmbedderConfig) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (mut texts, _) = chunk_texts(repo, SAMPLE);
     texts.truncate(SAMPLE);
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
 
@@ -115,11 +130,7 @@ fn throughput(repo: &Path, embedder: &LocalModel, assets: &EmbedderConfig) {
         ours_vectors = embedder.embed(&texts).expect("embed");
         ours_best = ours_best.min(started.elapsed());
     }
-    let agreement = ours_vectors
-        .iter()
-        .zip(&bare_vectors)
-        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
-        .fold(f32::MAX, f32::min);
+    let agreement = min_cosine(&ours_vectors, &bare_vectors);
     let rate = |d: Duration| texts.len() as f64 / d.as_secs_f64();
     println!("embedding sample    {} chunks, batches of {BATCH}, {threads} threads", texts.len());
     println!("bare ONNX Runtime   {:.1} chunks/s", rate(bare_best));
@@ -166,12 +177,7 @@ fn padding(tokens: &[usize], batches: &[Vec<usize>]) -> f64 {
 /// Token lengths of the checkout's chunks, and batching by bytes, tokens and budget compared.
 fn shapes(repo: &Path, assets: &EmbedderConfig) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let indexed = index_directory(repo, &IndexOptions::default()).expect("index");
-    let mut texts = Vec::new();
-    for file in &indexed.graph.files {
-        let Ok(source) = std::fs::read_to_string(repo.join(&file.path)) else { continue };
-        texts.extend(chunk_rows(&file.path, &source, &file.facts).into_iter().map(|r| r.text));
-    }
+    let (texts, lines) = chunk_texts(repo, usize::MAX);
     let all: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut bare = Bare::new(assets, threads);
     let tokens = bare.tokens(&all);
@@ -181,7 +187,7 @@ fn shapes(repo: &Path, assets: &EmbedderConfig) {
     let full = tokens.iter().filter(|&&t| t >= 256).count();
     let mean = tokens.iter().sum::<usize>() as f64 / tokens.len() as f64;
     let short = tokens.iter().filter(|&&t| t <= 24).count();
-    println!("chunks              {} ({} lines of source)", all.len(), indexed.lines);
+    println!("chunks              {} ({lines} lines of source)", all.len());
     println!(
         "tokens per chunk    mean {mean:.0}, p10 {}, p50 {}, p90 {}, max {}; {:.1}% cut at 256, \
          {short} of 24 or fewer",
@@ -232,11 +238,7 @@ fn shapes(repo: &Path, assets: &EmbedderConfig) {
             vectors = bare.embed_in(&sample_texts, part);
             best = best.min(started.elapsed());
         }
-        let agreement = vectors
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>())
-            .fold(f32::MAX, f32::min);
+        let agreement = min_cosine(&vectors, &reference);
         println!(
             "{name:<19} padding x{:.3}, {:.1} chunks/s, min cosine to 32 by bytes {agreement:.5}",
             padding(&tokens, whole),
