@@ -44,7 +44,7 @@ pub struct Mentions {
     pub identifiers: Vec<String>,
 }
 
-/// Source file extensions a path mention must end with, when it has no `/` to show it is one.
+/// The source file extensions a path in a text must end with to count as one.
 const EXTENSIONS: &[&str] =
     &["py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 
@@ -93,7 +93,8 @@ static BACKTICKS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"`([^`\n]{1,200})`").expect("valid"));
 static FENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)```[^\n]*\n(.*?)```").expect("valid"));
-/// A path in prose: something with a slash or a source extension, maybe `:line` after it.
+/// A path in prose: a word ending in a file extension (checked against [`EXTENSIONS`]), maybe
+/// `:line` after it.
 static PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?P<path>[A-Za-z0-9_.~/\\-]*[A-Za-z0-9_-]\.[A-Za-z]{1,4})(?::(?P<line>\d+))?")
         .expect("valid")
