@@ -136,6 +136,7 @@ pub const KNOWLEDGE_TOOLS: &[&str] = &[
     "list_repositories",
     "remove_repository",
     "search_code",
+    "find_relevant_code",
     "find_symbol",
     "get_symbol",
     "get_file_outline",
@@ -179,6 +180,7 @@ pub const KNOWLEDGE_ROUTES: &[&str] = &[
     "/api/knowledge/repositories/{id}/map",
     "/api/knowledge/scans/{scan_id}",
     "/api/knowledge/search",
+    "/api/knowledge/locate",
     "/api/knowledge/ask",
 ];
 

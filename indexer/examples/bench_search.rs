@@ -25,17 +25,17 @@
 //!   search and the whole `Indexer::search` (with the `stale` check) — p50 over the same queries.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{dir_size, peak_rss_kib};
+use common::{assets, dir_size, open, peak_rss_kib, timed_job};
 use indexer::search::chunk_rows;
 use indexer::{
-    Embedder, EmbedderConfig, IndexOptions, Indexer, IndexerConfig, JobState, LocalModel, Mode,
-    SearchQuery, Source, index_directory,
+    Embedder, EmbedderConfig, IndexOptions, Indexer, LocalModel, Mode, SearchQuery, Source,
+    index_directory,
 };
 use ort::session::Session;
 use ort::value::Tensor;
@@ -76,17 +76,6 @@ fn main() {
         _ => panic!("{usage}"),
     }
     println!("peak RSS            {} MiB", peak_rss_kib() / 1024);
-}
-
-fn assets() -> EmbedderConfig {
-    let dir = std::env::var_os("AGENTWATCH_ASSETS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/agentwatch/assets")
-    });
-    EmbedderConfig {
-        onnxruntime: dir.join("onnxruntime/libonnxruntime.so"),
-        model_dir: dir.join("models/all-MiniLM-L6-v2"),
-        threads: None,
-    }
 }
 
 /// The texts of the checkout's chunks, file by file until there are at least `wanted`, and the
@@ -326,13 +315,6 @@ impl Bare {
     }
 }
 
-async fn open(data: &Path, embedder: Arc<Embedder>) -> Arc<Indexer> {
-    let storage = storage::Storage::open(&data.join("agentwatch.db")).await.unwrap();
-    let config =
-        IndexerConfig { embedder: Some(embedder), ..IndexerConfig::in_data_dir(data, storage) };
-    Indexer::open(config).await.unwrap()
-}
-
 async fn index(data: &Path, repo: &Path, touch: &str, embedder: Arc<Embedder>) {
     assert!(!data.exists(), "the index phase starts from a new data directory");
     let indexer = open(data, embedder).await;
@@ -530,7 +512,7 @@ async fn stages(data: &Path, cosqa: &Path, model: Arc<LocalModel>) {
         let mut times = Vec::new();
         for (text, vector) in texts.iter().zip(&vectors) {
             let started = Instant::now();
-            index.search(&query(text, mode), Some(vector)).await.unwrap();
+            index.search(&query(text, mode), &[vector]).await.unwrap();
             times.push(started.elapsed());
         }
         report(&format!("index, {}", mode.as_str()), times);
@@ -611,30 +593,6 @@ fn report(stage: &str, mut times: Vec<Duration>) {
         times[times.len() / 2].as_secs_f64() * 1000.0,
         times[times.len() * 95 / 100].as_secs_f64() * 1000.0,
     );
-}
-
-/// Runs a job; returns when parsing ended (the job entered `embedding`), its whole time, and its
-/// final status.
-async fn timed_job(
-    indexer: &Arc<Indexer>,
-    source: Source,
-) -> (Duration, Duration, indexer::JobStatus) {
-    let started = Instant::now();
-    let mut job = indexer.submit(source, None, None).await.unwrap();
-    let mut parsed = None;
-    loop {
-        let status = job.borrow_and_update().clone();
-        if parsed.is_none() && matches!(status.repo.status, JobState::Embedding | JobState::Ready) {
-            parsed = Some(started.elapsed());
-        }
-        if status.repo.status.is_final() {
-            assert_eq!(status.repo.status, JobState::Ready, "{:?}", status.repo.error);
-            return (parsed.unwrap_or_default(), started.elapsed(), status);
-        }
-        if job.changed().await.is_err() {
-            panic!("the job vanished");
-        }
-    }
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -28,7 +28,9 @@ pub enum Node {
 }
 
 /// A symbol, by its file's index and its index within that file's facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct SymbolRef {
     pub file: usize,
     pub symbol: usize,

@@ -209,9 +209,9 @@ pub enum IndexError {
 
 #[derive(Debug)]
 pub struct Indexer {
-    config: IndexerConfig,
+    pub(crate) config: IndexerConfig,
     store: Store,
-    search: SearchIndex,
+    pub(crate) search: SearchIndex,
     jobs: Mutex<HashMap<String, watch::Receiver<JobStatus>>>,
     graphs: RwLock<HashMap<String, Loaded<RepoGraph>>>,
     /// Each repository's indexed file hashes, for the `stale` flag; dropped when a job ends.
@@ -310,6 +310,11 @@ impl Indexer {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         Ok(())
+    }
+
+    /// The search index itself (chunks and files), for what reads it directly: benchmarks.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search
     }
 
     pub fn store(&self) -> &Store {
@@ -945,7 +950,12 @@ impl Indexer {
             .chain(pass.deleted.iter().cloned())
             .collect();
         let elsewhere = previous.is_some_and(|p| p.vector_table() != self.search.table_name());
-        if elsewhere || self.search.count(&id).await? == 0 {
+        // A repository new to this table, or indexed before the file index existed, gets all
+        // of its rows written.
+        if elsewhere
+            || self.search.count(&id).await? == 0
+            || self.search.count_files(&id).await? == 0
+        {
             hashes = self.store.file_hashes(&id).await?;
             paths = graph.files.iter().map(|f| f.path.clone()).collect();
         }
@@ -1201,13 +1211,13 @@ impl Indexer {
 impl Indexer {
     /// Searches the indexed code. Each hit says whether its file changed since it was indexed.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
-        let vector = if query.mode.needs_vector() {
-            let embedder = self.config.embedder.as_ref().ok_or(IndexError::NoEmbedder)?;
-            Some(embedder.embed_query(&query.text).await?)
+        let vectors = if query.mode.needs_vector() {
+            self.embed_pieces(&query.text).await?
         } else {
-            None
+            Vec::new()
         };
-        let hits = self.search.search(query, vector.as_deref()).await?;
+        let vectors: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let hits = self.search.search(query, &vectors).await?;
         // Each repository's hashes once, however many of its chunks are hits.
         let mut repos: HashMap<&str, Option<Arc<IndexedFiles>>> = HashMap::new();
         for hit in &hits {
@@ -1226,6 +1236,19 @@ impl Indexer {
         })
         .await?;
         Ok(hits)
+    }
+}
+
+impl Indexer {
+    /// A query's embedding: of the whole text when it fits the model's window, else one per
+    /// piece (`locate::pieces`), so the end of a pasted report counts as much as its start.
+    pub(crate) async fn embed_pieces(&self, text: &str) -> Result<Vec<Vec<f32>>, IndexError> {
+        let embedder = self.config.embedder.as_ref().ok_or(IndexError::NoEmbedder)?;
+        let mut vectors = Vec::new();
+        for piece in crate::locate::pieces(text) {
+            vectors.push(embedder.embed_query(&piece).await?);
+        }
+        Ok(vectors)
     }
 }
 

@@ -8,6 +8,7 @@ mod chunk;
 pub mod clone;
 pub mod egress;
 pub mod embed;
+pub mod file_index;
 mod fresh;
 pub mod graph;
 pub mod jobs;

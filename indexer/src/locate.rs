@@ -1,16 +1,32 @@
-//! Where what a text names lands in a repository's graph: each stack frame, path, exception and
-//! identifier resolved to the files and symbols it can mean, with the evidence that put it there.
-//! These anchors are the strongest signal localisation has; the text's remaining words are ranked
-//! by search.
+//! From a text of any length — an issue, a stack trace, a log, a failing test's output — to the
+//! files and symbols it is about, each with the evidence that put it there.
+//!
+//! Four signals, each a ranked list of files and of symbols, fused by weighted reciprocal rank:
+//! - **mentions**: what the text names (frames, paths, exceptions, identifiers; `mentions.rs`)
+//!   resolved in the graph ([`RepoGraph::anchors`]) — the strongest when present;
+//! - **fields**: the files ranked as wholes, BM25F over path, names, docstrings and body
+//!   (`file_index.rs`);
+//! - **chunks**: the chunks' BM25, summed per file over its best chunks;
+//! - **meaning**: the text embedded in pieces (not only its first window), each piece's nearest
+//!   chunks, the best similarity per file.
+//!
+//! Then the graph: the callers and callees of the symbols the fusion puts first get a share of
+//! their score (a decay), and so do their files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
+use crate::file_index::{FileRow, Terms};
 use crate::graph::{RepoGraph, SymbolRef};
-use crate::mentions::{Frame, Mentions};
+use crate::jobs::{IndexError, Indexer, blocking};
+use crate::mentions::{Frame, Mentions, mentions};
 use crate::query::NameMatch;
+use crate::search::{Hit, Mode, SearchQuery};
 
 /// Why a file or symbol is thought relevant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Evidence {
     /// A stack frame in this file (its function as the trace names it, and the line).
     Frame { function: Option<String>, line: Option<u32> },
@@ -20,6 +36,12 @@ pub enum Evidence {
     Exception(String),
     /// The text names this symbol.
     Identifier(String),
+    /// Words of the text the file holds (as written in the text).
+    Terms(Vec<String>),
+    /// A chunk of the file (these lines) is close in meaning to a piece of the text.
+    Similar { start_line: u32, end_line: u32, similarity: f32 },
+    /// Reached through the graph: this symbol calls, or is called by, one the text points at.
+    Neighbour { of: String, calls: bool },
 }
 
 /// A file, or a symbol within it, that the text points at.
@@ -40,10 +62,21 @@ impl RepoGraph {
     /// The files and symbols `mentions` point at, strongest first.
     pub fn anchors(&self, mentions: &Mentions) -> Vec<Anchor> {
         let mut anchors = Vec::new();
+        // The frame that failed counts most, each caller less: 1, 2/3, 1/2, 2/5…
+        let mut depth = 0;
         for frame in &mentions.frames {
+            let before = anchors.len();
             self.anchor_frame(frame, &mut anchors);
+            if frame.path.is_some() && anchors.len() > before {
+                for anchor in &mut anchors[before..] {
+                    anchor.weight /= 1.0 + depth as f32 / 2.0;
+                }
+                depth += 1;
+            }
         }
-        for path in &mentions.paths {
+        // A frame's file is a path of the text too; as a frame it is already counted.
+        let framed = |path: &str| mentions.frames.iter().any(|f| f.path.as_deref() == Some(path));
+        for path in mentions.paths.iter().filter(|p| !framed(&p.path)) {
             let files = self.files_ending_with(&path.path);
             let weight = 1.0 / files.len().max(1) as f32;
             for file in files {
@@ -136,4 +169,506 @@ impl RepoGraph {
         files.sort_unstable();
         files
     }
+}
+
+/// The lists locate fuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    Mentions,
+    Fields,
+    Chunks,
+    Meaning,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 4] =
+        [Signal::Mentions, Signal::Fields, Signal::Chunks, Signal::Meaning];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Mentions => "mentions",
+            Signal::Fields => "fields",
+            Signal::Chunks => "chunks",
+            Signal::Meaning => "meaning",
+        }
+    }
+}
+
+/// How the signals are fused: each one's weight, how a list's items are scored, and how much of
+/// a symbol's score its callers and callees get (`decay`), from the first `seeds` symbols.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fusion {
+    pub weights: [(Signal, f32); 4],
+    pub combine: Combine,
+    pub decay: f32,
+    pub seeds: usize,
+}
+
+/// How an item of a signal's list is scored before the weights apply.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Combine {
+    /// By its rank r (from 1): `1 / (k + r)` — reciprocal rank fusion.
+    Ranks { k: f32 },
+    /// By its own score over the list's best: a file far behind the first stays far behind.
+    Scores,
+}
+
+impl Default for Fusion {
+    fn default() -> Fusion {
+        Fusion {
+            weights: [
+                (Signal::Mentions, 2.0),
+                (Signal::Fields, 1.0),
+                (Signal::Chunks, 0.5),
+                (Signal::Meaning, 1.0),
+            ],
+            combine: Combine::Scores,
+            decay: 0.25,
+            seeds: 5,
+        }
+    }
+}
+
+/// One signal's ranking: files (by index in the graph) and symbols, best first, with the
+/// signal's own scores.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ranked {
+    pub files: Vec<(usize, f32)>,
+    pub symbols: Vec<(SymbolRef, f32)>,
+}
+
+impl Ranked {
+    /// Sorts scores per file and per symbol, best first.
+    fn from_scores(files: HashMap<usize, f32>, symbols: HashMap<SymbolRef, f32>) -> Ranked {
+        let mut files: Vec<(usize, f32)> = files.into_iter().collect();
+        let mut symbols: Vec<(SymbolRef, f32)> = symbols.into_iter().collect();
+        files.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        symbols.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ranked { files, symbols }
+    }
+}
+
+/// Every signal's ranking of one repository for one text, and the callers (`true`) and callees
+/// of the symbols ranked: what the fusion needs, and no more, so that a benchmark can keep it and
+/// fuse it again with other weights.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Rankings {
+    pub lists: Vec<(Signal, Ranked)>,
+    pub neighbours: Vec<(SymbolRef, Vec<(SymbolRef, bool)>)>,
+}
+
+/// The fusion's result: files and symbols, best first, and for a symbol reached through the
+/// graph, the symbol it was reached from and whether it calls that one.
+#[derive(Debug, Clone, Default)]
+pub struct Fused {
+    pub files: Vec<(usize, f32)>,
+    pub symbols: Vec<(SymbolRef, f32)>,
+    pub reached: HashMap<SymbolRef, (SymbolRef, bool)>,
+}
+
+impl Rankings {
+    pub fn fuse(&self, fusion: &Fusion) -> Fused {
+        let weight =
+            |signal: Signal| fusion.weights.iter().find(|(s, _)| *s == signal).map_or(0.0, |w| w.1);
+        let mut files: HashMap<usize, f32> = HashMap::new();
+        let mut symbols: HashMap<SymbolRef, f32> = HashMap::new();
+        let part = |rank: usize, score: f32, best: f32| match fusion.combine {
+            Combine::Ranks { k } => 1.0 / (k + rank as f32 + 1.0),
+            Combine::Scores if best > 0.0 => score / best,
+            Combine::Scores => 0.0,
+        };
+        for (signal, ranked) in &self.lists {
+            let weight = weight(*signal);
+            let best = ranked.files.first().map_or(0.0, |f| f.1);
+            for (rank, &(file, score)) in ranked.files.iter().enumerate() {
+                *files.entry(file).or_default() += weight * part(rank, score, best);
+            }
+            let best = ranked.symbols.first().map_or(0.0, |s| s.1);
+            for (rank, &(symbol, score)) in ranked.symbols.iter().enumerate() {
+                *symbols.entry(symbol).or_default() += weight * part(rank, score, best);
+            }
+        }
+        let mut seeds: Vec<(SymbolRef, f32)> = symbols.iter().map(|(s, v)| (*s, *v)).collect();
+        seeds.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        seeds.truncate(fusion.seeds);
+        // A neighbour gets a share of its strongest seed's score (not of each: in a small, tightly
+        // knit repository every file neighbours every seed).
+        let mut shares: HashMap<SymbolRef, (f32, SymbolRef, bool)> = HashMap::new();
+        if fusion.decay > 0.0 {
+            for (seed, score) in seeds {
+                let Some((_, near)) = self.neighbours.iter().find(|(s, _)| *s == seed) else {
+                    continue;
+                };
+                for &(symbol, calls) in near {
+                    let share = fusion.decay * score;
+                    let best = shares.entry(symbol).or_insert((0.0, seed, calls));
+                    if share > best.0 {
+                        *best = (share, seed, calls);
+                    }
+                }
+            }
+        }
+        let mut file_shares: HashMap<usize, f32> = HashMap::new();
+        let mut reached = HashMap::new();
+        for (symbol, (share, seed, calls)) in shares {
+            *symbols.entry(symbol).or_default() += share;
+            let best = file_shares.entry(symbol.file).or_default();
+            *best = best.max(share);
+            reached.insert(symbol, (seed, calls));
+        }
+        for (file, share) in file_shares {
+            *files.entry(file).or_default() += share;
+        }
+        let Ranked { files, symbols } = Ranked::from_scores(files, symbols);
+        let positive = |score: &f32| *score > 0.0;
+        Fused {
+            files: files.into_iter().filter(|(_, s)| positive(s)).collect(),
+            symbols: symbols.into_iter().filter(|(_, s)| positive(s)).collect(),
+            reached,
+        }
+    }
+}
+
+/// A file the text is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub path: String,
+    pub language: String,
+    pub score: f32,
+    /// Its symbols the text points at, best first.
+    pub symbols: Vec<LocatedSymbol>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedSymbol {
+    pub name: String,
+    pub kind: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    pub score: f32,
+    pub evidence: Vec<Evidence>,
+}
+
+/// How many files each of the lexical and semantic lists reads.
+const DEPTH: usize = 50;
+/// A file's chunk score sums its best this many chunks.
+const CHUNKS_PER_FILE: usize = 3;
+/// The text is embedded in pieces of about this many characters (the model reads 256 tokens)…
+const PIECE_CHARS: usize = 900;
+/// …and no more than this many of them.
+const MAX_PIECES: usize = 8;
+/// The symbols of each list whose callers and callees are looked up, for the fusion to reach.
+const NEIGHBOURED: usize = 10;
+/// Symbols per located file.
+const SYMBOLS_PER_FILE: usize = 5;
+
+/// The BM25F fields' weights: a term in the path counts as three in the body, in a name or a
+/// docstring as two.
+pub const FIELD_WEIGHTS: [(&str, f32); 4] =
+    [("path", 3.0), ("names", 2.0), ("docs", 2.0), ("body", 1.0)];
+
+/// The signals' rankings, and the evidence behind them.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    pub graph: Arc<RepoGraph>,
+    pub rankings: Rankings,
+    file_evidence: HashMap<usize, Vec<Evidence>>,
+    symbol_evidence: HashMap<SymbolRef, Vec<Evidence>>,
+}
+
+impl Indexer {
+    /// The files of a repository (and the symbols within them) that `text` is about, best
+    /// first, each with the evidence that put it there.
+    pub async fn locate(
+        &self,
+        repo: &str,
+        text: &str,
+        limit: usize,
+    ) -> Result<Vec<Located>, IndexError> {
+        let signals = self.locate_signals(repo, text).await?;
+        let fused = signals.rankings.fuse(&Fusion::default());
+        let graph = Arc::clone(&signals.graph);
+        let top: Vec<(usize, f32)> = fused.files.iter().copied().take(limit).collect();
+        let paths: Vec<String> = top.iter().map(|&(f, _)| graph.files[f].path.clone()).collect();
+        let bodies = self.search.file_bodies(repo, &paths).await?;
+        let text = text.to_owned();
+        blocking(move || {
+            let mut terms = Terms::new();
+            let words = written_words(&text, &mut terms);
+            top.into_iter()
+                .map(|(file, score)| {
+                    let path = &graph.files[file].path;
+                    let mut evidence =
+                        signals.file_evidence.get(&file).cloned().unwrap_or_default();
+                    if let Some(body) = bodies.get(path) {
+                        let held: HashSet<String> = terms.of(body).into_iter().collect();
+                        let matched: Vec<String> = words
+                            .iter()
+                            .filter(|(_, t)| t.iter().any(|t| held.contains(t)))
+                            .map(|(w, _)| w.clone())
+                            .take(12)
+                            .collect();
+                        if !matched.is_empty() {
+                            evidence.push(Evidence::Terms(matched));
+                        }
+                    }
+                    let symbols = fused
+                        .symbols
+                        .iter()
+                        .filter(|(s, _)| s.file == file)
+                        .take(SYMBOLS_PER_FILE)
+                        .map(|&(s, score)| {
+                            let symbol = graph.symbol(s);
+                            let mut evidence =
+                                signals.symbol_evidence.get(&s).cloned().unwrap_or_default();
+                            if let Some(&(seed, calls)) = fused.reached.get(&s) {
+                                let of = graph.symbol(seed).qualified.clone();
+                                evidence.push(Evidence::Neighbour { of, calls });
+                            }
+                            LocatedSymbol {
+                                name: symbol.qualified.clone(),
+                                kind: symbol.kind.as_str().to_owned(),
+                                start_line: symbol.start_line,
+                                end_line: symbol.end_line,
+                                score,
+                                evidence,
+                            }
+                        })
+                        .collect();
+                    Located {
+                        path: path.clone(),
+                        language: graph.files[file].facts.language.name().to_owned(),
+                        score,
+                        symbols,
+                        evidence,
+                    }
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Each signal's ranking of a repository's files and symbols for `text`, unfused (for
+    /// [`Indexer::locate`], and for choosing the fusion's weights on data).
+    pub async fn locate_signals(&self, repo: &str, text: &str) -> Result<Signals, IndexError> {
+        let graph = self.graph(repo).await?;
+        self.fill_file_index(repo, &graph).await?;
+        let anchors = graph.anchors(&mentions(text));
+        let mut signals = Signals {
+            graph: Arc::clone(&graph),
+            rankings: Rankings::default(),
+            file_evidence: HashMap::new(),
+            symbol_evidence: HashMap::new(),
+        };
+        let mentioned = signals.mentioned(&anchors);
+        let fields = self.search.rank_files(repo, text, &FIELD_WEIGHTS, DEPTH).await?;
+        let fields = Ranked {
+            files: fields
+                .into_iter()
+                .filter_map(|(p, s)| Some((graph.file_index(&p)?, s)))
+                .collect(),
+            symbols: Vec::new(),
+        };
+        let query = |mode| SearchQuery {
+            text: text.to_owned(),
+            mode,
+            repos: vec![repo.to_owned()],
+            language: None,
+            path_glob: None,
+            kind: None,
+            limit: DEPTH,
+            offset: 0,
+        };
+        let chunks = self.search.search(&query(Mode::Lexical), &[]).await?;
+        let chunks = signals.chunks(&chunks);
+        let mut meaning = Vec::new();
+        if self.config.embedder.is_some()
+            && self.search.count(repo).await? > self.search.count_unembedded(repo).await?
+        {
+            for vector in &self.embed_pieces(text).await? {
+                meaning.push(self.search.search(&query(Mode::Semantic), &[vector]).await?);
+            }
+        }
+        let meaning = signals.meaning(&meaning);
+        signals.rankings.lists = vec![
+            (Signal::Mentions, mentioned),
+            (Signal::Fields, fields),
+            (Signal::Chunks, chunks),
+            (Signal::Meaning, meaning),
+        ];
+        signals.rankings.neighbours = signals.neighbours();
+        Ok(signals)
+    }
+
+    /// Writes the file index's rows of a repository indexed before it existed.
+    async fn fill_file_index(&self, repo: &str, graph: &Arc<RepoGraph>) -> Result<(), IndexError> {
+        if graph.files.is_empty() || self.search.count_files(repo).await? > 0 {
+            return Ok(());
+        }
+        let Some(record) = self.store().repo(repo).await? else { return Ok(()) };
+        let hashes = self.store().file_hashes(repo).await?;
+        let (graph, root) = (Arc::clone(graph), record.checkout.clone());
+        let rows: Vec<FileRow> = blocking(move || {
+            let wanted = graph.files.iter().map(|f| f.path.as_str()).collect();
+            crate::search::rows_for(&graph, &root, &wanted, &hashes).files
+        })
+        .await?;
+        self.search.fill_files(repo, &rows).await?;
+        Ok(())
+    }
+}
+
+impl Signals {
+    fn file_evidence(&mut self, file: usize, evidence: Evidence) {
+        let known = self.file_evidence.entry(file).or_default();
+        if !known.contains(&evidence) {
+            known.push(evidence);
+        }
+    }
+
+    fn symbol_evidence(&mut self, symbol: SymbolRef, evidence: Evidence) {
+        let known = self.symbol_evidence.entry(symbol).or_default();
+        if !known.contains(&evidence) {
+            known.push(evidence);
+        }
+    }
+
+    /// Frames and paths count twice what a name does: they say where, a name only what.
+    fn mentioned(&mut self, anchors: &[Anchor]) -> Ranked {
+        let (mut files, mut symbols) = (HashMap::new(), HashMap::new());
+        for anchor in anchors {
+            let weight = match anchor.evidence {
+                Evidence::Frame { .. } | Evidence::Path { .. } => 2.0 * anchor.weight,
+                _ => anchor.weight,
+            };
+            *files.entry(anchor.file).or_insert(0.0) += weight;
+            if let Some(symbol) = anchor.symbol {
+                *symbols.entry(symbol).or_insert(0.0) += weight;
+                self.symbol_evidence(symbol, anchor.evidence.clone());
+            }
+            self.file_evidence(anchor.file, anchor.evidence.clone());
+        }
+        Ranked::from_scores(files, symbols)
+    }
+
+    /// Each file's best chunks' BM25, summed.
+    fn chunks(&mut self, hits: &[Hit]) -> Ranked {
+        let (mut files, mut symbols) = (HashMap::new(), HashMap::new());
+        let mut counted: HashMap<usize, usize> = HashMap::new();
+        for hit in hits {
+            let Some(file) = self.graph.file_index(&hit.path) else { continue };
+            let seen = counted.entry(file).or_default();
+            if *seen < CHUNKS_PER_FILE {
+                *seen += 1;
+                *files.entry(file).or_insert(0.0) += hit.score;
+            }
+            if let Some(symbol) = self.symbol_of(hit) {
+                let best: &mut f32 = symbols.entry(symbol).or_insert(0.0);
+                *best = best.max(hit.score);
+            }
+        }
+        Ranked::from_scores(files, symbols)
+    }
+
+    /// Each file's and symbol's best similarity to any piece of the text.
+    fn meaning(&mut self, pieces: &[Vec<Hit>]) -> Ranked {
+        let (mut files, mut symbols) = (HashMap::new(), HashMap::new());
+        for hit in pieces.iter().flatten() {
+            let Some(file) = self.graph.file_index(&hit.path) else { continue };
+            let best: &mut f32 = files.entry(file).or_insert(0.0);
+            *best = best.max(hit.score);
+            let Some(symbol) = self.symbol_of(hit) else { continue };
+            let best: &mut f32 = symbols.entry(symbol).or_insert(0.0);
+            if hit.score > *best {
+                *best = hit.score;
+                let known = self.symbol_evidence.entry(symbol).or_default();
+                known.retain(|e| !matches!(e, Evidence::Similar { .. }));
+                known.push(Evidence::Similar {
+                    start_line: hit.start_line,
+                    end_line: hit.end_line,
+                    similarity: hit.score,
+                });
+            }
+        }
+        Ranked::from_scores(files, symbols)
+    }
+
+    /// The callers and callees of each list's first symbols.
+    fn neighbours(&self) -> Vec<(SymbolRef, Vec<(SymbolRef, bool)>)> {
+        let mut seen = HashSet::new();
+        let mut neighbours = Vec::new();
+        for (_, ranked) in &self.rankings.lists {
+            for &(symbol, _) in ranked.symbols.iter().take(NEIGHBOURED) {
+                if !seen.insert(symbol) {
+                    continue;
+                }
+                let callers = self.graph.callers(symbol, 1).into_iter().map(|(s, ..)| (s, true));
+                let callees = self.graph.callees(symbol, 1).into_iter().map(|(s, ..)| (s, false));
+                let near: Vec<(SymbolRef, bool)> = callers.chain(callees).collect();
+                if !near.is_empty() {
+                    neighbours.push((symbol, near));
+                }
+            }
+        }
+        neighbours
+    }
+
+    fn symbol_of(&self, hit: &Hit) -> Option<SymbolRef> {
+        hit.symbol.as_ref()?;
+        self.graph.symbol_at(&hit.path, hit.start_line)
+    }
+}
+
+/// The text as the embedding model should read it: whole when it fits one window (about
+/// [`PIECE_CHARS`]), else in pieces of about that size, at most [`MAX_PIECES`]. A piece holds
+/// whole paragraphs where they fit, so a report's description is not read mixed with the log
+/// pasted before it; a longer paragraph is cut at line ends, a longer line where it must be.
+pub fn pieces(text: &str) -> Vec<String> {
+    if text.len() <= PIECE_CHARS {
+        return vec![text.to_owned()];
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        if !piece.is_empty() && piece.len() + paragraph.len() > PIECE_CHARS {
+            pieces.push(std::mem::take(&mut piece));
+        }
+        if paragraph.len() <= PIECE_CHARS {
+            piece.push_str(paragraph);
+            piece.push_str("\n\n");
+            continue;
+        }
+        for line in paragraph.lines() {
+            let mut line = line.trim_end();
+            if !piece.is_empty() && piece.len() + line.len() > PIECE_CHARS {
+                pieces.push(std::mem::take(&mut piece));
+            }
+            while line.len() > PIECE_CHARS {
+                let cut = line.floor_char_boundary(PIECE_CHARS);
+                pieces.push(line[..cut].to_owned());
+                line = &line[cut..];
+            }
+            piece.push_str(line);
+            piece.push('\n');
+        }
+        pieces.push(std::mem::take(&mut piece));
+    }
+    pieces.push(piece);
+    pieces.retain(|p| !p.trim().is_empty());
+    pieces.truncate(MAX_PIECES);
+    pieces
+}
+
+/// The text's distinct words as written, each with the terms the index makes of it.
+fn written_words(text: &str, terms: &mut Terms) -> Vec<(String, Vec<String>)> {
+    let mut seen = HashSet::new();
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.len() > 2 && seen.insert(w.to_owned()))
+        .filter_map(|w| {
+            let made = terms.of(w);
+            (!made.is_empty()).then(|| (w.to_owned(), made))
+        })
+        .collect()
 }

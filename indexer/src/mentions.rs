@@ -33,8 +33,8 @@ pub struct Frame {
 /// Everything a text names, in the order it first names it, without repeats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mentions {
-    /// Innermost-last, as Python prints them; V8 and Rust print innermost first, and are kept in
-    /// their own order.
+    /// Innermost first, the frame that failed before its callers: as V8, Firefox and Rust print
+    /// them, and Python's the other way round (it prints the outermost call first).
     pub frames: Vec<Frame>,
     pub paths: Vec<PathMention>,
     /// `KeyError`, `requests.exceptions.ConnectionError`, `TypeError`; a Rust panic is `panic`.
@@ -108,7 +108,8 @@ static WORD: LazyLock<Regex> = LazyLock::new(|| {
 /// Reads what `text` names.
 pub fn mentions(text: &str) -> Mentions {
     let mut found = Found::default();
-    for caps in PYTHON_FRAME.captures_iter(text) {
+    let python: Vec<_> = PYTHON_FRAME.captures_iter(text).collect();
+    for caps in python.iter().rev() {
         found.frame(caps.name("function").map(|m| m.as_str()), &caps["path"], &caps["line"]);
     }
     for caps in V8_FRAME.captures_iter(text) {

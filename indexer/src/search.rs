@@ -23,7 +23,7 @@ use lancedb::arrow::arrow_array::{
 use lancedb::arrow::arrow_buffer::NullBuffer;
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lancedb::index::Index;
-use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
+use lancedb::index::scalar::FullTextSearchQuery;
 use lancedb::index::vector::IvfSqIndexBuilder;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::table::{CompactionOptions, Duration, OptimizeAction, OptimizeOptions};
@@ -31,6 +31,7 @@ use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::embed::VectorSpace;
+use crate::file_index::{FileIndex, FileRow, Weights, analyzer};
 use crate::graph::RepoGraph;
 use crate::model::FileFacts;
 
@@ -168,7 +169,9 @@ pub struct SearchIndex {
     name: String,
     dimensions: usize,
     table: OnceCell<Table>,
-    /// One writer at a time: jobs of different repositories share the table.
+    /// The files of every repository, ranked as wholes.
+    files: FileIndex,
+    /// One writer at a time: jobs of different repositories share the tables.
     writes: Mutex<()>,
     vector_index_from: usize,
 }
@@ -231,7 +234,7 @@ fn read_unembedded(batch: &RecordBatch, into: &mut Vec<Unembedded>) -> Result<()
 /// Whether `error` is another process's commit to the table getting there first (every process
 /// on the data dir, every replica, writes the one table): then the write can be made again on the
 /// table as it now is.
-fn lost_a_race(error: &lancedb::Error) -> bool {
+pub(crate) fn lost_a_race(error: &lancedb::Error) -> bool {
     use lance_core::Error as Lance;
     matches!(
         error,
@@ -247,7 +250,7 @@ fn lost_a_race(error: &lancedb::Error) -> bool {
 /// longer each time. Each write here means the same on the table as it now is (a delete by
 /// filter, an append, an upsert by id, an index built or a compaction of what is there), so
 /// making it again is right.
-async fn retrying<T, F, W>(mut write: W) -> Result<T, lancedb::Error>
+pub(crate) async fn retrying<T, F, W>(mut write: W) -> Result<T, lancedb::Error>
 where
     W: FnMut() -> F,
     F: Future<Output = Result<T, lancedb::Error>>,
@@ -286,6 +289,7 @@ impl SearchIndex {
             .execute()
             .await?;
         Ok(SearchIndex {
+            files: FileIndex::new(db.clone()),
             db,
             name: space.table(),
             dimensions: space.dimensions,
@@ -347,20 +351,23 @@ impl SearchIndex {
             .await
     }
 
-    /// Replaces the chunks of `paths` (changed or deleted files) in `repo` with `rows`. A chunk
-    /// whose text is already embedded anywhere in the index gets that vector at once.
+    /// Replaces the chunks and file rows of `paths` (changed or deleted files) in `repo` with
+    /// `rows`. A chunk whose text is already embedded anywhere in the index gets that vector at
+    /// once.
     pub async fn replace(
         &self,
         repo: &str,
         commit: Option<&str>,
         paths: &[String],
-        rows: Vec<ChunkRow>,
+        rows: Rows,
     ) -> Result<(), SearchError> {
+        let Rows { chunks: rows, files } = rows;
         if paths.is_empty() && rows.is_empty() {
             return Ok(());
         }
         let table = self.table().await?;
         let _writing = self.writes.lock().await;
+        self.files.replace(repo, paths, &files).await?;
         let hashes: Vec<String> =
             rows.iter().map(|r| blake3::hash(r.text.as_bytes()).to_hex().to_string()).collect();
         // Read before the old rows go: they are the likeliest source.
@@ -382,7 +389,7 @@ impl SearchIndex {
             if indexed || table.count_rows(None).await? == 0 {
                 return Ok(());
             }
-            match table.create_index(&["text"], Index::FTS(text_index())).execute().await {
+            match table.create_index(&["text"], Index::FTS(analyzer())).execute().await {
                 Err(e) if lost_a_race(&e) => continue,
                 made => return Ok(made?),
             }
@@ -503,6 +510,7 @@ impl SearchIndex {
             retrying(|| table.create_index(&["vector"], Index::IvfSq(ivf())).execute()).await?;
         }
         retrying(|| table.optimize(OptimizeAction::Index(OptimizeOptions::default()))).await?;
+        self.files.optimize().await?;
         retrying(|| {
             table.optimize(OptimizeAction::Prune {
                 older_than: Duration::try_minutes(1),
@@ -531,20 +539,55 @@ impl SearchIndex {
         Ok(self.table().await?.count_rows(Some(format!("repo_id = {}", sql_string(repo)))).await?)
     }
 
-    /// Forgets every chunk of a repository.
+    /// How many files of a repository the file index holds.
+    pub async fn count_files(&self, repo: &str) -> Result<usize, SearchError> {
+        self.files.count(repo).await
+    }
+
+    /// Writes the file rows of a repository indexed before the file index existed.
+    pub async fn fill_files(&self, repo: &str, rows: &[FileRow]) -> Result<(), SearchError> {
+        let _writing = self.writes.lock().await;
+        let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();
+        self.files.replace(repo, &paths, rows).await
+    }
+
+    /// A repository's files ranked as wholes for `text` over the weighted fields (BM25F; one
+    /// field is plain BM25), best first, as `(path, score)`.
+    pub async fn rank_files(
+        &self,
+        repo: &str,
+        text: &str,
+        weights: &Weights,
+        limit: usize,
+    ) -> Result<Vec<(String, f32)>, SearchError> {
+        self.files.rank(repo, text, weights, limit).await
+    }
+
+    /// The whole text of some files of a repository.
+    pub async fn file_bodies(
+        &self,
+        repo: &str,
+        paths: &[String],
+    ) -> Result<HashMap<String, String>, SearchError> {
+        self.files.bodies(repo, paths).await
+    }
+
+    /// Forgets every chunk and file of a repository.
     pub async fn remove_repo(&self, repo: &str) -> Result<(), SearchError> {
         let table = self.table().await?;
         let _writing = self.writes.lock().await;
+        self.files.remove_repo(repo).await?;
         let filter = format!("repo_id = {}", sql_string(repo));
         retrying(|| table.delete(&filter)).await?;
         Ok(())
     }
 
-    /// Runs a query. Semantic and hybrid modes need the query's embedding in `vector`.
+    /// Runs a query. Semantic and hybrid modes need the query's embedding in `vectors`: one, or
+    /// one per piece of a long query (a chunk then ranks by its best similarity to any piece).
     pub async fn search(
         &self,
         query: &SearchQuery,
-        vector: Option<&[f32]>,
+        vectors: &[&[f32]],
     ) -> Result<Vec<Hit>, SearchError> {
         let glob = query
             .path_glob
@@ -560,10 +603,9 @@ impl SearchIndex {
         {
             return Err(SearchError::UnknownLanguage(language.clone()));
         }
-        let vector = match (query.mode.needs_vector(), vector) {
-            (true, None) => return Err(SearchError::NoQueryVector),
-            (_, vector) => vector,
-        };
+        if query.mode.needs_vector() && vectors.is_empty() {
+            return Err(SearchError::NoQueryVector);
+        }
         let table = self.table().await?;
         if query.text.trim().is_empty() || table.count_rows(None).await? == 0 {
             return Ok(Vec::new());
@@ -586,25 +628,30 @@ impl SearchIndex {
             }
             read_all(q.execute().await?, "_score").await
         };
-        let semantic = async {
-            let Some(vector) = vector.filter(|_| query.mode != Mode::Lexical) else {
-                return Ok(Vec::new());
-            };
+        let nearest = |vector: &[f32]| {
             // Chunks not embedded yet have a null vector: the vector index leaves them out and
             // Lance's exact scan drops their null distances, so no `vector IS NOT NULL` filter is
             // needed — as a prefilter it read the whole vector column, 49 of a query's 54 ms at
             // 100k chunks (BENCHMARKS.md).
-            let mut q = table
-                .query()
-                .nearest_to(vector)?
-                .distance_type(DistanceType::Cosine)
-                .refine_factor(REFINE_FACTOR)
-                .select(Select::columns(COLUMNS))
-                .limit(fetch);
-            if let Some(filter) = &filter {
-                q = q.only_if(filter.clone());
+            let q = table.query().nearest_to(vector).map(|q| {
+                let q = q
+                    .distance_type(DistanceType::Cosine)
+                    .refine_factor(REFINE_FACTOR)
+                    .select(Select::columns(COLUMNS))
+                    .limit(fetch);
+                match &filter {
+                    Some(filter) => q.only_if(filter.clone()),
+                    None => q,
+                }
+            });
+            async move { read_all(q?.execute().await?, "_distance").await }
+        };
+        let semantic = async {
+            if query.mode == Mode::Lexical {
+                return Ok(Vec::new());
             }
-            read_all(q.execute().await?, "_distance").await
+            let pieces = futures::future::try_join_all(vectors.iter().map(|v| nearest(v))).await?;
+            Ok::<_, SearchError>(best_of(pieces))
         };
         let (mut lexical, mut semantic) = futures::try_join!(lexical, semantic)?;
         if let Some(glob) = &glob {
@@ -648,42 +695,36 @@ pub fn chunk_rows(path: &str, source: &str, facts: &FileFacts) -> Vec<ChunkRow> 
         .collect()
 }
 
-/// Every chunk of an indexed repository, read from its checkout. Files that changed since they
-/// were indexed are left out (their chunk ranges no longer fit); the next index picks them up.
+/// What the index keeps of some files: their chunks, and each file whole.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub chunks: Vec<ChunkRow>,
+    pub files: Vec<FileRow>,
+}
+
+/// The rows of an indexed repository's files, read from its checkout. Files that changed since
+/// they were indexed are left out (their chunk ranges no longer fit); the next index picks them
+/// up.
 pub fn rows_for(
     graph: &RepoGraph,
     root: &Path,
     paths: &HashSet<&str>,
     hashes: &HashMap<String, String>,
-) -> Vec<ChunkRow> {
-    graph
-        .files
-        .iter()
-        .filter(|f| paths.contains(f.path.as_str()))
-        .flat_map(|file| {
-            let Ok(bytes) = std::fs::read(root.join(&file.path)) else { return Vec::new() };
-            if hashes.get(&file.path).map(String::as_str)
-                != Some(blake3::hash(&bytes).to_hex().as_str())
-            {
-                return Vec::new();
-            }
-            match std::str::from_utf8(&bytes) {
-                Ok(source) => chunk_rows(&file.path, source, &file.facts),
-                Err(_) => Vec::new(),
-            }
-        })
-        .collect()
-}
-
-/// Lance's code tokenizer, with identifiers split into their words (its code profile leaves that
-/// off) and kept whole as well; English stemming and stop words, so that a question in words
-/// ("where do we retry failed uploads") meets `retry_upload`.
-fn text_index() -> FtsIndexBuilder {
-    FtsIndexBuilder::code()
-        .split_identifiers(true)
-        .preserve_original(true)
-        .stem(true)
-        .remove_stop_words(true)
+) -> Rows {
+    let mut rows = Rows::default();
+    for file in graph.files.iter().filter(|f| paths.contains(f.path.as_str())) {
+        let Ok(bytes) = std::fs::read(root.join(&file.path)) else { continue };
+        if hashes.get(&file.path).map(String::as_str)
+            != Some(blake3::hash(&bytes).to_hex().as_str())
+        {
+            continue;
+        }
+        if let Ok(source) = std::str::from_utf8(&bytes) {
+            rows.chunks.extend(chunk_rows(&file.path, source, &file.facts));
+            rows.files.push(FileRow::new(&file.path, source, &file.facts));
+        }
+    }
+    rows
 }
 
 fn schema(dimensions: usize) -> SchemaRef {
@@ -813,12 +854,15 @@ fn filter(query: &SearchQuery) -> Option<String> {
 }
 
 /// A string literal for a LanceDB (DataFusion) filter.
-fn sql_string(value: &str) -> String {
+pub(crate) fn sql_string(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
 /// A column of a query's result, by name and type.
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, SearchError> {
+pub(crate) fn column<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a T, SearchError> {
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<T>()).ok_or_else(|| {
         lancedb::Error::InvalidInput {
             message: format!("the search result has no column {name} of the expected type"),
@@ -864,6 +908,32 @@ async fn read_all(stream: SendableRecordBatchStream, score: &str) -> Result<Vec<
         }));
     }
     Ok(hits)
+}
+
+/// The hits of several lists (one per piece of a long query), each chunk at its best score,
+/// best first.
+fn best_of(lists: Vec<Vec<Hit>>) -> Vec<Hit> {
+    let mut lists = lists.into_iter();
+    let Some(first) = lists.next() else { return Vec::new() };
+    let mut best: Vec<Hit> = first;
+    let mut at: HashMap<(String, String, u32), usize> = best
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ((h.repo_id.clone(), h.path.clone(), h.start_line), i))
+        .collect();
+    for hit in lists.flatten() {
+        let key = (hit.repo_id.clone(), hit.path.clone(), hit.start_line);
+        match at.get(&key) {
+            Some(&i) if best[i].score >= hit.score => {}
+            Some(&i) => best[i] = hit,
+            None => {
+                at.insert(key, best.len());
+                best.push(hit);
+            }
+        }
+    }
+    best.sort_by(|a, b| b.score.total_cmp(&a.score));
+    best
 }
 
 /// Weighted reciprocal rank fusion: each list gives a hit `weight / (k + rank)`; the sums rank

@@ -27,10 +27,13 @@ pub use crate::govern::{Answer, Governed, govern, screen_json};
 pub use crate::scans::{ScanError, Scans};
 use crate::views::{
     CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
-    JobView, OutlineEntry, OutlineOutput, PushView, ReferenceView, ReferencesOutput, RepoMapOutput,
-    ScanView, SearchOutput, SettingsView, StageView, SymbolSourceOutput, SymbolView, SymbolsOutput,
-    WarmingView,
+    JobView, LocateOutput, LocatedView, OutlineEntry, OutlineOutput, PushView, ReferenceView,
+    ReferencesOutput, RepoMapOutput, ScanView, SearchOutput, SettingsView, StageView,
+    SymbolSourceOutput, SymbolView, SymbolsOutput, WarmingView,
 };
+
+/// The longest text `locate` reads, in bytes: a long issue with its stack trace fits many times.
+pub const MAX_LOCATE_TEXT: usize = 64 * 1024;
 
 /// The shortest interval of a scheduled sync, in seconds.
 pub const MIN_SYNC_EVERY: u64 = 60;
@@ -538,6 +541,41 @@ impl Scoped<'_> {
             next_offset,
             warming_up,
             fallback,
+        })
+    }
+
+    /// The files of a repository (and the symbols within them) that a text of any length — an
+    /// issue, a stack trace, a log, a failing test's output — is about, best first, each with
+    /// the evidence that put it there.
+    pub async fn locate(
+        &self,
+        key: Option<&str>,
+        text: &str,
+        limit: Option<usize>,
+    ) -> Result<LocateOutput> {
+        if text.trim().is_empty() {
+            return Err(KnowledgeError::invalid(
+                "the text is empty: pass the issue, stack trace, log or test output to locate",
+            ));
+        }
+        if text.len() > MAX_LOCATE_TEXT {
+            return Err(KnowledgeError::invalid(format!(
+                "the text is {} bytes, more than locate reads ({MAX_LOCATE_TEXT}): pass the \
+                 report's description and its stack trace, not whole logs",
+                text.len()
+            )));
+        }
+        let (repo, _) = self.graph(key).await?;
+        let limit = limit.unwrap_or(10).clamp(1, SearchRequest::MAX_LIMIT);
+        let located = self.indexer().locate(&repo.id, text, limit).await?;
+        let warming_up = match self.indexer().can_embed() {
+            true => self.warming_up(std::slice::from_ref(&repo.id)).await?,
+            false => Vec::new(),
+        };
+        Ok(LocateOutput {
+            repo_id: repo.id,
+            results: located.iter().map(LocatedView::from).collect(),
+            warming_up,
         })
     }
 

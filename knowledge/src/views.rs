@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use indexer::locate::{Evidence, Located, LocatedSymbol};
 use indexer::{Hit, JobState, JobStatus, RepoGraph, RepoRecord, SymbolRef};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -67,6 +68,108 @@ impl From<&Hit> for HitView {
             stale: hit.stale,
             commit: hit.commit.clone(),
             snippet: hit.snippet.clone(),
+        }
+    }
+}
+
+/// What a text is about in one repository: files, best first.
+#[derive(Debug, Serialize, JsonSchema, ToSchema)]
+pub struct LocateOutput {
+    pub repo_id: String,
+    pub results: Vec<LocatedView>,
+    /// The repository's chunks still being embedded, if it has some: they are found by what the
+    /// text names and by its words, not yet by meaning.
+    pub warming_up: Vec<WarmingView>,
+}
+
+/// A file the text is about, with the evidence that put it there.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+pub struct LocatedView {
+    /// Path relative to the repository root.
+    pub path: String,
+    pub language: String,
+    /// Higher is better; comparable within one answer only.
+    pub score: f32,
+    /// Its symbols the text points at, best first.
+    pub symbols: Vec<LocatedSymbolView>,
+    pub evidence: Vec<EvidenceView>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+pub struct LocatedSymbolView {
+    /// Qualified name (`Type.method`).
+    pub name: String,
+    pub kind: String,
+    /// 1-based, inclusive.
+    pub start_line: u32,
+    pub end_line: u32,
+    pub score: f32,
+    pub evidence: Vec<EvidenceView>,
+}
+
+/// Why a file or symbol was put forward.
+#[derive(Debug, Clone, Serialize, JsonSchema, ToSchema)]
+pub struct EvidenceView {
+    /// `frame` (a stack frame), `path` (the text names the file), `exception`, `identifier`,
+    /// `terms` (words of the text the file holds), `similar` (code close in meaning to the text)
+    /// or `neighbour` (calls, or is called by, a symbol the text points at).
+    pub kind: String,
+    /// The evidence in words.
+    pub detail: String,
+}
+
+impl From<&Evidence> for EvidenceView {
+    fn from(evidence: &Evidence) -> EvidenceView {
+        let line = |line: &Option<u32>| line.map(|l| format!(" line {l}")).unwrap_or_default();
+        let (kind, detail) = match evidence {
+            Evidence::Frame { function, line: at } => (
+                "frame",
+                format!(
+                    "a stack frame{}{}",
+                    function.as_ref().map(|f| format!(" in {f}")).unwrap_or_default(),
+                    line(at)
+                ),
+            ),
+            Evidence::Path { written, line: at } => {
+                ("path", format!("the text names {written}{}", line(at)))
+            }
+            Evidence::Exception(name) => {
+                ("exception", format!("the text names the exception {name}"))
+            }
+            Evidence::Identifier(name) => ("identifier", format!("the text names {name}")),
+            Evidence::Terms(words) => ("terms", format!("holds the words {}", words.join(", "))),
+            Evidence::Similar { start_line, end_line, similarity } => (
+                "similar",
+                format!("lines {start_line}-{end_line} are close in meaning ({similarity:.2})"),
+            ),
+            Evidence::Neighbour { of, calls: true } => ("neighbour", format!("calls {of}")),
+            Evidence::Neighbour { of, calls: false } => ("neighbour", format!("called by {of}")),
+        };
+        EvidenceView { kind: kind.to_owned(), detail }
+    }
+}
+
+impl From<&LocatedSymbol> for LocatedSymbolView {
+    fn from(symbol: &LocatedSymbol) -> LocatedSymbolView {
+        LocatedSymbolView {
+            name: symbol.name.clone(),
+            kind: symbol.kind.clone(),
+            start_line: symbol.start_line,
+            end_line: symbol.end_line,
+            score: symbol.score,
+            evidence: symbol.evidence.iter().map(EvidenceView::from).collect(),
+        }
+    }
+}
+
+impl From<&Located> for LocatedView {
+    fn from(file: &Located) -> LocatedView {
+        LocatedView {
+            path: file.path.clone(),
+            language: file.language.clone(),
+            score: file.score,
+            symbols: file.symbols.iter().map(LocatedSymbolView::from).collect(),
+            evidence: file.evidence.iter().map(EvidenceView::from).collect(),
         }
     }
 }

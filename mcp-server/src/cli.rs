@@ -88,6 +88,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find the code an issue, stack trace, log or failing test is about: ranked files, their
+    /// symbols, and the evidence for each.
+    Locate {
+        /// The text; `-` or nothing reads it from standard input (`agentwatch locate < issue.md`).
+        text: Option<String>,
+        /// Read the text from this file.
+        #[arg(long, value_name = "PATH", conflicts_with = "text")]
+        file: Option<PathBuf>,
+        /// The repository (id, name, URL or path); may be left out when one is indexed.
+        #[arg(long)]
+        repo: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Scan a repository for vulnerable code, misconfigurations and secrets (Semgrep, Trivy),
     /// each finding tied to the symbol holding it. Indexes the target first if needed.
     Scan {
@@ -333,6 +350,16 @@ fn run(command: Command, config: &Config, sources: &crate::config::Sources) -> a
                 offset: Some(offset),
             };
             runtime()?.block_on(indexing::search(config, request, json))
+        }
+        Command::Locate { text, file, repo, limit, json } => {
+            let text = match (text, file) {
+                (_, Some(file)) => std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?,
+                (Some(text), None) if text != "-" => text,
+                _ => std::io::read_to_string(std::io::stdin())
+                    .context("cannot read the text from standard input")?,
+            };
+            runtime()?.block_on(indexing::locate(config, repo.as_deref(), &text, limit, json))
         }
         Command::Scan { target, format, fail_on, rules, import, tool } => {
             let import = import.zip(tool);

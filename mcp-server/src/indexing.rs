@@ -214,6 +214,45 @@ pub async fn search(config: &Config, request: SearchRequest, json: bool) -> anyh
     Ok(())
 }
 
+/// Finds the code a text is about and prints the files, their symbols and the evidence.
+pub async fn locate(
+    config: &Config,
+    repo: Option<&str>,
+    text: &str,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let indexer = open_indexer(config, &config.storage().await?, true).await?;
+    let local = Access::new(&config.gateway.dlp, None, true).local_caller();
+    let output = Knowledge::new(indexer).for_caller(&local).locate(repo, text, Some(limit)).await?;
+    for warming in &output.warming_up {
+        eprintln!(
+            "note: {} is still being embedded ({}/{} chunks): found by what the text names and by its words, not yet fully by meaning",
+            warming.name, warming.embedded, warming.chunks
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(());
+    }
+    if output.results.is_empty() {
+        println!("nothing in the repository matches the text");
+    }
+    for (rank, file) in output.results.iter().enumerate() {
+        println!("{}. {}  score {:.3}", rank + 1, file.path, file.score);
+        for evidence in &file.evidence {
+            println!("     {}", evidence.detail);
+        }
+        for symbol in &file.symbols {
+            println!(
+                "     {} {}  lines {}-{}",
+                symbol.kind, symbol.name, symbol.start_line, symbol.end_line
+            );
+        }
+    }
+    Ok(())
+}
+
 fn summary(repo: &RepoRecord, files_parsed: Option<u32>) -> String {
     let stats = &repo.stats;
     let commit = repo

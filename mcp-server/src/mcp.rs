@@ -37,7 +37,8 @@ const URI_PREFIX: &str = "agentwatch://repo/";
 
 const INSTRUCTIONS: &str = "AgentWatch knows the code of the repositories it has indexed. \
 Start with list_repositories (or index_repository to add one). To find code by what it does, \
-use search_code; by name, find_symbol. Then get_symbol for a symbol's source, get_file_outline \
+use search_code; by name, find_symbol; from an issue, stack trace or failing test, \
+find_relevant_code. Then get_symbol for a symbol's source, get_file_outline \
 and read_file for files, get_callers / get_callees / find_references / analyze_impact to follow \
 the graph, and get_repo_map for an overview. Paths are relative to the repository root; `repo` \
 may be left out when one repository is indexed. Results are bounded: a notice says how to get \

@@ -18,9 +18,9 @@ use axum::response::IntoResponse;
 use axum::{Json, Router};
 use indexer::{Mode, NameMatch};
 use knowledge::views::{
-    CallsOutput, DependenciesOutput, FileOutput, ImpactOutput, JobView, OutlineOutput,
-    ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput, SettingsView,
-    SymbolSourceOutput, SymbolsOutput,
+    CallsOutput, DependenciesOutput, FileOutput, ImpactOutput, JobView, LocateOutput,
+    OutlineOutput, ReferencesOutput, RepoMapOutput, RepoView, ReposOutput, ScanView, SearchOutput,
+    SettingsView, SymbolSourceOutput, SymbolsOutput,
 };
 use knowledge::{
     AskView, Caller, Code, Direction, FindingQuery, Imports, Knowledge, Page, Scoped,
@@ -123,6 +123,7 @@ fn routes() -> OpenApiRouter<Knowledge> {
         .routes(routes!(get_dependents))
         .routes(routes!(get_repo_map))
         .routes(routes!(search))
+        .routes(routes!(locate))
         .routes(routes!(ask))
 }
 
@@ -601,6 +602,44 @@ async fn search(
         offset: params.offset,
     };
     Ok(Json(core.scoped().search(request).await?))
+}
+
+/// A text to place in a repository's code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LocateRequest {
+    /// An issue or bug report, a stack trace, a log, a failing test's output — as long as it is
+    /// (up to 64 KiB).
+    text: String,
+    /// The repository (id, name, URL or path); may be left out when only one is indexed.
+    #[serde(default)]
+    repo: Option<String>,
+    /// Files to return (default 10, at most 50).
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The files (and the symbols within them) a text is about, best first, each with the evidence
+/// that put it there: the paths, stack frames, exceptions and identifiers the text names, its
+/// words found in the file's path, names, docstrings and body, code close in meaning, and the
+/// callers and callees of what it points at.
+#[utoipa::path(
+    post,
+    path = "/locate",
+    tag = "search",
+    request_body = LocateRequest,
+    responses(
+        (status = 200, description = "Files, best first, with their symbols and evidence", body = LocateOutput),
+        (status = 400, description = "An empty or too long text, or several repositories and none named", body = ErrorBody),
+        (status = 404, description = "A repository that is not indexed", body = ErrorBody),
+    )
+)]
+async fn locate(
+    core: Core,
+    Body(request): Body<LocateRequest>,
+) -> Result<Json<LocateOutput>, ApiError> {
+    let scoped = core.scoped();
+    Ok(Json(scoped.locate(request.repo.as_deref(), &request.text, request.limit).await?))
 }
 
 /// A question about a repository's code.

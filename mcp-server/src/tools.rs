@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use indexer::{Mode, NameMatch};
 use knowledge::views::{
-    CallsOutput, JobView, RepoView, ReposOutput, ScanView, SearchOutput, StageView, SymbolView,
+    CallsOutput, JobView, LocateOutput, RepoView, ReposOutput, ScanView, SearchOutput, StageView,
+    SymbolView,
 };
 use knowledge::{
     AskView, Direction, FindingQuery, Imports, KnowledgeError, Page, Scoped, SearchRequest,
@@ -189,6 +190,20 @@ pub struct SearchArgs {
     /// Results to skip, for the next page.
     #[serde(default)]
     pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(transform = optional_not_null)]
+pub struct LocateArgs {
+    /// The text to place in the code, as long as it is: an issue or bug report, a stack trace, a
+    /// log, a failing test's output, or several of these together.
+    pub text: String,
+    /// The repository (id, name, URL or path); may be left out when one is indexed.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Files to return (default 10, at most 50).
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -494,6 +509,45 @@ impl KnowledgeServer {
         }
         if let Some(notice) = output.notice() {
             text = format!("Note: {notice}.\n{text}");
+        }
+        Ok(structured(text, &output))
+    }
+
+    #[tool(
+        description = "Find the code an issue, bug report, stack trace, log or failing test is about. Pass the whole text, however long: the files and paths it names, its stack frames, exception types and identifiers are resolved in the code graph, its words and its meaning are matched against whole files and their chunks, and the callers and callees of what it points at are considered. Returns ranked files with the symbols within them, each with the evidence that put it there. Start here when asked to fix or explain a reported problem; then get_symbol or read_file.",
+        annotations(read_only_hint = true, open_world_hint = false),
+        output_schema = schema_for_output::<LocateOutput>()
+    )]
+    async fn find_relevant_code(&self, Parameters(args): Parameters<LocateArgs>) -> Answer {
+        let caller = Self::caller()?;
+        let output =
+            self.scoped(&caller).locate(args.repo.as_deref(), &args.text, args.limit).await?;
+        let mut text = String::new();
+        for (rank, file) in output.results.iter().enumerate() {
+            let _ = writeln!(text, "{}. {} (score {:.3})", rank + 1, file.path, file.score);
+            for evidence in &file.evidence {
+                let _ = writeln!(text, "   - {}", evidence.detail);
+            }
+            for symbol in &file.symbols {
+                let why: Vec<&str> = symbol.evidence.iter().map(|e| e.detail.as_str()).collect();
+                let why =
+                    if why.is_empty() { String::new() } else { format!(": {}", why.join("; ")) };
+                let _ = writeln!(
+                    text,
+                    "   {} {} lines {}-{}{why}",
+                    symbol.kind, symbol.name, symbol.start_line, symbol.end_line
+                );
+            }
+        }
+        if output.results.is_empty() {
+            text = "Nothing in the repository matches the text: no file, name or word of it was found.".into();
+        }
+        if !output.warming_up.is_empty() {
+            let w = &output.warming_up[0];
+            text = format!(
+                "Note: {} is still being embedded ({}/{} chunks): matched by what the text names and by its words, not yet fully by meaning.\n{text}",
+                w.name, w.embedded, w.chunks
+            );
         }
         Ok(structured(text, &output))
     }

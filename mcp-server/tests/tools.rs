@@ -129,6 +129,32 @@ async fn a_search_names_each_hit_s_place_and_the_next_page() {
     assert!(failed && text.contains("use semantic, lexical or hybrid"), "{text}");
 }
 
+/// A traceback as Python prints it on a user's machine (the checkout elsewhere).
+const TRACEBACK: &str = r#"Stock report totals are off after the tax change.
+
+Traceback (most recent call last):
+  File "/home/ci/stockroom/stockroom/inventory.py", line 31, in total_value
+    return sum(price_with_tax(item) for item in self.items.values())
+  File "/home/ci/stockroom/stockroom/pricing.py", line 24, in price_with_tax
+    return round(item.total * (1 + TAX_RATE), 2)
+TypeError: unsupported operand type(s) for *: 'NoneType' and 'float'
+"#;
+
+#[tokio::test]
+async fn a_pasted_traceback_is_located_with_the_evidence_for_each_file() {
+    let (_data, client) = connected().await;
+    let text =
+        answer(&client, "find_relevant_code", json!({ "text": TRACEBACK, "limit": 3 })).await;
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("1. stockroom/pricing.py (score "), "{text}");
+    assert!(text.contains("a stack frame in price_with_tax line 24"), "{text}");
+    assert!(text.contains("function price_with_tax lines 23-24"), "{text}");
+    assert!(text.contains("stockroom/inventory.py"), "{text}");
+
+    let (failed, text) = call(&client, "find_relevant_code", json!({ "text": "  " })).await;
+    assert!(failed && text.contains("pass the issue, stack trace, log or test output"), "{text}");
+}
+
 #[tokio::test]
 async fn a_mistake_is_a_tool_error_that_says_what_to_do() {
     let (_data, client) = connected().await;

@@ -6,6 +6,7 @@ mod chunks;
 mod embed;
 mod golden;
 mod jobs;
+mod locate;
 mod mentions;
 mod quality;
 mod queries;

@@ -60,8 +60,9 @@ fn a_python_traceback_gives_its_frames_files_and_exception() {
     let total = frame(&found.frames, "total");
     assert_eq!(total.line, Some(5));
     assert!(total.path.as_deref().unwrap().ends_with("shop/cart.py"), "{total:?}");
-    // Python prints the outermost call first.
-    assert_eq!(found.frames[0].function.as_deref(), Some("<module>"));
+    // Python prints the outermost call first; the frames are kept innermost first.
+    assert_eq!(found.frames.last().unwrap().function.as_deref(), Some("<module>"));
+    assert_eq!(found.frames[0].function.as_deref(), Some("<genexpr>"));
     assert!(found.paths.iter().any(|p| p.path.ends_with("app.py") && p.line == Some(5)));
 
     // In the repository's graph, the frames land on the function that failed and its caller.

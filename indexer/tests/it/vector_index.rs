@@ -1,7 +1,7 @@
 //! The search table's storage mechanics, below the embedder: vectors merged in by id, the vector
 //! index trained once there are enough of them, and exact neighbours still found through it.
 
-use indexer::search::{ChunkRow, SearchIndex};
+use indexer::search::{ChunkRow, Rows, SearchIndex};
 use indexer::{Mode, SearchQuery};
 
 /// Deterministic unit vectors (a linear congruential generator), one per row.
@@ -45,7 +45,7 @@ async fn the_vector_index_is_trained_once_enough_vectors_exist_and_finds_exact_n
     let n = 400;
     let rows: Vec<ChunkRow> = (0..n).map(row).collect();
     let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();
-    index.replace("repo", Some("abc"), &paths, rows).await.unwrap();
+    index.replace("repo", Some("abc"), &paths, chunks(rows)).await.unwrap();
     assert_eq!(index.count_unembedded("repo").await.unwrap(), n);
 
     let vectors = vectors(n);
@@ -72,14 +72,14 @@ async fn the_vector_index_is_trained_once_enough_vectors_exist_and_finds_exact_n
             limit: 3,
             offset: 0,
         };
-        let hits = index.search(&query, Some(&vectors[probe])).await.unwrap();
+        let hits = index.search(&query, &[&vectors[probe]]).await.unwrap();
         assert_eq!(hits[0].symbol.as_deref(), Some(format!("f{probe}").as_str()));
         assert!((hits[0].score - 1.0).abs() < 0.02, "{}", hits[0].score);
     }
 
     // The cache: a row written again with the same text gets its vector back at once.
     let again = vec![row(7)];
-    index.replace("repo", Some("def"), &["src/f7.rs".to_owned()], again).await.unwrap();
+    index.replace("repo", Some("def"), &["src/f7.rs".to_owned()], chunks(again)).await.unwrap();
     assert_eq!(index.count_unembedded("repo").await.unwrap(), 0);
 }
 
@@ -94,7 +94,7 @@ async fn chunks_not_embedded_yet_never_appear_in_semantic_results() {
     let write = async |range: std::ops::Range<usize>| {
         let rows: Vec<ChunkRow> = range.map(row).collect();
         let paths: Vec<String> = rows.iter().map(|r| r.path.clone()).collect();
-        index.replace("repo", Some("abc"), &paths, rows).await
+        index.replace("repo", Some("abc"), &paths, chunks(rows)).await
     };
     let vectors = vectors(420);
     let ids: Vec<String> = (0..420).map(|i| format!("repo:src/f{i}.rs#0")).collect();
@@ -118,7 +118,7 @@ async fn chunks_not_embedded_yet_never_appear_in_semantic_results() {
     // An exact scan over a half-embedded table.
     write(0..400).await.unwrap();
     index.set_vectors(ids[..200].to_vec(), &vectors[..200]).await.unwrap();
-    let hits = index.search(&semantic(1000), Some(&vectors[0])).await.unwrap();
+    let hits = index.search(&semantic(1000), &[&vectors[0]]).await.unwrap();
     assert_eq!(symbols(hits), (0..200).collect::<Vec<_>>());
 
     // The vector index, with rows added after it was trained and not embedded yet.
@@ -126,6 +126,11 @@ async fn chunks_not_embedded_yet_never_appear_in_semantic_results() {
     index.optimize().await.unwrap();
     assert!(index.indexed_columns().await.unwrap().contains(&"vector".to_owned()));
     write(400..420).await.unwrap();
-    let hits = index.search(&semantic(1000), Some(&vectors[0])).await.unwrap();
+    let hits = index.search(&semantic(1000), &[&vectors[0]]).await.unwrap();
     assert_eq!(symbols(hits), (0..400).collect::<Vec<_>>());
+}
+
+/// Chunks alone, without their files' rows.
+fn chunks(chunks: Vec<ChunkRow>) -> Rows {
+    Rows { chunks, files: Vec::new() }
 }

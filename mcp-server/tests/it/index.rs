@@ -109,6 +109,44 @@ fn an_unreachable_url_fails_the_job_and_is_recorded() {
 }
 
 #[test]
+fn locate_reads_a_report_from_a_file_or_standard_input() {
+    let sandbox = Sandbox::new();
+    let indexed = sandbox.run(&["index", &fixture("python-pkg")]);
+    assert_eq!(indexed.status.code(), Some(0), "{}", stderr(&indexed));
+    let report = sandbox.write(
+        "issue.md",
+        "Perishable items past their date still count in `AuditedInventory.expired`?\n\n\
+         The audit log shows expired stock as added.",
+    );
+
+    let from_file = sandbox.run(&["locate", "--file", report.to_str().unwrap(), "--limit", "2"]);
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+    let text = stdout(&from_file);
+    assert!(text.starts_with("1. stockroom/inventory.py  score "), "{text}");
+    assert!(text.contains("the text names AuditedInventory.expired"), "{text}");
+    assert!(text.contains("method AuditedInventory.expired  lines 51-"), "{text}");
+
+    let mut piped = sandbox
+        .command()
+        .args(["locate", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    piped.stdin.take().unwrap().write_all(std::fs::read(&report).unwrap().as_slice()).unwrap();
+    let output = piped.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let answer = json(&output);
+    assert_eq!(answer["results"][0]["path"], "stockroom/inventory.py", "{answer}");
+    assert_eq!(answer["results"][0]["symbols"][0]["name"], "AuditedInventory.expired");
+
+    let empty = sandbox.run(&["locate", ""]);
+    assert_eq!(empty.status.code(), Some(1), "{}", stderr(&empty));
+    assert!(stderr(&empty).contains("the text is empty"), "{}", stderr(&empty));
+}
+
+#[test]
 fn search_json_reports_the_contract_fields() {
     let sandbox = Sandbox::new();
     let indexed = sandbox.run(&["index", &fixture("python-pkg")]);

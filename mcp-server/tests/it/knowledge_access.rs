@@ -193,6 +193,16 @@ fn tenants_see_their_own_organizations_code_redacted_metered_and_billed() {
             .call("GET", &format!("/api/knowledge/repositories/{repo_id}"), &beta_key, None)
             .await;
         assert_eq!(status, 404);
+        // Nor can it place a report in that code: the repository is unknown to it.
+        let report =
+            json!({ "text": "invoices are archived to the wrong object store", "repo": repo_id });
+        let (status, refused) =
+            kn.call("POST", "/api/knowledge/locate", &beta_key, Some(report.clone())).await;
+        assert_eq!(status, 404, "{refused}");
+        let (status, located) =
+            kn.call("POST", "/api/knowledge/locate", ACME_KEY, Some(report)).await;
+        assert_eq!(status, 200, "{located}");
+        assert!(!located.to_string().contains(&secret()), "the secret left the server: {located}");
         (repo_id, beta_key)
     });
 

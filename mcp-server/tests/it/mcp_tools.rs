@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use crate::support::{Sandbox, Server, assets_dir, python_repository, stderr, stdout};
 
-const CONTRACT_TOOLS: [&str; 18] = [
+/// The contract's tools, and find_relevant_code.
+const TOOLS: [&str; 19] = [
     "index_repository",
     "get_index_status",
     "list_repositories",
     "remove_repository",
     "search_code",
+    "find_relevant_code",
     "find_symbol",
     "get_symbol",
     "get_file_outline",
@@ -82,7 +84,7 @@ fn lists_every_tool(sandbox: &Sandbox, target: &[&str]) {
     let tools = answer(&output);
     let names: Vec<&str> =
         tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    for tool in CONTRACT_TOOLS {
+    for tool in TOOLS {
         assert!(names.contains(&tool), "{tool} is missing from {names:?}");
     }
     let warnings = stderr(&output);
@@ -106,6 +108,13 @@ fn works_with_a_repository(sandbox: &Sandbox, target: &[&str], repo: &Path) {
     assert!(indexed.contains(": ready") || indexed.contains(": embedding"), "{indexed}");
     let found = call(sandbox, target, "search_code", &["query=price with tax", "limit=3"]);
     assert!(found.contains("stockroom/pricing.py") && found.contains("price_with_tax"), "{found}");
+    let issue = "text=The inventory's total value is computed without the tax rate";
+    let located = call(sandbox, target, "find_relevant_code", &[issue, "limit=2"]);
+    assert!(
+        located.contains("\n1. stockroom/") || located.starts_with("1. stockroom/"),
+        "{located}"
+    );
+    assert!(located.contains("holds the words"), "{located}");
     let callers = call(sandbox, target, "get_callers", &["symbol=price_with_tax"]);
     assert!(callers.contains("Inventory.total_value"), "{callers}");
 }

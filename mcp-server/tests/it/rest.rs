@@ -208,6 +208,36 @@ async fn a_client_searches_the_code_and_lists_symbols() {
         methods.body["symbols"].as_array().unwrap().iter().map(|s| &s["parent"]).collect();
     assert_eq!(parents, [&json!("Inventory"), &json!("AuditedInventory")]);
 
+    // An issue in words, as a client would paste it: files ranked, with symbols and evidence.
+    let issue = "The stock report's total value ignores the tax: price_with_tax should be applied \
+                 to each item's total.";
+    let located = api
+        .call(
+            Method::POST,
+            "/api/knowledge/locate",
+            "/api/knowledge/locate",
+            Some(json!({ "text": issue, "limit": 2 })),
+        )
+        .await;
+    assert_eq!(located.status, StatusCode::OK, "{}", located.body);
+    assert_eq!(located.body["repo_id"], id.as_str());
+    let first = &located.body["results"][0];
+    assert_eq!(first["path"], "stockroom/pricing.py", "{}", located.body);
+    assert_eq!(first["symbols"][0]["name"], "price_with_tax");
+    let kinds: Vec<&Value> =
+        first["evidence"].as_array().unwrap().iter().map(|e| &e["kind"]).collect();
+    assert!(kinds.contains(&&json!("identifier")) && kinds.contains(&&json!("terms")), "{first}");
+    assert_eq!(located.body["results"].as_array().unwrap().len(), 2);
+    let empty = api
+        .call(
+            Method::POST,
+            "/api/knowledge/locate",
+            "/api/knowledge/locate",
+            Some(json!({ "text": "" })),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+
     let classes = api
         .get(
             &format!("/api/knowledge/repositories/{id}/symbols?path=stockroom/models.py&kind=class&limit=2"),
