@@ -672,3 +672,66 @@ fn written_words(text: &str, terms: &mut Terms) -> Vec<(String, Vec<String>)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_text_is_embedded_whole_and_as_written() {
+        let text = "where do we retry failed uploads?\n\n  `upload_part` gives up at once";
+        assert_eq!(pieces(text), [text]);
+    }
+
+    #[test]
+    fn a_long_text_is_cut_between_paragraphs_and_a_long_line_where_it_must_be() {
+        let log: String = (0..30).map(|n| format!("12:00:{n:02} worker heartbeat ok\n")).collect();
+        let description = "After paying, no receipt arrives.";
+        let line = "x".repeat(2 * PIECE_CHARS + 10);
+        let text = format!("{log}\n{description}\n\n{line}");
+
+        let pieces = pieces(&text);
+
+        assert!(pieces.iter().all(|p| p.len() <= PIECE_CHARS + 2), "{pieces:?}");
+        let with_description: Vec<&String> =
+            pieces.iter().filter(|p| p.contains(description)).collect();
+        assert_eq!(with_description.len(), 1);
+        assert!(pieces.iter().all(|p| p.trim() != ""));
+        let xs: usize = pieces.iter().map(|p| p.matches('x').count()).sum();
+        assert_eq!(xs, line.len(), "every character of the long line is read once");
+    }
+
+    #[test]
+    fn no_more_pieces_than_the_cap_are_embedded() {
+        let text: String =
+            (0..40).map(|n| format!("{}\n\n", format!("paragraph {n} ").repeat(40))).collect();
+        assert_eq!(pieces(&text).len(), MAX_PIECES);
+    }
+
+    #[test]
+    fn a_neighbour_gets_a_share_of_its_strongest_seed_once() {
+        let s = |file, symbol| SymbolRef { file, symbol };
+        let rankings = Rankings {
+            lists: vec![(
+                Signal::Chunks,
+                Ranked {
+                    files: vec![(0, 4.0), (1, 2.0)],
+                    symbols: vec![(s(0, 0), 4.0), (s(1, 0), 2.0)],
+                },
+            )],
+            // File 2's function is called by both ranked symbols.
+            neighbours: vec![(s(0, 0), vec![(s(2, 0), false)]), (s(1, 0), vec![(s(2, 0), false)])],
+        };
+        let fusion = Fusion { decay: 0.25, ..Fusion::default() };
+
+        let fused = rankings.fuse(&fusion);
+
+        let score = |file| fused.files.iter().find(|f| f.0 == file).unwrap().1;
+        // Chunks weigh 0.5: file 0 scores 0.5 × 4/4, file 1 0.5 × 2/4; file 2 a quarter of 0.5.
+        assert_eq!(score(0), 0.5);
+        assert_eq!(score(1), 0.25);
+        assert_eq!(score(2), 0.125);
+        assert_eq!(fused.reached[&s(2, 0)], (s(0, 0), false));
+        assert!(rankings.fuse(&Fusion { decay: 0.0, ..fusion }).files.iter().all(|f| f.0 != 2));
+    }
+}

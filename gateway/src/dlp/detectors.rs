@@ -90,7 +90,10 @@ fn placeholder(value: &str) -> bool {
 /// An expression rather than a value: a call, a path, an index, a closure, or an identifier or
 /// dotted name without a digit (`password = String::new()`, `token: config.git_token`).
 fn code(value: &str) -> bool {
+    // A value starting with `:` after a `:` separator is the rest of a path:
+    // `use lance_tokenizer::TokenStream` reads as `tokenizer` `:` `:TokenStream`.
     let syntax = value.contains("::")
+        || value.starts_with(':')
         || value.contains(['(', ')', '[', ']', '{', '}', '<', '>', '|'])
         // A URL (one with a password is a `database_url`) or a file path.
         || value.contains("://")

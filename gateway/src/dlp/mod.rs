@@ -274,6 +274,15 @@ mod tests {
     }
 
     #[test]
+    fn a_rust_path_through_a_word_like_token_is_not_a_secret() {
+        assert_eq!(kinds("use lance_tokenizer::TokenStream;"), []);
+        assert_eq!(
+            kinds("token: Zq81XbT3BlbkFJc7Yw2"),
+            [(Kind::GenericSecret, "Zq81XbT3BlbkFJc7Yw2")]
+        );
+    }
+
+    #[test]
     fn redaction_replaces_each_span() {
         let text = "write to ada@lovelace.dev today";
         let found = scanner().scan(text);
