@@ -15,7 +15,6 @@ use lance_index::scalar::inverted::tokenizer::document_tokenizer::LanceTokenizer
 use lance_tokenizer::TokenStream;
 use lancedb::arrow::arrow_array::{ArrayRef, RecordBatch, StringArray};
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema, SchemaRef};
-use lancedb::index::Index;
 use lancedb::index::scalar::{
     CombinedFieldsQuery, FtsIndexBuilder, FtsQuery, FullTextSearchQuery, MatchQuery,
 };
@@ -24,7 +23,7 @@ use lancedb::{Connection, Table};
 use tokio::sync::OnceCell;
 
 use crate::model::FileFacts;
-use crate::search::{SearchError, column, lost_a_race, retrying, sql_string};
+use crate::search::{SearchError, column, delete_paths, full_text_index, retrying, sql_string};
 
 const TABLE: &str = "files";
 
@@ -94,30 +93,13 @@ impl FileIndex {
         rows: &[FileRow],
     ) -> Result<(), SearchError> {
         let table = self.table().await?;
-        for batch in paths.chunks(500) {
-            let list: Vec<String> = batch.iter().map(|p| sql_string(p)).collect();
-            let filter =
-                format!("repo_id = {} AND path IN ({})", sql_string(repo), list.join(", "));
-            retrying(|| table.delete(&filter)).await?;
-        }
+        delete_paths(table, repo, paths).await?;
         if !rows.is_empty() {
             let rows = batch(repo, rows)?;
             retrying(|| table.add(rows.clone()).execute()).await?;
         }
-        if table.count_rows(None).await? == 0 {
-            return Ok(());
-        }
         for field in FIELDS {
-            loop {
-                let indexed = table.list_indices().await?.iter().any(|i| i.columns == [field]);
-                if indexed {
-                    break;
-                }
-                match table.create_index(&[field], Index::FTS(analyzer())).execute().await {
-                    Err(e) if lost_a_race(&e) => continue,
-                    made => made?,
-                }
-            }
+            full_text_index(table, field).await?;
         }
         Ok(())
     }

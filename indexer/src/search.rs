@@ -372,28 +372,12 @@ impl SearchIndex {
             rows.iter().map(|r| blake3::hash(r.text.as_bytes()).to_hex().to_string()).collect();
         // Read before the old rows go: they are the likeliest source.
         let known = self.vectors(&hashes).await?;
-        for batch in paths.chunks(500) {
-            let list: Vec<String> = batch.iter().map(|p| sql_string(p)).collect();
-            let filter =
-                format!("repo_id = {} AND path IN ({})", sql_string(repo), list.join(", "));
-            retrying(|| table.delete(&filter)).await?;
-        }
+        delete_paths(table, repo, paths).await?;
         if !rows.is_empty() {
             let rows = batch(self.dimensions, repo, commit, &rows, &hashes, &known)?;
             retrying(|| table.add(rows.clone()).execute()).await?;
         }
-        // The first rows get the full-text index; another process may be making it too.
-        loop {
-            let indexed =
-                table.list_indices().await?.iter().any(|i| i.columns.iter().any(|c| c == "text"));
-            if indexed || table.count_rows(None).await? == 0 {
-                return Ok(());
-            }
-            match table.create_index(&["text"], Index::FTS(analyzer())).execute().await {
-                Err(e) if lost_a_race(&e) => continue,
-                made => return Ok(made?),
-            }
-        }
+        full_text_index(table, "text").await
     }
 
     /// The vectors already computed for these chunk texts (by blake3 hash): the embedding cache.
@@ -693,6 +677,35 @@ pub fn chunk_rows(path: &str, source: &str, facts: &FileFacts) -> Vec<ChunkRow> 
             })
         })
         .collect()
+}
+
+/// Deletes the rows of `paths` in `repo`.
+pub(crate) async fn delete_paths(
+    table: &Table,
+    repo: &str,
+    paths: &[String],
+) -> Result<(), SearchError> {
+    for batch in paths.chunks(500) {
+        let list: Vec<String> = batch.iter().map(|p| sql_string(p)).collect();
+        let filter = format!("repo_id = {} AND path IN ({})", sql_string(repo), list.join(", "));
+        retrying(|| table.delete(&filter)).await?;
+    }
+    Ok(())
+}
+
+/// Gives `column` its full-text index once the table has rows; another process may be making it
+/// too.
+pub(crate) async fn full_text_index(table: &Table, column: &str) -> Result<(), SearchError> {
+    loop {
+        let indexed = table.list_indices().await?.iter().any(|i| i.columns == [column]);
+        if indexed || table.count_rows(None).await? == 0 {
+            return Ok(());
+        }
+        match table.create_index(&[column], Index::FTS(analyzer())).execute().await {
+            Err(e) if lost_a_race(&e) => continue,
+            made => return Ok(made?),
+        }
+    }
 }
 
 /// What the index keeps of some files: their chunks, and each file whole.
