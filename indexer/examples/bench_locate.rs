@@ -30,7 +30,8 @@ use std::sync::Arc;
 mod common;
 
 use common::{assets, open, timed_job};
-use indexer::locate::{Combine, Fusion, Rankings, Signal};
+use indexer::locate::{Combine, FIELD_WEIGHTS, Fusion, Rankings, Signal};
+use indexer::words::WordWeights;
 use indexer::{Embedder, LocalModel, Mode, SearchQuery, Source};
 use serde_json::{Value, json};
 
@@ -46,6 +47,19 @@ const FIELD_VARIANTS: &[(&str, &[(&str, f32)])] = &[
     ("fields_1211", &[("path", 1.0), ("names", 2.0), ("docs", 1.0), ("body", 1.0)]),
     ("fields_1121", &[("path", 1.0), ("names", 1.0), ("docs", 2.0), ("body", 1.0)]),
     ("fields_3221", &[("path", 3.0), ("names", 2.0), ("docs", 2.0), ("body", 1.0)]),
+];
+
+/// How a long text's words are weighted, for choosing locate's and `search_code`'s: as one bag
+/// of equal words (`plain`), and by title, code and repeats (`title`, `code`, `repeats`).
+const WORD_VARIANTS: &[(&str, Option<WordWeights>)] = &[
+    ("plain", None),
+    ("equal", Some(WordWeights { title: 1.0, code: 1.0, repeats: 0.0 })),
+    ("repeats", Some(WordWeights { title: 1.0, code: 1.0, repeats: 0.5 })),
+    ("title2", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0 })),
+    ("code2", Some(WordWeights { title: 1.0, code: 2.0, repeats: 0.0 })),
+    ("title2_code2", Some(WordWeights { title: 2.0, code: 2.0, repeats: 0.0 })),
+    ("title2_code2_repeats", Some(WordWeights { title: 2.0, code: 2.0, repeats: 0.5 })),
+    ("title3_code3_repeats", Some(WordWeights { title: 3.0, code: 3.0, repeats: 0.5 })),
 ];
 
 fn main() {
@@ -104,19 +118,17 @@ async fn run(pairs: &Path, mirrors: &Path, data: &Path, out: &Path) {
         let id = status.repo.id.clone();
         let text = pair["query"].as_str().unwrap();
 
-        let mut lists = serde_json::Map::new();
-        for mode in Mode::ALL {
-            let query = SearchQuery {
-                text: text.to_owned(),
-                mode,
-                repos: vec![id.clone()],
-                language: None,
-                path_glob: None,
-                kind: None,
-                limit: DEPTH * 2,
-                offset: 0,
-            };
-            let hits = indexer.search(&query).await.unwrap();
+        let query = |mode| SearchQuery {
+            text: text.to_owned(),
+            mode,
+            repos: vec![id.clone()],
+            language: None,
+            path_glob: None,
+            kind: None,
+            limit: DEPTH * 2,
+            offset: 0,
+        };
+        let files_of = |hits: Vec<indexer::Hit>| {
             let mut files: Vec<String> = Vec::new();
             for hit in hits {
                 if !files.contains(&hit.path) {
@@ -124,13 +136,47 @@ async fn run(pairs: &Path, mirrors: &Path, data: &Path, out: &Path) {
                 }
             }
             files.truncate(DEPTH);
-            lists.insert(format!("search_{}", mode.as_str()), json!(files));
+            files
+        };
+        let mut lists = serde_json::Map::new();
+        for mode in Mode::ALL {
+            let hits = indexer.search(&query(mode)).await.unwrap();
+            lists.insert(format!("search_{}", mode.as_str()), json!(files_of(hits)));
         }
         let signals = indexer.locate_signals(&id, text).await.unwrap();
         let graph = &signals.graph;
+
+        // Each weighting of the words: search_code's lexical and hybrid rankings, the fields
+        // ranking, and locate's at its default fusion.
+        let vectors = indexer.embed_pieces(text).await.unwrap();
+        let pieces: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let index = indexer.search_index();
+        let mut words = serde_json::Map::new();
+        for (name, weights) in WORD_VARIANTS {
+            let weights = weights.as_ref();
+            let search = |mode| {
+                let (query, pieces) = (query(mode), &pieces);
+                async move { files_of(index.search_with(&query, pieces, weights).await.unwrap()) }
+            };
+            let fields = index.rank_files(&id, text, &FIELD_WEIGHTS, weights, DEPTH).await.unwrap();
+            let located = indexer.locate_signals_with(&id, text, weights, &vectors).await.unwrap();
+            let located = located.rankings.fuse(&Fusion::default());
+            let located: Vec<&str> =
+                located.files.iter().map(|&(f, _)| graph.files[f].path.as_str()).collect();
+            words.insert(
+                (*name).into(),
+                json!({
+                    "lexical": search(Mode::Lexical).await,
+                    "hybrid": search(Mode::Hybrid).await,
+                    "fields": fields.into_iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                    "located": located,
+                }),
+            );
+        }
+
         let mut variants = serde_json::Map::new();
         for (name, weights) in FIELD_VARIANTS {
-            let files = indexer.search_index().rank_files(&id, text, weights, DEPTH).await.unwrap();
+            let files = index.rank_files(&id, text, weights, None, DEPTH).await.unwrap();
             let files: Vec<(usize, f32)> =
                 files.into_iter().filter_map(|(p, s)| Some((graph.file_index(&p)?, s))).collect();
             variants.insert((*name).into(), json!(files));
@@ -156,7 +202,7 @@ async fn run(pairs: &Path, mirrors: &Path, data: &Path, out: &Path) {
         let record = json!({
             "repo": repo, "commit": commit, "half": pair["half"], "files": pair["files"],
             "chars": text.len(), "lists": lists, "rankings": rankings, "paths": paths,
-            "fields": variants,
+            "fields": variants, "words": words,
         });
         writeln!(writer, "{record}").unwrap();
         eprintln!(
@@ -211,9 +257,12 @@ struct Pair {
     /// The baselines' files, best first.
     lists: HashMap<String, Vec<String>>,
     rankings: Rankings,
-    /// The fields ranking at each weighting of `FIELD_VARIANTS`.
+    /// The fields ranking at each weighting of `FIELD_VARIANTS`, the words as one bag.
     fields: HashMap<String, Vec<(usize, f32)>>,
     paths: HashMap<usize, String>,
+    /// At each weighting of `WORD_VARIANTS`: the `lexical`, `hybrid`, `fields` and `located`
+    /// files.
+    words: HashMap<String, HashMap<String, Vec<String>>>,
 }
 
 impl Pair {
@@ -230,14 +279,16 @@ impl Pair {
             rankings: field(record, "rankings"),
             fields: field(record, "fields"),
             paths: paths.into_iter().map(|(k, v)| (k.parse().unwrap(), v)).collect(),
+            words: field(record, "words"),
         }
     }
 
-    /// Locate's files, fused with `fusion`, the fields ranking at the `fields` weighting.
+    /// Locate's files, fused with `fusion`, the fields ranking at the `fields` weighting (its
+    /// own, with the words weighted, at `OWN_FIELDS`).
     fn located(&self, fusion: &Fusion, fields: &str) -> Vec<&str> {
         let mut rankings = self.rankings.clone();
         for (signal, ranked) in &mut rankings.lists {
-            if *signal == Signal::Fields {
+            if *signal == Signal::Fields && fields != OWN_FIELDS {
                 ranked.files = self.fields[fields].clone();
             }
         }
@@ -272,6 +323,10 @@ fn measure(firsts: impl Iterator<Item = Option<usize>>) -> [f64; 4] {
     sums.map(|s| s / n.max(1.0))
 }
 
+/// Locate's own fields ranking: BM25 over its fields at their default weights, the words
+/// weighted.
+const OWN_FIELDS: &str = "own";
+
 /// Every fusion the tuning tries.
 fn grid() -> Vec<(Fusion, &'static str)> {
     let weights = [0.0, 0.5, 1.0, 2.0];
@@ -287,7 +342,8 @@ fn grid() -> Vec<(Fusion, &'static str)> {
                             Combine::Ranks { k: 10.0 },
                             Combine::Ranks { k: 60.0 },
                         ] {
-                            for (fields, _) in FIELD_VARIANTS {
+                            let fields = FIELD_VARIANTS.iter().map(|(f, _)| *f);
+                            for fields in fields.chain([OWN_FIELDS]) {
                                 let weights = [
                                     (Signal::Mentions, m),
                                     (Signal::Fields, f),
@@ -295,7 +351,7 @@ fn grid() -> Vec<(Fusion, &'static str)> {
                                     (Signal::Meaning, s),
                                 ];
                                 let fusion = Fusion { weights, combine, decay, seeds: 5 };
-                                grid.push((fusion, *fields));
+                                grid.push((fusion, fields));
                             }
                         }
                     }
@@ -333,8 +389,23 @@ fn score(path: &Path) {
         row(&format!("locate: {} alone", s.as_str()), &|p| p.first(&p.signal(s)));
     }
     let default = Fusion::default();
-    let default_fields = "fields_2111";
+    let default_fields = OWN_FIELDS;
     row("locate (defaults)", &|p| p.first(&p.located(&default, default_fields)));
+
+    // Each weighting of a long text's words.
+    println!(
+        "\n| words | ranking | tune Acc@1 | Acc@5 | Acc@10 | MRR | report Acc@1 | Acc@5 | Acc@10 | MRR |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, _) in WORD_VARIANTS {
+        for list in ["lexical", "hybrid", "fields", "located"] {
+            print!("| {name} ");
+            row(list, &|p| {
+                p.first(&p.words[*name][list].iter().map(String::as_str).collect::<Vec<_>>())
+            });
+        }
+    }
+    println!();
 
     // The fusion that does best on the tuning half, by MRR: over the whole grid, and for each
     // way of scoring a list's items.

@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 
 use crate::model::FileFacts;
 use crate::search::{SearchError, column, delete_paths, full_text_index, retrying, sql_string};
+use crate::words::{WordWeights, weigh};
 
 const TABLE: &str = "files";
 
@@ -119,23 +120,28 @@ impl FileIndex {
     }
 
     /// A repository's files ranked for `text` by the `weights`' fields scored together, best
-    /// first: `(path, score)`.
+    /// first: `(path, score)`. A long text's words are weighted by `words` and each field
+    /// scored on its own (BM25F takes no weights per word), or, without `words`, the text is one
+    /// bag of equal words.
     pub(crate) async fn rank(
         &self,
         repo: &str,
         text: &str,
         weights: &Weights,
+        words: Option<&WordWeights>,
         limit: usize,
     ) -> Result<Vec<(String, f32)>, SearchError> {
         let table = self.table().await?;
         if text.trim().is_empty() || table.count_rows(None).await? == 0 {
             return Ok(Vec::new());
         }
-        let query = match weights {
-            [(field, _)] => FtsQuery::Match(
+        let weighted = words.and_then(|words| weigh(text, words, &mut Terms::new()));
+        let query = match (weighted, weights) {
+            (Some(words), _) => crate::words::query(&words, weights),
+            (None, [(field, _)]) => FtsQuery::Match(
                 MatchQuery::new(text.to_owned()).with_column(Some((*field).to_owned())),
             ),
-            _ => {
+            (None, _) => {
                 let fields = weights.iter().map(|(f, _)| (*f).to_owned()).collect();
                 let combined = CombinedFieldsQuery::try_new(text.to_owned(), fields)
                     .and_then(|q| q.try_with_boosts(weights.iter().map(|(_, w)| *w).collect()))

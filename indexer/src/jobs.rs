@@ -1242,7 +1242,7 @@ impl Indexer {
 impl Indexer {
     /// A query's embedding: of the whole text when it fits the model's window, else one per
     /// piece (`locate::pieces`), so the end of a pasted report counts as much as its start.
-    pub(crate) async fn embed_pieces(&self, text: &str) -> Result<Vec<Vec<f32>>, IndexError> {
+    pub async fn embed_pieces(&self, text: &str) -> Result<Vec<Vec<f32>>, IndexError> {
         let embedder = self.config.embedder.as_ref().ok_or(IndexError::NoEmbedder)?;
         let mut vectors = Vec::new();
         for piece in crate::locate::pieces(text) {

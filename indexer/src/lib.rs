@@ -25,6 +25,7 @@ pub mod source;
 pub mod store;
 pub mod walk;
 pub mod watch;
+pub mod words;
 
 pub use clone::{CloneOptions, GitCredential};
 pub use embed::{Embedder, EmbedderConfig, LocalModel, RemoteConfig, VectorSpace};

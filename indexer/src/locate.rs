@@ -24,6 +24,7 @@ use crate::jobs::{IndexError, Indexer, blocking};
 use crate::mentions::{Frame, Mentions, mentions};
 use crate::query::NameMatch;
 use crate::search::{Hit, Mode, SearchQuery};
+use crate::words::{WordWeights, weigh};
 
 /// Why a file or symbol is thought relevant.
 #[derive(Debug, Clone, PartialEq)]
@@ -459,6 +460,26 @@ impl Indexer {
     /// Each signal's ranking of a repository's files and symbols for `text`, unfused (for
     /// [`Indexer::locate`], and for choosing the fusion's weights on data).
     pub async fn locate_signals(&self, repo: &str, text: &str) -> Result<Signals, IndexError> {
+        let vectors = match &self.config.embedder {
+            Some(_)
+                if self.search.count(repo).await? > self.search.count_unembedded(repo).await? =>
+            {
+                self.embed_pieces(text).await?
+            }
+            _ => Vec::new(),
+        };
+        self.locate_signals_with(repo, text, Some(&WordWeights::default()), &vectors).await
+    }
+
+    /// [`Indexer::locate_signals`] with the text's words weighted by `words` (or one bag of
+    /// equal words) and its pieces already embedded (none: no meaning signal).
+    pub async fn locate_signals_with(
+        &self,
+        repo: &str,
+        text: &str,
+        words: Option<&WordWeights>,
+        vectors: &[Vec<f32>],
+    ) -> Result<Signals, IndexError> {
         let graph = self.graph(repo).await?;
         self.fill_file_index(repo, &graph).await?;
         let anchors = graph.anchors(&mentions(text));
@@ -469,7 +490,7 @@ impl Indexer {
             symbol_evidence: HashMap::new(),
         };
         let mentioned = signals.mentioned(&anchors);
-        let fields = self.search.rank_files(repo, text, &FIELD_WEIGHTS, DEPTH).await?;
+        let fields = self.search.rank_files(repo, text, &FIELD_WEIGHTS, words, DEPTH).await?;
         let fields = Ranked {
             files: fields
                 .into_iter()
@@ -487,15 +508,11 @@ impl Indexer {
             limit: DEPTH,
             offset: 0,
         };
-        let chunks = self.search.search(&query(Mode::Lexical), &[]).await?;
+        let chunks = self.search.search_with(&query(Mode::Lexical), &[], words).await?;
         let chunks = signals.chunks(&chunks);
         let mut meaning = Vec::new();
-        if self.config.embedder.is_some()
-            && self.search.count(repo).await? > self.search.count_unembedded(repo).await?
-        {
-            for vector in &self.embed_pieces(text).await? {
-                meaning.push(self.search.search(&query(Mode::Semantic), &[vector]).await?);
-            }
+        for vector in vectors {
+            meaning.push(self.search.search(&query(Mode::Semantic), &[vector]).await?);
         }
         let meaning = signals.meaning(&meaning);
         signals.rankings.lists = vec![
@@ -667,16 +684,24 @@ pub fn pieces(text: &str) -> Vec<String> {
     pieces
 }
 
-/// The text's distinct words as written, each with the terms the index makes of it.
+/// The text's distinct words as written, each with the terms the index makes of it: the
+/// strongest first in a long text (`words.rs`), else in the text's order.
 fn written_words(text: &str, terms: &mut Terms) -> Vec<(String, Vec<String>)> {
     let mut seen = HashSet::new();
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+    let mut words: Vec<(String, Vec<String>)> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| w.len() > 2 && seen.insert(w.to_owned()))
         .filter_map(|w| {
             let made = terms.of(w);
             (!made.is_empty()).then(|| (w.to_owned(), made))
         })
-        .collect()
+        .collect();
+    if let Some(weighed) = weigh(text, &WordWeights::default(), terms) {
+        let strength: HashMap<String, usize> =
+            weighed.iter().enumerate().map(|(i, w)| (w.written.to_lowercase(), i)).collect();
+        words.sort_by_key(|(w, _)| strength.get(&w.to_lowercase()).copied().unwrap_or(usize::MAX));
+    }
+    words
 }
 
 #[cfg(test)]

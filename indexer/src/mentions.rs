@@ -89,9 +89,9 @@ static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid")
 });
-static BACKTICKS: LazyLock<Regex> =
+pub(crate) static BACKTICKS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"`([^`\n]{1,200})`").expect("valid"));
-static FENCE: LazyLock<Regex> =
+pub(crate) static FENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)```[^\n]*\n(.*?)```").expect("valid"));
 /// A path in prose: a word ending in a file extension (checked against [`EXTENSIONS`]), maybe
 /// `:line` after it.
@@ -220,12 +220,7 @@ impl Found {
     /// (unless it is a keyword-length scrap).
     fn identifier(&mut self, word: &str, in_code: bool) {
         let word = word.trim_end_matches("()");
-        let looks_like_code = word.contains('_')
-            || word.contains("::")
-            || word.contains('.') && !word.ends_with('.')
-            || word.chars().skip(1).any(|c| c.is_ascii_uppercase())
-                && word.chars().any(|c| c.is_ascii_lowercase());
-        let keep = if in_code { word.len() > 2 } else { looks_like_code && word.len() > 3 };
+        let keep = if in_code { word.len() > 2 } else { reads_as_code(word) && word.len() > 3 };
         let extension = word.rsplit('.').next().unwrap_or_default();
         if keep && !EXTENSIONS.contains(&extension) && self.seen.insert(word.to_owned()) {
             self.identifiers.push(word.to_owned());
@@ -240,6 +235,16 @@ impl Found {
             identifiers: self.identifiers,
         }
     }
+}
+
+/// Whether a word of prose is written as code: `snake_case`, `CamelCase`, `dotted.names`,
+/// `paths::like::this`.
+pub(crate) fn reads_as_code(word: &str) -> bool {
+    word.contains('_')
+        || word.contains("::")
+        || word.contains('.') && !word.ends_with('.')
+        || word.chars().skip(1).any(|c| c.is_ascii_uppercase())
+            && word.chars().any(|c| c.is_ascii_lowercase())
 }
 
 /// `./src/x.rs` → `src/x.rs`; `file:///a/b.js` → `/a/b.js`; backslashes → slashes.

@@ -31,9 +31,10 @@ use lancedb::{Connection, DistanceType, Table};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::embed::VectorSpace;
-use crate::file_index::{FileIndex, FileRow, Weights, analyzer};
+use crate::file_index::{FileIndex, FileRow, Terms, Weights, analyzer};
 use crate::graph::RepoGraph;
 use crate::model::FileFacts;
+use crate::words::{WordWeights, weigh};
 
 /// The vector index is trained once this many chunks have vectors; below, an exact scan is as
 /// fast.
@@ -542,9 +543,10 @@ impl SearchIndex {
         repo: &str,
         text: &str,
         weights: &Weights,
+        words: Option<&WordWeights>,
         limit: usize,
     ) -> Result<Vec<(String, f32)>, SearchError> {
-        self.files.rank(repo, text, weights, limit).await
+        self.files.rank(repo, text, weights, words, limit).await
     }
 
     /// The whole text of some files of a repository.
@@ -568,10 +570,22 @@ impl SearchIndex {
 
     /// Runs a query. Semantic and hybrid modes need the query's embedding in `vectors`: one, or
     /// one per piece of a long query (a chunk then ranks by its best similarity to any piece).
+    /// A long query's words are weighted by where they stand (`words.rs`).
     pub async fn search(
         &self,
         query: &SearchQuery,
         vectors: &[&[f32]],
+    ) -> Result<Vec<Hit>, SearchError> {
+        self.search_with(query, vectors, Some(&WordWeights::default())).await
+    }
+
+    /// [`SearchIndex::search`] with the words of a long query weighted by `words`, or searched
+    /// as one bag of equal words (`None`).
+    pub async fn search_with(
+        &self,
+        query: &SearchQuery,
+        vectors: &[&[f32]],
+        words: Option<&WordWeights>,
     ) -> Result<Vec<Hit>, SearchError> {
         let glob = query
             .path_glob
@@ -598,15 +612,19 @@ impl SearchIndex {
         let wanted = query.offset + query.limit;
         let fetch = if glob.is_some() { wanted * 4 + 20 } else { wanted * 2 + 10 };
         let filter = filter(query);
+        let weighted = words.and_then(|words| weigh(&query.text, words, &mut Terms::new()));
         let lexical = async {
             if query.mode == Mode::Semantic {
                 return Ok(Vec::new());
             }
-            let mut q = table
-                .query()
-                .full_text_search(FullTextSearchQuery::new(query.text.clone()))
-                .select(Select::columns(COLUMNS))
-                .limit(fetch);
+            let text = match weighted {
+                Some(words) => {
+                    FullTextSearchQuery::new_query(crate::words::query(&words, &[("text", 1.0)]))
+                }
+                None => FullTextSearchQuery::new(query.text.clone()),
+            };
+            let mut q =
+                table.query().full_text_search(text).select(Select::columns(COLUMNS)).limit(fetch);
             if let Some(filter) = &filter {
                 q = q.only_if(filter.clone());
             }

@@ -460,7 +460,7 @@ impl KnowledgeServer {
     }
 
     #[tool(
-        description = "Search the indexed code by meaning and by words. Returns the best chunks (functions, methods, type headers, top-level code) with path, line range, enclosing symbol, score and a snippet. Use for \"where do we …\" questions; use find_symbol when you know a name. While a repository's code is still being embedded, the answer says so (warming_up, with the time left) and words still find all of it.",
+        description = "Search the indexed code by meaning and by words. Returns the best chunks (functions, methods, type headers, top-level code) with path, line range, enclosing symbol, score and a snippet. Use for \"where do we …\" questions; use find_symbol when you know a name. A pasted issue or log works too (its title and code weigh most); find_relevant_code ranks whole files for one. While a repository's code is still being embedded, the answer says so (warming_up, with the time left) and words still find all of it.",
         annotations(read_only_hint = true, open_world_hint = false),
         output_schema = schema_for_output::<SearchOutput>()
     )]

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use indexer::locate::{Evidence, Located, Signal};
 
-use crate::support::{TestIndexer, local};
+use indexer::Mode;
+
+use crate::support::{TestIndexer, local, query};
 
 const CART: &str = r#""""The shopping cart: what is in it and what it costs."""
 
@@ -193,4 +195,21 @@ async fn the_meaning_of_a_long_report_is_read_past_its_first_window() {
     let meaning = &lists.iter().find(|(s, _)| *s == Signal::Meaning).unwrap().1;
     let first = &signals.graph.files[meaning.files[0].0].path;
     assert_eq!(first, "shop/emails.py", "{:?}", meaning.files);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_code_reads_a_pasted_report_by_its_title_and_code_more_than_its_story() {
+    let shop = shop();
+    let indexer = TestIndexer::new().await;
+    indexed(shop.path(), &indexer).await;
+    // The title and the code name the shipping rate; the story around them is told in the words
+    // of the receipts the customers were sent.
+    let report = "`shipping_cost` ignores the kilogram surcharge abroad\n\n\
+        Customers wrote in after they paid: the receipt each customer got by email shows what \
+        they paid, and our messages to customers say the same. Every receipt we emailed looks \
+        right to the customer, yet what they paid is too little.";
+
+    let hits = indexer.indexer.search(&query(report, Mode::Lexical)).await.unwrap();
+
+    assert_eq!(hits[0].path, "shop/shipping.py", "{hits:#?}");
 }
