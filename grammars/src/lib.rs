@@ -21,6 +21,7 @@ pub enum Language {
     TypeScript,
     Tsx,
     JavaScript,
+    Go,
 }
 
 /// The embedded files of one language folder.
@@ -50,6 +51,9 @@ pub enum ImportStyle {
     Python,
     /// `import x from './a'`: a file path relative to the importing file, or a package name.
     Path,
+    /// `import "example.com/shop/store"`: a module path then a folder, whose files are one
+    /// package; a file sees its package's names without importing them.
+    Go,
 }
 
 /// What the indexer needs to know about a language beyond its queries (`config.toml`).
@@ -91,12 +95,13 @@ impl Language {
         &Language::ALL
     }
 
-    const ALL: [Language; 5] = [
+    const ALL: [Language; 6] = [
         Language::Rust,
         Language::Python,
         Language::TypeScript,
         Language::Tsx,
         Language::JavaScript,
+        Language::Go,
     ];
 
     /// The lowercase name used in folder names, configs and wire formats.
@@ -107,6 +112,7 @@ impl Language {
             Language::TypeScript => "typescript",
             Language::Tsx => "tsx",
             Language::JavaScript => "javascript",
+            Language::Go => "go",
         }
     }
 
@@ -118,6 +124,7 @@ impl Language {
             Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Language::Go => tree_sitter_go::LANGUAGE.into(),
         }
     }
 
@@ -128,6 +135,7 @@ impl Language {
             Language::TypeScript => language_files!("typescript"),
             Language::Tsx => language_files!("tsx"),
             Language::JavaScript => language_files!("javascript"),
+            Language::Go => language_files!("go"),
         }
     }
 
@@ -247,6 +255,7 @@ mod tests {
         check("src/App.tsx", Some(Language::Tsx));
         check("index.mjs", Some(Language::JavaScript));
         check("Component.JSX", Some(Language::JavaScript));
+        check("cmd/main.go", Some(Language::Go));
         check("README.md", None);
         check("Makefile", None);
     }

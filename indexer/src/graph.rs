@@ -91,6 +91,8 @@ pub struct RepoGraph {
 struct Scope {
     bindings: HashMap<String, Binding>,
     globs: Vec<usize>,
+    /// The other files of its package, whose top-level names it sees as its own (Go).
+    package: Vec<usize>,
 }
 
 impl RepoGraph {
@@ -137,7 +139,8 @@ impl RepoGraph {
     fn link(&mut self) {
         let paths: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
         let languages: Vec<Language> = self.files.iter().map(|f| f.facts.language).collect();
-        let lookup = Files::new(&paths, &languages);
+        let sources = self.files.iter().flat_map(|f| f.facts.imports.iter());
+        let lookup = Files::new(&paths, &languages, sources.map(|i| i.source.as_str()));
         let index = Index::new(&self.files);
 
         // Imports, and what each file can see by name.
@@ -145,7 +148,7 @@ impl RepoGraph {
         let mut externals: HashMap<String, NodeIndex> = HashMap::new();
         let mut edges = Vec::new();
         for (f, file) in self.files.iter().enumerate() {
-            let mut scope = Scope::default();
+            let mut scope = Scope { package: lookup.go_siblings(f), ..Scope::default() };
             let mut linked = HashSet::new();
             for import in &file.facts.imports {
                 let resolved = lookup.resolve(f, file.facts.language, import);
@@ -529,6 +532,7 @@ impl Resolver<'_> {
                 "super" => None,
                 _ => match self.visible(file, receiver, 0) {
                     Some(Visible::Module(module)) => self.exported(module, name, 0),
+                    Some(Visible::Package(files)) => self.in_package(&files, name),
                     Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
                         self.member(&self.symbol(symbol).name.clone(), name, file)
                     }
@@ -545,6 +549,7 @@ impl Resolver<'_> {
                 "crate" | "super" | "self" => None,
                 _ => match self.visible(file, last, 0) {
                     Some(Visible::Module(module)) => self.exported(module, name, 0),
+                    Some(Visible::Package(files)) => self.in_package(&files, name),
                     Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
                         self.member(last, name, file)
                     }
@@ -554,8 +559,16 @@ impl Resolver<'_> {
         }
         match self.visible(file, name, 0)? {
             Visible::Symbol(symbol) => Some(symbol),
-            Visible::Module(_) => None,
+            Visible::Module(_) | Visible::Package(_) => None,
         }
+    }
+
+    /// A top-level name of one of a package's files.
+    fn in_package(&self, files: &[usize], name: &str) -> Option<SymbolRef> {
+        files.iter().find_map(|&file| {
+            let own = self.index.top_level[file].get(name)?;
+            Some(SymbolRef { file, symbol: own[0] })
+        })
     }
 
     fn symbol(&self, symbol: SymbolRef) -> &Symbol {
@@ -593,7 +606,7 @@ impl Resolver<'_> {
                 continue;
             }
             if let Some(found) = self.index.members.get(&(owner.clone(), name.to_owned())) {
-                return pick(found, from_file);
+                return pick(found, from_file, self.files);
             }
             owners.extend(self.index.bases.get(&owner).into_iter().flatten().cloned());
         }
@@ -616,13 +629,18 @@ impl Resolver<'_> {
         top.iter().map(|&s| SymbolRef { file, symbol: s }).find(|&s| self.symbol(s).kind.is_type())
     }
 
-    /// What `name` means in `file`: its own top-level definition, an import, or a glob import.
+    /// What `name` means in `file`: its own top-level definition or its package's, an import,
+    /// or a glob import.
     fn visible(&self, file: usize, name: &str, depth: usize) -> Option<Visible> {
         if let Some(own) = self.index.top_level[file].get(name) {
             return Some(Visible::Symbol(SymbolRef { file, symbol: own[0] }));
         }
+        if let Some(symbol) = self.in_package(&self.scopes[file].package, name) {
+            return Some(Visible::Symbol(symbol));
+        }
         match self.scopes[file].bindings.get(name) {
             Some(Binding::Module(module)) => return Some(Visible::Module(*module)),
+            Some(Binding::Package(files)) => return Some(Visible::Package(files.clone())),
             Some(Binding::Item { file: target, name: original }) => {
                 return self.exported(*target, original, depth + 1).map(Visible::Symbol);
             }
@@ -642,7 +660,7 @@ impl Resolver<'_> {
         }
         match self.visible(file, name, depth)? {
             Visible::Symbol(symbol) => Some(symbol),
-            Visible::Module(_) => None,
+            Visible::Module(_) | Visible::Package(_) => None,
         }
     }
 }
@@ -650,18 +668,24 @@ impl Resolver<'_> {
 enum Visible {
     Symbol(SymbolRef),
     Module(usize),
+    Package(Vec<usize>),
 }
 
-/// One candidate, or the one in `from_file` among several; otherwise nothing (never a guess).
-fn pick(found: &[SymbolRef], from_file: usize) -> Option<SymbolRef> {
+/// One candidate, or the one in `from_file` among several, or the one in its folder (a Go
+/// package's methods are spread over its files); otherwise nothing (never a guess).
+fn pick(found: &[SymbolRef], from_file: usize, files: &[SourceFile]) -> Option<SymbolRef> {
+    let folder = |f: usize| crate::resolve::parent(&files[f].path);
     match found {
         [one] => Some(*one),
-        many => {
-            let mut local = many.iter().filter(|s| s.file == from_file);
-            match (local.next(), local.next()) {
-                (Some(one), None) => Some(*one),
-                _ => None,
-            }
-        }
+        many => only(many.iter().filter(|s| s.file == from_file))
+            .or_else(|| only(many.iter().filter(|s| folder(s.file) == folder(from_file)))),
+    }
+}
+
+/// The one item of `items`, if there is exactly one.
+fn only<'a>(mut items: impl Iterator<Item = &'a SymbolRef>) -> Option<SymbolRef> {
+    match (items.next(), items.next()) {
+        (Some(one), None) => Some(*one),
+        _ => None,
     }
 }

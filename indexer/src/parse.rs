@@ -86,8 +86,9 @@ fn first_error_line(root: Node<'_>) -> usize {
 struct Tags<'tree> {
     /// Definition node id → (pattern index, kind, definition node, name node).
     definitions: HashMap<usize, (usize, SymbolKind, Node<'tree>, Node<'tree>)>,
-    /// `impl`-like blocks: (block node, the type's name).
-    containers: Vec<(Node<'tree>, String)>,
+    /// `impl`-like blocks: (block node, the type's name, the name the block gives the value
+    /// of that type — Go's method receiver — if any).
+    containers: Vec<(Node<'tree>, String, Option<String>)>,
     references: Vec<RawReference<'tree>>,
 }
 
@@ -135,7 +136,8 @@ impl<'a> Extractor<'a> {
                         *entry = (m.pattern_index, kind, c.node, name.node);
                     }
                 } else if capture_name == "container" {
-                    tags.containers.push((c.node, self.text(name.node).to_owned()));
+                    let receiver = text("receiver");
+                    tags.containers.push((c.node, self.text(name.node).to_owned(), receiver));
                 } else if let Some(kind) = capture_name.strip_prefix("reference.") {
                     let Some(kind) = RefKind::from_capture(kind) else { continue };
                     let name_text = self.text(name.node).to_owned();
@@ -183,14 +185,14 @@ impl<'a> Extractor<'a> {
             let container = tags
                 .containers
                 .iter()
-                .filter(|(c, _)| {
+                .filter(|(c, _, _)| {
                     c.start_byte() <= node.start_byte() && node.end_byte() <= c.end_byte()
                 })
-                .filter(|(c, _)| {
+                .filter(|(c, _, _)| {
                     parent.is_none_or(|p| symbols[p].start_byte <= c.start_byte() as u32)
                 })
-                .max_by_key(|(c, _)| c.start_byte())
-                .map(|(_, name)| name.clone());
+                .max_by_key(|(c, _, _)| c.start_byte())
+                .map(|(_, name, _)| name.clone());
             let name = self.text(name_node).to_owned();
             let (first, comments) = self.preamble(node);
             let qualified = match (parent, &container) {
@@ -302,7 +304,15 @@ impl<'a> Extractor<'a> {
                 kind: r.kind,
                 name: r.name.clone(),
                 scope: r.scope.clone(),
-                receiver: r.receiver.clone(),
+                receiver: r.receiver.as_deref().map(|receiver| {
+                    // Go's `func (m *Memory) Put()`: inside, `m.x()` is `self.x()`.
+                    let is_self = tags.containers.iter().any(|(c, _, named)| {
+                        named.as_deref() == Some(receiver)
+                            && c.start_byte() <= r.node.start_byte()
+                            && r.node.end_byte() <= c.end_byte()
+                    });
+                    if is_self { "self".to_owned() } else { receiver.to_owned() }
+                }),
                 subject: r.subject.clone(),
                 line: r.node.start_position().row as u32 + 1,
                 enclosing: enclosing_symbol(symbols, r.node.start_byte() as u32),

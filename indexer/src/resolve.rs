@@ -27,6 +27,8 @@ pub enum Binding {
     Item { file: usize, name: String },
     /// A name from an external package.
     External(String),
+    /// A package of several files bound to a local name: Go's `import "example.com/shop/store"`.
+    Package(Vec<usize>),
 }
 
 /// The outcome of resolving one import statement.
@@ -48,10 +50,20 @@ pub struct Files<'a> {
     /// the files ending so: absolute Python imports find their file in one lookup.
     tails: HashMap<&'a str, Vec<usize>>,
     dirs: HashSet<String>,
+    /// Go: folder → its Go files, a package.
+    go_packages: HashMap<&'a str, Vec<usize>>,
+    /// Go: the repository's module paths (`example.com/shop`), longest first.
+    go_modules: Vec<String>,
 }
 
 impl<'a> Files<'a> {
-    pub fn new(paths: &'a [String], languages: &[Language]) -> Files<'a> {
+    /// The repository's files; `imports` are every file's import sources, from which Go's
+    /// module paths are read ([`go_module_paths`]).
+    pub fn new<'i>(
+        paths: &'a [String],
+        languages: &[Language],
+        imports: impl Iterator<Item = &'i str>,
+    ) -> Files<'a> {
         let by_path = paths.iter().enumerate().map(|(i, p)| (p.as_str(), i)).collect();
         let rust_modules = paths
             .iter()
@@ -74,7 +86,12 @@ impl<'a> Files<'a> {
                 dir = parent(dir);
             }
         }
-        Files { paths, by_path, rust_modules, tails, dirs }
+        let mut go_packages: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, path) in paths.iter().enumerate().filter(|(i, _)| languages[*i] == Language::Go) {
+            go_packages.entry(parent(path)).or_default().push(i);
+        }
+        let go_modules = go_module_paths(imports, &go_packages);
+        Files { paths, by_path, rust_modules, tails, dirs, go_packages, go_modules }
     }
 
     fn find(&self, path: &str) -> Option<usize> {
@@ -87,7 +104,60 @@ impl<'a> Files<'a> {
             ImportStyle::Path => self.resolve_path(importer, import),
             ImportStyle::Python => self.resolve_python(importer, import),
             ImportStyle::Rust => self.resolve_rust(importer, import),
+            ImportStyle::Go => self.resolve_go(import),
         }
+    }
+
+    /// The other Go files of `file`'s package, which see its names without an import: all of
+    /// them from a test file, the non-test ones from the rest.
+    pub fn go_siblings(&self, file: usize) -> Vec<usize> {
+        let path = &self.paths[file];
+        let Some(package) = self.go_packages.get(parent(path)) else { return Vec::new() };
+        let test = is_go_test(path);
+        package
+            .iter()
+            .copied()
+            .filter(|&f| f != file && (test || !is_go_test(&self.paths[f])))
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- Go
+
+    fn resolve_go(&self, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let source = import.source.as_str();
+        let local = import.alias.clone().unwrap_or_else(|| go_package_name(source));
+        let dir = self.go_modules.iter().find_map(|module| match source.strip_prefix(module) {
+            Some("") => Some(""),
+            Some(rest) => rest.strip_prefix('/'),
+            None => None,
+        });
+        let Some(dir) = dir else {
+            if local != "_" && local != "." {
+                resolved.bindings.push((local, Binding::External(source.to_owned())));
+            }
+            resolved.modules.push(Module::External(source.to_owned()));
+            return resolved;
+        };
+        let files: Vec<usize> = self
+            .go_packages
+            .get(dir)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&f| !is_go_test(&self.paths[f]))
+            .collect();
+        if files.is_empty() {
+            resolved.modules.push(Module::Missing);
+            return resolved;
+        }
+        resolved.modules.extend(files.iter().map(|&f| Module::File(f)));
+        match local.as_str() {
+            "_" => {}
+            "." => resolved.globs.extend(files),
+            _ => resolved.bindings.push((local, Binding::Package(files))),
+        }
+        resolved
     }
 
     // ---------------------------------------------------------------- TypeScript / JavaScript
@@ -372,6 +442,64 @@ impl<'a> Files<'a> {
     }
 }
 
+/// The module paths of a repository's Go code, read from what its files import: an import of
+/// one of its own packages is a module path, then the package's folder (`example.com/shop` +
+/// `/internal/store`). The standard library's paths have no dot in their first element and are
+/// never module paths. The module path most imports point through is the repository's; another
+/// is taken when at least two imports agree on it (a nested module), so one external import that
+/// happens to end like a folder here (`github.com/x/y/internal/store`) is not taken for one.
+fn go_module_paths<'i>(
+    imports: impl Iterator<Item = &'i str>,
+    packages: &HashMap<&str, Vec<usize>>,
+) -> Vec<String> {
+    let mut votes: HashMap<&str, usize> = HashMap::new();
+    let mut seen = HashSet::new();
+    for source in imports {
+        let domain = source.split('/').next().unwrap_or_default();
+        if !domain.contains('.') || !seen.insert(source) {
+            continue;
+        }
+        for dir in packages.keys().filter(|d| !d.is_empty()) {
+            if let Some(module) = source.strip_suffix(*dir).and_then(|m| m.strip_suffix('/'))
+                && module.contains('/')
+            {
+                *votes.entry(module).or_default() += 1;
+            }
+        }
+    }
+    let most = votes.values().copied().max().unwrap_or(0);
+    let mut modules: Vec<String> = votes
+        .into_iter()
+        .filter(|&(_, n)| n == most || n >= 2)
+        .map(|(module, _)| module.to_owned())
+        .collect();
+    modules.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    modules
+}
+
+/// The name a Go import binds when it gives none: the package clause, by convention the path's
+/// last element — less a major version (`…/yaml/v3` → `yaml`, `gopkg.in/yaml.v3` → `yaml`).
+fn go_package_name(source: &str) -> String {
+    let mut parts = source.rsplit('/');
+    let last = parts.next().unwrap_or(source);
+    let is_version = |p: &str| {
+        p.strip_prefix('v').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let name = match parts.next() {
+        Some(before) if is_version(last) => before,
+        _ => last,
+    };
+    let name = match name.rsplit_once(".v") {
+        Some((base, version)) if is_version(&format!("v{version}")) => base,
+        _ => name,
+    };
+    name.replace('-', "_")
+}
+
+fn is_go_test(path: &str) -> bool {
+    path.ends_with("_test.go")
+}
+
 /// The folder holding a Rust file's child modules: `src/a.rs` → `src/a`, `src/a/mod.rs` → `src/a`.
 fn rust_module_dir(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -528,6 +656,44 @@ mod tests {
         assert_eq!(package_name("react"), "react");
         assert_eq!(package_name("lodash/fp"), "lodash");
         assert_eq!(package_name("@scope/pkg/deep"), "@scope/pkg");
+    }
+
+    #[test]
+    fn go_packages_bind_their_last_path_element_less_a_version() {
+        assert_eq!(go_package_name("fmt"), "fmt");
+        assert_eq!(go_package_name("net/http"), "http");
+        assert_eq!(go_package_name("example.com/shop/internal/store"), "store");
+        assert_eq!(go_package_name("github.com/go-chi/chi/v5"), "chi");
+        assert_eq!(go_package_name("gopkg.in/yaml.v3"), "yaml");
+        assert_eq!(go_package_name("github.com/mattn/go-isatty"), "go_isatty");
+    }
+
+    #[test]
+    fn go_module_paths_are_read_from_the_imports_of_the_repository_s_own_packages() {
+        let packages: HashMap<&str, Vec<usize>> = [
+            ("cmd/shop", vec![0]),
+            ("internal/store", vec![1]),
+            ("internal/pricing", vec![2]),
+            ("tools/lint", vec![3]),
+            ("http", vec![4]),
+        ]
+        .into_iter()
+        .collect();
+        let imports = [
+            "fmt",
+            "net/http", // the standard library, though `http/` is a folder here
+            "example.com/shop/internal/store",
+            "example.com/shop/internal/pricing",
+            "example.com/shop/internal/store", // once per path
+            "example.com/shop/tools/lint",
+            "example.com/shop/tools/lint/v2/tools/lint", // a nested module, imported twice
+            "example.com/shop/tools/lint/v2/internal/store",
+            "github.com/acme/kit/internal/pricing", // someone else's, once
+        ];
+        assert_eq!(
+            go_module_paths(imports.into_iter(), &packages),
+            ["example.com/shop/tools/lint/v2", "example.com/shop"]
+        );
     }
 
     #[test]

@@ -368,6 +368,7 @@ fn mime_type(path: &str) -> &'static str {
         Some("py") => "text/x-python",
         Some("ts" | "tsx") => "text/x-typescript",
         Some("js" | "jsx" | "mjs" | "cjs") => "text/javascript",
+        Some("go") => "text/x-go",
         _ => "text/plain",
     }
 }

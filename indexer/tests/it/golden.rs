@@ -26,3 +26,8 @@ fn python_package() {
 fn typescript_app() {
     check("ts-app");
 }
+
+#[test]
+fn go_module() {
+    check("go-module");
+}
