@@ -50,16 +50,19 @@ const FIELD_VARIANTS: &[(&str, &[(&str, f32)])] = &[
 ];
 
 /// How a long text's words are weighted, for choosing locate's and `search_code`'s: as one bag
-/// of equal words (`plain`), and by title, code and repeats (`title`, `code`, `repeats`).
+/// of equal words (`plain`), by title, code and repeats, and BM25's weight against the meaning in
+/// a hybrid search. (A first run also tried equal weights, repeats alone, code ×2 and title and
+/// code ×2 with and without repeats: BENCHMARKS.md.)
 const WORD_VARIANTS: &[(&str, Option<WordWeights>)] = &[
     ("plain", None),
-    ("equal", Some(WordWeights { title: 1.0, code: 1.0, repeats: 0.0 })),
-    ("repeats", Some(WordWeights { title: 1.0, code: 1.0, repeats: 0.5 })),
-    ("title2", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0 })),
-    ("code2", Some(WordWeights { title: 1.0, code: 2.0, repeats: 0.0 })),
-    ("title2_code2", Some(WordWeights { title: 2.0, code: 2.0, repeats: 0.0 })),
-    ("title2_code2_repeats", Some(WordWeights { title: 2.0, code: 2.0, repeats: 0.5 })),
-    ("title3_code3_repeats", Some(WordWeights { title: 3.0, code: 3.0, repeats: 0.5 })),
+    ("title2_lexical0.5", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0, lexical: 0.5 })),
+    ("title2_lexical1", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0, lexical: 1.0 })),
+    ("title2_lexical2", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0, lexical: 2.0 })),
+    ("title2_lexical4", Some(WordWeights { title: 2.0, code: 1.0, repeats: 0.0, lexical: 4.0 })),
+    (
+        "title3_code3_repeats",
+        Some(WordWeights { title: 3.0, code: 3.0, repeats: 0.5, lexical: 2.0 }),
+    ),
 ];
 
 fn main() {

@@ -617,9 +617,9 @@ impl SearchIndex {
             if query.mode == Mode::Semantic {
                 return Ok(Vec::new());
             }
-            let text = match weighted {
+            let text = match &weighted {
                 Some(words) => {
-                    FullTextSearchQuery::new_query(crate::words::query(&words, &[("text", 1.0)]))
+                    FullTextSearchQuery::new_query(crate::words::query(words, &[("text", 1.0)]))
                 }
                 None => FullTextSearchQuery::new(query.text.clone()),
             };
@@ -663,7 +663,13 @@ impl SearchIndex {
         let hits = match query.mode {
             Mode::Lexical => lexical,
             Mode::Semantic => semantic,
-            Mode::Hybrid => fuse(lexical, semantic),
+            Mode::Hybrid => {
+                let weight = match (words, &weighted) {
+                    (Some(words), Some(_)) => words.lexical,
+                    _ => LEXICAL_WEIGHT,
+                };
+                fuse(lexical, semantic, weight)
+            }
         };
         let hits = drop_overlaps(hits);
         Ok(hits.into_iter().skip(query.offset).take(query.limit).collect())
@@ -969,10 +975,10 @@ fn best_of(lists: Vec<Vec<Hit>>) -> Vec<Hit> {
 
 /// Weighted reciprocal rank fusion: each list gives a hit `weight / (k + rank)`; the sums rank
 /// the union.
-fn fuse(lexical: Vec<Hit>, semantic: Vec<Hit>) -> Vec<Hit> {
+fn fuse(lexical: Vec<Hit>, semantic: Vec<Hit>, lexical_weight: f32) -> Vec<Hit> {
     let mut fused: Vec<Hit> = Vec::with_capacity(lexical.len() + semantic.len());
     let mut at: HashMap<(String, String, u32), usize> = HashMap::new();
-    for (weight, list) in [(LEXICAL_WEIGHT, lexical), (1.0, semantic)] {
+    for (weight, list) in [(lexical_weight, lexical), (1.0, semantic)] {
         for (rank, mut hit) in list.into_iter().enumerate() {
             let share = weight / (RRF_K + rank as f32 + 1.0);
             let key = (hit.repo_id.clone(), hit.path.clone(), hit.start_line);

@@ -26,11 +26,15 @@ pub struct WordWeights {
     pub code: f32,
     /// How much each repeat adds: a word's weight grows by `repeats · ln(count)`.
     pub repeats: f32,
+    /// BM25's weight in a hybrid search's fusion for a long text (the meaning's is 1). A question
+    /// is judged better by its meaning (`search.rs`, `LEXICAL_WEIGHT`); a long report's pieces
+    /// are judged better by its words.
+    pub lexical: f32,
 }
 
 impl Default for WordWeights {
     fn default() -> WordWeights {
-        WordWeights { title: 2.0, code: 2.0, repeats: 0.5 }
+        WordWeights { title: 2.0, code: 1.0, repeats: 0.0, lexical: 2.0 }
     }
 }
 
@@ -140,8 +144,11 @@ fn title_end(text: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Every place weighted, to see each at work.
+    const ALL: WordWeights = WordWeights { title: 2.0, code: 2.0, repeats: 0.5, lexical: 1.0 };
+
     fn weights_of(text: &str) -> HashMap<String, f32> {
-        weigh(text, &WordWeights::default(), &mut Terms::new())
+        weigh(text, &ALL, &mut Terms::new())
             .expect("a long text")
             .into_iter()
             .map(|w| (w.written, w.weight))
@@ -181,7 +188,7 @@ mod tests {
     fn a_very_long_text_is_searched_by_its_strongest_words() {
         let prose: String = (0..200).map(|i| format!("word{i} ")).collect();
         let text = format!("Crash in `parse_header`\n\n{prose}");
-        let words = weigh(&text, &WordWeights::default(), &mut Terms::new()).unwrap();
+        let words = weigh(&text, &ALL, &mut Terms::new()).unwrap();
         assert_eq!(words.len(), MAX_WORDS);
         assert_eq!(words[0].written, "parse_header", "in the title and in backticks");
         assert!(words.iter().any(|w| w.written == "Crash"));
@@ -191,7 +198,7 @@ mod tests {
     fn one_line_has_no_title() {
         let line = "the cookies set on the first response are lost after a redirect when the \
             server answers and the next request goes out without them";
-        let words = weigh(line, &WordWeights::default(), &mut Terms::new()).unwrap();
+        let words = weigh(line, &ALL, &mut Terms::new()).unwrap();
         assert!(words.iter().all(|w| w.weight == 1.0), "{words:?}");
     }
 }

@@ -197,19 +197,31 @@ async fn the_meaning_of_a_long_report_is_read_past_its_first_window() {
     assert_eq!(first, "shop/emails.py", "{:?}", meaning.files);
 }
 
+/// The title and the code name the shipping rate; the story around them is told in the words of
+/// the receipts the customers were sent.
+const PASTED_REPORT: &str = "`shipping_cost` ignores the kilogram surcharge abroad\n\n\
+    Customers wrote in after they paid: the receipt each customer got by email shows what \
+    they paid, and our messages to customers say the same. Every receipt we emailed looks \
+    right to the customer, yet what they paid is too little.";
+
 #[tokio::test(flavor = "multi_thread")]
-async fn search_code_reads_a_pasted_report_by_its_title_and_code_more_than_its_story() {
+async fn search_code_reads_a_pasted_report_by_its_title_more_than_its_story() {
     let shop = shop();
     let indexer = TestIndexer::new().await;
     indexed(shop.path(), &indexer).await;
-    // The title and the code name the shipping rate; the story around them is told in the words
-    // of the receipts the customers were sent.
-    let report = "`shipping_cost` ignores the kilogram surcharge abroad\n\n\
-        Customers wrote in after they paid: the receipt each customer got by email shows what \
-        they paid, and our messages to customers say the same. Every receipt we emailed looks \
-        right to the customer, yet what they paid is too little.";
 
-    let hits = indexer.indexer.search(&query(report, Mode::Lexical)).await.unwrap();
+    let hits = indexer.indexer.search(&query(PASTED_REPORT, Mode::Lexical)).await.unwrap();
+
+    assert_eq!(hits[0].path, "shop/shipping.py", "{hits:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hybrid_search_of_a_pasted_report_leans_on_its_words() {
+    let shop = shop();
+    let indexer = TestIndexer::with_embedder().await;
+    indexed(shop.path(), &indexer).await;
+
+    let hits = indexer.indexer.search(&query(PASTED_REPORT, Mode::Hybrid)).await.unwrap();
 
     assert_eq!(hits[0].path, "shop/shipping.py", "{hits:#?}");
 }
