@@ -84,8 +84,9 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev openssl"
 # What the server needs at run time: bubblewrap, the sandbox the scanners run in (SECURITY.md).
 APT_RUN_PKGS="bubblewrap"
 # Services the tests start for themselves: Redis, where gateway replicas share their counters, and
-# PostgreSQL, the database replicas share (scripts/test.sh runs the storage-backed suites on it).
-APT_TEST_PKGS="redis-server postgresql"
+# PostgreSQL, the database replicas share (scripts/test.sh runs the storage-backed suites on it);
+# and a JDK, with which a test runs the Java fixture to get the stack trace Java really prints.
+APT_TEST_PKGS="redis-server postgresql openjdk-17-jdk-headless"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)

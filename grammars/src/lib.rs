@@ -22,6 +22,7 @@ pub enum Language {
     Tsx,
     JavaScript,
     Go,
+    Java,
 }
 
 /// The embedded files of one language folder.
@@ -54,6 +55,10 @@ pub enum ImportStyle {
     /// `import "example.com/shop/store"`: a module path then a folder, whose files are one
     /// package; a file sees its package's names without importing them.
     Go,
+    /// `import com.example.shop.Order`, `import com.example.shop.*`: a dotted path under a source
+    /// root (`src/main/java`), naming a class's file or a package's folder; a file sees the names
+    /// of its package (the same folder under any source root) without importing them.
+    Jvm,
 }
 
 /// What the indexer needs to know about a language beyond its queries (`config.toml`).
@@ -75,6 +80,9 @@ pub struct LanguageConfig {
     pub import_style: ImportStyle,
     /// Files that stand for their folder as a module (`mod.rs`, `__init__.py`, `index.ts`).
     pub index_files: Vec<String>,
+    /// Whether a bare call inside a type's method means the type's own member first (Java's
+    /// implicit `this`), before any top-level or imported name.
+    pub members_in_scope: bool,
 }
 
 /// A language's compiled queries. See `ARCHITECTURE.md` for the capture names.
@@ -95,13 +103,14 @@ impl Language {
         &Language::ALL
     }
 
-    const ALL: [Language; 6] = [
+    const ALL: [Language; 7] = [
         Language::Rust,
         Language::Python,
         Language::TypeScript,
         Language::Tsx,
         Language::JavaScript,
         Language::Go,
+        Language::Java,
     ];
 
     /// The lowercase name used in folder names, configs and wire formats.
@@ -113,6 +122,7 @@ impl Language {
             Language::Tsx => "tsx",
             Language::JavaScript => "javascript",
             Language::Go => "go",
+            Language::Java => "java",
         }
     }
 
@@ -125,6 +135,7 @@ impl Language {
             Language::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
             Language::Go => tree_sitter_go::LANGUAGE.into(),
+            Language::Java => tree_sitter_java::LANGUAGE.into(),
         }
     }
 
@@ -136,6 +147,7 @@ impl Language {
             Language::Tsx => language_files!("tsx"),
             Language::JavaScript => language_files!("javascript"),
             Language::Go => language_files!("go"),
+            Language::Java => language_files!("java"),
         }
     }
 
@@ -256,6 +268,7 @@ mod tests {
         check("index.mjs", Some(Language::JavaScript));
         check("Component.JSX", Some(Language::JavaScript));
         check("cmd/main.go", Some(Language::Go));
+        check("src/main/java/com/example/App.java", Some(Language::Java));
         check("README.md", None);
         check("Makefile", None);
     }

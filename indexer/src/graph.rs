@@ -91,7 +91,7 @@ pub struct RepoGraph {
 struct Scope {
     bindings: HashMap<String, Binding>,
     globs: Vec<usize>,
-    /// The other files of its package, whose top-level names it sees as its own (Go).
+    /// The other files of its package, whose top-level names it sees as its own (Go, Java).
     package: Vec<usize>,
 }
 
@@ -148,7 +148,7 @@ impl RepoGraph {
         let mut externals: HashMap<String, NodeIndex> = HashMap::new();
         let mut edges = Vec::new();
         for (f, file) in self.files.iter().enumerate() {
-            let mut scope = Scope { package: lookup.go_siblings(f), ..Scope::default() };
+            let mut scope = Scope { package: lookup.siblings(f), ..Scope::default() };
             let mut linked = HashSet::new();
             for import in &file.facts.imports {
                 let resolved = lookup.resolve(f, file.facts.language, import);
@@ -557,6 +557,15 @@ impl Resolver<'_> {
                 },
             };
         }
+        // Java's implicit `this`: `touch()` is the enclosing type's own (or inherited) member;
+        // `new Order()` inside Order still means the class, not its constructor.
+        let language = self.files[file].facts.language;
+        if language.config().members_in_scope
+            && let Some(member) = self.member_of_enclosing_type(file, call, name)
+            && !self.is_constructor(member)
+        {
+            return Some(member);
+        }
         match self.visible(file, name, 0)? {
             Visible::Symbol(symbol) => Some(symbol),
             Visible::Module(_) | Visible::Package(_) => None,
@@ -569,6 +578,13 @@ impl Resolver<'_> {
             let own = self.index.top_level[file].get(name)?;
             Some(SymbolRef { file, symbol: own[0] })
         })
+    }
+
+    /// A member named like the type holding it: Java's and C#'s constructors.
+    fn is_constructor(&self, member: SymbolRef) -> bool {
+        let symbol = self.symbol(member);
+        let owner = symbol.parent.map(|p| &self.files[member.file].facts.symbols[p as usize].name);
+        owner.or(symbol.container.as_ref()) == Some(&symbol.name)
     }
 
     fn symbol(&self, symbol: SymbolRef) -> &Symbol {
@@ -641,6 +657,9 @@ impl Resolver<'_> {
         match self.scopes[file].bindings.get(name) {
             Some(Binding::Module(module)) => return Some(Visible::Module(*module)),
             Some(Binding::Package(files)) => return Some(Visible::Package(files.clone())),
+            Some(Binding::InPackage { files, name: original }) => {
+                return self.in_package(files, original).map(Visible::Symbol);
+            }
             Some(Binding::Item { file: target, name: original }) => {
                 return self.exported(*target, original, depth + 1).map(Visible::Symbol);
             }

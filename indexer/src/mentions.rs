@@ -3,8 +3,9 @@
 //! be looked up in the graph and the file list, where the text's other words can only be ranked.
 //!
 //! Frames are read in the forms runtimes print them: Python's `File "…", line N, in f`, V8's
-//! `at f (file:line:col)`, Firefox and Safari's `f@file:line:col`, and Rust's panics and
-//! backtraces (`N: path::to::f` then `at file:line:col`).
+//! `at f (file:line:col)`, Firefox and Safari's `f@file:line:col`, Rust's panics and
+//! backtraces (`N: path::to::f` then `at file:line:col`), Go's goroutine traces (`pkg.(*T).M(…)`
+//! then `\tfile.go:line +0x…`) and the JVM's `at pkg.Class.method(File.java:line)`.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -46,7 +47,7 @@ pub struct Mentions {
 
 /// The source file extensions a path in a text must end with to count as one.
 const EXTENSIONS: &[&str] =
-    &["py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+    &["py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "go", "java"];
 
 /// Projects whose names end in `.js`.
 const PROJECTS: &[&str] = &[
@@ -81,11 +82,30 @@ static RUST_PANIC: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"panicked at (?:'[^']*', )?(?P<path>[^\s:]+):(?P<line>\d+)(?::\d+)?")
         .expect("valid")
 });
-/// `KeyError: 'x'`, `requests.exceptions.ConnectionError: …`, `Uncaught TypeError: …`, at a
+/// A goroutine's frame: `example.com/shop/store.(*Memory).Put(0xc…, …)`, then
+/// `\t/home/u/shop/store/memory.go:29 +0xf6`.
+static GO_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^(?P<function>[^\s()]+(?:\(\*?[^\s()]+\))?[^\s()]*)\([^\n]*\)\n\s+(?P<path>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-f]+)?\s*$",
+    )
+    .expect("valid")
+});
+/// `panic: assignment to entry in nil map`, at a line's start (Go).
+static GO_PANIC: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^panic: ").expect("valid"));
+/// `at com.shop.Service.charge(Service.java:32)`, `at java.base/java.util.Map.get(Map.java:5)`;
+/// frames without a line (`Native Method`, `Unknown Source`) say nothing of the repository.
+static JVM_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*at (?:[\w.@$-]*/)*(?P<function>[\w$.<>]+)\((?P<file>[\w$-]+\.(?:java|kt)):(?P<line>\d+)\)",
+    )
+    .expect("valid")
+});
+/// `KeyError: 'x'`, `requests.exceptions.ConnectionError: …`, `Uncaught TypeError: …`,
+/// `Exception in thread "main" java.lang.IllegalStateException: …`, `Caused by: …`, at a
 /// line's start.
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?m)^\s*(?:Uncaught |raise |E\s+)?(?P<name>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning|Interrupt|Exit))\b(?::|$)",
+        r#"(?m)^\s*(?:Uncaught |raise |E\s+|Exception in thread "[^"\n]*" |Caused by: )?(?P<name>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning|Interrupt|Exit))\b(?::|$)"#,
     )
     .expect("valid")
 });
@@ -137,6 +157,16 @@ pub fn mentions(text: &str) -> Mentions {
             }),
         }
     }
+    for caps in GO_FRAME.captures_iter(text) {
+        found.frame(Some(&go_function(&caps["function"])), &caps["path"], &caps["line"]);
+    }
+    if GO_PANIC.is_match(text) {
+        found.exception("panic");
+    }
+    for caps in JVM_FRAME.captures_iter(text) {
+        let (function, path) = jvm_frame(&caps["function"], &caps["file"]);
+        found.frame(Some(&function), &path, &caps["line"]);
+    }
     for caps in EXCEPTION.captures_iter(text) {
         found.exception(&caps["name"]);
     }
@@ -177,6 +207,27 @@ fn rust_function(name: &str) -> &str {
         }
         _ => name,
     }
+}
+
+/// A Go frame's function as the symbol's qualified name: `example.com/shop/store.(*Memory).Put`
+/// → `Memory.Put`, `main.main` → `main`, `pkg.Map[...].Get` → `Map.Get`.
+fn go_function(name: &str) -> String {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let name = name.split_once('.').map_or(name, |(_package, rest)| rest);
+    name.replace("[...]", "").replace(['(', ')', '*'], "")
+}
+
+/// A JVM frame's function (`Class.method`, nested classes joined by `.`) and its file as a
+/// path under the source root, from the package (`com.shop.Service.charge`, `Service.java` →
+/// `Service.charge`, `com/shop/Service.java`).
+fn jvm_frame(function: &str, file: &str) -> (String, String) {
+    let segments: Vec<&str> = function.split('.').collect();
+    let class = segments
+        .iter()
+        .position(|s| s.starts_with(|c: char| c.is_ascii_uppercase()))
+        .unwrap_or(segments.len().saturating_sub(2));
+    let path = segments[..class].iter().chain([&file]).copied().collect::<Vec<_>>().join("/");
+    (segments[class..].join(".").replace('$', "."), path)
 }
 
 #[derive(Default)]
@@ -267,6 +318,51 @@ mod tests {
         let frames: Vec<(Option<&str>, Option<u32>)> =
             found.frames.iter().map(|f| (f.function.as_deref(), f.line)).collect();
         assert_eq!(frames, [(Some("total"), Some(12)), (None, Some(3))]);
+    }
+
+    fn frames(found: &Mentions) -> Vec<(&str, &str, u32)> {
+        found
+            .frames
+            .iter()
+            .map(|f| (f.function.as_deref().unwrap(), f.path.as_deref().unwrap(), f.line.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_go_panic_names_its_goroutine_s_frames() {
+        // go1.19 running the go-module fixture with a zero Memory (its map is nil).
+        let found = mentions(
+            "panic: assignment to entry in nil map\n\ngoroutine 1 [running]:\nexample.com/shop/internal/store.(*Memory).Put(0xc00008c150, {{0x4a4165, 0x3}, {0x4a4129, 0x3}, 0xfa, 0x1})\n\t/tmp/gt/internal/store/memory.go:29 +0xf6\nmain.main()\n\t/tmp/gt/cmd/boom/main.go:7 +0x54\nexit status 2\n",
+        );
+        assert_eq!(
+            frames(&found),
+            [
+                ("Memory.Put", "/tmp/gt/internal/store/memory.go", 29),
+                ("main", "/tmp/gt/cmd/boom/main.go", 7)
+            ]
+        );
+        assert_eq!(found.exceptions, ["panic"]);
+        assert_eq!(go_function("example.com/x/cache.(*LRU[...]).Get"), "LRU.Get");
+    }
+
+    #[test]
+    fn a_java_stack_trace_names_classes_files_and_the_exception() {
+        // OpenJDK 17 running the java-maven fixture's checkout of an empty order.
+        let found = mentions(
+            "Exception in thread \"main\" java.lang.IllegalStateException: empty order o-9\n\tat com.example.shop.service.OrderService.charge(OrderService.java:32)\n\tat Boom.main(Boom.java:4)\nCaused by: java.io.UncheckedIOException: disk\n\tat java.base/java.util.Order$Status.values(Order.java:5)\n\tat java.base/jdk.internal.reflect.NativeMethodAccessorImpl.invoke0(Native Method)\n",
+        );
+        assert_eq!(
+            frames(&found),
+            [
+                ("OrderService.charge", "com/example/shop/service/OrderService.java", 32),
+                ("Boom.main", "Boom.java", 4),
+                ("Order.Status.values", "java/util/Order.java", 5),
+            ]
+        );
+        assert_eq!(
+            found.exceptions,
+            ["java.lang.IllegalStateException", "java.io.UncheckedIOException"]
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Binding {
     External(String),
     /// A package of several files bound to a local name: Go's `import "example.com/shop/store"`.
     Package(Vec<usize>),
+    /// A name defined by one of a package's files: `import com.example.shop.Order` when no file
+    /// is named `Order.java`.
+    InPackage { files: Vec<usize>, name: String },
 }
 
 /// The outcome of resolving one import statement.
@@ -46,14 +49,23 @@ pub struct Files<'a> {
     by_path: HashMap<&'a str, usize>,
     /// Rust: module folder → the file that is that module.
     rust_modules: HashMap<String, usize>,
-    /// Every tail of every path that starts at a folder boundary (`pkg/mod.py`, `mod.py`) →
-    /// the files ending so: absolute Python imports find their file in one lookup.
+    /// Every tail of every Python or Java path that starts at a folder boundary (`pkg/mod.py`,
+    /// `mod.py`) → the files ending so: absolute imports find their file in one lookup.
     tails: HashMap<&'a str, Vec<usize>>,
     dirs: HashSet<String>,
     /// Go: folder → its Go files, a package.
     go_packages: HashMap<&'a str, Vec<usize>>,
     /// Go: the repository's module paths (`example.com/shop`), longest first.
     go_modules: Vec<String>,
+    /// Java: every tail of every folder holding Java files (`com/example/shop`, `shop`) → its
+    /// files, so `import com.example.shop.*` finds its package under any source root.
+    jvm_folders: HashMap<&'a str, Vec<usize>>,
+    /// Java: each file's package — its folder under a source root — and the package's files.
+    jvm_package: Vec<Option<usize>>,
+    jvm_packages: Vec<Vec<usize>>,
+    /// The extensions of the `jvm` import style's languages, for a class's file name.
+    jvm_extensions: Vec<&'static str>,
+    styles: Vec<ImportStyle>,
 }
 
 impl<'a> Files<'a> {
@@ -71,12 +83,13 @@ impl<'a> Files<'a> {
             .filter(|(i, _)| languages[*i] == Language::Rust)
             .map(|(i, p)| (rust_module_dir(p), i))
             .collect();
+        let styles: Vec<ImportStyle> = languages.iter().map(|l| l.config().import_style).collect();
         let mut tails: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, path) in paths.iter().enumerate().filter(|(i, _)| languages[*i] == Language::Python)
-        {
-            tails.entry(path.as_str()).or_default().push(i);
-            for (slash, _) in path.match_indices('/') {
-                tails.entry(&path[slash + 1..]).or_default().push(i);
+        for (i, path) in paths.iter().enumerate() {
+            if matches!(styles[i], ImportStyle::Python | ImportStyle::Jvm) {
+                for tail in path_tails(path) {
+                    tails.entry(tail).or_default().push(i);
+                }
             }
         }
         let mut dirs = HashSet::new();
@@ -90,8 +103,34 @@ impl<'a> Files<'a> {
         for (i, path) in paths.iter().enumerate().filter(|(i, _)| languages[*i] == Language::Go) {
             go_packages.entry(parent(path)).or_default().push(i);
         }
-        let go_modules = go_module_paths(imports, &go_packages);
-        Files { paths, by_path, rust_modules, tails, dirs, go_packages, go_modules }
+        let imports: Vec<&str> = imports.collect();
+        let go_modules = go_module_paths(imports.iter().copied(), &go_packages);
+        let mut jvm_folders: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, path) in paths.iter().enumerate().filter(|(i, _)| styles[*i] == ImportStyle::Jvm) {
+            for tail in path_tails(parent(path)) {
+                jvm_folders.entry(tail).or_default().push(i);
+            }
+        }
+        let (jvm_package, jvm_packages) = jvm_packages(paths, &styles, &imports);
+        let jvm_extensions = Language::all()
+            .iter()
+            .filter(|l| l.config().import_style == ImportStyle::Jvm)
+            .flat_map(|l| l.config().extensions.iter().map(String::as_str))
+            .collect();
+        Files {
+            paths,
+            by_path,
+            rust_modules,
+            tails,
+            dirs,
+            go_packages,
+            go_modules,
+            jvm_folders,
+            jvm_package,
+            jvm_packages,
+            jvm_extensions,
+            styles,
+        }
     }
 
     fn find(&self, path: &str) -> Option<usize> {
@@ -105,12 +144,28 @@ impl<'a> Files<'a> {
             ImportStyle::Python => self.resolve_python(importer, import),
             ImportStyle::Rust => self.resolve_rust(importer, import),
             ImportStyle::Go => self.resolve_go(import),
+            ImportStyle::Jvm => self.resolve_jvm(importer, import),
         }
     }
 
-    /// The other Go files of `file`'s package, which see its names without an import: all of
-    /// them from a test file, the non-test ones from the rest.
-    pub fn go_siblings(&self, file: usize) -> Vec<usize> {
+    /// The other files of `file`'s package, whose top-level names it sees without an import (Go,
+    /// Java); none in languages whose files are modules of their own.
+    pub fn siblings(&self, file: usize) -> Vec<usize> {
+        match self.styles[file] {
+            ImportStyle::Go => self.go_siblings(file),
+            ImportStyle::Jvm => match self.jvm_package[file] {
+                Some(package) => {
+                    self.jvm_packages[package].iter().copied().filter(|&f| f != file).collect()
+                }
+                None => Vec::new(),
+            },
+            ImportStyle::Rust | ImportStyle::Python | ImportStyle::Path => Vec::new(),
+        }
+    }
+
+    /// The other Go files of `file`'s package: all of them from a test file, the non-test ones
+    /// from the rest.
+    fn go_siblings(&self, file: usize) -> Vec<usize> {
         let path = &self.paths[file];
         let Some(package) = self.go_packages.get(parent(path)) else { return Vec::new() };
         let test = is_go_test(path);
@@ -158,6 +213,71 @@ impl<'a> Files<'a> {
             _ => resolved.bindings.push((local, Binding::Package(files))),
         }
         resolved
+    }
+
+    // ---------------------------------------------------------------- Java
+
+    /// `import a.b.C` binds `C` from `a/b/C.java` under any source root, or from the package
+    /// folder `a/b` when no file is named so; `import a.b.*` sees every name of the package;
+    /// `import static a.b.C.m` and nested classes link the class's file and bind nothing (a
+    /// member is not a top-level name). Anything else is an external package (`java.util`).
+    fn resolve_jvm(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let segments: Vec<&str> = import.source.split('.').collect();
+        if import.names.iter().any(|n| n.name == "*") {
+            if let Some(files) = self.jvm_folders.get(segments.join("/").as_str()) {
+                resolved.modules.extend(files.iter().map(|&f| Module::File(f)));
+                resolved.globs.extend(files);
+            } else if let Some(class) = self.jvm_class(importer, &segments) {
+                resolved.modules.push(Module::File(class));
+            } else {
+                resolved.modules.push(Module::External(jvm_package_name(&segments)));
+            }
+            return resolved;
+        }
+        let name = segments.last().copied().unwrap_or_default().to_owned();
+        if let Some(class) = self.jvm_class(importer, &segments) {
+            resolved.modules.push(Module::File(class));
+            resolved.bindings.push((name.clone(), Binding::Item { file: class, name }));
+            return resolved;
+        }
+        let package = segments[..segments.len() - 1].join("/");
+        if let Some(files) = self.jvm_folders.get(package.as_str()).filter(|_| !package.is_empty())
+        {
+            resolved.modules.extend(files.iter().map(|&f| Module::File(f)));
+            resolved
+                .bindings
+                .push((name.clone(), Binding::InPackage { files: files.clone(), name }));
+            return resolved;
+        }
+        let outer =
+            (1..segments.len()).rev().find_map(|k| self.jvm_class(importer, &segments[..k]));
+        if let Some(class) = outer {
+            resolved.modules.push(Module::File(class));
+            return resolved;
+        }
+        let package = jvm_package_name(&segments);
+        resolved.bindings.push((name, Binding::External(package.clone())));
+        resolved.modules.push(Module::External(package));
+        resolved
+    }
+
+    /// The file of class `a.b.C` (`…/a/b/C.java`), the one nearest the importer if the
+    /// repository has several (modules of one build).
+    fn jvm_class(&self, importer: usize, segments: &[&str]) -> Option<usize> {
+        let path = segments.join("/");
+        let candidates = self
+            .jvm_extensions
+            .iter()
+            .filter_map(|ext| self.tails.get(format!("{path}.{ext}").as_str()))
+            .flatten()
+            .copied()
+            .filter(|&f| self.styles[f] == ImportStyle::Jvm);
+        let shared = |f: usize| common_prefix(&self.paths[f], &self.paths[importer]);
+        candidates.fold(None, |best: Option<usize>, f| match best {
+            Some(b) if shared(b) >= shared(f) => Some(b),
+            _ => Some(f),
+        })
     }
 
     // ---------------------------------------------------------------- TypeScript / JavaScript
@@ -496,6 +616,72 @@ fn go_package_name(source: &str) -> String {
     name.replace('-', "_")
 }
 
+/// The package of every Java file, as an index into the list of packages' files. A folder's
+/// package is its path under the source root: after `src/<set>/java/` (Maven, Gradle), else its
+/// longest tail that some import names as a package (`import com.example.shop.Order` names
+/// `com/example/shop`), else the folder itself. So `src/test/java/com/x` shares `com/x` with
+/// `src/main/java/com/x`, the way a test sees package-private classes without an import.
+fn jvm_packages(
+    paths: &[String],
+    styles: &[ImportStyle],
+    imports: &[&str],
+) -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
+    let named: HashSet<String> = imports
+        .iter()
+        .filter(|s| !s.contains('/'))
+        .flat_map(|source| {
+            let segments: Vec<&str> = source.split('.').collect();
+            (1..segments.len()).map(move |k| segments[..k].join("/"))
+        })
+        .collect();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut packages: Vec<Vec<usize>> = Vec::new();
+    let mut of = vec![None; paths.len()];
+    for (i, path) in paths.iter().enumerate().filter(|(i, _)| styles[*i] == ImportStyle::Jvm) {
+        let dir = parent(path);
+        let key = source_root_relative(dir)
+            .or_else(|| path_tails(dir).find(|tail| named.contains(*tail)))
+            .unwrap_or(dir);
+        let id = *ids.entry(key.to_owned()).or_insert_with(|| {
+            packages.push(Vec::new());
+            packages.len() - 1
+        });
+        packages[id].push(i);
+        of[i] = Some(id);
+    }
+    (of, packages)
+}
+
+/// A folder's path under a Maven or Gradle source root (`src/main/java/com/x` → `com/x`).
+fn source_root_relative(dir: &str) -> Option<&str> {
+    let segments: Vec<&str> = dir.split('/').collect();
+    let root = (2..segments.len())
+        .rev()
+        .find(|&i| matches!(segments[i], "java" | "kotlin") && segments[i - 2] == "src")?;
+    let skip: usize = segments[..=root].iter().map(|s| s.len() + 1).sum();
+    Some(dir.get(skip..).unwrap_or(""))
+}
+
+/// An external import's package: the segments before the first capitalised one (the class),
+/// `java.util.Map` → `java.util`, `org.junit.Assertions.assertEquals` → `org.junit`.
+fn jvm_package_name(segments: &[&str]) -> String {
+    let class = segments
+        .iter()
+        .position(|s| s.starts_with(|c: char| c.is_ascii_uppercase()))
+        .unwrap_or(segments.len().saturating_sub(1));
+    segments[..class.max(1)].join(".")
+}
+
+/// A path and every tail of it that starts after a `/`: `a/b/c` → `a/b/c`, `b/c`, `c`.
+fn path_tails(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(path).chain(path.match_indices('/').map(move |(slash, _)| &path[slash + 1..]))
+}
+
+/// How many leading bytes two paths share, counted in whole folders.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.split('/').zip(b.split('/')).take_while(|(x, y)| x == y).map(|(x, _)| x.len() + 1).sum()
+}
+
 fn is_go_test(path: &str) -> bool {
     path.ends_with("_test.go")
 }
@@ -694,6 +880,78 @@ mod tests {
             go_module_paths(imports.into_iter(), &packages),
             ["example.com/shop/tools/lint/v2", "example.com/shop"]
         );
+    }
+
+    fn java_import(source: &str, wildcard: bool) -> Import {
+        let names = if wildcard {
+            vec![crate::model::ImportedName { name: "*".into(), alias: None }]
+        } else {
+            Vec::new()
+        };
+        Import { source: source.into(), names, alias: None, line: 1 }
+    }
+
+    #[test]
+    fn java_imports_find_classes_and_packages_under_any_source_root() {
+        let paths: Vec<String> = [
+            "billing/src/main/java/com/shop/model/Order.java",
+            "shop/src/main/java/com/shop/App.java",
+            "shop/src/main/java/com/shop/model/Item.java",
+            "shop/src/main/java/com/shop/model/Order.java",
+            "shop/src/main/java/com/shop/model/Records.java",
+            "shop/src/test/java/com/shop/model/OrderTest.java",
+        ]
+        .map(String::from)
+        .to_vec();
+        let languages = vec![Language::Java; paths.len()];
+        let files = Files::new(&paths, &languages, std::iter::empty());
+        let resolve =
+            |source, wildcard| files.resolve(1, Language::Java, &java_import(source, wildcard));
+
+        // Two modules have a com/shop/model/Order.java: the importer's own module wins.
+        let order = resolve("com.shop.model.Order", false);
+        assert_eq!(order.modules, [Module::File(3)]);
+        assert_eq!(
+            order.bindings,
+            [("Order".into(), Binding::Item { file: 3, name: "Order".into() })]
+        );
+
+        // A class in a file named otherwise is looked up in its package's files.
+        let money = resolve("com.shop.model.Money", false);
+        assert!(matches!(&money.bindings[..], [(name, Binding::InPackage { files, .. })]
+            if name == "Money" && files.contains(&4)));
+
+        // `.*` sees the package in every module and source root.
+        assert_eq!(resolve("com.shop.model", true).globs, [0, 2, 3, 4, 5]);
+
+        // A static import links the class and binds nothing; the JDK is external by package.
+        let constant = resolve("com.shop.model.Order.MAX_LINES", false);
+        assert_eq!((constant.modules, constant.bindings), (vec![Module::File(3)], vec![]));
+        assert_eq!(resolve("java.util.Map", false).modules, [Module::External("java.util".into())]);
+        assert_eq!(
+            resolve("org.junit.jupiter.api.Assertions.assertEquals", false).modules,
+            [Module::External("org.junit.jupiter.api".into())]
+        );
+    }
+
+    #[test]
+    fn java_tests_share_their_package_with_the_main_sources() {
+        let paths: Vec<String> = [
+            "src/main/java/com/shop/Ledger.java",
+            "src/main/java/com/shop/Service.java",
+            "src/main/java/com/shop/model/Item.java",
+            "src/test/java/com/shop/ServiceTest.java",
+            "legacy/src/com/shop/Old.java", // no Maven layout: an import names the package
+            "scripts/Tool.java",            // neither: its folder is its package
+        ]
+        .map(String::from)
+        .to_vec();
+        let languages = vec![Language::Java; paths.len()];
+        let files = Files::new(&paths, &languages, ["com.shop.Service"].into_iter());
+        assert_eq!(files.siblings(3), [0, 1, 4]);
+        assert_eq!(files.siblings(0), [1, 3, 4]);
+        assert_eq!(files.siblings(2), Vec::<usize>::new());
+        assert_eq!(files.siblings(5), Vec::<usize>::new());
     }
 
     #[test]

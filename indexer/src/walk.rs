@@ -26,10 +26,16 @@ impl Default for WalkOptions {
         WalkOptions {
             max_file_bytes: 1024 * 1024,
             exclude: Vec::new(),
+            // Build output and fetched dependencies of each ecosystem. Not `bin/`: a shell
+            // project keeps its scripts there, and .NET's `bin/` holds no source (its generated
+            // `.cs` files are in `obj/`).
             vendored_dirs: [
                 "node_modules",
                 "target",
+                "build",
                 "dist",
+                "obj",
+                ".gradle",
                 "vendor",
                 "third_party",
                 "bower_components",
@@ -278,6 +284,15 @@ mod tests {
             walked.skipped.get(&SkipReason::Unsupported).is_some_and(|n| *n >= 2),
             "json files"
         );
+    }
+
+    #[test]
+    fn build_output_of_maven_and_gradle_is_pruned() {
+        let walked = walk(&fixture("java-maven"), &WalkOptions::default()).unwrap();
+        assert!(walked.files.iter().all(|f| f.path.starts_with("src/")), "{:?}", walked.files);
+        assert_eq!(walked.files.len(), 10);
+        // target/ (Maven) and build/ (Gradle), neither git-ignored.
+        assert_eq!(walked.skipped.get(&SkipReason::Vendored), Some(&2));
     }
 
     #[test]

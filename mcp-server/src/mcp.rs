@@ -369,6 +369,7 @@ fn mime_type(path: &str) -> &'static str {
         Some("ts" | "tsx") => "text/x-typescript",
         Some("js" | "jsx" | "mjs" | "cjs") => "text/javascript",
         Some("go") => "text/x-go",
+        Some("java") => "text/x-java",
         _ => "text/plain",
     }
 }

@@ -28,8 +28,8 @@
 ; The method declaration itself is its own container, named by the receiver's type:
 ; `func (s Store)`, `func (s *Store)`, `func (s *Store[K, V])`, `func (Store)` -> Store.
 ; parse.rs's range check is inclusive, so the method is qualified `Store.Put`.
-; @receiver is the receiver variable (`s`), which means the container inside the method. parse.rs
-; ignores it today (it reads @receiver only on references); see /work/go-notes.md, part (b).
+; @receiver is the receiver variable (`s`): inside the method, parse.rs stores a call on it
+; (`s.Get()`) as a call on `self`.
 (method_declaration
   receiver: (parameter_list
     (parameter_declaration

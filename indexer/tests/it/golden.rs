@@ -31,3 +31,8 @@ fn typescript_app() {
 fn go_module() {
     check("go-module");
 }
+
+#[test]
+fn java_maven() {
+    check("java-maven");
+}

@@ -1,6 +1,6 @@
 //! `locate`: from a bug report, a stack trace or a failing run's output to the files and symbols
 //! it is about, each with its evidence — on a small shop written here and the traces Python
-//! prints when it fails.
+//! prints when it fails, and on the Java fixture and the trace the JVM prints.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +9,7 @@ use indexer::locate::{Evidence, Located, Signal};
 
 use indexer::Mode;
 
-use crate::support::{TestIndexer, local, query};
+use crate::support::{TestIndexer, fixture, local, query};
 
 const CART: &str = r#""""The shopping cart: what is in it and what it costs."""
 
@@ -224,4 +224,54 @@ async fn a_hybrid_search_of_a_pasted_report_leans_on_its_words() {
     let hits = indexer.indexer.search(&query(PASTED_REPORT, Mode::Hybrid)).await.unwrap();
 
     assert_eq!(hits[0].path, "shop/shipping.py", "{hits:#?}");
+}
+
+/// The java-maven fixture, with a tool that checks out an empty order, and what the JVM prints
+/// when it runs.
+fn failing_java_shop() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp").arg("-r").arg(fixture("java-maven")).arg(dir.path()).status();
+    assert!(copied.unwrap().success());
+    let root = dir.path().join("java-maven");
+    std::fs::write(
+        root.join("src/main/java/com/example/shop/EmptyCheckout.java"),
+        "package com.example.shop;\n\nimport com.example.shop.pricing.Discount;\nimport com.example.shop.service.OrderService;\n\npublic class EmptyCheckout {\n    public static void main(String[] args) {\n        OrderService service = OrderService.withLedger();\n        service.charge(service.start(\"o-9\"), Discount.NONE);\n    }\n}\n",
+    )
+    .unwrap();
+    let sources: Vec<_> = ignore::Walk::new(root.join("src/main"))
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "java"))
+        .collect();
+    let classes = dir.path().join("classes");
+    let javac = Command::new("javac").arg("-d").arg(&classes).args(&sources).status();
+    assert!(javac.expect("javac (setup installs openjdk-17-jdk-headless)").success());
+    let run = Command::new("java")
+        .arg("-cp")
+        .arg(&classes)
+        .arg("com.example.shop.EmptyCheckout")
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "an empty order cannot be charged");
+    (dir, String::from_utf8(run.stderr).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_java_stack_trace_finds_the_method_that_threw_under_its_source_root() {
+    let (dir, trace) = failing_java_shop();
+    let indexer = TestIndexer::new().await;
+    let repo = indexed(&dir.path().join("java-maven"), &indexer).await;
+
+    let located = indexer.indexer.locate(&repo, &trace, 5).await.unwrap();
+
+    // The JVM names `OrderService.java` and its package, not the path under src/main/java.
+    let first = &located[0];
+    assert_eq!(first.path, "src/main/java/com/example/shop/service/OrderService.java", "{trace}");
+    assert_eq!(first.symbols[0].name, "OrderService.charge");
+    assert!(
+        first.symbols[0].evidence.iter().any(|e| matches!(e,
+            Evidence::Frame { function: Some(f), line: Some(32) } if f == "OrderService.charge")),
+        "{:#?}",
+        first.symbols[0]
+    );
+    assert!(paths(&located).contains(&"src/main/java/com/example/shop/EmptyCheckout.java"));
 }
