@@ -23,6 +23,7 @@ pub enum Language {
     JavaScript,
     Go,
     Java,
+    Kotlin,
 }
 
 /// The embedded files of one language folder.
@@ -55,7 +56,7 @@ pub enum ImportStyle {
     /// `import "example.com/shop/store"`: a module path then a folder, whose files are one
     /// package; a file sees its package's names without importing them.
     Go,
-    /// `import com.example.shop.Order`, `import com.example.shop.*`: a dotted path under a source
+    /// `import com.example.shop.Order`, `import com.example.shop.*` (Java, Kotlin): a dotted path under a source
     /// root (`src/main/java`), naming a class's file or a package's folder; a file sees the names
     /// of its package (the same folder under any source root) without importing them.
     Jvm,
@@ -75,7 +76,8 @@ pub struct LanguageConfig {
     pub wrapper_nodes: Vec<String>,
     /// Whether the first string statement of a body is the documentation (Python docstrings).
     pub docstrings: bool,
-    /// A definition's signature is its text up to the first of these child fields.
+    /// A definition's signature is its text up to the first of these child fields it has, or
+    /// else its first child of one of these kinds (for grammars that name few fields: Kotlin).
     pub body_fields: Vec<String>,
     pub import_style: ImportStyle,
     /// Files that stand for their folder as a module (`mod.rs`, `__init__.py`, `index.ts`).
@@ -103,7 +105,7 @@ impl Language {
         &Language::ALL
     }
 
-    const ALL: [Language; 7] = [
+    const ALL: [Language; 8] = [
         Language::Rust,
         Language::Python,
         Language::TypeScript,
@@ -111,6 +113,7 @@ impl Language {
         Language::JavaScript,
         Language::Go,
         Language::Java,
+        Language::Kotlin,
     ];
 
     /// The lowercase name used in folder names, configs and wire formats.
@@ -123,6 +126,7 @@ impl Language {
             Language::JavaScript => "javascript",
             Language::Go => "go",
             Language::Java => "java",
+            Language::Kotlin => "kotlin",
         }
     }
 
@@ -136,6 +140,7 @@ impl Language {
             Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
             Language::Go => tree_sitter_go::LANGUAGE.into(),
             Language::Java => tree_sitter_java::LANGUAGE.into(),
+            Language::Kotlin => tree_sitter_kotlin_ng::LANGUAGE.into(),
         }
     }
 
@@ -148,6 +153,7 @@ impl Language {
             Language::JavaScript => language_files!("javascript"),
             Language::Go => language_files!("go"),
             Language::Java => language_files!("java"),
+            Language::Kotlin => language_files!("kotlin"),
         }
     }
 
@@ -269,6 +275,8 @@ mod tests {
         check("Component.JSX", Some(Language::JavaScript));
         check("cmd/main.go", Some(Language::Go));
         check("src/main/java/com/example/App.java", Some(Language::Java));
+        check("src/main/kotlin/Main.kt", Some(Language::Kotlin));
+        check("build.gradle.kts", Some(Language::Kotlin));
         check("README.md", None);
         check("Makefile", None);
     }

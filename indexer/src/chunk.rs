@@ -85,10 +85,14 @@ fn split_definition(
     chunks: &mut Vec<Chunk>,
 ) {
     let end = line_of(node.end_position().row);
-    let body = body_fields.iter().find_map(|f| node.child_by_field_name(f));
+    let body = crate::parse::body_of(node, body_fields);
     let statements: Vec<Node<'_>> = match body {
         Some(body) if end - start + 1 > MAX_LINES => {
-            let body = body.child_by_field_name("body").unwrap_or(body); // `const f = () => {…}`
+            // `const f = () => {…}`; Kotlin's `function_body` holds a `block`.
+            let body = body
+                .child_by_field_name("body")
+                .or_else(|| body.named_child(0).filter(|c| c.kind() == "block"))
+                .unwrap_or(body);
             let mut cursor = body.walk();
             body.named_children(&mut cursor).collect()
         }

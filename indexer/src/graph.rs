@@ -151,7 +151,15 @@ impl RepoGraph {
             let mut scope = Scope { package: lookup.siblings(f), ..Scope::default() };
             let mut linked = HashSet::new();
             for import in &file.facts.imports {
-                let resolved = lookup.resolve(f, file.facts.language, import);
+                let mut resolved = lookup.resolve(f, file.facts.language, import);
+                // `import com.x.formatPrice`: the package's files that define the name.
+                for (_, binding) in &resolved.bindings {
+                    if let Binding::InPackage { files, name } = binding {
+                        let defining =
+                            files.iter().filter(|&&d| index.top_level[d].contains_key(name));
+                        resolved.modules.extend(defining.map(|&d| Module::File(d)));
+                    }
+                }
                 for module in resolved.modules {
                     let target = match module {
                         Module::File(target) if target != f => self.file_nodes[target],
@@ -640,9 +648,17 @@ impl Resolver<'_> {
         }
     }
 
+    /// The type `name` defined in `file`: a top-level one, else a nested one (Kotlin's
+    /// `object Empty : Refusal(…)` inside a sealed class), the first in the file.
     fn local_type(&self, file: usize, name: &str) -> Option<SymbolRef> {
-        let top = self.index.top_level[file].get(name)?;
-        top.iter().map(|&s| SymbolRef { file, symbol: s }).find(|&s| self.symbol(s).kind.is_type())
+        let is_type = |s: &SymbolRef| self.symbol(*s).kind.is_type();
+        let top = self.index.top_level[file].get(name).into_iter().flatten();
+        top.map(|&s| SymbolRef { file, symbol: s }).find(is_type).or_else(|| {
+            let symbols = &self.files[file].facts.symbols;
+            (0..symbols.len())
+                .map(|s| SymbolRef { file, symbol: s })
+                .find(|s| is_type(s) && self.symbol(*s).name == name)
+        })
     }
 
     /// What `name` means in `file`: its own top-level definition or its package's, an import,

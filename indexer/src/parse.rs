@@ -67,6 +67,15 @@ pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFa
     facts
 }
 
+/// A definition's body: its child in the first of `body_fields` it has, or else — for grammars
+/// that name few fields (Kotlin) — its first child of one of those kinds.
+pub(crate) fn body_of<'t>(node: Node<'t>, body_fields: &[String]) -> Option<Node<'t>> {
+    body_fields.iter().find_map(|field| node.child_by_field_name(field)).or_else(|| {
+        let mut cursor = node.walk();
+        node.named_children(&mut cursor).find(|child| body_fields.iter().any(|k| k == child.kind()))
+    })
+}
+
 fn first_error_line(root: Node<'_>) -> usize {
     let mut cursor = root.walk();
     let mut node = root;
@@ -223,17 +232,15 @@ impl<'a> Extractor<'a> {
     /// The definition's text up to its body, on one line.
     fn signature(&self, node: Node<'_>) -> String {
         let config = self.language.config();
-        let mut end = node.end_byte();
-        for field in &config.body_fields {
-            let Some(body) = node.child_by_field_name(field) else { continue };
+        let end = match body_of(node, &config.body_fields) {
             // `const f = (a) => { … }` is cut at the function's own body; `const N = 80` is kept whole.
-            end = match body.child_by_field_name("body") {
+            Some(body) => match body.child_by_field_name("body") {
                 Some(inner) => inner.start_byte(),
-                None if field == "value" => node.end_byte(),
+                None if node.child_by_field_name("value") == Some(body) => node.end_byte(),
                 None => body.start_byte(),
-            };
-            break;
-        }
+            },
+            None => node.end_byte(),
+        };
         let text = &self.source[node.start_byte()..end];
         let mut signature = text.split_whitespace().collect::<Vec<_>>().join(" ");
         while signature.ends_with(['{', ':', '=']) || signature.ends_with("=>") {

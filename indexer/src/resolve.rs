@@ -154,9 +154,11 @@ impl<'a> Files<'a> {
         match self.styles[file] {
             ImportStyle::Go => self.go_siblings(file),
             ImportStyle::Jvm => match self.jvm_package[file] {
-                Some(package) => {
-                    self.jvm_packages[package].iter().copied().filter(|&f| f != file).collect()
-                }
+                Some(package) => self.jvm_packages[package]
+                    .iter()
+                    .copied()
+                    .filter(|&f| f != file && self.jvm_sees(file, f))
+                    .collect(),
                 None => Vec::new(),
             },
             ImportStyle::Rust | ImportStyle::Python | ImportStyle::Path => Vec::new(),
@@ -217,15 +219,17 @@ impl<'a> Files<'a> {
 
     // ---------------------------------------------------------------- Java
 
-    /// `import a.b.C` binds `C` from `a/b/C.java` under any source root, or from the package
-    /// folder `a/b` when no file is named so; `import a.b.*` sees every name of the package;
+    /// `import a.b.C` binds `C` (or its alias) from `a/b/C.java` or `a/b/C.kt` under any source
+    /// root, or from the package folder `a/b` when no file is named so (Kotlin's top-level
+    /// functions); `import a.b.*` sees every name of the package;
     /// `import static a.b.C.m` and nested classes link the class's file and bind nothing (a
     /// member is not a top-level name). Anything else is an external package (`java.util`).
     fn resolve_jvm(&self, importer: usize, import: &Import) -> Resolved {
         let mut resolved = Resolved::default();
         let segments: Vec<&str> = import.source.split('.').collect();
         if import.names.iter().any(|n| n.name == "*") {
-            if let Some(files) = self.jvm_folders.get(segments.join("/").as_str()) {
+            let files = self.jvm_package_files(importer, &segments.join("/"));
+            if !files.is_empty() {
                 resolved.modules.extend(files.iter().map(|&f| Module::File(f)));
                 resolved.globs.extend(files);
             } else if let Some(class) = self.jvm_class(importer, &segments) {
@@ -236,18 +240,18 @@ impl<'a> Files<'a> {
             return resolved;
         }
         let name = segments.last().copied().unwrap_or_default().to_owned();
+        // Kotlin's `import a.b.wordCount as words`.
+        let local = import.alias.clone().unwrap_or_else(|| name.clone());
         if let Some(class) = self.jvm_class(importer, &segments) {
             resolved.modules.push(Module::File(class));
-            resolved.bindings.push((name.clone(), Binding::Item { file: class, name }));
+            resolved.bindings.push((local, Binding::Item { file: class, name }));
             return resolved;
         }
         let package = segments[..segments.len() - 1].join("/");
-        if let Some(files) = self.jvm_folders.get(package.as_str()).filter(|_| !package.is_empty())
-        {
-            resolved.modules.extend(files.iter().map(|&f| Module::File(f)));
-            resolved
-                .bindings
-                .push((name.clone(), Binding::InPackage { files: files.clone(), name }));
+        let files = self.jvm_package_files(importer, &package);
+        if !files.is_empty() && !package.is_empty() {
+            // Linked to the files that define the name once names are known (`graph.rs`).
+            resolved.bindings.push((local, Binding::InPackage { files, name }));
             return resolved;
         }
         let outer =
@@ -257,9 +261,20 @@ impl<'a> Files<'a> {
             return resolved;
         }
         let package = jvm_package_name(&segments);
-        resolved.bindings.push((name, Binding::External(package.clone())));
+        resolved.bindings.push((local, Binding::External(package.clone())));
         resolved.modules.push(Module::External(package));
         resolved
+    }
+
+    /// The files of the package folders ending in `package` (`a/b`) that `importer` can see.
+    fn jvm_package_files(&self, importer: usize, package: &str) -> Vec<usize> {
+        let files = self.jvm_folders.get(package).into_iter().flatten().copied();
+        files.filter(|&f| self.jvm_sees(importer, f)).collect()
+    }
+
+    /// Whether `importer` can see `file`: test sources see the main ones, not the other way.
+    fn jvm_sees(&self, importer: usize, file: usize) -> bool {
+        !is_jvm_test(&self.paths[file]) || is_jvm_test(&self.paths[importer])
     }
 
     /// The file of class `a.b.C` (`…/a/b/C.java`), the one nearest the importer if the
@@ -272,7 +287,7 @@ impl<'a> Files<'a> {
             .filter_map(|ext| self.tails.get(format!("{path}.{ext}").as_str()))
             .flatten()
             .copied()
-            .filter(|&f| self.styles[f] == ImportStyle::Jvm);
+            .filter(|&f| self.styles[f] == ImportStyle::Jvm && self.jvm_sees(importer, f));
         let shared = |f: usize| common_prefix(&self.paths[f], &self.paths[importer]);
         candidates.fold(None, |best: Option<usize>, f| match best {
             Some(b) if shared(b) >= shared(f) => Some(b),
@@ -682,6 +697,15 @@ fn common_prefix(a: &str, b: &str) -> usize {
     a.split('/').zip(b.split('/')).take_while(|(x, y)| x == y).map(|(x, _)| x.len() + 1).sum()
 }
 
+/// Whether a Java or Kotlin file is test code: under `src/test`, `src/androidTest`,
+/// `src/integrationTest` and the like (Maven's and Gradle's source sets).
+fn is_jvm_test(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    segments
+        .windows(2)
+        .any(|w| w[0] == "src" && (w[1].starts_with("test") || w[1].ends_with("Test")))
+}
+
 fn is_go_test(path: &str) -> bool {
     path.ends_with("_test.go")
 }
@@ -921,8 +945,10 @@ mod tests {
         assert!(matches!(&money.bindings[..], [(name, Binding::InPackage { files, .. })]
             if name == "Money" && files.contains(&4)));
 
-        // `.*` sees the package in every module and source root.
-        assert_eq!(resolve("com.shop.model", true).globs, [0, 2, 3, 4, 5]);
+        // `.*` sees the package in every module and source root, but main code not the tests.
+        assert_eq!(resolve("com.shop.model", true).globs, [0, 2, 3, 4]);
+        let from_test = files.resolve(5, Language::Java, &java_import("com.shop.model", true));
+        assert_eq!(from_test.globs, [0, 2, 3, 4, 5]);
 
         // A static import links the class and binds nothing; the JDK is external by package.
         let constant = resolve("com.shop.model.Order.MAX_LINES", false);
@@ -949,7 +975,7 @@ mod tests {
         let languages = vec![Language::Java; paths.len()];
         let files = Files::new(&paths, &languages, ["com.shop.Service"].into_iter());
         assert_eq!(files.siblings(3), [0, 1, 4]);
-        assert_eq!(files.siblings(0), [1, 3, 4]);
+        assert_eq!(files.siblings(0), [1, 4], "main code does not see the tests");
         assert_eq!(files.siblings(2), Vec::<usize>::new());
         assert_eq!(files.siblings(5), Vec::<usize>::new());
     }

@@ -370,6 +370,7 @@ fn mime_type(path: &str) -> &'static str {
         Some("js" | "jsx" | "mjs" | "cjs") => "text/javascript",
         Some("go") => "text/x-go",
         Some("java") => "text/x-java",
+        Some("kt" | "kts") => "text/x-kotlin",
         _ => "text/plain",
     }
 }

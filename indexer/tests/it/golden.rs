@@ -36,3 +36,8 @@ fn go_module() {
 fn java_maven() {
     check("java-maven");
 }
+
+#[test]
+fn kotlin_gradle() {
+    check("kotlin-gradle");
+}
