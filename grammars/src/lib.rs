@@ -24,6 +24,10 @@ pub enum Language {
     Go,
     Java,
     Kotlin,
+    CSharp,
+    Php,
+    Ruby,
+    Bash,
 }
 
 /// The embedded files of one language folder.
@@ -60,6 +64,22 @@ pub enum ImportStyle {
     /// root (`src/main/java`), naming a class's file or a package's folder; a file sees the names
     /// of its package (the same folder under any source root) without importing them.
     Jvm,
+    /// `using Shop.Models;`, `using Json = System.Text.Json;` (C#): namespaces as the files
+    /// declare them (`@package`); a file sees its own namespace's and its parents' names.
+    #[serde(rename = "csharp")]
+    CSharp,
+    /// `use App\Models\Order;`, `use function App\format;`, `require __DIR__ . '/x.php'` (PHP):
+    /// a name of a namespace the files declare (`@package`); a file sees its own namespace.
+    Php,
+    /// `require_relative 'cart'`, `require 'shop/cart'` (Ruby): a file from the requiring
+    /// file's folder, `lib/` or the root; what it defines is global once loaded.
+    Ruby,
+    /// `source lib/common.sh`, `. "$(dirname "$0")/common.sh"` (Bash): a file from the script's
+    /// folder or the root, whose functions the script then sees.
+    Bash,
+    /// `#include "shop/cart.h"`, `#include <stdio.h>` (C, C++): a header from the includer's
+    /// folder or, by the end of its path, any include folder of the repository.
+    Include,
 }
 
 /// What the indexer needs to know about a language beyond its queries (`config.toml`).
@@ -85,6 +105,10 @@ pub struct LanguageConfig {
     /// Whether a bare call inside a type's method means the type's own member first (Java's
     /// implicit `this`), before any top-level or imported name.
     pub members_in_scope: bool,
+    /// Whether the parser is shown `_` for each byte of a non-ASCII character (names are still
+    /// read from the real text): for grammars whose external scanner gives such characters to
+    /// C's `isdigit`/`isalpha`, which is undefined beyond 255 (tree-sitter-bash crashes).
+    pub mask_non_ascii: bool,
 }
 
 /// A language's compiled queries. See `ARCHITECTURE.md` for the capture names.
@@ -105,7 +129,7 @@ impl Language {
         &Language::ALL
     }
 
-    const ALL: [Language; 8] = [
+    const ALL: [Language; 12] = [
         Language::Rust,
         Language::Python,
         Language::TypeScript,
@@ -114,6 +138,10 @@ impl Language {
         Language::Go,
         Language::Java,
         Language::Kotlin,
+        Language::CSharp,
+        Language::Php,
+        Language::Ruby,
+        Language::Bash,
     ];
 
     /// The lowercase name used in folder names, configs and wire formats.
@@ -127,6 +155,10 @@ impl Language {
             Language::Go => "go",
             Language::Java => "java",
             Language::Kotlin => "kotlin",
+            Language::CSharp => "csharp",
+            Language::Php => "php",
+            Language::Ruby => "ruby",
+            Language::Bash => "bash",
         }
     }
 
@@ -141,6 +173,11 @@ impl Language {
             Language::Go => tree_sitter_go::LANGUAGE.into(),
             Language::Java => tree_sitter_java::LANGUAGE.into(),
             Language::Kotlin => tree_sitter_kotlin_ng::LANGUAGE.into(),
+            Language::CSharp => tree_sitter_c_sharp::LANGUAGE.into(),
+            // PHP files open with `<?php`; text before it is HTML.
+            Language::Php => tree_sitter_php::LANGUAGE_PHP.into(),
+            Language::Ruby => tree_sitter_ruby::LANGUAGE.into(),
+            Language::Bash => tree_sitter_bash::LANGUAGE.into(),
         }
     }
 
@@ -154,6 +191,10 @@ impl Language {
             Language::Go => language_files!("go"),
             Language::Java => language_files!("java"),
             Language::Kotlin => language_files!("kotlin"),
+            Language::CSharp => language_files!("csharp"),
+            Language::Php => language_files!("php"),
+            Language::Ruby => language_files!("ruby"),
+            Language::Bash => language_files!("bash"),
         }
     }
 
@@ -254,7 +295,8 @@ pub const TAGS_CAPTURES: &[&str] = &[
 ];
 
 /// Every capture name an `imports.scm` may use.
-pub const IMPORTS_CAPTURES: &[&str] = &["import", "import.source", "import.name", "import.alias"];
+pub const IMPORTS_CAPTURES: &[&str] =
+    &["import", "import.source", "import.name", "import.alias", "package"];
 
 #[cfg(test)]
 mod tests {
@@ -277,6 +319,12 @@ mod tests {
         check("src/main/java/com/example/App.java", Some(Language::Java));
         check("src/main/kotlin/Main.kt", Some(Language::Kotlin));
         check("build.gradle.kts", Some(Language::Kotlin));
+        check("src/Shop/Program.cs", Some(Language::CSharp));
+        check("src/Models/Order.php", Some(Language::Php));
+        check("lib/shop/cart.rb", Some(Language::Ruby));
+        check("shop.gemspec", Some(Language::Ruby));
+        check("scripts/release.sh", Some(Language::Bash));
+        check("bin/deploy", None);
         check("README.md", None);
         check("Makefile", None);
     }

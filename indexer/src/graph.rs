@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 
-use grammars::Language;
+use grammars::{ImportStyle, Language};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -91,6 +91,8 @@ pub struct RepoGraph {
 struct Scope {
     bindings: HashMap<String, Binding>,
     globs: Vec<usize>,
+    /// Types whose members it sees bare (C#'s `using static`).
+    members_of: Vec<String>,
     /// The other files of its package, whose top-level names it sees as its own (Go, Java).
     package: Vec<usize>,
 }
@@ -140,7 +142,8 @@ impl RepoGraph {
         let paths: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
         let languages: Vec<Language> = self.files.iter().map(|f| f.facts.language).collect();
         let sources = self.files.iter().flat_map(|f| f.facts.imports.iter());
-        let lookup = Files::new(&paths, &languages, sources.map(|i| i.source.as_str()));
+        let declared = self.files.iter().map(|f| f.facts.package.as_deref()).collect();
+        let lookup = Files::new(&paths, &languages, declared, sources.map(|i| i.source.as_str()));
         let index = Index::new(&self.files);
 
         // Imports, and what each file can see by name.
@@ -178,6 +181,7 @@ impl RepoGraph {
                 }
                 scope.bindings.extend(resolved.bindings);
                 scope.globs.extend(resolved.globs);
+                scope.members_of.extend(resolved.members_of);
             }
             scopes.push(scope);
         }
@@ -382,6 +386,9 @@ impl RepoGraph {
         for (f, file) in self.files.iter().enumerate() {
             let facts = &file.facts;
             let _ = writeln!(out, "file {} ({}, {} lines)", file.path, facts.language, facts.lines);
+            if let Some(package) = &facts.package {
+                let _ = writeln!(out, "  package {package}");
+            }
             for diagnostic in &facts.diagnostics {
                 let _ = writeln!(out, "  ! {diagnostic}");
             }
@@ -470,7 +477,8 @@ struct Index {
     top_level: Vec<HashMap<String, Vec<usize>>>,
     /// (type name, member name) → members, from classes and impl blocks.
     members: HashMap<(String, String), Vec<SymbolRef>>,
-    /// Type name → type symbols.
+    /// Type (or module) name → its symbols: what `inherits`/`implements` and Ruby's global
+    /// constants are looked up in.
     types: HashMap<String, Vec<SymbolRef>>,
     /// Type name → the names of its parents (`inherits`/`implements`), from every file.
     bases: HashMap<String, Vec<String>>,
@@ -501,7 +509,7 @@ impl Index {
                 } else if symbol.parent.is_none() {
                     top.entry(symbol.name.clone()).or_default().push(s);
                 }
-                if symbol.kind.is_type() {
+                if symbol.kind.is_scope() {
                     index.types.entry(symbol.name.clone()).or_default().push(at);
                 }
             }
@@ -536,9 +544,17 @@ impl Resolver<'_> {
         let name = call.name.as_str();
         if let Some(receiver) = call.receiver.as_deref() {
             return match receiver {
-                "self" | "this" | "cls" => self.member_of_enclosing_type(file, call, name),
-                "super" => None,
-                _ => match self.visible(file, receiver, 0) {
+                // PHP's `static::` and `$this->` (its `this`), Ruby's `self.`.
+                "self" | "this" | "cls" | "static" => {
+                    self.member_of_enclosing_type(file, call, name)
+                }
+                // Java's and Kotlin's `super.`, C#'s `base.`, PHP's `parent::`: the member of
+                // a supertype.
+                "super" | "base" | "parent" => self.enclosing_type(file, call).and_then(|owner| {
+                    let bases = self.index.bases.get(&owner).into_iter().flatten();
+                    bases.into_iter().find_map(|base| self.member(base, name, file))
+                }),
+                _ => match self.named(file, receiver) {
                     Some(Visible::Module(module)) => self.exported(module, name, 0),
                     Some(Visible::Package(files)) => self.in_package(&files, name),
                     Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
@@ -555,7 +571,7 @@ impl Resolver<'_> {
             return match last {
                 "Self" => self.member_of_enclosing_type(file, call, name),
                 "crate" | "super" | "self" => None,
-                _ => match self.visible(file, last, 0) {
+                _ => match self.named(file, last) {
                     Some(Visible::Module(module)) => self.exported(module, name, 0),
                     Some(Visible::Package(files)) => self.in_package(&files, name),
                     Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
@@ -574,10 +590,27 @@ impl Resolver<'_> {
         {
             return Some(member);
         }
-        match self.visible(file, name, 0)? {
+        match self.named(file, name)? {
             Visible::Symbol(symbol) => Some(symbol),
             Visible::Module(_) | Visible::Package(_) => None,
         }
+    }
+
+    /// What `name` means in `file` ([`Self::visible`]) or, in a language whose definitions are
+    /// global once loaded, the repository's only definition of it: Ruby's constants (a class or
+    /// module of that name, which may be reopened in many files: `module Shop` in each).
+    fn named(&self, file: usize, name: &str) -> Option<Visible> {
+        self.visible(file, name, 0).or_else(|| {
+            match self.files[file].facts.language.config().import_style {
+                ImportStyle::Ruby => {
+                    let found = self.index.types.get(name)?;
+                    let qualified = |s: &SymbolRef| &self.symbol(*s).qualified;
+                    let one = found.iter().all(|s| qualified(s) == qualified(&found[0]));
+                    one.then(|| Visible::Symbol(found[0]))
+                }
+                _ => None,
+            }
+        })
     }
 
     /// A top-level name of one of a package's files.
@@ -606,15 +639,21 @@ impl Resolver<'_> {
         call: &Reference,
         name: &str,
     ) -> Option<SymbolRef> {
+        self.member(&self.enclosing_type(file, call)?, name, file)
+    }
+
+    /// The name of the type whose code holds `call`: the innermost enclosing type (or Ruby
+    /// module), or the type an enclosing method is declared for (Rust's `impl`, Go's receiver).
+    fn enclosing_type(&self, file: usize, call: &Reference) -> Option<String> {
         let symbols = &self.files[file].facts.symbols;
         let mut at = call.enclosing;
         while let Some(s) = at {
             let symbol = &symbols[s as usize];
             if let Some(container) = &symbol.container {
-                return self.member(container, name, file);
+                return Some(container.clone());
             }
-            if symbol.kind.is_type() {
-                return self.member(&symbol.name, name, file);
+            if symbol.kind.is_scope() {
+                return Some(symbol.name.clone());
             }
             at = symbol.parent;
         }
@@ -637,10 +676,11 @@ impl Resolver<'_> {
         None
     }
 
-    /// A type visible from `file` under `name`: its own, imported, or the only one of that name.
+    /// A type visible from `file` under `name`: its own, imported, or the only one of that name
+    /// (a Ruby module mixed in with `include` too).
     fn type_named(&self, file: usize, name: &str) -> Option<SymbolRef> {
         match self.visible(file, name, 0) {
-            Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_type() => Some(symbol),
+            Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => Some(symbol),
             _ => match self.index.types.get(name) {
                 Some(found) if found.len() == 1 => Some(found[0]),
                 _ => None,
@@ -682,10 +722,11 @@ impl Resolver<'_> {
             Some(Binding::External(_)) => return None,
             None => {}
         }
-        self.scopes[file]
-            .globs
-            .iter()
-            .find_map(|&g| self.exported(g, name, depth + 1).map(Visible::Symbol))
+        let scope = &self.scopes[file];
+        let globbed = scope.globs.iter().find_map(|&g| self.exported(g, name, depth + 1));
+        globbed
+            .or_else(|| scope.members_of.iter().find_map(|owner| self.member(owner, name, file)))
+            .map(Visible::Symbol)
     }
 
     /// A name `file` defines or re-exports.

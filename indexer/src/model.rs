@@ -12,6 +12,10 @@ pub struct FileFacts {
     pub symbols: Vec<Symbol>,
     pub references: Vec<Reference>,
     pub imports: Vec<Import>,
+    /// The package or namespace the file declares, as written (C# `namespace Shop.Models`, PHP
+    /// `namespace App\Models`): what `using` and `use` name. `None` where the language has no
+    /// such declaration in its queries (`@package` in `imports.scm`) or the file makes none.
+    pub package: Option<String>,
     /// The pieces the file is searched by, in order (see `chunk.rs`).
     pub chunks: Vec<Chunk>,
     /// Problems that did not stop indexing (syntax errors, a parse that took too long).

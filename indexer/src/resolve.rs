@@ -41,6 +41,8 @@ pub struct Resolved {
     pub bindings: Vec<(String, Binding)>,
     /// Files whose every name is imported (`from x import *`, `use x::*`, `export * from`).
     pub globs: Vec<usize>,
+    /// Types whose members are seen bare: C#'s `using static Shop.Pricing.PriceCalculator;`.
+    pub members_of: Vec<String>,
 }
 
 /// The repository's files, for looking paths up.
@@ -49,8 +51,9 @@ pub struct Files<'a> {
     by_path: HashMap<&'a str, usize>,
     /// Rust: module folder → the file that is that module.
     rust_modules: HashMap<String, usize>,
-    /// Every tail of every Python or Java path that starts at a folder boundary (`pkg/mod.py`,
-    /// `mod.py`) → the files ending so: absolute imports find their file in one lookup.
+    /// Every tail of every path that starts at a folder boundary (`pkg/mod.py`, `mod.py`) → the
+    /// files ending so (not for Rust, TS/JS and Go, which never look a file up by its end):
+    /// absolute imports find their file in one lookup.
     tails: HashMap<&'a str, Vec<usize>>,
     dirs: HashSet<String>,
     /// Go: folder → its Go files, a package.
@@ -65,15 +68,20 @@ pub struct Files<'a> {
     jvm_packages: Vec<Vec<usize>>,
     /// The extensions of the `jvm` import style's languages, for a class's file name.
     jvm_extensions: Vec<&'static str>,
+    /// C#, PHP: each declared namespace (`Shop.Models`, `App\Models`) → the files declaring it.
+    namespaces: HashMap<&'a str, Vec<usize>>,
+    /// C#, PHP: the namespace each file declares.
+    declared: Vec<Option<&'a str>>,
     styles: Vec<ImportStyle>,
 }
 
 impl<'a> Files<'a> {
-    /// The repository's files; `imports` are every file's import sources, from which Go's
-    /// module paths are read ([`go_module_paths`]).
+    /// The repository's files, the package each declares (C#'s and PHP's namespaces), and every
+    /// file's import sources, from which Go's module paths are read ([`go_module_paths`]).
     pub fn new<'i>(
         paths: &'a [String],
         languages: &[Language],
+        declared: Vec<Option<&'a str>>,
         imports: impl Iterator<Item = &'i str>,
     ) -> Files<'a> {
         let by_path = paths.iter().enumerate().map(|(i, p)| (p.as_str(), i)).collect();
@@ -86,7 +94,7 @@ impl<'a> Files<'a> {
         let styles: Vec<ImportStyle> = languages.iter().map(|l| l.config().import_style).collect();
         let mut tails: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
-            if matches!(styles[i], ImportStyle::Python | ImportStyle::Jvm) {
+            if !matches!(styles[i], ImportStyle::Rust | ImportStyle::Path | ImportStyle::Go) {
                 for tail in path_tails(path) {
                     tails.entry(tail).or_default().push(i);
                 }
@@ -117,6 +125,12 @@ impl<'a> Files<'a> {
             .filter(|l| l.config().import_style == ImportStyle::Jvm)
             .flat_map(|l| l.config().extensions.iter().map(String::as_str))
             .collect();
+        let mut namespaces: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, namespace) in declared.iter().enumerate() {
+            if let Some(namespace) = namespace {
+                namespaces.entry(namespace).or_default().push(i);
+            }
+        }
         Files {
             paths,
             by_path,
@@ -129,6 +143,8 @@ impl<'a> Files<'a> {
             jvm_package,
             jvm_packages,
             jvm_extensions,
+            namespaces,
+            declared,
             styles,
         }
     }
@@ -145,6 +161,14 @@ impl<'a> Files<'a> {
             ImportStyle::Rust => self.resolve_rust(importer, import),
             ImportStyle::Go => self.resolve_go(import),
             ImportStyle::Jvm => self.resolve_jvm(importer, import),
+            ImportStyle::CSharp => self.resolve_namespaced(import, "."),
+            ImportStyle::Php if import.source.ends_with(".php") => {
+                self.resolve_include(importer, import)
+            }
+            ImportStyle::Php => self.resolve_namespaced(import, "\\"),
+            ImportStyle::Ruby => self.resolve_ruby(importer, import),
+            ImportStyle::Bash => self.resolve_bash(importer, import),
+            ImportStyle::Include => self.resolve_include_directive(importer, import),
         }
     }
 
@@ -161,7 +185,31 @@ impl<'a> Files<'a> {
                     .collect(),
                 None => Vec::new(),
             },
-            ImportStyle::Rust | ImportStyle::Python | ImportStyle::Path => Vec::new(),
+            // C#: a namespace's files, and those of the namespaces around it (`Shop` for
+            // `Shop.Models`); PHP: the namespace's own files only.
+            ImportStyle::CSharp | ImportStyle::Php => {
+                let Some(mut namespace) = self.declared[file] else { return Vec::new() };
+                let mut files = Vec::new();
+                loop {
+                    let same = self.namespaces.get(namespace).into_iter().flatten();
+                    files.extend(
+                        same.copied().filter(|&f| f != file && self.styles[f] == self.styles[file]),
+                    );
+                    match namespace.rsplit_once('.') {
+                        Some((outer, _)) if self.styles[file] == ImportStyle::CSharp => {
+                            namespace = outer;
+                        }
+                        _ => break,
+                    }
+                }
+                files
+            }
+            ImportStyle::Rust
+            | ImportStyle::Python
+            | ImportStyle::Path
+            | ImportStyle::Ruby
+            | ImportStyle::Bash
+            | ImportStyle::Include => Vec::new(),
         }
     }
 
@@ -290,6 +338,170 @@ impl<'a> Files<'a> {
             .filter(|&f| self.styles[f] == ImportStyle::Jvm && self.jvm_sees(importer, f));
         let shared = |f: usize| common_prefix(&self.paths[f], &self.paths[importer]);
         candidates.fold(None, |best: Option<usize>, f| match best {
+            Some(b) if shared(b) >= shared(f) => Some(b),
+            _ => Some(f),
+        })
+    }
+
+    // ---------------------------------------------------------------- C#, PHP
+
+    /// A namespace-qualified import, `sep` between the parts: a namespace the repository's files
+    /// declare is a glob over them (`using Shop.Models;`) or, under an alias, a package
+    /// (`using M = Shop.Models;`); `Namespace<sep>Name` is that name among the namespace's files
+    /// (`using O = Shop.Models.Order;`, `use App\Models\Order;`, `use function App\format;`),
+    /// as are the members of a group (`use App\Models\{Order, Item};`). Anything else is an
+    /// external namespace (`System.Linq`, `Monolog`).
+    fn resolve_namespaced(&self, import: &Import, sep: &str) -> Resolved {
+        let mut resolved = Resolved::default();
+        let source = import.source.trim_start_matches(sep);
+        let files = |namespace: &str| self.namespaces.get(namespace).cloned().unwrap_or_default();
+        if !import.names.is_empty() {
+            let members = files(source);
+            for name in &import.names {
+                let local = name.alias.clone().unwrap_or_else(|| name.name.clone());
+                let binding = if members.is_empty() {
+                    Binding::External(source.to_owned())
+                } else {
+                    Binding::InPackage { files: members.clone(), name: name.name.clone() }
+                };
+                resolved.bindings.push((local, binding));
+            }
+            if members.is_empty() {
+                resolved.modules.push(Module::External(source.to_owned()));
+            }
+            return resolved;
+        }
+        let whole = files(source);
+        if !whole.is_empty() {
+            resolved.modules.extend(whole.iter().map(|&f| Module::File(f)));
+            match &import.alias {
+                Some(alias) => resolved.bindings.push((alias.clone(), Binding::Package(whole))),
+                None => resolved.globs.extend(whole),
+            }
+            return resolved;
+        }
+        let (namespace, name) = source.rsplit_once(sep).unwrap_or(("", source));
+        let local = import.alias.clone().unwrap_or_else(|| name.to_owned());
+        let members = files(namespace);
+        if sep == "." && import.alias.is_none() && !members.is_empty() {
+            // A C# `using` without an alias that names a type is `using static`.
+            resolved.members_of.push(name.to_owned());
+        }
+        if members.is_empty() {
+            // C#'s `using System.Linq;` names a namespace; PHP's `use Monolog\Logger;` a class.
+            let package = if sep == "." || namespace.is_empty() { source } else { namespace };
+            resolved.bindings.push((local, Binding::External(package.to_owned())));
+            resolved.modules.push(Module::External(package.to_owned()));
+        } else {
+            resolved
+                .bindings
+                .push((local, Binding::InPackage { files: members, name: name.to_owned() }));
+        }
+        resolved
+    }
+
+    /// `require __DIR__ . '/helpers.php'`, `include 'lib/x.php'`: a file, from the includer's
+    /// folder or else the repository's root, whose top-level names it then sees.
+    fn resolve_include(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let written = import.source.trim_start_matches('/');
+        let here = join(parent(&self.paths[importer]), written);
+        let found = normalize(&here)
+            .and_then(|p| self.find(&p))
+            .or_else(|| normalize(written).and_then(|p| self.find(&p)));
+        match found {
+            Some(file) => {
+                resolved.modules.push(Module::File(file));
+                resolved.globs.push(file);
+            }
+            None => resolved.modules.push(Module::Missing),
+        }
+        resolved
+    }
+
+    // ---------------------------------------------------------------- Ruby, Bash, C/C++
+
+    /// `require_relative 'shop/cart'` and `require 'shop/cart'` alike: `shop/cart.rb` from the
+    /// requiring file's folder, then `lib/` (a gem's load path), then the root, then any file
+    /// ending so (a gem of the repository's own); `require 'json'` is an external library.
+    /// Everything a Ruby file defines is global once loaded, so a require links files and binds
+    /// no names (`graph.rs` looks Ruby's constants up repository-wide).
+    fn resolve_ruby(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let source = import.source.as_str();
+        let written =
+            if source.ends_with(".rb") { source.to_owned() } else { format!("{source}.rb") };
+        match self.file_from(importer, &written, &["lib", ""]) {
+            Some(file) => resolved.modules.push(Module::File(file)),
+            None => resolved.modules.push(Module::External(first_segment(source, '/'))),
+        }
+        resolved
+    }
+
+    /// `source lib/common.sh`, `. "$DIR/common.sh"`, `source "$(dirname "$0")/../lib/x.sh"`: a
+    /// variable or command substitution before the first `/` stands for the script's folder. The
+    /// file's functions (and what it sources in turn) become the script's.
+    fn resolve_bash(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let written = import.source.as_str();
+        let written = match written.strip_prefix('$') {
+            Some(_) => bash_after_prefix(written),
+            None => written,
+        };
+        match self.file_from(importer, written, &[""]) {
+            Some(file) => {
+                resolved.modules.push(Module::File(file));
+                resolved.globs.push(file);
+            }
+            None => resolved.modules.push(Module::Missing),
+        }
+        resolved
+    }
+
+    /// `#include "cart.h"` from the includer's folder, else, like `#include <shop/cart.h>`, the
+    /// header nearest the includer among those whose path ends so (the repository's include
+    /// folders, whichever they are: `include/`, `src/`, a library's own); a header the
+    /// repository does not have is external (`<stdio.h>`, `<vector>`). The header's names
+    /// become the includer's.
+    fn resolve_include_directive(&self, importer: usize, import: &Import) -> Resolved {
+        let mut resolved = Resolved::default();
+        let source = import.source.as_str();
+        let (written, system) = match source.strip_prefix('<') {
+            Some(rest) => (rest.trim_end_matches('>'), true),
+            None => (source, false),
+        };
+        let found = if system {
+            self.nearest_ending(importer, written)
+        } else {
+            self.file_from(importer, written, &[])
+        };
+        match found {
+            Some(file) => {
+                resolved.modules.push(Module::File(file));
+                resolved.globs.push(file);
+            }
+            None if system => resolved.modules.push(Module::External(written.to_owned())),
+            None => resolved.modules.push(Module::Missing),
+        }
+        resolved
+    }
+
+    /// A file named relative to the importer's folder, else to one of `roots`, else the one
+    /// nearest the importer among the files whose path ends so.
+    fn file_from(&self, importer: usize, written: &str, roots: &[&str]) -> Option<usize> {
+        let here = parent(&self.paths[importer]);
+        std::iter::once(here)
+            .chain(roots.iter().copied())
+            .find_map(|dir| normalize(&join(dir, written)).and_then(|p| self.find(&p)))
+            .or_else(|| self.nearest_ending(importer, written))
+    }
+
+    /// Of the files whose path ends with `written` at a folder boundary, the one sharing the
+    /// most folders with the importer.
+    fn nearest_ending(&self, importer: usize, written: &str) -> Option<usize> {
+        let candidates = self.tails.get(normalize(written)?.as_str())?;
+        let shared = |f: usize| common_prefix(&self.paths[f], &self.paths[importer]);
+        candidates.iter().copied().filter(|&f| f != importer).fold(None, |best, f| match best {
             Some(b) if shared(b) >= shared(f) => Some(b),
             _ => Some(f),
         })
@@ -692,6 +904,22 @@ fn path_tails(path: &str) -> impl Iterator<Item = &str> {
     std::iter::once(path).chain(path.match_indices('/').map(move |(slash, _)| &path[slash + 1..]))
 }
 
+/// A sourced path after the variable or command substitution that stands for the script's
+/// folder: `$DIR/lib/x.sh` → `lib/x.sh`, `$(dirname "$0")/../x.sh` → `../x.sh`,
+/// `${BASH_SOURCE%/*}/x.sh` → `x.sh`.
+fn bash_after_prefix(written: &str) -> &str {
+    let mut depth = 0usize;
+    for (i, c) in written.char_indices() {
+        match c {
+            '(' | '{' => depth += 1,
+            ')' | '}' => depth = depth.saturating_sub(1),
+            '/' if depth == 0 => return &written[i + 1..],
+            _ => {}
+        }
+    }
+    written
+}
+
 /// How many leading bytes two paths share, counted in whole folders.
 fn common_prefix(a: &str, b: &str) -> usize {
     a.split('/').zip(b.split('/')).take_while(|(x, y)| x == y).map(|(x, _)| x.len() + 1).sum()
@@ -928,7 +1156,7 @@ mod tests {
         .map(String::from)
         .to_vec();
         let languages = vec![Language::Java; paths.len()];
-        let files = Files::new(&paths, &languages, std::iter::empty());
+        let files = Files::new(&paths, &languages, vec![None; paths.len()], std::iter::empty());
         let resolve =
             |source, wildcard| files.resolve(1, Language::Java, &java_import(source, wildcard));
 
@@ -973,7 +1201,8 @@ mod tests {
         .map(String::from)
         .to_vec();
         let languages = vec![Language::Java; paths.len()];
-        let files = Files::new(&paths, &languages, ["com.shop.Service"].into_iter());
+        let declared = vec![None; paths.len()];
+        let files = Files::new(&paths, &languages, declared, ["com.shop.Service"].into_iter());
         assert_eq!(files.siblings(3), [0, 1, 4]);
         assert_eq!(files.siblings(0), [1, 4], "main code does not see the tests");
         assert_eq!(files.siblings(2), Vec::<usize>::new());

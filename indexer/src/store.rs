@@ -394,7 +394,7 @@ impl Store {
         }
         for files in changed.chunks(BATCH) {
             let mut q = QueryBuilder::<Any>::new(
-                "INSERT INTO files (repo_id, path, language, hash, lines, diagnostics) ",
+                "INSERT INTO files (repo_id, path, language, hash, lines, diagnostics, package) ",
             );
             q.push_values(files, |mut row, f| {
                 row.push_bind(repo)
@@ -402,7 +402,8 @@ impl Store {
                     .push_bind(f.facts.language.name())
                     .push_bind(f.hash.as_str())
                     .push_bind(storage::int(f.facts.lines))
-                    .push_bind(f.facts.diagnostics.join("\n"));
+                    .push_bind(f.facts.diagnostics.join("\n"))
+                    .push_bind(f.facts.package.as_deref());
             });
             storage::query(self.backend, &mut q).execute(&mut *tx).await?;
         }
@@ -469,7 +470,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut files: Vec<StoredFile> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
-        let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics FROM files WHERE repo_id = $1 ORDER BY path")
+        let rows = sqlx::query("SELECT path, language, hash, lines, diagnostics, package FROM files WHERE repo_id = $1 ORDER BY path")
             .bind(repo)
             .fetch_all(&mut *tx)
             .await?;
@@ -489,6 +490,7 @@ impl Store {
                     symbols: Vec::new(),
                     references: Vec::new(),
                     imports: Vec::new(),
+                    package: row.get("package"),
                     chunks: Vec::new(),
                     diagnostics: lines(&diagnostics),
                 },

@@ -71,7 +71,8 @@ enum Command {
         /// installed.
         #[arg(long, value_enum)]
         mode: Option<SearchMode>,
-        /// Only this language (rust, python, typescript, tsx, javascript, go, java, kotlin).
+        /// Only this language (rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
+        /// php, ruby, bash).
         #[arg(long)]
         language: Option<String>,
         /// Only paths matching this glob, e.g. 'src/**/*.rs'.

@@ -371,6 +371,10 @@ fn mime_type(path: &str) -> &'static str {
         Some("go") => "text/x-go",
         Some("java") => "text/x-java",
         Some("kt" | "kts") => "text/x-kotlin",
+        Some("cs") => "text/x-csharp",
+        Some("php") => "text/x-php",
+        Some("rb" | "rake" | "gemspec") => "text/x-ruby",
+        Some("sh" | "bash") => "text/x-shellscript",
         _ => "text/plain",
     }
 }

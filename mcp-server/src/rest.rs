@@ -555,7 +555,8 @@ struct SearchParams {
     mode: Option<SearchMode>,
     /// Repositories to search, comma-separated ids or names; default: all.
     repo: Option<String>,
-    /// Only this language: rust, python, typescript, tsx, javascript, go, java or kotlin.
+    /// Only this language: rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
+    /// php, ruby or bash.
     language: Option<String>,
     /// Only paths matching this glob, e.g. `src/**/*.rs`.
     path: Option<String>,

@@ -175,7 +175,8 @@ pub struct SearchArgs {
     /// Repositories to search (ids, names, URLs or paths); default: all.
     #[serde(default)]
     pub repos: Vec<String>,
-    /// Only this language: rust, python, typescript, tsx, javascript, go, java or kotlin.
+    /// Only this language: rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
+    /// php, ruby or bash.
     #[serde(default)]
     pub language: Option<String>,
     /// Only paths matching this glob, e.g. `src/**/*.rs`.

@@ -41,3 +41,23 @@ fn java_maven() {
 fn kotlin_gradle() {
     check("kotlin-gradle");
 }
+
+#[test]
+fn csharp_app() {
+    check("csharp-app");
+}
+
+#[test]
+fn php_app() {
+    check("php-app");
+}
+
+#[test]
+fn ruby_gem() {
+    check("ruby-gem");
+}
+
+#[test]
+fn bash_tools() {
+    check("bash-tools");
+}

@@ -116,6 +116,22 @@ async fn a_restart_loads_the_stored_graph_without_parsing() {
     assert_eq!(after, before);
 }
 
+/// C#'s `using` resolves through the namespaces files declare; those are stored with the files,
+/// so a graph rebuilt from the store (another replica, a restart) links the same calls.
+#[tokio::test]
+async fn declared_namespaces_are_stored_and_resolve_the_same_after_a_restart() {
+    let git = GitRepo::from_fixture("csharp-app");
+    let t = TestIndexer::new().await;
+    let status = t.index(local(git.path()), None).await;
+    let before = t.indexer.graph(&status.repo.id).await.unwrap().dump();
+    assert!(before.contains("  package Shop.Services\n"), "{before}");
+    assert!(before.contains("-calls-> src/Shop/Pricing/PriceCalculator.cs::PriceCalculator.Total"));
+
+    let restarted = t.restart().await;
+    let after = restarted.graph(&status.repo.id).await.unwrap().dump();
+    assert_eq!(after, before);
+}
+
 /// Two processes on one data dir (a `serve` and `agentwatch index` from a terminal): what one
 /// re-indexes, the other answers from at its next question, though it had the old graph loaded.
 #[tokio::test]
