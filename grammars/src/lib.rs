@@ -28,6 +28,8 @@ pub enum Language {
     Php,
     Ruby,
     Bash,
+    C,
+    Cpp,
 }
 
 /// The embedded files of one language folder.
@@ -129,7 +131,7 @@ impl Language {
         &Language::ALL
     }
 
-    const ALL: [Language; 12] = [
+    const ALL: [Language; 14] = [
         Language::Rust,
         Language::Python,
         Language::TypeScript,
@@ -142,6 +144,8 @@ impl Language {
         Language::Php,
         Language::Ruby,
         Language::Bash,
+        Language::C,
+        Language::Cpp,
     ];
 
     /// The lowercase name used in folder names, configs and wire formats.
@@ -159,6 +163,8 @@ impl Language {
             Language::Php => "php",
             Language::Ruby => "ruby",
             Language::Bash => "bash",
+            Language::C => "c",
+            Language::Cpp => "cpp",
         }
     }
 
@@ -178,6 +184,8 @@ impl Language {
             Language::Php => tree_sitter_php::LANGUAGE_PHP.into(),
             Language::Ruby => tree_sitter_ruby::LANGUAGE.into(),
             Language::Bash => tree_sitter_bash::LANGUAGE.into(),
+            Language::C => tree_sitter_c::LANGUAGE.into(),
+            Language::Cpp => tree_sitter_cpp::LANGUAGE.into(),
         }
     }
 
@@ -195,6 +203,8 @@ impl Language {
             Language::Php => language_files!("php"),
             Language::Ruby => language_files!("ruby"),
             Language::Bash => language_files!("bash"),
+            Language::C => language_files!("c"),
+            Language::Cpp => language_files!("cpp"),
         }
     }
 
@@ -325,6 +335,10 @@ mod tests {
         check("shop.gemspec", Some(Language::Ruby));
         check("scripts/release.sh", Some(Language::Bash));
         check("bin/deploy", None);
+        check("src/cart.c", Some(Language::C));
+        check("include/shop/cart.h", Some(Language::C));
+        check("src/cart.cpp", Some(Language::Cpp));
+        check("include/shop/cart.hpp", Some(Language::Cpp));
         check("README.md", None);
         check("Makefile", None);
     }

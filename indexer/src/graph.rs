@@ -14,7 +14,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::model::{FileFacts, RefKind, Reference, Symbol};
+use crate::model::{FileFacts, RefKind, Reference, Symbol, SymbolKind};
 use crate::resolve::{Binding, Files, Module};
 
 /// A node of the graph.
@@ -480,6 +480,8 @@ struct Index {
     /// Type (or module) name → its symbols: what `inherits`/`implements` and Ruby's global
     /// constants are looked up in.
     types: HashMap<String, Vec<SymbolRef>>,
+    /// C, C++: top-level function name → its definitions in source files (not headers).
+    definitions: HashMap<String, Vec<SymbolRef>>,
     /// Type name → the names of its parents (`inherits`/`implements`), from every file.
     bases: HashMap<String, Vec<String>>,
 }
@@ -490,11 +492,14 @@ impl Index {
             top_level: Vec::with_capacity(files.len()),
             members: HashMap::new(),
             types: HashMap::new(),
+            definitions: HashMap::new(),
             bases: HashMap::new(),
         };
         for (f, file) in files.iter().enumerate() {
             let symbols = &file.facts.symbols;
             let mut top = HashMap::<String, Vec<usize>>::new();
+            let links = file.facts.language.config().import_style == ImportStyle::Include
+                && !is_header(&file.path);
             for (s, symbol) in symbols.iter().enumerate() {
                 let at = SymbolRef { file: f, symbol: s };
                 let owner = match (symbol.parent, &symbol.container) {
@@ -508,6 +513,9 @@ impl Index {
                     index.members.entry((owner, symbol.name.clone())).or_default().push(at);
                 } else if symbol.parent.is_none() {
                     top.entry(symbol.name.clone()).or_default().push(s);
+                    if links && symbol.kind == SymbolKind::Function {
+                        index.definitions.entry(symbol.name.clone()).or_default().push(at);
+                    }
                 }
                 if symbol.kind.is_scope() {
                     index.types.entry(symbol.name.clone()).or_default().push(at);
@@ -577,6 +585,14 @@ impl Resolver<'_> {
                     Some(Visible::Symbol(symbol)) if self.symbol(symbol).kind.is_scope() => {
                         self.member(last, name, file)
                     }
+                    // C++'s `shop::pricing::withTax()`: a scope that names no type is a
+                    // namespace (not a symbol here); the function is the one linked by name.
+                    None if self.style(file) == ImportStyle::Include && last != "std" => {
+                        match self.linked(file, name)? {
+                            Visible::Symbol(symbol) => Some(symbol),
+                            Visible::Module(_) | Visible::Package(_) => None,
+                        }
+                    }
                     _ => None,
                 },
             };
@@ -590,10 +606,19 @@ impl Resolver<'_> {
         {
             return Some(member);
         }
-        match self.named(file, name)? {
+        let found = if self.style(file) == ImportStyle::Include {
+            self.linked(file, name)
+        } else {
+            self.named(file, name)
+        };
+        match found? {
             Visible::Symbol(symbol) => Some(symbol),
             Visible::Module(_) | Visible::Package(_) => None,
         }
+    }
+
+    fn style(&self, file: usize) -> ImportStyle {
+        self.files[file].facts.language.config().import_style
     }
 
     /// What `name` means in `file` ([`Self::visible`]) or, in a language whose definitions are
@@ -611,6 +636,20 @@ impl Resolver<'_> {
                 _ => None,
             }
         })
+    }
+
+    /// C's and C++'s linkage: a function the file does not define is the one a source file of
+    /// the repository defines (not a header's prototype), the nearest if several do; the
+    /// prototype its includes declare only when no source file defines it.
+    fn linked(&self, file: usize, name: &str) -> Option<Visible> {
+        if self.index.top_level[file].contains_key(name) {
+            return self.named(file, name);
+        }
+        let defined = self.index.definitions.get(name).map(|found| pick(found, file, self.files));
+        match defined {
+            Some(Some(definition)) => Some(Visible::Symbol(definition)),
+            _ => self.named(file, name),
+        }
     }
 
     /// A top-level name of one of a package's files.
@@ -748,14 +787,22 @@ enum Visible {
 }
 
 /// One candidate, or the one in `from_file` among several, or the one in its folder (a Go
-/// package's methods are spread over its files); otherwise nothing (never a guess).
+/// package's methods are spread over its files), or the one not in a header (a C++ method is
+/// declared in its class and defined in a source file); otherwise nothing (never a guess).
 fn pick(found: &[SymbolRef], from_file: usize, files: &[SourceFile]) -> Option<SymbolRef> {
     let folder = |f: usize| crate::resolve::parent(&files[f].path);
     match found {
         [one] => Some(*one),
         many => only(many.iter().filter(|s| s.file == from_file))
-            .or_else(|| only(many.iter().filter(|s| folder(s.file) == folder(from_file)))),
+            .or_else(|| only(many.iter().filter(|s| folder(s.file) == folder(from_file))))
+            .or_else(|| only(many.iter().filter(|s| !is_header(&files[s.file].path)))),
     }
+}
+
+/// A C or C++ header, by its extension.
+fn is_header(path: &str) -> bool {
+    let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
+    matches!(extension, "h" | "hh" | "hpp" | "hxx" | "h++")
 }
 
 /// The one item of `items`, if there is exactly one.

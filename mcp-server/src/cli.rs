@@ -72,7 +72,7 @@ enum Command {
         #[arg(long, value_enum)]
         mode: Option<SearchMode>,
         /// Only this language (rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
-        /// php, ruby, bash).
+        /// php, ruby, bash, c, cpp).
         #[arg(long)]
         language: Option<String>,
         /// Only paths matching this glob, e.g. 'src/**/*.rs'.

@@ -375,6 +375,8 @@ fn mime_type(path: &str) -> &'static str {
         Some("php") => "text/x-php",
         Some("rb" | "rake" | "gemspec") => "text/x-ruby",
         Some("sh" | "bash") => "text/x-shellscript",
+        Some("c" | "h") => "text/x-c",
+        Some("cc" | "cpp" | "cxx" | "c++" | "hpp" | "hh" | "hxx" | "h++") => "text/x-c++",
         _ => "text/plain",
     }
 }

@@ -556,7 +556,7 @@ struct SearchParams {
     /// Repositories to search, comma-separated ids or names; default: all.
     repo: Option<String>,
     /// Only this language: rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
-    /// php, ruby or bash.
+    /// php, ruby, bash, c or cpp.
     language: Option<String>,
     /// Only paths matching this glob, e.g. `src/**/*.rs`.
     path: Option<String>,

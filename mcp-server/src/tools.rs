@@ -176,7 +176,7 @@ pub struct SearchArgs {
     #[serde(default)]
     pub repos: Vec<String>,
     /// Only this language: rust, python, typescript, tsx, javascript, go, java, kotlin, csharp,
-    /// php, ruby or bash.
+    /// php, ruby, bash, c or cpp.
     #[serde(default)]
     pub language: Option<String>,
     /// Only paths matching this glob, e.g. `src/**/*.rs`.

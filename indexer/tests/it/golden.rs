@@ -61,3 +61,13 @@ fn ruby_gem() {
 fn bash_tools() {
     check("bash-tools");
 }
+
+#[test]
+fn c_library() {
+    check("c-lib");
+}
+
+#[test]
+fn cpp_app() {
+    check("cpp-app");
+}
