@@ -71,3 +71,8 @@ fn c_library() {
 fn cpp_app() {
     check("cpp-app");
 }
+
+#[test]
+fn polyglot() {
+    check("polyglot");
+}

@@ -8,6 +8,7 @@ mod golden;
 mod jobs;
 mod locate;
 mod mentions;
+mod polyglot;
 mod quality;
 mod queries;
 mod remote_embeddings;
