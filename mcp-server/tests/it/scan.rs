@@ -337,6 +337,52 @@ fn a_teams_own_semgrep_rules_run_beside_the_bundled_pack() {
     assert_eq!(scan["total_findings"], 10, "the bundled pack's findings too");
 }
 
+/// The same in a repository of three languages: a team's rules for Go, TypeScript and Bash, each
+/// finding tied to the function that holds it, and its callers counted (`ship` is called only
+/// from the script's top-level lines, which are no symbol).
+#[test]
+fn findings_in_go_typescript_and_bash_are_tied_to_their_symbols() {
+    let sandbox = Sandbox::new();
+    let repo = git_fixture(&sandbox, "polyglot");
+    let rules = sandbox.write(
+        "team-rules.yml",
+        "rules:
+  - id: go-orders-need-an-audit-trail
+    languages: [go]
+    severity: WARNING
+    message: Record who created the order
+    pattern: $BOOK.CreateOrder(...)
+  - id: ts-fetch-needs-a-timeout
+    languages: [typescript]
+    severity: WARNING
+    message: Pass an AbortSignal with a timeout
+    pattern: fetch(...)
+  - id: bash-rsync-needs-checksums
+    languages: [bash]
+    severity: INFO
+    message: Use rsync --checksum for deploys
+    pattern: rsync -a ...
+",
+    );
+    let (code, scan, err) = run_scan(
+        &sandbox,
+        &[repo.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let ours: Vec<String> = summary(&scan)
+        .into_iter()
+        .filter(|l| ["go-orders", "ts-fetch", "bash-rsync"].iter().any(|r| l.contains(r)))
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            "info semgrep bash-rsync-needs-checksums deploy/deploy.sh:12 deploy/deploy.sh::ship(0)",
+            "medium semgrep go-orders-need-an-audit-trail service/orders/http.go:16 service/orders/http.go::Handler(1)",
+            "medium semgrep ts-fetch-needs-a-timeout client/src/api.ts:9 client/src/api.ts::createOrder(1)",
+        ]
+    );
+}
+
 /// A `serve` killed in the middle of a scan (SIGKILL: no chance to tidy up) and started again:
 /// the scan does not stay `running` forever. Once its lease runs out (30 s unrenewed) it is failed
 /// with the reason, and a new scan of the repository runs to its end.
