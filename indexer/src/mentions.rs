@@ -5,7 +5,9 @@
 //! Frames are read in the forms runtimes print them: Python's `File "…", line N, in f`, V8's
 //! `at f (file:line:col)`, Firefox and Safari's `f@file:line:col`, Rust's panics and
 //! backtraces (`N: path::to::f` then `at file:line:col`), Go's goroutine traces (`pkg.(*T).M(…)`
-//! then `\tfile.go:line +0x…`) and the JVM's `at pkg.Class.method(File.java:line)`.
+//! then `\tfile.go:line +0x…`), the JVM's `at pkg.Class.method(File.java:line)`, .NET's
+//! `at Ns.Class.Method(…) in /src/File.cs:line N`, PHP's `#0 /app/x.php(12): A\B->m()` and
+//! Ruby's `path.rb:29:in 'add'`.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -46,8 +48,10 @@ pub struct Mentions {
 }
 
 /// The source file extensions a path in a text must end with to count as one.
-const EXTENSIONS: &[&str] =
-    &["py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "go", "java"];
+const EXTENSIONS: &[&str] = &[
+    "py", "pyi", "rs", "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "go", "java", "kt",
+    "cs", "php", "rb", "sh", "c", "h", "cc", "cpp", "hpp",
+];
 
 /// Projects whose names end in `.js`.
 const PROJECTS: &[&str] = &[
@@ -100,12 +104,40 @@ static JVM_FRAME: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid")
 });
+/// `at Shop.Services.OrderService.Charge(Order order) in /src/Services/OrderService.cs:line 44`.
+static DOTNET_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)^\s*at (?P<function>[\w.`<>+]+)\([^)\n]*\) in (?P<path>[^\n]+?):line (?P<line>\d+)",
+    )
+    .expect("valid")
+});
+/// Where PHP threw: `Uncaught LogicException: empty order in /app/src/OrderService.php:46`.
+static PHP_THROW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)Uncaught [^\n]*? in (?P<path>\S+\.php):(?P<line>\d+)$").expect("valid")
+});
+/// `#0 /app/src/Services/OrderService.php(48): App\Models\Order->add()`: the file and line of
+/// the call, and the function it called; `#1 {main}` is none.
+static PHP_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^#\d+ (?P<path>\S+?\.php)\((?P<line>\d+)\): (?P<function>[^\s(]+)\(")
+        .expect("valid")
+});
+/// `lib/shop/cart.rb:52:in `validate': … (NoMethodError)`, `\tfrom lib/shop/cart.rb:29:in `add'`
+/// (Ruby 3.4 quotes `'Shop::Cart#add'`).
+static RUBY_FRAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:from )?(?P<path>[^\s:]+\.(?:rb|rake)):(?P<line>\d+):in [`'](?P<function>[^`'\n]+)'")
+        .expect("valid")
+});
+/// Ruby's exception class, at the end of the line that names where it was raised.
+static RUBY_EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)\.rb:\d+:in [`'][^`'\n]+': [^\n]*\((?P<name>[A-Z][\w:]*)\)$").expect("valid")
+});
 /// `KeyError: 'x'`, `requests.exceptions.ConnectionError: …`, `Uncaught TypeError: …`,
-/// `Exception in thread "main" java.lang.IllegalStateException: …`, `Caused by: …`, at a
-/// line's start.
+/// `Exception in thread "main" java.lang.IllegalStateException: …`, `Caused by: …`,
+/// `Unhandled exception. System.InvalidOperationException: …`, `PHP Fatal error:  Uncaught
+/// LogicException: …`, at a line's start.
 static EXCEPTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)^\s*(?:Uncaught |raise |E\s+|Exception in thread "[^"\n]*" |Caused by: )?(?P<name>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning|Interrupt|Exit))\b(?::|$)"#,
+        r#"(?m)^\s*(?:(?:PHP Fatal error:\s+)?Uncaught |raise |E\s+|Exception in thread "[^"\n]*" |Caused by: |Unhandled exception\. )?(?P<name>(?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning|Interrupt|Exit))\b(?::|$)"#,
     )
     .expect("valid")
 });
@@ -167,6 +199,24 @@ pub fn mentions(text: &str) -> Mentions {
         let (function, path) = jvm_frame(&caps["function"], &caps["file"]);
         found.frame(Some(&function), &path, &caps["line"]);
     }
+    for caps in DOTNET_FRAME.captures_iter(text) {
+        found.frame(Some(&last_two(&caps["function"], '.')), &caps["path"], &caps["line"]);
+    }
+    for caps in PHP_THROW.captures_iter(text) {
+        found.frame(None, &caps["path"], &caps["line"]);
+    }
+    for caps in PHP_FRAME.captures_iter(text) {
+        let function = caps["function"].replace("->", ".").replace("::", ".");
+        let function = function.rsplit('\\').next().unwrap_or(&function);
+        found.frame(Some(function), &caps["path"], &caps["line"]);
+    }
+    for caps in RUBY_FRAME.captures_iter(text) {
+        let function = caps["function"].replace("::", ".").replace('#', ".");
+        found.frame(Some(&function), &caps["path"], &caps["line"]);
+    }
+    for caps in RUBY_EXCEPTION.captures_iter(text) {
+        found.exception(&caps["name"]);
+    }
     for caps in EXCEPTION.captures_iter(text) {
         found.exception(&caps["name"]);
     }
@@ -206,6 +256,16 @@ fn rust_function(name: &str) -> &str {
             head
         }
         _ => name,
+    }
+}
+
+/// The last two parts of a dotted name: a .NET frame's `Shop.Services.OrderService.Charge` is
+/// `OrderService.Charge`.
+fn last_two(name: &str, sep: char) -> String {
+    let parts: Vec<&str> = name.rsplitn(3, sep).collect();
+    match parts.as_slice() {
+        [last, type_name, ..] => format!("{type_name}.{last}"),
+        _ => name.to_owned(),
     }
 }
 
@@ -363,6 +423,63 @@ mod tests {
             found.exceptions,
             ["java.lang.IllegalStateException", "java.io.UncheckedIOException"]
         );
+    }
+
+    #[test]
+    fn a_ruby_error_names_its_frames_and_class() {
+        // Ruby 3.1 loading the ruby-gem fixture and adding nil to a cart.
+        let found = mentions(
+            "/work/ruby-gem/lib/shop/cart.rb:52:in `validate': undefined method `sku' for nil:NilClass (NoMethodError)\n\n      raise Error, \"duplicate #{item.sku}\" if @skus.include?(item.sku)\n                                                                 ^^^^\n\tfrom /work/ruby-gem/lib/shop/cart.rb:29:in `add'\n\tfrom -e:1:in `<main>'\n",
+        );
+        assert_eq!(
+            frames(&found),
+            [
+                ("validate", "/work/ruby-gem/lib/shop/cart.rb", 52),
+                ("add", "/work/ruby-gem/lib/shop/cart.rb", 29)
+            ]
+        );
+        assert_eq!(found.exceptions, ["NoMethodError"]);
+        let newer = mentions("lib/shop/cart.rb:29:in 'Shop::Cart#add': boom (RuntimeError)\n");
+        assert_eq!(frames(&newer), [("Shop.Cart.add", "lib/shop/cart.rb", 29)]);
+    }
+
+    #[test]
+    fn a_php_fatal_error_names_the_throw_site_and_the_frames() {
+        // PHP 8.2 charging an empty order of the php-app fixture.
+        let found = mentions(
+            "PHP Fatal error:  Uncaught LogicException: empty order o-9 in /work/php-app/src/Services/OrderService.php:46\nStack trace:\n#0 /tmp/boom.php(8): App\\Services\\OrderService->charge()\n#1 {main}\n  thrown in /work/php-app/src/Services/OrderService.php on line 46\n",
+        );
+        let frames: Vec<_> = found
+            .frames
+            .iter()
+            .map(|f| (f.function.as_deref(), f.path.as_deref().unwrap(), f.line.unwrap()))
+            .collect();
+        assert_eq!(
+            frames,
+            [
+                (None, "/work/php-app/src/Services/OrderService.php", 46),
+                (Some("OrderService.charge"), "/tmp/boom.php", 8)
+            ],
+            "where it was thrown first, then each call"
+        );
+        assert_eq!(found.exceptions, ["LogicException"]);
+    }
+
+    #[test]
+    fn a_dotnet_exception_names_methods_files_and_lines() {
+        // The form .NET 8 prints for an unhandled exception with portable PDBs (no runtime here
+        // to produce one).
+        let found = mentions(
+            "Unhandled exception. System.InvalidOperationException: empty order A-1\n   at Shop.Services.OrderService.Charge(Order order, Discount discount) in /src/Shop/Services/OrderService.cs:line 44\n   at Shop.Program.Main(String[] args) in /src/Shop/Program.cs:line 16\n",
+        );
+        assert_eq!(
+            frames(&found),
+            [
+                ("OrderService.Charge", "/src/Shop/Services/OrderService.cs", 44),
+                ("Program.Main", "/src/Shop/Program.cs", 16)
+            ]
+        );
+        assert_eq!(found.exceptions, ["System.InvalidOperationException"]);
     }
 
     #[test]
