@@ -5,6 +5,7 @@
 use tree_sitter::Node;
 
 use crate::model::{Chunk, Symbol, SymbolKind};
+use crate::parse::{body_of, last_row};
 
 /// Longest chunk, in lines. MiniLM reads 256 tokens, about 30–40 lines of code; longer chunks
 /// would be embedded from their beginning only.
@@ -84,8 +85,8 @@ fn split_definition(
     body_fields: &[String],
     chunks: &mut Vec<Chunk>,
 ) {
-    let end = line_of(node.end_position().row);
-    let body = crate::parse::body_of(node, body_fields);
+    let end = line_of(last_row(node));
+    let body = body_of(node, body_fields);
     let statements: Vec<Node<'_>> = match body {
         Some(body) if end - start + 1 > MAX_LINES => {
             // `const f = () => {…}`; Kotlin's `function_body` holds a `block`.
@@ -113,20 +114,20 @@ fn split_definition(
     let mut part_start_byte = start_byte as usize;
     let mut last: Option<Node<'_>> = None;
     for statement in statements {
-        let statement_end = line_of(statement.end_position().row);
+        let statement_end = line_of(last_row(statement));
         if let Some(previous) = last
             && statement_end - part_start + 1 > MAX_LINES
-            && line_of(previous.end_position().row) >= part_start
+            && line_of(last_row(previous)) >= part_start
         {
             chunks.push(Chunk {
                 start_line: part_start,
-                end_line: line_of(previous.end_position().row),
+                end_line: line_of(last_row(previous)),
                 start_byte: part_start_byte as u32,
                 end_byte: previous.end_byte() as u32,
                 symbol: Some(symbol),
             });
             let previous_lines =
-                line_of(previous.end_position().row) - line_of(previous.start_position().row) + 1;
+                line_of(last_row(previous)) - line_of(previous.start_position().row) + 1;
             let overlap = if previous_lines <= OVERLAP_LINES { previous } else { statement };
             part_start = line_of(overlap.start_position().row);
             part_start_byte = overlap.start_byte();

@@ -70,6 +70,13 @@ pub fn parse_file(language: Language, source: &str, timeout: Duration) -> FileFa
     facts
 }
 
+/// The 0-based last row of a node: one that ends with its line's newline (C's `#define X 1\n`)
+/// ends on that line, not at the start of the next.
+pub(crate) fn last_row(node: Node<'_>) -> usize {
+    let end = node.end_position();
+    if end.column == 0 && end.row > node.start_position().row { end.row - 1 } else { end.row }
+}
+
 /// A definition's body: its child in the first of `body_fields` it has, or else — for grammars
 /// that name few fields (Kotlin) — its first child of one of those kinds.
 pub(crate) fn body_of<'t>(node: Node<'t>, body_fields: &[String]) -> Option<Node<'t>> {
@@ -239,7 +246,7 @@ impl<'a> Extractor<'a> {
                 parent: parent.map(|p| p as u32),
                 container,
                 start_line: node.start_position().row as u32 + 1,
-                end_line: node.end_position().row as u32 + 1,
+                end_line: last_row(node) as u32 + 1,
                 start_byte: node.start_byte() as u32,
                 end_byte: node.end_byte() as u32,
                 signature: self.signature(node),
