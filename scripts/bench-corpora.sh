@@ -26,60 +26,43 @@ C_SDIST=Brotli==1.1.0
 mkdir -p "$DIR"
 log() { printf '%s\n' "$*" >&2; }
 
-# deb PACKAGE=VERSION FOLDER: the package's files, unpacked (not installed) into FOLDER.
-deb() {
-  local folder="$DIR/$2"
+# fetch FOLDER HOW WHAT: unless FOLDER is there, runs `HOW WHAT` in an empty working folder, which
+# leaves the unpacked files in ./unpacked, and moves them to FOLDER (so a failed fetch leaves
+# nothing half-done behind).
+fetch() {
+  local folder="$DIR/$1" how="$2" what="$3" tmp
   [ -d "$folder" ] && return
-  local tmp
   tmp="$(mktemp -d "$DIR/.fetch.XXXXXX")"
-  log "fetching $1 (apt)"
-  (cd "$tmp" && apt-get download "$1" >/dev/null 2>&1) || { log "apt-get download $1 failed"; exit 1; }
-  dpkg-deb -x "$tmp"/*.deb "$tmp/unpacked"
+  log "fetching $what ($how)"
+  (cd "$tmp" && mkdir unpacked && "$how" "$what") || { log "fetching $what failed"; exit 1; }
   mv "$tmp/unpacked" "$folder"
   rm -rf "$tmp"
 }
 
-# npm_package NAME@VERSION FOLDER: the package's tarball, unpacked into FOLDER.
-npm_package() {
-  local folder="$DIR/$2"
-  [ -d "$folder" ] && return
-  local tmp
-  tmp="$(mktemp -d "$DIR/.fetch.XXXXXX")"
-  log "fetching $1 (npm)"
-  (cd "$tmp" && npm pack --silent "$1" >/dev/null) || { log "npm pack $1 failed"; exit 1; }
-  tar -xzf "$tmp"/*.tgz -C "$tmp"
-  mv "$tmp/package" "$folder"
-  rm -rf "$tmp"
+# A Debian package's files, unpacked, not installed.
+deb() { apt-get download "$1" >/dev/null 2>&1 && dpkg-deb -x ./*.deb unpacked; }
+# An npm package's tarball.
+npm_package() { npm pack --silent "$1" >/dev/null && tar -xzf ./*.tgz -C unpacked --strip-components=1; }
+# A PyPI source distribution.
+sdist() {
+  python3 -m pip download --quiet --no-deps --no-binary :all: --dest . "$1" >/dev/null &&
+    tar -xzf ./*.tar.gz -C unpacked --strip-components=1
 }
 
 # tokio, at the version Cargo.lock pins, from cargo's own cache of the registry.
 tokio_version="$(awk '/^name = "tokio"$/ { getline; gsub(/"/, "", $3); print $3 }' "$(dirname "$0")/../Cargo.lock")"
 cargo fetch --locked --manifest-path "$(dirname "$0")/../Cargo.toml" >/dev/null 2>&1 || true
-tokio="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"tokio-$tokio_version" | head -1)"
+tokio_dirs=("${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"tokio-$tokio_version")
+tokio="${tokio_dirs[0]}"
 
-# sdist NAME==VERSION FOLDER: a PyPI source distribution, unpacked into FOLDER.
-sdist() {
-  local folder="$DIR/$2"
-  [ -d "$folder" ] && return
-  local tmp
-  tmp="$(mktemp -d "$DIR/.fetch.XXXXXX")"
-  log "fetching $1 (PyPI source)"
-  python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$tmp" "$1" >/dev/null ||
-    { log "pip download $1 failed"; exit 1; }
-  mkdir "$tmp/unpacked"
-  tar -xzf "$tmp"/*.tar.gz -C "$tmp/unpacked" --strip-components=1
-  mv "$tmp/unpacked" "$folder"
-  rm -rf "$tmp"
-}
-
-deb "$GO_DEB" client_golang
-deb "$RUBY_DEB" activesupport
-deb "$PHP_DEB" symfony-console
-deb "$BASH_DEB" dracut
-deb "$CPP_DEB" nlohmann-json
-sdist "$CSHARP_SDIST" pythonnet
-sdist "$C_SDIST" brotli
-npm_package "$REACT_NATIVE" react-native
+fetch client_golang deb "$GO_DEB"
+fetch activesupport deb "$RUBY_DEB"
+fetch symfony-console deb "$PHP_DEB"
+fetch dracut deb "$BASH_DEB"
+fetch nlohmann-json deb "$CPP_DEB"
+fetch pythonnet sdist "$CSHARP_SDIST"
+fetch brotli sdist "$C_SDIST"
+fetch react-native npm_package "$REACT_NATIVE"
 
 echo "rust=$tokio"
 echo "go=$DIR/client_golang/usr/share/gocode/src/github.com/prometheus/client_golang"
