@@ -3,8 +3,9 @@
 //! Nodes are the repository, its files, external packages and symbols. Edges: `contains`
 //! (repository → file, type → member), `defines` (file → symbol), `imports` (file → file or
 //! package), `calls`, `inherits` and `implements` (symbol → symbol). A call is linked only when its
-//! target follows from scope, imports, `self`/`this` or the file's own definitions; anything else
-//! stays an [`Unresolved`] reference — never a guess.
+//! target follows from scope, imports, `self`/`this` or the file's own definitions — or, where the
+//! language makes names global (Ruby's constants, C's functions), from the one definition the
+//! repository has of the name; anything else stays an [`Unresolved`] reference — never a guess.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -93,7 +94,8 @@ struct Scope {
     globs: Vec<usize>,
     /// Types whose members it sees bare (C#'s `using static`).
     members_of: Vec<String>,
-    /// The other files of its package, whose top-level names it sees as its own (Go, Java).
+    /// The other files of its package, whose top-level names it sees as its own (Go, Java,
+    /// Kotlin, C#, PHP).
     package: Vec<usize>,
 }
 
