@@ -424,6 +424,7 @@ impl Indexer {
         });
         jobs.insert(id, rx.clone());
         drop(jobs);
+        tokio::spawn(crate::metrics::follow(rx.clone()));
         let this = Arc::clone(self);
         tokio::spawn(async move { this.run(tx, source, branch, changed).await });
         Ok((rx, true))
@@ -738,6 +739,7 @@ impl Indexer {
                 // A job of this process may have started while the claim was being taken.
                 let free = !running(&jobs);
                 if free {
+                    tokio::spawn(crate::metrics::follow(rx.clone()));
                     jobs.insert(status.repo.id.clone(), rx);
                 }
                 free
@@ -1187,6 +1189,12 @@ impl Indexer {
     pub fn running(&self, id: &str) -> Option<JobStatus> {
         let jobs = self.jobs.lock().expect("jobs lock");
         jobs.get(id).map(|rx| rx.borrow().clone()).filter(|s| !s.repo.status.is_final())
+    }
+
+    /// Every job of this process that has not ended: its state and how far its stage is.
+    pub fn jobs_running(&self) -> Vec<JobStatus> {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        jobs.values().map(|rx| rx.borrow().clone()).filter(|s| !s.repo.status.is_final()).collect()
     }
 
     /// Forgets a repository: its facts, its graph and, for a clone, its checkout.

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod jobs;
 pub mod locate;
 pub mod mentions;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

@@ -42,6 +42,7 @@ pub async fn govern<A: Answer>(
         Err(error) => {
             call.status = error.metered_status(call.face);
             call.error = Some(error.to_string());
+            crate::metrics::call(&call);
             account.meter(call);
             return Governed { answer: Err(error), limit: None };
         }
@@ -70,6 +71,7 @@ pub async fn govern<A: Answer>(
             call.error = Some(error.to_string());
         }
     }
+    crate::metrics::call(&call);
     account.meter(call);
     Governed { answer, limit }
 }

@@ -7,6 +7,7 @@ pub mod ask;
 pub mod caller;
 pub mod error;
 pub mod govern;
+mod metrics;
 pub mod scans;
 pub mod views;
 
@@ -107,6 +108,12 @@ impl Knowledge {
     /// folders watched unless they say otherwise (see `with_watch_by_default`).
     pub fn new(indexer: Arc<Indexer>) -> Knowledge {
         Knowledge { indexer, scans: None, asker: None, watch_by_default: true, sealer: None }
+    }
+
+    /// This process's metrics in the Prometheus text format (OpenMetrics): calls, searches,
+    /// scans, index jobs and the embedding backlog.
+    pub fn metrics(&self) -> Result<String, std::fmt::Error> {
+        metrics::encode(&self.indexer)
     }
 
     pub fn with_watch_by_default(self, watch_by_default: bool) -> Knowledge {
@@ -515,6 +522,7 @@ impl Scoped<'_> {
             limit: page.limit,
             offset: page.offset,
         };
+        let started = std::time::Instant::now();
         let (hits, fallback) = if scoped && query.repos.is_empty() {
             (Vec::new(), None)
         } else {
@@ -530,6 +538,7 @@ impl Scoped<'_> {
                 found => (found?, None),
             }
         };
+        metrics::search(Some(query.mode), started.elapsed());
         let next_offset = (hits.len() == query.limit).then_some(query.offset + query.limit);
         let warming_up = match query.mode.needs_vector() {
             true => self.warming_up(&query.repos).await?,
@@ -567,7 +576,9 @@ impl Scoped<'_> {
         }
         let (repo, _) = self.graph(key).await?;
         let limit = limit.unwrap_or(10).clamp(1, SearchRequest::MAX_LIMIT);
+        let started = std::time::Instant::now();
         let located = self.indexer().locate(&repo.id, text, limit).await?;
+        metrics::search(None, started.elapsed());
         let warming_up = match self.indexer().can_embed() {
             true => self.warming_up(std::slice::from_ref(&repo.id)).await?,
             false => Vec::new(),

@@ -283,6 +283,7 @@ impl Scans {
     /// Runs the tools, ties findings to the graph and stores the outcome. Never fails: a scan
     /// that cannot run is stored as `failed`, with the reason.
     async fn execute(&self, id: &str, repo: &RepoRecord, cancel: &CancellationToken) -> ScanRecord {
+        let started = std::time::Instant::now();
         let outcome = async {
             // Queued until a permit is free; a cancellation while waiting ends it.
             let _permit = tokio::select! {
@@ -307,9 +308,13 @@ impl Scans {
                 attach(&graph, &mut run.findings);
             }
             self.store.finish(id, &runs).await?;
-            Ok(())
+            Ok(runs)
         }
         .await;
+        match &outcome {
+            Ok(runs) => crate::metrics::scan(false, runs, started.elapsed()),
+            Err(_) => crate::metrics::scan(true, &[], started.elapsed()),
+        }
         if let Err(e) = outcome {
             tracing::warn!(scan = id, repo = %repo.id, "scan failed: {e}");
             if let Err(e) = self.store.fail(id, &e.to_string()).await {

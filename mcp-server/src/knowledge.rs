@@ -1,4 +1,5 @@
-//! The knowledge server's HTTP face on port 4000: `/health` and `/openapi.json` open, everything
+//! The knowledge server's HTTP face on port 4000: `/health`, `/openapi.json` and `/metrics` open
+//! (`/metrics` behind its own token when one is set), everything
 //! else (MCP at `/mcp`, REST under `/api/knowledge`) for identified callers (`access`). Every
 //! route, open or not, is behind the [`Guard`] against DNS rebinding and cross-site requests.
 //! Every error is JSON: `{"error": {"code", "message"}}`.
@@ -14,7 +15,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use knowledge::{Code, KnowledgeError, RateLimit};
+use gateway::secrets::Secret;
+use knowledge::{Code, Knowledge, KnowledgeError, RateLimit};
 
 use crate::access::{Access, authenticate};
 
@@ -226,6 +228,36 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", responses((status = 200, description = "Up", body = Health)))]
 pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+}
+
+/// `GET /metrics`: this process's knowledge metrics for Prometheus (`Knowledge::metrics`). With
+/// `token` (`gateway.metrics_token`, the one token both ports' `/metrics` take) a scrape must
+/// send it as a bearer token; without, it is open like `/health`.
+pub fn metrics(knowledge: Knowledge, token: Option<Secret>) -> Router {
+    let scrape = move |headers: HeaderMap| async move {
+        if let Some(token) = &token {
+            let presented = gateway::secrets::bearer(&headers).unwrap_or_default();
+            if !gateway::secrets::constant_time_eq(presented.as_bytes(), token.expose().as_bytes())
+            {
+                let message =
+                    "/metrics needs the gateway.metrics_token as `Authorization: Bearer <token>`";
+                return ApiError::new(StatusCode::UNAUTHORIZED, Code::Unauthorized, message)
+                    .into_response();
+            }
+        }
+        match knowledge.metrics() {
+            Ok(text) => {
+                let format = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                ([(header::CONTENT_TYPE, format)], text).into_response()
+            }
+            Err(e) => {
+                let message = format!("cannot encode the metrics: {e}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Code::Internal, message)
+                    .into_response()
+            }
+        }
+    };
+    Router::new().route("/metrics", get(scrape))
 }
 
 async fn not_found(request: Request) -> Response {

@@ -108,6 +108,8 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
             .with_watch_by_default(config.index.watch)
             .with_sealer(Arc::new(crate::webhooks::Sealed(master)));
         let server = crate::mcp::KnowledgeServer::new(knowledge.clone(), Arc::clone(&access));
+        let metrics =
+            crate::knowledge::metrics(knowledge.clone(), config.gateway.metrics_token.clone());
         let (rest, webhooks, openapi) = crate::rest::router(knowledge);
         let mcp = crate::mcp::http_router(
             server,
@@ -129,7 +131,7 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
                 "AGENTWATCH_KNOWLEDGE_PORT",
             )
             .await?,
-            router: crate::knowledge::router(access, guard, api, webhooks, openapi),
+            router: crate::knowledge::router(access, guard, api, webhooks.merge(metrics), openapi),
         });
     }
 

@@ -10,6 +10,7 @@ mod index;
 mod knowledge_access;
 mod mcp;
 mod mcp_tools;
+mod metrics;
 mod object_store;
 mod replicas;
 mod rest;
