@@ -243,7 +243,8 @@ impl Budgets {
                 "SELECT {column} AS id, \
                  COALESCE(SUM(CASE WHEN created_at >= $1 THEN cost_usd ELSE 0.0 END), 0.0) AS day, \
                  COALESCE(SUM(cost_usd), 0.0) AS month \
-                 FROM usage WHERE created_at >= $2 AND {column} IS NOT NULL GROUP BY {column}"
+                 FROM usage_totals WHERE created_at >= $2 AND {column} IS NOT NULL \
+                 GROUP BY {column}"
             );
             // Audited: the column names are the constants above.
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -34,6 +34,14 @@ pub struct Health {
     /// The operator's providers' circuit breakers and load (other organizations' are theirs to
     /// see, through the admin API).
     pub providers: Vec<ProviderHealth>,
+    /// The usage pipeline since start: failed batch writes (each retried) and records dropped.
+    pub usage_pipeline: UsagePipeline,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsagePipeline {
+    pub write_failures: u64,
+    pub dropped_records: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,6 +94,10 @@ pub async fn health(State(gateway): State<Gateway>) -> (StatusCode, Json<Health>
         redis: redis.map(|up| if up { "ok" } else { "error" }),
         memory_rss_bytes: resident_memory_bytes(),
         providers,
+        usage_pipeline: {
+            let (write_failures, dropped_records) = gateway.inner.metrics.usage_pipeline();
+            UsagePipeline { write_failures, dropped_records }
+        },
     };
     (status, Json(health))
 }

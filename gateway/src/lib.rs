@@ -19,6 +19,7 @@ pub mod pricing;
 mod proxy;
 pub mod ratelimit;
 mod responses;
+pub mod retention;
 mod screen;
 pub mod secrets;
 pub mod settings;
@@ -204,6 +205,7 @@ impl Gateway {
         // What the config file seeded is news to the other processes on the database.
         gateway.changed().await?;
         gateway.follow_changes();
+        gateway.keep_retaining(settings.retention.usage_days, settings.retention.audit_days);
         Ok(gateway)
     }
 

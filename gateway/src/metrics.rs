@@ -77,6 +77,11 @@ struct ToolLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TableLabels {
+    table: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -100,6 +105,9 @@ pub struct Metrics {
     tool_calls: Family<ToolCallLabels, Counter>,
     tool_latency: Family<ToolLabels, Histogram>,
     tool_result_bytes: Family<ToolLabels, Counter>,
+    usage_write_failures: Counter,
+    usage_dropped: Counter,
+    rolled_up: Family<TableLabels, Counter>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -196,8 +204,31 @@ impl Default for Metrics {
             "Bytes returned by knowledge calls, by tool",
             tool_result_bytes.clone(),
         );
+        let usage_write_failures = Counter::default();
+        registry.register(
+            "usage_write_failures",
+            "Attempts to store a batch of usage records that failed (each is retried, up to five \
+             times)",
+            usage_write_failures.clone(),
+        );
+        let usage_dropped = Counter::default();
+        registry.register(
+            "usage_records_dropped",
+            "Usage records that could not be stored after five attempts (logged with their \
+             request ids), or that came after shutdown",
+            usage_dropped.clone(),
+        );
+        let rolled_up = Family::default();
+        registry.register(
+            "retention_rolled_up_rows",
+            "Usage and audit rows that retention summed into daily rows and deleted, by table",
+            rolled_up.clone(),
+        );
         Metrics {
             registry,
+            usage_write_failures,
+            usage_dropped,
+            rolled_up,
             tool_calls,
             tool_latency,
             tool_result_bytes,
@@ -227,6 +258,26 @@ impl Metrics {
     pub fn dlp(&self, kind: crate::dlp::Kind, action: crate::dlp::policy::Action, n: u32) {
         let labels = DlpLabels { r#type: kind.as_str(), action: action.as_str() };
         self.dlp.get_or_create(&labels).inc_by(u64::from(n));
+    }
+
+    /// Counts a failed attempt to store a batch of usage records.
+    pub fn usage_write_failed(&self) {
+        self.usage_write_failures.inc();
+    }
+
+    /// Counts usage records given up on.
+    pub fn usage_dropped(&self, n: usize) {
+        self.usage_dropped.inc_by(n as u64);
+    }
+
+    /// Counts rows retention rolled up.
+    pub fn rolled_up(&self, table: &'static str, rows: u64) {
+        self.rolled_up.get_or_create(&TableLabels { table }).inc_by(rows);
+    }
+
+    /// The usage pipeline's health: failed batch writes, and records dropped.
+    pub fn usage_pipeline(&self) -> (u64, u64) {
+        (self.usage_write_failures.get(), self.usage_dropped.get())
     }
 
     /// Counts an admin login attempt.

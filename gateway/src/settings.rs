@@ -64,6 +64,8 @@ pub struct GatewaySettings {
     /// A bearer token `/metrics` asks for (`Authorization: Bearer <token>`); unset, it is open to
     /// whoever reaches the port. It names tenants by id and models, never keys or contents.
     pub metrics_token: Option<Secret>,
+    /// How long usage and audit rows are kept one by one (`[gateway.retention]`).
+    pub retention: RetentionSettings,
     /// Let organizations other than the operator's (`default`) point providers at loopback,
     /// private and link-local addresses. Off: their providers must be on the public internet,
     /// checked when each connection is made.
@@ -94,9 +96,21 @@ impl Default for GatewaySettings {
             rate_burst: 1000,
             rate_refill_per_sec: 100.0,
             metrics_token: None,
+            retention: RetentionSettings::default(),
             allow_private_providers: false,
         }
     }
+}
+
+/// Retention: rows older than these many whole UTC days are rolled up into one row per day (usage
+/// by organization, tenant, team, endpoint, provider, model and tool; audit entries by
+/// organization and action) and deleted. Every total — summaries, breakdowns, budgets — counts
+/// the rolled-up days too. Unset: every row is kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    pub usage_days: Option<u32>,
+    pub audit_days: Option<u32>,
 }
 
 /// The kinds of LLM provider the gateway speaks to.
@@ -291,6 +305,17 @@ fn default_concurrency() -> i64 {
 impl GatewaySettings {
     /// Checks what serde cannot: each problem names the setting and what to do.
     pub fn validate(&self) -> Result<(), String> {
+        let retention = &self.retention;
+        for (field, days) in
+            [("usage_days", retention.usage_days), ("audit_days", retention.audit_days)]
+        {
+            if days == Some(0) {
+                return Err(format!(
+                    "gateway.retention.{field}: at least 1 day (today's rows are never rolled \
+                     up); leave it unset to keep every row"
+                ));
+            }
+        }
         if self.attempt_timeout_secs == 0 || self.request_timeout_secs == 0 {
             return Err("gateway.attempt_timeout_secs and gateway.request_timeout_secs must be \
                         at least 1"

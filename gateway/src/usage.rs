@@ -21,6 +21,7 @@ const LINGER: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone)]
 pub struct UsageSink {
     tx: mpsc::UnboundedSender<Message>,
+    metrics: Arc<Metrics>,
     budgets: Arc<Budgets>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -42,10 +43,14 @@ impl UsageSink {
     /// reservation in `budgets`.
     pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
-        let observers =
-            Observers { metrics, budgets: budgets.clone(), store: store.clone(), tx: tx.clone() };
+        let observers = Observers {
+            metrics: Arc::clone(&metrics),
+            budgets: budgets.clone(),
+            store: store.clone(),
+            tx: tx.clone(),
+        };
         let writer = tokio::spawn(write_batches(store, rx, observers));
-        UsageSink { tx, budgets, writer: Arc::new(Mutex::new(Some(writer))) }
+        UsageSink { tx, metrics, budgets, writer: Arc::new(Mutex::new(Some(writer))) }
     }
 
     /// Queues a record; never waits. Its budget reservation is settled at once, so that the
@@ -55,6 +60,7 @@ impl UsageSink {
             settle(&self.budgets, &self.tx, reservation, &record);
         }
         if self.tx.send(Message::Record(Box::new(record))).is_err() {
+            self.metrics.usage_dropped(1);
             tracing::error!("a usage record came after shutdown and is lost");
         }
     }
@@ -93,6 +99,7 @@ impl UsageSink {
     ) {
         let message = Message::Count(Box::new((record, prompt, completion)), prices);
         if self.tx.send(message).is_err() {
+            self.metrics.usage_dropped(1);
             tracing::error!("a usage record came after shutdown and is lost");
         }
     }
@@ -174,7 +181,7 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
-        write(&store, &mut batch).await;
+        write(&store, &observers.metrics, &mut batch).await;
     }
 }
 
@@ -205,7 +212,7 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
     false
 }
 
-async fn write(store: &Store, batch: &mut Vec<UsageRecord>) {
+async fn write(store: &Store, metrics: &Metrics, batch: &mut Vec<UsageRecord>) {
     if batch.is_empty() {
         return;
     }
@@ -215,10 +222,13 @@ async fn write(store: &Store, batch: &mut Vec<UsageRecord>) {
         match store.insert_usage(batch).await {
             Ok(()) => break,
             Err(e) if attempt < 5 => {
+                metrics.usage_write_failed();
                 tracing::warn!(error = %e, attempt, "writing usage records failed; retrying");
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
             }
             Err(e) => {
+                metrics.usage_write_failed();
+                metrics.usage_dropped(batch.len());
                 let ids: Vec<&str> = batch.iter().map(|r| r.request_id.as_str()).collect();
                 tracing::error!(error = %e, ?ids, "usage records could not be stored");
             }

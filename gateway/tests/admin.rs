@@ -1030,6 +1030,148 @@ async fn usage_is_paged_summed_and_broken_down_for_the_period_asked() {
     );
 }
 
+/// Every total the admin API reports, over everything `records` spans: summaries, breakdowns
+/// by each grouping, and each tenant's day and month. Floats are rounded to the micro-unit, as
+/// sums in another order may differ in the last bits.
+async fn every_total(h: &Harness, admin: &str, tenants: &[i64]) -> Vec<Value> {
+    fn rounded(value: Value) -> Value {
+        match value {
+            Value::Number(n) if n.is_f64() => json!((n.as_f64().unwrap() * 1e6).round() / 1e6),
+            Value::Array(items) => Value::Array(items.into_iter().map(rounded).collect()),
+            Value::Object(fields) => {
+                Value::Object(fields.into_iter().map(|(k, v)| (k, rounded(v))).collect())
+            }
+            other => other,
+        }
+    }
+    let today = chrono::Utc::now().date_naive();
+    let period = format!("start_date=2026-10-01&end_date={today}");
+    let mut paths = vec![format!("/api/usage/summary?{period}")];
+    for group in ["model", "provider", "tenant", "team", "tool", "day"] {
+        paths.push(format!("/api/usage/breakdown?group_by={group}&{period}"));
+    }
+    paths.extend(tenants.iter().map(|t| format!("/api/tenants/{t}")));
+    let mut totals = Vec::new();
+    for path in paths {
+        let reply = h.get(&path, admin).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        totals.push(rounded(reply.body));
+    }
+    totals
+}
+
+#[tokio::test]
+async fn rolling_up_old_usage_changes_no_total_and_lists_only_the_days_kept() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let team = created(&h.post("/api/teams", &admin, json!({ "name": "platform" })).await);
+    let a = created(&h.post("/api/tenants", &admin, json!({ "name": "a", "team_id": team })).await);
+    let b = created(&h.post("/api/tenants", &admin, json!({ "name": "b" })).await);
+    let org = h.get("/api/auth/me", &admin).await.body["org"]["id"].as_i64().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = (today - chrono::Days::new(1)).to_string();
+    let mut records = vec![
+        usage(org, a, "gpt-4o", 1.0, "2026-10-31"),
+        usage(org, a, "gpt-4o", 2.0, "2026-11-01"),
+        usage(org, a, "gpt-4o", 0.5, "2026-11-01"),
+        usage(org, a, "gpt-4o-mini", 0.25, "2026-11-01"),
+        usage(org, b, "claude-sonnet-4", 4.0, "2026-11-02"),
+        usage(org, b, "search_code", 0.0, "2026-11-02"),
+        usage(org, a, "gpt-4o", 0.125, &yesterday),
+        usage(org, b, "gpt-4o", 3.0, &today.to_string()),
+    ];
+    records[1].team_id = Some(team);
+    records[2].team_id = Some(team);
+    records[2].latency_ms = 400;
+    records[4].status = 502;
+    records[5].endpoint = "mcp";
+    records[5].tool = Some("search_code".to_owned());
+    h.gateway.store().insert_usage(&records).await.unwrap();
+    let before = every_total(&h, &admin, &[a, b]).await;
+
+    // Everything before today is summed into one row per day and group, and deleted.
+    let start_of_today = today.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis();
+    let rolled = h.gateway.store().roll_up_usage(start_of_today).await.unwrap();
+    assert_eq!(rolled.rows, 7, "every record before today");
+    assert_eq!(rolled.days, 6, "the two of a day and group are one");
+    assert_eq!(every_total(&h, &admin, &[a, b]).await, before, "no total changed");
+
+    // Listed one by one: only the records of the days kept.
+    let listed = h.get(&format!("/api/usage?start_date=2026-10-01&end_date={today}"), &admin).await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+    assert_eq!(listed.body["data"][0]["cost_usd"], 3.0);
+
+    // A second pass finds nothing left to roll up.
+    let again = h.gateway.store().roll_up_usage(start_of_today).await.unwrap();
+    assert_eq!((again.rows, again.days), (0, 0));
+}
+
+#[tokio::test]
+async fn a_gateway_with_retention_rolls_up_old_usage_and_audit_entries_when_it_starts() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let a = created(&h.post("/api/tenants", &admin, json!({ "name": "a" })).await);
+    let org = h.get("/api/auth/me", &admin).await.body["org"]["id"].as_i64().unwrap();
+    let old = [
+        usage(org, a, "gpt-4o", 1.0, "2026-10-30"),
+        usage(org, a, "gpt-4o", 2.0, "2026-10-31"),
+        usage(org, a, "gpt-4o", 4.0, "2026-10-31"),
+    ];
+    h.gateway.store().insert_usage(&old).await.unwrap();
+    let long_ago = |day: &str| {
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+    };
+    for (action, day) in [
+        ("tenant.create", "2026-10-30"),
+        ("tenant.update", "2026-10-30"),
+        ("tenant.update", "2026-10-30"),
+    ] {
+        sqlx::query(
+            "INSERT INTO audit_log (org_id, action, detail, created_at) VALUES ($1, $2, '{}', $3)",
+        )
+        .bind(org)
+        .bind(action)
+        .bind(long_ago(day))
+        .execute(h.storage.pool())
+        .await
+        .unwrap();
+    }
+    let audited = h.get("/api/audit?limit=1000", &admin).await.body["total"].as_i64().unwrap();
+
+    // Another process starts on the database, keeping 30 days.
+    let mut settings = GatewaySettings::default();
+    settings.retention.usage_days = Some(30);
+    settings.retention.audit_days = Some(30);
+    let retaining = Gateway::open(&settings, h.dir.path(), &h.storage).await.unwrap();
+    let started = std::time::Instant::now();
+    while h.get("/api/usage?start_date=2026-10-01", &admin).await.body["total"] != 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "old usage never rolled up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let october = "start_date=2026-10-01&end_date=2026-10-31";
+    let summary = h.get(&format!("/api/usage/summary?{october}"), &admin).await.body;
+    assert_eq!((summary["requests"].as_i64(), summary["cost_usd"].as_f64()), (Some(3), Some(7.0)));
+    while h.get("/api/audit?limit=1000", &admin).await.body["total"].as_i64() != Some(audited - 3) {
+        assert!(started.elapsed() < Duration::from_secs(10), "old audit entries never rolled up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let daily: Vec<(String, i64)> =
+        sqlx::query_as("SELECT action, CAST(entries AS BIGINT) FROM audit_daily ORDER BY action")
+            .fetch_all(h.storage.pool())
+            .await
+            .unwrap();
+    assert_eq!(daily, [("tenant.create".to_owned(), 1), ("tenant.update".to_owned(), 2)]);
+    drop(retaining);
+
+    let scrape = h.call(Method::GET, "/metrics", None, None).await.body.to_string();
+    assert!(scrape.contains("agentwatch_gateway_usage_write_failures_total 0"), "{scrape}");
+}
+
 #[tokio::test]
 async fn health_liveness_and_readiness_answer_without_a_token() {
     let settings = GatewaySettings { breaker_failures: 1, max_attempts: 1, ..Default::default() };

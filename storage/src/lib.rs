@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(applied, applied_again);
     }
 
-    /// The two histories describe the same tables: every table, column and index SQLite has,
+    /// The two histories describe the same tables: every table, view, column and index SQLite has,
     /// Postgres has under the same name (and nothing else but the `rowid` SQLite gives `scans`
     /// implicitly, and the counters replicas share without Redis, which one process on SQLite
     /// keeps in memory), so that every query reads both.
@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(postgres.backend(), Backend::Postgres);
         let mut in_sqlite: Vec<(String, String)> = sqlx::query_as(
             "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
-             WHERE m.type = 'table' AND m.name NOT LIKE '\\_%' ESCAPE '\\' \
+             WHERE m.type IN ('table', 'view') AND m.name NOT LIKE '\\_%' ESCAPE '\\' \
              UNION ALL SELECT 'index', name FROM sqlite_master \
              WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'",
         )

@@ -455,9 +455,9 @@ pub(crate) async fn budgets_remaining(gateway: &Gateway) -> Result<Vec<BudgetLef
     {
         let sql = format!(
             "SELECT b.id, b.daily_budget, b.monthly_budget, \
-             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage u \
+             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage_totals u \
               WHERE u.{column} = b.id AND u.created_at >= $1) AS day_cost, \
-             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage u \
+             (SELECT COALESCE(SUM(u.cost_usd), 0.0) FROM usage_totals u \
               WHERE u.{column} = b.id AND u.created_at >= $2) AS month_cost \
              FROM {table} b WHERE b.daily_budget IS NOT NULL OR b.monthly_budget IS NOT NULL"
         );

@@ -377,10 +377,11 @@ fn tenant(row: &AnyRow, usage: &HashMap<i64, TenantUsage>) -> Tenant {
 async fn spending(gateway: &Gateway, org_id: i64) -> Result<HashMap<i64, TenantUsage>, ApiError> {
     let (day_start, month_start) = period_starts();
     let rows = sqlx::query(
-        "SELECT tenant_id, COUNT(*) AS requests, COALESCE(SUM(cost_usd), 0.0) AS cost, \
-         CAST(SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) AS BIGINT) AS requests_today, \
+        "SELECT tenant_id, CAST(SUM(requests) AS BIGINT) AS requests, \
+         COALESCE(SUM(cost_usd), 0.0) AS cost, \
+         CAST(SUM(CASE WHEN created_at >= $1 THEN requests ELSE 0 END) AS BIGINT) AS requests_today, \
          COALESCE(SUM(CASE WHEN created_at >= $2 THEN cost_usd ELSE 0.0 END), 0.0) AS cost_today \
-         FROM usage WHERE org_id = $3 AND created_at >= $4 AND tenant_id IS NOT NULL \
+         FROM usage_totals WHERE org_id = $3 AND created_at >= $4 AND tenant_id IS NOT NULL \
          GROUP BY tenant_id",
     )
     .bind(day_start)

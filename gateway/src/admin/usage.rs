@@ -101,15 +101,16 @@ impl<'a> Scope<'a> {
 }
 
 /// Sums cast back to integers: Postgres sums `BIGINT`s as `NUMERIC`.
-const TOTALS: &str = "COUNT(*) AS requests, \
-     CAST(COALESCE(SUM(CASE WHEN u.status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+/// Totals over `usage_totals`: the raw rows and the days retention rolled up, as one.
+const TOTALS: &str = "CAST(COALESCE(SUM(u.requests), 0) AS BIGINT) AS requests, \
+     CAST(COALESCE(SUM(u.errors), 0) AS BIGINT) AS errors, \
      CAST(COALESCE(SUM(u.prompt_tokens), 0) AS BIGINT) AS prompt_tokens, \
      CAST(COALESCE(SUM(u.completion_tokens), 0) AS BIGINT) AS completion_tokens, \
      CAST(COALESCE(SUM(u.cache_read_tokens), 0) AS BIGINT) AS cache_read_tokens, \
      CAST(COALESCE(SUM(u.cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
      COALESCE(SUM(u.cost_usd), 0.0) AS cost_usd, \
      CAST(COALESCE(SUM(u.dlp_events), 0) AS BIGINT) AS dlp_events, \
-     CAST(AVG(u.latency_ms) AS DOUBLE PRECISION) AS avg_latency_ms";
+     CAST(SUM(u.latency_ms) AS DOUBLE PRECISION) / NULLIF(SUM(u.requests), 0) AS avg_latency_ms";
 
 /// Requests, tokens and cost, summed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -296,7 +297,7 @@ pub(crate) async fn usage_summary(
     Params(filter): Params<UsageFilter>,
 ) -> Result<Json<Summary>, ApiError> {
     let scope = Scope::new(&caller, &filter)?.this_month_by_default();
-    let mut sql = QueryBuilder::new(format!("SELECT {TOTALS} FROM usage u"));
+    let mut sql = QueryBuilder::new(format!("SELECT {TOTALS} FROM usage_totals u"));
     scope.push_where(&mut sql);
     let row = storage::query(gateway.store().backend(), &mut sql)
         .fetch_one(gateway.store().pool())
@@ -397,7 +398,7 @@ pub(crate) async fn usage_breakdown(
         },
     };
     let mut sql = QueryBuilder::new(format!(
-        "SELECT {key} AS key, {name} AS name, {TOTALS} FROM usage u{join}"
+        "SELECT {key} AS key, {name} AS name, {TOTALS} FROM usage_totals u{join}"
     ));
     scope.push_where(&mut sql);
     sql.push(format!(" GROUP BY 1, 2 ORDER BY {order}"));
