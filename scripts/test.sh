@@ -14,7 +14,7 @@ cargo test --workspace --locked --features mcp-server/e2e -- --include-ignored
 # package:test-target pairs ("lib" for unit tests). mcp-server:it is the e2e suite: each of its
 # sandboxes then gives the binaries it starts a database of its own on that server.
 POSTGRES_SUITES="storage:lib indexer:lib indexer:it scanner:store knowledge:core knowledge:scans \
-gateway:lib gateway:admin gateway:proxy gateway:messages gateway:responses mcp-server:tools mcp-server:it"
+gateway:lib gateway:admin gateway:alerts gateway:proxy gateway:messages gateway:responses mcp-server:tools mcp-server:it"
 echo "::: the storage-backed suites again, on Postgres"
 # The binaries the run above built (same flags: nothing is rebuilt), each run from its package's
 # folder as cargo runs it.

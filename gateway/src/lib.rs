@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod alerts;
 pub mod budget;
 pub mod counters;
 pub mod dialect;
@@ -39,6 +40,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::admin::{Auth, CreateUser, Role};
+use crate::alerts::Alerts;
 use crate::budget::Budgets;
 use crate::counters::Counters;
 use crate::directory::{BreakerSettings, Directory};
@@ -98,6 +100,7 @@ struct Inner {
     /// What `/metrics` asks for, if anything.
     metrics_token: Option<Secret>,
     limits: Limits,
+    alerts: Arc<Alerts>,
     /// `/v1/models` answers by organization, for 30 seconds.
     models: Mutex<HashMap<i64, (Instant, Arc<serde_json::Value>)>>,
     /// The `default` organization's id.
@@ -165,6 +168,8 @@ impl Gateway {
         let prices = Prices::load(settings.price_file.as_deref(), &settings.prices)
             .map_err(|e| StoreError::Invalid(format!("gateway.price_file: {e}")))?;
         let metrics = Arc::new(Metrics::default());
+        let alerts =
+            Arc::new(Alerts::new(store.clone(), Arc::clone(&metrics), settings.alerts.clone()));
         let counters = Counters::of(storage);
         let budgets = Arc::new(Budgets::load(&store, &counters, limits.hold_for()).await?);
         let (rates, people) = match &counters {
@@ -175,7 +180,13 @@ impl Gateway {
         let gateway = Gateway {
             inner: Arc::new(Inner {
                 started: Instant::now(),
-                usage: UsageSink::start(store.clone(), Arc::clone(&metrics), Arc::clone(&budgets)),
+                usage: UsageSink::start(
+                    store.clone(),
+                    Arc::clone(&metrics),
+                    Arc::clone(&budgets),
+                    Arc::clone(&alerts),
+                ),
+                alerts,
                 budgets,
                 rates,
                 people,
@@ -206,6 +217,7 @@ impl Gateway {
         gateway.changed().await?;
         gateway.follow_changes();
         gateway.keep_retaining(settings.retention.usage_days, settings.retention.audit_days);
+        gateway.keep_alerting();
         Ok(gateway)
     }
 

@@ -108,6 +108,19 @@ pub struct Metrics {
     usage_write_failures: Counter,
     usage_dropped: Counter,
     rolled_up: Family<TableLabels, Counter>,
+    alerts: Family<KindLabels, Counter>,
+    alert_deliveries: Family<DeliveryLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    format: &'static str,
+    outcome: &'static str,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -224,8 +237,24 @@ impl Default for Metrics {
             "Usage and audit rows that retention summed into daily rows and deleted, by table",
             rolled_up.clone(),
         );
+        let alerts = Family::default();
+        registry.register(
+            "alerts",
+            "Alert episodes this process raised, by kind (budget, circuit_open, error_rate, \
+             cost_spike)",
+            alerts.clone(),
+        );
+        let alert_deliveries = Family::default();
+        registry.register(
+            "alert_deliveries",
+            "Alerts sent to a webhook, by format (slack, json) and outcome (sent, failed after \
+             three attempts)",
+            alert_deliveries.clone(),
+        );
         Metrics {
             registry,
+            alerts,
+            alert_deliveries,
             usage_write_failures,
             usage_dropped,
             rolled_up,
@@ -268,6 +297,16 @@ impl Metrics {
     /// Counts usage records given up on.
     pub fn usage_dropped(&self, n: usize) {
         self.usage_dropped.inc_by(n as u64);
+    }
+
+    /// Counts an alert episode raised here.
+    pub fn alert(&self, kind: &'static str) {
+        self.alerts.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// Counts an alert's delivery to one webhook.
+    pub fn alert_delivery(&self, format: &'static str, outcome: &'static str) {
+        self.alert_deliveries.get_or_create(&DeliveryLabels { format, outcome }).inc();
     }
 
     /// Counts rows retention rolled up.

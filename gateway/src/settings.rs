@@ -66,6 +66,8 @@ pub struct GatewaySettings {
     pub metrics_token: Option<Secret>,
     /// How long usage and audit rows are kept one by one (`[gateway.retention]`).
     pub retention: RetentionSettings,
+    /// What raises an alert, and the webhooks alerts are sent to (`[gateway.alerts]`).
+    pub alerts: AlertSettings,
     /// Let organizations other than the operator's (`default`) point providers at loopback,
     /// private and link-local addresses. Off: their providers must be on the public internet,
     /// checked when each connection is made.
@@ -97,6 +99,7 @@ impl Default for GatewaySettings {
             rate_refill_per_sec: 100.0,
             metrics_token: None,
             retention: RetentionSettings::default(),
+            alerts: AlertSettings::default(),
             allow_private_providers: false,
         }
     }
@@ -111,6 +114,115 @@ impl Default for GatewaySettings {
 pub struct RetentionSettings {
     pub usage_days: Option<u32>,
     pub audit_days: Option<u32>,
+}
+
+/// Alerts: a budget crossing 80% or 100%, a provider's circuit opening, an organization's error
+/// rate and a tenant's cost over a window. Each is stored once per episode (`GET /api/alerts`)
+/// and sent to every webhook that takes its kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// Where alerts are sent.
+    pub webhooks: Vec<WebhookSettings>,
+    /// The window error rates and costs are measured over, in seconds.
+    pub window_secs: u64,
+    /// An organization's share of requests answered 5xx in the window at or above which its
+    /// error-rate alert fires (it ends below half of it).
+    pub error_rate: f64,
+    /// Requests the window must hold before its error rate counts.
+    pub min_requests: u64,
+    /// A tenant's cost in the window at or above this many times its average window over the day
+    /// before fires its cost-spike alert…
+    pub cost_spike_factor: f64,
+    /// …when the window's cost is at least this many USD.
+    pub cost_spike_min_usd: f64,
+    /// How often circuits, error rates and costs are looked at.
+    pub check_every_secs: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            webhooks: Vec::new(),
+            window_secs: 300,
+            error_rate: 0.25,
+            min_requests: 20,
+            cost_spike_factor: 3.0,
+            cost_spike_min_usd: 1.0,
+            check_every_secs: 10,
+        }
+    }
+}
+
+impl AlertSettings {
+    fn validate(&self) -> Result<(), String> {
+        if self.window_secs == 0 || self.check_every_secs == 0 {
+            return Err("gateway.alerts.window_secs and check_every_secs: at least 1".to_owned());
+        }
+        if !(self.error_rate > 0.0 && self.error_rate <= 1.0) {
+            return Err(
+                "gateway.alerts.error_rate: a share above 0 and at most 1, e.g. 0.25".into()
+            );
+        }
+        // NaN is refused too.
+        let spike = self.cost_spike_factor.is_finite() && self.cost_spike_factor >= 1.0;
+        if !spike || self.cost_spike_min_usd.is_nan() || self.cost_spike_min_usd < 0.0 {
+            return Err("gateway.alerts.cost_spike_factor: at least 1; cost_spike_min_usd: 0 or \
+                        more"
+                .to_owned());
+        }
+        for (n, hook) in self.webhooks.iter().enumerate() {
+            let at = format!("gateway.alerts.webhooks[{n}]");
+            if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
+                return Err(format!("{at}.url: an http:// or https:// URL"));
+            }
+            if hook.format == WebhookFormat::Json && hook.secret.is_none() {
+                return Err(format!(
+                    "{at}.secret: a json webhook is signed; set a secret of 32 or more \
+                     characters, e.g. from `openssl rand -hex 32`"
+                ));
+            }
+            if hook.secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+                return Err(format!("{at}.secret: at least 32 characters"));
+            }
+            for kind in &hook.kinds {
+                if !crate::alerts::KINDS.contains(&kind.as_str()) {
+                    return Err(format!(
+                        "{at}.kinds: unknown kind {kind:?}; the kinds are {}",
+                        crate::alerts::KINDS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One webhook alerts are sent to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// An `https://` URL (or `http://` on this machine's network).
+    pub url: String,
+    /// `slack`: Slack's incoming-webhook JSON (`{"text": …}`, which Mattermost, Rocket.Chat and
+    /// Teams' Slack-compatible connectors take too); `json`: the alert as JSON, signed.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// The key `json` bodies are signed with: `X-AgentWatch-Signature: sha256=<hex HMAC-SHA256
+    /// of "<X-AgentWatch-Timestamp>.<body>">`.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// The kinds sent here (`budget`, `circuit_open`, `error_rate`, `cost_spike`); empty: all.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Slack,
+    Json,
 }
 
 /// The kinds of LLM provider the gateway speaks to.
@@ -305,6 +417,7 @@ fn default_concurrency() -> i64 {
 impl GatewaySettings {
     /// Checks what serde cannot: each problem names the setting and what to do.
     pub fn validate(&self) -> Result<(), String> {
+        self.alerts.validate()?;
         let retention = &self.retention;
         for (field, days) in
             [("usage_days", retention.usage_days), ("audit_days", retention.audit_days)]
@@ -486,5 +599,29 @@ mod tests {
                 check_base_url(url).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn alert_settings_that_cannot_work_are_refused_saying_what_to_set() {
+        let refused = |text: &str| {
+            let settings: GatewaySettings = toml::from_str(text).unwrap();
+            settings.validate().unwrap_err()
+        };
+        let unsigned =
+            refused("[[alerts.webhooks]]\nurl = \"https://x.example\"\nformat = \"json\"");
+        assert!(
+            unsigned.contains("webhooks[0].secret") && unsigned.contains("openssl"),
+            "{unsigned}"
+        );
+        let kind = refused("[[alerts.webhooks]]\nurl = \"https://x.example\"\nkinds = [\"disk\"]");
+        assert!(kind.contains("budget, circuit_open, error_rate, cost_spike"), "{kind}");
+        let scheme = refused("[[alerts.webhooks]]\nurl = \"ftp://x.example\"");
+        assert!(scheme.contains("webhooks[0].url"), "{scheme}");
+        assert!(refused("[alerts]\nerror_rate = 1.5").contains("error_rate"));
+        assert!(refused("[alerts]\ncost_spike_factor = 0.5").contains("cost_spike_factor"));
+        assert!(refused("[retention]\nusage_days = 0").contains("retention.usage_days"));
+        let slack: GatewaySettings =
+            toml::from_str("[[alerts.webhooks]]\nurl = \"https://hooks.slack.com/x\"").unwrap();
+        slack.validate().unwrap();
     }
 }

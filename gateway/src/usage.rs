@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::alerts::Alerts;
 use crate::budget::Budgets;
 use crate::metrics::Metrics;
 use crate::pricing::Tokens;
@@ -41,12 +42,18 @@ enum Message {
 impl UsageSink {
     /// Starts the writer task. Each record is counted in `metrics`, and settles its budget
     /// reservation in `budgets`.
-    pub fn start(store: Store, metrics: Arc<Metrics>, budgets: Arc<Budgets>) -> UsageSink {
+    pub fn start(
+        store: Store,
+        metrics: Arc<Metrics>,
+        budgets: Arc<Budgets>,
+        alerts: Arc<Alerts>,
+    ) -> UsageSink {
         let (tx, rx) = mpsc::unbounded_channel();
         let observers = Observers {
             metrics: Arc::clone(&metrics),
             budgets: budgets.clone(),
             store: store.clone(),
+            alerts,
             tx: tx.clone(),
         };
         let writer = tokio::spawn(write_batches(store, rx, observers));
@@ -124,6 +131,7 @@ struct Observers {
     metrics: Arc<Metrics>,
     budgets: Arc<Budgets>,
     store: Store,
+    alerts: Arc<Alerts>,
     /// The writer's own queue, where settled budgets' crossings come back to be audited.
     tx: mpsc::UnboundedSender<Message>,
 }
@@ -157,6 +165,7 @@ impl Observers {
             if let Err(e) = self.store.record_budget_crossing(org_id, &crossing).await {
                 tracing::error!(error = %e, "cannot record a budget threshold");
             }
+            self.alerts.budget(org_id, &crossing).await;
         }
     }
 }

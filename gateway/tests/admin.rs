@@ -389,6 +389,7 @@ async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token
         route(M::GET, "/api/usage/summary".into(), None, Viewer, 200),
         route(M::GET, "/api/usage/breakdown?group_by=tenant".into(), None, Viewer, 200),
         route(M::GET, "/api/audit".into(), None, Admin, 200),
+        route(M::GET, "/api/alerts?open=true".into(), None, Viewer, 200),
         route(M::GET, "/api/org".into(), None, Viewer, 200),
         route(M::PATCH, "/api/org".into(), Some(json!({"dlp_policy": null})), Admin, 200),
         route(M::POST, "/api/access/identify".into(), None, Viewer, 200),

@@ -67,6 +67,7 @@ pub(crate) fn router() -> Router<Gateway> {
         .routes(routes!(usage::usage_summary))
         .routes(routes!(usage::usage_breakdown))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(crate::alerts::list_alerts))
         .routes(routes!(orgs::get_org, orgs::update_org))
         .routes(routes!(crate::access::identify_route))
         .routes(routes!(crate::access::admit_route))
@@ -102,6 +103,7 @@ pub(crate) fn router() -> Router<Gateway> {
         (name = "tenants", description = "API consumers, their keys, budgets and teams"),
         (name = "usage", description = "Requests, tokens and cost"),
         (name = "audit", description = "Who did what, when, from where"),
+        (name = "alerts", description = "Budget crossings, open circuits, error-rate and cost spikes: one per episode"),
         (name = "health", description = "Liveness, readiness and health"),
     )
 )]
