@@ -46,6 +46,7 @@ fn record(n: usize, created_at_ms: i64) -> UsageRecord {
         tool: tool.then(|| "search_code".to_owned()),
         result_bytes: None,
         reservation: None,
+        trace: Default::default(),
         created_at_ms,
     }
 }

@@ -43,6 +43,7 @@ fn record(n: usize) -> UsageRecord {
         tool: None,
         result_bytes: None,
         reservation: None,
+        trace: Default::default(),
         created_at_ms: 1_764_530_000_000 + n as i64,
     }
 }

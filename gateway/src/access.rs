@@ -384,6 +384,7 @@ impl Gateway {
             tool: Some(call.tool),
             result_bytes: Some(call.result_bytes),
             reservation: None,
+            trace: Default::default(),
             created_at_ms: now_ms() - call.started.elapsed().as_millis() as i64,
         });
     }

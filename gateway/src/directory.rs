@@ -41,6 +41,16 @@ pub enum Endpoint {
     ResponsesNative,
 }
 
+impl Endpoint {
+    /// The GenAI semantic conventions' `gen_ai.operation.name` of a request to it.
+    pub fn operation(self) -> &'static str {
+        match self {
+            Endpoint::Embeddings => "embeddings",
+            _ => "chat",
+        }
+    }
+}
+
 impl Directory {
     /// Builds a snapshot, keeping the breakers and key load of `previous` for providers and keys
     /// that are still there.

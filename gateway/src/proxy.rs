@@ -64,6 +64,9 @@ pub(crate) struct RequestContext {
     pub learnt: Arc<Mutex<Learnt>>,
     /// The request body's size in bytes.
     pub body_len: usize,
+    /// The request's span in the GenAI semantic conventions (`gen_ai.*`), a child of the HTTP
+    /// request's; it ends when the last of the context's copies and the usage record is done.
+    pub span: tracing::Span,
 }
 
 /// What DLP did to a request, and the budget reservation its usage record settles.
@@ -76,7 +79,24 @@ pub(crate) struct Learnt {
 
 impl RequestContext {
     fn new(headers: &HeaderMap, tenant: Arc<Tenant>, endpoint: &'static str, model: &str) -> Self {
+        let operation = if endpoint == "embeddings" { "embeddings" } else { "chat" };
+        let span = tracing::info_span!(
+            "gen_ai",
+            otel.name = %format!("{operation} {model}"),
+            gen_ai.operation.name = operation,
+            gen_ai.request.model = model,
+            gen_ai.system = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            agentwatch.endpoint = endpoint,
+            agentwatch.tenant_id = tenant.id,
+            agentwatch.provider = tracing::field::Empty,
+            agentwatch.cost_usd = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
         RequestContext {
+            span,
             request_id: headers
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
@@ -96,6 +116,7 @@ impl RequestContext {
     /// still to come.
     pub fn answered_by(&self, upstream: &Upstream, attempts: u32) -> UsageRecord {
         let mut record = self.record(200);
+        self.span.record("gen_ai.system", upstream.provider.kind.as_str());
         record.provider_id = Some(upstream.provider.id);
         record.provider = Some(upstream.provider.name.clone());
         record.attempts = attempts;
@@ -131,6 +152,7 @@ impl RequestContext {
             tool: None,
             result_bytes: None,
             reservation: learnt.reservation,
+            trace: crate::store::Trace(Some(self.span.clone())),
             created_at_ms: self.created_at_ms,
         }
     }
@@ -807,8 +829,24 @@ impl Gateway {
                         break 'rounds;
                     }
                     let wait = limits.attempt_timeout.min(deadline - now);
-                    let request = build(upstream, model, lease.key());
-                    let outcome = match tokio::time::timeout(wait, request.send()).await {
+                    let attempt = tracing::info_span!(
+                        parent: &ctx.span,
+                        "provider attempt",
+                        otel.name = %format!("{} {model}", endpoint.operation()),
+                        otel.kind = "client",
+                        gen_ai.operation.name = endpoint.operation(),
+                        gen_ai.system = upstream.provider.kind.as_str(),
+                        gen_ai.request.model = model.as_str(),
+                        agentwatch.provider = name.as_str(),
+                        agentwatch.attempt = attempts,
+                        error.type = tracing::field::Empty,
+                    );
+                    let request = crate::telemetry::with_trace_context(
+                        build(upstream, model, lease.key()),
+                        &attempt,
+                    );
+                    let sent = tracing::Instrument::instrument(request.send(), attempt.clone());
+                    let outcome = match tokio::time::timeout(wait, sent).await {
                         Err(_) => {
                             Err(Failure::Down(format!("no answer within {} s", wait.as_secs_f32())))
                         }
@@ -832,6 +870,7 @@ impl Gateway {
                             return Err(error);
                         }
                         Err(Failure::Down(detail)) => {
+                            attempt.record("error.type", "provider_down");
                             permit.failure();
                             tracing::warn!(provider = %name, %detail, "provider failed; trying the next");
                             failures.push(format!("{name}: {detail}"));

@@ -98,6 +98,35 @@ impl std::fmt::Debug for ProviderKey {
     }
 }
 
+/// The tracing span of the request a usage record is of: it ends once the record is handed
+/// over with its tokens ([`Trace::finish`]), which it records in the GenAI semantic conventions.
+#[derive(Debug, Clone, Default)]
+pub struct Trace(pub Option<tracing::Span>);
+
+impl PartialEq for Trace {
+    /// A record is the same record whatever span it is traced by.
+    fn eq(&self, _: &Trace) -> bool {
+        true
+    }
+}
+
+impl Trace {
+    /// Records `record`'s outcome on its span (tokens, status, provider) and ends the span.
+    pub fn finish(&mut self, record: &UsageRecord) {
+        let Some(span) = self.0.take() else { return };
+        span.record("gen_ai.usage.input_tokens", record.prompt_tokens);
+        span.record("gen_ai.usage.output_tokens", record.completion_tokens);
+        span.record("agentwatch.cost_usd", record.cost_usd);
+        span.record("http.response.status_code", record.status);
+        if let Some(provider) = &record.provider {
+            span.record("agentwatch.provider", provider.as_str());
+        }
+        if record.status >= 400 {
+            span.record("error.type", record.status.to_string());
+        }
+    }
+}
+
 /// One request through the gateway, as `usage` records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageRecord {
@@ -135,6 +164,8 @@ pub struct UsageRecord {
     pub result_bytes: Option<u64>,
     /// The budget reservation to settle with this record's cost (not stored).
     pub reservation: Option<u64>,
+    /// The request's span, ended once the record is handed over (not stored).
+    pub trace: Trace,
     pub created_at_ms: i64,
 }
 
@@ -645,6 +676,7 @@ impl Store {
                 tool: r.get("tool"),
                 result_bytes: r.get::<Option<i64>, _>("result_bytes").map(|b| b as u64),
                 reservation: None,
+                trace: Trace::default(),
                 created_at_ms: r.get("created_at"),
             })
             .collect())
@@ -732,6 +764,7 @@ mod tests {
             tool: n.is_multiple_of(9).then(|| "search_code".to_string()),
             result_bytes: n.is_multiple_of(9).then_some(4096),
             reservation: None,
+            trace: Trace::default(),
             created_at_ms: 1_764_500_000_000 + n as i64,
         }
     }

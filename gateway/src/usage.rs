@@ -66,6 +66,8 @@ impl UsageSink {
         if let Some(reservation) = record.reservation.take() {
             settle(&self.budgets, &self.tx, reservation, &record);
         }
+        let mut trace = std::mem::take(&mut record.trace);
+        trace.finish(&record);
         if self.tx.send(Message::Record(Box::new(record))).is_err() {
             self.metrics.usage_dropped(1);
             tracing::error!("a usage record came after shutdown and is lost");
@@ -212,6 +214,8 @@ async fn take(message: Message, batch: &mut Vec<UsageRecord>, observers: &Observ
             record.completion_tokens = c;
             record.tokens_source = "tokenizer";
             record.cost_usd = prices.cost(&record.model, &Tokens::new(p, c));
+            let mut trace = std::mem::take(&mut record.trace);
+            trace.finish(&record);
             observers.observe(&record);
             batch.push(record);
         }

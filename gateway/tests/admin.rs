@@ -174,6 +174,7 @@ fn usage(org_id: i64, tenant_id: i64, model: &str, cost: f64, day: &str) -> Usag
         tool: None,
         result_bytes: None,
         reservation: None,
+        trace: Default::default(),
         created_at_ms,
     }
 }

@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
-use crate::jobs::JobStatus;
+use crate::jobs::{JobState, JobStatus};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -58,20 +58,45 @@ pub fn register(registry: &mut Registry) {
 
 /// Follows a job from its status channel until it ends: each state it leaves is timed, and its
 /// end is counted. A state held for less time than this task takes to wake may go unseen.
+/// Each job is also a trace: a root span for the job and a child span per state, which become
+/// OpenTelemetry spans when the binary sends traces.
 pub(crate) async fn follow(mut job: watch::Receiver<JobStatus>) {
-    let mut state = job.borrow_and_update().repo.status;
+    let (mut state, repo) = {
+        let status = job.borrow_and_update();
+        (status.repo.status, status.repo.id.clone())
+    };
+    let trace = tracing::info_span!(
+        parent: None,
+        "index job",
+        otel.name = "index",
+        agentwatch.repo = repo,
+        agentwatch.outcome = tracing::field::Empty,
+    );
+    let mut stage = stage_span(&trace, state);
     let mut since = Instant::now();
     while job.changed().await.is_ok() {
         let now = job.borrow_and_update().repo.status;
         if now == state {
             continue;
         }
-        let stage = StageLabels { stage: state.as_str() };
-        JOBS.stages.get_or_create(&stage).observe(since.elapsed().as_secs_f64());
+        let labels = StageLabels { stage: state.as_str() };
+        JOBS.stages.get_or_create(&labels).observe(since.elapsed().as_secs_f64());
         if now.is_final() {
             JOBS.ended.get_or_create(&OutcomeLabels { outcome: now.as_str() }).inc();
+            trace.record("agentwatch.outcome", now.as_str());
             return;
         }
         (state, since) = (now, Instant::now());
+        stage = stage_span(&trace, state);
     }
+    drop(stage);
+}
+
+fn stage_span(job: &tracing::Span, state: JobState) -> tracing::Span {
+    tracing::info_span!(
+        parent: job,
+        "index stage",
+        otel.name = %format!("index {}", state.as_str()),
+        agentwatch.stage = state.as_str(),
+    )
 }

@@ -141,6 +141,15 @@ pub enum Face {
     Rest,
 }
 
+impl Face {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Face::Mcp => "mcp",
+            Face::Rest => "rest",
+        }
+    }
+}
+
 /// One call, as it is metered.
 #[derive(Debug)]
 pub struct Call {

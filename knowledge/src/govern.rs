@@ -47,7 +47,17 @@ pub async fn govern<A: Answer>(
             return Governed { answer: Err(error), limit: None };
         }
     };
-    let answer = run.await.and_then(|mut answer| {
+    // A span per call (`execute_tool` in the GenAI semantic conventions), over the run.
+    let span = tracing::info_span!(
+        "tool call",
+        otel.name = %format!("execute_tool {}", call.name),
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = call.name.as_str(),
+        agentwatch.face = call.face.as_str(),
+        request_id = call.request_id.as_str(),
+        error.type = tracing::field::Empty,
+    );
+    let answer = tracing::Instrument::instrument(run, span.clone()).await.and_then(|mut answer| {
         let screening = answer.screen(account);
         if !screening.blocked.is_empty() {
             let blocked = KnowledgeError::blocked(&screening.blocked);
@@ -70,6 +80,9 @@ pub async fn govern<A: Answer>(
             call.status = error.metered_status(call.face);
             call.error = Some(error.to_string());
         }
+    }
+    if call.status >= 400 {
+        span.record("error.type", call.status);
     }
     crate::metrics::call(&call);
     account.meter(call);

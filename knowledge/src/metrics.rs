@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use scanner::ToolRun;
 
-use crate::caller::{Call, Face};
+use crate::caller::Call;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
@@ -96,10 +96,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
 
 /// Counts a governed call as it is metered.
 pub(crate) fn call(call: &Call) {
-    let face = match call.face {
-        Face::Mcp => "mcp",
-        Face::Rest => "rest",
-    };
+    let face = call.face.as_str();
     let labels = CallLabels { face, tool: call.name.clone(), status: call.status };
     METRICS.calls.get_or_create(&labels).inc();
     let tool = ToolLabels { face, tool: call.name.clone() };

@@ -247,7 +247,10 @@ pub fn main() -> ExitCode {
         Command::Serve | Command::Gateway => "info,lance=warn,lance_index=warn,lancedb=warn",
         _ => "warn",
     };
-    crate::logging::init(&config.log, default_level);
+    let _telemetry = match crate::logging::init(&config.log, default_level) {
+        Ok(telemetry) => telemetry,
+        Err(err) => return fail(&err, EXIT_USAGE),
+    };
     for var in &sources.unknown_env {
         let known: Vec<_> = Config::env_overrides().map(|(var, _)| var).collect();
         tracing::warn!("ignoring unknown environment variable {var}; known: {}", known.join(", "));

@@ -65,6 +65,22 @@ pub struct LogConfig {
     /// A `tracing` filter such as `info` or `mcp_server=debug,tower_http=info`; `RUST_LOG`, when
     /// set, wins. Unset: `info` for the servers, `warn` for one-shot commands.
     pub level: Option<String>,
+    /// Where traces go over OTLP: a collector's base URL, `http://collector:4318` for HTTP
+    /// (protobuf, to `/v1/traces`) or `http://collector:4317` with `otlp_protocol = "grpc"`.
+    /// Unset: no trace leaves the process.
+    pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: OtlpProtocol,
+}
+
+/// How traces are sent to `log.otlp_endpoint`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    /// OTLP over HTTP, protobuf bodies.
+    #[default]
+    Http,
+    /// OTLP over gRPC.
+    Grpc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -338,7 +354,12 @@ impl Default for Config {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Text, level: None }
+        LogConfig {
+            format: LogFormat::Text,
+            level: None,
+            otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::Http,
+        }
     }
 }
 
@@ -392,6 +413,16 @@ const ENV_OVERRIDES: &[EnvOverride] = &[
         apply: |c, v| set_path(&mut c.data_dir, v),
     },
     EnvOverride { var: "AGENTWATCH_BIND", key: "bind", apply: |c, v| parse_into(&mut c.bind, v) },
+    EnvOverride {
+        var: "AGENTWATCH_OTLP_ENDPOINT",
+        key: "log.otlp_endpoint",
+        apply: |c, v| parse_some(&mut c.log.otlp_endpoint, v),
+    },
+    EnvOverride {
+        var: "AGENTWATCH_OTLP_PROTOCOL",
+        key: "log.otlp_protocol",
+        apply: |c, v| parse_into(&mut c.log.otlp_protocol, v),
+    },
     EnvOverride {
         var: "AGENTWATCH_LOG_FORMAT",
         key: "log.format",
@@ -786,6 +817,14 @@ impl Config {
             && token.expose().len() < 16
         {
             return invalid("knowledge.token must be at least 16 characters long".to_owned());
+        }
+        if let Some(url) = &self.log.otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid(format!(
+                "log.otlp_endpoint = {url:?}: expected a collector's base URL, such as \
+                 http://otel-collector:4318 (or :4317 with log.otlp_protocol = \"grpc\")"
+            ));
         }
         if let Some(url) = &self.knowledge.gateway_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

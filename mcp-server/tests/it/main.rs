@@ -12,6 +12,7 @@ mod mcp;
 mod mcp_tools;
 mod metrics;
 mod object_store;
+mod otel;
 mod replicas;
 mod rest;
 mod scan;
