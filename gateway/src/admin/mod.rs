@@ -29,7 +29,6 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::Gateway;
 use crate::error::ApiError;
@@ -79,12 +78,11 @@ pub(crate) fn router() -> Router<Gateway> {
         .routes(routes!(crate::health::readyz))
         .split_for_parts();
     SessionToken.modify(&mut openapi);
-    let docs: Router<Gateway> = Scalar::with_url("/docs", openapi.clone()).into();
     // Admin bodies are small: a megabyte, not the 64 MiB the LLM API allows.
     router
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .route("/openapi.json", axum::routing::get(move || async move { Json(openapi) }))
-        .merge(docs)
+        .merge(crate::docs::router())
 }
 
 #[derive(OpenApi)]

@@ -1,0 +1,51 @@
+//! `/docs`: the API reference, rendered in the browser from `/openapi.json` by Scalar's viewer,
+//! which the binary embeds (fetched by `scripts/setup.sh` from npm) and serves itself — nothing
+//! is loaded from elsewhere, so the page works air-gapped, and "try it" requests go straight to
+//! this gateway: no proxy, no telemetry, no web fonts.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+use crate::Gateway;
+
+/// Scalar's standalone bundle (MIT), as `scripts/setup.sh` fetched it.
+const SCALAR_JS: &[u8] = include_bytes!(env!("AGENTWATCH_SCALAR_JS"));
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>AgentWatch API</title>
+</head>
+<body>
+<div id="app"></div>
+<script src="/docs/scalar.js"></script>
+<script>
+Scalar.createApiReference('#app', {
+  url: '/openapi.json',
+  proxyUrl: '',
+  telemetry: false,
+  withDefaultFonts: false,
+  hideDownloadButton: false,
+});
+</script>
+</body>
+</html>
+"#;
+
+/// The page and its script.
+pub(crate) fn router() -> Router<Gateway> {
+    Router::new().route("/docs", get(|| async { Html(PAGE) })).route(
+        "/docs/scalar.js",
+        get(|| async {
+            let headers = [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ];
+            (headers, SCALAR_JS).into_response()
+        }),
+    )
+}
