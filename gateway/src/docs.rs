@@ -1,7 +1,8 @@
 //! `/docs`: the API reference, rendered in the browser from `/openapi.json` by Scalar's viewer,
 //! which the binary embeds (fetched by `scripts/setup.sh` from npm) and serves itself — nothing
 //! is loaded from elsewhere, so the page works air-gapped, and "try it" requests go straight to
-//! this gateway: no proxy, no telemetry, no web fonts.
+//! this gateway: no proxy, no telemetry, no web fonts, no AI chat or developer toolbar (both
+//! call Scalar's services).
 
 use axum::Router;
 use axum::http::header;
@@ -29,7 +30,8 @@ Scalar.createApiReference('#app', {
   proxyUrl: '',
   telemetry: false,
   withDefaultFonts: false,
-  hideDownloadButton: false,
+  showDeveloperTools: 'never',
+  agent: { disabled: true },
 });
 </script>
 </body>
