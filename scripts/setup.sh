@@ -86,9 +86,10 @@ APT_BUILD_PKGS="libssl-dev pkg-config libprotobuf-dev openssl"
 APT_RUN_PKGS="bubblewrap"
 # Services the tests start for themselves: Redis, where gateway replicas share their counters, and
 # PostgreSQL, the database replicas share (scripts/test.sh runs the storage-backed suites on it);
-# a JDK, with which a test runs the Java fixture to get the stack trace Java really prints; and
-# Prometheus, which a test runs to scrape both ports with the shipped Grafana dashboard's queries.
-APT_TEST_PKGS="redis-server postgresql openjdk-17-jdk-headless prometheus"
+# a JDK, with which a test runs the Java fixture to get the stack trace Java really prints;
+# Prometheus, which a test runs to scrape both ports with the shipped Grafana dashboard's queries;
+# and Chromium, the real browser the pages are tested in.
+APT_TEST_PKGS="redis-server postgresql openjdk-17-jdk-headless prometheus chromium"
 
 # ------------------------------------------------------------- helpers ------
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)

@@ -462,7 +462,9 @@ async fn the_api_reference_page_loads_nothing_from_elsewhere() {
     let page = page.text().await.unwrap();
     assert!(page.contains("url: '/openapi.json'") && page.contains("proxyUrl: ''"), "{page}");
     assert!(page.contains("telemetry: false") && page.contains("withDefaultFonts: false"));
-    assert!(page.contains("showDeveloperTools: 'never'") && page.contains("agent: { disabled: true }"));
+    assert!(
+        page.contains("showDeveloperTools: 'never'") && page.contains("agent: { disabled: true }")
+    );
     let sources: Vec<&str> =
         page.split("src=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
     assert_eq!(sources, ["/docs/scalar.js"]);

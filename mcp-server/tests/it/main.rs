@@ -2,6 +2,7 @@
 //! a deployment script would.
 
 mod admin;
+mod browser;
 mod cli;
 mod dlp;
 mod gateway;
