@@ -88,13 +88,14 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    pub(crate) fn new(store: Store, metrics: Arc<Metrics>, settings: AlertSettings) -> Alerts {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+    /// `http` is the gateway's operator client (no redirects followed); each webhook call gets
+    /// ten seconds.
+    pub(crate) fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        settings: AlertSettings,
+        http: reqwest::Client,
+    ) -> Alerts {
         Alerts {
             store,
             metrics,
@@ -206,7 +207,11 @@ impl Alerts {
     }
 
     async fn post(&self, hook: &WebhookSettings, alert: &Alert) -> Result<(), String> {
-        let mut request = self.http.post(&hook.url).header("content-type", "application/json");
+        let mut request = self
+            .http
+            .post(&hook.url)
+            .timeout(Duration::from_secs(10))
+            .header("content-type", "application/json");
         let body = match hook.format {
             WebhookFormat::Slack => {
                 let mark = if alert.severity == "critical" { ":red_circle:" } else { ":warning:" };

@@ -169,8 +169,12 @@ impl Gateway {
         let prices = Prices::load(settings.price_file.as_deref(), &settings.prices)
             .map_err(|e| StoreError::Invalid(format!("gateway.price_file: {e}")))?;
         let metrics = Arc::new(Metrics::default());
-        let alerts =
-            Arc::new(Alerts::new(store.clone(), Arc::clone(&metrics), settings.alerts.clone()));
+        let alerts = Arc::new(Alerts::new(
+            store.clone(),
+            Arc::clone(&metrics),
+            settings.alerts.clone(),
+            http.clone(),
+        ));
         let counters = Counters::of(storage);
         let budgets = Arc::new(Budgets::load(&store, &counters, limits.hold_for()).await?);
         let (rates, people) = match &counters {

@@ -11,9 +11,9 @@ use opentelemetry::trace::TracerProvider;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogConfig, LogFormat, OtlpProtocol};
 
@@ -65,8 +65,6 @@ pub fn init(config: &LogConfig, default_level: &str) -> anyhow::Result<Telemetry
     tracing_subscriber::registry().with(filter).with(fmt).with(otel).init();
     Ok(telemetry)
 }
-
-use tracing_subscriber::Layer;
 
 /// A tracer provider sending batches of spans (every second, or 512 at a time) to `endpoint`.
 fn tracer_provider(
