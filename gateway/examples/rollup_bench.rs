@@ -1,8 +1,10 @@
-//! What retention's rollup costs on a large usage table: fills a fresh store with `rows` usage
-//! records spread over `days` past days (50 tenants, 6 models, one record in 20 a knowledge tool
-//! call, one in 50 an error), then times the month's totals over the raw rows (the
-//! `usage_totals` view every summary, breakdown and budget reads), the rollup of every one of
-//! those days, and the same totals over the rolled-up days.
+//! What retention's rollup, and the dashboard's charts, cost on a large usage table: fills a fresh
+//! store with `rows` usage records spread over `days` past days (50 tenants, 6 models, one record
+//! in 20 a knowledge tool call, one in 50 an error, one in 4 streamed, one in 100 with a DLP
+//! detection), then times the month's totals over the raw rows (the `usage_totals` view every
+//! summary, breakdown and budget reads), the admin API's answers the dashboard's overview asks
+//! for (from a gateway on the store), the rollup of every one of those days, and the same again
+//! over the rolled-up days.
 //!
 //! `cargo run --release -p gateway --example rollup_bench [rows=1000000] [days=30]`
 //!
@@ -36,13 +38,13 @@ fn record(n: usize, created_at_ms: i64) -> UsageRecord {
         tokens_source: "provider",
         cost_usd: 0.000_4,
         latency_ms: 300 + (n % 900) as u64,
-        ttft_ms: None,
+        ttft_ms: n.is_multiple_of(4).then_some(100 + (n % 400) as u64),
         status: if n.is_multiple_of(50) { 502 } else { 200 },
         error: None,
-        streamed: false,
+        streamed: n.is_multiple_of(4),
         attempts: 1,
-        dlp_events: 0,
-        dlp: None,
+        dlp_events: u32::from(n.is_multiple_of(100)),
+        dlp: n.is_multiple_of(100).then(|| r#"{"email":{"redact":1}}"#.to_owned()),
         tool: tool.then(|| "search_code".to_owned()),
         result_bytes: None,
         reservation: None,
@@ -60,6 +62,34 @@ async fn totals(store: &storage::Storage, since: i64) -> (i64, f64) {
     .fetch_one(store.pool())
     .await
     .expect("the totals")
+}
+
+/// Times each of the dashboard overview's calls, as the page makes them for the whole period.
+#[allow(clippy::print_stdout)]
+async fn dashboard(url: &str, token: &str, start: &str, end: &str) {
+    let period = format!("start_date={start}&end_date={end}");
+    for path in [
+        "/api/usage/summary",
+        "/api/usage/series?bucket=day&split_by=model",
+        "/api/usage/series?bucket=hour&split_by=tenant",
+        "/api/usage/latency?bucket=day",
+        "/api/usage/latency?bucket=hour",
+        "/api/usage/dlp",
+        "/api/usage/breakdown?group_by=model",
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let started = Instant::now();
+        let response = reqwest::Client::new()
+            .get(format!("{url}{path}{sep}{period}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let bytes = response.bytes().await.expect("a body").len();
+        let took = started.elapsed().as_secs_f64() * 1e3;
+        println!("  GET {path}: {took:.0} ms, {bytes} bytes");
+    }
 }
 
 #[allow(clippy::print_stdout)]
@@ -90,6 +120,39 @@ async fn main() {
     let raw = totals(&storage, first).await;
     println!("totals over raw rows: {:.0} ms {raw:?}", started.elapsed().as_secs_f64() * 1e3);
 
+    // A gateway on the store, its first admin in the records' organization (the first one made).
+    let settings = gateway::settings::GatewaySettings {
+        admin_email: Some("ops@example.com".into()),
+        admin_password: Some(gateway::secrets::Secret::new("a long admin passphrase")),
+        ..Default::default()
+    };
+    let served = gateway::Gateway::open(&settings, dir.path(), &storage).await.expect("a gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let service = served.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    gateway::install_tls();
+    let login =
+        serde_json::json!({ "email": "ops@example.com", "password": "a long admin passphrase" });
+    let session: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/auth/login"))
+        .json(&login)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("a login")
+        .json()
+        .await
+        .expect("a session");
+    let token = session["token"].as_str().expect("a token").to_owned();
+    assert_eq!(session["user"]["org"]["id"], 1, "the records' organization");
+    let day = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).expect("a time").format("%Y-%m-%d").to_string()
+    };
+    let (start, end) = (day(first), day(today - DAY_MS));
+    println!("the dashboard's overview over raw rows, {start} to {end}:");
+    dashboard(&url, &token, &start, &end).await;
+
     let started = Instant::now();
     let rolled = store.roll_up_usage(today).await.expect("the rollup");
     let took = started.elapsed().as_secs_f64();
@@ -112,6 +175,8 @@ async fn main() {
         let took = started.elapsed().as_secs_f64() * 1e3;
         println!("totals over daily rows, after VACUUM ANALYZE usage: {took:.1} ms");
     }
+    println!("the dashboard's overview over daily rows:");
+    dashboard(&url, &token, &start, &end).await;
     assert_eq!(raw.0, daily.0, "the rollup kept every request");
     assert!((raw.1 - daily.1).abs() < 1e-6, "and every cent");
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod alerts;
 pub mod budget;
 pub mod counters;
+mod dashboard;
 pub mod dialect;
 pub mod directory;
 pub mod dlp;

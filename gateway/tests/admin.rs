@@ -389,6 +389,9 @@ async fn every_route_answers_each_role_as_documented_and_nothing_without_a_token
         route(M::GET, "/api/usage".into(), None, Viewer, 200),
         route(M::GET, "/api/usage/summary".into(), None, Viewer, 200),
         route(M::GET, "/api/usage/breakdown?group_by=tenant".into(), None, Viewer, 200),
+        route(M::GET, "/api/usage/series?split_by=model".into(), None, Viewer, 200),
+        route(M::GET, "/api/usage/latency?bucket=hour".into(), None, Viewer, 200),
+        route(M::GET, "/api/usage/dlp".into(), None, Viewer, 200),
         route(M::GET, "/api/audit".into(), None, Admin, 200),
         route(M::GET, "/api/alerts?open=true".into(), None, Viewer, 200),
         route(M::GET, "/api/org".into(), None, Viewer, 200),
@@ -474,6 +477,43 @@ async fn the_api_reference_page_loads_nothing_from_elsewhere() {
     assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
     let script = script.text().await.unwrap();
     assert!(script.len() > 1_000_000 && script.contains("createApiReference"));
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_whole_from_the_binary_and_may_load_nothing_from_elsewhere() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let root = h.http.get(format!("{}/", h.url)).send().await.unwrap();
+    assert!(root.url().path() == "/dashboard/", "/ leads to the dashboard: {}", root.url());
+    let policy = root.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    for rule in
+        ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]
+    {
+        assert!(policy.contains(rule), "{rule} in {policy}");
+    }
+    let page = root.text().await.unwrap();
+    assert!(!page.contains("://"), "no address elsewhere: {page}");
+    let sources: Vec<&str> =
+        page.split("src=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert_eq!(
+        sources,
+        ["/dashboard/vendor/preact-htm.js", "/dashboard/vendor/chart.js", "/dashboard/app.js"]
+    );
+    for (path, holds) in [
+        ("/dashboard/vendor/preact-htm.js", "htmPreact"),
+        ("/dashboard/vendor/chart.js", "Chart"),
+        ("/dashboard/app.js", "/api/usage/series"),
+        ("/dashboard/app.css", "--accent"),
+    ] {
+        let first = h.http.get(format!("{}{path}", h.url)).send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{path}");
+        let etag = first.headers()["etag"].clone();
+        assert!(first.text().await.unwrap().contains(holds), "{path}");
+        // A repeat visit revalidates and gets nothing again.
+        let again = h.http.get(format!("{}{path}", h.url)).header("if-none-match", etag);
+        let again = again.send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert!(again.bytes().await.unwrap().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -1048,6 +1088,120 @@ async fn usage_is_paged_summed_and_broken_down_for_the_period_asked() {
         teams.contains(&(json!("platform"), json!(2))) && teams.contains(&(Value::Null, json!(1))),
         "{teams:?}"
     );
+}
+
+#[tokio::test]
+async fn usage_over_time_gives_series_percentiles_and_dlp_types_for_the_charts() {
+    let h = Harness::start(GatewaySettings::default()).await;
+    let admin = h.token(ADMIN).await;
+    let a = created(&h.post("/api/tenants", &admin, json!({ "name": "a" })).await);
+    let b = created(&h.post("/api/tenants", &admin, json!({ "name": "b" })).await);
+    let org = h.get("/api/auth/me", &admin).await.body["org"]["id"].as_i64().unwrap();
+    let hour = 3_600_000;
+    // A hundred requests by `a` at noon on the 1st, latencies 1..=100 ms, every tenth streamed
+    // with its first token at a tenth of that; one by `b` at 14:00 that failed; one on the 2nd.
+    let mut records: Vec<UsageRecord> = (1..=100)
+        .map(|i| {
+            let mut r = usage(org, a, "gpt-4o", 0.01, "2026-11-01");
+            r.request_id = format!("req-{i}");
+            r.latency_ms = i;
+            r.ttft_ms = (i % 10 == 0).then_some(i / 10);
+            r
+        })
+        .collect();
+    let mut failed = usage(org, b, "gpt-4o-mini", 0.5, "2026-11-01");
+    failed.created_at_ms += 2 * hour;
+    failed.status = 502;
+    failed.dlp = Some(r#"{"email":{"redact":2},"aws_access_key":{"block":1}}"#.to_owned());
+    records.push(failed);
+    records.push(usage(org, a, "gpt-4o", 2.0, "2026-11-02"));
+    h.gateway.store().insert_usage(&records).await.unwrap();
+    let period = "start_date=2026-11-01&end_date=2026-11-02";
+
+    // By hour, one series per tenant: a point per tenant and hour, in time order.
+    let series = h
+        .get(&format!("/api/usage/series?{period}&bucket=hour&split_by=tenant"), &admin)
+        .await
+        .body;
+    let points: Vec<_> = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["at"].as_str().unwrap(),
+                p["name"].as_str().unwrap(),
+                p["requests"].as_i64().unwrap(),
+                p["errors"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [
+            ("2026-11-01T12:00:00.000Z", "a", 100, 0),
+            ("2026-11-01T14:00:00.000Z", "b", 1, 1),
+            ("2026-11-02T12:00:00.000Z", "a", 1, 0),
+        ]
+    );
+    // Past `top`, the other series are summed as one: here `b`, which cost less than `a`.
+    let top = h
+        .get(&format!("/api/usage/series?{period}&bucket=hour&split_by=tenant&top=1"), &admin)
+        .await
+        .body;
+    let points: Vec<_> = top["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let cost = (p["cost_usd"].as_f64().unwrap() * 1e6).round() / 1e6;
+            (p["name"].clone(), p["other"].as_bool().unwrap(), cost)
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [(json!("a"), false, 1.0), (Value::Null, true, 0.5), (json!("a"), false, 2.0)],
+        "{top}"
+    );
+    // By day, unsplit: the cost of each day.
+    let daily = h.get(&format!("/api/usage/series?{period}"), &admin).await.body;
+    let costs: Vec<_> = daily["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| ((p["cost_usd"].as_f64().unwrap() * 1e6).round() / 1e6, p["key"].clone()))
+        .collect();
+    assert_eq!(costs, [(1.5, Value::Null), (2.0, Value::Null)]);
+    let refused = h.get("/api/usage/series?split_by=day", &admin).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.body["error"]["param"], "split_by", "{}", refused.body);
+
+    // Percentiles by nearest rank over each hour's requests; the failed one is counted too.
+    let latency =
+        h.get(&format!("/api/usage/latency?{period}&bucket=hour&tenant_id={a}"), &admin).await.body;
+    assert_eq!(latency["truncated"], false);
+    let noon = &latency["points"][0];
+    assert_eq!(noon["at"], "2026-11-01T12:00:00.000Z");
+    assert_eq!(noon["requests"], 100);
+    assert_eq!(noon["latency_ms"], json!({ "p50": 50, "p95": 95, "p99": 99 }));
+    assert_eq!(noon["ttft_ms"], json!({ "p50": 5, "p95": 10, "p99": 10 }), "streamed ones only");
+    let by_day = h.get(&format!("/api/usage/latency?{period}"), &admin).await.body;
+    assert_eq!(
+        (by_day["points"][0]["requests"].as_i64(), by_day["points"][0]["errors"].as_i64()),
+        (Some(101), Some(1))
+    );
+    assert_eq!(by_day["points"][1]["ttft_ms"], Value::Null, "no streamed request that day");
+
+    // What DLP did, by type and action, summed over the period.
+    let dlp = h.get(&format!("/api/usage/dlp?{period}"), &admin).await.body;
+    assert_eq!(
+        dlp["by_type"],
+        json!({ "email": { "log": 101, "redact": 2 }, "aws_access_key": { "block": 1 } })
+    );
+    // Another organization sees none of it.
+    let beta = h.admin_of("beta").await;
+    let other = h.get(&format!("/api/usage/dlp?{period}"), &beta).await.body;
+    assert_eq!(other["by_type"], json!({}));
 }
 
 /// Every total the admin API reports, over everything `records` spans: summaries, breakdowns

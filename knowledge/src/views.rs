@@ -203,6 +203,9 @@ pub struct RepoView {
     pub error: Option<String>,
     /// Unix seconds.
     pub indexed_at: Option<i64>,
+    /// Files per language, in the indexed tree (one repository's view only, not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub languages: Option<BTreeMap<String, u32>>,
 }
 
 impl From<&RepoRecord> for RepoView {
@@ -227,6 +230,7 @@ impl From<&RepoRecord> for RepoView {
             errors: stats.errors.clone(),
             error: repo.error.clone(),
             indexed_at: repo.indexed_at,
+            languages: None,
         }
     }
 }

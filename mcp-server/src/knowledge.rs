@@ -41,6 +41,16 @@ pub fn router(
     gateway::telemetry::observe(routes)
 }
 
+/// The REST routes again, for the gateway's port: the dashboard the gateway serves reads
+/// repositories from its own origin, each request identified and guarded as on port 4000 (a
+/// knowledge server bound to loopback answers only pages that name this machine, there too).
+pub fn rest_for_dashboard(access: Arc<Access>, guard: Guard, rest: Router) -> Router {
+    let routes = rest
+        .layer(middleware::from_fn_with_state(access, authenticate))
+        .layer(middleware::from_fn_with_state(Arc::new(guard), guard_request));
+    gateway::telemetry::observe(routes)
+}
+
 /// Which requests may reach port 4000 at all, whoever sends them: a web page in the user's
 /// browser can send requests to a local server too, and a DNS name its owner rebinds to
 /// 127.0.0.1 makes such a page look same-origin.

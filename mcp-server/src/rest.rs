@@ -257,7 +257,7 @@ async fn list_repositories(
     Ok(Json(ReposOutput { repositories, total, next_offset }))
 }
 
-/// One stored repository and how its last index went.
+/// One stored repository, how its last index went, and its files per language.
 #[utoipa::path(
     get,
     path = "/repositories/{id}",
@@ -273,7 +273,16 @@ async fn get_repository(
     Path(RepoId { id }): Path<RepoId>,
 ) -> Result<Json<RepoView>, ApiError> {
     let repo = core.scoped().repository(Some(&id)).await?;
-    Ok(Json(RepoView::from(&repo)))
+    let mut view = RepoView::from(&repo);
+    if repo.indexed_at.is_some() {
+        let (_, graph) = core.scoped().graph(Some(&repo.id)).await?;
+        let mut languages = std::collections::BTreeMap::new();
+        for file in &graph.files {
+            *languages.entry(file.facts.language.to_string()).or_insert(0) += 1;
+        }
+        view.languages = Some(languages);
+    }
+    Ok(Json(view))
 }
 
 /// The repository's indexing job: state, progress percent, file count, node and edge counts in

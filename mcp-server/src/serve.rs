@@ -117,11 +117,17 @@ pub async fn run(config: &Config, faces: Faces) -> anyhow::Result<()> {
             &config.knowledge.allowed_origins,
             shutdown.child_token(),
         );
-        let api = mcp.merge(rest);
+        let api = mcp.merge(rest.clone());
         let guard = crate::knowledge::Guard {
             loopback: config.bind.is_loopback(),
             origins: config.knowledge.allowed_origins.clone(),
         };
+        if gateway.is_some() {
+            // The dashboard on the gateway's port shows repositories too.
+            let rest =
+                crate::knowledge::rest_for_dashboard(Arc::clone(&access), guard.clone(), rest);
+            servers[0].router = std::mem::take(&mut servers[0].router).merge(rest);
+        }
         servers.push(Server {
             name: "knowledge server",
             listener: bind(

@@ -1,10 +1,12 @@
 """A git server over plain HTTP for the bare repositories under ROOT, as a self-hosted forge
 serves them: git's own smart-protocol CGI, `git http-backend`, behind a small HTTP server. The
-first line printed is `listening <port>`. Usage: `python3 http_backend.py ROOT`.
+first line printed is `listening <port>`. Usage: `python3 http_backend.py ROOT [CERT KEY]`; with a
+certificate and its key (PEM), over HTTPS.
 """
 
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 
@@ -71,6 +73,10 @@ class Backend(http.server.BaseHTTPRequestHandler):
 
 def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    if len(sys.argv) == 4:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print("listening", server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -37,7 +37,8 @@ pub use auth::Auth;
 pub(crate) use auth::live_session;
 pub use users::{CreateUser, create_user};
 
-/// The admin routes (under `/api`), `/openapi.json`, `/docs`, and the OpenAPI document.
+/// The admin routes (under `/api`), `/openapi.json`, `/docs`, `/dashboard`, and the OpenAPI
+/// document.
 pub(crate) fn router() -> Router<Gateway> {
     let api = OpenApiRouter::new()
         .routes(routes!(auth::login))
@@ -65,6 +66,9 @@ pub(crate) fn router() -> Router<Gateway> {
         .routes(routes!(usage::list_usage))
         .routes(routes!(usage::usage_summary))
         .routes(routes!(usage::usage_breakdown))
+        .routes(routes!(usage::usage_series))
+        .routes(routes!(usage::usage_latency))
+        .routes(routes!(usage::usage_dlp))
         .routes(routes!(audit::list_audit))
         .routes(routes!(crate::alerts::list_alerts))
         .routes(routes!(orgs::get_org, orgs::update_org))
@@ -83,6 +87,7 @@ pub(crate) fn router() -> Router<Gateway> {
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .route("/openapi.json", axum::routing::get(move || async move { Json(openapi) }))
         .merge(crate::docs::router())
+        .merge(crate::dashboard::router())
 }
 
 #[derive(OpenApi)]

@@ -113,7 +113,7 @@ const TOTALS: &str = "CAST(COALESCE(SUM(u.requests), 0) AS BIGINT) AS requests, 
      CAST(SUM(u.latency_ms) AS DOUBLE PRECISION) / NULLIF(SUM(u.requests), 0) AS avg_latency_ms";
 
 /// Requests, tokens and cost, summed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub(crate) struct Totals {
     requests: i64,
     /// Requests answered with a status of 400 or more (499: the client left).
@@ -128,6 +128,24 @@ pub(crate) struct Totals {
     cost_usd: f64,
     dlp_events: i64,
     avg_latency_ms: Option<f64>,
+}
+
+impl Totals {
+    /// Adds `other`'s, the average latency weighted by requests.
+    fn add(&mut self, other: &Totals) {
+        let latency = |t: &Totals| t.avg_latency_ms.unwrap_or(0.0) * t.requests as f64;
+        let latency = latency(self) + latency(other);
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.total_tokens += other.total_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost_usd += other.cost_usd;
+        self.dlp_events += other.dlp_events;
+        self.avg_latency_ms = (self.requests > 0).then(|| latency / self.requests as f64);
+    }
 }
 
 fn totals(row: &sqlx::any::AnyRow) -> Totals {
@@ -321,6 +339,35 @@ pub(crate) enum GroupBy {
     Day,
 }
 
+impl GroupBy {
+    /// The group's key and name as SQL over `usage_totals u`, and the join the name needs.
+    fn sql(self, backend: Backend) -> (&'static str, &'static str, &'static str) {
+        match self {
+            GroupBy::Model => ("u.model", "NULL", ""),
+            GroupBy::Provider => ("u.provider", "NULL", ""),
+            GroupBy::Tenant => (
+                "CAST(u.tenant_id AS TEXT)",
+                "t.name",
+                " LEFT JOIN tenants t ON t.id = u.tenant_id",
+            ),
+            GroupBy::Team => {
+                ("CAST(u.team_id AS TEXT)", "t.name", " LEFT JOIN teams t ON t.id = u.team_id")
+            }
+            GroupBy::Tool => ("u.tool", "NULL", ""),
+            GroupBy::Day => match backend {
+                Backend::Sqlite => {
+                    ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "")
+                }
+                Backend::Postgres => (
+                    "to_char(to_timestamp(u.created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                    "NULL",
+                    "",
+                ),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct BreakdownQuery {
@@ -369,33 +416,11 @@ pub(crate) async fn usage_breakdown(
     Params(filter): Params<UsageFilter>,
 ) -> Result<Json<Breakdown>, ApiError> {
     let scope = Scope::new(&caller, &filter)?.this_month_by_default();
-    let (key, name, join, order) = match query.group_by {
-        GroupBy::Model => ("u.model", "NULL", "", "cost_usd DESC, key"),
-        GroupBy::Provider => ("u.provider", "NULL", "", "cost_usd DESC, key"),
-        GroupBy::Tenant => (
-            "CAST(u.tenant_id AS TEXT)",
-            "t.name",
-            " LEFT JOIN tenants t ON t.id = u.tenant_id",
-            "cost_usd DESC, key",
-        ),
-        GroupBy::Team => (
-            "CAST(u.team_id AS TEXT)",
-            "t.name",
-            " LEFT JOIN teams t ON t.id = u.team_id",
-            "cost_usd DESC, key",
-        ),
-        GroupBy::Tool => ("u.tool", "NULL", "", "requests DESC, key"),
-        GroupBy::Day => match gateway.store().backend() {
-            Backend::Sqlite => {
-                ("strftime('%Y-%m-%d', u.created_at / 1000, 'unixepoch')", "NULL", "", "key")
-            }
-            Backend::Postgres => (
-                "to_char(to_timestamp(u.created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-                "NULL",
-                "",
-                "key",
-            ),
-        },
+    let (key, name, join) = query.group_by.sql(gateway.store().backend());
+    let order = match query.group_by {
+        GroupBy::Day => "key",
+        GroupBy::Tool => "requests DESC, key",
+        _ => "cost_usd DESC, key",
     };
     let mut sql = QueryBuilder::new(format!(
         "SELECT {key} AS key, {name} AS name, {TOTALS} FROM usage_totals u{join}"
@@ -415,4 +440,316 @@ pub(crate) async fn usage_breakdown(
         end_date: scope.end.map(iso),
         groups,
     }))
+}
+
+/// How long one point of a time series spans.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Bucket {
+    Hour,
+    #[default]
+    Day,
+}
+
+impl Bucket {
+    fn ms(self) -> i64 {
+        match self {
+            Bucket::Hour => 3_600_000,
+            Bucket::Day => 86_400_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SeriesQuery {
+    /// `hour` or `day` (the default), in UTC.
+    #[serde(default)]
+    bucket: Bucket,
+    /// One series per model, provider, tenant, team or tool; default: a single series.
+    split_by: Option<GroupBy>,
+    /// At most this many series, those that cost the most over the period (then the most
+    /// requests); the others are summed into one series marked `other`. Default 10, at most 100.
+    top: Option<usize>,
+}
+
+/// One bucket of one series.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Point {
+    /// The bucket's start (RFC 3339, UTC).
+    at: String,
+    /// The series: the model, provider, tenant's or team's id, or tool (`null` without `split_by`,
+    /// or for requests without one).
+    key: Option<String>,
+    /// The tenant's or team's name.
+    name: Option<String>,
+    /// The sum of the series past `top` (`key` and `name` are then `null`).
+    other: bool,
+    #[serde(flatten)]
+    totals: Totals,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Series {
+    bucket: Bucket,
+    split_by: Option<GroupBy>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    /// In time order, in a bucket the costliest series first and `other` last; a bucket without
+    /// requests has no point. Days that retention rolled up count at their first hour.
+    points: Vec<Point>,
+}
+
+/// Requests, errors, tokens and cost over time, by hour or day, optionally one series per model,
+/// provider, tenant, team or tool (default period: the current calendar month, UTC).
+#[utoipa::path(
+    get,
+    path = "/usage/series",
+    tag = "usage",
+    params(SeriesQuery, UsageFilter),
+    responses(
+        (status = 200, description = "The points, in time order", body = Series),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn usage_series(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<SeriesQuery>,
+    Params(filter): Params<UsageFilter>,
+) -> Result<Json<Series>, ApiError> {
+    let scope = Scope::new(&caller, &filter)?.this_month_by_default();
+    let (key, name, join) = match query.split_by {
+        Some(GroupBy::Day) => {
+            return Err(ApiError::invalid(
+                "split_by",
+                "the points are already by time: split by model, provider, tenant, team or tool",
+            ));
+        }
+        Some(split) => split.sql(gateway.store().backend()),
+        None => ("NULL", "NULL", ""),
+    };
+    let step = query.bucket.ms();
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT (u.created_at / {step}) * {step} AS at, {key} AS key, {name} AS name, {TOTALS} \
+         FROM usage_totals u{join}"
+    ));
+    scope.push_where(&mut sql);
+    sql.push(" GROUP BY 1, 2, 3 ORDER BY 1, cost_usd DESC, 2");
+    let rows: Vec<(i64, Option<String>, Option<String>, Totals)> =
+        storage::query(gateway.store().backend(), &mut sql)
+            .fetch_all(gateway.store().pool())
+            .await
+            .map_err(|e| ApiError::internal("cannot read usage", e))?
+            .iter()
+            .map(|r| (r.get("at"), r.get("key"), r.get("name"), totals(r)))
+            .collect();
+    // The `top` series by cost over the period, then by requests; the rest summed per bucket.
+    let mut overall = std::collections::HashMap::<&Option<String>, (f64, i64)>::new();
+    for (_, key, _, t) in &rows {
+        let sum = overall.entry(key).or_default();
+        *sum = (sum.0 + t.cost_usd, sum.1 + t.requests);
+    }
+    let mut ranked: Vec<_> = overall.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(b.1.1.cmp(&a.1.1)).then(a.0.cmp(b.0)));
+    let top = query.top.unwrap_or(10).clamp(1, 100);
+    let kept: std::collections::HashSet<Option<String>> =
+        ranked.into_iter().take(top).map(|(key, _)| key.clone()).collect();
+    let mut others = std::collections::BTreeMap::<i64, Totals>::new();
+    let mut points = Vec::with_capacity(rows.len());
+    for (at, key, name, totals) in rows {
+        if kept.contains(&key) {
+            points.push((at, Point { at: iso(at), key, name, other: false, totals }));
+        } else {
+            others.entry(at).or_default().add(&totals);
+        }
+    }
+    points.extend(others.into_iter().map(|(at, totals)| {
+        (at, Point { at: iso(at), key: None, name: None, other: true, totals })
+    }));
+    // Stable: within a bucket, the order of the query (costliest first), then `other`.
+    points.sort_by_key(|(at, _)| *at);
+    let points = points.into_iter().map(|(_, point)| point).collect();
+    Ok(Json(Series {
+        bucket: query.bucket,
+        split_by: query.split_by,
+        start_date: scope.start.map(iso),
+        end_date: scope.end.map(iso),
+        points,
+    }))
+}
+
+/// Most request rows one percentile answer reads (the newest); past it, `truncated` says so.
+const MAX_LATENCY_ROWS: i64 = 1_000_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LatencyQuery {
+    /// `hour` or `day` (the default), in UTC.
+    #[serde(default)]
+    bucket: Bucket,
+}
+
+/// The 50th, 95th and 99th percentiles (nearest rank), in milliseconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Percentiles {
+    p50: i64,
+    p95: i64,
+    p99: i64,
+}
+
+impl Percentiles {
+    fn of(values: &mut [i64]) -> Option<Percentiles> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_unstable();
+        let rank = |p: f64| values[((p * values.len() as f64).ceil() as usize).max(1) - 1];
+        Some(Percentiles { p50: rank(0.50), p95: rank(0.95), p99: rank(0.99) })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LatencyPoint {
+    at: String,
+    requests: i64,
+    errors: i64,
+    /// From the request to the last byte of the answer.
+    latency_ms: Option<Percentiles>,
+    /// To the first streamed token, over streamed requests only.
+    ttft_ms: Option<Percentiles>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Latency {
+    bucket: Bucket,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    /// More requests matched than one answer reads; the points cover the newest of them.
+    truncated: bool,
+    points: Vec<LatencyPoint>,
+}
+
+/// Latency and time-to-first-token percentiles and error counts, by hour or day (default period:
+/// the current calendar month, UTC). Read from the request rows themselves, so days that
+/// retention rolled up have no point.
+#[utoipa::path(
+    get,
+    path = "/usage/latency",
+    tag = "usage",
+    params(LatencyQuery, UsageFilter),
+    responses(
+        (status = 200, description = "Percentiles per bucket, in time order", body = Latency),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn usage_latency(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(query): Params<LatencyQuery>,
+    Params(filter): Params<UsageFilter>,
+) -> Result<Json<Latency>, ApiError> {
+    use futures::TryStreamExt;
+
+    let scope = Scope::new(&caller, &filter)?.this_month_by_default();
+    let mut sql =
+        QueryBuilder::new("SELECT u.created_at, u.latency_ms, u.ttft_ms, u.status FROM usage u");
+    scope.push_where(&mut sql);
+    sql.push(" ORDER BY u.created_at DESC LIMIT ").push_bind(MAX_LATENCY_ROWS + 1);
+    let step = query.bucket.ms();
+    // bucket start → (latencies, times to first token, errors)
+    let mut buckets = std::collections::BTreeMap::<i64, (Vec<i64>, Vec<i64>, i64)>::new();
+    let mut read = 0;
+    let backend = gateway.store().backend();
+    let mut rows = storage::query(backend, &mut sql).fetch(gateway.store().pool());
+    while let Some(row) =
+        rows.try_next().await.map_err(|e| ApiError::internal("cannot read usage", e))?
+    {
+        read += 1;
+        if read > MAX_LATENCY_ROWS {
+            break;
+        }
+        let at: i64 = row.get("created_at");
+        let bucket = buckets.entry(at / step * step).or_default();
+        bucket.0.push(row.get("latency_ms"));
+        if let Some(ttft) = row.get::<Option<i64>, _>("ttft_ms") {
+            bucket.1.push(ttft);
+        }
+        if row.get::<i64, _>("status") >= 400 {
+            bucket.2 += 1;
+        }
+    }
+    let points = buckets
+        .into_iter()
+        .map(|(at, (mut latency, mut ttft, errors))| LatencyPoint {
+            at: iso(at),
+            requests: latency.len() as i64,
+            errors,
+            latency_ms: Percentiles::of(&mut latency),
+            ttft_ms: Percentiles::of(&mut ttft),
+        })
+        .collect();
+    Ok(Json(Latency {
+        bucket: query.bucket,
+        start_date: scope.start.map(iso),
+        end_date: scope.end.map(iso),
+        truncated: read > MAX_LATENCY_ROWS,
+        points,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DlpCounts {
+    start_date: Option<String>,
+    end_date: Option<String>,
+    /// By type, then by action: `{"email": {"redact": 2}, "aws_access_key": {"block": 1}}`.
+    #[schema(value_type = Object)]
+    by_type: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+}
+
+/// What DLP found in the period (default: the current calendar month, UTC), by type and action.
+/// Read from the request rows themselves: days that retention rolled up keep their count of DLP
+/// events, not their types.
+#[utoipa::path(
+    get,
+    path = "/usage/dlp",
+    tag = "usage",
+    params(UsageFilter),
+    responses(
+        (status = 200, description = "Detections by type and action", body = DlpCounts),
+        (status = 400, description = "A parameter is invalid; `param` names it", body = super::ErrorBody),
+    )
+)]
+pub(crate) async fn usage_dlp(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Params(filter): Params<UsageFilter>,
+) -> Result<Json<DlpCounts>, ApiError> {
+    use futures::TryStreamExt;
+
+    let scope = Scope::new(&caller, &filter)?.this_month_by_default();
+    let mut sql = QueryBuilder::new("SELECT u.dlp FROM usage u");
+    scope.push_where(&mut sql);
+    sql.push(" AND u.dlp_events > 0");
+    let mut by_type =
+        std::collections::BTreeMap::<String, std::collections::BTreeMap<String, i64>>::new();
+    let backend = gateway.store().backend();
+    let mut rows = storage::query(backend, &mut sql).fetch(gateway.store().pool());
+    while let Some(row) =
+        rows.try_next().await.map_err(|e| ApiError::internal("cannot read usage", e))?
+    {
+        let Some(dlp) = row.get::<Option<String>, _>("dlp") else { continue };
+        let Ok(found) = serde_json::from_str::<
+            std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
+        >(&dlp) else {
+            continue;
+        };
+        for (kind, actions) in found {
+            let counts = by_type.entry(kind).or_default();
+            for (action, n) in actions {
+                *counts.entry(action).or_default() += n;
+            }
+        }
+    }
+    Ok(Json(DlpCounts { start_date: scope.start.map(iso), end_date: scope.end.map(iso), by_type }))
 }

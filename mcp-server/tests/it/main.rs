@@ -4,6 +4,7 @@
 mod admin;
 mod browser;
 mod cli;
+mod dashboard;
 mod dlp;
 mod gateway;
 mod governance;
