@@ -579,9 +579,6 @@ pub(crate) async fn usage_series(
     }))
 }
 
-/// Most request rows one percentile answer reads (the newest); past it, `truncated` says so.
-const MAX_LATENCY_ROWS: i64 = 1_000_000;
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LatencyQuery {
@@ -599,13 +596,10 @@ pub(crate) struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(values: &mut [i64]) -> Option<Percentiles> {
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_unstable();
-        let rank = |p: f64| values[((p * values.len() as f64).ceil() as usize).max(1) - 1];
-        Some(Percentiles { p50: rank(0.50), p95: rank(0.95), p99: rank(0.99) })
+    /// The columns `<prefix>_p50`, `_p95` and `_p99` of `row`, when the bucket had values.
+    fn read(row: &sqlx::any::AnyRow, prefix: &str) -> Option<Percentiles> {
+        let p = |n: u32| row.get::<Option<i64>, _>(format!("{prefix}_p{n}").as_str());
+        Some(Percentiles { p50: p(50)?, p95: p(95)?, p99: p(99)? })
     }
 }
 
@@ -625,8 +619,6 @@ pub(crate) struct Latency {
     bucket: Bucket,
     start_date: Option<String>,
     end_date: Option<String>,
-    /// More requests matched than one answer reads; the points cover the newest of them.
-    truncated: bool,
     points: Vec<LatencyPoint>,
 }
 
@@ -649,51 +641,50 @@ pub(crate) async fn usage_latency(
     Params(query): Params<LatencyQuery>,
     Params(filter): Params<UsageFilter>,
 ) -> Result<Json<Latency>, ApiError> {
-    use futures::TryStreamExt;
-
     let scope = Scope::new(&caller, &filter)?.this_month_by_default();
-    let mut sql =
-        QueryBuilder::new("SELECT u.created_at, u.latency_ms, u.ttft_ms, u.status FROM usage u");
-    scope.push_where(&mut sql);
-    sql.push(" ORDER BY u.created_at DESC LIMIT ").push_bind(MAX_LATENCY_ROWS + 1);
+    // The database ranks each bucket's values (ttft's apart from the requests without one) and
+    // keeps the value at each nearest rank, ceil(p% of n): only a row per bucket comes back.
     let step = query.bucket.ms();
-    // bucket start → (latencies, times to first token, errors)
-    let mut buckets = std::collections::BTreeMap::<i64, (Vec<i64>, Vec<i64>, i64)>::new();
-    let mut read = 0;
-    let backend = gateway.store().backend();
-    let mut rows = storage::query(backend, &mut sql).fetch(gateway.store().pool());
-    while let Some(row) =
-        rows.try_next().await.map_err(|e| ApiError::internal("cannot read usage", e))?
-    {
-        read += 1;
-        if read > MAX_LATENCY_ROWS {
-            break;
-        }
-        let at: i64 = row.get("created_at");
-        let bucket = buckets.entry(at / step * step).or_default();
-        bucket.0.push(row.get("latency_ms"));
-        if let Some(ttft) = row.get::<Option<i64>, _>("ttft_ms") {
-            bucket.1.push(ttft);
-        }
-        if row.get::<i64, _>("status") >= 400 {
-            bucket.2 += 1;
-        }
+    let bucket = format!("u.created_at / {step}");
+    let mut sql = QueryBuilder::new(format!(
+        "WITH ranked AS (SELECT {bucket} AS b, u.latency_ms, u.ttft_ms, \
+         CASE WHEN u.status >= 400 THEN 1 ELSE 0 END AS failed, \
+         ROW_NUMBER() OVER (PARTITION BY {bucket} ORDER BY u.latency_ms) AS k, \
+         COUNT(*) OVER (PARTITION BY {bucket}) AS n, \
+         ROW_NUMBER() OVER (PARTITION BY {bucket}, u.ttft_ms IS NULL ORDER BY u.ttft_ms) AS tk, \
+         COUNT(u.ttft_ms) OVER (PARTITION BY {bucket}) AS tn \
+         FROM usage u"
+    ));
+    scope.push_where(&mut sql);
+    let mut ranks = String::new();
+    for p in [50, 95, 99] {
+        ranks.push_str(&format!(
+            ", MIN(CASE WHEN k >= ({p} * n + 99) / 100 THEN latency_ms END) AS latency_p{p}\
+             , MIN(CASE WHEN ttft_ms IS NOT NULL AND tk >= ({p} * tn + 99) / 100 \
+             THEN ttft_ms END) AS ttft_p{p}"
+        ));
     }
-    let points = buckets
-        .into_iter()
-        .map(|(at, (mut latency, mut ttft, errors))| LatencyPoint {
-            at: iso(at),
-            requests: latency.len() as i64,
-            errors,
-            latency_ms: Percentiles::of(&mut latency),
-            ttft_ms: Percentiles::of(&mut ttft),
+    sql.push(format!(
+        ") SELECT b * {step} AS at, CAST(COUNT(*) AS BIGINT) AS requests, \
+         CAST(SUM(failed) AS BIGINT) AS errors{ranks} FROM ranked GROUP BY b ORDER BY b"
+    ));
+    let points = storage::query(gateway.store().backend(), &mut sql)
+        .fetch_all(gateway.store().pool())
+        .await
+        .map_err(|e| ApiError::internal("cannot read usage", e))?
+        .iter()
+        .map(|r| LatencyPoint {
+            at: iso(r.get("at")),
+            requests: r.get("requests"),
+            errors: r.get("errors"),
+            latency_ms: Percentiles::read(r, "latency"),
+            ttft_ms: Percentiles::read(r, "ttft"),
         })
         .collect();
     Ok(Json(Latency {
         bucket: query.bucket,
         start_date: scope.start.map(iso),
         end_date: scope.end.map(iso),
-        truncated: read > MAX_LATENCY_ROWS,
         points,
     }))
 }

@@ -237,7 +237,6 @@ function Overview() {
               data: times.map((t) => (requestsByTime.get(t) ? (100 * (errorsByTime.get(t) ?? 0)) / requestsByTime.get(t) : null)) },
           ] }} /></section>
       <section class="panel"><h2>Latency and time to first token (ms)</h2>
-        ${latency.data?.truncated ? html`<p class="muted">More requests than one answer reads: the newest million are shown.</p>` : null}
         <${ChartView} id="latency" type="line" options=${{ spanGaps: true, scales: { y: { beginAtZero: true } } }}
           data=${{ labels, datasets: [
             { label: 'latency p50', data: percentile('latency_ms', 'p50'), borderColor: PALETTE[0], backgroundColor: PALETTE[0] },
