@@ -1,12 +1,15 @@
 // Drives the dashboard as an operator does, in Debian's Chromium through Playwright, with every
-// host name but localhost unresolvable: log in, read the spend chart, create and suspend a
-// tenant, open a repository's findings and a finding's code, walk a symbol's callers.
+// host name but localhost unresolvable: log in, read the charts, create and suspend a tenant,
+// open a repository's findings (new and fixed ones, a finding's code), walk a symbol's callers,
+// index another repository from the page, read the alerts, and look as a viewer.
 //
 // Environment: DASHBOARD_URL (http://localhost:PORT), ADMIN_EMAIL, ADMIN_PASSWORD,
-// EXPECT_SPEND (the month's cost the admin API reports), REPOSITORY (its name), SCREENSHOTS (a
-// folder), PLAYWRIGHT_FROM (a file in the folder whose node_modules hold playwright-core),
-// LOADS (first loads to measure, default 1). Prints one JSON line of what it saw and measured;
-// exits non-zero on the first expectation that fails.
+// EXPECT_SPEND (the month's cost the admin API reports), REPOSITORY (its name), NEW_FINDINGS and
+// FIXED_TITLE (what its newest scan found new, and one finding it fixed), SECOND_URL (another
+// repository to index from the page), ALERT_TITLE (an alert raised), VIEWER_EMAIL (a viewer with
+// the admin's password), SCREENSHOTS (a folder), PLAYWRIGHT_FROM (a file in the folder whose
+// node_modules hold playwright-core), LOADS (first loads to measure, default 1). Prints one
+// JSON line of what it saw and measured; exits non-zero on the first expectation that fails.
 
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
@@ -104,6 +107,7 @@ await untilSpendDrawn(page);
 const spend = await chartSpend(page);
 const expected = Number(process.env.EXPECT_SPEND);
 expect(Math.abs(spend - expected) <= expected * 1e-9, `the chart's spend ${spend} is the API's ${expected}`);
+await page.waitForFunction(() => document.querySelector('[data-testid=spend]').textContent !== '…');
 const card = await page.textContent('[data-testid=spend]');
 expect(card.startsWith('$') && Number(card.slice(1).replace(/,/g, '')) > 0, `a spend card, not ${card}`);
 for (const id of ['requests', 'latency']) {
@@ -149,6 +153,11 @@ await page.click('nav >> text=Repositories');
 await page.click(`tr[data-repo="${process.env.REPOSITORY}"]`);
 await page.waitForSelector('[data-testid=findings] tbody tr');
 const all = await page.locator('[data-testid=findings] tbody tr[data-fingerprint]').count();
+// What the newest scan found that the one before did not, and what it no longer finds.
+const fresh = await page.locator('[data-testid=findings] tr[data-fingerprint] .badge.new').count();
+expect(fresh === Number(process.env.NEW_FINDINGS), `${process.env.NEW_FINDINGS} marked new, not ${fresh}`);
+const fixedText = await page.textContent('[data-testid=fixed]');
+expect(fixedText.includes(process.env.FIXED_TITLE), `"${process.env.FIXED_TITLE}" listed as fixed: ${fixedText}`);
 const languages = await page.locator('.chips .badge').allTextContents();
 expect(languages.some((l) => / files$/.test(l)), `languages shown, not ${languages}`);
 await page.selectOption('select[name=severity]', 'high');

@@ -217,12 +217,15 @@ function Overview() {
     </form>
     <${Failure} error=${summary.error || series.error || latency.error || dlp.error} />
     <div class="cards" data-testid="totals">
-      <div class="card"><div class="label">Spend</div><div class="value" data-testid="spend">${usd(totals?.cost_usd)}</div></div>
-      <div class="card"><div class="label">Requests</div><div class="value" data-testid="requests">${int(totals?.requests)}</div></div>
-      <div class="card"><div class="label">Errors</div><div class="value">${int(totals?.errors)}</div></div>
-      <div class="card"><div class="label">Tokens</div><div class="value">${int(totals?.total_tokens)}</div></div>
-      <div class="card"><div class="label">Avg latency</div><div class="value">${totals?.avg_latency_ms == null ? '—' : `${Math.round(totals.avg_latency_ms)} ms`}</div></div>
-      <div class="card"><div class="label">DLP events</div><div class="value">${int(totals?.dlp_events)}</div></div>
+      ${[
+        ['Spend', 'spend', (t) => usd(t.cost_usd)],
+        ['Requests', 'requests', (t) => int(t.requests)],
+        ['Errors', 'errors', (t) => int(t.errors)],
+        ['Tokens', 'tokens', (t) => int(t.total_tokens)],
+        ['Avg latency', 'latency', (t) => (t.avg_latency_ms == null ? '—' : `${Math.round(t.avg_latency_ms)} ms`)],
+        ['DLP events', 'dlp', (t) => int(t.dlp_events)],
+      ].map(([label, id, show]) => html`<div class="card"><div class="label">${label}</div>
+        <div class="value" data-testid=${id}>${totals ? show(totals) : '…'}</div></div>`)}
     </div>
     <div class="grid">
       <section class="panel"><h2>Spend (USD) by ${range.split || 'total'}</h2>

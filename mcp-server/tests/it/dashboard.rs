@@ -1,10 +1,12 @@
-//! The dashboard as an operator uses it: `agentwatch serve`, an organization's admin who set up a
-//! provider and a tenant, an app's requests through the gateway, and a repository the
-//! organization indexed and scanned from its git server over HTTPS; then Debian's Chromium,
-//! driven by Playwright (`tests/browser/dashboard.mjs`), with every host but localhost
-//! unresolvable, logs in, reads the spend chart, creates and suspends a tenant, and opens the
-//! repository's findings. Screenshots are kept in `test-artifacts/dashboard/` (or under
-//! `AGENTWATCH_TEST_ARTIFACTS`).
+//! The dashboard as an operator uses it: `agentwatch serve`, an organization's admin who set up
+//! providers and a tenant, an app's requests through the gateway (one provider failing, which
+//! raises alerts), and a repository the organization indexed and scanned from its git server over
+//! HTTPS, then fixed and scanned again; then Debian's Chromium, driven by Playwright
+//! (`tests/browser/dashboard.mjs`), with every host but localhost unresolvable, logs in, reads the
+//! spend chart, creates and suspends a tenant, opens the repository's findings (new and fixed
+//! since the scan before, the code around one), a symbol's callers, indexes another repository
+//! from the page, reads the alerts, and logs in as a viewer who is offered no changes.
+//! Screenshots are kept in `test-artifacts/dashboard/` (or under `AGENTWATCH_TEST_ARTIFACTS`).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Api, Mock, Sandbox, Server, assets_dir, git_fixture, http};
+use crate::support::{
+    Api, Mock, Sandbox, Server, assets_dir, commit, git_fixture, http, localhost_certificate,
+};
 
 const ADMIN: &str = "ops@example.com";
 const PASSWORD: &str = "a long admin passphrase";
@@ -44,18 +48,7 @@ fn https_forge(sandbox: &Sandbox, repositories: &[(&Path, &str)]) -> (Forge, Str
             .unwrap();
         assert!(cloned.success());
     }
-    let (cert, key) = (sandbox.path().join("forge.pem"), sandbox.path().join("forge.key"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success(), "openssl could not make the forge's certificate");
+    let (cert, key) = localhost_certificate(sandbox);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/git/http_backend.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -142,29 +135,19 @@ error_rate = 0.05
     let (status, tenant) = api.call("POST", "/api/tenants", &admin, Some(tenant)).await;
     assert_eq!(status, 201, "{tenant}");
     let tenant_key = tenant["api_key"].as_str().unwrap().to_owned();
-    for content in ["Hello", "Summarise the report", "mail ada@lovelace.dev the numbers"] {
-        let body =
-            json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": content }] });
-        let response = http()
-            .post(format!("{gateway}/v1/chat/completions"))
-            .bearer_auth(&tenant_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+    let chat = async |model: &str, content: &str| {
+        let body = json!({ "model": model, "messages": [{ "role": "user", "content": content }] });
+        let url = format!("{gateway}/v1/chat/completions");
+        let response = http().post(url).bearer_auth(&tenant_key).json(&body).send().await.unwrap();
+        let status = response.status();
         response.bytes().await.unwrap();
+        status
+    };
+    for content in ["Hello", "Summarise the report", "mail ada@lovelace.dev the numbers"] {
+        assert_eq!(chat("gpt-4o-mini", content).await, 200);
     }
     for _ in 0..2 {
-        let body = json!({ "model": "gpt-4o", "messages": [{ "role": "user", "content": "hi" }] });
-        let response = http()
-            .post(format!("{gateway}/v1/chat/completions"))
-            .bearer_auth(&tenant_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 502);
+        assert_eq!(chat("gpt-4o", "hi").await, 502, "nothing answers for gpt-4o");
     }
     let started = Instant::now();
     let alert = loop {
@@ -181,23 +164,51 @@ error_rate = 0.05
     let (status, made) = api.call("POST", "/api/users", &admin, Some(viewer)).await;
     assert_eq!(status, 201, "{made}");
 
-    // The organization indexes and scans its repository (as the admin, through port 4000).
+    // The organization indexes and scans its repository (as the admin, through port 4000);
+    // then a commit fixes the injection in `find_order` and writes one into `find_customer`,
+    // and the repository is indexed and scanned again.
     let rest = Api { base: format!("http://{knowledge}/api/knowledge"), http: http() };
     let index = json!({ "url": format!("{forge}/shop.git"), "run_security_scan": true });
-    let (status, submitted) = rest.call("POST", "/repositories", &admin, Some(index)).await;
-    assert_eq!(status, 202, "{submitted}");
-    let id = submitted["repo_id"].as_str().unwrap().to_owned();
-    let started = Instant::now();
-    let scanned = loop {
-        let (status, scan) =
-            rest.call("GET", &format!("/repositories/{id}/findings"), &admin, None).await;
-        if status == 200 && scan["status"] == "done" {
-            break scan;
+    let index_and_scan = async |after: Option<&Value>| {
+        let (status, submitted) =
+            rest.call("POST", "/repositories", &admin, Some(index.clone())).await;
+        assert_eq!(status, 202, "{submitted}");
+        let id = submitted["repo_id"].as_str().unwrap().to_owned();
+        let started = Instant::now();
+        loop {
+            let (status, scan) =
+                rest.call("GET", &format!("/repositories/{id}/findings"), &admin, None).await;
+            let newer = after.is_none_or(|before| scan["scan_id"] != before["scan_id"]);
+            if status == 200 && scan["status"] == "done" && newer {
+                return (submitted, scan);
+            }
+            assert!(started.elapsed() < Duration::from_secs(300), "not scanned: {status} {scan}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "never scanned: {status} {scan}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    assert!(scanned["total_findings"].as_u64().unwrap() > 0, "{scanned}");
+    let (submitted, first) = index_and_scan(None).await;
+    assert!(first["total_findings"].as_u64().unwrap() > 0, "{first}");
+    let work = sandbox.path().join("shop-work");
+    let bare = sandbox.path().join("forge/acme/shop.git");
+    let cloned = Command::new("git").args(["clone", "-q"]).arg(&bare).arg(&work).status().unwrap();
+    assert!(cloned.success());
+    let db = work.join("app/db.py");
+    let code = std::fs::read_to_string(&db).unwrap().replace(
+        r#"cursor.execute(f"SELECT * FROM orders WHERE id = {order_id}")"#,
+        r#"cursor.execute("SELECT * FROM orders WHERE id = ?", (order_id,))"#,
+    );
+    let flaw = "\n\ndef find_customer(conn, name):\n    cursor = conn.cursor()\n    \
+                cursor.execute(f\"SELECT * FROM customers WHERE name = '{name}'\")\n    \
+                return cursor.fetchone()\n";
+    std::fs::write(&db, code + flaw).unwrap();
+    commit(&work, "Orders by parameter; customers by name");
+    let mut push = Command::new("git");
+    push.args(["push", "-q", "origin", "HEAD"]).current_dir(&work);
+    assert!(push.status().unwrap().success());
+    let (_, scanned) = index_and_scan(Some(&first)).await;
+    assert!(scanned["new_findings"].as_u64().unwrap() > 0, "{scanned}");
+    let fixed = scanned["fixed"].as_array().unwrap();
+    assert!(fixed.iter().any(|f| f["path"] == "app/db.py"), "{scanned}");
 
     // Usage is written in batches: wait until the summary holds the three requests. (The
     // knowledge calls are metered too, at no cost.)
@@ -225,6 +236,8 @@ error_rate = 0.05
         ("ALERT_TITLE", &alert),
         ("VIEWER_EMAIL", "viewer@example.com"),
         ("SECOND_URL", &format!("{forge}/tools.git")),
+        ("NEW_FINDINGS", &scanned["new_findings"].to_string()),
+        ("FIXED_TITLE", fixed[0]["title"].as_str().unwrap()),
     ]);
     eprintln!("dashboard: {seen}; screenshots in {}", shots.display());
 

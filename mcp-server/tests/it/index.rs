@@ -251,17 +251,7 @@ fn a_git_token_is_offered_to_its_own_host_only() {
     use std::sync::{Arc, Mutex};
 
     let sandbox = Sandbox::new();
-    let (cert, key) = (sandbox.path().join("cert.pem"), sandbox.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("the openssl tool (scripts/setup.sh installs it)");
-    assert!(made.status.success(), "{}", stderr(&made));
+    let (cert, key) = crate::support::localhost_certificate(&sandbox);
     let probe_script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/git/auth_probe.py");
     /// The probe server, stopped however the test ends.
     struct Probe(std::process::Child);

@@ -355,3 +355,20 @@ impl Api {
         reply["token"].as_str().unwrap().to_owned()
     }
 }
+
+/// A certificate and its key for `localhost`, made with openssl for one test (`cert.pem`,
+/// `key.pem` in the sandbox): a server of the test serves them, `SSL_CERT_FILE` trusts them.
+pub fn localhost_certificate(sandbox: &Sandbox) -> (PathBuf, PathBuf) {
+    let (cert, key) = (sandbox.path().join("cert.pem"), sandbox.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl tool (scripts/setup.sh installs it)");
+    assert!(made.status.success(), "{}", stderr(&made));
+    (cert, key)
+}
