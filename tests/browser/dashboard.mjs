@@ -196,10 +196,30 @@ await page.click('button:text-is("Index")');
 await page.locator('tr[data-repo="acme/tools"] .badge', { hasText: 'ready' }).waitFor({ timeout: 180000 });
 await page.screenshot({ path: join(shots, '6-indexed-from-the-page.png'), fullPage: true });
 
+// ---------------------------------------------------------------- providers --
+// The test button asks each provider for its models: the mock answers, the other does not.
+await page.click('nav >> text=Providers');
+for (const [name, outcome] of [['mock', 'ok'], ['flaky', 'failed']]) {
+  const provider = page.locator(`tr[data-provider=${name}]`);
+  await provider.locator('button', { hasText: 'Test' }).click();
+  await provider.locator('[data-testid=test-result] .badge', { hasText: outcome }).waitFor();
+}
+// Its circuit opened on the requests that failed; by now it may be half open, never closed.
+const circuit = await page.textContent('tr[data-provider=flaky] td:nth-child(5)');
+expect(circuit === 'open' || circuit === 'half_open', `the failing provider's circuit, not ${circuit}`);
+await page.screenshot({ path: join(shots, '7-providers.png'), fullPage: true });
+
+// ------------------------------------------------------------ users, audit --
+await page.click('nav >> text=Users');
+await page.locator('td', { hasText: process.env.VIEWER_EMAIL }).waitFor();
+await page.click('nav >> text=Audit');
+await page.locator('[data-testid=audit] code', { hasText: 'tenant.suspend' }).waitFor();
+await page.screenshot({ path: join(shots, '8-audit.png'), fullPage: true });
+
 // ------------------------------------------------------------------- alerts --
 await page.click('nav >> text=Alerts');
 await page.locator('[data-testid=alerts] td', { hasText: process.env.ALERT_TITLE }).waitFor();
-await page.screenshot({ path: join(shots, '7-alerts.png'), fullPage: true });
+await page.screenshot({ path: join(shots, '9-alerts.png'), fullPage: true });
 
 // ------------------------------------------------------------------ a viewer --
 // Reads everything the role may, changes nothing: no users or audit, no forms, no buttons.
@@ -215,7 +235,7 @@ await viewer.click('nav >> text=Tenants');
 await viewer.waitForSelector('tr[data-tenant=checkout]');
 expect((await viewer.locator('[data-testid=new-tenant]').count()) === 0, 'no form to create a tenant');
 expect((await viewer.locator('[data-testid=tenants] button').count()) === 0, 'no buttons to suspend or rotate');
-await viewer.screenshot({ path: join(shots, '8-viewer.png'), fullPage: true });
+await viewer.screenshot({ path: join(shots, '10-viewer.png'), fullPage: true });
 
 await browser.close();
 expect(seen.problems.length === 0, `no errors and no other origins:\n${seen.problems.join('\n')}`);

@@ -225,7 +225,9 @@ error_rate = 0.05
     };
     assert!(spend > 0.0);
 
+    // This run's screenshots only: an earlier run's must not pass for them.
     let shots = artifacts().join("dashboard");
+    let _ = std::fs::remove_dir_all(&shots);
     let seen = playwright(&[
         ("DASHBOARD_URL", gateway.as_str()),
         ("ADMIN_EMAIL", ADMIN),
@@ -274,8 +276,10 @@ error_rate = 0.05
         "4-findings",
         "5-symbol",
         "6-indexed-from-the-page",
-        "7-alerts",
-        "8-viewer",
+        "7-providers",
+        "8-audit",
+        "9-alerts",
+        "10-viewer",
     ];
     for shot in shots_taken {
         let file = shots.join(format!("{shot}.png"));
