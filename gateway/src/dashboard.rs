@@ -8,7 +8,7 @@
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use tower_http::compression::CompressionLayer;
 
 use crate::Gateway;
@@ -28,18 +28,14 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; i
 
 /// The page, its script and styles, and the two libraries.
 pub(crate) fn router() -> Router<Gateway> {
-    let file = |kind: &'static str, body: &'static [u8]| {
-        let etag = etag(body);
-        get(move |headers: HeaderMap| async move { asset(&headers, kind, body, &etag) })
-    };
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/dashboard/") }))
         .route("/dashboard", get(|| async { Redirect::permanent("/dashboard/") }))
         .route("/dashboard/", get(|| async { page(INDEX) }))
-        .route("/dashboard/app.js", file("text/javascript", APP_JS.as_bytes()))
-        .route("/dashboard/app.css", file("text/css", APP_CSS.as_bytes()))
-        .route("/dashboard/vendor/chart.js", file("text/javascript", CHART_JS))
-        .route("/dashboard/vendor/preact-htm.js", file("text/javascript", PREACT_JS))
+        .route("/dashboard/app.js", embedded("text/javascript", APP_JS.as_bytes()))
+        .route("/dashboard/app.css", embedded("text/css", APP_CSS.as_bytes()))
+        .route("/dashboard/vendor/chart.js", embedded("text/javascript", CHART_JS))
+        .route("/dashboard/vendor/preact-htm.js", embedded("text/javascript", PREACT_JS))
         .layer(CompressionLayer::new())
 }
 
@@ -52,6 +48,12 @@ fn page(html: &'static str) -> Response {
         (header::CACHE_CONTROL, "no-cache"),
     ];
     (headers, html).into_response()
+}
+
+/// The route of an embedded script or stylesheet (`/docs` serves Scalar's this way too).
+pub(crate) fn embedded(kind: &'static str, body: &'static [u8]) -> MethodRouter<Gateway> {
+    let etag = etag(body);
+    get(move |headers: HeaderMap| async move { asset(&headers, kind, body, &etag) })
 }
 
 /// A script or stylesheet, revalidated on every load (`no-cache`) against its ETag: a repeat

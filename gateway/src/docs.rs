@@ -5,8 +5,7 @@
 //! call Scalar's services).
 
 use axum::Router;
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::Html;
 use axum::routing::get;
 
 use crate::Gateway;
@@ -42,16 +41,7 @@ Scalar.createApiReference('#app', {
 pub(crate) fn router() -> Router<Gateway> {
     Router::new()
         .route("/docs", get(|| async { Html(PAGE) }))
-        .route(
-            "/docs/scalar.js",
-            get(|| async {
-                let headers = [
-                    (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                    (header::CACHE_CONTROL, "public, max-age=86400"),
-                ];
-                (headers, SCALAR_JS).into_response()
-            }),
-        )
+        .route("/docs/scalar.js", crate::dashboard::embedded("text/javascript", SCALAR_JS))
         // Gzipped for the browsers that ask (all of them): a few hundred kilobytes, not megabytes.
         .layer(tower_http::compression::CompressionLayer::new())
 }

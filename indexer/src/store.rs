@@ -373,6 +373,17 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get("path"), r.get("hash"))).collect())
     }
 
+    /// How many stored files of a repository are in each language.
+    pub async fn languages(&self, repo: &str) -> Result<BTreeMap<String, u32>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT language, COUNT(*) AS files FROM files WHERE repo_id = $1 GROUP BY language",
+        )
+        .bind(repo)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get("language"), r.get::<i64, _>("files") as u32)).collect())
+    }
+
     /// Replaces the facts of `changed` files and drops `deleted` ones, in one transaction.
     pub async fn save_files(
         &self,

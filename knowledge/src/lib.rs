@@ -29,7 +29,7 @@ pub use crate::scans::{ScanError, Scans};
 use crate::views::{
     CallView, CallsOutput, DependenciesOutput, FileOutput, HitView, ImpactCaller, ImpactOutput,
     JobView, LocateOutput, LocatedView, OutlineEntry, OutlineOutput, PushView, ReferenceView,
-    ReferencesOutput, RepoMapOutput, ScanView, SearchOutput, SettingsView, StageView,
+    ReferencesOutput, RepoMapOutput, RepoView, ScanView, SearchOutput, SettingsView, StageView,
     SymbolSourceOutput, SymbolView, SymbolsOutput, WarmingView,
 };
 
@@ -358,6 +358,15 @@ impl Scoped<'_> {
     async fn owns(&self, repo_id: &str) -> Result<bool> {
         let repo = self.indexer().store().repo(repo_id).await.map_err(IndexError::from)?;
         Ok(repo.is_some_and(|r| self.caller.sees(&r)))
+    }
+
+    /// A repository as [`Scoped::repository`] finds it, with its files per language.
+    pub async fn repository_view(&self, key: &str) -> Result<RepoView> {
+        let repo = self.repository(Some(key)).await?;
+        let languages = self.indexer().store().languages(&repo.id).await;
+        let mut view = RepoView::from(&repo);
+        view.languages = Some(languages.map_err(IndexError::from)?);
+        Ok(view)
     }
 
     /// A repository by id, name, URL or path; without a key, the only one there is.

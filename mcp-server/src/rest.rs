@@ -272,17 +272,7 @@ async fn get_repository(
     core: Core,
     Path(RepoId { id }): Path<RepoId>,
 ) -> Result<Json<RepoView>, ApiError> {
-    let repo = core.scoped().repository(Some(&id)).await?;
-    let mut view = RepoView::from(&repo);
-    if repo.indexed_at.is_some() {
-        let (_, graph) = core.scoped().graph(Some(&repo.id)).await?;
-        let mut languages = std::collections::BTreeMap::new();
-        for file in &graph.files {
-            *languages.entry(file.facts.language.to_string()).or_insert(0) += 1;
-        }
-        view.languages = Some(languages);
-    }
-    Ok(Json(view))
+    Ok(Json(core.scoped().repository_view(&id).await?))
 }
 
 /// The repository's indexing job: state, progress percent, file count, node and edge counts in
